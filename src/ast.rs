@@ -1,0 +1,316 @@
+//! The syntax tree produced by `syntax::parse` and consumed by `compile`.
+//!
+//! Every node carries a [`Span`] (byte offsets into the source) so that the
+//! compiler can attach a location to each instruction and errors can point at
+//! the exact spot. The tree holds no `Rc`: the interactive shell's
+//! highlighter and validator run the parser on reedline's threads (`Send`).
+//!
+//! Two modes meet here, as in the language: *command mode* ([`Word`],
+//! [`Command`], [`Pipeline`], [`AndOr`]) and *expression mode* ([`Expr`]).
+
+/// A byte range `start..end` in the source text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A name as written: a variable, function, parameter or error kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A sequence of statements: a script, or the inside of `{ }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// `let x = EXPR`
+    Let { name: Ident, value: Expr },
+    /// `x = EXPR`, `xs[i] = EXPR`, `m.k = EXPR`, `m["k"] = EXPR`
+    Assign { target: Expr, value: Expr },
+    /// `export NAME = EXPR` (value given) or `export NAME`
+    Export { name: Ident, value: Option<Expr> },
+    /// `if C { } elif C { } else { }`: the `if` and each `elif` in order.
+    If {
+        branches: Vec<(Cond, Block)>,
+        otherwise: Option<Block>,
+    },
+    While { cond: Cond, body: Block },
+    /// `for NAME in WORD... { }`: the words are expanded as command arguments.
+    For {
+        var: Ident,
+        words: Vec<Word>,
+        body: Block,
+    },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Throw(Expr),
+    /// `fn name(...) { }` and `async fn name(...) { }`
+    FnDecl(FnDef),
+    Try {
+        body: Block,
+        catches: Vec<Catch>,
+        finally: Option<Block>,
+    },
+    /// `use std/NAME` or `use ./path.ash`: the path as written.
+    Use { path: String },
+    /// `source FILE`
+    Source { path: Word },
+    /// A command line: pipelines joined by `&&` / `||`, maybe with `&`.
+    Command(AndOr),
+    /// A statement that is an expression: a keyword form such as
+    /// `await $t`, `sleep 1`, `gather {..} {..}`, `cancel $t`, `spawn {..}`,
+    /// or a call written `f(a, b)` at the start of a statement.
+    Expr(Expr),
+}
+
+/// A condition of `if`, `elif` or `while`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    /// `(expr)`: its truthiness.
+    Expr(Expr),
+    /// A command line: its exit status (non-zero is false, not an error).
+    Command(AndOr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Catch {
+    /// `catch TimeoutError e { }`: the kind named, if any.
+    pub kind: Option<Ident>,
+    /// The variable bound to the error value, if any.
+    pub var: Option<Ident>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// A function literal or declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FnDef {
+    /// `None` for `fn (x) { }` literals.
+    pub name: Option<Ident>,
+    pub params: Vec<Ident>,
+    /// `...rest`: collects the remaining arguments as a list.
+    pub rest: Option<Ident>,
+    pub body: Block,
+    /// `async fn`: calling returns a coroutine instead of running the body.
+    pub is_async: bool,
+    pub span: Span,
+}
+
+// ---------------------------------------------------------------- commands
+
+/// `a && b || ! c | d &`
+#[derive(Clone, Debug, PartialEq)]
+pub struct AndOr {
+    pub first: Pipeline,
+    pub rest: Vec<(Connector, Pipeline)>,
+    /// Ends with `&`: run as a spawned task kept in the job table.
+    pub background: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connector {
+    And,
+    Or,
+}
+
+/// `! a | b | c`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub negated: bool,
+    pub stages: Vec<Command>,
+    pub span: Span,
+}
+
+/// `NAME=value ... word word ... redirections`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    /// `NAME=value` prefixes: environment for this command only.
+    pub env: Vec<(Ident, Word)>,
+    /// The command name followed by its arguments; never empty.
+    pub words: Vec<Word>,
+    /// Redirections in the order written (order matters for `2>&1`).
+    pub redirects: Vec<Redirect>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Redirect {
+    pub op: RedirOp,
+    /// The file for every op but `Dup`.
+    pub target: Option<Word>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirOp {
+    /// `< f` (fd 0)
+    Read,
+    /// `> f`, `2> f` (fd 1 or 2)
+    Write(u8),
+    /// `>> f`, `2>> f`
+    Append(u8),
+    /// `2>&1` is `Dup { fd: 2, to: 1 }`; `>&2` is `Dup { fd: 1, to: 2 }`.
+    Dup { fd: u8, to: u8 },
+    /// `&> f`: stdout and stderr to the file.
+    WriteAll,
+    /// `&>> f`
+    AppendAll,
+}
+
+/// One command-mode word: adjacent parts joined, never split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Word {
+    pub parts: Vec<WordPart>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WordPart {
+    /// Literal text. `quoted` is true for text from `'..'`, `".."` or a
+    /// backslash escape: only unquoted `*`, `?`, `[` make a glob.
+    Lit { text: String, quoted: bool },
+    /// An unquoted `~` at the start of a word (followed by `/` or the end).
+    Tilde,
+    /// `$name`
+    Var { name: Ident, quoted: bool },
+    /// `${expr}` or a whole-word `(expr)`
+    Expr { expr: Expr, quoted: bool },
+    /// `$(statements)`: stdout as a string, trailing newlines removed.
+    Capture { body: Block, quoted: bool },
+}
+
+// ---------------------------------------------------------------- expressions
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A duration literal (`250ms`, `2s`, `1.5m`, `1h`), in seconds.
+    Duration(f64),
+    /// A string literal; `"..."` with interpolation has several parts
+    /// (`Lit` parts are all `quoted: true`).
+    Str(Vec<WordPart>),
+    List(Vec<Expr>),
+    /// `{key: value, "key 2": value}`: keys are string expressions.
+    Map(Vec<(Expr, Expr)>),
+    /// `x` or `$x`
+    Var(Ident),
+    /// `$(statements)`
+    Capture(Block),
+    Unary(UnaryOp, Box<Expr>),
+    /// `and` / `or` short-circuit; the others evaluate both sides.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Index(Box<Expr>, Box<Expr>),
+    Field(Box<Expr>, Ident),
+    /// `f(a, b)`
+    Call(Box<Expr>, Vec<Expr>),
+    /// `fn (x) { }` / `async fn (x) { }`
+    Lambda(Box<FnDef>),
+    /// `async { }`: a coroutine value.
+    Async(Block),
+    Await(Box<Expr>),
+    Spawn(Box<Body>),
+    Gather {
+        opts: GatherOpts,
+        branches: Vec<Branch>,
+    },
+    Race(Vec<Branch>),
+    Timeout {
+        duration: Box<Expr>,
+        grace: Option<Box<Expr>>,
+        body: Box<Body>,
+    },
+    Sleep(Box<Expr>),
+    Cancel(Box<Expr>),
+}
+
+/// The body of `spawn` or `timeout`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    Block(Block),
+    /// `spawn $c`, `spawn f(1)`: a coroutine or task value.
+    Expr(Expr),
+    /// `spawn cmd args`, `timeout 3s cmd args`
+    Command(AndOr),
+}
+
+/// A branch of `gather` or `race`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Branch {
+    Block(Block),
+    /// `$var` or `(expr)`: a coroutine, a task, or a list of them.
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GatherOpts {
+    /// `-j N`
+    pub limit: Option<Box<Expr>>,
+    /// `-k`: errors come back as values.
+    pub keep_going: bool,
+    /// `--group`: each branch's output printed whole, in order.
+    pub group: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}

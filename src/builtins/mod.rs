@@ -1,0 +1,2 @@
+//! Builtins: expression-mode functions and command-mode builtins.
+pub mod functions;

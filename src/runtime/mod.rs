@@ -1,0 +1,2 @@
+//! The event loop, tasks, timers and cancellation.
+pub mod task;

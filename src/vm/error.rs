@@ -1,0 +1,135 @@
+//! Error values: what `throw` raises, what `catch e` binds, and what an
+//! uncaught error prints.
+
+use std::cell::RefCell;
+
+use crate::ast::Span;
+
+/// The kinds of section 8 of the language, plus the ones ash adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A command exited non-zero (or was not found: status 127).
+    Command,
+    Timeout,
+    Cancelled,
+    Name,
+    Type,
+    Value,
+    Glob,
+    IO,
+    /// `throw "message"`
+    Error,
+    /// Index out of range.
+    Index,
+    /// Missing key in a map.
+    Key,
+    /// Too deep a call stack.
+    Recursion,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::Command,
+        ErrorKind::Timeout,
+        ErrorKind::Cancelled,
+        ErrorKind::Name,
+        ErrorKind::Type,
+        ErrorKind::Value,
+        ErrorKind::Glob,
+        ErrorKind::IO,
+        ErrorKind::Error,
+        ErrorKind::Index,
+        ErrorKind::Key,
+        ErrorKind::Recursion,
+    ];
+
+    /// The name scripts see in `e.kind` and write in `catch KIND e`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Command => "CommandError",
+            ErrorKind::Timeout => "TimeoutError",
+            ErrorKind::Cancelled => "CancelledError",
+            ErrorKind::Name => "NameError",
+            ErrorKind::Type => "TypeError",
+            ErrorKind::Value => "ValueError",
+            ErrorKind::Glob => "GlobError",
+            ErrorKind::IO => "IOError",
+            ErrorKind::Error => "Error",
+            ErrorKind::Index => "IndexError",
+            ErrorKind::Key => "KeyError",
+            ErrorKind::Recursion => "RecursionError",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Where an error was raised: a source file and a span in it.
+#[derive(Clone, Debug)]
+pub struct Location {
+    /// Index into the runtime's table of loaded sources.
+    pub source: u32,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// `CommandError`: the exit status (128+N for a signal).
+    pub status: Option<i32>,
+    /// `CommandError`: the command line as text.
+    pub command: Option<String>,
+    /// Set once, where the error was first raised.
+    pub location: RefCell<Option<Location>>,
+    /// Function names and call sites, innermost first, for the report.
+    pub trace: RefCell<Vec<Location>>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+            command: None,
+            location: RefCell::new(None),
+            trace: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn command(command: String, status: i32, message: String) -> Error {
+        Error {
+            status: Some(status),
+            command: Some(command),
+            ..Error::new(ErrorKind::Command, message)
+        }
+    }
+
+    pub fn value(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Value, message)
+    }
+
+    pub fn type_err(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Type, message)
+    }
+
+    pub fn io(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::IO, message)
+    }
+
+    pub fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    }
+
+    /// The exit status an uncaught error gives the script (section 1).
+    pub fn exit_status(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Command => self.status.unwrap_or(1),
+            ErrorKind::Timeout => 124,
+            _ => 1,
+        }
+    }
+}

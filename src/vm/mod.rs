@@ -1,0 +1,6 @@
+//! The virtual machine: values, compiled code, and fibers that halt instead
+//! of blocking.
+pub mod chunk;
+pub mod error;
+pub mod objects;
+pub mod value;

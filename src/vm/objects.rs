@@ -1,0 +1,48 @@
+//! Heap objects behind `Value`: closures, coroutines, tasks, native functions.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use super::chunk::Proto;
+use super::error::Error;
+use super::value::Value;
+
+/// A variable captured by a closure: shared, so writes are seen by both.
+pub type Cell_ = Rc<RefCell<Value>>;
+
+/// A function value: compiled code plus the variables it captured.
+pub struct Closure {
+    pub proto: Rc<Proto>,
+    pub captures: Vec<Cell_>,
+}
+
+/// What a built-in function may ask of the shell it runs in.
+pub trait Host {
+    /// The calling task's environment variable `name`.
+    fn getenv(&self, name: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// A built-in function of expression mode (`len`, `split`, ...).
+pub struct NativeFn {
+    pub name: &'static str,
+    pub call: fn(&dyn Host, &[Value]) -> Result<Value, Error>,
+}
+
+/// A coroutine: a function and its arguments, not started until awaited,
+/// spawned or gathered, and consumed by that first use.
+pub struct Coroutine {
+    pub func: Rc<Closure>,
+    pub args: RefCell<Option<Vec<Value>>>,
+    /// Set once it was awaited, spawned or gathered (for the
+    /// "never awaited" warning).
+    pub used: Cell<bool>,
+}
+
+impl Coroutine {
+    pub fn name(&self) -> &str {
+        &self.func.proto.name
+    }
+}
+
+/// A handle on a spawned task (defined by the runtime).
+pub type TaskRef = Rc<crate::runtime::task::Task>;

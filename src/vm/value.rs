@@ -1,0 +1,323 @@
+//! Runtime values.
+//!
+//! Strings are byte strings (`Rc<[u8]>`): arguments, file names, environment
+//! values and command output are bytes on Unix, and ash passes non-UTF-8 data
+//! through unchanged. Lists and maps are shared by reference (as in Python)
+//! through `Rc<RefCell<..>>`; everything runs on one thread, so `Rc` is enough.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use bstr::ByteSlice;
+use indexmap::IndexMap;
+
+use super::error::{Error, ErrorKind};
+use super::objects::{Closure, Coroutine, NativeFn, TaskRef};
+
+pub type Str = Rc<[u8]>;
+pub type List = Rc<RefCell<Vec<Value>>>;
+pub type Map = Rc<RefCell<IndexMap<Str, Value>>>;
+
+#[derive(Clone, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Str),
+    List(List),
+    Map(Map),
+    /// Seconds.
+    Duration(f64),
+    Func(Rc<Closure>),
+    Native(&'static NativeFn),
+    Coroutine(Rc<Coroutine>),
+    Task(TaskRef),
+    Error(Rc<Error>),
+}
+
+impl Value {
+    pub fn str(bytes: impl AsRef<[u8]>) -> Value {
+        Value::Str(Rc::from(bytes.as_ref()))
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(items)))
+    }
+
+    pub fn map(entries: IndexMap<Str, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(entries)))
+    }
+
+    /// The name `type(v)` returns.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Duration(_) => "duration",
+            Value::Func(_) | Value::Native(_) => "function",
+            Value::Coroutine(_) => "coroutine",
+            Value::Task(_) => "task",
+            Value::Error(_) => "error",
+        }
+    }
+
+    /// Truthiness, as in Python: null, false, 0, 0.0, "", [], {} and a zero
+    /// duration are false; everything else is true.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.borrow().is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Duration(d) => *d != 0.0,
+            _ => true,
+        }
+    }
+
+    /// The bytes a value becomes as a command argument or in `"$x"`:
+    /// strings as they are, numbers and booleans as their text, null as the
+    /// empty string, lists joined by spaces, maps and others as JSON-like text.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Value::Str(s) => s.to_vec(),
+            Value::Null => Vec::new(),
+            Value::List(l) => {
+                let mut out = Vec::new();
+                for (i, v) in l.borrow().iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(&v.to_bytes());
+                }
+                out
+            }
+            other => other.repr().into_bytes(),
+        }
+    }
+
+    /// The text of a value as `str(v)` gives it (strings unchanged, lossy
+    /// for invalid UTF-8 only where a `String` is needed).
+    pub fn to_text(&self) -> String {
+        String::from_utf8_lossy(&self.to_bytes()).into_owned()
+    }
+
+    /// A representation that shows the type: strings are quoted. Used for
+    /// list and map elements and in messages.
+    pub fn repr(&self) -> String {
+        let mut out = String::new();
+        self.write_repr(&mut out, 0);
+        out
+    }
+
+    fn write_repr(&self, out: &mut String, depth: usize) {
+        if depth > 64 {
+            out.push_str("...");
+            return;
+        }
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(f) => out.push_str(&format_float(*f)),
+            Value::Str(s) => {
+                let _ = write!(out, "{:?}", s.as_bstr());
+            }
+            Value::Duration(d) => out.push_str(&format_duration(*d)),
+            Value::List(l) => {
+                out.push('[');
+                let Ok(items) = l.try_borrow() else {
+                    out.push_str("...]");
+                    return;
+                };
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.write_repr(out, depth + 1);
+                }
+                out.push(']');
+            }
+            Value::Map(m) => {
+                out.push('{');
+                let Ok(entries) = m.try_borrow() else {
+                    out.push_str("...}");
+                    return;
+                };
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let _ = write!(out, "{:?}: ", k.as_bstr());
+                    v.write_repr(out, depth + 1);
+                }
+                out.push('}');
+            }
+            Value::Func(c) => {
+                let _ = write!(out, "<function {}>", c.proto.name);
+            }
+            Value::Native(n) => {
+                let _ = write!(out, "<builtin function {}>", n.name);
+            }
+            Value::Coroutine(c) => {
+                let _ = write!(out, "<coroutine {}>", c.name());
+            }
+            Value::Task(t) => {
+                let _ = write!(out, "<task {}>", t.id());
+            }
+            Value::Error(e) => {
+                let _ = write!(out, "{}: {}", e.kind.name(), e.message);
+            }
+        }
+    }
+
+    /// `==`: structural for data, identity for functions, tasks and the like.
+    /// Ints and floats compare by value (`1 == 1.0`).
+    pub fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Duration(a), Value::Duration(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                if Rc::ptr_eq(a, b) {
+                    return true;
+                }
+                let (a, b) = (a.borrow(), b.borrow());
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                if Rc::ptr_eq(a, b) {
+                    return true;
+                }
+                let (a, b) = (a.borrow(), b.borrow());
+                a.len() == b.len()
+                    && a
+                        .iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
+            }
+            (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
+            (Value::Native(a), Value::Native(b)) => std::ptr::eq(*a, *b),
+            (Value::Coroutine(a), Value::Coroutine(b)) => Rc::ptr_eq(a, b),
+            (Value::Task(a), Value::Task(b)) => a.id() == b.id(),
+            (Value::Error(a), Value::Error(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// A string value's bytes, or a `TypeError` naming what was expected.
+    pub fn expect_str(&self, what: &str) -> Result<&[u8], Error> {
+        match self {
+            Value::Str(s) => Ok(s),
+            other => Err(type_error(what, "a string", other)),
+        }
+    }
+
+    pub fn expect_int(&self, what: &str) -> Result<i64, Error> {
+        match self {
+            Value::Int(i) => Ok(*i),
+            other => Err(type_error(what, "an int", other)),
+        }
+    }
+
+    pub fn expect_list(&self, what: &str) -> Result<&List, Error> {
+        match self {
+            Value::List(l) => Ok(l),
+            other => Err(type_error(what, "a list", other)),
+        }
+    }
+
+    pub fn expect_map(&self, what: &str) -> Result<&Map, Error> {
+        match self {
+            Value::Map(m) => Ok(m),
+            other => Err(type_error(what, "a map", other)),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(Rc::from(s.into_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(s: Vec<u8>) -> Value {
+        Value::Str(Rc::from(s))
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+/// `TypeError: WHAT expects EXPECTED, got TYPE`
+pub fn type_error(what: &str, expected: &str, got: &Value) -> Error {
+    Error::new(
+        ErrorKind::Type,
+        format!("{what} expects {expected}, got {}", got.type_name()),
+    )
+}
+
+/// Floats print like Python's `repr`: always with a `.` or an exponent.
+pub fn format_float(f: f64) -> String {
+    if f.is_finite() && f == f.trunc() && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Durations print in the largest unit that keeps them readable: `250ms`,
+/// `1.5s`, `2m`, `1h`.
+pub fn format_duration(secs: f64) -> String {
+    let trim = |x: f64| {
+        let s = format!("{x:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    };
+    if secs != 0.0 && secs.abs() < 1.0 {
+        format!("{}ms", trim(secs * 1000.0))
+    } else if secs.abs() < 60.0 {
+        format!("{}s", trim(secs))
+    } else if secs.abs() < 3600.0 {
+        format!("{}m", trim(secs / 60.0))
+    } else {
+        format!("{}h", trim(secs / 3600.0))
+    }
+}
