@@ -1,2 +1,3 @@
 //! Builtins: expression-mode functions and command-mode builtins.
+pub mod commands;
 pub mod functions;

@@ -1,2 +1,196 @@
 //! The event loop, tasks, timers and cancellation.
+//!
+//! One [`Runtime`] per process, on one thread: a smol `LocalExecutor` runs
+//! every task. A task is a [`crate::vm::fiber::Fiber`] driven by
+//! [`task::drive`]: the fiber runs until it halts, the driver awaits what
+//! it halted on (a process, a timer, another task), then resumes it.
+//!
+//! Each task owns a [`TaskCtx`]: its working directory, environment, I/O
+//! and cancellation token. `spawn` and `gather` branches copy their
+//! parent's, so `cd` in one task never changes another's.
+
+pub mod cancel;
+pub mod concurrency;
+pub mod exec;
+pub mod glob;
 pub mod task;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use smol::LocalExecutor;
+
+use crate::compile::GlobalNames;
+use crate::process::{InSource, OutSink};
+use crate::vm::value::Value;
+
+pub use cancel::{CancelReason, CancelToken};
+pub use task::{Task, TaskRef};
+
+/// A task's environment variables. `None` until the first change: children
+/// then simply inherit ash's own environment.
+#[derive(Clone, Default)]
+pub struct Env(Option<Rc<BTreeMap<OsString, OsString>>>);
+
+impl Env {
+    pub fn get(&self, name: &[u8]) -> Option<OsString> {
+        let name = OsStr::from_bytes(name);
+        match &self.0 {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var_os(name),
+        }
+    }
+
+    fn map_mut(&mut self) -> &mut BTreeMap<OsString, OsString> {
+        let map = self
+            .0
+            .get_or_insert_with(|| Rc::new(std::env::vars_os().collect()));
+        Rc::make_mut(map)
+    }
+
+    pub fn set(&mut self, name: &[u8], value: &[u8]) {
+        self.map_mut()
+            .insert(OsStr::from_bytes(name).into(), OsStr::from_bytes(value).into());
+    }
+
+    pub fn remove(&mut self, name: &[u8]) {
+        self.map_mut().remove(OsStr::from_bytes(name));
+    }
+
+    /// For a child: `None` means "ash's own environment, unchanged".
+    pub fn for_child(&self) -> Option<Vec<(OsString, OsString)>> {
+        self.0
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+/// Where a task's commands read and write.
+#[derive(Clone)]
+pub struct Io {
+    pub stdin: Rc<InSource>,
+    pub stdout: Rc<OutSink>,
+    pub stderr: Rc<OutSink>,
+}
+
+/// The per-task state every command and builtin sees.
+pub struct TaskCtx {
+    pub id: u64,
+    pub cwd: RefCell<Rc<PathBuf>>,
+    pub env: RefCell<Env>,
+    pub io: RefCell<Io>,
+    pub status: Cell<i32>,
+    pub cancel: Rc<CancelToken>,
+    /// What the task is running now, for `jobs`.
+    pub current: RefCell<String>,
+}
+
+impl TaskCtx {
+    /// A child task's context: copies of cwd, env and output; stdin from
+    /// /dev/null (only the main task reads ash's stdin).
+    pub fn child(&self, id: u64, stdin: Rc<InSource>) -> TaskCtx {
+        let io = self.io.borrow();
+        TaskCtx {
+            id,
+            cwd: RefCell::new(self.cwd.borrow().clone()),
+            env: RefCell::new(self.env.borrow().clone()),
+            io: RefCell::new(Io {
+                stdin,
+                stdout: io.stdout.clone(),
+                stderr: io.stderr.clone(),
+            }),
+            status: Cell::new(0),
+            cancel: Rc::new(CancelToken::default()),
+            current: RefCell::new(String::new()),
+        }
+    }
+
+    pub fn cwd(&self) -> Rc<PathBuf> {
+        self.cwd.borrow().clone()
+    }
+
+    pub fn io(&self) -> Io {
+        self.io.borrow().clone()
+    }
+}
+
+pub struct Runtime {
+    pub executor: Rc<LocalExecutor<'static>>,
+    pub names: RefCell<GlobalNames>,
+    pub globals: RefCell<Vec<Option<Value>>>,
+    /// Live spawned tasks by id (for `jobs`, and to cancel at exit).
+    pub tasks: RefCell<BTreeMap<u64, TaskRef>>,
+    next_id: Cell<u64>,
+    /// Process groups currently running, to kill on a second Ctrl-C.
+    pub groups: RefCell<HashSet<i32>>,
+    /// Tasks that failed (not by cancellation): reported at exit unless
+    /// someone retrieved the error.
+    pub failed: RefCell<Vec<TaskRef>>,
+    /// Set by `exit N` anywhere: the script ends with N.
+    pub exit_code: Cell<Option<i32>>,
+    pub debug: bool,
+    /// `/dev/null` as stdin for tasks.
+    pub null_stdin: Rc<InSource>,
+    /// Modules already loaded by `use` (by resolved path).
+    pub modules: RefCell<HashSet<String>>,
+    /// The script's file (for `use ./x.ash` relative to it).
+    pub script_dir: RefCell<Option<PathBuf>>,
+}
+
+impl Runtime {
+    pub fn new(debug: bool) -> Rc<Runtime> {
+        Rc::new(Runtime {
+            executor: Rc::new(LocalExecutor::new()),
+            names: RefCell::new(GlobalNames::default()),
+            globals: RefCell::new(Vec::new()),
+            tasks: RefCell::new(BTreeMap::new()),
+            next_id: Cell::new(1),
+            groups: RefCell::new(HashSet::new()),
+            failed: RefCell::new(Vec::new()),
+            exit_code: Cell::new(None),
+            debug,
+            null_stdin: Rc::new(InSource::null()),
+            modules: RefCell::new(HashSet::new()),
+            script_dir: RefCell::new(None),
+        })
+    }
+
+    pub fn next_id(&self) -> u64 {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        id
+    }
+
+    /// Make room for globals interned since the last call.
+    pub fn sync_globals(&self) {
+        let n = self.names.borrow().len();
+        let mut g = self.globals.borrow_mut();
+        if g.len() < n {
+            g.resize(n, None);
+        }
+    }
+
+    pub fn set_global(&self, name: &str, v: Value) {
+        let i = self.names.borrow_mut().intern(name) as usize;
+        self.sync_globals();
+        if let Some(slot) = self.globals.borrow_mut().get_mut(i) {
+            *slot = Some(v);
+        }
+    }
+
+    pub fn get_global(&self, name: &str) -> Option<Value> {
+        let i = self.names.borrow().get(name)? as usize;
+        self.globals.borrow().get(i).cloned().flatten()
+    }
+
+    /// Cancel every live task (at script end, `exit`, or a signal).
+    pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
+        for t in self.tasks.borrow().values() {
+            t.ctx.cancel.cancel(reason, grace);
+        }
+    }
+}

@@ -1,11 +1,177 @@
 //! Tasks: a fiber driven by a smol task, with its own cwd and environment.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Instant;
+
+use futures_lite::future;
+
+use super::cancel::WakeList;
+use crate::process::OutSink;
+use super::{CancelReason, Runtime, TaskCtx};
+use crate::vm::error::{Error, ErrorKind};
+use crate::vm::fiber::{Fiber, Halt};
+use crate::vm::objects::Coroutine;
+use crate::vm::value::Value;
+
+pub type TaskRef = Rc<Task>;
+
+/// How a fiber ended.
+#[derive(Clone)]
+pub enum Outcome {
+    Value(Value),
+    Error(Rc<Error>),
+    /// `exit N` was called.
+    Exit(i32),
+}
+
 pub struct Task {
     pub id: u64,
+    /// The coroutine's name, for `jobs` and warnings.
+    pub name: String,
+    pub ctx: Rc<TaskCtx>,
+    pub started: Instant,
+    /// Started with `cmd &`: listed by `jobs` (all live tasks are).
+    pub job: bool,
+    outcome: RefCell<Option<Outcome>>,
+    /// Someone awaited (or gathered) the result: its error is not lost.
+    pub retrieved: Cell<bool>,
+    done: WakeList,
+    handle: RefCell<Option<smol::Task<()>>>,
 }
 
 impl Task {
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.outcome.borrow().is_some()
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        match &*self.outcome.borrow() {
+            None if self.ctx.cancel.is_requested() => "cancelling",
+            None => "running",
+            Some(Outcome::Value(_)) | Some(Outcome::Exit(_)) => "done",
+            Some(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
+            Some(Outcome::Error(_)) => "failed",
+        }
+    }
+
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome.borrow().clone()
+    }
+
+    /// Wait until the task has finished, and return how.
+    pub async fn join(self: &Rc<Self>) -> Outcome {
+        future::poll_fn(|cx| match &*self.outcome.borrow() {
+            Some(o) => std::task::Poll::Ready(o.clone()),
+            None => {
+                self.done.register(cx.waker());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Run a fiber to its end, awaiting whatever it halts on.
+pub async fn drive(mut fiber: Fiber) -> Outcome {
+    loop {
+        match fiber.run() {
+            Halt::Done(v) => return Outcome::Value(v),
+            Halt::Failed(e) => return Outcome::Error(e),
+            Halt::Exit(code) => return Outcome::Exit(code),
+            Halt::Yield => {
+                future::yield_now().await;
+                fiber.check_cancel();
+            }
+            Halt::Await(pending) => {
+                let result = pending.await;
+                fiber.resume(result);
+            }
+        }
+    }
+}
+
+/// Start a coroutine as a new task, scheduled at once.
+pub fn spawn(
+    rt: &Rc<Runtime>,
+    parent: &TaskCtx,
+    coro: &Rc<Coroutine>,
+    job: bool,
+) -> Result<TaskRef, Error> {
+    spawn_with_output(rt, parent, coro, job, None)
+}
+
+/// `spawn`, with the task's stdout and stderr replaced (for `gather --group`).
+pub fn spawn_with_output(
+    rt: &Rc<Runtime>,
+    parent: &TaskCtx,
+    coro: &Rc<Coroutine>,
+    job: bool,
+    output: Option<(Rc<OutSink>, Rc<OutSink>)>,
+) -> Result<TaskRef, Error> {
+    let args = coro.take()?;
+    let id = rt.next_id();
+    let ctx = Rc::new(parent.child(id, rt.null_stdin.clone()));
+    if let Some((out, err)) = output {
+        let mut io = ctx.io.borrow_mut();
+        io.stdout = out;
+        io.stderr = err;
+    }
+    let task = Rc::new(Task {
+        id,
+        name: coro.name().to_string(),
+        ctx: ctx.clone(),
+        started: Instant::now(),
+        job,
+        outcome: RefCell::new(None),
+        retrieved: Cell::new(false),
+        done: WakeList::default(),
+        handle: RefCell::new(None),
+    });
+    let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
+    rt.tasks.borrow_mut().insert(id, task.clone());
+    let t = task.clone();
+    let rt2 = rt.clone();
+    let handle = rt.executor.spawn(async move {
+        let outcome = drive(fiber).await;
+        if let Outcome::Exit(code) = outcome {
+            rt2.exit_code.set(Some(code));
+            rt2.cancel_all(CancelReason::Cancel, super::cancel::DEFAULT_GRACE);
+        }
+        if let Outcome::Error(e) = &outcome
+            && e.kind != ErrorKind::Cancelled
+        {
+            rt2.failed.borrow_mut().push(t.clone());
+        }
+        *t.outcome.borrow_mut() = Some(outcome);
+        rt2.tasks.borrow_mut().remove(&t.id);
+        t.done.wake_all();
+    });
+    *task.handle.borrow_mut() = Some(handle);
+    Ok(task)
+}
+
+/// Await a task: its value, or its error raised here. If the awaiting task
+/// is cancelled meanwhile, the awaited task is cancelled too (as in asyncio)
+/// and waited for.
+pub async fn await_task(
+    task: TaskRef,
+    waiter: Rc<super::CancelToken>,
+) -> Result<Value, Rc<Error>> {
+    let outcome = future::or(task.join(), async {
+        let grace = waiter.requested().await;
+        task.ctx.cancel.cancel(CancelReason::Cancel, grace);
+        task.join().await
+    })
+    .await;
+    task.retrieved.set(true);
+    match outcome {
+        Outcome::Value(v) => Ok(v),
+        Outcome::Error(e) => Err(e),
+        Outcome::Exit(_) => Err(Rc::new(Error::cancelled())),
     }
 }

@@ -1,7 +1,236 @@
-//! Compiled code: a function prototype holds its instructions, constants
-//! and, in a vector parallel to the instructions, their source spans.
+//! Compiled code: a function prototype holds its instructions, constants,
+//! command descriptions and, in a vector parallel to the instructions, their
+//! source spans (as in clox: locations live beside the code, not in it).
+//!
+//! The VM is a stack machine. Each instruction's stack effect is given as
+//! `[before] -> [after]` (top of stack on the right).
+
+use crate::ast::{BinaryOp, RedirOp, Span, UnaryOp};
+
+use super::error::ErrorKind;
+use super::value::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// `[] -> [consts[i]]`
+    Const(u32),
+    /// `[] -> [null]`
+    Null,
+    /// `[] -> [n]`
+    SmallInt(i32),
+    /// `[v] -> []`
+    Pop,
+    /// `[v] -> [v v]`
+    Dup,
+
+    /// `[] -> [locals[i]]` (a slot of the current frame)
+    LoadLocal(u16),
+    /// `[v] -> []`
+    StoreLocal(u16),
+    /// `[] -> [cells[i].value]` (a captured-by-closure local of this frame)
+    LoadCell(u16),
+    /// `[v] -> []`
+    StoreCell(u16),
+    /// `[v] -> []`: a fresh cell holding v (each loop iteration gets its own).
+    InitCell(u16),
+    /// `[v] -> []`: declare a local (`let`, a loop variable); patched to
+    /// `InitCell` when a closure captures the variable.
+    DeclLocal(u16),
+    /// `[] -> [closure.captures[i].value]`
+    LoadCapture(u16),
+    /// `[v] -> []`
+    StoreCapture(u16),
+    /// `[] -> [globals[i]]`; an undefined global falls back to the
+    /// environment variable of that name, else `NameError`.
+    LoadGlobal(u32),
+    /// `[v] -> []`: assignment; `NameError` if the global is undefined.
+    StoreGlobal(u32),
+    /// `[v] -> []`: `let` / `fn` at top level.
+    DefineGlobal(u32),
+    /// `[] -> [status]`: `$status` of the current task.
+    LoadStatus,
+
+    /// `[a] -> [op a]`
+    Unary(UnaryOp),
+    /// `[a b] -> [a op b]` (not `and`/`or`: those are jumps)
+    Binary(BinaryOp),
+    /// `[c k] -> [c[k]]`
+    Index,
+    /// `[c k v] -> []`
+    SetIndex,
+    /// `[m] -> [m.name]` with `consts[i]` the field name
+    Field(u32),
+    /// `[m v] -> []`
+    SetField(u32),
+    /// `[v1 .. vn] -> [list]`
+    MakeList(u32),
+    /// `[k1 v1 .. kn vn] -> [map]`
+    MakeMap(u32),
+    /// `[v1 .. vn] -> [string]`: the values' text, joined.
+    Concat(u32),
+    /// `[w1 .. wn] -> [list]`: command words to arguments (list values
+    /// splice, everything else becomes its text).
+    ArgList(u32),
+    /// `[v] -> [string]`: `"$x"`, lists joined by spaces.
+    ToStr,
+    /// `[v] -> [string]`: text with glob metacharacters escaped (variable
+    /// parts of a glob word never glob).
+    EscapeGlob,
+    /// `[pattern] -> [list of paths]` (suspends: globbing is file I/O).
+    Glob,
+    /// `[] -> [home dir]`
+    Home,
+
+    /// Unconditional jump to an absolute instruction index.
+    Jump(u32),
+    /// Backward jump of a loop: also spends the instruction budget.
+    Loop(u32),
+    /// `[c] -> []`, jumps when c is falsy.
+    JumpIfFalse(u32),
+    /// `[c] -> [c]`, jumps when falsy, else pops (for `and`).
+    AndJump(u32),
+    /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).
+    OrJump(u32),
+    /// Jumps when `$status` is non-zero (`&&`) / zero (`||`).
+    JumpIfStatus { nonzero: bool, target: u32 },
+    /// `[list] -> [list index]` then, each iteration, `ForNext`.
+    ForPrep,
+    /// `[list i] -> [list i+1 item]`, or pops both and jumps when done.
+    ForNext(u32),
+
+    /// `[f a1 .. an] -> [result]`: call a function value.
+    Call(u32),
+    /// `[v] -> ...`: leave the frame with v.
+    Return,
+    /// `[] -> [closure]` capturing per `protos[i].captures`.
+    Closure(u32),
+    /// `[closure] -> [coroutine]` (an `async { }` block).
+    MakeCoroutine,
+
+    /// Run `cmds[i]`: `[stage values...] -> []`, sets `$status`.
+    Exec(u32),
+    /// `[closure] -> []`: run the closure with stdout into a pipe; its
+    /// `Return` yields `[captured string]`.
+    Capture,
+
+    /// Try: on error, unwind to `target` with `[error]` on the stack.
+    PushHandler(u32),
+    PopHandler,
+    /// `[e] -> [e bool]`: whether error e is of that kind.
+    IsKind(ErrorKind),
+    /// `[e] -> [e bool]`: whether e is caught by a plain `catch`
+    /// (every kind but `CancelledError`).
+    IsCatchable,
+    /// `[] -> [line]` and `$status` 0, or `[] -> [null]` and status 1 at
+    /// end of input: the `read NAME` builtin (the compiler stores the line).
+    ReadLine { check: bool },
+    /// `[v] -> !`: raise (a string becomes an `Error`).
+    Throw,
+
+    /// `[name value] -> []`: set an environment variable of this task.
+    Export,
+    /// `[path] -> []`: load and run a module or source file.
+    Use { source: bool },
+
+    /// `[c] -> [value]`: await a coroutine or a task.
+    Await,
+    /// `[c] -> [task]`: spawn a coroutine; `job` keeps it in the job table.
+    Spawn { job: bool },
+    /// `[b1 .. bn limit?] -> [list]`
+    Gather {
+        n: u32,
+        keep_going: bool,
+        group: bool,
+        limit: bool,
+    },
+    /// `[b1 .. bn] -> [value]`
+    Race(u32),
+    /// `[duration grace? closure] -> [value]`
+    Timeout { grace: bool },
+    /// `[duration] -> []`
+    Sleep,
+    /// `[task] -> []`
+    Cancel,
+}
+
+/// How a closure's capture is filled when it is created.
+#[derive(Clone, Copy, Debug)]
+pub enum CaptureFrom {
+    /// The creating frame's own cell.
+    Cell(u16),
+    /// One of the creating closure's captures.
+    Capture(u16),
+}
 
 /// A compiled function body.
 pub struct Proto {
     pub name: String,
+    pub code: Vec<Op>,
+    /// `spans[i]` is the source of `code[i]`.
+    pub spans: Vec<Span>,
+    pub consts: Vec<Value>,
+    pub cmds: Vec<CmdSpec>,
+    /// Nested functions, referred to by `Op::Closure`.
+    pub protos: Vec<std::rc::Rc<Proto>>,
+    pub captures: Vec<CaptureFrom>,
+    pub n_params: u16,
+    pub has_rest: bool,
+    /// Value slots, parameters first.
+    pub n_locals: u16,
+    /// Cells (locals captured by inner closures).
+    pub n_cells: u16,
+    /// For each parameter captured by a closure, its cell: copied into the
+    /// cell at call time.
+    pub param_cells: Vec<(u16, u16)>,
+    pub is_async: bool,
+    /// Which loaded source file this code came from.
+    pub source: u32,
+    pub span: Span,
+}
+
+/// A command line to run, resolved at run time (function, builtin, or
+/// program). The values it needs are on the stack, stage by stage: env
+/// values, then words, then redirection targets.
+#[derive(Clone, Debug)]
+pub struct CmdSpec {
+    pub stages: Vec<StageSpec>,
+    pub negated: bool,
+    /// Errexit: a non-zero status raises `CommandError`.
+    pub check: bool,
+    /// Run an async function named by the command in place (the body of
+    /// `spawn cmd` / `timeout 3s cmd`).
+    pub run_coroutine: bool,
+    /// The command line as written, for messages and `jobs`.
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct StageSpec {
+    /// Names of `NAME=value` prefixes.
+    pub env: Vec<String>,
+    /// How many words (command name included). A list value among them
+    /// splices: the compiler turns every non-splicing word into a string.
+    pub words: usize,
+    /// The interned global of the command name when it is a literal, so a
+    /// function defined at top level is found without a name lookup.
+    pub global: Option<u32>,
+    /// The command name is a local variable: its value is pushed before the
+    /// stage's other values.
+    pub callee_on_stack: bool,
+    pub redirects: Vec<RedirOp>,
+    pub span: Span,
+}
+
+impl StageSpec {
+    /// How many stack values this stage takes.
+    pub fn n_values(&self) -> usize {
+        usize::from(self.callee_on_stack)
+            + self.env.len()
+            + self.words
+            + self
+                .redirects
+                .iter()
+                .filter(|r| !matches!(r, RedirOp::Dup { .. }))
+                .count()
+    }
 }

@@ -1,7 +1,7 @@
 //! Error values: what `throw` raises, what `catch e` binds, and what an
 //! uncaught error prints.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::ast::Span;
 
@@ -25,10 +25,12 @@ pub enum ErrorKind {
     Key,
     /// Too deep a call stack.
     Recursion,
+    /// A module or sourced file that does not parse.
+    Syntax,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Command,
         ErrorKind::Timeout,
         ErrorKind::Cancelled,
@@ -41,6 +43,7 @@ impl ErrorKind {
         ErrorKind::Index,
         ErrorKind::Key,
         ErrorKind::Recursion,
+        ErrorKind::Syntax,
     ];
 
     /// The name scripts see in `e.kind` and write in `catch KIND e`.
@@ -58,6 +61,7 @@ impl ErrorKind {
             ErrorKind::Index => "IndexError",
             ErrorKind::Key => "KeyError",
             ErrorKind::Recursion => "RecursionError",
+            ErrorKind::Syntax => "SyntaxError",
         }
     }
 
@@ -86,6 +90,9 @@ pub struct Error {
     pub location: RefCell<Option<Location>>,
     /// Function names and call sites, innermost first, for the report.
     pub trace: RefCell<Vec<Location>>,
+    /// A `CancelledError` raised because the `timeout` scope with this id
+    /// expired: that scope turns it into `TimeoutError`.
+    pub timeout_scope: Cell<Option<u64>>,
 }
 
 impl Error {
@@ -97,6 +104,7 @@ impl Error {
             command: None,
             location: RefCell::new(None),
             trace: RefCell::new(Vec::new()),
+            timeout_scope: Cell::new(None),
         }
     }
 

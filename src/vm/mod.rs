@@ -2,5 +2,7 @@
 //! of blocking.
 pub mod chunk;
 pub mod error;
+pub mod fiber;
 pub mod objects;
+pub mod ops;
 pub mod value;

@@ -39,8 +39,35 @@ pub struct Coroutine {
 }
 
 impl Coroutine {
+    pub fn new(func: Rc<Closure>, args: Vec<Value>) -> Coroutine {
+        Coroutine {
+            func,
+            args: RefCell::new(Some(args)),
+            used: Cell::new(false),
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.func.proto.name
+    }
+
+    /// Take the arguments for the one run a coroutine gets.
+    pub fn take(&self) -> Result<Vec<Value>, Error> {
+        self.used.set(true);
+        self.args.borrow_mut().take().ok_or_else(|| {
+            Error::value(format!(
+                "coroutine '{}' was already awaited (a coroutine runs once)",
+                self.name()
+            ))
+        })
+    }
+}
+
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        if !self.used.get() {
+            crate::diag::warn(&format!("coroutine '{}' was never awaited", self.name()));
+        }
     }
 }
 

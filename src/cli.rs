@@ -1,0 +1,307 @@
+//! The command line: `ash FILE`, `ash -c CODE`, `ash --check FILE`, and
+//! running a script to its exit status (section 1 of the language).
+
+use std::cell::RefCell;
+use std::io::{IsTerminal, Read};
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::diag;
+use crate::process::{self, InSource, OutSink};
+use crate::runtime::cancel::DEFAULT_GRACE;
+use crate::runtime::task::{Outcome, drive};
+use crate::runtime::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+use crate::vm::fiber::Fiber;
+use crate::vm::objects::Closure;
+use crate::vm::value::Value;
+
+const USAGE: &str = "\
+usage: ash [--debug] [FILE [ARGS...]]
+       ash [--debug] -c CODE [ARGS...]
+       ash --check FILE
+       ash --version | --help
+
+With no FILE, ash reads commands from standard input (an interactive shell
+when it is a terminal).
+";
+
+/// Parse the arguments and run; returns the exit status.
+pub fn main() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut debug = false;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].to_str() {
+            Some("--version") | Some("-V") => {
+                println!("ash {}", env!("CARGO_PKG_VERSION"));
+                return 0;
+            }
+            Some("--help") | Some("-h") => {
+                print!("{USAGE}");
+                return 0;
+            }
+            Some("--debug") => debug = true,
+            Some("--check") => {
+                let Some(file) = args.get(i + 1) else {
+                    eprint!("ash: --check needs a FILE\n{USAGE}");
+                    return 2;
+                };
+                return check_file(&file.to_string_lossy());
+            }
+            Some("-c") => {
+                let Some(code) = args.get(i + 1) else {
+                    eprint!("ash: -c needs CODE\n{USAGE}");
+                    return 2;
+                };
+                let Some(code) = code.to_str() else {
+                    eprintln!("ash: -c: the code is not valid UTF-8");
+                    return 2;
+                };
+                let rest = args[i + 2..].to_vec();
+                return run_source("-c", code, rest, debug, None);
+            }
+            Some(a) if a.starts_with('-') && a != "-" => {
+                eprint!("ash: unknown option {a}\n{USAGE}");
+                return 2;
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    match args.get(i) {
+        Some(file) if file != "-" => {
+            let name = file.to_string_lossy().into_owned();
+            let text = match read_script(&name) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let dir = std::path::Path::new(&name)
+                .parent()
+                .map(|p| p.to_path_buf());
+            run_source(&name, &text, args[i + 1..].to_vec(), debug, dir)
+        }
+        _ => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("ash: the interactive shell is not built yet; run a script: ash FILE");
+                return 2;
+            }
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("ash: reading standard input: {e}");
+                return 2;
+            }
+            run_source("<stdin>", &text, Vec::new(), debug, None)
+        }
+    }
+}
+
+/// Read a script file: UTF-8 (a BOM is tolerated); CRLF line endings are
+/// refused with a clear message.
+fn read_script(name: &str) -> Result<String, i32> {
+    let bytes = match std::fs::read(name) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ash: {name}: {}", crate::builtins::commands::io_message(&e));
+            return Err(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+        }
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_string(),
+        Err(e) => {
+            let (line, col) = diag::offset_line_col(
+                &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
+                e.valid_up_to(),
+            );
+            eprintln!("ash: {name}:{line}:{col}: the script is not valid UTF-8");
+            return Err(2);
+        }
+    };
+    if let Some(pos) = text.find("\r\n") {
+        let (line, _) = diag::offset_line_col(&text, pos);
+        eprintln!(
+            "ash: {name}:{line}: the script has Windows (CRLF) line endings; convert it with `dos2unix {name}`"
+        );
+        return Err(2);
+    }
+    Ok(text)
+}
+
+/// `--check`: parse and compile, run nothing.
+fn check_file(name: &str) -> i32 {
+    let text = match read_script(name) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let rt = Runtime::new(false);
+    match compile_main(&rt, name, &text) {
+        Ok(_) => 0,
+        Err(report) => {
+            eprint!("{report}");
+            2
+        }
+    }
+}
+
+/// Parse and compile a script; the error report on failure.
+fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, String> {
+    let source = diag::add_source(name, text);
+    let block = crate::syntax::parse(text)
+        .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
+    let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
+        .map_err(|e| diag::render(source, e.span, "", &e.message))?;
+    rt.sync_globals();
+    Ok(Rc::new(Closure {
+        proto,
+        captures: Vec::new(),
+    }))
+}
+
+fn main_ctx() -> TaskCtx {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    TaskCtx {
+        id: 0,
+        cwd: RefCell::new(Rc::new(cwd)),
+        env: RefCell::new(Env::default()),
+        io: RefCell::new(Io {
+            stdin: Rc::new(InSource::stdin()),
+            stdout: Rc::new(OutSink::stdout()),
+            stderr: Rc::new(OutSink::stderr()),
+        }),
+        status: std::cell::Cell::new(0),
+        cancel: Rc::new(CancelToken::default()),
+        current: RefCell::new(String::new()),
+    }
+}
+
+/// Run a script's text with `$args`; returns the exit status.
+fn run_source(
+    name: &str,
+    text: &str,
+    args: Vec<std::ffi::OsString>,
+    debug: bool,
+    dir: Option<std::path::PathBuf>,
+) -> i32 {
+    process::raise_fd_limit();
+    let rt = Runtime::new(debug);
+    *rt.script_dir.borrow_mut() = dir;
+    let main = match compile_main(&rt, name, text) {
+        Ok(m) => m,
+        Err(report) => {
+            eprint!("{report}");
+            return 2;
+        }
+    };
+    let prelude = match crate::runtime::exec::load_module(&rt, "<prelude>", crate::stdlib::PRELUDE) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("{}", diag::render_error(&e));
+            return 70;
+        }
+    };
+    let argv = args
+        .into_iter()
+        .map(|a| Value::from(std::os::unix::ffi::OsStringExt::into_vec(a)))
+        .collect();
+    rt.set_global("args", Value::list(argv));
+    rt.set_global("script", Value::str(name));
+    let ctx = Rc::new(main_ctx());
+    let executor = rt.executor.clone();
+    let signal_code = Rc::new(std::cell::Cell::new(None));
+    let outcome = async_io::block_on(executor.run(async {
+        // The prelude defines globals; it cannot fail at run time.
+        let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
+        let _signals = watch_signals(&rt, &ctx, signal_code.clone());
+        let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
+        finish_tasks(&rt).await;
+        outcome
+    }));
+    if let Some(code) = rt.exit_code.get() {
+        return code;
+    }
+    if let Some(code) = signal_code.get() {
+        return code;
+    }
+    let unretrieved = report_unretrieved(&rt);
+    match outcome {
+        Outcome::Value(_) => i32::from(unretrieved),
+        Outcome::Exit(code) => code,
+        Outcome::Error(e) => {
+            eprint!("{}", diag::render_error(&e));
+            e.exit_status()
+        }
+    }
+}
+
+/// When the main body ends: cancel what is still running and wait for it.
+async fn finish_tasks(rt: &Rc<Runtime>) {
+    loop {
+        let live: Vec<_> = rt.tasks.borrow().values().cloned().collect();
+        if live.is_empty() {
+            break;
+        }
+        for t in &live {
+            t.ctx.cancel.cancel(CancelReason::Cancel, DEFAULT_GRACE);
+        }
+        for t in live {
+            t.join().await;
+            // Cancelled by us at exit: not a lost failure.
+            if matches!(t.outcome(), Some(Outcome::Error(e)) if e.kind == crate::vm::error::ErrorKind::Cancelled)
+            {
+                t.retrieved.set(true);
+            }
+        }
+    }
+}
+
+/// Warn about failed tasks nobody awaited; true if there were any.
+fn report_unretrieved(rt: &Runtime) -> bool {
+    let mut any = false;
+    for t in rt.failed.borrow().iter() {
+        if t.retrieved.get() {
+            continue;
+        }
+        if let Some(Outcome::Error(e)) = t.outcome() {
+            let report = diag::render_error(&e);
+            let report = report.strip_prefix("ash: ").unwrap_or(&report);
+            diag::warn(&format!(
+                "task {} failed and was never awaited: {}",
+                t.id,
+                report.trim_end()
+            ));
+            any = true;
+        }
+    }
+    any
+}
+
+/// SIGINT/SIGTERM: cancel everything; exit 130/143. A second signal kills
+/// every process group at once.
+fn watch_signals(
+    rt: &Rc<Runtime>,
+    main: &Rc<TaskCtx>,
+    code: Rc<std::cell::Cell<Option<i32>>>,
+) -> Option<smol::Task<()>> {
+    use async_signal::{Signal, Signals};
+    use futures_lite::StreamExt;
+    let mut signals = Signals::new([Signal::Int, Signal::Term]).ok()?;
+    let rt2 = rt.clone();
+    let main = main.clone();
+    Some(rt.executor.spawn(async move {
+        let mut count = 0;
+        while let Some(Ok(sig)) = signals.next().await {
+            count += 1;
+            code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
+            let grace = if count > 1 { Duration::ZERO } else { DEFAULT_GRACE };
+            main.cancel.cancel(CancelReason::Signal, grace);
+            rt2.cancel_all(CancelReason::Signal, grace);
+            if count > 1 {
+                for &pgid in rt2.groups.borrow().iter() {
+                    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+                        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                    }
+                }
+            }
+        }
+    }))
+}

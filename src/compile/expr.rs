@@ -1,0 +1,211 @@
+//! Expressions, including the concurrency keywords.
+
+use crate::ast::{BinaryOp, Body, Branch, Expr, ExprKind, WordPart};
+use crate::vm::chunk::Op;
+use crate::vm::value::Value;
+
+use super::{CResult, Compiler};
+
+impl Compiler<'_> {
+    pub(super) fn expr(&mut self, e: &Expr) -> CResult {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Null => {
+                self.emit(Op::Null, span);
+            }
+            ExprKind::Bool(b) => {
+                let k = self.constant(Value::Bool(*b));
+                self.emit(Op::Const(k), span);
+            }
+            ExprKind::Int(i) => {
+                match i32::try_from(*i) {
+                    Ok(small) => self.emit(Op::SmallInt(small), span),
+                    Err(_) => {
+                        let k = self.constant(Value::Int(*i));
+                        self.emit(Op::Const(k), span)
+                    }
+                };
+            }
+            ExprKind::Float(x) => {
+                let k = self.constant(Value::Float(*x));
+                self.emit(Op::Const(k), span);
+            }
+            ExprKind::Duration(secs) => {
+                let k = self.constant(Value::Duration(*secs));
+                self.emit(Op::Const(k), span);
+            }
+            ExprKind::Str(parts) => self.string_parts(parts, span)?,
+            ExprKind::List(items) => {
+                for item in items {
+                    self.expr(item)?;
+                }
+                self.emit(Op::MakeList(items.len() as u32), span);
+            }
+            ExprKind::Map(entries) => {
+                for (k, v) in entries {
+                    self.expr(k)?;
+                    self.expr(v)?;
+                }
+                self.emit(Op::MakeMap(entries.len() as u32), span);
+            }
+            ExprKind::Var(name) => self.load_var(&name.name, name.span),
+            ExprKind::Capture(block) => self.capture(block)?,
+            ExprKind::Unary(op, operand) => {
+                self.expr(operand)?;
+                self.emit(Op::Unary(*op), span);
+            }
+            ExprKind::Binary(BinaryOp::And, a, b) => {
+                self.expr(a)?;
+                let j = self.emit(Op::AndJump(0), span);
+                self.expr(b)?;
+                self.patch(j);
+            }
+            ExprKind::Binary(BinaryOp::Or, a, b) => {
+                self.expr(a)?;
+                let j = self.emit(Op::OrJump(0), span);
+                self.expr(b)?;
+                self.patch(j);
+            }
+            ExprKind::Binary(op, a, b) => {
+                self.expr(a)?;
+                self.expr(b)?;
+                self.emit(Op::Binary(*op), span);
+            }
+            ExprKind::Index(c, k) => {
+                self.expr(c)?;
+                self.expr(k)?;
+                self.emit(Op::Index, span);
+            }
+            ExprKind::Field(c, name) => {
+                self.expr(c)?;
+                let k = self.constant(Value::str(&name.name));
+                self.emit(Op::Field(k), name.span);
+            }
+            ExprKind::Call(callee, args) => {
+                self.expr(callee)?;
+                for a in args {
+                    self.expr(a)?;
+                }
+                self.emit(Op::Call(args.len() as u32), span);
+            }
+            ExprKind::Lambda(def) => self.function(def)?,
+            ExprKind::Async(block) => {
+                self.body_closure("async block", block)?;
+                self.emit(Op::MakeCoroutine, span);
+            }
+            ExprKind::Await(inner) => {
+                self.expr(inner)?;
+                self.emit(Op::Await, span);
+            }
+            ExprKind::Spawn(body) => {
+                self.coroutine_body("spawn", body)?;
+                self.emit(Op::Spawn { job: false }, span);
+            }
+            ExprKind::Gather { opts, branches } => {
+                self.branches(branches)?;
+                if let Some(limit) = &opts.limit {
+                    self.expr(limit)?;
+                }
+                self.emit(
+                    Op::Gather {
+                        n: branches.len() as u32,
+                        keep_going: opts.keep_going,
+                        group: opts.group,
+                        limit: opts.limit.is_some(),
+                    },
+                    span,
+                );
+            }
+            ExprKind::Race(branches) => {
+                self.branches(branches)?;
+                self.emit(Op::Race(branches.len() as u32), span);
+            }
+            ExprKind::Timeout {
+                duration,
+                grace,
+                body,
+            } => {
+                self.expr(duration)?;
+                if let Some(g) = grace {
+                    self.expr(g)?;
+                }
+                self.coroutine_body("timeout", body)?;
+                self.emit(
+                    Op::Timeout {
+                        grace: grace.is_some(),
+                    },
+                    span,
+                );
+            }
+            ExprKind::Sleep(d) => {
+                self.expr(d)?;
+                self.emit(Op::Sleep, span);
+                self.emit(Op::Null, span);
+            }
+            ExprKind::Cancel(t) => {
+                self.expr(t)?;
+                self.emit(Op::Cancel, span);
+                self.emit(Op::Null, span);
+            }
+        }
+        Ok(())
+    }
+
+    /// `"text $x ${e} $(cmd)"`: always a string.
+    pub(super) fn string_parts(&mut self, parts: &[WordPart], span: crate::ast::Span) -> CResult {
+        match parts {
+            [] => self.push_str("", span),
+            [WordPart::Lit { text, .. }] => self.push_str(text, span),
+            _ => {
+                for p in parts {
+                    self.word_part(p, span)?;
+                }
+                self.emit(Op::Concat(parts.len() as u32), span);
+            }
+        }
+        Ok(())
+    }
+
+    /// The body of `spawn` / `timeout`, as a value on the stack: a closure
+    /// for a block or command (the VM runs it as a coroutine), or the value
+    /// of an expression (a coroutine or a task).
+    fn coroutine_body(&mut self, name: &str, body: &Body) -> CResult {
+        match body {
+            Body::Block(block) => {
+                self.body_closure(name, block)?;
+                self.emit(Op::MakeCoroutine, block.span);
+            }
+            Body::Expr(e) => self.expr(e)?,
+            Body::Command(andor) => {
+                self.begin_func(name.to_string(), andor.span);
+                self.andor_in_coroutine(andor)?;
+                self.emit(Op::Null, andor.span);
+                self.emit(Op::Return, andor.span);
+                let proto = self.finish_func();
+                self.emit_closure(proto, andor.span);
+                self.emit(Op::MakeCoroutine, andor.span);
+            }
+        }
+        Ok(())
+    }
+
+    fn branches(&mut self, branches: &[Branch]) -> CResult {
+        for b in branches {
+            match b {
+                Branch::Block(block) => {
+                    self.body_closure("branch", block)?;
+                    self.emit(Op::MakeCoroutine, block.span);
+                }
+                Branch::Expr(e) => self.expr(e)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// `$(statements)`: run them with stdout into a pipe.
+    pub(super) fn capture(&mut self, block: &crate::ast::Block) -> CResult {
+        self.body_closure("$( )", block)?;
+        self.emit(Op::Capture, block.span);
+        Ok(())
+    }
+}

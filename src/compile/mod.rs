@@ -1,0 +1,389 @@
+//! AST to bytecode.
+//!
+//! One pass over the tree. Each function body (a `fn`, a lambda, and every
+//! coroutine body: `async`, `spawn`, `gather`/`race` branches, `timeout`,
+//! `$( )`) becomes its own [`Proto`]. Variables resolve at compile time:
+//!
+//! - `let` at the top level of a script (or module, or interactive line) is
+//!   a *global*: a slot in the runtime's global table, shared by everything.
+//! - every other `let`, parameter and loop variable is a *local slot* of its
+//!   function. Each declaration gets its own slot, so no slot is reused.
+//! - a local that an inner function refers to becomes a *cell*: when the
+//!   function is finished, its `LoadLocal`/`StoreLocal`/`DeclLocal` ops on
+//!   that slot are rewritten to cell ops, and the inner closure captures the
+//!   cell (by reference, as the language requires).
+//! - a name that resolves nowhere is a global looked up at run time (then a
+//!   built-in function, then an environment variable, else `NameError`).
+
+mod command;
+mod expr;
+mod stmt;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::ast::{Block, Span};
+use crate::vm::chunk::{CaptureFrom, CmdSpec, Op, Proto};
+use crate::vm::value::Value;
+
+/// A compile error: a span and what is wrong there.
+#[derive(Clone, Debug)]
+pub struct CompileError {
+    pub span: Span,
+    pub message: String,
+}
+
+type CResult<T = ()> = Result<T, CompileError>;
+
+fn error<T>(span: Span, message: impl Into<String>) -> CResult<T> {
+    Err(CompileError {
+        span,
+        message: message.into(),
+    })
+}
+
+/// The interned names of global variables; the values live in the runtime,
+/// in a vector indexed the same way.
+#[derive(Default)]
+pub struct GlobalNames {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl GlobalNames {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    pub fn name(&self, index: u32) -> &str {
+        self.names.get(index as usize).map_or("?", |s| s.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Compile a script (or module, or interactive line): its top-level `let`s
+/// and `fn`s define globals.
+pub fn compile_script(
+    block: &Block,
+    name: &str,
+    source: u32,
+    globals: &mut GlobalNames,
+) -> Result<Rc<Proto>, CompileError> {
+    let mut c = Compiler {
+        globals,
+        funcs: Vec::new(),
+        source,
+    };
+    c.funcs.push(FuncState::new(name.to_string(), true, block.span));
+    c.block_stmts(block)?;
+    c.emit(Op::Null, block.span);
+    c.emit(Op::Return, block.span);
+    Ok(Rc::new(c.finish_func()))
+}
+
+/// Where a name lives.
+#[derive(Clone, Copy, Debug)]
+enum VarRef {
+    Local(u16),
+    Capture(u16),
+    Global(u32),
+}
+
+struct LoopCtx {
+    continue_target: usize,
+    break_jumps: Vec<usize>,
+    /// `tries.len()` when the loop started: `break` runs the `finally`
+    /// blocks entered since.
+    try_depth: usize,
+    /// A `for` loop keeps `[list index]` on the stack; `break` pops them.
+    is_for: bool,
+}
+
+/// An enclosing `try` as seen from the code being compiled.
+struct TryCtx {
+    /// A handler is pushed at run time here (leaving must pop it).
+    handler_pushed: bool,
+    /// The `finally` block to run when leaving by `return`/`break`/`continue`.
+    finally: Option<Block>,
+}
+
+struct FuncState {
+    name: String,
+    is_script: bool,
+    code: Vec<Op>,
+    spans: Vec<Span>,
+    consts: Vec<Value>,
+    cmds: Vec<CmdSpec>,
+    protos: Vec<Rc<Proto>>,
+    captures: Vec<(String, CaptureFrom)>,
+    scopes: Vec<Vec<(String, u16)>>,
+    n_locals: u16,
+    cell_of_slot: HashMap<u16, u16>,
+    n_params: u16,
+    has_rest: bool,
+    is_async: bool,
+    loops: Vec<LoopCtx>,
+    tries: Vec<TryCtx>,
+    span: Span,
+}
+
+impl FuncState {
+    fn new(name: String, is_script: bool, span: Span) -> FuncState {
+        FuncState {
+            name,
+            is_script,
+            code: Vec::new(),
+            spans: Vec::new(),
+            consts: Vec::new(),
+            cmds: Vec::new(),
+            protos: Vec::new(),
+            captures: Vec::new(),
+            scopes: vec![Vec::new()],
+            n_locals: 0,
+            cell_of_slot: HashMap::new(),
+            n_params: 0,
+            has_rest: false,
+            is_async: false,
+            loops: Vec::new(),
+            tries: Vec::new(),
+            span,
+        }
+    }
+
+    fn lookup_local(&self, name: &str) -> Option<u16> {
+        for scope in self.scopes.iter().rev() {
+            if let Some((_, slot)) = scope.iter().rev().find(|(n, _)| n == name) {
+                return Some(*slot);
+            }
+        }
+        None
+    }
+
+    fn cell_for(&mut self, slot: u16) -> u16 {
+        let next = self.cell_of_slot.len() as u16;
+        *self.cell_of_slot.entry(slot).or_insert(next)
+    }
+
+    /// Declarations at the top level of a script are globals.
+    fn at_global_scope(&self) -> bool {
+        self.is_script && self.scopes.len() == 1
+    }
+}
+
+pub(crate) struct Compiler<'g> {
+    globals: &'g mut GlobalNames,
+    funcs: Vec<FuncState>,
+    source: u32,
+}
+
+impl Compiler<'_> {
+    fn f(&mut self) -> &mut FuncState {
+        // `funcs` is never empty while compiling.
+        let last = self.funcs.len() - 1;
+        &mut self.funcs[last]
+    }
+
+    fn emit(&mut self, op: Op, span: Span) -> usize {
+        let f = self.f();
+        f.code.push(op);
+        f.spans.push(span);
+        f.code.len() - 1
+    }
+
+    fn here(&mut self) -> usize {
+        self.f().code.len()
+    }
+
+    /// Point the jump at `at` to the current position.
+    fn patch(&mut self, at: usize) {
+        let target = self.here() as u32;
+        let op = &mut self.f().code[at];
+        *op = match *op {
+            Op::Jump(_) => Op::Jump(target),
+            Op::JumpIfFalse(_) => Op::JumpIfFalse(target),
+            Op::AndJump(_) => Op::AndJump(target),
+            Op::OrJump(_) => Op::OrJump(target),
+            Op::JumpIfStatus { nonzero, .. } => Op::JumpIfStatus { nonzero, target },
+            Op::ForNext(_) => Op::ForNext(target),
+            Op::PushHandler(_) => Op::PushHandler(target),
+            other => other,
+        };
+    }
+
+    fn constant(&mut self, v: Value) -> u32 {
+        let f = self.f();
+        f.consts.push(v);
+        (f.consts.len() - 1) as u32
+    }
+
+    fn push_str(&mut self, s: &str, span: Span) {
+        let k = self.constant(Value::str(s));
+        self.emit(Op::Const(k), span);
+    }
+
+    fn begin_scope(&mut self) {
+        self.f().scopes.push(Vec::new());
+    }
+
+    fn end_scope(&mut self) {
+        self.f().scopes.pop();
+    }
+
+    /// Declare `name` in the current scope; the value to store is on the
+    /// stack and is consumed.
+    fn declare_and_store(&mut self, name: &str, span: Span) {
+        if self.f().at_global_scope() {
+            let g = self.globals.intern(name);
+            self.emit(Op::DefineGlobal(g), span);
+        } else {
+            let slot = self.new_local(name);
+            self.emit(Op::DeclLocal(slot), span);
+        }
+    }
+
+    fn new_local(&mut self, name: &str) -> u16 {
+        let f = self.f();
+        let slot = f.n_locals;
+        f.n_locals += 1;
+        if let Some(scope) = f.scopes.last_mut() {
+            scope.push((name.to_string(), slot));
+        }
+        slot
+    }
+
+    fn resolve(&mut self, name: &str) -> VarRef {
+        let top = self.funcs.len() - 1;
+        self.resolve_in(top, name)
+    }
+
+    fn resolve_in(&mut self, f: usize, name: &str) -> VarRef {
+        if let Some(slot) = self.funcs[f].lookup_local(name) {
+            return VarRef::Local(slot);
+        }
+        if let Some(i) = self.funcs[f].captures.iter().position(|(n, _)| n == name) {
+            return VarRef::Capture(i as u16);
+        }
+        if f == 0 {
+            return VarRef::Global(self.globals.intern(name));
+        }
+        let from = match self.resolve_in(f - 1, name) {
+            VarRef::Local(slot) => CaptureFrom::Cell(self.funcs[f - 1].cell_for(slot)),
+            VarRef::Capture(i) => CaptureFrom::Capture(i),
+            global => return global,
+        };
+        let caps = &mut self.funcs[f].captures;
+        caps.push((name.to_string(), from));
+        VarRef::Capture((caps.len() - 1) as u16)
+    }
+
+    /// Whether `name` is a variable of some enclosing function (not a global).
+    fn is_local_name(&self, name: &str) -> bool {
+        self.funcs
+            .iter()
+            .any(|f| f.lookup_local(name).is_some() || f.captures.iter().any(|(n, _)| n == name))
+    }
+
+    fn load_var(&mut self, name: &str, span: Span) {
+        if name == "status" && !self.is_local_name(name) {
+            self.emit(Op::LoadStatus, span);
+            return;
+        }
+        let op = match self.resolve(name) {
+            VarRef::Local(s) => Op::LoadLocal(s),
+            VarRef::Capture(i) => Op::LoadCapture(i),
+            VarRef::Global(g) => Op::LoadGlobal(g),
+        };
+        self.emit(op, span);
+    }
+
+    fn store_var(&mut self, name: &str, span: Span) {
+        let op = match self.resolve(name) {
+            VarRef::Local(s) => Op::StoreLocal(s),
+            VarRef::Capture(i) => Op::StoreCapture(i),
+            VarRef::Global(g) => Op::StoreGlobal(g),
+        };
+        self.emit(op, span);
+    }
+
+    /// Start compiling a nested function body.
+    fn begin_func(&mut self, name: String, span: Span) {
+        self.funcs.push(FuncState::new(name, false, span));
+    }
+
+    /// Finish the innermost function: rewrite captured slots to cells.
+    fn finish_func(&mut self) -> Proto {
+        let mut f = self.funcs.pop().unwrap_or_else(|| FuncState::new(String::new(), true, Span::default()));
+        for op in f.code.iter_mut() {
+            *op = match *op {
+                Op::LoadLocal(s) => f.cell_of_slot.get(&s).map_or(*op, |&c| Op::LoadCell(c)),
+                Op::StoreLocal(s) => f.cell_of_slot.get(&s).map_or(*op, |&c| Op::StoreCell(c)),
+                Op::DeclLocal(s) => f
+                    .cell_of_slot
+                    .get(&s)
+                    .map_or(Op::StoreLocal(s), |&c| Op::InitCell(c)),
+                other => other,
+            };
+        }
+        let param_cells = (0..f.n_params + u16::from(f.has_rest))
+            .filter_map(|p| f.cell_of_slot.get(&p).map(|&c| (p, c)))
+            .collect();
+        Proto {
+            name: f.name,
+            code: f.code,
+            spans: f.spans,
+            consts: f.consts,
+            cmds: f.cmds,
+            protos: f.protos,
+            captures: f.captures.into_iter().map(|(_, c)| c).collect(),
+            n_params: f.n_params,
+            has_rest: f.has_rest,
+            n_locals: f.n_locals,
+            n_cells: f.cell_of_slot.len() as u16,
+            param_cells,
+            is_async: f.is_async,
+            source: self.source,
+            span: f.span,
+        }
+    }
+
+    /// Add a finished nested proto to the current function and emit the
+    /// closure creation for it.
+    fn emit_closure(&mut self, proto: Proto, span: Span) {
+        let f = self.f();
+        f.protos.push(Rc::new(proto));
+        let i = (f.protos.len() - 1) as u32;
+        self.emit(Op::Closure(i), span);
+    }
+
+    /// A coroutine body (`async`, `spawn`, branches, `timeout`, `$( )`):
+    /// a zero-parameter closure whose `return` leaves the body.
+    fn body_closure(&mut self, name: &str, body: &Block) -> CResult {
+        self.begin_func(name.to_string(), body.span);
+        self.block_stmts(body)?;
+        self.emit(Op::Null, body.span);
+        self.emit(Op::Return, body.span);
+        let proto = self.finish_func();
+        self.emit_closure(proto, body.span);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,367 @@
+//! Statements: declarations, control flow, `try`, loops.
+
+use crate::ast::{Block, Cond, ExprKind, FnDef, Span, Stmt, StmtKind};
+use crate::vm::chunk::Op;
+use crate::vm::error::ErrorKind;
+
+use super::{CResult, Compiler, LoopCtx, TryCtx, error};
+
+impl Compiler<'_> {
+    pub(super) fn block_stmts(&mut self, block: &Block) -> CResult {
+        for stmt in &block.stmts {
+            self.stmt(stmt)?;
+        }
+        Ok(())
+    }
+
+    /// A `{ }` block with its own scope.
+    pub(super) fn scoped_block(&mut self, block: &Block) -> CResult {
+        self.begin_scope();
+        let r = self.block_stmts(block);
+        self.end_scope();
+        r
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> CResult {
+        let span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Let { name, value } => {
+                self.expr(value)?;
+                self.declare_and_store(&name.name, name.span);
+            }
+            StmtKind::Assign { target, value } => self.assign(target, value)?,
+            StmtKind::Export { name, value } => {
+                self.push_str(&name.name, name.span);
+                match value {
+                    Some(v) => self.expr(v)?,
+                    None => self.load_var(&name.name, name.span),
+                }
+                self.emit(Op::Export, span);
+            }
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => {
+                let mut end_jumps = Vec::new();
+                for (cond, body) in branches {
+                    let skip = self.cond(cond)?;
+                    self.scoped_block(body)?;
+                    end_jumps.push(self.emit(Op::Jump(0), span));
+                    self.patch(skip);
+                }
+                if let Some(body) = otherwise {
+                    self.scoped_block(body)?;
+                }
+                for j in end_jumps {
+                    self.patch(j);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                let top = self.here();
+                let exit = self.cond(cond)?;
+                self.loop_body(body, top, false)?;
+                self.emit(Op::Loop(top as u32), span);
+                self.patch(exit);
+                self.end_loop(false);
+            }
+            StmtKind::For { var, words, body } => {
+                for w in words {
+                    self.word(w)?;
+                }
+                self.emit(Op::ArgList(words.len() as u32), span);
+                self.emit(Op::ForPrep, span);
+                let top = self.here();
+                let next = self.emit(Op::ForNext(0), span);
+                self.begin_scope();
+                self.declare_and_store(&var.name, var.span);
+                self.loop_body(body, top, true)?;
+                self.end_scope();
+                self.emit(Op::Loop(top as u32), span);
+                self.patch(next);
+                self.end_loop(true);
+            }
+            StmtKind::Break => self.break_continue(true, span)?,
+            StmtKind::Continue => self.break_continue(false, span)?,
+            StmtKind::Return(value) => {
+                if self.funcs.len() == 1 {
+                    return error(span, "`return` outside a function");
+                }
+                match value {
+                    Some(v) => self.expr(v)?,
+                    None => {
+                        self.emit(Op::Null, span);
+                    }
+                }
+                self.leave_tries(0, span)?;
+                self.emit(Op::Return, span);
+            }
+            StmtKind::Throw(value) => {
+                self.expr(value)?;
+                self.emit(Op::Throw, span);
+            }
+            StmtKind::FnDecl(def) => self.fn_decl(def)?,
+            StmtKind::Try {
+                body,
+                catches,
+                finally,
+            } => self.try_stmt(body, catches, finally.as_ref(), span)?,
+            StmtKind::Use { path } => {
+                self.push_str(path, span);
+                self.emit(Op::Use { source: false }, span);
+            }
+            StmtKind::Source { path } => {
+                self.word(path)?;
+                self.emit(Op::ToStr, span);
+                self.emit(Op::Use { source: true }, span);
+            }
+            StmtKind::Command(andor) => self.andor(andor, false)?,
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+                self.emit(Op::Pop, span);
+            }
+        }
+        Ok(())
+    }
+
+    fn assign(&mut self, target: &crate::ast::Expr, value: &crate::ast::Expr) -> CResult {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                self.expr(value)?;
+                self.store_var(&name.name, name.span);
+            }
+            ExprKind::Index(container, key) => {
+                self.expr(container)?;
+                self.expr(key)?;
+                self.expr(value)?;
+                self.emit(Op::SetIndex, target.span);
+            }
+            ExprKind::Field(container, field) => {
+                self.expr(container)?;
+                self.expr(value)?;
+                let k = self.constant(crate::vm::value::Value::str(&field.name));
+                self.emit(Op::SetField(k), target.span);
+            }
+            _ => return error(target.span, "cannot assign to this expression"),
+        }
+        Ok(())
+    }
+
+    /// Compile a condition; returns the jump to patch to the false branch.
+    pub(super) fn cond(&mut self, cond: &Cond) -> CResult<usize> {
+        Ok(match cond {
+            Cond::Expr(e) => {
+                self.expr(e)?;
+                self.emit(Op::JumpIfFalse(0), e.span)
+            }
+            Cond::Command(andor) => {
+                self.andor(andor, true)?;
+                self.emit(
+                    Op::JumpIfStatus {
+                        nonzero: true,
+                        target: 0,
+                    },
+                    andor.span,
+                )
+            }
+        })
+    }
+
+    fn loop_body(&mut self, body: &Block, top: usize, is_for: bool) -> CResult {
+        let try_depth = self.f().tries.len();
+        self.f().loops.push(LoopCtx {
+            continue_target: top,
+            break_jumps: Vec::new(),
+            try_depth,
+            is_for,
+        });
+        self.scoped_block(body)
+    }
+
+    /// After the loop's exit point: `break` lands here.
+    fn end_loop(&mut self, is_for: bool) {
+        let Some(ctx) = self.f().loops.pop() else {
+            return;
+        };
+        if ctx.break_jumps.is_empty() {
+            return;
+        }
+        // Normal exit skips the break landing (which pops the for state).
+        let skip = is_for.then(|| self.emit(Op::Jump(0), Span::default()));
+        for j in ctx.break_jumps {
+            self.patch(j);
+        }
+        if is_for {
+            self.emit(Op::Pop, Span::default());
+            self.emit(Op::Pop, Span::default());
+        }
+        if let Some(skip) = skip {
+            self.patch(skip);
+        }
+    }
+
+    fn break_continue(&mut self, is_break: bool, span: Span) -> CResult {
+        let word = if is_break { "break" } else { "continue" };
+        let Some(ctx) = self.f().loops.last() else {
+            return error(span, format!("`{word}` outside a loop"));
+        };
+        let (try_depth, target) = (ctx.try_depth, ctx.continue_target);
+        self.leave_tries(try_depth, span)?;
+        if is_break {
+            let j = self.emit(Op::Jump(0), span);
+            if let Some(ctx) = self.f().loops.last_mut() {
+                ctx.break_jumps.push(j);
+            }
+        } else {
+            self.emit(Op::Loop(target as u32), span);
+        }
+        Ok(())
+    }
+
+    /// Leaving the `try` blocks above `depth` early: pop their handlers and
+    /// run their `finally` blocks, innermost first.
+    fn leave_tries(&mut self, depth: usize, span: Span) -> CResult {
+        let n = self.f().tries.len();
+        for i in (depth..n).rev() {
+            if self.f().tries[i].handler_pushed {
+                self.emit(Op::PopHandler, span);
+            }
+            if let Some(finally) = self.f().tries[i].finally.clone() {
+                // Compile the finally with only the outer tries visible.
+                let saved = self.f().tries.split_off(i);
+                let r = self.scoped_block(&finally);
+                self.f().tries.extend(saved);
+                r?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fn_decl(&mut self, def: &FnDef) -> CResult {
+        let Some(name) = &def.name else {
+            return error(def.span, "a function declaration needs a name");
+        };
+        if self.f().at_global_scope() {
+            self.function(def)?;
+            let g = self.globals.intern(&name.name);
+            self.emit(Op::DefineGlobal(g), name.span);
+        } else {
+            // Declare first so the body can call itself through the cell.
+            self.emit(Op::Null, name.span);
+            let slot = self.new_local(&name.name);
+            self.emit(Op::DeclLocal(slot), name.span);
+            self.function(def)?;
+            self.emit(Op::StoreLocal(slot), name.span);
+        }
+        Ok(())
+    }
+
+    /// Compile a function literal and emit its closure.
+    pub(super) fn function(&mut self, def: &FnDef) -> CResult {
+        let name = def.name.as_ref().map_or("<fn>", |n| n.name.as_str());
+        self.begin_func(name.to_string(), def.span);
+        for p in &def.params {
+            self.new_local(&p.name);
+        }
+        if let Some(rest) = &def.rest {
+            self.new_local(&rest.name);
+        }
+        let f = self.f();
+        f.n_params = def.params.len() as u16;
+        f.has_rest = def.rest.is_some();
+        f.is_async = def.is_async;
+        self.block_stmts(&def.body)?;
+        self.emit(Op::Null, def.body.span);
+        self.emit(Op::Return, def.body.span);
+        let proto = self.finish_func();
+        self.emit_closure(proto, def.span);
+        Ok(())
+    }
+
+    fn try_stmt(
+        &mut self,
+        body: &Block,
+        catches: &[crate::ast::Catch],
+        finally: Option<&Block>,
+        span: Span,
+    ) -> CResult {
+        let has_catch = !catches.is_empty();
+        // The body: errors go to the catch dispatch (or straight to the
+        // finally when there is no catch).
+        let handler = self.emit(Op::PushHandler(0), span);
+        self.f().tries.push(TryCtx {
+            handler_pushed: true,
+            finally: finally.cloned(),
+        });
+        self.scoped_block(body)?;
+        self.f().tries.pop();
+        self.emit(Op::PopHandler, span);
+        let mut to_finally = vec![self.emit(Op::Jump(0), span)];
+        self.patch(handler);
+        // Here: [error]
+        let mut err_handler = None;
+        if has_catch {
+            if finally.is_some() {
+                err_handler = Some(self.emit(Op::PushHandler(0), span));
+            }
+            for catch in catches {
+                match &catch.kind {
+                    Some(kind) => {
+                        let Some(k) = ErrorKind::from_name(&kind.name) else {
+                            return error(kind.span, format!("unknown error kind `{}`", kind.name));
+                        };
+                        self.emit(Op::IsKind(k), kind.span);
+                    }
+                    None => {
+                        self.emit(Op::IsCatchable, catch.span);
+                    }
+                }
+                let next = self.emit(Op::JumpIfFalse(0), catch.span);
+                self.begin_scope();
+                match &catch.var {
+                    Some(var) => self.declare_and_store(&var.name, var.span),
+                    None => {
+                        self.emit(Op::Pop, catch.span);
+                    }
+                }
+                self.f().tries.push(TryCtx {
+                    handler_pushed: finally.is_some(),
+                    finally: finally.cloned(),
+                });
+                let r = self.block_stmts(&catch.body);
+                self.f().tries.pop();
+                self.end_scope();
+                r?;
+                if finally.is_some() {
+                    self.emit(Op::PopHandler, catch.span);
+                }
+                to_finally.push(self.emit(Op::Jump(0), catch.span));
+                self.patch(next);
+            }
+            // No clause matched: re-raise (through the finally, if any).
+            if finally.is_some() {
+                self.emit(Op::PopHandler, span);
+            }
+        }
+        match finally {
+            Some(f) => {
+                // Error path: [error] -> run finally -> re-raise.
+                if let Some(h) = err_handler {
+                    self.patch(h);
+                }
+                self.scoped_block(f)?;
+                self.emit(Op::Throw, span);
+                for j in to_finally {
+                    self.patch(j);
+                }
+                self.scoped_block(f)?;
+            }
+            None => {
+                self.emit(Op::Throw, span);
+                for j in to_finally {
+                    self.patch(j);
+                }
+            }
+        }
+        Ok(())
+    }
+}

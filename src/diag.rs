@@ -1,0 +1,128 @@
+//! Loaded sources and error rendering: `ash: FILE:LINE:COL: KIND: message`,
+//! then the source line and a caret under the spot.
+//!
+//! Sources are registered once and kept for the life of the process (error
+//! locations refer to them by index). Everything that reads them runs on
+//! the loop thread, so the registry is thread-local.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::rc::Rc;
+
+use nu_ansi_term::Color;
+
+use crate::ast::Span;
+use crate::vm::error::{Error, Location};
+
+struct SourceFile {
+    name: String,
+    text: Rc<str>,
+}
+
+thread_local! {
+    static SOURCES: RefCell<Vec<SourceFile>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Register a source text; returns its index for `Location::source`.
+pub fn add_source(name: &str, text: &str) -> u32 {
+    SOURCES.with(|s| {
+        let mut s = s.borrow_mut();
+        s.push(SourceFile {
+            name: name.to_string(),
+            text: Rc::from(text),
+        });
+        (s.len() - 1) as u32
+    })
+}
+
+pub fn source_name(source: u32) -> String {
+    SOURCES.with(|s| {
+        s.borrow()
+            .get(source as usize)
+            .map_or_else(|| "?".to_string(), |f| f.name.clone())
+    })
+}
+
+fn source_of(source: u32) -> Option<Rc<str>> {
+    SOURCES.with(|s| s.borrow().get(source as usize).map(|f| f.text.clone()))
+}
+
+/// The text a span covers (empty if unknown).
+pub fn source_text(source: u32, span: Span) -> String {
+    source_of(source)
+        .and_then(|t| t.get(span.start as usize..span.end as usize).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn offset_line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let offset = (0..=offset).rev().find(|&o| text.is_char_boundary(o)).unwrap_or(0);
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = text[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+pub fn line_col(loc: &Location) -> (usize, usize) {
+    source_of(loc.source).map_or((0, 0), |t| offset_line_col(&t, loc.span.start as usize))
+}
+
+/// The report for a located message: header line, source line, caret.
+pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
+    let name = source_name(source);
+    let Some(text) = source_of(source) else {
+        return format!("ash: {name}: {head}{message}\n");
+    };
+    let (line, col) = offset_line_col(&text, span.start as usize);
+    let color = std::io::stderr().is_terminal();
+    let mut out = format!("ash: {name}:{line}:{col}: {head}{message}\n");
+    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    // Long lines are shown as they are; tabs keep the caret aligned.
+    out.push_str(&format!("  {line_text}\n"));
+    let pad: String = line_text
+        .chars()
+        .take(col - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let width = {
+        let end = (span.end as usize).min(text.len());
+        let start = (span.start as usize).min(end);
+        let covered = text.get(start..end).unwrap_or("");
+        covered.lines().next().map_or(1, |l| l.chars().count().max(1))
+    };
+    let caret = "^".repeat(width);
+    if color {
+        out.push_str(&format!("  {pad}{}\n", Color::Red.bold().paint(caret)));
+    } else {
+        out.push_str(&format!("  {pad}{caret}\n"));
+    }
+    out
+}
+
+/// The report of an uncaught error.
+pub fn render_error(e: &Error) -> String {
+    let head = format!("{}: ", e.kind.name());
+    let mut out = match e.location.borrow().as_ref() {
+        Some(loc) => render(loc.source, loc.span, &head, &e.message),
+        None => format!("ash: {head}{}\n", e.message),
+    };
+    for call in e.trace.borrow().iter().take(20) {
+        let (line, col) = line_col(call);
+        out.push_str(&format!(
+            "  called from {}:{line}:{col}\n",
+            source_name(call.source)
+        ));
+    }
+    let extra = e.trace.borrow().len().saturating_sub(20);
+    if extra > 0 {
+        out.push_str(&format!("  ... and {extra} more calls\n"));
+    }
+    out
+}
+
+/// A warning line on stderr: `ash: warning: ...`.
+pub fn warn(message: &str) {
+    eprintln!("ash: warning: {message}");
+}

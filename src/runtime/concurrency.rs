@@ -1,0 +1,277 @@
+//! `gather` and `race`: structured waiting on several tasks.
+//!
+//! Every branch becomes a task (a coroutine is spawned; a task is waited
+//! for as it is). Like asyncio's TaskGroup, `gather` cancels the remaining
+//! branches when one fails and waits for them before raising; with `-k` it
+//! waits for all and returns errors as values. `race` returns the first
+//! success and cancels the rest. When the waiting task is itself cancelled,
+//! every branch is cancelled and waited for first, so no process outlives
+//! the scope.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_lite::future;
+
+use super::cancel::DEFAULT_GRACE;
+use super::task::{Outcome, TaskRef, spawn_with_output};
+use super::{CancelReason, Runtime, TaskCtx};
+use crate::process::{self, OutSink};
+use crate::vm::error::Error;
+use crate::vm::fiber::{Pending, Resume};
+use crate::vm::objects::Coroutine;
+use crate::vm::value::Value;
+
+enum Item {
+    Coro(Rc<Coroutine>),
+    Task(TaskRef),
+}
+
+fn items_of(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
+    let mut items = Vec::new();
+    for b in branches {
+        match b {
+            Value::Coroutine(c) => items.push(Item::Coro(c)),
+            Value::Task(t) => items.push(Item::Task(t)),
+            Value::List(l) => {
+                for v in l.borrow().iter() {
+                    match v {
+                        Value::Coroutine(c) => items.push(Item::Coro(c.clone())),
+                        Value::Task(t) => items.push(Item::Task(t.clone())),
+                        other => {
+                            return Err(Error::type_err(format!(
+                                "{what} expects coroutines or tasks, got a list containing {}",
+                                other.type_name()
+                            )));
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(Error::type_err(format!(
+                    "{what} expects a block, a coroutine, a task or a list of them, got {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(items)
+}
+
+type JoinFuture = Pin<Box<dyn Future<Output = Outcome>>>;
+
+/// Branch output captured for `--group`.
+struct GroupOutput {
+    stdout: smol::Task<std::io::Result<Vec<u8>>>,
+    stderr: smol::Task<std::io::Result<Vec<u8>>>,
+}
+
+struct Running {
+    index: usize,
+    task: TaskRef,
+    join: JoinFuture,
+}
+
+fn start(
+    rt: &Rc<Runtime>,
+    ctx: &TaskCtx,
+    index: usize,
+    item: Item,
+    group: bool,
+    outputs: &mut [Option<GroupOutput>],
+) -> Result<Running, Error> {
+    let task = match item {
+        Item::Task(t) => t,
+        Item::Coro(c) => {
+            let output = if group {
+                let pipe = || process::pipe().map_err(|e| Error::io(format!("pipe: {e}")));
+                let (r1, w1) = pipe()?;
+                let (r2, w2) = pipe()?;
+                outputs[index] = Some(GroupOutput {
+                    stdout: rt.executor.spawn(process::read_to_end(r1)),
+                    stderr: rt.executor.spawn(process::read_to_end(r2)),
+                });
+                Some((Rc::new(OutSink::from_fd(w1)), Rc::new(OutSink::from_fd(w2))))
+            } else {
+                None
+            };
+            spawn_with_output(rt, ctx, &c, false, output)?
+        }
+    };
+    let t = task.clone();
+    Ok(Running {
+        index,
+        task,
+        join: Box::pin(async move { t.join().await }),
+    })
+}
+
+/// Wait until one running branch finishes; remove and return it.
+async fn next_done(running: &mut Vec<Running>) -> (Running, Outcome) {
+    future::poll_fn(|cx| {
+        for i in 0..running.len() {
+            if let Poll::Ready(o) = running[i].join.as_mut().poll(cx) {
+                let r = running.swap_remove(i);
+                return Poll::Ready((r, o));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Cancel every running branch and wait for all of them.
+async fn cancel_all(running: &mut Vec<Running>, grace: Duration) {
+    for r in running.iter() {
+        r.task.ctx.cancel.cancel(CancelReason::Cancel, grace);
+    }
+    while !running.is_empty() {
+        let (r, _) = next_done(running).await;
+        r.task.retrieved.set(true);
+    }
+}
+
+/// Print finished `--group` outputs in argument order, as far as possible.
+async fn flush_group(ctx: &TaskCtx, outputs: &mut [Option<GroupOutput>], done: &[bool], next: &mut usize) {
+    while *next < outputs.len() && done[*next] {
+        if let Some(out) = outputs[*next].take() {
+            let io = ctx.io();
+            if let Ok(bytes) = out.stdout.await {
+                let _ = io.stdout.write_all(&bytes).await;
+            }
+            if let Ok(bytes) = out.stderr.await {
+                let _ = io.stderr.write_all(&bytes).await;
+            }
+        }
+        *next += 1;
+    }
+}
+
+pub fn gather(
+    rt: Rc<Runtime>,
+    ctx: Rc<TaskCtx>,
+    branches: Vec<Value>,
+    limit: Option<Value>,
+    keep_going: bool,
+    group: bool,
+) -> Result<Pending, Error> {
+    let limit = match limit {
+        None => usize::MAX,
+        Some(Value::Int(n)) if n >= 1 => n as usize,
+        Some(v) => {
+            return Err(Error::value(format!(
+                "gather -j expects a positive integer, got {}",
+                v.repr()
+            )));
+        }
+    };
+    let items = items_of(branches, "gather")?;
+    Ok(Box::pin(async move {
+        let n = items.len();
+        let mut pending = items.into_iter().enumerate();
+        let mut running: Vec<Running> = Vec::new();
+        let mut results: Vec<Option<Value>> = vec![None; n];
+        let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
+        let mut done = vec![false; n];
+        let mut flushed = 0;
+        let token = ctx.cancel.clone();
+        loop {
+            while running.len() < limit
+                && let Some((i, item)) = pending.next()
+            {
+                match start(&rt, &ctx, i, item, group, &mut outputs) {
+                    Ok(r) => running.push(r),
+                    Err(e) => {
+                        cancel_all(&mut running, DEFAULT_GRACE).await;
+                        return Err(Rc::new(e));
+                    }
+                }
+            }
+            if running.is_empty() {
+                break;
+            }
+            let step = future::or(async { Some(next_done(&mut running).await) }, async {
+                token.requested().await;
+                None
+            })
+            .await;
+            let Some((r, outcome)) = step else {
+                // This task was cancelled: cancel the branches, then raise.
+                let grace = token.requested().await;
+                cancel_all(&mut running, grace).await;
+                return Err(Rc::new(Error::cancelled()));
+            };
+            r.task.retrieved.set(true);
+            done[r.index] = true;
+            match outcome {
+                Outcome::Value(v) => results[r.index] = Some(v),
+                Outcome::Exit(_) => results[r.index] = Some(Value::Null),
+                Outcome::Error(e) if keep_going => results[r.index] = Some(Value::Error(e)),
+                Outcome::Error(e) => {
+                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    for d in done.iter_mut() {
+                        *d = true;
+                    }
+                    flush_group(&ctx, &mut outputs, &done, &mut flushed).await;
+                    return Err(e);
+                }
+            }
+            if group {
+                flush_group(&ctx, &mut outputs, &done, &mut flushed).await;
+            }
+        }
+        let values = results.into_iter().map(Option::unwrap_or_default).collect();
+        Ok(Resume::Push(Value::list(values)))
+    }))
+}
+
+pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<Pending, Error> {
+    let items = items_of(branches, "race")?;
+    Ok(Box::pin(async move {
+        let n = items.len();
+        let mut running = Vec::new();
+        let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
+        for (i, item) in items.into_iter().enumerate() {
+            match start(&rt, &ctx, i, item, false, &mut outputs) {
+                Ok(r) => running.push(r),
+                Err(e) => {
+                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    return Err(Rc::new(e));
+                }
+            }
+        }
+        let mut errors: Vec<Option<Rc<Error>>> = vec![None; n];
+        let token = ctx.cancel.clone();
+        while !running.is_empty() {
+            let step = future::or(async { Some(next_done(&mut running).await) }, async {
+                token.requested().await;
+                None
+            })
+            .await;
+            let Some((r, outcome)) = step else {
+                let grace = token.requested().await;
+                cancel_all(&mut running, grace).await;
+                return Err(Rc::new(Error::cancelled()));
+            };
+            r.task.retrieved.set(true);
+            match outcome {
+                Outcome::Value(v) => {
+                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    return Ok(Resume::Push(v));
+                }
+                Outcome::Exit(_) => {
+                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    return Ok(Resume::Push(Value::Null));
+                }
+                Outcome::Error(e) => errors[r.index] = Some(e),
+            }
+        }
+        match errors.into_iter().flatten().next() {
+            Some(e) => Err(e),
+            None => Ok(Resume::Push(Value::Null)),
+        }
+    }))
+}

@@ -1,0 +1,21 @@
+//! The standard library: modules written in ash (`stdlib/*.ash`), embedded
+//! in the binary and loaded by `use std/NAME`.
+
+/// Loaded before every script: `map` and `filter`.
+pub const PRELUDE: &str = include_str!("../stdlib/prelude.ash");
+
+/// Every standard module by name, sorted.
+static MODULES: &[(&str, &str)] = &[];
+
+/// The source of `std/NAME`.
+pub fn module(name: &str) -> Option<&'static str> {
+    MODULES
+        .binary_search_by(|(n, _)| n.cmp(&name))
+        .ok()
+        .map(|i| MODULES[i].1)
+}
+
+/// Names of the standard modules (for completion and docs).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    MODULES.iter().map(|(n, _)| *n)
+}

@@ -1,0 +1,1048 @@
+//! A fiber: one coroutine's resumable state (frames and value stack).
+//!
+//! [`Fiber::run`] executes instructions until the fiber *halts*: it
+//! finished, it failed, its instruction budget ran out ([`Halt::Yield`]),
+//! or it must wait ([`Halt::Await`] with the future to wait on). It never
+//! blocks and never recurses on the Rust stack per ash call: a call pushes a
+//! [`Frame`]. The runtime's driver (`runtime::task::drive`) awaits the
+//! future and calls [`Fiber::resume`] with its result.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::runtime::{CancelReason, Env, Io, Runtime, TaskCtx};
+use crate::vm::chunk::{CaptureFrom, Op, Proto};
+use crate::vm::error::{Error, ErrorKind, Location};
+use crate::vm::objects::{Closure, Coroutine};
+use crate::vm::ops;
+use crate::vm::value::Value;
+
+/// Instructions between two yields to the event loop.
+pub const BUDGET: u32 = 20_000;
+/// Frames deeper than this raise `RecursionError`.
+pub const MAX_FRAMES: usize = 10_000;
+
+pub type Pending = Pin<Box<dyn Future<Output = Result<Resume, Rc<Error>>>>>;
+
+/// Why `run` returned.
+pub enum Halt {
+    Done(Value),
+    Failed(Rc<Error>),
+    Exit(i32),
+    Yield,
+    Await(Pending),
+}
+
+/// What a finished wait hands back to the fiber.
+pub enum Resume {
+    Push(Value),
+    Nothing,
+    /// A command finished: set `$status`; raise `CommandError` if checked.
+    Status {
+        status: i32,
+        check: bool,
+        text: Rc<str>,
+    },
+    /// Call a function here (a command-form call whose redirections had to
+    /// be opened first, or a module to run).
+    Call {
+        func: Rc<Closure>,
+        args: Vec<Value>,
+        kind: FrameKind,
+        io: Option<Io>,
+    },
+    Exit(i32),
+}
+
+/// State restored when a frame is left, normally or by an error.
+pub struct Restore {
+    pub io: Option<Io>,
+    pub env: Option<Env>,
+    pub cwd: Option<Rc<std::path::PathBuf>>,
+}
+
+pub enum FrameKind {
+    /// The bottom frame: returning ends the fiber.
+    Root,
+    /// An expression call or an awaited coroutine: the value is pushed.
+    Call,
+    /// A command-form call: the value becomes `$status`.
+    Command {
+        check: bool,
+        text: Rc<str>,
+        restore: Option<Restore>,
+    },
+    /// `$( )`: stdout goes to a pipe read by `reader`.
+    Capture {
+        reader: smol::Task<std::io::Result<Vec<u8>>>,
+        restore: Restore,
+    },
+    /// A `timeout` body: its timer cancels the task with this scope.
+    Timeout { scope: u64, timer: smol::Task<()> },
+    /// A module or sourced file: the value is dropped.
+    Module,
+}
+
+pub struct Frame {
+    closure: Rc<Closure>,
+    pc: usize,
+    /// Stack index of local slot 0.
+    base: usize,
+    cells: Vec<Rc<RefCell<Value>>>,
+    kind: FrameKind,
+}
+
+struct Handler {
+    frame: usize,
+    stack: usize,
+    target: usize,
+}
+
+pub struct Fiber {
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    handlers: Vec<Handler>,
+    pub ctx: Rc<TaskCtx>,
+    pub rt: Rc<Runtime>,
+    /// Set when the fiber has ended; `run` returns it again.
+    finished: Option<Result<Value, Rc<Error>>>,
+}
+
+fn new_cells(n: u16) -> Vec<Rc<RefCell<Value>>> {
+    (0..n).map(|_| Rc::new(RefCell::new(Value::Null))).collect()
+}
+
+impl Fiber {
+    /// A fiber that will call `func(args)` as its root frame.
+    pub fn call(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, func: Rc<Closure>, args: Vec<Value>) -> Fiber {
+        let mut fiber = Fiber {
+            stack: Vec::with_capacity(64),
+            frames: Vec::new(),
+            handlers: Vec::new(),
+            ctx,
+            rt,
+            finished: None,
+        };
+        if let Err(e) = fiber.push_frame(func, args, FrameKind::Root) {
+            fiber.finished = Some(Err(Rc::new(e)));
+        }
+        fiber
+    }
+
+    /// Bind arguments and push a frame for `func`.
+    fn push_frame(&mut self, func: Rc<Closure>, mut args: Vec<Value>, kind: FrameKind) -> Result<(), Error> {
+        let proto = &func.proto;
+        let n = proto.n_params as usize;
+        if self.frames.len() >= MAX_FRAMES {
+            return Err(Error::new(
+                ErrorKind::Recursion,
+                format!("maximum call depth ({MAX_FRAMES}) exceeded in '{}'", proto.name),
+            ));
+        }
+        if args.len() > n && !proto.has_rest {
+            return Err(Error::type_err(format!(
+                "'{}' takes {n} argument{} but {} were given",
+                proto.name,
+                if n == 1 { "" } else { "s" },
+                args.len()
+            )));
+        }
+        let rest = if proto.has_rest {
+            Some(Value::list(if args.len() > n { args.split_off(n) } else { Vec::new() }))
+        } else {
+            None
+        };
+        // Missing arguments are null, as in shell functions.
+        args.resize(n, Value::Null);
+        let base = self.stack.len();
+        self.stack.extend(args);
+        if let Some(rest) = rest {
+            self.stack.push(rest);
+        }
+        let params = self.stack.len() - base;
+        self.stack
+            .resize(base + (proto.n_locals as usize).max(params), Value::Null);
+        let cells = new_cells(proto.n_cells);
+        for &(slot, cell) in &proto.param_cells {
+            *cells[cell as usize].borrow_mut() = self.stack[base + slot as usize].clone();
+        }
+        self.frames.push(Frame {
+            closure: func,
+            pc: 0,
+            base,
+            cells,
+            kind,
+        });
+        Ok(())
+    }
+
+    fn proto(&self) -> &Rc<Proto> {
+        // `run` only calls this with a frame present.
+        &self.frames[self.frames.len() - 1].closure.proto
+    }
+
+    fn location(&self) -> Option<Location> {
+        let f = self.frames.last()?;
+        let proto = &f.closure.proto;
+        let span = proto.spans.get(f.pc.saturating_sub(1)).copied()?;
+        Some(Location {
+            source: proto.source,
+            span,
+        })
+    }
+
+    fn pop(&mut self) -> Value {
+        self.stack.pop().unwrap_or_default()
+    }
+
+    fn pop_n(&mut self, n: usize) -> Vec<Value> {
+        let at = self.stack.len().saturating_sub(n);
+        self.stack.split_off(at)
+    }
+
+    /// Raise an error at the current instruction: unwind to the nearest
+    /// handler, leaving frames (and restoring what they changed) on the way.
+    /// Returns false when nothing handles it (the fiber has failed).
+    pub fn raise(&mut self, e: Rc<Error>) -> bool {
+        if e.location.borrow().is_none() {
+            *e.location.borrow_mut() = self.location();
+        }
+        let mut e = e;
+        loop {
+            let depth = self.frames.len();
+            if let Some(h) = self.handlers.last()
+                && h.frame + 1 == depth
+            {
+                let h = self.handlers.pop().unwrap_or(Handler { frame: 0, stack: 0, target: 0 });
+                self.stack.truncate(h.stack);
+                self.stack.push(Value::Error(e));
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = h.target;
+                }
+                return true;
+            }
+            let Some(frame) = self.frames.pop() else {
+                self.finished = Some(Err(e));
+                return false;
+            };
+            // Handlers of the frame being left are gone with it.
+            while self.handlers.last().is_some_and(|h| h.frame + 1 > self.frames.len()) {
+                self.handlers.pop();
+            }
+            self.stack.truncate(frame.base);
+            if let Some(caller) = self.location_of_caller() {
+                e.trace.borrow_mut().push(caller);
+            }
+            match frame.kind {
+                FrameKind::Command { restore, .. } => self.restore(restore),
+                FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
+                FrameKind::Timeout { scope, .. } => {
+                    self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+                    if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
+                        let t = Error::new(ErrorKind::Timeout, "the timeout expired");
+                        *t.location.borrow_mut() = e.location.borrow().clone();
+                        e = Rc::new(t);
+                    }
+                }
+                FrameKind::Root => {
+                    self.finished = Some(Err(e));
+                    return false;
+                }
+                FrameKind::Call | FrameKind::Module => {}
+            }
+        }
+    }
+
+    fn location_of_caller(&self) -> Option<Location> {
+        let f = self.frames.last()?;
+        let span = f.closure.proto.spans.get(f.pc.saturating_sub(1)).copied()?;
+        Some(Location {
+            source: f.closure.proto.source,
+            span,
+        })
+    }
+
+    fn restore(&mut self, r: Option<Restore>) {
+        let Some(r) = r else { return };
+        if let Some(io) = r.io {
+            *self.ctx.io.borrow_mut() = io;
+        }
+        if let Some(env) = r.env {
+            *self.ctx.env.borrow_mut() = env;
+        }
+        if let Some(cwd) = r.cwd {
+            *self.ctx.cwd.borrow_mut() = cwd;
+        }
+    }
+
+    /// Deliver a pending cancellation request (after a budget yield).
+    pub fn check_cancel(&mut self) {
+        if self.finished.is_none() && self.ctx.cancel.is_requested() {
+            let e = self.cancel_error();
+            self.raise(e);
+        }
+    }
+
+    /// The `CancelledError` for the token's request, consuming it.
+    fn cancel_error(&self) -> Rc<Error> {
+        let e = Error::cancelled();
+        if let Some(CancelReason::Timeout(scope)) = self.ctx.cancel.take() {
+            e.timeout_scope.set(Some(scope));
+        }
+        Rc::new(e)
+    }
+
+    /// Continue after a wait.
+    pub fn resume(&mut self, result: Result<Resume, Rc<Error>>) {
+        match result {
+            Ok(Resume::Push(v)) => self.stack.push(v),
+            Ok(Resume::Nothing) => {}
+            Ok(Resume::Status { status, check, text }) => {
+                self.ctx.status.set(status);
+                if check && status != 0 {
+                    self.raise(Rc::new(command_error(&text, status)));
+                }
+            }
+            Ok(Resume::Call { func, args, kind, io }) => {
+                let restore_io = io.map(|io| std::mem::replace(&mut *self.ctx.io.borrow_mut(), io));
+                let kind = match kind {
+                    FrameKind::Command { check, text, restore } => FrameKind::Command {
+                        check,
+                        text,
+                        restore: Some(Restore {
+                            io: restore_io,
+                            ..restore.unwrap_or(Restore { io: None, env: None, cwd: None })
+                        }),
+                    },
+                    other => other,
+                };
+                if let Err(e) = self.push_frame(func, args, kind) {
+                    self.raise(Rc::new(e));
+                }
+            }
+            Ok(Resume::Exit(code)) => {
+                self.finished = Some(Ok(Value::Null));
+                self.rt.exit_code.set(Some(code));
+            }
+            Err(e) => {
+                let e = if e.kind == ErrorKind::Cancelled && self.ctx.cancel.is_requested() {
+                    self.cancel_error()
+                } else {
+                    e
+                };
+                self.raise(e);
+            }
+        }
+    }
+
+    /// Run until the fiber halts.
+    pub fn run(&mut self) -> Halt {
+        let mut budget = BUDGET;
+        loop {
+            if let Some(done) = &self.finished {
+                if let Some(code) = self.rt.exit_code.get() {
+                    return Halt::Exit(code);
+                }
+                return match done {
+                    Ok(v) => Halt::Done(v.clone()),
+                    Err(e) => Halt::Failed(e.clone()),
+                };
+            }
+            match self.run_frame(&mut budget) {
+                Ok(Some(halt)) => return halt,
+                Ok(None) => {}
+                Err(e) => {
+                    self.raise(Rc::new(e));
+                }
+            }
+        }
+    }
+
+    /// Execute the top frame until it changes frames (`Ok(None)`), halts,
+    /// or raises.
+    fn run_frame(&mut self, budget: &mut u32) -> Result<Option<Halt>, Error> {
+        let Some(frame) = self.frames.last() else {
+            self.finished = Some(Ok(Value::Null));
+            return Ok(None);
+        };
+        let proto = frame.closure.proto.clone();
+        let base = frame.base;
+        let mut pc = frame.pc;
+        let code = &proto.code;
+        macro_rules! save_pc {
+            () => {
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = pc;
+                }
+            };
+        }
+        // Errors raised by an op are located at that op: save pc first.
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(err) => {
+                        save_pc!();
+                        return Err(err);
+                    }
+                }
+            };
+        }
+        loop {
+            let Some(&op) = code.get(pc) else {
+                save_pc!();
+                return Err(Error::value("internal error: ran off the end of the code"));
+            };
+            pc += 1;
+            match op {
+                Op::Const(k) => self.stack.push(proto.consts[k as usize].clone()),
+                Op::Null => self.stack.push(Value::Null),
+                Op::SmallInt(i) => self.stack.push(Value::Int(i as i64)),
+                Op::Pop => {
+                    self.stack.pop();
+                }
+                Op::Dup => {
+                    let v = self.stack.last().cloned().unwrap_or_default();
+                    self.stack.push(v);
+                }
+                Op::LoadLocal(s) => {
+                    let v = self.stack[base + s as usize].clone();
+                    self.stack.push(v);
+                }
+                Op::StoreLocal(s) | Op::DeclLocal(s) => {
+                    let v = self.pop();
+                    self.stack[base + s as usize] = v;
+                }
+                Op::LoadCell(c) => {
+                    let v = self.frames[self.frames.len() - 1].cells[c as usize].borrow().clone();
+                    self.stack.push(v);
+                }
+                Op::StoreCell(c) => {
+                    let v = self.pop();
+                    let n = self.frames.len() - 1;
+                    *self.frames[n].cells[c as usize].borrow_mut() = v;
+                }
+                Op::InitCell(c) => {
+                    let v = self.pop();
+                    let n = self.frames.len() - 1;
+                    self.frames[n].cells[c as usize] = Rc::new(RefCell::new(v));
+                }
+                Op::LoadCapture(i) => {
+                    let v = self.frames[self.frames.len() - 1].closure.captures[i as usize]
+                        .borrow()
+                        .clone();
+                    self.stack.push(v);
+                }
+                Op::StoreCapture(i) => {
+                    let v = self.pop();
+                    let n = self.frames.len() - 1;
+                    *self.frames[n].closure.captures[i as usize].borrow_mut() = v;
+                }
+                Op::LoadGlobal(g) => {
+                    let v = self.rt.globals.borrow().get(g as usize).cloned().flatten();
+                    let v = match v {
+                        Some(v) => v,
+                        None => tri!(self.global_fallback(g)),
+                    };
+                    self.stack.push(v);
+                }
+                Op::StoreGlobal(g) => {
+                    let v = self.pop();
+                    let mut globals = self.rt.globals.borrow_mut();
+                    match globals.get_mut(g as usize) {
+                        Some(slot @ Some(_)) => *slot = Some(v),
+                        _ => {
+                            drop(globals);
+                            let name = self.rt.names.borrow().name(g).to_string();
+                            save_pc!();
+                            return Err(Error::new(
+                                ErrorKind::Name,
+                                format!("variable '{name}' is not declared (use `let {name} = ...`)"),
+                            ));
+                        }
+                    }
+                }
+                Op::DefineGlobal(g) => {
+                    let v = self.pop();
+                    self.rt.sync_globals();
+                    if let Some(slot) = self.rt.globals.borrow_mut().get_mut(g as usize) {
+                        *slot = Some(v);
+                    }
+                }
+                Op::LoadStatus => self.stack.push(Value::Int(self.ctx.status.get() as i64)),
+                Op::Unary(op) => {
+                    let v = self.pop();
+                    let r = tri!(ops::unary(op, &v));
+                    self.stack.push(r);
+                }
+                Op::Binary(op) => {
+                    let b = self.pop();
+                    let a = self.pop();
+                    // The hot case of loops: int arithmetic and comparison.
+                    let r = match (op, &a, &b) {
+                        (crate::ast::BinaryOp::Lt, Value::Int(x), Value::Int(y)) => Value::Bool(x < y),
+                        (crate::ast::BinaryOp::Add, Value::Int(x), Value::Int(y)) if x.checked_add(*y).is_some() => {
+                            Value::Int(x + y)
+                        }
+                        _ => tri!(ops::binary(op, &a, &b)),
+                    };
+                    self.stack.push(r);
+                }
+                Op::Index => {
+                    let k = self.pop();
+                    let c = self.pop();
+                    let r = tri!(ops::index(&c, &k));
+                    self.stack.push(r);
+                }
+                Op::SetIndex => {
+                    let v = self.pop();
+                    let k = self.pop();
+                    let c = self.pop();
+                    tri!(ops::set_index(&c, &k, v));
+                }
+                Op::Field(k) => {
+                    let v = self.pop();
+                    let name = tri!(proto.consts[k as usize].expect_str("a field name"));
+                    let r = tri!(ops::field(&v, name));
+                    self.stack.push(r);
+                }
+                Op::SetField(k) => {
+                    let v = self.pop();
+                    let m = self.pop();
+                    let name = tri!(proto.consts[k as usize].expect_str("a field name"));
+                    tri!(ops::set_field(&m, name, v));
+                }
+                Op::MakeList(n) => {
+                    let items = self.pop_n(n as usize);
+                    self.stack.push(Value::list(items));
+                }
+                Op::MakeMap(n) => {
+                    let items = self.pop_n(2 * n as usize);
+                    let mut map = indexmap::IndexMap::with_capacity(n as usize);
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        let key: Rc<[u8]> = match k {
+                            Value::Str(s) => s,
+                            other => Rc::from(other.to_bytes()),
+                        };
+                        map.insert(key, v);
+                    }
+                    self.stack.push(Value::map(map));
+                }
+                Op::Concat(n) => {
+                    let parts = self.pop_n(n as usize);
+                    let mut out = Vec::new();
+                    for p in &parts {
+                        match p {
+                            Value::Str(s) => out.extend_from_slice(s),
+                            other => out.extend_from_slice(&other.to_bytes()),
+                        }
+                    }
+                    self.stack.push(Value::from(out));
+                }
+                Op::ToStr => {
+                    let v = self.pop();
+                    let s = match v {
+                        Value::Str(_) => v,
+                        other => Value::from(other.to_bytes()),
+                    };
+                    self.stack.push(s);
+                }
+                Op::ArgList(n) => {
+                    let words = self.pop_n(n as usize);
+                    self.stack.push(Value::list(crate::runtime::exec::flatten_words(words)));
+                }
+                Op::EscapeGlob => {
+                    let v = self.pop();
+                    self.stack.push(Value::from(crate::runtime::glob::escape(&v.to_bytes())));
+                }
+                Op::Glob => {
+                    let pattern = self.pop();
+                    save_pc!();
+                    let cwd = self.ctx.cwd();
+                    return Ok(Some(Halt::Await(Box::pin(async move {
+                        crate::runtime::glob::expand(pattern, cwd).await.map(Resume::Push).map_err(Rc::new)
+                    }))));
+                }
+                Op::Home => {
+                    let home = self.ctx.env.borrow().get(b"HOME").unwrap_or_default();
+                    self.stack.push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
+                }
+                Op::Jump(t) => pc = t as usize,
+                Op::Loop(t) => {
+                    pc = t as usize;
+                    *budget = budget.saturating_sub(1);
+                    if *budget == 0 {
+                        save_pc!();
+                        return Ok(Some(Halt::Yield));
+                    }
+                }
+                Op::JumpIfFalse(t) => {
+                    if !self.pop().truthy() {
+                        pc = t as usize;
+                    }
+                }
+                Op::AndJump(t) => {
+                    if self.stack.last().is_some_and(|v| !v.truthy()) {
+                        pc = t as usize;
+                    } else {
+                        self.stack.pop();
+                    }
+                }
+                Op::OrJump(t) => {
+                    if self.stack.last().is_some_and(|v| v.truthy()) {
+                        pc = t as usize;
+                    } else {
+                        self.stack.pop();
+                    }
+                }
+                Op::JumpIfStatus { nonzero, target } => {
+                    if (self.ctx.status.get() != 0) == nonzero {
+                        pc = target as usize;
+                    }
+                }
+                Op::ForPrep => {
+                    let v = self.pop();
+                    let list = match v {
+                        Value::List(l) => Value::List(l),
+                        other => Value::list(vec![other]),
+                    };
+                    self.stack.push(list);
+                    self.stack.push(Value::Int(0));
+                }
+                Op::ForNext(done) => {
+                    let n = self.stack.len();
+                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1]) else {
+                        save_pc!();
+                        return Err(Error::value("internal error: bad for-loop state"));
+                    };
+                    let item = l.borrow().get(*i as usize).cloned();
+                    match item {
+                        Some(item) => {
+                            self.stack[n - 1] = Value::Int(i + 1);
+                            self.stack.push(item);
+                        }
+                        None => {
+                            self.stack.truncate(n - 2);
+                            pc = done as usize;
+                        }
+                    }
+                }
+                Op::Call(argc) => {
+                    save_pc!();
+                    let args = self.pop_n(argc as usize);
+                    let callee = self.pop();
+                    *budget = budget.saturating_sub(1);
+                    match callee {
+                        Value::Func(f) if !f.proto.is_async => {
+                            self.push_frame(f, args, FrameKind::Call)?;
+                            return Ok(None);
+                        }
+                        other => self.call_value(other, args)?,
+                    }
+                }
+                Op::Return => {
+                    let v = self.pop();
+                    save_pc!();
+                    return self.return_from_frame(v);
+                }
+                Op::Closure(i) => {
+                    let child = proto.protos[i as usize].clone();
+                    let frame = &self.frames[self.frames.len() - 1];
+                    let captures = child
+                        .captures
+                        .iter()
+                        .map(|c| match *c {
+                            CaptureFrom::Cell(i) => frame.cells[i as usize].clone(),
+                            CaptureFrom::Capture(i) => frame.closure.captures[i as usize].clone(),
+                        })
+                        .collect();
+                    self.stack.push(Value::Func(Rc::new(Closure { proto: child, captures })));
+                }
+                Op::MakeCoroutine => {
+                    let v = self.pop();
+                    let Value::Func(f) = v else {
+                        save_pc!();
+                        return Err(Error::type_err("async needs a function"));
+                    };
+                    self.stack.push(Value::Coroutine(Rc::new(Coroutine::new(f, Vec::new()))));
+                }
+                Op::Exec(i) => {
+                    save_pc!();
+                    let spec = &proto.cmds[i as usize];
+                    let n: usize = spec.stages.iter().map(|s| s.n_values()).sum();
+                    let values = self.pop_n(n);
+                    self.ctx.current.replace(spec.text.clone());
+                    match crate::runtime::exec::exec(self, spec, values)? {
+                        Some(halt) => return Ok(Some(halt)),
+                        None => {
+                            // A function call pushed a frame, or a builtin finished.
+                            return Ok(None);
+                        }
+                    }
+                }
+                Op::Capture => {
+                    save_pc!();
+                    let v = self.pop();
+                    let Value::Func(f) = v else {
+                        return Err(Error::type_err("capture needs a function"));
+                    };
+                    crate::runtime::exec::begin_capture(self, f)?;
+                    return Ok(None);
+                }
+                Op::PushHandler(t) => self.handlers.push(Handler {
+                    frame: self.frames.len() - 1,
+                    stack: self.stack.len(),
+                    target: t as usize,
+                }),
+                Op::PopHandler => {
+                    self.handlers.pop();
+                }
+                Op::IsKind(kind) => {
+                    let is = matches!(self.stack.last(), Some(Value::Error(e)) if e.kind == kind);
+                    self.stack.push(Value::Bool(is));
+                }
+                Op::IsCatchable => {
+                    let is = matches!(self.stack.last(), Some(Value::Error(e)) if e.kind != ErrorKind::Cancelled);
+                    self.stack.push(Value::Bool(is));
+                }
+                Op::Throw => {
+                    let v = self.pop();
+                    save_pc!();
+                    let e = match v {
+                        Value::Error(e) => e,
+                        Value::Str(s) => Rc::new(Error::new(ErrorKind::Error, String::from_utf8_lossy(&s))),
+                        other => Rc::new(Error::new(ErrorKind::Error, other.to_text())),
+                    };
+                    self.raise(e);
+                    return Ok(None);
+                }
+                Op::ReadLine { check } => {
+                    save_pc!();
+                    let stdin = self.ctx.io.borrow().stdin.clone();
+                    let ctx = self.ctx.clone();
+                    return Ok(Some(Halt::Await(cancellable(self.ctx.cancel.clone(), async move {
+                        match stdin.read_line().await {
+                            Ok(Some(line)) => {
+                                ctx.status.set(0);
+                                Ok(Resume::Push(Value::from(line)))
+                            }
+                            Ok(None) if check => {
+                                ctx.status.set(1);
+                                Err(Rc::new(command_error("read", 1)))
+                            }
+                            Ok(None) => {
+                                ctx.status.set(1);
+                                Ok(Resume::Push(Value::Null))
+                            }
+                            Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
+                        }
+                    }))));
+                }
+                Op::Export => {
+                    let v = self.pop();
+                    let name = self.pop();
+                    let name = tri!(name.expect_str("export"));
+                    let value = tri!(export_bytes(&v));
+                    self.ctx.env.borrow_mut().set(name, &value);
+                }
+                Op::Use { source } => {
+                    save_pc!();
+                    let path = self.pop();
+                    return crate::runtime::exec::use_module(self, path, source).map(Some);
+                }
+                Op::Await => {
+                    save_pc!();
+                    let v = self.pop();
+                    return self.await_value(v);
+                }
+                Op::Spawn { job } => {
+                    let v = self.pop();
+                    let coro = match v {
+                        Value::Coroutine(c) => c,
+                        Value::Task(t) => {
+                            self.stack.push(Value::Task(t));
+                            continue;
+                        }
+                        Value::Func(f) => Rc::new(Coroutine::new(f, Vec::new())),
+                        other => {
+                            save_pc!();
+                            return Err(Error::type_err(format!(
+                                "spawn expects a coroutine, got {}",
+                                other.type_name()
+                            )));
+                        }
+                    };
+                    let t = tri!(crate::runtime::task::spawn(&self.rt, &self.ctx, &coro, job));
+                    self.stack.push(Value::Task(t));
+                }
+                Op::Gather { n, keep_going, group, limit } => {
+                    save_pc!();
+                    let limit = if limit { Some(self.pop()) } else { None };
+                    let branches = self.pop_n(n as usize);
+                    let fut = crate::runtime::concurrency::gather(
+                        self.rt.clone(),
+                        self.ctx.clone(),
+                        branches,
+                        limit,
+                        keep_going,
+                        group,
+                    )?;
+                    return Ok(Some(Halt::Await(fut)));
+                }
+                Op::Race(n) => {
+                    save_pc!();
+                    let branches = self.pop_n(n as usize);
+                    let fut = crate::runtime::concurrency::race(self.rt.clone(), self.ctx.clone(), branches)?;
+                    return Ok(Some(Halt::Await(fut)));
+                }
+                Op::Timeout { grace } => {
+                    save_pc!();
+                    let body = self.pop();
+                    let grace = if grace { Some(self.pop()) } else { None };
+                    let duration = self.pop();
+                    self.begin_timeout(duration, grace, body)?;
+                    return Ok(None);
+                }
+                Op::Sleep => {
+                    save_pc!();
+                    let d = self.pop();
+                    let d = to_duration(&d, "sleep")?;
+                    return Ok(Some(Halt::Await(cancellable(self.ctx.cancel.clone(), async move {
+                        async_io::Timer::after(d).await;
+                        Ok(Resume::Nothing)
+                    }))));
+                }
+                Op::Cancel => {
+                    let v = self.pop();
+                    match v {
+                        Value::Task(t) => t.ctx.cancel.cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE),
+                        other => {
+                            save_pc!();
+                            return Err(Error::type_err(format!(
+                                "cancel expects a task, got {}",
+                                other.type_name()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Leave the current frame with `v`.
+    fn return_from_frame(&mut self, v: Value) -> Result<Option<Halt>, Error> {
+        let Some(frame) = self.frames.pop() else {
+            self.finished = Some(Ok(v));
+            return Ok(None);
+        };
+        while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
+            self.handlers.pop();
+        }
+        self.stack.truncate(frame.base);
+        match frame.kind {
+            FrameKind::Root => {
+                self.finished = Some(Ok(v));
+                Ok(None)
+            }
+            FrameKind::Call => {
+                self.stack.push(v);
+                Ok(None)
+            }
+            FrameKind::Module => Ok(None),
+            FrameKind::Command { check, text, restore } => {
+                self.restore(restore);
+                let status = status_of_return(&v);
+                self.ctx.status.set(status);
+                if check && status != 0 {
+                    return Err(command_error(&text, status));
+                }
+                Ok(None)
+            }
+            FrameKind::Capture { reader, restore } => {
+                // Restoring the old stdout drops our write end of the pipe.
+                self.restore(Some(restore));
+                Ok(Some(Halt::Await(Box::pin(async move {
+                    match reader.await {
+                        Ok(mut bytes) => {
+                            while bytes.last() == Some(&b'\n') {
+                                bytes.pop();
+                            }
+                            Ok(Resume::Push(Value::from(bytes)))
+                        }
+                        Err(e) => Err(Rc::new(Error::io(format!("reading command output: {e}")))),
+                    }
+                }))))
+            }
+            FrameKind::Timeout { scope, timer } => {
+                drop(timer);
+                self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+                self.stack.push(v);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Call a value that is not a plain `fn` closure: natives, async
+    /// functions (which return a coroutine), or an error.
+    fn call_value(&mut self, callee: Value, args: Vec<Value>) -> Result<(), Error> {
+        match callee {
+            Value::Func(f) => {
+                // An async fn: calling it makes a coroutine.
+                self.stack.push(Value::Coroutine(Rc::new(Coroutine::new(f, args))));
+                Ok(())
+            }
+            Value::Native(n) => {
+                let host = HostCtx(&self.ctx);
+                let r = (n.call)(&host, &args)?;
+                self.stack.push(r);
+                Ok(())
+            }
+            other => Err(Error::type_err(format!("{} is not a function", other.type_name()))),
+        }
+    }
+
+    /// `await v`: a coroutine runs here, in a new frame; a task is waited for.
+    fn await_value(&mut self, v: Value) -> Result<Option<Halt>, Error> {
+        match v {
+            Value::Coroutine(c) => {
+                let args = c.take()?;
+                self.push_frame(c.func.clone(), args, FrameKind::Call)?;
+                Ok(None)
+            }
+            Value::Task(t) => {
+                let token = self.ctx.cancel.clone();
+                Ok(Some(Halt::Await(Box::pin(async move {
+                    crate::runtime::task::await_task(t, token).await.map(Resume::Push)
+                }))))
+            }
+            other => Err(Error::type_err(format!(
+                "await expects a coroutine or a task, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    fn begin_timeout(&mut self, duration: Value, grace: Option<Value>, body: Value) -> Result<(), Error> {
+        let d = to_duration(&duration, "timeout")?;
+        let grace = match grace {
+            Some(g) => to_duration(&g, "timeout --grace")?,
+            None => crate::runtime::cancel::DEFAULT_GRACE,
+        };
+        let (func, args) = match body {
+            Value::Coroutine(c) => (c.func.clone(), c.take()?),
+            Value::Func(f) => (f, Vec::new()),
+            other => {
+                return Err(Error::type_err(format!(
+                    "timeout expects a block or a coroutine, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let scope = self.rt.next_id();
+        let token = self.ctx.cancel.clone();
+        let timer = self.rt.executor.spawn(async move {
+            async_io::Timer::after(d).await;
+            token.cancel(CancelReason::Timeout(scope), grace);
+        });
+        self.push_frame(func, args, FrameKind::Timeout { scope, timer })
+    }
+
+    /// Push a frame for `func` (used by command execution).
+    pub fn enter(&mut self, func: Rc<Closure>, args: Vec<Value>, kind: FrameKind) -> Result<(), Error> {
+        self.push_frame(func, args, kind)
+    }
+
+    pub fn proto_name(&self) -> String {
+        self.frames.last().map_or_else(String::new, |_| self.proto().name.clone())
+    }
+
+    /// The global's fallback when undefined: a built-in function, an
+    /// environment variable, else `NameError`.
+    fn global_fallback(&self, g: u32) -> Result<Value, Error> {
+        let names = self.rt.names.borrow();
+        let name = names.name(g);
+        if let Some(f) = crate::builtins::functions::lookup(name) {
+            return Ok(Value::Native(f));
+        }
+        if let Some(v) = self.ctx.env.borrow().get(name.as_bytes()) {
+            return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
+        }
+        Err(Error::new(ErrorKind::Name, format!("'{name}' is not defined")))
+    }
+}
+
+/// Race a wait against the task's cancellation: on a request, the wait is
+/// dropped and `CancelledError` raised (for waits with nothing to clean up).
+pub fn cancellable(
+    token: Rc<crate::runtime::CancelToken>,
+    fut: impl Future<Output = Result<Resume, Rc<Error>>> + 'static,
+) -> Pending {
+    Box::pin(futures_lite::future::or(fut, async move {
+        token.requested().await;
+        Err(Rc::new(Error::cancelled()))
+    }))
+}
+
+/// A function's command-form status: `return true/false`, `return N`, or 0.
+fn status_of_return(v: &Value) -> i32 {
+    match v {
+        Value::Bool(true) => 0,
+        Value::Bool(false) => 1,
+        Value::Int(i) => (*i).clamp(0, 255) as i32,
+        _ => 0,
+    }
+}
+
+pub fn command_error(text: &str, status: i32) -> Error {
+    Error::command(
+        text.to_string(),
+        status,
+        format!("`{text}` exited with status {status}"),
+    )
+}
+
+fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
+    let b = v.to_bytes();
+    if b.contains(&0) {
+        return Err(Error::value("an environment value cannot contain a NUL byte"));
+    }
+    Ok(b)
+}
+
+/// A duration from a duration value or a number of seconds.
+pub fn to_duration(v: &Value, what: &str) -> Result<Duration, Error> {
+    let secs = match v {
+        Value::Duration(d) => *d,
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Str(s) => crate::runtime::exec::parse_duration(s)
+            .ok_or_else(|| Error::value(format!("{what}: invalid duration {:?}", String::from_utf8_lossy(s))))?,
+        other => {
+            return Err(Error::type_err(format!(
+                "{what} expects a duration, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(Error::value(format!("{what}: invalid duration")));
+    }
+    Ok(Duration::from_secs_f64(secs.min(1e9)))
+}
+
+/// What built-in functions may ask of the calling task.
+struct HostCtx<'a>(&'a TaskCtx);
+
+impl crate::vm::objects::Host for HostCtx<'_> {
+    fn getenv(&self, name: &[u8]) -> Option<Vec<u8>> {
+        self.0
+            .env
+            .borrow()
+            .get(name)
+            .map(std::os::unix::ffi::OsStringExt::into_vec)
+    }
+}
