@@ -1,11 +1,235 @@
 //! The built-in functions of expression mode (`len`, `split`, ...).
+//!
+//! This comment is the reference for their behaviour. The model is Python's
+//! builtins and `str` methods, adapted to byte strings: ash strings are bytes,
+//! and bytes that are not UTF-8 pass through every string function unchanged.
+//! `map` and `filter` are not here: they call ash functions, so the VM runs
+//! them.
+//!
+//! # Errors common to all
+//! - Wrong number of arguments: `TypeError: len() takes 1 argument (2 given)`
+//!   (or `1 or 2 arguments`, `1 to 3 arguments`, `at least 1 argument`).
+//! - Wrong argument type: `TypeError: split() expects a string, got int`.
+//!
+//! # Strings
+//! - `len(s)`: characters (Unicode scalar values) if `s` is valid UTF-8,
+//!   else bytes. `len` of a list or map is its number of entries.
+//! - `str(v)`: the bytes `v` becomes in a command argument: strings
+//!   unchanged, `null` → `""`, `1.0` → `"1.0"`, lists joined by spaces, maps
+//!   and others as their `repr`, durations as `1.5s`.
+//! - `lines(s)`: split on `\n`; a `\r` before it is dropped; a final newline
+//!   does not make an empty last line; `lines("")` is `[]`.
+//! - `split(s)`: on runs of (Unicode) whitespace, ignoring leading and
+//!   trailing whitespace, like Python's `str.split()`. `split(s, sep)`: on
+//!   each exact occurrence of `sep` (`split("a,,b", ",")` is `["a", "", "b"]`,
+//!   `split("", ",")` is `[""]`). `split(s, sep, n)`: at most `n` splits
+//!   (`n < 0`: no limit). An empty `sep` is a `ValueError`.
+//! - `join(list, sep)`: elements converted as by `str`, `sep` between them.
+//! - `contains(s, sub)`, `starts_with(s, prefix)`, `ends_with(s, suffix)`:
+//!   byte-wise; the empty string is contained in, and starts and ends,
+//!   every string.
+//! - `trim(s)`: strips whitespace (Unicode) at both ends. `trim(s, chars)`:
+//!   strips any of the characters of `chars` at both ends (Python's
+//!   `strip(chars)`; if `chars` is not UTF-8 its bytes are the set).
+//! - `replace(s, old, new)`: every non-overlapping occurrence, left to
+//!   right. An empty `old` is a `ValueError`.
+//! - `upper(s)`, `lower(s)`: Unicode case mapping of the UTF-8 parts; invalid
+//!   bytes are copied unchanged.
+//! - `index_of(s, sub)`: position of the first occurrence, counted in
+//!   characters like `len` (bytes if `s` is not UTF-8), or `-1`.
+//!
+//! # Numbers
+//! - `int(v)`: int unchanged; float truncated toward zero (nan, inf or out of
+//!   range → `ValueError`); `true`/`false` → 1/0; a duration → whole
+//!   seconds, truncated; a string: surrounding whitespace ignored, optional
+//!   sign, decimal digits, else `ValueError: invalid literal for int(): 'x'`
+//!   (out of i64 range: `ValueError: int() value out of range: '...'`).
+//!   `int(s, base)` parses in base 2 to 36.
+//! - `float(v)`: from int, float, bool, duration (seconds) or string (Rust
+//!   and Python accept the same forms: `1`, `-1.5e3`, `.5`, `inf`, `nan`),
+//!   else `ValueError: invalid literal for float(): 'x'`.
+//! - `abs(x)`: int, float or duration; `abs(i64 min)` → `ValueError: integer
+//!   overflow`.
+//! - `round(x)`: nearest int, ties to even (Python 3: `round(2.5) == 2`);
+//!   returns an int. `round(x, n)`: rounded to `n` decimal digits (`n` may be
+//!   negative), same type as `x` (an int stays an int).
+//! - `min(a, b, ...)`, `max(a, b, ...)`, or of one list: ints and floats
+//!   compare by value (exactly, not through f64), strings byte-wise (code
+//!   point order for UTF-8), durations with durations, lists
+//!   lexicographically. Other mixes (`1` and `"1"`, bools, null) →
+//!   `TypeError: min() cannot compare string and int`. An empty list →
+//!   `ValueError`. On ties the first one wins. NaN sorts after every number.
+//! - `sum(list)`: ints add exactly (overflow → `ValueError: integer
+//!   overflow`); once a float is seen the sum is a float; a list of durations
+//!   sums to a duration; `sum([])` is `0`. Anything else (bools, strings) →
+//!   `TypeError`.
+//! - `range(n)`, `range(a, b)`, `range(a, b, step)`: the list of ints, as
+//!   Python. `step == 0` → `ValueError`; more than 100,000,000 elements →
+//!   `ValueError`.
+//!
+//! # Lists and maps
+//! - `keys(m)`, `values(m)`: new lists, in insertion order.
+//! - `contains(list, x)`: some element `== x` (so `1 == 1.0`).
+//!   `contains(map, key)`: `key` is a key; a non-string key is a `TypeError`.
+//! - `push(list, v)`: appends in place, returns `null`.
+//! - `sorted(list)`: a new, sorted list (stable; same ordering as `min`).
+//! - `reversed(list)`: a new list in reverse order.
+//! - `index_of(list, x)`: index of the first element `== x`, or `-1`.
+//! - `get(map, key[, default])`: `m[key]` or `default` (`null` if omitted)
+//!   when the key is missing. `get(list, i[, default])`: `xs[i]`, where a
+//!   negative `i` counts from the end, or `default` when out of range.
+//!
+//! # Others
+//! - `type(v)`: `null bool int float string list map duration function
+//!   coroutine task error`.
+//! - `from_json(s)`: objects → maps in document order (a repeated key keeps
+//!   its first position and its last value), integers → int when they fit
+//!   i64, else float; invalid text → `ValueError: from_json(): <serde_json
+//!   message with line and column>`. Nesting deeper than 128 → `ValueError`.
+//! - `to_json(v)`: compact JSON; `to_json(v, true)`: indented by 2 spaces.
+//!   Durations become seconds (a float); floats keep a `.0`; nan and inf,
+//!   strings or keys that are not UTF-8 → `ValueError`; functions,
+//!   coroutines, tasks and errors → `TypeError`. Nesting deeper than 128
+//!   (for example a list that contains itself) → `ValueError: to_json():
+//!   nesting too deep`.
+//! - `now()`: seconds since the Unix epoch, as a float.
+//! - `getenv(name)`: the environment variable of the calling task, or
+//!   `null`.
 
-use crate::vm::objects::NativeFn;
+mod collections;
+mod json;
+mod numbers;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use crate::vm::error::Error;
+use crate::vm::objects::{Host, NativeFn};
+use crate::vm::value::{Value, type_error};
+
+macro_rules! natives {
+    ($($name:literal => $func:path,)*) => {
+        &[$(NativeFn { name: $name, call: $func },)*]
+    };
+}
 
 /// Every built-in function, sorted by name (a test checks the order).
-pub static FUNCTIONS: &[NativeFn] = &[];
+pub static FUNCTIONS: &[NativeFn] = natives! {
+    "abs" => numbers::abs,
+    "contains" => collections::contains,
+    "ends_with" => text::ends_with,
+    "float" => numbers::float,
+    "from_json" => json::from_json,
+    "get" => collections::get,
+    "getenv" => getenv,
+    "index_of" => collections::index_of,
+    "int" => numbers::int,
+    "join" => text::join,
+    "keys" => collections::keys,
+    "len" => collections::len,
+    "lines" => text::lines,
+    "lower" => text::lower,
+    "max" => numbers::max,
+    "min" => numbers::min,
+    "now" => now,
+    "push" => collections::push,
+    "range" => numbers::range,
+    "replace" => text::replace,
+    "reversed" => collections::reversed,
+    "round" => numbers::round,
+    "sorted" => collections::sorted,
+    "split" => text::split,
+    "starts_with" => text::starts_with,
+    "str" => str_,
+    "sum" => numbers::sum,
+    "to_json" => json::to_json,
+    "trim" => text::trim,
+    "type" => type_,
+    "upper" => text::upper,
+    "values" => collections::values,
+};
 
 /// Look a built-in function up by name.
 pub fn lookup(name: &str) -> Option<&'static NativeFn> {
-    FUNCTIONS.binary_search_by(|f| f.name.cmp(name)).ok().map(|i| &FUNCTIONS[i])
+    FUNCTIONS
+        .binary_search_by(|f| f.name.cmp(name))
+        .ok()
+        .map(|i| &FUNCTIONS[i])
+}
+
+/// Checks the number of arguments: `TypeError: len() takes 1 argument (2
+/// given)`.
+fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Error> {
+    let n = args.len();
+    if (min..=max).contains(&n) {
+        return Ok(());
+    }
+    let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let takes = if min == max {
+        format!("{min} {}", plural(min))
+    } else if max == usize::MAX {
+        format!("at least {min} {}", plural(min))
+    } else if max == min + 1 {
+        format!("{min} or {max} {}", plural(max))
+    } else {
+        format!("{min} to {max} {}", plural(max))
+    };
+    Err(Error::type_err(format!(
+        "{name}() takes {takes} ({n} given)"
+    )))
+}
+
+/// `TypeError: NAME() expects EXPECTED, got TYPE`.
+fn wrong_type(name: &str, expected: &str, got: &Value) -> Error {
+    type_error(&format!("{name}()"), expected, got)
+}
+
+/// The string argument `v` of `name`, or a `TypeError`.
+fn want_str<'a>(name: &str, expected: &str, v: &'a Value) -> Result<&'a [u8], Error> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(wrong_type(name, expected, other)),
+    }
+}
+
+/// The int argument `v` of `name`, or a `TypeError`.
+fn want_int(name: &str, expected: &str, v: &Value) -> Result<i64, Error> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        other => Err(wrong_type(name, expected, other)),
+    }
+}
+
+fn overflow() -> Error {
+    Error::value("integer overflow")
+}
+
+fn str_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("str", args, 1, 1)?;
+    Ok(match &args[0] {
+        s @ Value::Str(_) => s.clone(),
+        other => Value::from(other.to_bytes()),
+    })
+}
+
+fn type_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("type", args, 1, 1)?;
+    Ok(Value::str(args[0].type_name()))
+}
+
+fn now(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("now", args, 0, 0)?;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
+    Ok(Value::Float(secs))
+}
+
+fn getenv(host: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("getenv", args, 1, 1)?;
+    let name = want_str("getenv", "a string", &args[0])?;
+    Ok(host.getenv(name).map_or(Value::Null, Value::from))
 }

@@ -1,0 +1,163 @@
+//! Functions on lists, maps and strings as containers: `len keys values
+//! contains push sorted reversed index_of get`.
+
+use bstr::ByteSlice;
+
+use super::numbers::compare;
+use super::text::char_len;
+use super::{arity, want_str, wrong_type};
+use crate::vm::error::Error;
+use crate::vm::objects::Host;
+use crate::vm::value::{List, Map, Value};
+
+fn want_list<'a>(name: &str, v: &'a Value) -> Result<&'a List, Error> {
+    match v {
+        Value::List(l) => Ok(l),
+        other => Err(wrong_type(name, "a list", other)),
+    }
+}
+
+fn want_map<'a>(name: &str, v: &'a Value) -> Result<&'a Map, Error> {
+    match v {
+        Value::Map(m) => Ok(m),
+        other => Err(wrong_type(name, "a map", other)),
+    }
+}
+
+fn int(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+pub(super) fn len(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("len", args, 1, 1)?;
+    Ok(int(match &args[0] {
+        Value::Str(s) => char_len(s),
+        Value::List(l) => l.borrow().len(),
+        Value::Map(m) => m.borrow().len(),
+        other => return Err(wrong_type("len", "a string, list or map", other)),
+    }))
+}
+
+pub(super) fn keys(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("keys", args, 1, 1)?;
+    let m = want_map("keys", &args[0])?;
+    let keys = m.borrow().keys().map(|k| Value::Str(k.clone())).collect();
+    Ok(Value::list(keys))
+}
+
+pub(super) fn values(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("values", args, 1, 1)?;
+    let m = want_map("values", &args[0])?;
+    let values = m.borrow().values().cloned().collect();
+    Ok(Value::list(values))
+}
+
+pub(super) fn contains(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("contains", args, 2, 2)?;
+    let found = match &args[0] {
+        Value::Str(s) => {
+            let sub = want_str("contains", "a string to look for in a string", &args[1])?;
+            s.find(sub).is_some()
+        }
+        Value::List(l) => l.borrow().iter().any(|v| v.equals(&args[1])),
+        Value::Map(m) => {
+            let key = want_str("contains", "a string as a map key", &args[1])?;
+            m.borrow().contains_key(key)
+        }
+        other => return Err(wrong_type("contains", "a string, list or map", other)),
+    };
+    Ok(Value::Bool(found))
+}
+
+pub(super) fn push(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("push", args, 2, 2)?;
+    let l = want_list("push", &args[0])?;
+    let mut items = l
+        .try_borrow_mut()
+        .map_err(|_| Error::value("push(): the list is in use"))?;
+    items.push(args[1].clone());
+    Ok(Value::Null)
+}
+
+pub(super) fn sorted(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("sorted", args, 1, 1)?;
+    let items = want_list("sorted", &args[0])?.borrow().clone();
+    let items = merge_sort(items, &mut |a, b| compare("sorted", a, b))?;
+    Ok(Value::list(items))
+}
+
+/// A stable merge sort with a comparison that may fail. (`slice::sort_by`
+/// may panic when the comparison is not a total order, and ours gives up on
+/// incomparable values.)
+fn merge_sort(
+    mut items: Vec<Value>,
+    cmp: &mut impl FnMut(&Value, &Value) -> Result<std::cmp::Ordering, Error>,
+) -> Result<Vec<Value>, Error> {
+    if items.len() <= 1 {
+        return Ok(items);
+    }
+    let right = items.split_off(items.len() / 2);
+    let left = merge_sort(items, cmp)?;
+    let right = merge_sort(right, cmp)?;
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let mut left = left.into_iter().peekable();
+    let mut right = right.into_iter().peekable();
+    while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
+        // Take from the right only when strictly smaller: stability.
+        let next = if cmp(r, l)? == std::cmp::Ordering::Less {
+            right.next()
+        } else {
+            left.next()
+        };
+        out.extend(next);
+    }
+    out.extend(left);
+    out.extend(right);
+    Ok(out)
+}
+
+pub(super) fn reversed(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("reversed", args, 1, 1)?;
+    let l = want_list("reversed", &args[0])?;
+    let items = l.borrow().iter().rev().cloned().collect();
+    Ok(Value::list(items))
+}
+
+pub(super) fn index_of(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("index_of", args, 2, 2)?;
+    let found = match &args[0] {
+        Value::List(l) => l.borrow().iter().position(|v| v.equals(&args[1])),
+        Value::Str(s) => {
+            let sub = want_str("index_of", "a string to look for in a string", &args[1])?;
+            s.find(sub).map(|at| match std::str::from_utf8(s) {
+                Ok(text) => text[..at].chars().count(),
+                Err(_) => at,
+            })
+        }
+        other => return Err(wrong_type("index_of", "a list or string", other)),
+    };
+    Ok(found.map_or(Value::Int(-1), int))
+}
+
+pub(super) fn get(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("get", args, 2, 3)?;
+    let default = || args.get(2).cloned().unwrap_or_default();
+    match &args[0] {
+        Value::Map(m) => {
+            let key = want_str("get", "a string as a map key", &args[1])?;
+            Ok(m.borrow().get(key).cloned().unwrap_or_else(default))
+        }
+        Value::List(l) => {
+            let i = match &args[1] {
+                Value::Int(i) => *i,
+                other => return Err(wrong_type("get", "an int as a list index", other)),
+            };
+            let items = l.borrow();
+            let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
+            let i = if i < 0 { i.saturating_add(len) } else { i };
+            let item = usize::try_from(i).ok().and_then(|i| items.get(i));
+            Ok(item.cloned().unwrap_or_else(default))
+        }
+        other => Err(wrong_type("get", "a map or list", other)),
+    }
+}

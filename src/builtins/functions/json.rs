@@ -1,0 +1,120 @@
+//! `from_json` and `to_json`, through `serde_json::Value` (whose maps keep
+//! document order with the `preserve_order` feature).
+
+use std::rc::Rc;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use super::{arity, want_str, wrong_type};
+use crate::vm::error::Error;
+use crate::vm::objects::Host;
+use crate::vm::value::{Value, format_float};
+
+/// How deeply lists and maps may nest in `to_json` (serde_json's parser has
+/// the same limit for `from_json`).
+const MAX_DEPTH: usize = 128;
+
+pub(super) fn from_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("from_json", args, 1, 1)?;
+    let text = want_str("from_json", "a string", &args[0])?;
+    let json: Json =
+        serde_json::from_slice(text).map_err(|e| Error::value(format!("from_json(): {e}")))?;
+    Ok(from_json_value(json))
+}
+
+fn from_json_value(json: Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::from(s),
+        Json::Array(items) => Value::list(items.into_iter().map(from_json_value).collect()),
+        Json::Object(entries) => {
+            let mut map = IndexMap::with_capacity(entries.len());
+            for (k, v) in entries {
+                map.insert(Rc::from(k.into_bytes()), from_json_value(v));
+            }
+            Value::map(map)
+        }
+    }
+}
+
+pub(super) fn to_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("to_json", args, 1, 2)?;
+    let pretty = match args.get(1) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(wrong_type(
+                "to_json",
+                "a bool as the second argument",
+                other,
+            ));
+        }
+    };
+    let json = to_json_value(&args[0], 0)?;
+    let text = if pretty {
+        serde_json::to_string_pretty(&json)
+    } else {
+        serde_json::to_string(&json)
+    }
+    .map_err(|e| Error::value(format!("to_json(): {e}")))?;
+    Ok(Value::from(text))
+}
+
+fn utf8(bytes: &[u8], what: &str) -> Result<String, Error> {
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::value(format!("to_json(): {what} is not valid UTF-8")))
+}
+
+fn number(f: f64) -> Result<Json, Error> {
+    serde_json::Number::from_f64(f)
+        .map(Json::Number)
+        .ok_or_else(|| Error::value(format!("to_json(): cannot encode {}", format_float(f))))
+}
+
+fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
+    let nested = || {
+        if depth >= MAX_DEPTH {
+            Err(Error::value("to_json(): nesting too deep"))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) | Value::Duration(f) => number(*f)?,
+        Value::Str(s) => Json::String(utf8(s, "a string")?),
+        Value::List(l) => {
+            nested()?;
+            let items = l.borrow();
+            Json::Array(
+                items
+                    .iter()
+                    .map(|x| to_json_value(x, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Value::Map(m) => {
+            nested()?;
+            let entries = m.borrow();
+            let mut object = serde_json::Map::with_capacity(entries.len());
+            for (k, x) in entries.iter() {
+                object.insert(utf8(k, "a map key")?, to_json_value(x, depth + 1)?);
+            }
+            Json::Object(object)
+        }
+        other => {
+            return Err(Error::type_err(format!(
+                "to_json(): a {} cannot be encoded as JSON",
+                other.type_name()
+            )));
+        }
+    })
+}

@@ -1,0 +1,150 @@
+//! String functions: `lines split join starts_with ends_with trim replace
+//! upper lower`. All work on bytes and pass invalid UTF-8 through unchanged.
+
+use bstr::ByteSlice;
+
+use super::{arity, want_int, want_str, wrong_type};
+use crate::vm::error::Error;
+use crate::vm::objects::Host;
+use crate::vm::value::Value;
+
+fn strs<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Value {
+    Value::list(parts.map(Value::str).collect())
+}
+
+pub(super) fn lines(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("lines", args, 1, 1)?;
+    let s = want_str("lines", "a string", &args[0])?;
+    Ok(strs(s.lines()))
+}
+
+pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("split", args, 1, 3)?;
+    let s = want_str("split", "a string", &args[0])?;
+    let Some(sep) = args.get(1) else {
+        return Ok(strs(s.fields()));
+    };
+    let sep = want_str("split", "a string as the separator", sep)?;
+    if sep.is_empty() {
+        return Err(Error::value("split(): empty separator"));
+    }
+    let limit = match args.get(2) {
+        None => -1,
+        Some(n) => want_int("split", "an int as the maximum number of splits", n)?,
+    };
+    Ok(match usize::try_from(limit) {
+        Ok(n) => strs(s.splitn_str(n.saturating_add(1), sep)),
+        Err(_) => strs(s.split_str(sep)),
+    })
+}
+
+pub(super) fn join(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("join", args, 2, 2)?;
+    let list = match &args[0] {
+        Value::List(l) => l,
+        other => return Err(wrong_type("join", "a list", other)),
+    };
+    let sep = want_str("join", "a string as the separator", &args[1])?;
+    let mut out = Vec::new();
+    for (i, v) in list.borrow().iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        match v {
+            Value::Str(s) => out.extend_from_slice(s),
+            other => out.extend_from_slice(&other.to_bytes()),
+        }
+    }
+    Ok(Value::from(out))
+}
+
+pub(super) fn starts_with(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("starts_with", args, 2, 2)?;
+    let s = want_str("starts_with", "a string", &args[0])?;
+    let prefix = want_str("starts_with", "a string as the prefix", &args[1])?;
+    Ok(Value::Bool(s.starts_with(prefix)))
+}
+
+pub(super) fn ends_with(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("ends_with", args, 2, 2)?;
+    let s = want_str("ends_with", "a string", &args[0])?;
+    let suffix = want_str("ends_with", "a string as the suffix", &args[1])?;
+    Ok(Value::Bool(s.ends_with(suffix)))
+}
+
+pub(super) fn trim(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("trim", args, 1, 2)?;
+    let s = want_str("trim", "a string", &args[0])?;
+    let Some(chars) = args.get(1) else {
+        return Ok(Value::str(s.trim()));
+    };
+    let chars = want_str("trim", "a string of characters to trim", chars)?;
+    let trimmed = match std::str::from_utf8(chars) {
+        Ok(set) => trim_chars(s, set),
+        Err(_) => {
+            let start = s.iter().position(|b| !chars.contains(b));
+            let end = s.iter().rposition(|b| !chars.contains(b));
+            match (start, end) {
+                (Some(a), Some(b)) => &s[a..=b],
+                _ => &[],
+            }
+        }
+    };
+    Ok(Value::str(trimmed))
+}
+
+/// Strips the characters of `set` from both ends of `s`; bytes of `s` that
+/// are not UTF-8 are never stripped.
+fn trim_chars<'a>(s: &'a [u8], set: &str) -> &'a [u8] {
+    // `char_indices` yields U+FFFD for invalid bytes; tell those apart from a
+    // real U+FFFD by its width in the text.
+    let strippable = |start: usize, end: usize, c: char| {
+        set.contains(c) && (c != char::REPLACEMENT_CHARACTER || end - start == 3)
+    };
+    let mut start = s.len();
+    for (a, b, c) in s.char_indices() {
+        if !strippable(a, b, c) {
+            start = a;
+            break;
+        }
+    }
+    let mut end = start;
+    for (a, b, c) in s[start..].char_indices().rev() {
+        if !strippable(a, b, c) {
+            end = start + b;
+            break;
+        }
+    }
+    &s[start..end]
+}
+
+pub(super) fn replace(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("replace", args, 3, 3)?;
+    let s = want_str("replace", "a string", &args[0])?;
+    let old = want_str("replace", "a string as the text to replace", &args[1])?;
+    let new = want_str("replace", "a string as the replacement", &args[2])?;
+    if old.is_empty() {
+        return Err(Error::value("replace(): empty pattern"));
+    }
+    Ok(Value::from(s.replace(old, new)))
+}
+
+pub(super) fn upper(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("upper", args, 1, 1)?;
+    let s = want_str("upper", "a string", &args[0])?;
+    Ok(Value::from(s.to_uppercase()))
+}
+
+pub(super) fn lower(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("lower", args, 1, 1)?;
+    let s = want_str("lower", "a string", &args[0])?;
+    Ok(Value::from(s.to_lowercase()))
+}
+
+/// The length of `s` as `len` counts it: characters if UTF-8, else bytes.
+pub(super) fn char_len(s: &[u8]) -> usize {
+    match std::str::from_utf8(s) {
+        Ok(text) => text.chars().count(),
+        Err(_) => s.len(),
+    }
+}
