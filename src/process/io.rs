@@ -271,6 +271,12 @@ impl OutSink {
         OutSink::new(FdRef::Owned(Rc::new(fd)))
     }
 
+    /// Force the `poll` + `PIPE_BUF` path (tests).
+    #[cfg(test)]
+    pub(super) fn disable_nowait(&self) {
+        self.io.nowait.set(false);
+    }
+
     /// Write all of `buf`, awaiting writability as needed.
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         let _guard = self.lock.lock().await;
@@ -360,6 +366,18 @@ impl InSource {
     /// Bytes read ahead are not seen by a child given [`InSource::stdio`].
     pub fn exclusive(fd: OwnedFd) -> InSource {
         InSource::new(FdRef::Owned(Rc::new(fd)), true)
+    }
+
+    /// Force the `poll` path (tests).
+    #[cfg(test)]
+    pub(super) fn disable_nowait(&self) {
+        self.io.nowait.set(false);
+    }
+
+    /// Whether reads currently use `RWF_NOWAIT` (tests).
+    #[cfg(test)]
+    pub(super) fn uses_nowait(&self) -> bool {
+        self.io.nowait.get()
     }
 
     /// The next line, without its `'\n'`; a last line without `'\n'` is
@@ -532,12 +550,12 @@ pub fn ensure_std_fds() {
                 rustix::fs::OFlags::WRONLY
             };
             // Without O_CLOEXEC: it is the process's standard fd from now on.
-            if let Ok(null) = rustix::fs::open("/dev/null", mode, rustix::fs::Mode::empty()) {
-                if std::os::fd::AsRawFd::as_raw_fd(&null) == n as i32 {
-                    let _ = null.into_raw_fd();
-                }
-                // Otherwise it landed elsewhere (cannot happen: lowest free
-                // fd) and is closed on drop.
+            // If it landed elsewhere (cannot happen: lowest free fd), it is
+            // closed on drop.
+            if let Ok(null) = rustix::fs::open("/dev/null", mode, rustix::fs::Mode::empty())
+                && std::os::fd::AsRawFd::as_raw_fd(&null) == n as i32
+            {
+                let _ = null.into_raw_fd();
             }
         }
     }

@@ -78,9 +78,7 @@ pub fn find_program(name: &OsStr, path: Option<&OsStr>, cwd: &Path) -> Option<Pa
 
 fn is_executable_file(path: &Path) -> bool {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {
-            rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
-        }
+        Ok(meta) if meta.is_file() => rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok(),
         _ => false,
     }
 }
@@ -245,7 +243,10 @@ fn validate(cmd: &ExternalCmd) -> Result<(), SpawnError> {
             if k.is_empty() || k.as_bytes().contains(&b'=') {
                 return Err(SpawnError::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
-                    format!("invalid environment variable name: {:?}", k.to_string_lossy()),
+                    format!(
+                        "invalid environment variable name: {:?}",
+                        k.to_string_lossy()
+                    ),
                 )));
             }
         }
