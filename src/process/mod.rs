@@ -1,2 +1,63 @@
 //! Starting external programs: process groups, pipes, redirections, waiting,
 //! killing. Only this module, `runtime` and `repl` touch the OS.
+//!
+//! # Design
+//!
+//! **Process groups.** The external processes of one pipeline form one
+//! [`Group`]: the first process spawned leads a new process group, the later
+//! ones join it. Cancelling a pipeline signals the whole group with `killpg`,
+//! so grandchildren (`sh -c 'sleep 100 & wait'`) are reached too: SIGTERM (and
+//! SIGCONT, so stopped processes see it), then, once the direct children have
+//! exited and the group is empty, or when the grace period runs out, SIGKILL.
+//!
+//! **posix_spawn.** Processes are started with `std::process::Command` using
+//! only features std can express as `posix_spawn` attributes
+//! (`process_group`, `arg0`, `current_dir`, `env_clear`/`envs`, stdio), never a
+//! `pre_exec` closure, so std keeps its `posix_spawn` (vfork-like) fast path.
+//! The program is always given as a path (see [`find_program`]) so std never
+//! searches `PATH` itself. std resets SIGPIPE to its default and clears the
+//! signal mask in the child; signal *handlers* are reset by `exec`. ash must
+//! therefore not set any signal to `SIG_IGN` besides SIGPIPE (which std already
+//! resets), or children would inherit the ignored disposition.
+//!
+//! `async_process::Command::from(std::process::Command)` resets stdio to
+//! "inherit" at spawn unless set through the async-process builder, so stdio is
+//! configured after the conversion.
+//!
+//! **Shared file descriptions.** ash's own stdin/stdout/stderr and the pipes it
+//! hands to children are shared file descriptions: setting `O_NONBLOCK` on
+//! them would make children's reads/writes fail with `EAGAIN`. [`OutSink`] and
+//! [`InSource`] therefore never change file status flags. They write/read with
+//! `pwritev2`/`preadv2(RWF_NOWAIT)` where the kernel supports it for that file
+//! (pipes and sockets on current Linux), else `poll` with a zero timeout and
+//! then at most `PIPE_BUF` bytes (one byte when reading shared input). To wait,
+//! they await readiness through one `async_io::Async::new_nonblocking`
+//! registration of a dup of the fd (per sink/source). Regular files and
+//! `/dev/null` are read and written directly. [`read_to_end`] is only for fds
+//! ash alone holds, so it may set `O_NONBLOCK`.
+//!
+//! **Reaping.** async-process owns `waitpid`: on Linux it waits on a pidfd per
+//! child, and only reaps a child when its status is polled, or, after the
+//! `Child` is dropped, on its own "async-process" thread. ash installs no
+//! SIGCHLD handler and never calls `waitpid(-1)`. A process group therefore
+//! stays alive while a `Group` holds an unreaped member, so later stages can
+//! always join it. Dropping a [`Group`] whose processes have not all been seen
+//! to exit sends SIGKILL to the group (dropping a `Group` is what happens when
+//! a task is cancelled by dropping its future) and leaves reaping to
+//! async-process, so no zombies remain. For a graceful stop, use
+//! [`Group::wait`] with a cancel future.
+//!
+//! All fds created here are `O_CLOEXEC`; a child only gets what its
+//! [`Stdio`] says, dup'd onto 0/1/2 during the spawn and closed in ash right
+//! after it.
+
+mod io;
+mod spawn;
+
+pub use io::{
+    InSource, OpenMode, OutSink, ensure_std_fds, open_file, pipe, raise_fd_limit, read_to_end,
+};
+pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
+
+#[cfg(test)]
+mod tests;

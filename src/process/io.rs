@@ -1,0 +1,562 @@
+//! Pipes, redirection targets, and reading/writing fds that children may
+//! share, without blocking the loop and without touching `O_NONBLOCK` on
+//! shared file descriptions.
+
+use std::cell::{Cell, RefCell};
+use std::fs::OpenOptions;
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::{Async, Timer};
+use futures_lite::AsyncReadExt;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::FileType;
+use rustix::io::{Errno, ReadWriteFlags};
+
+use super::spawn::Stdio;
+
+/// Writes of at most this many bytes to a pipe are atomic, and do not block
+/// after `poll` reported `POLLOUT` (barring other writers racing us).
+const PIPE_BUF: usize = libc::PIPE_BUF;
+/// How much an exclusive source reads at once.
+const CHUNK: usize = 64 * 1024;
+/// How much a shared seekable source reads before seeking back.
+const FILE_CHUNK: usize = 4096;
+
+/// A new pipe, both ends `O_CLOEXEC`: `(read end, write end)`.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
+/// An fd that is either one of ash's own standard fds (borrowed, never
+/// closed) or owned here.
+enum FdRef {
+    Std(BorrowedFd<'static>),
+    Owned(Rc<OwnedFd>),
+}
+
+impl FdRef {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            FdRef::Std(fd) => *fd,
+            FdRef::Owned(fd) => fd.as_fd(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Regular files and the like: never block for long; cannot be polled.
+    Direct { seekable: bool },
+    /// Pipes, sockets, ttys, ...: poll before each read or write.
+    Polled,
+}
+
+fn kind_of(fd: BorrowedFd<'_>) -> Kind {
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        // EBADF and friends surface at the first read or write.
+        return Kind::Direct { seekable: false };
+    };
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => Kind::Direct { seekable: true },
+        FileType::BlockDevice => Kind::Direct { seekable: false },
+        // Major 1: /dev/null, /dev/zero, /dev/full, /dev/urandom...
+        FileType::CharacterDevice if rustix::fs::major(st.st_rdev) == 1 => {
+            Kind::Direct { seekable: false }
+        }
+        _ => Kind::Polled,
+    }
+}
+
+const ZERO: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
+
+/// Non-blocking access to one fd, shared or not, without `O_NONBLOCK`.
+struct FdIo {
+    fd: FdRef,
+    kind: Kind,
+    /// `RWF_NOWAIT` still believed to work on this fd.
+    nowait: Cell<bool>,
+    /// One readiness registration (on a dup of `fd`), made on first need.
+    reg: RefCell<Option<Rc<Async<OwnedFd>>>>,
+    reg_failed: Cell<bool>,
+}
+
+/// `Ok(None)`: would block.
+type Attempt = io::Result<Option<usize>>;
+
+impl FdIo {
+    fn new(fd: FdRef) -> FdIo {
+        let kind = kind_of(fd.as_fd());
+        FdIo {
+            fd,
+            kind,
+            nowait: Cell::new(true),
+            reg: RefCell::new(None),
+            reg_failed: Cell::new(false),
+        }
+    }
+
+    fn ready_now(&self, flags: PollFlags) -> io::Result<bool> {
+        let fd = self.fd.as_fd();
+        loop {
+            let mut fds = [PollFd::new(&fd, flags)];
+            match rustix::event::poll(&mut fds, Some(&ZERO)) {
+                Ok(0) => return Ok(false),
+                Ok(_) => return Ok(true),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Write some of `buf` if that can be done without waiting.
+    fn try_write(&self, buf: &[u8]) -> Attempt {
+        let fd = self.fd.as_fd();
+        loop {
+            let result = match self.kind {
+                Kind::Direct { .. } => rustix::io::write(fd, buf),
+                Kind::Polled => {
+                    if self.nowait.get() {
+                        match rustix::io::pwritev2(
+                            fd,
+                            &[IoSlice::new(buf)],
+                            u64::MAX,
+                            ReadWriteFlags::NOWAIT,
+                        ) {
+                            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS | Errno::SPIPE) => {
+                                self.nowait.set(false);
+                                continue;
+                            }
+                            r => r,
+                        }
+                    } else {
+                        if !self.ready_now(PollFlags::OUT)? {
+                            return Ok(None);
+                        }
+                        rustix::io::write(fd, &buf[..buf.len().min(PIPE_BUF)])
+                    }
+                }
+            };
+            match result {
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Read into `buf` if that can be done without waiting. `Some(0)`: EOF.
+    fn try_read(&self, buf: &mut [u8]) -> Attempt {
+        let fd = self.fd.as_fd();
+        loop {
+            let result = match self.kind {
+                Kind::Direct { .. } => rustix::io::read(fd, &mut *buf),
+                Kind::Polled => {
+                    if self.nowait.get() {
+                        match rustix::io::preadv2(
+                            fd,
+                            &mut [IoSliceMut::new(buf)],
+                            u64::MAX,
+                            ReadWriteFlags::NOWAIT,
+                        ) {
+                            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS | Errno::SPIPE) => {
+                                self.nowait.set(false);
+                                continue;
+                            }
+                            r => r,
+                        }
+                    } else {
+                        if !self.ready_now(PollFlags::IN)? {
+                            return Ok(None);
+                        }
+                        rustix::io::read(fd, &mut *buf)
+                    }
+                }
+            };
+            match result {
+                Ok(n) => return Ok(Some(n)),
+                Err(Errno::AGAIN) => return Ok(None),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn registration(&self) -> Option<Rc<Async<OwnedFd>>> {
+        if let Some(reg) = self.reg.borrow().as_ref() {
+            return Some(reg.clone());
+        }
+        if self.reg_failed.get() {
+            return None;
+        }
+        let made = self
+            .fd
+            .as_fd()
+            .try_clone_to_owned()
+            .and_then(Async::new_nonblocking);
+        match made {
+            Ok(a) => {
+                let a = Rc::new(a);
+                *self.reg.borrow_mut() = Some(a.clone());
+                Some(a)
+            }
+            Err(_) => {
+                self.reg_failed.set(true);
+                None
+            }
+        }
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        match self.registration() {
+            Some(reg) => reg.writable().await,
+            // Cannot be polled (or EAGAIN on something odd): retry shortly.
+            None => {
+                Timer::after(Duration::from_millis(1)).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        match self.registration() {
+            Some(reg) => reg.readable().await,
+            None => {
+                Timer::after(Duration::from_millis(1)).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where ash code (echo, printf, functions) writes: an fd children may share.
+///
+/// Never sets `O_NONBLOCK` and never blocks the loop thread (see the module
+/// doc). Writes from several tasks to one sink do not interleave: each
+/// `write_all` is whole. EPIPE comes back as `io::ErrorKind::BrokenPipe`.
+pub struct OutSink {
+    io: FdIo,
+    /// Held for the whole of one `write_all`.
+    lock: smol::lock::Mutex<()>,
+}
+
+impl OutSink {
+    fn new(fd: FdRef) -> OutSink {
+        OutSink {
+            io: FdIo::new(fd),
+            lock: smol::lock::Mutex::new(()),
+        }
+    }
+
+    /// ash's own fd 1 (borrowed, never closed).
+    pub fn stdout() -> OutSink {
+        OutSink::new(FdRef::Std(rustix::stdio::stdout()))
+    }
+
+    /// ash's own fd 2 (borrowed, never closed).
+    pub fn stderr() -> OutSink {
+        OutSink::new(FdRef::Std(rustix::stdio::stderr()))
+    }
+
+    /// A sink owning `fd` (closed when the sink and every `Stdio` handed out
+    /// by [`OutSink::stdio`] are dropped).
+    pub fn from_fd(fd: OwnedFd) -> OutSink {
+        OutSink::new(FdRef::Owned(Rc::new(fd)))
+    }
+
+    /// Force the `poll` + `PIPE_BUF` path (tests).
+    #[cfg(test)]
+    pub(super) fn disable_nowait(&self) {
+        self.io.nowait.set(false);
+    }
+
+    /// Write all of `buf`, awaiting writability as needed.
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        let _guard = self.lock.lock().await;
+        while !buf.is_empty() {
+            match self.io.try_write(buf)? {
+                Some(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Some(n) => buf = &buf[n..],
+                None => self.io.writable().await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Fast path: write as much of `buf` as can be written without waiting
+    /// and return how much that was (`buf.len()` when complete; 0 if nothing
+    /// could be written, also when another task's `write_all` is in progress).
+    /// Write the rest with `write_all(&buf[n..])`.
+    pub fn try_write_all(&self, buf: &[u8]) -> io::Result<usize> {
+        let Some(_guard) = self.lock.try_lock() else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            match self.io.try_write(&buf[done..])? {
+                Some(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Some(n) => done += n,
+                None => break,
+            }
+        }
+        Ok(done)
+    }
+
+    /// For handing this sink to a child, at any of its fds. For ash's own
+    /// 1/2 this is a dup (so that e.g. ash's stdout can become a child's fd
+    /// 2); see [`OutSink::stdio_for`] to get `Inherit` where it applies.
+    pub fn stdio(&self) -> io::Result<Stdio> {
+        Ok(match &self.io.fd {
+            FdRef::Std(fd) => Stdio::Fd(Rc::new(fd.try_clone_to_owned()?)),
+            FdRef::Owned(fd) => Stdio::Fd(fd.clone()),
+        })
+    }
+
+    /// Like [`OutSink::stdio`] for the child's fd `target` (1 or 2):
+    /// `Inherit` when this is ash's own fd `target`.
+    pub fn stdio_for(&self, target: i32) -> io::Result<Stdio> {
+        match &self.io.fd {
+            FdRef::Std(fd) if std::os::fd::AsRawFd::as_raw_fd(fd) == target => Ok(Stdio::Inherit),
+            _ => self.stdio(),
+        }
+    }
+}
+
+/// Where the `read` builtin reads lines from.
+pub struct InSource {
+    io: FdIo,
+    /// Only ash reads this fd: read ahead freely.
+    exclusive: bool,
+    /// Read ahead but not yet returned (exclusive sources only).
+    buf: RefCell<Vec<u8>>,
+    lock: smol::lock::Mutex<()>,
+}
+
+impl InSource {
+    fn new(fd: FdRef, exclusive: bool) -> InSource {
+        InSource {
+            io: FdIo::new(fd),
+            exclusive,
+            buf: RefCell::new(Vec::new()),
+            lock: smol::lock::Mutex::new(()),
+        }
+    }
+
+    /// ash's own fd 0, shared with children: never consumes past the newline
+    /// (a byte at a time from pipes and ttys; from a regular file a block,
+    /// then seeks back to just after the newline, as sh does).
+    pub fn stdin() -> InSource {
+        InSource::new(FdRef::Std(rustix::stdio::stdin()), false)
+    }
+
+    /// Like [`InSource::stdin`], for another fd that children may share
+    /// (e.g. `read < file` or a pipe also given to commands).
+    pub fn shared(fd: OwnedFd) -> InSource {
+        InSource::new(FdRef::Owned(Rc::new(fd)), false)
+    }
+
+    /// A pipe only ash reads (a function as a pipeline stage): reads ahead.
+    /// Bytes read ahead are not seen by a child given [`InSource::stdio`].
+    pub fn exclusive(fd: OwnedFd) -> InSource {
+        InSource::new(FdRef::Owned(Rc::new(fd)), true)
+    }
+
+    /// Force the `poll` path (tests).
+    #[cfg(test)]
+    pub(super) fn disable_nowait(&self) {
+        self.io.nowait.set(false);
+    }
+
+    /// Whether reads currently use `RWF_NOWAIT` (tests).
+    #[cfg(test)]
+    pub(super) fn uses_nowait(&self) -> bool {
+        self.io.nowait.get()
+    }
+
+    /// The next line, without its `'\n'`; a last line without `'\n'` is
+    /// returned as is. `None` at EOF with nothing read.
+    pub async fn read_line(&self) -> io::Result<Option<Vec<u8>>> {
+        let _guard = self.lock.lock().await;
+        if self.exclusive {
+            self.read_line_buffered().await
+        } else if let Kind::Direct { seekable: true } = self.io.kind {
+            self.read_line_seeking()
+        } else {
+            self.read_line_bytewise().await
+        }
+    }
+
+    async fn read_line_buffered(&self) -> io::Result<Option<Vec<u8>>> {
+        let mut chunk = vec![0u8; CHUNK];
+        loop {
+            {
+                let mut buf = self.buf.borrow_mut();
+                if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                    let mut line: Vec<u8> = buf.drain(..=pos).collect();
+                    line.pop();
+                    return Ok(Some(line));
+                }
+            }
+            match self.io.try_read(&mut chunk)? {
+                Some(0) => {
+                    let rest = std::mem::take(&mut *self.buf.borrow_mut());
+                    return Ok((!rest.is_empty()).then_some(rest));
+                }
+                Some(n) => self.buf.borrow_mut().extend_from_slice(&chunk[..n]),
+                None => self.io.readable().await?,
+            }
+        }
+    }
+
+    fn read_line_seeking(&self) -> io::Result<Option<Vec<u8>>> {
+        let fd = self.io.fd.as_fd();
+        let mut line = Vec::new();
+        let mut chunk = [0u8; FILE_CHUNK];
+        loop {
+            let n = loop {
+                match rustix::io::read(fd, &mut chunk) {
+                    Err(Errno::INTR) => continue,
+                    r => break r?,
+                }
+            };
+            if n == 0 {
+                return Ok((!line.is_empty()).then_some(line));
+            }
+            if let Some(pos) = chunk[..n].iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&chunk[..pos]);
+                let excess = (n - pos - 1) as i64;
+                if excess > 0 {
+                    rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(-excess))?;
+                }
+                return Ok(Some(line));
+            }
+            line.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn read_line_bytewise(&self) -> io::Result<Option<Vec<u8>>> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match self.io.try_read(&mut byte)? {
+                Some(0) => return Ok((!line.is_empty()).then_some(line)),
+                Some(_) if byte[0] == b'\n' => return Ok(Some(line)),
+                Some(_) => line.push(byte[0]),
+                None => self.io.readable().await?,
+            }
+        }
+    }
+
+    /// For handing this source to a child as its stdin: `Inherit` for ash's
+    /// own fd 0, else the fd itself.
+    pub fn stdio(&self) -> io::Result<Stdio> {
+        Ok(match &self.io.fd {
+            FdRef::Std(fd) if std::os::fd::AsRawFd::as_raw_fd(fd) == 0 => Stdio::Inherit,
+            FdRef::Std(fd) => Stdio::Fd(Rc::new(fd.try_clone_to_owned()?)),
+            FdRef::Owned(fd) => Stdio::Fd(fd.clone()),
+        })
+    }
+}
+
+/// Read an fd that only ash holds (a capture pipe's read end) to EOF without
+/// blocking the loop. Pipes and sockets are set `O_NONBLOCK` and polled;
+/// regular files are read on the blocking pool.
+pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
+    let file = std::fs::File::from(fd);
+    let mut out = Vec::new();
+    match kind_of(file.as_fd()) {
+        Kind::Polled => {
+            let mut file = Async::new(file)?;
+            file.read_to_end(&mut out).await?;
+            Ok(out)
+        }
+        Kind::Direct { .. } => {
+            smol::unblock(move || {
+                (&file).read_to_end(&mut out)?;
+                Ok(out)
+            })
+            .await
+        }
+    }
+}
+
+/// How to open a redirection target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `< f`
+    Read,
+    /// `> f`: create (0666 & ~umask) and truncate.
+    Write,
+    /// `>> f`: create (0666 & ~umask) and append.
+    Append,
+}
+
+/// Open a redirection target on the blocking pool (opening a FIFO blocks
+/// until the other end opens). The fd is `O_CLOEXEC`. Errors are the plain
+/// OS errors; the caller adds the path to the message.
+pub async fn open_file(path: PathBuf, mode: OpenMode) -> io::Result<OwnedFd> {
+    smol::unblock(move || {
+        let mut options = OpenOptions::new();
+        match mode {
+            OpenMode::Read => options.read(true),
+            OpenMode::Write => options.write(true).create(true).truncate(true),
+            OpenMode::Append => options.append(true).create(true),
+        };
+        Ok(OwnedFd::from(options.open(&path)?))
+    })
+    .await
+}
+
+/// At start-up: raise the RLIMIT_NOFILE soft limit to the hard limit, capped
+/// at 2^20. Failures are ignored. Children inherit the raised soft limit.
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const CAP: u64 = 1 << 20;
+    let limit = getrlimit(Resource::Nofile);
+    let target = limit.maximum.map_or(CAP, |hard| hard.min(CAP));
+    if limit.current.is_none_or(|soft| soft >= target) {
+        return;
+    }
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(target),
+            maximum: limit.maximum,
+        },
+    );
+}
+
+/// At start-up: open `/dev/null` on any of fds 0, 1, 2 that is closed, so
+/// that fds ash opens later never land there (and get handed to children as
+/// their stdio by accident).
+pub fn ensure_std_fds() {
+    let std_fds = [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ];
+    for (n, fd) in std_fds.into_iter().enumerate() {
+        if rustix::io::fcntl_getfd(fd) == Err(Errno::BADF) {
+            let mode = if n == 0 {
+                rustix::fs::OFlags::RDONLY
+            } else {
+                rustix::fs::OFlags::WRONLY
+            };
+            // Without O_CLOEXEC: it is the process's standard fd from now on.
+            // If it landed elsewhere (cannot happen: lowest free fd), it is
+            // closed on drop.
+            if let Ok(null) = rustix::fs::open("/dev/null", mode, rustix::fs::Mode::empty())
+                && std::os::fd::AsRawFd::as_raw_fd(&null) == n as i32
+            {
+                let _ = null.into_raw_fd();
+            }
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! Resolving, spawning, waiting for and killing external processes.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::future::poll_fn;
+use rustix::process::{Pid, Signal};
+
+/// What a child gets on fd 0, 1 or 2.
+#[derive(Clone, Debug)]
+pub enum Stdio {
+    /// The same fd ash has at that position.
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// This fd, dup'd onto the position in the child. ash's copy is not
+    /// inherited (it is `O_CLOEXEC`); the dup made for the spawn is closed
+    /// right after it, so dropping every `Rc` closes the fd in ash.
+    Fd(Rc<OwnedFd>),
+}
+
+/// One external command, ready to spawn.
+#[derive(Debug)]
+pub struct ExternalCmd {
+    /// `argv[0]` is the name as written; must be non-empty.
+    pub argv: Vec<OsString>,
+    /// Resolved path (see [`find_program`]). A relative path is taken
+    /// relative to ash's cwd (not `cwd`), as `find_program` returns it.
+    pub program: PathBuf,
+    /// `None`: inherit ash's own environment unchanged; `Some`: exactly these.
+    pub env: Option<Vec<(OsString, OsString)>>,
+    /// `None`: ash's cwd.
+    pub cwd: Option<PathBuf>,
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// Resolve a command name. A name containing `/` is taken relative to `cwd`;
+/// otherwise each directory of `path` (a `PATH` value, `:`-separated; an empty
+/// entry means `cwd`) is searched in order; `None` means no search. Only
+/// executable regular files (after following symlinks) match. The result is
+/// `cwd`-joined, so absolute whenever `cwd` is.
+pub fn find_program(name: &OsStr, path: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.contains(&0) {
+        return None;
+    }
+    if bytes.contains(&b'/') {
+        let candidate = cwd.join(name);
+        return is_executable_file(&candidate).then_some(candidate);
+    }
+    let path = path?;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(OsStr::from_bytes(dir))
+        };
+        let candidate = dir.join(name);
+        if is_executable_file(&candidate) {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok(),
+        _ => false,
+    }
+}
+
+/// Why a command could not be started.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// No such program (exit status 127). Holds the name as written.
+    NotFound(OsString),
+    /// The program exists but cannot be executed (exit status 126).
+    NotExecutable(OsString, io::Error),
+    /// Anything else (bad arguments, out of resources, bad cwd...).
+    Io(io::Error),
+}
+
+impl SpawnError {
+    /// The shell exit status this error stands for: 127, 126, or 126 for
+    /// other failures to start (as sh does when exec fails).
+    pub fn status(&self) -> i32 {
+        match self {
+            SpawnError::NotFound(_) => 127,
+            SpawnError::NotExecutable(..) | SpawnError::Io(_) => 126,
+        }
+    }
+
+    /// A one-line message without the `ash: ` prefix, e.g.
+    /// `command not found: foo`, `./x: permission denied`.
+    pub fn message(&self) -> String {
+        match self {
+            SpawnError::NotFound(name) => {
+                format!("command not found: {}", name.to_string_lossy())
+            }
+            SpawnError::NotExecutable(name, e) => {
+                let what = match e.kind() {
+                    io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    _ => e.to_string(),
+                };
+                format!("{}: {what}", name.to_string_lossy())
+            }
+            SpawnError::Io(e) => e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// The exit code, or 128 + the signal number.
+    pub code: i32,
+    /// The signal that killed it, if any.
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    fn from_status(status: std::process::ExitStatus) -> ExitInfo {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ExitInfo { code, signal: None },
+            (None, Some(sig)) => ExitInfo {
+                code: 128 + sig,
+                signal: Some(sig),
+            },
+            // Not reachable with waitpid(.., 0): treat as a failure.
+            (None, None) => ExitInfo {
+                code: 1,
+                signal: None,
+            },
+        }
+    }
+}
+
+/// Returned by [`Group::wait`] when the cancel future won.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cancelled;
+
+type StatusFuture = Pin<Box<dyn Future<Output = io::Result<std::process::ExitStatus>>>>;
+
+struct Member {
+    pid: i32,
+    /// Kept so that dropping it hands the child to async-process's reaper.
+    _child: async_process::Child,
+    status: StatusFuture,
+    exit: Option<ExitInfo>,
+}
+
+/// The external processes of one pipeline: one process group.
+///
+/// Dropping a `Group` before every process was seen to exit (by [`wait`])
+/// sends SIGKILL to the whole group; async-process reaps them in the
+/// background. A group whose processes all exited is left alone on drop
+/// (background grandchildren it left behind keep running, as in sh).
+///
+/// [`wait`]: Group::wait
+#[derive(Default)]
+pub struct Group {
+    /// Normally one. If the group vanished before a later stage joined it
+    /// (only possible if `wait` ran between spawns), that stage leads a new
+    /// group and all of them are signalled.
+    pgids: Vec<i32>,
+    members: Vec<Member>,
+}
+
+/// Bounded exponential backoff for transient spawn failures:
+/// 2, 4, 8, ... 256 ms, then 256 ms; about 3.5 s in total.
+const SPAWN_RETRIES: u32 = 16;
+const FIRST_BACKOFF: Duration = Duration::from_millis(2);
+const MAX_BACKOFF: Duration = Duration::from_millis(256);
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ETXTBSY)
+    )
+}
+
+fn nul_error(what: &str, value: &OsStr) -> SpawnError {
+    SpawnError::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what} contains a NUL byte: {:?}", value.to_string_lossy()),
+    ))
+}
+
+fn has_nul(s: &OsStr) -> bool {
+    s.as_bytes().contains(&0)
+}
+
+fn validate(cmd: &ExternalCmd) -> Result<(), SpawnError> {
+    if cmd.argv.is_empty() {
+        return Err(SpawnError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "empty command",
+        )));
+    }
+    for arg in &cmd.argv {
+        if has_nul(arg) {
+            return Err(nul_error("argument", arg));
+        }
+    }
+    if has_nul(cmd.program.as_os_str()) {
+        return Err(nul_error("program path", cmd.program.as_os_str()));
+    }
+    if let Some(cwd) = &cmd.cwd
+        && has_nul(cwd.as_os_str())
+    {
+        return Err(nul_error("directory", cwd.as_os_str()));
+    }
+    if let Some(env) = &cmd.env {
+        for (k, v) in env {
+            if has_nul(k) {
+                return Err(nul_error("environment variable name", k));
+            }
+            if has_nul(v) {
+                return Err(nul_error("environment variable value", v));
+            }
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(SpawnError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "invalid environment variable name: {:?}",
+                        k.to_string_lossy()
+                    ),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn to_std_stdio(s: &Stdio) -> io::Result<std::process::Stdio> {
+    Ok(match s {
+        Stdio::Inherit => std::process::Stdio::inherit(),
+        Stdio::Null => std::process::Stdio::null(),
+        // try_clone: F_DUPFD_CLOEXEC with a minimum of 3, so the dup never
+        // lands on 0/1/2 itself. Closed when the Command is dropped.
+        Stdio::Fd(fd) => std::process::Stdio::from(fd.try_clone()?),
+    })
+}
+
+/// Map a spawn failure that is not transient (or retried too often).
+fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
+    let name = cmd.argv.first().cloned().unwrap_or_default();
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+            if let Some(cwd) = &cmd.cwd
+                && !cwd.is_dir()
+            {
+                return SpawnError::Io(io::Error::new(
+                    e.kind(),
+                    format!("cannot change directory to {}: {e}", cwd.display()),
+                ));
+            }
+            if std::fs::metadata(&cmd.program).is_err() {
+                SpawnError::NotFound(name)
+            } else {
+                // The file exists: a missing #! interpreter.
+                SpawnError::NotExecutable(
+                    name,
+                    io::Error::new(e.kind(), format!("bad interpreter: {e}")),
+                )
+            }
+        }
+        Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {
+            SpawnError::NotExecutable(name, e)
+        }
+        _ => SpawnError::Io(e),
+    }
+}
+
+impl Group {
+    pub fn new() -> Group {
+        Group::default()
+    }
+
+    /// The process group id, once a process has been started.
+    pub fn pgid(&self) -> Option<i32> {
+        self.pgids.first().copied()
+    }
+
+    /// The pids of the processes started so far, in spawn order.
+    pub fn pids(&self) -> Vec<i32> {
+        self.members.iter().map(|m| m.pid).collect()
+    }
+
+    /// Start a process; the first one leads a new process group, later ones
+    /// join it. Transient failures (EAGAIN, EMFILE, ENFILE, ENOMEM, ETXTBSY)
+    /// are retried with bounded exponential backoff on the loop's timers.
+    /// All processes of a pipeline should be spawned before [`Group::wait`].
+    pub async fn spawn(&mut self, cmd: ExternalCmd) -> Result<(), SpawnError> {
+        validate(&cmd)?;
+        let mut delay = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            let target = self.pgids.last().copied();
+            let result = match self.try_spawn(&cmd, target.unwrap_or(0)) {
+                // The group is gone (its members were all reaped): lead a new one.
+                Err(e) if target.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
+                    self.try_spawn(&cmd, 0).map(|c| (c, true))
+                }
+                r => r.map(|c| (c, target.is_none())),
+            };
+            match result {
+                Ok((child, leader)) => {
+                    self.add(child, leader);
+                    return Ok(());
+                }
+                Err(e) if is_transient(&e) && attempt < SPAWN_RETRIES => {
+                    attempt += 1;
+                    Timer::after(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => return Err(classify(e, &cmd)),
+            }
+        }
+    }
+
+    fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<async_process::Child> {
+        let mut std_cmd = std::process::Command::new(&cmd.program);
+        std_cmd.arg0(&cmd.argv[0]).args(&cmd.argv[1..]);
+        if let Some(env) = &cmd.env {
+            std_cmd.env_clear();
+            std_cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        if let Some(cwd) = &cmd.cwd {
+            std_cmd.current_dir(cwd);
+        }
+        std_cmd.process_group(pgid);
+        // Stdio must be set on the async-process Command: its From impl
+        // would otherwise reset all three to inherit at spawn time.
+        let mut async_cmd = async_process::Command::from(std_cmd);
+        async_cmd
+            .stdin(to_std_stdio(&cmd.stdin)?)
+            .stdout(to_std_stdio(&cmd.stdout)?)
+            .stderr(to_std_stdio(&cmd.stderr)?);
+        let child = async_cmd.spawn();
+        // Dropping async_cmd closes the dups made for the child.
+        drop(async_cmd);
+        child
+    }
+
+    fn add(&mut self, mut child: async_process::Child, leader: bool) {
+        let pid = child.id() as i32;
+        if leader {
+            self.pgids.push(pid);
+        }
+        let status: StatusFuture = Box::pin(child.status());
+        self.members.push(Member {
+            pid,
+            _child: child,
+            status,
+            exit: None,
+        });
+    }
+
+    fn all_exited(&self) -> bool {
+        self.members.iter().all(|m| m.exit.is_some())
+    }
+
+    fn poll_members(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut done = true;
+        for m in &mut self.members {
+            if m.exit.is_some() {
+                continue;
+            }
+            match m.status.as_mut().poll(cx) {
+                Poll::Ready(Ok(status)) => m.exit = Some(ExitInfo::from_status(status)),
+                // Waiting failed (should not happen with pidfds): report a failure.
+                Poll::Ready(Err(_)) => {
+                    m.exit = Some(ExitInfo {
+                        code: 1,
+                        signal: None,
+                    })
+                }
+                Poll::Pending => done = false,
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    fn results(&self) -> Vec<ExitInfo> {
+        self.members
+            .iter()
+            .map(|m| {
+                m.exit.unwrap_or(ExitInfo {
+                    code: 1,
+                    signal: None,
+                })
+            })
+            .collect()
+    }
+
+    /// Wait for every process of the group; the exit infos are in spawn order.
+    /// If `cancel` completes first: SIGTERM (and SIGCONT) to the whole process
+    /// group, wait up to the grace period it returned for the group to empty,
+    /// then SIGKILL the group, reap, and return `Err(Cancelled)`. A grace of
+    /// zero kills at once. A group with no processes returns `Ok(vec![])`.
+    pub async fn wait(
+        &mut self,
+        cancel: impl Future<Output = Duration>,
+    ) -> Result<Vec<ExitInfo>, Cancelled> {
+        let mut cancel = pin!(cancel);
+        let grace = poll_fn(|cx| {
+            if self.poll_members(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            cancel.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        match grace {
+            None => Ok(self.results()),
+            Some(grace) => {
+                self.terminate(grace).await;
+                Err(Cancelled)
+            }
+        }
+    }
+
+    /// SIGTERM, grace, SIGKILL, reap.
+    async fn terminate(&mut self, grace: Duration) {
+        if !grace.is_zero() {
+            self.signal_groups(Signal::TERM);
+            self.signal_groups(Signal::CONT);
+            let deadline = std::time::Instant::now() + grace;
+            let mut timer = Timer::at(deadline);
+            // First the direct children...
+            let children_done = poll_fn(|cx| {
+                if self.poll_members(cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                Pin::new(&mut timer).poll(cx).map(|_| false)
+            })
+            .await;
+            // ...then whatever else is left in the group (grandchildren).
+            if children_done {
+                let mut step = Duration::from_millis(5);
+                while self.group_alive() && std::time::Instant::now() < deadline {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    Timer::after(step.min(left)).await;
+                    step = (step * 2).min(Duration::from_millis(50));
+                }
+            }
+        }
+        self.signal_groups(Signal::KILL);
+        poll_fn(|cx| self.poll_members(cx)).await;
+    }
+
+    fn group_alive(&self) -> bool {
+        self.pgids.iter().any(|&g| {
+            Pid::from_raw(g).is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok())
+        })
+    }
+
+    fn signal_groups(&self, sig: Signal) {
+        for &g in &self.pgids {
+            if let Some(p) = Pid::from_raw(g) {
+                // ESRCH (group already empty) is fine.
+                let _ = rustix::process::kill_process_group(p, sig);
+            }
+        }
+    }
+
+    /// Send a signal to the whole group now. No-op if no process was started
+    /// or all of them have been seen to exit (their pgid might be reused).
+    pub fn signal(&self, sig: Signal) {
+        if self.members.is_empty() || self.all_exited() {
+            return;
+        }
+        self.signal_groups(sig);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if !self.all_exited() {
+            self.signal_groups(Signal::KILL);
+        }
+        // Dropping the members hands each Child to async-process's reaper.
+    }
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("pgids", &self.pgids)
+            .field("pids", &self.pids())
+            .finish()
+    }
+}
