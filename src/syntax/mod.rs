@@ -1,4 +1,20 @@
 //! Source text to syntax tree (`crate::ast`), with nom.
+//!
+//! A hand-structured recursive-descent parser over
+//! `nom_locate::LocatedSpan<&str>`: `lex` (input, errors, blanks), `word`
+//! (command-mode words, strings, `$` forms), `command` (pipelines and
+//! redirections), `expr` (expression mode) and `stmt` (statements, blocks).
+//! Every failure is committed (no backtracking), so parsing is linear; the
+//! only look-ahead, for `target = value`, is a lexical scan.
+
+mod command;
+mod expr;
+mod lex;
+mod stmt;
+mod word;
+
+#[cfg(test)]
+mod tests;
 
 use crate::ast::{Block, Span};
 
@@ -13,6 +29,51 @@ pub struct ParseError {
 }
 
 /// Parse a whole script.
-pub fn parse(_src: &str) -> Result<Block, ParseError> {
-    Err(ParseError { span: Span::default(), message: "not implemented".into(), incomplete: false })
+pub fn parse(src: &str) -> Result<Block, ParseError> {
+    if src.len() > u32::MAX as usize {
+        return Err(ParseError {
+            span: Span::default(),
+            message: "script too large".into(),
+            incomplete: false,
+        });
+    }
+    let ctx = lex::Ctx::default();
+    let input = lex::In::new_extra(src, &ctx);
+    match stmt::stmts(input, stmt::Term::Eof) {
+        Ok((_, stmts)) => Ok(Block {
+            stmts,
+            span: Span::new(0, src.len()),
+        }),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(to_error(src, e)),
+        Err(nom::Err::Incomplete(_)) => Err(ParseError {
+            span: Span::new(src.len(), src.len()),
+            message: "unexpected end of input".into(),
+            incomplete: true,
+        }),
+    }
+}
+
+fn to_error(src: &str, e: lex::PErr) -> ParseError {
+    let pos = e.pos.min(src.len());
+    let tail = src.get(pos..).unwrap_or("");
+    let incomplete = e.cont && lex::rest_blank(tail);
+    let span = if incomplete {
+        Span::new(src.len(), src.len())
+    } else {
+        let len = if e.len > 0 {
+            e.len
+        } else {
+            tail.chars().next().map_or(0, char::len_utf8)
+        };
+        let mut end = (pos + len).min(src.len());
+        while !src.is_char_boundary(end) {
+            end += 1;
+        }
+        Span::new(pos, end)
+    };
+    ParseError {
+        span,
+        message: e.msg,
+        incomplete,
+    }
 }

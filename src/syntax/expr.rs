@@ -1,0 +1,677 @@
+//! Expression mode: a precedence-climbing parser, plus the keyword
+//! expressions (`await`, `spawn`, `gather`, `race`, `timeout`, `sleep`,
+//! `cancel`, `async`, `fn`).
+
+use crate::ast::{
+    BinaryOp, Body, Branch, Expr, ExprKind, FnDef, GatherOpts, Ident, UnaryOp, WordPart,
+};
+
+use super::command::and_or;
+use super::lex::*;
+use super::stmt::{block, params};
+use super::word::{Parts, close_err, double_quoted, dollar_expr, single_quoted};
+
+const GENERIC: &str = "expected an expression";
+
+/// An expression, newlines being blanks when `nl` (inside brackets).
+pub(crate) fn expr(i: In, nl: bool) -> PR<Expr> {
+    let _g = enter(&i)?;
+    binary(i, nl, 0)
+}
+
+/// An expression; if none starts at `i`, "expected an expression after
+/// WHAT".
+pub(crate) fn expr_after<'a>(i: In<'a>, nl: bool, what: &str) -> PR<'a, Expr> {
+    let at = off(&i);
+    match expr(i, nl) {
+        Err(nom::Err::Failure(mut e)) if e.pos == at && e.msg == GENERIC => {
+            e.msg = format!("expected an expression after {what}");
+            Err(nom::Err::Failure(e))
+        }
+        r => r,
+    }
+}
+
+fn binop(i: &In) -> Option<(BinaryOp, usize, u8)> {
+    let s = rest(i);
+    let two = |op| Some((op, 2, 4));
+    if s.starts_with("==") {
+        return two(BinaryOp::Eq);
+    }
+    if s.starts_with("!=") {
+        return two(BinaryOp::Ne);
+    }
+    if s.starts_with("<=") {
+        return two(BinaryOp::Le);
+    }
+    if s.starts_with(">=") {
+        return two(BinaryOp::Ge);
+    }
+    let c = s.chars().next()?;
+    let r = match c {
+        '<' => (BinaryOp::Lt, 1, 4),
+        '>' => (BinaryOp::Gt, 1, 4),
+        '+' => (BinaryOp::Add, 1, 5),
+        '-' => (BinaryOp::Sub, 1, 5),
+        '*' => (BinaryOp::Mul, 1, 6),
+        '/' => (BinaryOp::Div, 1, 6),
+        '%' => (BinaryOp::Rem, 1, 6),
+        _ => {
+            if let Some((_, w)) = ident_at(*i) {
+                return match w {
+                    "and" => Some((BinaryOp::And, 3, 2)),
+                    "or" => Some((BinaryOp::Or, 2, 1)),
+                    _ => None,
+                };
+            }
+            return None;
+        }
+    };
+    Some(r)
+}
+
+fn op_text(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "`+`",
+        BinaryOp::Sub => "`-`",
+        BinaryOp::Mul => "`*`",
+        BinaryOp::Div => "`/`",
+        BinaryOp::Rem => "`%`",
+        BinaryOp::Eq => "`==`",
+        BinaryOp::Ne => "`!=`",
+        BinaryOp::Lt => "`<`",
+        BinaryOp::Le => "`<=`",
+        BinaryOp::Gt => "`>`",
+        BinaryOp::Ge => "`>=`",
+        BinaryOp::And => "`and`",
+        BinaryOp::Or => "`or`",
+    }
+}
+
+/// Precedence levels: or 1, and 2, not 3, comparisons 4, + - 5, * / % 6.
+fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
+    let start = i;
+    let (mut i, mut lhs) = if min <= 3
+        && let Some((j, "not")) = ident_at(i)
+    {
+        let _g = enter(&i)?;
+        let j = ws(j, nl);
+        let (j, operand) = with_context(binary(j, nl, 4), off(&j), "`not`")?;
+        let e = Expr {
+            span: span(&start, &j),
+            kind: ExprKind::Unary(UnaryOp::Not, Box::new(operand)),
+        };
+        (j, e)
+    } else {
+        unary(i, nl)?
+    };
+    loop {
+        let j = ws(i, nl);
+        let Some((op, n, prec)) = binop(&j) else {
+            break;
+        };
+        if prec < min {
+            break;
+        }
+        let k = ws(adv(j, n), nl);
+        let (k, rhs) = with_context(binary(k, nl, prec + 1), off(&k), op_text(op))?;
+        lhs = Expr {
+            span: span(&start, &k),
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+        };
+        i = k;
+    }
+    Ok((i, lhs))
+}
+
+/// Replace a generic "expected an expression" at `at` by one naming what
+/// it follows.
+fn with_context<'a, T>(r: PR<'a, T>, at: usize, what: &str) -> PR<'a, T> {
+    match r {
+        Err(nom::Err::Failure(mut e)) if e.pos == at && e.msg == GENERIC => {
+            e.msg = format!("expected an expression after {what}");
+            Err(nom::Err::Failure(e))
+        }
+        r => r,
+    }
+}
+
+/// Unary minus, then a postfix expression.
+pub(crate) fn unary(i: In, nl: bool) -> PR<Expr> {
+    let _g = enter(&i)?;
+    let start = i;
+    if peek(&i) == Some('-') {
+        let j = adv(i, 1);
+        if peek(&j).is_some_and(|c| c.is_ascii_digit()) {
+            let (k, e) = number(j, true, start)?;
+            return postfix(k, e);
+        }
+        let j = ws(j, nl);
+        let (j, operand) = with_context(unary(j, nl), off(&j), "`-`")?;
+        return Ok((
+            j,
+            Expr {
+                span: span(&start, &j),
+                kind: ExprKind::Unary(UnaryOp::Neg, Box::new(operand)),
+            },
+        ));
+    }
+    let (j, e) = primary(i, nl)?;
+    postfix(j, e)
+}
+
+/// `[EXPR]`, `.NAME` and `(ARGS)` written directly after an expression.
+pub(crate) fn postfix(mut i: In, mut e: Expr) -> PR<Expr> {
+    loop {
+        match peek(&i) {
+            Some('[') => {
+                let open = i;
+                let j = spnl(adv(i, 1));
+                let (j, idx) = expr_after(j, true, "`[`")?;
+                let j = spnl(j);
+                if peek(&j) != Some(']') {
+                    return close_err(&j, "]", "[", &open);
+                }
+                let j = adv(j, 1);
+                e = Expr {
+                    span: e.span.to(span(&j, &j)),
+                    kind: ExprKind::Index(Box::new(e), Box::new(idx)),
+                };
+                i = j;
+            }
+            Some('.') if peek2(&i).is_some_and(is_ident_start) => {
+                let j = adv(i, 1);
+                let Some((k, name)) = ident_at(j) else {
+                    break;
+                };
+                e = Expr {
+                    span: e.span.to(span(&k, &k)),
+                    kind: ExprKind::Field(
+                        Box::new(e),
+                        Ident {
+                            name: name.to_string(),
+                            span: span(&j, &k),
+                        },
+                    ),
+                };
+                i = k;
+            }
+            Some('(') => {
+                let (j, args) = list_items(i, ')', "(", "argument")?;
+                e = Expr {
+                    span: e.span.to(span(&j, &j)),
+                    kind: ExprKind::Call(Box::new(e), args),
+                };
+                i = j;
+            }
+            _ => break,
+        }
+    }
+    Ok((i, e))
+}
+
+/// Comma-separated expressions from the opener at `i` to `close`; newlines
+/// are blanks; a trailing comma is allowed.
+fn list_items<'a>(i: In<'a>, close: char, opener: &str, what: &str) -> PR<'a, Vec<Expr>> {
+    let _g = enter(&i)?;
+    let open = i;
+    let mut i = spnl(adv(i, 1));
+    let mut items = Vec::new();
+    loop {
+        if peek(&i) == Some(close) {
+            return Ok((adv(i, 1), items));
+        }
+        let (j, e) = match expr(i, true) {
+            Err(nom::Err::Failure(e)) if e.pos == off(&i) && e.msg == GENERIC => {
+                return close_err(&i, &close.to_string(), opener, &open);
+            }
+            r => r?,
+        };
+        items.push(e);
+        let j = spnl(j);
+        match peek(&j) {
+            Some(',') => i = spnl(adv(j, 1)),
+            Some(c) if c == close => i = j,
+            _ => {
+                let _ = what;
+                return close_err(&j, &close.to_string(), opener, &open);
+            }
+        }
+    }
+}
+
+/// `{key: value, ...}` at `i`.
+fn map(i: In) -> PR<Expr> {
+    let _g = enter(&i)?;
+    let open = i;
+    let mut i = spnl(adv(i, 1));
+    let mut entries = Vec::new();
+    loop {
+        if peek(&i) == Some('}') {
+            let j = adv(i, 1);
+            return Ok((
+                j,
+                Expr {
+                    kind: ExprKind::Map(entries),
+                    span: span(&open, &j),
+                },
+            ));
+        }
+        let kstart = i;
+        let (j, key) = match peek(&i) {
+            Some('"' | '\'') => string(i)?,
+            Some('(') => super::word::paren_expr(i)?,
+            Some(c) if is_ident_start(c) => {
+                let (j, name) = take_while_in(i, is_ident_char);
+                (
+                    j,
+                    Expr {
+                        kind: ExprKind::Str(vec![WordPart::Lit {
+                            text: name.to_string(),
+                            quoted: true,
+                        }]),
+                        span: span(&kstart, &j),
+                    },
+                )
+            }
+            None => return close_err(&i, "}", "{", &open),
+            Some(_) => {
+                return fail(
+                    &i,
+                    "expected a map key (a name, a string or `(expr)`) or `}`",
+                );
+            }
+        };
+        let j = spnl(j);
+        if peek(&j) != Some(':') {
+            return expect(&j, "expected `:` after the map key");
+        }
+        let j = spnl(adv(j, 1));
+        let (j, v) = expr_after(j, true, "`:`")?;
+        entries.push((key, v));
+        let j = spnl(j);
+        match peek(&j) {
+            Some(',') => i = spnl(adv(j, 1)),
+            Some('}') => i = j,
+            _ => return close_err(&j, "}", "{", &open),
+        }
+    }
+}
+
+/// A string literal `"..."` or `'...'`.
+fn string(i: In) -> PR<Expr> {
+    let start = i;
+    let mut parts = Parts::default();
+    let j = if peek(&i) == Some('"') {
+        double_quoted(i, &mut parts)?
+    } else {
+        single_quoted(i, &mut parts)?
+    };
+    if parts.0.is_empty() {
+        parts.lit("", true);
+    }
+    Ok((
+        j,
+        Expr {
+            kind: ExprKind::Str(parts.0),
+            span: span(&start, &j),
+        },
+    ))
+}
+
+/// A number, integer, float or duration, at `i` (a digit). `neg`: a `-`
+/// was written before it, at `start`.
+fn number<'a>(i: In<'a>, neg: bool, start: In<'a>) -> PR<'a, Expr> {
+    let s = rest(&i).as_bytes();
+    let mut n = 0;
+    while n < s.len() && s[n].is_ascii_digit() {
+        n += 1;
+    }
+    let mut float = false;
+    if n + 1 < s.len() && s[n] == b'.' && s[n + 1].is_ascii_digit() {
+        float = true;
+        n += 1;
+        while n < s.len() && s[n].is_ascii_digit() {
+            n += 1;
+        }
+    }
+    if n < s.len() && (s[n] == b'e' || s[n] == b'E') {
+        let mut k = n + 1;
+        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
+            k += 1;
+        }
+        if k < s.len() && s[k].is_ascii_digit() {
+            float = true;
+            while k < s.len() && s[k].is_ascii_digit() {
+                k += 1;
+            }
+            n = k;
+        }
+    }
+    let text = &rest(&i)[..n];
+    let j = adv(i, n);
+    let (k, suffix) = take_while_in(j, is_ident_char);
+    let unit = match suffix {
+        "" => None,
+        "ms" => Some(0.001),
+        "s" => Some(1.0),
+        "m" => Some(60.0),
+        "h" => Some(3600.0),
+        _ => {
+            return fail(
+                &j,
+                format!("invalid number suffix `{suffix}` (durations use ms, s, m or h)"),
+            );
+        }
+    };
+    let sign = if neg { "-" } else { "" };
+    let kind = if unit.is_some() || float {
+        let v: f64 = match format!("{sign}{text}").parse() {
+            Ok(v) => v,
+            Err(_) => return fail(&i, "invalid number"),
+        };
+        match unit {
+            Some(u) => ExprKind::Duration(v * u),
+            None => ExprKind::Float(v),
+        }
+    } else {
+        match format!("{sign}{text}").parse::<i64>() {
+            Ok(v) => ExprKind::Int(v),
+            Err(_) => {
+                return Err(nom::Err::Failure(PErr {
+                    pos: off(&start),
+                    len: off(&k) - off(&start),
+                    msg: "integer literal too large".into(),
+                    cont: false,
+                }));
+            }
+        }
+    };
+    Ok((
+        k,
+        Expr {
+            kind,
+            span: span(&start, &k),
+        },
+    ))
+}
+
+fn mk(kind: ExprKind, a: &In, b: &In) -> Expr {
+    Expr {
+        kind,
+        span: span(a, b),
+    }
+}
+
+/// A primary expression (no postfix).
+pub(crate) fn primary(i: In, nl: bool) -> PR<Expr> {
+    let start = i;
+    match peek(&i) {
+        Some('(') => super::word::paren_expr(i),
+        Some('[') => {
+            let (j, items) = list_items(i, ']', "[", "element")?;
+            Ok((j, mk(ExprKind::List(items), &start, &j)))
+        }
+        Some('{') => map(i),
+        Some('"' | '\'') => string(i),
+        Some('$') => dollar_expr(i),
+        Some(c) if c.is_ascii_digit() => number(i, false, start),
+        Some(c) if is_ident_start(c) => {
+            let (j, name) = take_while_in(i, is_ident_char);
+            if is_keyword(name) {
+                keyword_expr(i, j, name, nl)
+            } else {
+                Ok((
+                    j,
+                    mk(
+                        ExprKind::Var(Ident {
+                            name: name.to_string(),
+                            span: span(&start, &j),
+                        }),
+                        &start,
+                        &j,
+                    ),
+                ))
+            }
+        }
+        None | Some('\n' | ';' | '}' | ')' | ']' | ',') => expect(&i, GENERIC),
+        Some(_) => {
+            let tok = token_at(rest(&i));
+            Err(nom::Err::Failure(PErr {
+                pos: off(&i),
+                len: tok.len(),
+                msg: format!("expected an expression, found `{tok}`"),
+                cont: false,
+            }))
+        }
+    }
+}
+
+/// Keywords usable as expressions; `i` is at the keyword, `j` after it.
+fn keyword_expr<'a>(i: In<'a>, j: In<'a>, name: &str, nl: bool) -> PR<'a, Expr> {
+    let start = i;
+    match name {
+        "true" => Ok((j, mk(ExprKind::Bool(true), &start, &j))),
+        "false" => Ok((j, mk(ExprKind::Bool(false), &start, &j))),
+        "null" => Ok((j, mk(ExprKind::Null, &start, &j))),
+        "fn" => {
+            let (k, def) = lambda(start, j, false)?;
+            Ok((k, mk(ExprKind::Lambda(Box::new(def)), &start, &k)))
+        }
+        "async" => {
+            let k = sp(j);
+            if let Some(l) = kw_at(k, "fn") {
+                let (l, def) = lambda(start, l, true)?;
+                return Ok((l, mk(ExprKind::Lambda(Box::new(def)), &start, &l)));
+            }
+            if peek(&k) == Some('{') {
+                let (l, b) = block(k)?;
+                return Ok((l, mk(ExprKind::Async(b), &start, &l)));
+            }
+            expect(&k, "expected `{` or `fn` after `async`")
+        }
+        "await" => {
+            let k = ws(j, nl);
+            let (k, e) = with_context(unary(k, nl), off(&k), "`await`")?;
+            Ok((k, mk(ExprKind::Await(Box::new(e)), &start, &k)))
+        }
+        "spawn" => {
+            let (k, b) = body(j, nl, "`spawn`")?;
+            Ok((k, mk(ExprKind::Spawn(Box::new(b)), &start, &k)))
+        }
+        "sleep" => {
+            let (k, e) = operand(sp(j), "a duration after `sleep`")?;
+            Ok((k, mk(ExprKind::Sleep(Box::new(e)), &start, &k)))
+        }
+        "cancel" => {
+            let (k, e) = operand(sp(j), "a task after `cancel`")?;
+            Ok((k, mk(ExprKind::Cancel(Box::new(e)), &start, &k)))
+        }
+        "timeout" => {
+            let mut k = sp(j);
+            let mut grace = None;
+            let mut duration = None;
+            loop {
+                if let Some(l) = grace_opt(k) {
+                    if grace.is_some() {
+                        return fail(&k, "`--grace` given twice");
+                    }
+                    let (l, g) = operand(sp(l), "a duration after `--grace`")?;
+                    grace = Some(Box::new(g));
+                    k = sp(l);
+                } else if duration.is_none() {
+                    let (l, d) = operand(k, "a duration after `timeout`")?;
+                    duration = Some(Box::new(d));
+                    k = sp(l);
+                } else {
+                    break;
+                }
+            }
+            let Some(duration) = duration else {
+                return expect(&k, "expected a duration after `timeout`");
+            };
+            let (k, b) = body(k, nl, "the `timeout` duration")?;
+            Ok((
+                k,
+                mk(
+                    ExprKind::Timeout {
+                        duration,
+                        grace,
+                        body: Box::new(b),
+                    },
+                    &start,
+                    &k,
+                ),
+            ))
+        }
+        "gather" => {
+            let mut opts = GatherOpts::default();
+            let mut k = sp(j);
+            loop {
+                if let Some(l) = kw_at(k, "-j") {
+                    let (l, e) = operand(sp(l), "a number after `-j`")?;
+                    opts.limit = Some(Box::new(e));
+                    k = sp(l);
+                } else if let Some(l) = kw_at(k, "-k") {
+                    opts.keep_going = true;
+                    k = sp(l);
+                } else if let Some(l) = kw_at(k, "--group") {
+                    opts.group = true;
+                    k = sp(l);
+                } else if peek(&k) == Some('-') && peek2(&k).is_some_and(|c| c != ' ') {
+                    let tok = token_at(rest(&k));
+                    return fail(
+                        &k,
+                        format!(
+                            "unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`)"
+                        ),
+                    );
+                } else {
+                    break;
+                }
+            }
+            let (k, branches) = branches(k, "`gather`")?;
+            Ok((k, mk(ExprKind::Gather { opts, branches }, &start, &k)))
+        }
+        "race" => {
+            let (k, branches) = branches(sp(j), "`race`")?;
+            Ok((k, mk(ExprKind::Race(branches), &start, &k)))
+        }
+        _ => fail(
+            &start,
+            format!("`{name}` is a keyword and cannot be used in an expression"),
+        ),
+    }
+}
+
+fn grace_opt(i: In) -> Option<In> {
+    let j = kw_at(i, "--grace")?;
+    Some(j)
+}
+
+/// A primary with postfixes, for `sleep`, `cancel`, `timeout`, `-j`.
+fn operand<'a>(i: In<'a>, what: &str) -> PR<'a, Expr> {
+    match peek(&i) {
+        None | Some('\n' | ';' | '}' | ')' | '{') => expect(&i, format!("expected {what}")),
+        _ => {
+            let (j, e) = match primary(i, false) {
+                Err(nom::Err::Failure(mut e)) if e.pos == off(&i) && e.msg.starts_with(GENERIC) => {
+                    e.msg = format!("expected {what}");
+                    return Err(nom::Err::Failure(e));
+                }
+                r => r?,
+            };
+            postfix(j, e)
+        }
+    }
+}
+
+/// The body of `spawn` / `timeout`: a block, an expression, or a command.
+fn body<'a>(i: In<'a>, nl: bool, what: &str) -> PR<'a, Body> {
+    let i = sp(i);
+    match peek(&i) {
+        Some('{') => {
+            let (j, b) = block(i)?;
+            Ok((j, Body::Block(b)))
+        }
+        Some('$' | '(') => {
+            let (j, e) = unary(i, nl)?;
+            Ok((j, Body::Expr(e)))
+        }
+        None | Some('\n' | ';' | '}' | ')') => expect(
+            &i,
+            format!("expected a block, an expression or a command after {what}"),
+        ),
+        _ => {
+            if let Some((j, name)) = ident_at(i) {
+                let kwexpr = matches!(
+                    name,
+                    "async" | "await" | "gather" | "race" | "sleep" | "timeout" | "spawn"
+                ) && is_kw_boundary(peek(&j));
+                if peek(&j) == Some('(') || kwexpr {
+                    let (j, e) = unary(i, nl)?;
+                    return Ok((j, Body::Expr(e)));
+                }
+            }
+            let (j, c) = and_or(i, "")?;
+            Ok((j, Body::Command(c)))
+        }
+    }
+}
+
+/// Branches of `gather` / `race`: `{ block }`, `$name`, `${..}`, `(expr)`.
+fn branches<'a>(i: In<'a>, what: &str) -> PR<'a, Vec<Branch>> {
+    let mut out = Vec::new();
+    let mut i = i;
+    let mut end = i;
+    loop {
+        match peek(&i) {
+            Some('{') => {
+                let (j, b) = block(i)?;
+                out.push(Branch::Block(b));
+                end = j;
+            }
+            Some('$' | '(') => {
+                let (j, e) = primary(i, false)?;
+                let (j, e) = postfix(j, e)?;
+                out.push(Branch::Expr(e));
+                end = j;
+            }
+            _ => break,
+        }
+        i = sp(end);
+    }
+    if out.is_empty() {
+        return expect(
+            &i,
+            format!("expected a branch (`{{ block }}`, `$var` or `(expr)`) after {what}"),
+        );
+    }
+    Ok((end, out))
+}
+
+/// `fn (PARAMS) BLOCK` after `fn` (at `j`); `start` is where it began.
+fn lambda<'a>(start: In<'a>, j: In<'a>, is_async: bool) -> PR<'a, FnDef> {
+    let k = sp(j);
+    let (k, (ps, rest_)) = if peek(&k) == Some('(') {
+        params(k)?
+    } else {
+        (k, (Vec::new(), None))
+    };
+    let k = spnl(k);
+    if peek(&k) != Some('{') {
+        return expect(&k, "expected `(` or `{` after `fn`");
+    }
+    let (k, body) = block(k)?;
+    Ok((
+        k,
+        FnDef {
+            name: None,
+            params: ps,
+            rest: rest_,
+            body,
+            is_async,
+            span: span(&start, &k),
+        },
+    ))
+}

@@ -1,0 +1,306 @@
+//! The input type, the error type and the small lexical helpers the
+//! recursive-descent parsers are built from.
+
+use std::cell::Cell;
+
+use nom::bytes::complete::take_while;
+use nom::error::{ErrorKind, ParseError};
+use nom::{IResult, Input, Parser};
+use nom_locate::LocatedSpan;
+
+use crate::ast::Span;
+
+/// Maximum nesting of blocks, brackets and prefix operators.
+pub(crate) const MAX_DEPTH: u32 = 200;
+
+/// Parser state shared by every slice of the input.
+#[derive(Default)]
+pub(crate) struct Ctx {
+    pub depth: Cell<u32>,
+}
+
+/// The parser input: the rest of the source, with its offset and line.
+pub(crate) type In<'a> = LocatedSpan<&'a str, &'a Ctx>;
+
+/// A parse failure: where, what was expected, and whether more input could
+/// have fixed it (`cont`: the error is "expected ..." and, if nothing but
+/// blanks follows `pos`, the input is merely incomplete).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PErr {
+    pub pos: usize,
+    /// Length in bytes of the offending text (0: one character).
+    pub len: usize,
+    pub msg: String,
+    pub cont: bool,
+}
+
+impl<'a> ParseError<In<'a>> for PErr {
+    fn from_error_kind(input: In<'a>, kind: ErrorKind) -> Self {
+        PErr {
+            pos: input.location_offset(),
+            len: 0,
+            msg: format!("syntax error ({kind:?})"),
+            cont: false,
+        }
+    }
+    fn append(_: In<'a>, _: ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+pub(crate) type PR<'a, T> = IResult<In<'a>, T, PErr>;
+
+/// A committed error at `i`: "unexpected ..." and the like.
+pub(crate) fn fail<'a, T>(i: &In<'a>, msg: impl Into<String>) -> PR<'a, T> {
+    Err(nom::Err::Failure(PErr {
+        pos: off(i),
+        len: 0,
+        msg: msg.into(),
+        cont: false,
+    }))
+}
+
+/// A committed "expected ..." error at `i`: incomplete input if only blanks
+/// follow.
+pub(crate) fn expect<'a, T>(i: &In<'a>, msg: impl Into<String>) -> PR<'a, T> {
+    Err(nom::Err::Failure(PErr {
+        pos: off(i),
+        len: 0,
+        msg: msg.into(),
+        cont: true,
+    }))
+}
+
+/// "unexpected `TOKEN`" at `i`, with the token's length.
+pub(crate) fn unexpected<'a, T>(i: &In<'a>) -> PR<'a, T> {
+    let tok = token_at(rest(i));
+    let msg = if tok.is_empty() {
+        "unexpected end of input".to_string()
+    } else if tok == "\n" {
+        "unexpected end of line".to_string()
+    } else {
+        format!("unexpected `{tok}`")
+    };
+    Err(nom::Err::Failure(PErr {
+        pos: off(i),
+        len: tok.len(),
+        msg,
+        cont: false,
+    }))
+}
+
+/// The token starting `s`, for messages: an operator, or a run of word
+/// characters (at most 30 bytes).
+pub(crate) fn token_at(s: &str) -> &str {
+    for op in ["&&", "||", ">>", "==", "!=", "<=", ">="] {
+        if s.starts_with(op) {
+            return &s[..2];
+        }
+    }
+    let Some(c) = s.chars().next() else {
+        return "";
+    };
+    if !is_word_char(c) {
+        return &s[..c.len_utf8()];
+    }
+    let mut end = 0;
+    for (k, ch) in s.char_indices() {
+        if !is_word_char(ch) || k >= 30 {
+            break;
+        }
+        end = k + ch.len_utf8();
+    }
+    &s[..end]
+}
+
+fn is_word_char(c: char) -> bool {
+    !c.is_whitespace() && !matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}')
+}
+
+/// Depth guard: decrements the nesting counter when dropped.
+pub(crate) struct Guard<'a>(&'a Cell<u32>);
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+/// Enter one nesting level, failing cleanly past [`MAX_DEPTH`].
+pub(crate) fn enter<'a>(i: &In<'a>) -> Result<Guard<'a>, nom::Err<PErr>> {
+    let cell = &i.extra.depth;
+    let d = cell.get();
+    if d >= MAX_DEPTH {
+        return Err(nom::Err::Failure(PErr {
+            pos: off(i),
+            len: 0,
+            msg: "nesting too deep".into(),
+            cont: false,
+        }));
+    }
+    cell.set(d + 1);
+    Ok(Guard(cell))
+}
+
+pub(crate) fn off(i: &In) -> usize {
+    i.location_offset()
+}
+
+pub(crate) fn rest<'a>(i: &In<'a>) -> &'a str {
+    i.fragment()
+}
+
+pub(crate) fn peek(i: &In) -> Option<char> {
+    rest(i).chars().next()
+}
+
+pub(crate) fn peek2(i: &In) -> Option<char> {
+    let mut cs = rest(i).chars();
+    cs.next();
+    cs.next()
+}
+
+pub(crate) fn starts(i: &In, s: &str) -> bool {
+    rest(i).starts_with(s)
+}
+
+/// Skip `n` bytes (always on a character boundary).
+pub(crate) fn adv<'a>(i: In<'a>, n: usize) -> In<'a> {
+    i.take_from(n.min(rest(&i).len()))
+}
+
+pub(crate) fn span(a: &In, b: &In) -> Span {
+    Span::new(off(a), off(b))
+}
+
+/// Take the longest prefix of characters satisfying `f`.
+pub(crate) fn take_while_in<'a>(i: In<'a>, f: impl Fn(char) -> bool) -> (In<'a>, &'a str) {
+    let r: PR<'a, In<'a>> = take_while(f).parse(i);
+    match r {
+        Ok((rest, got)) => (rest, *got.fragment()),
+        Err(_) => (i, ""),
+    }
+}
+
+pub(crate) fn is_ident_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+pub(crate) fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// An identifier at `i`, if any.
+pub(crate) fn ident_at<'a>(i: In<'a>) -> Option<(In<'a>, &'a str)> {
+    match peek(&i) {
+        Some(c) if is_ident_start(c) => Some(take_while_in(i, is_ident_char)),
+        _ => None,
+    }
+}
+
+pub(crate) const KEYWORDS: &[&str] = &[
+    "let", "if", "elif", "else", "while", "for", "in", "break", "continue", "return", "fn",
+    "async", "await", "spawn", "gather", "race", "sleep", "timeout", "cancel", "try", "catch",
+    "finally", "throw", "use", "source", "export", "and", "or", "not", "true", "false", "null",
+];
+
+pub(crate) fn is_keyword(s: &str) -> bool {
+    KEYWORDS.contains(&s)
+}
+
+/// A character that ends a keyword written in command position.
+pub(crate) fn is_kw_boundary(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => {
+            c.is_whitespace() || matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}')
+        }
+    }
+}
+
+/// The keyword `kw` at `i` (followed by a boundary), and the input after it.
+pub(crate) fn kw_at<'a>(i: In<'a>, kw: &str) -> Option<In<'a>> {
+    if !starts(&i, kw) {
+        return None;
+    }
+    let j = adv(i, kw.len());
+    if is_kw_boundary(peek(&j)) {
+        Some(j)
+    } else {
+        None
+    }
+}
+
+/// The command-position keyword at `i`, if any.
+pub(crate) fn keyword_at<'a>(i: In<'a>) -> Option<(In<'a>, &'a str)> {
+    let (j, name) = ident_at(i)?;
+    if is_keyword(name) && is_kw_boundary(peek(&j)) {
+        Some((j, name))
+    } else {
+        None
+    }
+}
+
+/// Skip blanks on the line: spaces, tabs, `\r`, backslash-newline and a
+/// comment up to (not including) the newline.
+pub(crate) fn sp(mut i: In) -> In {
+    loop {
+        let s = rest(&i);
+        let b = s.as_bytes();
+        match b.first() {
+            Some(b' ' | b'\t' | b'\r') => {
+                let (j, _) = take_while_in(i, |c| matches!(c, ' ' | '\t' | '\r'));
+                i = j;
+            }
+            Some(b'\\') if b.get(1) == Some(&b'\n') => i = adv(i, 2),
+            Some(b'\\') if b.get(1) == Some(&b'\r') && b.get(2) == Some(&b'\n') => i = adv(i, 3),
+            Some(b'#') => {
+                let (j, _) = take_while_in(i, |c| c != '\n');
+                i = j;
+            }
+            _ => return i,
+        }
+    }
+}
+
+/// Skip blanks including newlines.
+pub(crate) fn spnl(mut i: In) -> In {
+    loop {
+        i = sp(i);
+        if peek(&i) == Some('\n') {
+            i = adv(i, 1);
+        } else {
+            return i;
+        }
+    }
+}
+
+/// Skip blanks, including newlines when `nl`.
+pub(crate) fn ws(i: In, nl: bool) -> In {
+    if nl { spnl(i) } else { sp(i) }
+}
+
+/// Whether `s` holds nothing but blanks, newlines, comments and a final
+/// line-continuation backslash: the input ended there.
+pub(crate) fn rest_blank(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut k = 0;
+    while k < b.len() {
+        match b[k] {
+            b' ' | b'\t' | b'\r' | b'\n' => k += 1,
+            b'#' => {
+                while k < b.len() && b[k] != b'\n' {
+                    k += 1;
+                }
+            }
+            b'\\' if k + 1 == b.len() || b[k + 1] == b'\n' || b[k + 1] == b'\r' => k += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// At the end of a statement: end of input, newline, `;`, `}` or `)`.
+pub(crate) fn at_stmt_end(i: &In) -> bool {
+    matches!(peek(i), None | Some('\n' | ';' | '}' | ')'))
+}

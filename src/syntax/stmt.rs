@@ -1,0 +1,610 @@
+//! Statements and blocks.
+
+use crate::ast::{Block, Catch, Cond, Expr, ExprKind, FnDef, Ident, Stmt, StmtKind, WordPart};
+
+use super::command::and_or;
+use super::expr::{expr, expr_after, postfix};
+use super::lex::*;
+use super::word::{close_err, word, word_end};
+
+/// What ends a statement list.
+#[derive(Clone, Copy)]
+pub(crate) enum Term<'a> {
+    /// The whole script.
+    Eof,
+    /// A `{ }` block opened at the given position.
+    Brace(In<'a>),
+    /// A `$( )` capture opened (at its `(`) at the given position.
+    Paren(In<'a>),
+}
+
+/// Statements up to the terminator, which is not consumed.
+pub(crate) fn stmts<'a>(i: In<'a>, term: Term<'a>) -> PR<'a, Vec<Stmt>> {
+    let _g = enter(&i)?;
+    let mut out = Vec::new();
+    let mut i = i;
+    loop {
+        i = sp(i);
+        match peek(&i) {
+            None => {
+                return match term {
+                    Term::Eof => Ok((i, out)),
+                    Term::Brace(open) => close_err(&i, "}", "{", &open),
+                    Term::Paren(open) => close_err(&i, ")", "$(", &open),
+                };
+            }
+            Some('\n' | ';') => {
+                i = adv(i, 1);
+                continue;
+            }
+            Some('}') => {
+                if let Term::Brace(_) = term {
+                    return Ok((i, out));
+                }
+                return fail(&i, "unexpected `}` (no block to close)");
+            }
+            Some(')') => {
+                if let Term::Paren(_) = term {
+                    return Ok((i, out));
+                }
+                return fail(&i, "unexpected `)`");
+            }
+            _ => {}
+        }
+        let (j, st) = stmt(i)?;
+        let background = matches!(&st.kind, StmtKind::Command(a) if a.background);
+        out.push(st);
+        let k = sp(j);
+        if !at_stmt_end(&k) && !background {
+            return unexpected(&k);
+        }
+        i = k;
+    }
+}
+
+/// `{ statements }` at `i` (at the `{`).
+pub(crate) fn block(i: In) -> PR<Block> {
+    let open = i;
+    let (j, body) = stmts(adv(i, 1), Term::Brace(open))?;
+    let j = adv(j, 1);
+    Ok((
+        j,
+        Block {
+            stmts: body,
+            span: span(&open, &j),
+        },
+    ))
+}
+
+/// A block after `what`, possibly on the next line.
+fn block_after<'a>(i: In<'a>, what: &str) -> PR<'a, Block> {
+    let j = spnl(i);
+    if peek(&j) != Some('{') {
+        let k = sp(i);
+        return expect(&k, format!("expected `{{` after {what}"));
+    }
+    block(j)
+}
+
+fn ident<'a>(i: In<'a>, what: &str) -> PR<'a, Ident> {
+    match ident_at(i) {
+        Some((j, name)) => {
+            if is_keyword(name) {
+                return fail(
+                    &i,
+                    format!("`{name}` is a keyword and cannot be used as a name"),
+                );
+            }
+            Ok((
+                j,
+                Ident {
+                    name: name.to_string(),
+                    span: span(&i, &j),
+                },
+            ))
+        }
+        None => {
+            if at_stmt_end(&i) {
+                expect(&i, format!("expected {what}"))
+            } else {
+                let tok = token_at(rest(&i));
+                fail(&i, format!("expected {what}, found `{tok}`"))
+            }
+        }
+    }
+}
+
+/// `(a, b, ...rest)` at `i` (at the `(`).
+pub(crate) fn params(i: In) -> PR<(Vec<Ident>, Option<Ident>)> {
+    let open = i;
+    let mut i = spnl(adv(i, 1));
+    let mut ps = Vec::new();
+    let mut rest_ = None;
+    loop {
+        if peek(&i) == Some(')') {
+            return Ok((adv(i, 1), (ps, rest_)));
+        }
+        if rest_.is_some() {
+            return close_err(&i, ")", "(", &open);
+        }
+        if peek(&i).is_none() {
+            return close_err(&i, ")", "(", &open);
+        }
+        let is_rest = starts(&i, "...");
+        let j = if is_rest { adv(i, 3) } else { i };
+        let (j, id) = ident(j, "a parameter name")?;
+        if is_rest {
+            rest_ = Some(id);
+        } else {
+            ps.push(id);
+        }
+        let j = spnl(j);
+        match peek(&j) {
+            Some(',') => i = spnl(adv(j, 1)),
+            Some(')') => i = j,
+            _ => return close_err(&j, ")", "(", &open),
+        }
+    }
+}
+
+fn mk(kind: StmtKind, a: &In, b: &In) -> Stmt {
+    Stmt {
+        kind,
+        span: span(a, b),
+    }
+}
+
+/// One statement at `i` (not at a separator or terminator).
+pub(crate) fn stmt(i: In) -> PR<Stmt> {
+    let start = i;
+    if let Some((j, kw)) = keyword_at(i) {
+        match kw {
+            "let" => {
+                let k = sp(j);
+                let (k, name) = ident(k, "a variable name after `let`")?;
+                let k = sp(k);
+                if peek(&k) != Some('=') || peek2(&k) == Some('=') {
+                    return expect(&k, format!("expected `=` after `let {}`", name.name));
+                }
+                let k = sp(adv(k, 1));
+                let (k, value) = expr_after(k, false, "`=`")?;
+                return Ok((k, mk(StmtKind::Let { name, value }, &start, &k)));
+            }
+            "export" => {
+                let k = sp(j);
+                let (k, name) = ident(k, "a variable name after `export`")?;
+                if peek(&k) == Some('=') && peek2(&k) != Some('=') {
+                    // `export NAME=word`: the shell habit; the value is a word.
+                    let vstart = adv(k, 1);
+                    let (l, w) = word(vstart)?;
+                    let parts = match w {
+                        Some(w) => w
+                            .parts
+                            .into_iter()
+                            .map(|p| match p {
+                                WordPart::Lit { text, .. } => WordPart::Lit { text, quoted: true },
+                                other => other,
+                            })
+                            .collect(),
+                        None => vec![WordPart::Lit {
+                            text: String::new(),
+                            quoted: true,
+                        }],
+                    };
+                    let value = Expr {
+                        kind: ExprKind::Str(parts),
+                        span: span(&vstart, &l),
+                    };
+                    return Ok((
+                        l,
+                        mk(
+                            StmtKind::Export {
+                                name,
+                                value: Some(value),
+                            },
+                            &start,
+                            &l,
+                        ),
+                    ));
+                }
+                let l = sp(k);
+                if peek(&l) == Some('=') && peek2(&l) != Some('=') {
+                    let l = sp(adv(l, 1));
+                    let (l, value) = expr_after(l, false, "`=`")?;
+                    return Ok((
+                        l,
+                        mk(
+                            StmtKind::Export {
+                                name,
+                                value: Some(value),
+                            },
+                            &start,
+                            &l,
+                        ),
+                    ));
+                }
+                return Ok((k, mk(StmtKind::Export { name, value: None }, &start, &k)));
+            }
+            "return" => {
+                let k = sp(j);
+                if at_stmt_end(&k) {
+                    return Ok((j, mk(StmtKind::Return(None), &start, &j)));
+                }
+                let (k, e) = expr_after(k, false, "`return`")?;
+                return Ok((k, mk(StmtKind::Return(Some(e)), &start, &k)));
+            }
+            "throw" => {
+                let k = sp(j);
+                let (k, e) = expr_after(k, false, "`throw`")?;
+                return Ok((k, mk(StmtKind::Throw(e), &start, &k)));
+            }
+            "break" => return Ok((j, mk(StmtKind::Break, &start, &j))),
+            "continue" => return Ok((j, mk(StmtKind::Continue, &start, &j))),
+            "if" => return if_stmt(start, j),
+            "while" => {
+                let (k, cond) = cond(j, "`while`")?;
+                let (k, body) = block_after(k, "the `while` condition")?;
+                return Ok((k, mk(StmtKind::While { cond, body }, &start, &k)));
+            }
+            "for" => return for_stmt(start, j),
+            "fn" => {
+                let k = sp(j);
+                if matches!(peek(&k), Some('(' | '{')) {
+                    return expr_stmt(start);
+                }
+                return fn_decl(start, k, false);
+            }
+            "async" => {
+                let k = sp(j);
+                if let Some(l) = kw_at(k, "fn") {
+                    let l = sp(l);
+                    if peek(&l).is_some_and(is_ident_start) {
+                        return fn_decl(start, l, true);
+                    }
+                }
+                return expr_stmt(start);
+            }
+            "try" => return try_stmt(start, j),
+            "use" => {
+                let k = sp(j);
+                let (l, w) = word(k)?;
+                let Some(w) = w else {
+                    return expect(&k, "expected a module path after `use`");
+                };
+                let mut path = String::new();
+                for p in &w.parts {
+                    match p {
+                        WordPart::Lit { text, .. } => path.push_str(text),
+                        WordPart::Tilde => path.push('~'),
+                        _ => {
+                            return fail(
+                                &k,
+                                "a `use` path must be written literally (no `$`)",
+                            );
+                        }
+                    }
+                }
+                return Ok((l, mk(StmtKind::Use { path }, &start, &l)));
+            }
+            "source" => {
+                let k = sp(j);
+                let (l, w) = word(k)?;
+                let Some(path) = w else {
+                    return expect(&k, "expected a file name after `source`");
+                };
+                return Ok((l, mk(StmtKind::Source { path }, &start, &l)));
+            }
+            "await" | "spawn" | "gather" | "race" | "sleep" | "timeout" | "cancel" => {
+                return expr_stmt(start);
+            }
+            "elif" | "else" => {
+                return fail(&start, format!("`{kw}` without `if`"));
+            }
+            "catch" | "finally" => {
+                return fail(&start, format!("`{kw}` without `try`"));
+            }
+            "in" | "and" | "or" | "not" | "null" => {
+                return fail(
+                    &start,
+                    format!("unexpected keyword `{kw}` at the start of a statement"),
+                );
+            }
+            // `true` and `false` are commands, as in sh.
+            _ => {}
+        }
+    }
+    if is_assignment(rest(&i)) {
+        return assign(i);
+    }
+    if let Some((j, _)) = ident_at(i)
+        && peek(&j) == Some('(')
+    {
+        return expr_stmt(start);
+    }
+    let (j, c) = and_or(i, "")?;
+    Ok((j, mk(StmtKind::Command(c), &start, &j)))
+}
+
+fn expr_stmt(start: In) -> PR<Stmt> {
+    let (j, e) = expr(start, false)?;
+    Ok((j, mk(StmtKind::Expr(e), &start, &j)))
+}
+
+/// Lexical look-ahead: `NAME ([..] | .NAME)* =` (not `==`), with a blank
+/// around the `=` or an index/field in the target.
+fn is_assignment(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ident_len = |k: usize| {
+        let mut n = k;
+        if n < b.len() && (b[n].is_ascii_alphabetic() || b[n] == b'_') {
+            n += 1;
+            while n < b.len() && (b[n].is_ascii_alphanumeric() || b[n] == b'_') {
+                n += 1;
+            }
+        }
+        n - k
+    };
+    let mut k = ident_len(0);
+    if k == 0 {
+        return false;
+    }
+    let mut post = false;
+    loop {
+        match b.get(k) {
+            Some(b'[') => match matching_bracket(&b[k..]) {
+                Some(n) => {
+                    k += n;
+                    post = true;
+                }
+                None => return false,
+            },
+            Some(b'.') => {
+                let n = ident_len(k + 1);
+                if n == 0 {
+                    return false;
+                }
+                k += 1 + n;
+                post = true;
+            }
+            _ => break,
+        }
+    }
+    let mut blank_before = false;
+    while matches!(b.get(k), Some(b' ' | b'\t')) {
+        k += 1;
+        blank_before = true;
+    }
+    if b.get(k) != Some(&b'=') || b.get(k + 1) == Some(&b'=') {
+        return false;
+    }
+    let blank_after = matches!(b.get(k + 1), Some(b' ' | b'\t'));
+    blank_before || blank_after || post
+}
+
+/// Length of `[ ... ]` at the start of `b`, skipping quoted text.
+fn matching_bracket(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut k = 0;
+    while k < b.len() {
+        match b[k] {
+            b'[' => depth += 1,
+            b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k + 1);
+                }
+            }
+            b'\'' => {
+                k += 1;
+                while k < b.len() && b[k] != b'\'' {
+                    k += 1;
+                }
+            }
+            b'"' => {
+                k += 1;
+                while k < b.len() && b[k] != b'"' {
+                    if b[k] == b'\\' {
+                        k += 1;
+                    }
+                    k += 1;
+                }
+            }
+            b'\n' if depth == 0 => return None,
+            _ => {}
+        }
+        k += 1;
+    }
+    None
+}
+
+/// `LVALUE = EXPR` (the look-ahead said so).
+fn assign(i: In) -> PR<Stmt> {
+    let start = i;
+    let Some((j, name)) = ident_at(i) else {
+        return unexpected(&i);
+    };
+    if is_keyword(name) {
+        return fail(
+            &i,
+            format!("`{name}` is a keyword and cannot be assigned to"),
+        );
+    }
+    let id = Ident {
+        name: name.to_string(),
+        span: span(&i, &j),
+    };
+    let var = Expr {
+        kind: ExprKind::Var(id),
+        span: span(&i, &j),
+    };
+    let (j, target) = postfix(j, var)?;
+    if let ExprKind::Call(..) = target.kind {
+        return fail(&j, "cannot assign to a function call");
+    }
+    let k = sp(j);
+    if peek(&k) != Some('=') {
+        return expect(&k, "expected `=`");
+    }
+    let k = sp(adv(k, 1));
+    let (k, value) = expr_after(k, false, "`=`")?;
+    Ok((k, mk(StmtKind::Assign { target, value }, &start, &k)))
+}
+
+/// A condition after `what` (`if`, `elif`, `while`): `(expr)` or a command.
+fn cond<'a>(i: In<'a>, what: &str) -> PR<'a, Cond> {
+    let k = sp(i);
+    match peek(&k) {
+        Some('(') => {
+            let (k, e) = super::word::paren_expr(k)?;
+            Ok((k, Cond::Expr(e)))
+        }
+        None | Some('\n' | ';' | '{' | '}') => {
+            expect(&k, format!("expected a condition after {what}"))
+        }
+        _ => {
+            let (k, c) = and_or(k, "")?;
+            Ok((k, Cond::Command(c)))
+        }
+    }
+}
+
+fn if_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let (k, c) = cond(j, "`if`")?;
+    let (mut k, b) = block_after(k, "the `if` condition")?;
+    let mut branches = vec![(c, b)];
+    let mut otherwise = None;
+    loop {
+        let l = spnl(k);
+        if let Some(m) = kw_at(l, "elif") {
+            let (m, c) = cond(m, "`elif`")?;
+            let (m, b) = block_after(m, "the `elif` condition")?;
+            branches.push((c, b));
+            k = m;
+        } else if let Some(m) = kw_at(l, "else") {
+            let (m, b) = block_after(m, "`else`")?;
+            otherwise = Some(b);
+            k = m;
+            break;
+        } else {
+            break;
+        }
+    }
+    Ok((
+        k,
+        mk(
+            StmtKind::If {
+                branches,
+                otherwise,
+            },
+            &start,
+            &k,
+        ),
+    ))
+}
+
+fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let k = sp(j);
+    let (k, var) = ident(k, "a variable name after `for`")?;
+    let k = sp(k);
+    let Some(mut k) = kw_at(k, "in") else {
+        return expect(&k, format!("expected `in` after `for {}`", var.name));
+    };
+    let mut words = Vec::new();
+    loop {
+        let l = sp(k);
+        match peek(&l) {
+            Some(c) if !word_end(c) => match word(l)? {
+                (m, Some(w)) => {
+                    words.push(w);
+                    k = m;
+                }
+                (_, None) => return unexpected(&l),
+            },
+            _ => break,
+        }
+    }
+    let (k, body) = block_after(k, "the `for` words")?;
+    Ok((k, mk(StmtKind::For { var, words, body }, &start, &k)))
+}
+
+fn fn_decl<'a>(start: In<'a>, k: In<'a>, is_async: bool) -> PR<'a, Stmt> {
+    let (k, name) = ident(k, "a function name after `fn`")?;
+    let l = sp(k);
+    let (l, (params, rest_)) = if peek(&l) == Some('(') {
+        params(l)?
+    } else {
+        (k, (Vec::new(), None))
+    };
+    let (l, body) = block_after(l, "the function parameters")?;
+    let def = FnDef {
+        name: Some(name),
+        params,
+        rest: rest_,
+        body,
+        is_async,
+        span: span(&start, &l),
+    };
+    Ok((l, mk(StmtKind::FnDecl(def), &start, &l)))
+}
+
+fn try_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let (mut k, body) = block_after(j, "`try`")?;
+    let mut catches = Vec::new();
+    let mut finally = None;
+    loop {
+        let l = spnl(k);
+        if let Some(m) = kw_at(l, "catch") {
+            let mut m = sp(m);
+            let mut kind = None;
+            let mut var = None;
+            if let Some((_, name)) = ident_at(m) {
+                let (n, id) = ident(m, "an error kind or variable")?;
+                if name.ends_with("Error") {
+                    kind = Some(id);
+                    let n2 = sp(n);
+                    if ident_at(n2).is_some() {
+                        let (n3, v) = ident(n2, "a variable name")?;
+                        var = Some(v);
+                        m = n3;
+                    } else {
+                        m = n;
+                    }
+                } else {
+                    var = Some(id);
+                    m = n;
+                }
+            }
+            let (m, b) = block_after(m, "`catch`")?;
+            catches.push(Catch {
+                kind,
+                var,
+                body: b,
+                span: span(&l, &m),
+            });
+            k = m;
+        } else if let Some(m) = kw_at(l, "finally") {
+            let (m, b) = block_after(m, "`finally`")?;
+            finally = Some(b);
+            k = m;
+            break;
+        } else {
+            break;
+        }
+    }
+    if catches.is_empty() && finally.is_none() {
+        let l = spnl(k);
+        return expect(&l, "expected `catch` or `finally` after the `try` block");
+    }
+    Ok((
+        k,
+        mk(
+            StmtKind::Try {
+                body,
+                catches,
+                finally,
+            },
+            &start,
+            &k,
+        ),
+    ))
+}
