@@ -102,7 +102,11 @@ fn read_script(name: &str) -> Result<String, i32> {
         Ok(b) => b,
         Err(e) => {
             eprintln!("ash: {name}: {}", crate::builtins::commands::io_message(&e));
-            return Err(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+            return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            });
         }
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -192,7 +196,8 @@ fn run_source(
             return 2;
         }
     };
-    let prelude = match crate::runtime::exec::load_module(&rt, "<prelude>", crate::stdlib::PRELUDE) {
+    let prelude = match crate::runtime::exec::load_module(&rt, "<prelude>", crate::stdlib::PRELUDE)
+    {
         Ok(p) => p,
         Err(e) => {
             eprint!("{}", diag::render_error(&e));
@@ -292,13 +297,18 @@ fn watch_signals(
         while let Some(Ok(sig)) = signals.next().await {
             count += 1;
             code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
-            let grace = if count > 1 { Duration::ZERO } else { DEFAULT_GRACE };
+            let grace = if count > 1 {
+                Duration::ZERO
+            } else {
+                DEFAULT_GRACE
+            };
             main.cancel.cancel(CancelReason::Signal, grace);
             rt2.cancel_all(CancelReason::Signal, grace);
             if count > 1 {
                 for &pgid in rt2.groups.borrow().iter() {
                     if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
-                        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                        let _ =
+                            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
                     }
                 }
             }

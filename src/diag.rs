@@ -50,14 +50,20 @@ fn source_of(source: u32) -> Option<Rc<str>> {
 /// The text a span covers (empty if unknown).
 pub fn source_text(source: u32, span: Span) -> String {
     source_of(source)
-        .and_then(|t| t.get(span.start as usize..span.end as usize).map(str::to_string))
+        .and_then(|t| {
+            t.get(span.start as usize..span.end as usize)
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn offset_line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
-    let offset = (0..=offset).rev().find(|&o| text.is_char_boundary(o)).unwrap_or(0);
+    let offset = (0..=offset)
+        .rev()
+        .find(|&o| text.is_char_boundary(o))
+        .unwrap_or(0);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -90,7 +96,10 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
         let end = (span.end as usize).min(text.len());
         let start = (span.start as usize).min(end);
         let covered = text.get(start..end).unwrap_or("");
-        covered.lines().next().map_or(1, |l| l.chars().count().max(1))
+        covered
+            .lines()
+            .next()
+            .map_or(1, |l| l.chars().count().max(1))
     };
     let caret = "^".repeat(width);
     if color {

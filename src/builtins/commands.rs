@@ -60,19 +60,58 @@ pub struct BuiltinCmd {
 
 /// Every builtin, sorted by name (a test checks the order).
 pub static BUILTINS: &[BuiltinCmd] = &[
-    BuiltinCmd { name: ":", run: builtin_true },
-    BuiltinCmd { name: "[", run: builtin_test },
-    BuiltinCmd { name: "cd", run: builtin_cd },
-    BuiltinCmd { name: "echo", run: builtin_echo },
-    BuiltinCmd { name: "exit", run: builtin_exit },
-    BuiltinCmd { name: "false", run: builtin_false },
-    BuiltinCmd { name: "jobs", run: builtin_jobs },
-    BuiltinCmd { name: "printf", run: builtin_printf },
-    BuiltinCmd { name: "pwd", run: builtin_pwd },
-    BuiltinCmd { name: "test", run: builtin_test },
-    BuiltinCmd { name: "true", run: builtin_true },
-    BuiltinCmd { name: "type", run: builtin_type },
-    BuiltinCmd { name: "unset", run: builtin_unset },
+    BuiltinCmd {
+        name: ":",
+        run: builtin_true,
+    },
+    BuiltinCmd {
+        name: "[",
+        run: builtin_test,
+    },
+    BuiltinCmd {
+        name: "cd",
+        run: builtin_cd,
+    },
+    BuiltinCmd {
+        name: "echo",
+        run: builtin_echo,
+    },
+    BuiltinCmd {
+        name: "exit",
+        run: builtin_exit,
+    },
+    BuiltinCmd {
+        name: "false",
+        run: builtin_false,
+    },
+    BuiltinCmd {
+        name: "jobs",
+        run: builtin_jobs,
+    },
+    BuiltinCmd {
+        name: "printf",
+        run: builtin_printf,
+    },
+    BuiltinCmd {
+        name: "pwd",
+        run: builtin_pwd,
+    },
+    BuiltinCmd {
+        name: "test",
+        run: builtin_test,
+    },
+    BuiltinCmd {
+        name: "true",
+        run: builtin_true,
+    },
+    BuiltinCmd {
+        name: "type",
+        run: builtin_type,
+    },
+    BuiltinCmd {
+        name: "unset",
+        run: builtin_unset,
+    },
 ];
 
 pub fn lookup(name: &str) -> Option<&'static BuiltinCmd> {
@@ -119,7 +158,11 @@ fn builtin_echo(_: &Rc<Runtime>, _: &Rc<TaskCtx>, args: &[Value]) -> Result<Outp
 fn builtin_printf(_: &Rc<Runtime>, _: &Rc<TaskCtx>, args: &[Value]) -> Result<Output, Error> {
     let args = bytes_of(args);
     let Some(format) = args.get(1) else {
-        return Ok(Output::fail("printf", "usage: printf FORMAT [ARGUMENTS...]", 2));
+        return Ok(Output::fail(
+            "printf",
+            "usage: printf FORMAT [ARGUMENTS...]",
+            2,
+        ));
     };
     let mut rest = args[2..].iter();
     let mut out = Vec::new();
@@ -184,10 +227,8 @@ fn builtin_printf(_: &Rc<Runtime>, _: &Rc<TaskCtx>, args: &[Value]) -> Result<Ou
                             Ok(n) => n,
                             Err(_) => {
                                 status = 1;
-                                let _ = writeln!(
-                                    String::new(),
-                                    "ash: printf: {text}: invalid number"
-                                );
+                                let _ =
+                                    writeln!(String::new(), "ash: printf: {text}: invalid number");
                                 err.extend_from_slice(
                                     format!("ash: printf: {text}: invalid number\n").as_bytes(),
                                 );
@@ -272,7 +313,9 @@ fn builtin_cd(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Outp
     match std::fs::metadata(&path) {
         Ok(m) if m.is_dir() => {
             let clean = normalize(&path);
-            ctx.env.borrow_mut().set(b"PWD", clean.as_os_str().as_bytes());
+            ctx.env
+                .borrow_mut()
+                .set(b"PWD", clean.as_os_str().as_bytes());
             *ctx.cwd.borrow_mut() = Rc::new(clean);
             Ok(Output::status(0))
         }
@@ -369,7 +412,11 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             t.started.elapsed().as_secs_f64(),
             {
                 let cur = t.ctx.current.borrow();
-                if cur.is_empty() { t.name.clone() } else { cur.clone() }
+                if cur.is_empty() {
+                    t.name.clone()
+                } else {
+                    cur.clone()
+                }
             }
         );
     }
@@ -446,7 +493,9 @@ fn eval_test(a: &[Vec<u8>], cwd: &std::path::Path) -> Result<bool, String> {
                 b"-r" => rustix::fs::access(&path, rustix::fs::Access::READ_OK).is_ok(),
                 b"-w" => rustix::fs::access(&path, rustix::fs::Access::WRITE_OK).is_ok(),
                 b"-x" => rustix::fs::access(&path, rustix::fs::Access::EXEC_OK).is_ok(),
-                b"-L" | b"-h" => std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()),
+                b"-L" | b"-h" => {
+                    std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+                }
                 b"-p" => meta.is_ok_and(|m| (m.mode() & 0o170000) == 0o010000),
                 b"-u" => meta.is_ok_and(|m| m.permissions().mode() & 0o4000 != 0),
                 _ => return Err(format!("{}: unknown operator", text(op))),
@@ -487,14 +536,24 @@ mod tests {
     #[test]
     fn builtins_are_sorted_and_unique() {
         for pair in BUILTINS.windows(2) {
-            assert!(pair[0].name < pair[1].name, "{} before {}", pair[0].name, pair[1].name);
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} before {}",
+                pair[0].name,
+                pair[1].name
+            );
         }
     }
 
     #[test]
     fn test_expressions() {
         let cwd = std::path::Path::new("/");
-        let t = |a: &[&str]| eval_test(&a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>(), cwd);
+        let t = |a: &[&str]| {
+            eval_test(
+                &a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>(),
+                cwd,
+            )
+        };
         assert_eq!(t(&["-d", "/"]), Ok(true));
         assert_eq!(t(&["-f", "/"]), Ok(false));
         assert_eq!(t(&["a", "=", "a"]), Ok(true));

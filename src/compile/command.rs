@@ -231,7 +231,7 @@ impl Compiler<'_> {
 
     /// The source text of a span (for messages and `jobs`).
     fn text_of(&self, span: Span) -> String {
-        crate::runtime::source_text(self.source, span)
+        crate::diag::source_text(self.source, span)
     }
 }
 
@@ -242,11 +242,15 @@ fn read_target(cmd: &Command) -> Option<&str> {
     }
     match cmd.words.as_slice() {
         [w0, w1] => match (w0.parts.as_slice(), w1.parts.as_slice()) {
-            ([WordPart::Lit { text: r, .. }], [WordPart::Lit { text: v, quoted: false }])
-                if r == "read" && is_identifier(v) =>
-            {
-                Some(v.as_str())
-            }
+            (
+                [WordPart::Lit { text: r, .. }],
+                [
+                    WordPart::Lit {
+                        text: v,
+                        quoted: false,
+                    },
+                ],
+            ) if r == "read" && is_identifier(v) => Some(v.as_str()),
             _ => None,
         },
         _ => None,

@@ -91,7 +91,8 @@ pub fn compile_script(
         funcs: Vec::new(),
         source,
     };
-    c.funcs.push(FuncState::new(name.to_string(), true, block.span));
+    c.funcs
+        .push(FuncState::new(name.to_string(), true, block.span));
     c.block_stmts(block)?;
     c.emit(Op::Null, block.span);
     c.emit(Op::Return, block.span);
@@ -112,8 +113,6 @@ struct LoopCtx {
     /// `tries.len()` when the loop started: `break` runs the `finally`
     /// blocks entered since.
     try_depth: usize,
-    /// A `for` loop keeps `[list index]` on the stack; `break` pops them.
-    is_for: bool,
 }
 
 /// An enclosing `try` as seen from the code being compiled.
@@ -329,7 +328,10 @@ impl Compiler<'_> {
 
     /// Finish the innermost function: rewrite captured slots to cells.
     fn finish_func(&mut self) -> Proto {
-        let mut f = self.funcs.pop().unwrap_or_else(|| FuncState::new(String::new(), true, Span::default()));
+        let mut f = self
+            .funcs
+            .pop()
+            .unwrap_or_else(|| FuncState::new(String::new(), true, Span::default()));
         for op in f.code.iter_mut() {
             *op = match *op {
                 Op::LoadLocal(s) => f.cell_of_slot.get(&s).map_or(*op, |&c| Op::LoadCell(c)),
@@ -384,6 +386,3 @@ impl Compiler<'_> {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

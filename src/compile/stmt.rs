@@ -59,7 +59,7 @@ impl Compiler<'_> {
             StmtKind::While { cond, body } => {
                 let top = self.here();
                 let exit = self.cond(cond)?;
-                self.loop_body(body, top, false)?;
+                self.loop_body(body, top)?;
                 self.emit(Op::Loop(top as u32), span);
                 self.patch(exit);
                 self.end_loop(false);
@@ -74,7 +74,7 @@ impl Compiler<'_> {
                 let next = self.emit(Op::ForNext(0), span);
                 self.begin_scope();
                 self.declare_and_store(&var.name, var.span);
-                self.loop_body(body, top, true)?;
+                self.loop_body(body, top)?;
                 self.end_scope();
                 self.emit(Op::Loop(top as u32), span);
                 self.patch(next);
@@ -166,13 +166,12 @@ impl Compiler<'_> {
         })
     }
 
-    fn loop_body(&mut self, body: &Block, top: usize, is_for: bool) -> CResult {
+    fn loop_body(&mut self, body: &Block, top: usize) -> CResult {
         let try_depth = self.f().tries.len();
         self.f().loops.push(LoopCtx {
             continue_target: top,
             break_jumps: Vec::new(),
             try_depth,
-            is_for,
         });
         self.scoped_block(body)
     }

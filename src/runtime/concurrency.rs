@@ -135,7 +135,12 @@ async fn cancel_all(running: &mut Vec<Running>, grace: Duration) {
 }
 
 /// Print finished `--group` outputs in argument order, as far as possible.
-async fn flush_group(ctx: &TaskCtx, outputs: &mut [Option<GroupOutput>], done: &[bool], next: &mut usize) {
+async fn flush_group(
+    ctx: &TaskCtx,
+    outputs: &mut [Option<GroupOutput>],
+    done: &[bool],
+    next: &mut usize,
+) {
     while *next < outputs.len() && done[*next] {
         if let Some(out) = outputs[*next].take() {
             let io = ctx.io();

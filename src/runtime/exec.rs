@@ -85,7 +85,9 @@ fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
                 .iter()
                 .map(|n| (n.clone(), it.next().unwrap_or_default().to_bytes()))
                 .collect();
-            let words: Vec<Value> = (0..st.words).map(|_| it.next().unwrap_or_default()).collect();
+            let words: Vec<Value> = (0..st.words)
+                .map(|_| it.next().unwrap_or_default())
+                .collect();
             let redirects = st
                 .redirects
                 .iter()
@@ -235,7 +237,9 @@ fn call_function(
     let cwd = fiber.ctx.cwd();
     let redirects = stage.redirects;
     Ok(Some(Halt::Await(Box::pin(async move {
-        let io = apply_redirects(io, &redirects, &cwd).await.map_err(Rc::new)?;
+        let io = apply_redirects(io, &redirects, &cwd)
+            .await
+            .map_err(Rc::new)?;
         Ok(Resume::Call {
             func: f,
             args,
@@ -271,12 +275,17 @@ fn run_builtin_here(
         return Ok(None);
     }
     Ok(Some(Halt::Await(Box::pin(async move {
-        let status = match write_output(&io, &out.stdout[written_out..], &out.stderr[written_err..]).await {
-            Ok(()) => status,
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
-            Err(e) => return Err(Rc::new(Error::io(format!("write error: {e}")))),
-        };
-        Ok(Resume::Status { status, check, text })
+        let status =
+            match write_output(&io, &out.stdout[written_out..], &out.stderr[written_err..]).await {
+                Ok(()) => status,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
+                Err(e) => return Err(Rc::new(Error::io(format!("write error: {e}")))),
+            };
+        Ok(Resume::Status {
+            status,
+            check,
+            text,
+        })
     }))))
 }
 
@@ -305,9 +314,9 @@ async fn apply_redirects(
         let open = |mode: OpenMode| {
             let path = path_of(cwd, target);
             async move {
-                process::open_file(path.clone(), mode).await.map_err(|e| {
-                    Error::io(format!("cannot open {}: {e}", path.display()))
-                })
+                process::open_file(path.clone(), mode)
+                    .await
+                    .map_err(|e| Error::io(format!("cannot open {}: {e}", path.display())))
             }
         };
         match *op {
@@ -336,7 +345,11 @@ async fn apply_redirects(
                 io.stderr = sink;
             }
             RedirOp::Dup { fd, to } => {
-                let src = if to == 2 { io.stderr.clone() } else { io.stdout.clone() };
+                let src = if to == 2 {
+                    io.stderr.clone()
+                } else {
+                    io.stdout.clone()
+                };
                 if fd == 2 {
                     io.stderr = src;
                 } else {
@@ -369,21 +382,22 @@ fn run_pipeline(
         // Pipes between stages: stage i writes pipes[i].1, stage i+1 reads pipes[i].0.
         let mut ios = Vec::with_capacity(n);
         let mut next_stdin: Option<OwnedFd> = None;
-        for i in 0..n {
+        for (i, (stage, target)) in stages.iter().enumerate() {
             let mut io = base_io.clone();
             if let Some(r) = next_stdin.take() {
-                io.stdin = Rc::new(if matches!(stages[i].1, Target::External(_)) {
+                io.stdin = Rc::new(if matches!(target, Target::External(_)) {
                     InSource::shared(r)
                 } else {
                     InSource::exclusive(r)
                 });
             }
             if i + 1 < n {
-                let (r, w) = process::pipe().map_err(|e| Rc::new(Error::io(format!("pipe: {e}"))))?;
+                let (r, w) =
+                    process::pipe().map_err(|e| Rc::new(Error::io(format!("pipe: {e}"))))?;
                 io.stdout = Rc::new(OutSink::from_fd(w));
                 next_stdin = Some(r);
             }
-            let io = apply_redirects(io, &stages[i].0.redirects, &cwd)
+            let io = apply_redirects(io, &stage.redirects, &cwd)
                 .await
                 .map_err(Rc::new)?;
             ios.push(io);
@@ -410,19 +424,33 @@ fn run_pipeline(
                         env: envv.for_child(),
                         cwd: Some(cwd.as_ref().clone()),
                         stdin: stdio_of_in(&io.stdin).map_err(Rc::new)?,
-                        stdout: io.stdout.stdio_for(1).map_err(|e| Rc::new(Error::io(e.to_string())))?,
-                        stderr: io.stderr.stdio_for(2).map_err(|e| Rc::new(Error::io(e.to_string())))?,
+                        stdout: io
+                            .stdout
+                            .stdio_for(1)
+                            .map_err(|e| Rc::new(Error::io(e.to_string())))?,
+                        stderr: io
+                            .stderr
+                            .stdio_for(2)
+                            .map_err(|e| Rc::new(Error::io(e.to_string())))?,
                     };
                     drop(io);
                     match group.spawn(cmd).await {
                         Ok(()) => spawned.push(i),
                         Err(SpawnError::NotFound(_)) => {
                             statuses[i] = Some(127);
-                            let _ = base_io.stderr.write_all(format!("ash: {}\n", not_found_message(&stage.args)).as_bytes()).await;
+                            let _ = base_io
+                                .stderr
+                                .write_all(
+                                    format!("ash: {}\n", not_found_message(&stage.args)).as_bytes(),
+                                )
+                                .await;
                         }
                         Err(e) => {
                             statuses[i] = Some(e.status());
-                            let _ = base_io.stderr.write_all(format!("ash: {}\n", e.message()).as_bytes()).await;
+                            let _ = base_io
+                                .stderr
+                                .write_all(format!("ash: {}\n", e.message()).as_bytes())
+                                .await;
                         }
                     }
                 }
@@ -445,13 +473,16 @@ fn run_pipeline(
                         args.remove(0);
                     }
                     let fiber = Fiber::call(rt.clone(), child, f, args);
-                    ash_stages.push((i, Box::pin(async move {
-                        match drive(fiber).await {
-                            Outcome::Value(v) => Ok(status_of_value(&v)),
-                            Outcome::Error(e) => Err(e),
-                            Outcome::Exit(c) => Ok(c),
-                        }
-                    })));
+                    ash_stages.push((
+                        i,
+                        Box::pin(async move {
+                            match drive(fiber).await {
+                                Outcome::Value(v) => Ok(status_of_value(&v)),
+                                Outcome::Error(e) => Err(e),
+                                Outcome::Exit(c) => Ok(c),
+                            }
+                        }),
+                    ));
                 }
             }
         }
@@ -502,7 +533,11 @@ fn run_pipeline(
             // Exit infos come in spawn order. A stage killed by SIGPIPE
             // because a later stage stopped reading is not a failure.
             for (&i, info) in spawned.iter().zip(infos) {
-                statuses[i] = Some(if info.signal == Some(13) { 0 } else { info.code });
+                statuses[i] = Some(if info.signal == Some(13) {
+                    0
+                } else {
+                    info.code
+                });
             }
         }
         let mut first_error = None;
@@ -524,7 +559,13 @@ fn run_pipeline(
             return Err(e);
         }
         // pipefail: the rightmost failing stage decides.
-        let status = statuses.iter().rev().flatten().copied().find(|&s| s != 0).unwrap_or(0);
+        let status = statuses
+            .iter()
+            .rev()
+            .flatten()
+            .copied()
+            .find(|&s| s != 0)
+            .unwrap_or(0);
         if negated {
             return Ok(Resume::Status {
                 status: i32::from(status == 0),
@@ -533,13 +574,28 @@ fn run_pipeline(
             });
         }
         if check && status == 127 && n == 1 {
-            return Err(Rc::new(Error::command(text.to_string(), 127, format!("command not found: {text}"))));
+            return Err(Rc::new(Error::command(
+                text.to_string(),
+                127,
+                format!("command not found: {text}"),
+            )));
         }
-        Ok(Resume::Status { status, check, text })
+        Ok(Resume::Status {
+            status,
+            check,
+            text,
+        })
     })
 }
 
-fn unreachable_pair() -> (Result<Vec<process::ExitInfo>, process::Cancelled>, Vec<(usize, Result<i32, Rc<Error>>)>) {
+type StageResults = Vec<(usize, Result<i32, Rc<Error>>)>;
+
+/// The type of the joined waits (never produced: the propagation future
+/// never completes).
+fn unreachable_pair() -> (
+    Result<Vec<process::ExitInfo>, process::Cancelled>,
+    StageResults,
+) {
     (Err(process::Cancelled), Vec::new())
 }
 
@@ -553,7 +609,12 @@ fn stage_ctx(parent: &TaskCtx, io: Io) -> TaskCtx {
 
 type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<i32, Rc<Error>>>>>;
 
-fn builtin_stage(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, b: &'static BuiltinCmd, args: Vec<Value>) -> StageFuture {
+fn builtin_stage(
+    rt: Rc<Runtime>,
+    ctx: Rc<TaskCtx>,
+    b: &'static BuiltinCmd,
+    args: Vec<Value>,
+) -> StageFuture {
     Box::pin(async move {
         let out: Output = (b.run)(&rt, &ctx, &args).map_err(Rc::new)?;
         let io = ctx.io();
@@ -633,8 +694,12 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
         let text = smol::unblock(move || std::fs::read(p))
             .await
             .map_err(|e| Rc::new(Error::io(format!("cannot read {}: {e}", full.display()))))?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Rc::new(Error::value(format!("{} is not valid UTF-8", full.display()))))?;
+        let text = String::from_utf8(text).map_err(|_| {
+            Rc::new(Error::value(format!(
+                "{} is not valid UTF-8",
+                full.display()
+            )))
+        })?;
         let func = load_module(&rt, &path_text, &text).map_err(Rc::new)?;
         Ok(Resume::Call {
             func,
@@ -650,13 +715,19 @@ pub fn load_module(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, 
     let source = crate::diag::add_source(name, text);
     let block = crate::syntax::parse(text).map_err(|e| {
         let err = Error::new(ErrorKind::Syntax, e.message);
-        *err.location.borrow_mut() = Some(crate::vm::error::Location { source, span: e.span });
+        *err.location.borrow_mut() = Some(crate::vm::error::Location {
+            source,
+            span: e.span,
+        });
         err
     })?;
     let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
         .map_err(|e| {
             let err = Error::new(ErrorKind::Syntax, e.message);
-            *err.location.borrow_mut() = Some(crate::vm::error::Location { source, span: e.span });
+            *err.location.borrow_mut() = Some(crate::vm::error::Location {
+                source,
+                span: e.span,
+            });
             err
         })?;
     rt.sync_globals();

@@ -75,12 +75,10 @@ pub fn matches(pat: &[u8], name: &[u8]) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pat.len() => {
-                    if pat[p + 1] == name[n] {
-                        p += 2;
-                        n += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pat.len() && pat[p + 1] == name[n] => {
+                    p += 2;
+                    n += 1;
+                    continue;
                 }
                 c if c == name[n] => {
                     p += 1;
@@ -147,7 +145,10 @@ fn expand_sync(pattern: &[u8], cwd: &std::path::Path) -> Vec<Vec<u8>> {
     } else {
         (cwd.to_path_buf(), Vec::new())
     }];
-    let components: Vec<&[u8]> = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    let components: Vec<&[u8]> = pattern
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
     let trailing_slash = pattern.ends_with(b"/");
     for (ci, comp) in components.iter().enumerate() {
         let last = ci + 1 == components.len();
@@ -169,7 +170,9 @@ fn expand_sync(pattern: &[u8], cwd: &std::path::Path) -> Vec<Vec<u8>> {
                 }
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name().into_vec();
                 if name.first() == Some(&b'.') && comp.first() != Some(&b'.') {
@@ -212,7 +215,10 @@ pub async fn expand(pattern: Value, cwd: Rc<PathBuf>) -> Result<Value, Error> {
     if found.is_empty() {
         return Err(Error::new(
             ErrorKind::Glob,
-            format!("no match for {}", String::from_utf8_lossy(&unescape(&pattern))),
+            format!(
+                "no match for {}",
+                String::from_utf8_lossy(&unescape(&pattern))
+            ),
         ));
     }
     Ok(Value::list(found.into_iter().map(Value::from).collect()))

@@ -53,8 +53,10 @@ impl Env {
     }
 
     pub fn set(&mut self, name: &[u8], value: &[u8]) {
-        self.map_mut()
-            .insert(OsStr::from_bytes(name).into(), OsStr::from_bytes(value).into());
+        self.map_mut().insert(
+            OsStr::from_bytes(name).into(),
+            OsStr::from_bytes(value).into(),
+        );
     }
 
     pub fn remove(&mut self, name: &[u8]) {
@@ -153,7 +155,7 @@ impl Runtime {
             failed: RefCell::new(Vec::new()),
             exit_code: Cell::new(None),
             debug,
-            null_stdin: Rc::new(InSource::null()),
+            null_stdin: Rc::new(null_source()),
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
         })
@@ -192,5 +194,14 @@ impl Runtime {
         for t in self.tasks.borrow().values() {
             t.ctx.cancel.cancel(reason, grace);
         }
+    }
+}
+
+/// `/dev/null` as a line source (stdin of spawned tasks).
+fn null_source() -> InSource {
+    match std::fs::File::open("/dev/null") {
+        Ok(f) => InSource::shared(f.into()),
+        // No /dev/null: reading ash's stdin is the only other choice.
+        Err(_) => InSource::stdin(),
     }
 }

@@ -7,8 +7,8 @@ use std::time::Instant;
 use futures_lite::future;
 
 use super::cancel::WakeList;
-use crate::process::OutSink;
 use super::{CancelReason, Runtime, TaskCtx};
+use crate::process::OutSink;
 use crate::vm::error::{Error, ErrorKind};
 use crate::vm::fiber::{Fiber, Halt};
 use crate::vm::objects::Coroutine;
@@ -158,10 +158,7 @@ pub fn spawn_with_output(
 /// Await a task: its value, or its error raised here. If the awaiting task
 /// is cancelled meanwhile, the awaited task is cancelled too (as in asyncio)
 /// and waited for.
-pub async fn await_task(
-    task: TaskRef,
-    waiter: Rc<super::CancelToken>,
-) -> Result<Value, Rc<Error>> {
+pub async fn await_task(task: TaskRef, waiter: Rc<super::CancelToken>) -> Result<Value, Rc<Error>> {
     let outcome = future::or(task.join(), async {
         let grace = waiter.requested().await;
         task.ctx.cancel.cancel(CancelReason::Cancel, grace);

@@ -277,10 +277,7 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
                         WordPart::Lit { text, .. } => path.push_str(text),
                         WordPart::Tilde => path.push('~'),
                         _ => {
-                            return fail(
-                                &k,
-                                "a `use` path must be written literally (no `$`)",
-                            );
+                            return fail(&k, "a `use` path must be written literally (no `$`)");
                         }
                     }
                 }

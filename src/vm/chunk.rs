@@ -92,7 +92,10 @@ pub enum Op {
     /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).
     OrJump(u32),
     /// Jumps when `$status` is non-zero (`&&`) / zero (`||`).
-    JumpIfStatus { nonzero: bool, target: u32 },
+    JumpIfStatus {
+        nonzero: bool,
+        target: u32,
+    },
     /// `[list] -> [list index]` then, each iteration, `ForNext`.
     ForPrep,
     /// `[list i] -> [list i+1 item]`, or pops both and jumps when done.
@@ -123,19 +126,25 @@ pub enum Op {
     IsCatchable,
     /// `[] -> [line]` and `$status` 0, or `[] -> [null]` and status 1 at
     /// end of input: the `read NAME` builtin (the compiler stores the line).
-    ReadLine { check: bool },
+    ReadLine {
+        check: bool,
+    },
     /// `[v] -> !`: raise (a string becomes an `Error`).
     Throw,
 
     /// `[name value] -> []`: set an environment variable of this task.
     Export,
     /// `[path] -> []`: load and run a module or source file.
-    Use { source: bool },
+    Use {
+        source: bool,
+    },
 
     /// `[c] -> [value]`: await a coroutine or a task.
     Await,
     /// `[c] -> [task]`: spawn a coroutine; `job` keeps it in the job table.
-    Spawn { job: bool },
+    Spawn {
+        job: bool,
+    },
     /// `[b1 .. bn limit?] -> [list]`
     Gather {
         n: u32,
@@ -146,7 +155,9 @@ pub enum Op {
     /// `[b1 .. bn] -> [value]`
     Race(u32),
     /// `[duration grace? closure] -> [value]`
-    Timeout { grace: bool },
+    Timeout {
+        grace: bool,
+    },
     /// `[duration] -> []`
     Sleep,
     /// `[task] -> []`

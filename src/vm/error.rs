@@ -78,8 +78,20 @@ pub struct Location {
     pub span: Span,
 }
 
+/// An error value. Boxed, so a `Result<Value, Error>` stays small on the
+/// VM's hot paths; fields are reached through `Deref`.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorData>);
+
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct ErrorData {
     pub kind: ErrorKind,
     pub message: String,
     /// `CommandError`: the exit status (128+N for a signal).
@@ -97,7 +109,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(ErrorData {
             kind,
             message: message.into(),
             status: None,
@@ -105,15 +117,14 @@ impl Error {
             location: RefCell::new(None),
             trace: RefCell::new(Vec::new()),
             timeout_scope: Cell::new(None),
-        }
+        }))
     }
 
     pub fn command(command: String, status: i32, message: String) -> Error {
-        Error {
-            status: Some(status),
-            command: Some(command),
-            ..Error::new(ErrorKind::Command, message)
-        }
+        let mut e = Error::new(ErrorKind::Command, message);
+        e.0.status = Some(status);
+        e.0.command = Some(command);
+        e
     }
 
     pub fn value(message: impl Into<String>) -> Error {

@@ -133,13 +133,21 @@ impl Fiber {
     }
 
     /// Bind arguments and push a frame for `func`.
-    fn push_frame(&mut self, func: Rc<Closure>, mut args: Vec<Value>, kind: FrameKind) -> Result<(), Error> {
+    fn push_frame(
+        &mut self,
+        func: Rc<Closure>,
+        mut args: Vec<Value>,
+        kind: FrameKind,
+    ) -> Result<(), Error> {
         let proto = &func.proto;
         let n = proto.n_params as usize;
         if self.frames.len() >= MAX_FRAMES {
             return Err(Error::new(
                 ErrorKind::Recursion,
-                format!("maximum call depth ({MAX_FRAMES}) exceeded in '{}'", proto.name),
+                format!(
+                    "maximum call depth ({MAX_FRAMES}) exceeded in '{}'",
+                    proto.name
+                ),
             ));
         }
         if args.len() > n && !proto.has_rest {
@@ -151,7 +159,11 @@ impl Fiber {
             )));
         }
         let rest = if proto.has_rest {
-            Some(Value::list(if args.len() > n { args.split_off(n) } else { Vec::new() }))
+            Some(Value::list(if args.len() > n {
+                args.split_off(n)
+            } else {
+                Vec::new()
+            }))
         } else {
             None
         };
@@ -216,7 +228,11 @@ impl Fiber {
             if let Some(h) = self.handlers.last()
                 && h.frame + 1 == depth
             {
-                let h = self.handlers.pop().unwrap_or(Handler { frame: 0, stack: 0, target: 0 });
+                let h = self.handlers.pop().unwrap_or(Handler {
+                    frame: 0,
+                    stack: 0,
+                    target: 0,
+                });
                 self.stack.truncate(h.stack);
                 self.stack.push(Value::Error(e));
                 if let Some(f) = self.frames.last_mut() {
@@ -229,7 +245,11 @@ impl Fiber {
                 return false;
             };
             // Handlers of the frame being left are gone with it.
-            while self.handlers.last().is_some_and(|h| h.frame + 1 > self.frames.len()) {
+            while self
+                .handlers
+                .last()
+                .is_some_and(|h| h.frame + 1 > self.frames.len())
+            {
                 self.handlers.pop();
             }
             self.stack.truncate(frame.base);
@@ -300,21 +320,38 @@ impl Fiber {
         match result {
             Ok(Resume::Push(v)) => self.stack.push(v),
             Ok(Resume::Nothing) => {}
-            Ok(Resume::Status { status, check, text }) => {
+            Ok(Resume::Status {
+                status,
+                check,
+                text,
+            }) => {
                 self.ctx.status.set(status);
                 if check && status != 0 {
                     self.raise(Rc::new(command_error(&text, status)));
                 }
             }
-            Ok(Resume::Call { func, args, kind, io }) => {
+            Ok(Resume::Call {
+                func,
+                args,
+                kind,
+                io,
+            }) => {
                 let restore_io = io.map(|io| std::mem::replace(&mut *self.ctx.io.borrow_mut(), io));
                 let kind = match kind {
-                    FrameKind::Command { check, text, restore } => FrameKind::Command {
+                    FrameKind::Command {
+                        check,
+                        text,
+                        restore,
+                    } => FrameKind::Command {
                         check,
                         text,
                         restore: Some(Restore {
                             io: restore_io,
-                            ..restore.unwrap_or(Restore { io: None, env: None, cwd: None })
+                            ..restore.unwrap_or(Restore {
+                                io: None,
+                                env: None,
+                                cwd: None,
+                            })
                         }),
                     },
                     other => other,
@@ -417,7 +454,9 @@ impl Fiber {
                     self.stack[base + s as usize] = v;
                 }
                 Op::LoadCell(c) => {
-                    let v = self.frames[self.frames.len() - 1].cells[c as usize].borrow().clone();
+                    let v = self.frames[self.frames.len() - 1].cells[c as usize]
+                        .borrow()
+                        .clone();
                     self.stack.push(v);
                 }
                 Op::StoreCell(c) => {
@@ -460,7 +499,9 @@ impl Fiber {
                             save_pc!();
                             return Err(Error::new(
                                 ErrorKind::Name,
-                                format!("variable '{name}' is not declared (use `let {name} = ...`)"),
+                                format!(
+                                    "variable '{name}' is not declared (use `let {name} = ...`)"
+                                ),
                             ));
                         }
                     }
@@ -483,8 +524,12 @@ impl Fiber {
                     let a = self.pop();
                     // The hot case of loops: int arithmetic and comparison.
                     let r = match (op, &a, &b) {
-                        (crate::ast::BinaryOp::Lt, Value::Int(x), Value::Int(y)) => Value::Bool(x < y),
-                        (crate::ast::BinaryOp::Add, Value::Int(x), Value::Int(y)) if x.checked_add(*y).is_some() => {
+                        (crate::ast::BinaryOp::Lt, Value::Int(x), Value::Int(y)) => {
+                            Value::Bool(x < y)
+                        }
+                        (crate::ast::BinaryOp::Add, Value::Int(x), Value::Int(y))
+                            if x.checked_add(*y).is_some() =>
+                        {
                             Value::Int(x + y)
                         }
                         _ => tri!(ops::binary(op, &a, &b)),
@@ -553,23 +598,29 @@ impl Fiber {
                 }
                 Op::ArgList(n) => {
                     let words = self.pop_n(n as usize);
-                    self.stack.push(Value::list(crate::runtime::exec::flatten_words(words)));
+                    self.stack
+                        .push(Value::list(crate::runtime::exec::flatten_words(words)));
                 }
                 Op::EscapeGlob => {
                     let v = self.pop();
-                    self.stack.push(Value::from(crate::runtime::glob::escape(&v.to_bytes())));
+                    self.stack
+                        .push(Value::from(crate::runtime::glob::escape(&v.to_bytes())));
                 }
                 Op::Glob => {
                     let pattern = self.pop();
                     save_pc!();
                     let cwd = self.ctx.cwd();
                     return Ok(Some(Halt::Await(Box::pin(async move {
-                        crate::runtime::glob::expand(pattern, cwd).await.map(Resume::Push).map_err(Rc::new)
+                        crate::runtime::glob::expand(pattern, cwd)
+                            .await
+                            .map(Resume::Push)
+                            .map_err(Rc::new)
                     }))));
                 }
                 Op::Home => {
                     let home = self.ctx.env.borrow().get(b"HOME").unwrap_or_default();
-                    self.stack.push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
+                    self.stack
+                        .push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
                 }
                 Op::Jump(t) => pc = t as usize,
                 Op::Loop(t) => {
@@ -615,7 +666,8 @@ impl Fiber {
                 }
                 Op::ForNext(done) => {
                     let n = self.stack.len();
-                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1]) else {
+                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1])
+                    else {
                         save_pc!();
                         return Err(Error::value("internal error: bad for-loop state"));
                     };
@@ -660,7 +712,10 @@ impl Fiber {
                             CaptureFrom::Capture(i) => frame.closure.captures[i as usize].clone(),
                         })
                         .collect();
-                    self.stack.push(Value::Func(Rc::new(Closure { proto: child, captures })));
+                    self.stack.push(Value::Func(Rc::new(Closure {
+                        proto: child,
+                        captures,
+                    })));
                 }
                 Op::MakeCoroutine => {
                     let v = self.pop();
@@ -668,7 +723,8 @@ impl Fiber {
                         save_pc!();
                         return Err(Error::type_err("async needs a function"));
                     };
-                    self.stack.push(Value::Coroutine(Rc::new(Coroutine::new(f, Vec::new()))));
+                    self.stack
+                        .push(Value::Coroutine(Rc::new(Coroutine::new(f, Vec::new()))));
                 }
                 Op::Exec(i) => {
                     save_pc!();
@@ -714,7 +770,9 @@ impl Fiber {
                     save_pc!();
                     let e = match v {
                         Value::Error(e) => e,
-                        Value::Str(s) => Rc::new(Error::new(ErrorKind::Error, String::from_utf8_lossy(&s))),
+                        Value::Str(s) => {
+                            Rc::new(Error::new(ErrorKind::Error, String::from_utf8_lossy(&s)))
+                        }
                         other => Rc::new(Error::new(ErrorKind::Error, other.to_text())),
                     };
                     self.raise(e);
@@ -724,23 +782,26 @@ impl Fiber {
                     save_pc!();
                     let stdin = self.ctx.io.borrow().stdin.clone();
                     let ctx = self.ctx.clone();
-                    return Ok(Some(Halt::Await(cancellable(self.ctx.cancel.clone(), async move {
-                        match stdin.read_line().await {
-                            Ok(Some(line)) => {
-                                ctx.status.set(0);
-                                Ok(Resume::Push(Value::from(line)))
+                    return Ok(Some(Halt::Await(cancellable(
+                        self.ctx.cancel.clone(),
+                        async move {
+                            match stdin.read_line().await {
+                                Ok(Some(line)) => {
+                                    ctx.status.set(0);
+                                    Ok(Resume::Push(Value::from(line)))
+                                }
+                                Ok(None) if check => {
+                                    ctx.status.set(1);
+                                    Err(Rc::new(command_error("read", 1)))
+                                }
+                                Ok(None) => {
+                                    ctx.status.set(1);
+                                    Ok(Resume::Push(Value::Null))
+                                }
+                                Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
                             }
-                            Ok(None) if check => {
-                                ctx.status.set(1);
-                                Err(Rc::new(command_error("read", 1)))
-                            }
-                            Ok(None) => {
-                                ctx.status.set(1);
-                                Ok(Resume::Push(Value::Null))
-                            }
-                            Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
-                        }
-                    }))));
+                        },
+                    ))));
                 }
                 Op::Export => {
                     let v = self.pop();
@@ -779,7 +840,12 @@ impl Fiber {
                     let t = tri!(crate::runtime::task::spawn(&self.rt, &self.ctx, &coro, job));
                     self.stack.push(Value::Task(t));
                 }
-                Op::Gather { n, keep_going, group, limit } => {
+                Op::Gather {
+                    n,
+                    keep_going,
+                    group,
+                    limit,
+                } => {
                     save_pc!();
                     let limit = if limit { Some(self.pop()) } else { None };
                     let branches = self.pop_n(n as usize);
@@ -796,7 +862,11 @@ impl Fiber {
                 Op::Race(n) => {
                     save_pc!();
                     let branches = self.pop_n(n as usize);
-                    let fut = crate::runtime::concurrency::race(self.rt.clone(), self.ctx.clone(), branches)?;
+                    let fut = crate::runtime::concurrency::race(
+                        self.rt.clone(),
+                        self.ctx.clone(),
+                        branches,
+                    )?;
                     return Ok(Some(Halt::Await(fut)));
                 }
                 Op::Timeout { grace } => {
@@ -811,15 +881,21 @@ impl Fiber {
                     save_pc!();
                     let d = self.pop();
                     let d = to_duration(&d, "sleep")?;
-                    return Ok(Some(Halt::Await(cancellable(self.ctx.cancel.clone(), async move {
-                        async_io::Timer::after(d).await;
-                        Ok(Resume::Nothing)
-                    }))));
+                    return Ok(Some(Halt::Await(cancellable(
+                        self.ctx.cancel.clone(),
+                        async move {
+                            async_io::Timer::after(d).await;
+                            Ok(Resume::Nothing)
+                        },
+                    ))));
                 }
                 Op::Cancel => {
                     let v = self.pop();
                     match v {
-                        Value::Task(t) => t.ctx.cancel.cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE),
+                        Value::Task(t) => t
+                            .ctx
+                            .cancel
+                            .cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE),
                         other => {
                             save_pc!();
                             return Err(Error::type_err(format!(
@@ -839,7 +915,11 @@ impl Fiber {
             self.finished = Some(Ok(v));
             return Ok(None);
         };
-        while self.handlers.last().is_some_and(|h| h.frame >= self.frames.len()) {
+        while self
+            .handlers
+            .last()
+            .is_some_and(|h| h.frame >= self.frames.len())
+        {
             self.handlers.pop();
         }
         self.stack.truncate(frame.base);
@@ -853,7 +933,11 @@ impl Fiber {
                 Ok(None)
             }
             FrameKind::Module => Ok(None),
-            FrameKind::Command { check, text, restore } => {
+            FrameKind::Command {
+                check,
+                text,
+                restore,
+            } => {
                 self.restore(restore);
                 let status = status_of_return(&v);
                 self.ctx.status.set(status);
@@ -892,7 +976,8 @@ impl Fiber {
         match callee {
             Value::Func(f) => {
                 // An async fn: calling it makes a coroutine.
-                self.stack.push(Value::Coroutine(Rc::new(Coroutine::new(f, args))));
+                self.stack
+                    .push(Value::Coroutine(Rc::new(Coroutine::new(f, args))));
                 Ok(())
             }
             Value::Native(n) => {
@@ -901,7 +986,10 @@ impl Fiber {
                 self.stack.push(r);
                 Ok(())
             }
-            other => Err(Error::type_err(format!("{} is not a function", other.type_name()))),
+            other => Err(Error::type_err(format!(
+                "{} is not a function",
+                other.type_name()
+            ))),
         }
     }
 
@@ -916,7 +1004,9 @@ impl Fiber {
             Value::Task(t) => {
                 let token = self.ctx.cancel.clone();
                 Ok(Some(Halt::Await(Box::pin(async move {
-                    crate::runtime::task::await_task(t, token).await.map(Resume::Push)
+                    crate::runtime::task::await_task(t, token)
+                        .await
+                        .map(Resume::Push)
                 }))))
             }
             other => Err(Error::type_err(format!(
@@ -926,7 +1016,12 @@ impl Fiber {
         }
     }
 
-    fn begin_timeout(&mut self, duration: Value, grace: Option<Value>, body: Value) -> Result<(), Error> {
+    fn begin_timeout(
+        &mut self,
+        duration: Value,
+        grace: Option<Value>,
+        body: Value,
+    ) -> Result<(), Error> {
         let d = to_duration(&duration, "timeout")?;
         let grace = match grace {
             Some(g) => to_duration(&g, "timeout --grace")?,
@@ -952,12 +1047,19 @@ impl Fiber {
     }
 
     /// Push a frame for `func` (used by command execution).
-    pub fn enter(&mut self, func: Rc<Closure>, args: Vec<Value>, kind: FrameKind) -> Result<(), Error> {
+    pub fn enter(
+        &mut self,
+        func: Rc<Closure>,
+        args: Vec<Value>,
+        kind: FrameKind,
+    ) -> Result<(), Error> {
         self.push_frame(func, args, kind)
     }
 
     pub fn proto_name(&self) -> String {
-        self.frames.last().map_or_else(String::new, |_| self.proto().name.clone())
+        self.frames
+            .last()
+            .map_or_else(String::new, |_| self.proto().name.clone())
     }
 
     /// The global's fallback when undefined: a built-in function, an
@@ -971,7 +1073,10 @@ impl Fiber {
         if let Some(v) = self.ctx.env.borrow().get(name.as_bytes()) {
             return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
         }
-        Err(Error::new(ErrorKind::Name, format!("'{name}' is not defined")))
+        Err(Error::new(
+            ErrorKind::Name,
+            format!("'{name}' is not defined"),
+        ))
     }
 }
 
@@ -1008,7 +1113,9 @@ pub fn command_error(text: &str, status: i32) -> Error {
 fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
     let b = v.to_bytes();
     if b.contains(&0) {
-        return Err(Error::value("an environment value cannot contain a NUL byte"));
+        return Err(Error::value(
+            "an environment value cannot contain a NUL byte",
+        ));
     }
     Ok(b)
 }
@@ -1019,8 +1126,12 @@ pub fn to_duration(v: &Value, what: &str) -> Result<Duration, Error> {
         Value::Duration(d) => *d,
         Value::Int(i) => *i as f64,
         Value::Float(f) => *f,
-        Value::Str(s) => crate::runtime::exec::parse_duration(s)
-            .ok_or_else(|| Error::value(format!("{what}: invalid duration {:?}", String::from_utf8_lossy(s))))?,
+        Value::Str(s) => crate::runtime::exec::parse_duration(s).ok_or_else(|| {
+            Error::value(format!(
+                "{what}: invalid duration {:?}",
+                String::from_utf8_lossy(s)
+            ))
+        })?,
         other => {
             return Err(Error::type_err(format!(
                 "{what} expects a duration, got {}",

@@ -5,15 +5,16 @@ use std::rc::Rc;
 
 use crate::ast::{BinaryOp, UnaryOp};
 
-use super::error::{Error, ErrorKind};
+use super::error::{Error as AshError, ErrorKind};
+type Error = AshError;
 use super::value::Value;
 
 fn overflow() -> Error {
-    Error::value("integer overflow")
+    AshError::value("integer overflow")
 }
 
 fn bad_operands(op: &str, a: &Value, b: &Value) -> Error {
-    Error::type_err(format!(
+    AshError::type_err(format!(
         "unsupported operand types for {op}: {} and {}",
         a.type_name(),
         b.type_name()
@@ -34,7 +35,7 @@ pub fn unary(op: UnaryOp, v: &Value) -> Result<Value, Error> {
         (UnaryOp::Neg, Value::Int(i)) => i.checked_neg().map(Value::Int).ok_or_else(overflow),
         (UnaryOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
         (UnaryOp::Neg, Value::Duration(d)) => Ok(Value::Duration(-d)),
-        (UnaryOp::Neg, v) => Err(Error::type_err(format!(
+        (UnaryOp::Neg, v) => Err(AshError::type_err(format!(
             "bad operand type for unary -: {}",
             v.type_name()
         ))),
@@ -73,7 +74,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
             (Str(s), Int(n)) | (Int(n), Str(s)) => {
                 let n = usize::try_from(*n).unwrap_or(0);
                 if s.len().saturating_mul(n) > 1 << 30 {
-                    return Err(Error::value("string repetition too large"));
+                    return Err(AshError::value("string repetition too large"));
                 }
                 Ok(Value::Str(Rc::from(s.repeat(n))))
             }
@@ -83,13 +84,13 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
             (Duration(d), n) if as_f64(n).is_some() => {
                 let n = as_f64(n).unwrap_or(0.0);
                 if n == 0.0 {
-                    return Err(Error::value("division by zero"));
+                    return Err(AshError::value("division by zero"));
                 }
                 Ok(Duration(d / n))
             }
             (Duration(x), Duration(y)) => {
                 if *y == 0.0 {
-                    return Err(Error::value("division by zero"));
+                    return Err(AshError::value("division by zero"));
                 }
                 Ok(Float(x / y))
             }
@@ -98,20 +99,20 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                     return Err(bad_operands("/", a, b));
                 };
                 if y == 0.0 {
-                    return Err(Error::value("division by zero"));
+                    return Err(AshError::value("division by zero"));
                 }
                 Ok(Float(x / y))
             }
         },
         BinaryOp::Rem => match (a, b) {
-            (Int(_), Int(0)) => Err(Error::value("division by zero")),
+            (Int(_), Int(0)) => Err(AshError::value("division by zero")),
             (Int(x), Int(y)) => x.checked_rem_euclid(*y).map(Int).ok_or_else(overflow),
             _ => {
                 let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else {
                     return Err(bad_operands("%", a, b));
                 };
                 if y == 0.0 {
-                    return Err(Error::value("division by zero"));
+                    return Err(AshError::value("division by zero"));
                 }
                 Ok(Float(x.rem_euclid(y)))
             }
@@ -144,7 +145,7 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Error> {
         (Str(x), Str(y)) => Ok(x.cmp(y)),
         (Duration(x), Duration(y)) => x
             .partial_cmp(y)
-            .ok_or_else(|| Error::value("cannot compare NaN")),
+            .ok_or_else(|| AshError::value("cannot compare NaN")),
         (List(x), List(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
             for (p, q) in x.iter().zip(y.iter()) {
@@ -158,8 +159,8 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Error> {
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => x
                 .partial_cmp(&y)
-                .ok_or_else(|| Error::value("cannot compare NaN")),
-            _ => Err(Error::type_err(format!(
+                .ok_or_else(|| AshError::value("cannot compare NaN")),
+            _ => Err(AshError::type_err(format!(
                 "cannot compare {} with {}",
                 a.type_name(),
                 b.type_name()
@@ -181,10 +182,15 @@ pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
             let l = l.borrow();
             list_index(l.len(), *i)
                 .map(|i| l[i].clone())
-                .ok_or_else(|| Error::new(ErrorKind::Index, format!("list index {i} out of range (length {})", l.len())))
+                .ok_or_else(|| {
+                    AshError::new(
+                        ErrorKind::Index,
+                        format!("list index {i} out of range (length {})", l.len()),
+                    )
+                })
         }
         (Value::Map(m), Value::Str(s)) => m.borrow().get(s).cloned().ok_or_else(|| {
-            Error::new(
+            AshError::new(
                 ErrorKind::Key,
                 format!("no key {}", Value::Str(s.clone()).repr()),
             )
@@ -197,15 +203,22 @@ pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
                     list_index(n, *i)
                         .and_then(|i| text.chars().nth(i))
                         .map(|ch| Value::str(ch.to_string()))
-                        .ok_or_else(|| Error::new(ErrorKind::Index, format!("string index {i} out of range (length {n})")))
+                        .ok_or_else(|| {
+                            AshError::new(
+                                ErrorKind::Index,
+                                format!("string index {i} out of range (length {n})"),
+                            )
+                        })
                 }
                 Err(_) => list_index(s.len(), *i)
                     .map(|i| Value::str([s[i]]))
-                    .ok_or_else(|| Error::new(ErrorKind::Index, format!("string index {i} out of range"))),
+                    .ok_or_else(|| {
+                        AshError::new(ErrorKind::Index, format!("string index {i} out of range"))
+                    }),
             }
         }
         (Value::Error(e), Value::Str(s)) => error_field(e, s),
-        _ => Err(Error::type_err(format!(
+        _ => Err(AshError::type_err(format!(
             "cannot index {} with {}",
             c.type_name(),
             k.type_name()
@@ -224,7 +237,7 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
                     l[i] = v;
                     Ok(())
                 }
-                None => Err(Error::new(
+                None => Err(AshError::new(
                     ErrorKind::Index,
                     format!("list index {i} out of range (length {len})"),
                 )),
@@ -234,7 +247,7 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
             m.borrow_mut().insert(s.clone(), v);
             Ok(())
         }
-        _ => Err(Error::type_err(format!(
+        _ => Err(AshError::type_err(format!(
             "cannot assign into {} with a {} index",
             c.type_name(),
             k.type_name()
@@ -246,7 +259,7 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
 pub fn field(v: &Value, name: &[u8]) -> Result<Value, Error> {
     match v {
         Value::Map(m) => m.borrow().get(name).cloned().ok_or_else(|| {
-            Error::new(
+            AshError::new(
                 ErrorKind::Key,
                 format!("no key {}", Value::str(name).repr()),
             )
@@ -255,9 +268,12 @@ pub fn field(v: &Value, name: &[u8]) -> Result<Value, Error> {
         Value::Task(t) => match name {
             b"id" => Ok(Value::Int(t.id() as i64)),
             b"state" => Ok(Value::str(t.state_name())),
-            _ => Err(Error::new(ErrorKind::Key, format!("a task has no field {:?}", String::from_utf8_lossy(name)))),
+            _ => Err(AshError::new(
+                ErrorKind::Key,
+                format!("a task has no field {:?}", String::from_utf8_lossy(name)),
+            )),
         },
-        _ => Err(Error::type_err(format!(
+        _ => Err(AshError::type_err(format!(
             "{} has no field {:?}",
             v.type_name(),
             String::from_utf8_lossy(name)
@@ -280,7 +296,7 @@ fn error_field(e: &Rc<Error>, name: &[u8]) -> Result<Value, Error> {
             }
         }
         _ => {
-            return Err(Error::new(
+            return Err(AshError::new(
                 ErrorKind::Key,
                 format!("an error has no field {:?}", String::from_utf8_lossy(name)),
             ));
@@ -295,7 +311,7 @@ pub fn set_field(m: &Value, name: &[u8], v: Value) -> Result<(), Error> {
             m.borrow_mut().insert(Rc::from(name), v);
             Ok(())
         }
-        _ => Err(Error::type_err(format!(
+        _ => Err(AshError::type_err(format!(
             "cannot set a field on {}",
             m.type_name()
         ))),

@@ -76,7 +76,7 @@ fn bytes(name: &str, args: Vec<Value>) -> Vec<u8> {
 fn err(name: &str, args: Vec<Value>) -> (ErrorKind, String) {
     match call(name, args) {
         Ok(v) => panic!("{name}: expected an error, got {}", v.repr()),
-        Err(e) => (e.kind, e.message),
+        Err(e) => (e.kind, e.message.clone()),
     }
 }
 
