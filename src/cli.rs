@@ -153,7 +153,7 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
     let block = crate::syntax::parse(text)
         .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
     let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
-        .map_err(|e| diag::render(source, e.span, "", &e.message))?;
+        .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,
@@ -174,7 +174,7 @@ fn main_ctx() -> TaskCtx {
         }),
         status: std::cell::Cell::new(0),
         cancel: Rc::new(CancelToken::default()),
-        current: RefCell::new(String::new()),
+        current: Rc::new(RefCell::new(String::new())),
     }
 }
 
@@ -246,7 +246,7 @@ async fn finish_tasks(rt: &Rc<Runtime>) {
             break;
         }
         for t in &live {
-            t.ctx.cancel.cancel(CancelReason::Cancel, DEFAULT_GRACE);
+            t.cancel.cancel(CancelReason::Cancel, DEFAULT_GRACE);
         }
         for t in live {
             t.join().await;

@@ -117,16 +117,35 @@ pub fn render_error(e: &Error) -> String {
         Some(loc) => render(loc.source, loc.span, &head, &e.message),
         None => format!("ash: {head}{}\n", e.message),
     };
-    for call in e.trace.borrow().iter().take(20) {
+    // Consecutive identical call sites (deep recursion) are shown once.
+    let trace = e.trace.borrow();
+    let mut shown = 0;
+    let mut i = 0;
+    while i < trace.len() && shown < 20 {
+        let call = &trace[i];
+        let mut same = 1;
+        while i + same < trace.len()
+            && trace[i + same].source == call.source
+            && trace[i + same].span == call.span
+        {
+            same += 1;
+        }
         let (line, col) = line_col(call);
         out.push_str(&format!(
             "  called from {}:{line}:{col}\n",
             source_name(call.source)
         ));
+        if same > 1 {
+            out.push_str(&format!(
+                "  ... the line above repeated {} more times\n",
+                same - 1
+            ));
+        }
+        shown += 1;
+        i += same;
     }
-    let extra = e.trace.borrow().len().saturating_sub(20);
-    if extra > 0 {
-        out.push_str(&format!("  ... and {extra} more calls\n"));
+    if i < trace.len() {
+        out.push_str(&format!("  ... and {} more calls\n", trace.len() - i));
     }
     out
 }

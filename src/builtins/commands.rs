@@ -411,7 +411,7 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             t.state_name(),
             t.started.elapsed().as_secs_f64(),
             {
-                let cur = t.ctx.current.borrow();
+                let cur = t.current.borrow();
                 if cur.is_empty() {
                     t.name.clone()
                 } else {

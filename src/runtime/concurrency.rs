@@ -126,7 +126,7 @@ async fn next_done(running: &mut Vec<Running>) -> (Running, Outcome) {
 /// Cancel every running branch and wait for all of them.
 async fn cancel_all(running: &mut Vec<Running>, grace: Duration) {
     for r in running.iter() {
-        r.task.ctx.cancel.cancel(CancelReason::Cancel, grace);
+        r.task.cancel.cancel(CancelReason::Cancel, grace);
     }
     while !running.is_empty() {
         let (r, _) = next_done(running).await;

@@ -88,7 +88,7 @@ pub struct TaskCtx {
     pub status: Cell<i32>,
     pub cancel: Rc<CancelToken>,
     /// What the task is running now, for `jobs`.
-    pub current: RefCell<String>,
+    pub current: Rc<RefCell<String>>,
 }
 
 impl TaskCtx {
@@ -107,7 +107,7 @@ impl TaskCtx {
             }),
             status: Cell::new(0),
             cancel: Rc::new(CancelToken::default()),
-            current: RefCell::new(String::new()),
+            current: Rc::new(RefCell::new(String::new())),
         }
     }
 
@@ -192,7 +192,7 @@ impl Runtime {
     /// Cancel every live task (at script end, `exit`, or a signal).
     pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
         for t in self.tasks.borrow().values() {
-            t.ctx.cancel.cancel(reason, grace);
+            t.cancel.cancel(reason, grace);
         }
     }
 }

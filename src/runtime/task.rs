@@ -29,7 +29,11 @@ pub struct Task {
     pub id: u64,
     /// The coroutine's name, for `jobs` and warnings.
     pub name: String,
-    pub ctx: Rc<TaskCtx>,
+    /// The task's cancellation token (its context is dropped when it ends,
+    /// closing the pipes it held).
+    pub cancel: Rc<super::CancelToken>,
+    /// What it is running now, for `jobs`.
+    pub current: Rc<RefCell<String>>,
     pub started: Instant,
     /// Started with `cmd &`: listed by `jobs` (all live tasks are).
     pub job: bool,
@@ -51,7 +55,7 @@ impl Task {
 
     pub fn state_name(&self) -> &'static str {
         match &*self.outcome.borrow() {
-            None if self.ctx.cancel.is_requested() => "cancelling",
+            None if self.cancel.is_requested() => "cancelling",
             None => "running",
             Some(Outcome::Value(_)) | Some(Outcome::Exit(_)) => "done",
             Some(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
@@ -124,7 +128,8 @@ pub fn spawn_with_output(
     let task = Rc::new(Task {
         id,
         name: coro.name().to_string(),
-        ctx: ctx.clone(),
+        cancel: ctx.cancel.clone(),
+        current: ctx.current.clone(),
         started: Instant::now(),
         job,
         outcome: RefCell::new(None),
@@ -161,7 +166,7 @@ pub fn spawn_with_output(
 pub async fn await_task(task: TaskRef, waiter: Rc<super::CancelToken>) -> Result<Value, Rc<Error>> {
     let outcome = future::or(task.join(), async {
         let grace = waiter.requested().await;
-        task.ctx.cancel.cancel(CancelReason::Cancel, grace);
+        task.cancel.cancel(CancelReason::Cancel, grace);
         task.join().await
     })
     .await;

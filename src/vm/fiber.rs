@@ -262,8 +262,10 @@ impl Fiber {
                 FrameKind::Timeout { scope, .. } => {
                     self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
                     if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
+                        // Reported at the `timeout` itself, not where the
+                        // body happened to be waiting.
                         let t = Error::new(ErrorKind::Timeout, "the timeout expired");
-                        *t.location.borrow_mut() = e.location.borrow().clone();
+                        *t.location.borrow_mut() = self.location_of_caller();
                         e = Rc::new(t);
                     }
                 }
@@ -893,7 +895,6 @@ impl Fiber {
                     let v = self.pop();
                     match v {
                         Value::Task(t) => t
-                            .ctx
                             .cancel
                             .cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE),
                         other => {
