@@ -708,6 +708,9 @@ fn index_of_in_lists_and_strings() {
     assert_eq!(ok("index_of", vec![s("hello"), s("")]), "0");
     assert_eq!(ok("index_of", vec![s("héllo"), s("l")]), "2");
     assert_eq!(ok("index_of", vec![b(b"\xff\xfel"), s("l")]), "2");
+    // A needle that is not UTF-8 matching inside a character.
+    assert_eq!(ok("index_of", vec![s("aé"), b(b"\xa9")]), "1");
+    assert_eq!(ok("index_of", vec![s("日本"), b(b"\x9c")]), "1");
     type_err("index_of", vec![s("abc"), i(1)]);
     type_err("index_of", vec![m(&[]), s("a")]);
 }
