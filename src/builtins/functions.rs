@@ -16,7 +16,9 @@
 //!   else bytes. `len` of a list or map is its number of entries.
 //! - `str(v)`: the bytes `v` becomes in a command argument: strings
 //!   unchanged, `null` → `""`, `1.0` → `"1.0"`, lists joined by spaces, maps
-//!   and others as their `repr`, durations as `1.5s`.
+//!   and others as their `repr`, durations as `1.5s`. Lists nested more
+//!   than 64 deep (a list that contains itself) → `ValueError: str():
+//!   nesting too deep`.
 //! - `lines(s)`: split on `\n`; a `\r` before it is dropped; a final newline
 //!   does not make an empty last line; `lines("")` is `[]`.
 //! - `split(s)`: on runs of (Unicode) whitespace, ignoring leading and
@@ -24,7 +26,8 @@
 //!   each exact occurrence of `sep` (`split("a,,b", ",")` is `["a", "", "b"]`,
 //!   `split("", ",")` is `[""]`). `split(s, sep, n)`: at most `n` splits
 //!   (`n < 0`: no limit). An empty `sep` is a `ValueError`.
-//! - `join(list, sep)`: elements converted as by `str`, `sep` between them.
+//! - `join(list, sep)`: elements converted as by `str`, `sep` between them
+//!   (`null` → `""`, a nested list → its elements joined by spaces).
 //! - `contains(s, sub)`, `starts_with(s, prefix)`, `ends_with(s, suffix)`:
 //!   byte-wise; the empty string is contained in, and starts and ends,
 //!   every string.
@@ -205,11 +208,42 @@ fn overflow() -> Error {
     Error::value("integer overflow")
 }
 
+/// How deeply `str` and `join` follow lists inside lists.
+const STR_DEPTH: usize = 64;
+
+/// Appends the bytes of `v` as `Value::to_bytes` gives them, but fails on
+/// lists nested more than `STR_DEPTH` deep (a list that contains itself)
+/// instead of overflowing the stack.
+fn stringify(name: &str, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Error> {
+    match v {
+        Value::Str(s) => out.extend_from_slice(s),
+        Value::Null => {}
+        Value::List(l) => {
+            if depth >= STR_DEPTH {
+                return Err(Error::value(format!("{name}(): nesting too deep")));
+            }
+            for (i, item) in l.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                stringify(name, item, out, depth + 1)?;
+            }
+        }
+        // `repr` bounds its own depth.
+        other => out.extend_from_slice(other.repr().as_bytes()),
+    }
+    Ok(())
+}
+
 fn str_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("str", args, 1, 1)?;
     Ok(match &args[0] {
         s @ Value::Str(_) => s.clone(),
-        other => Value::from(other.to_bytes()),
+        other => {
+            let mut out = Vec::new();
+            stringify("str", other, &mut out, 0)?;
+            Value::from(out)
+        }
     })
 }
 

@@ -129,9 +129,16 @@ pub(super) fn index_of(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         Value::List(l) => l.borrow().iter().position(|v| v.equals(&args[1])),
         Value::Str(s) => {
             let sub = want_str("index_of", "a string to look for in a string", &args[1])?;
-            s.find(sub).map(|at| match std::str::from_utf8(s) {
-                Ok(text) => text[..at].chars().count(),
-                Err(_) => at,
+            // In UTF-8 text, the index of the character the match starts in
+            // (a needle that is not UTF-8 may match mid-character).
+            let utf8 = std::str::from_utf8(s).is_ok();
+            s.find(sub).map(|at| {
+                if !utf8 {
+                    return at;
+                }
+                let starts = s[..at].iter().filter(|&&b| !is_continuation(b)).count();
+                let inside = s.get(at).is_some_and(|&b| is_continuation(b));
+                starts - usize::from(inside)
             })
         }
         other => return Err(wrong_type("index_of", "a list or string", other)),
@@ -160,4 +167,9 @@ pub(super) fn get(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         }
         other => Err(wrong_type("get", "a map or list", other)),
     }
+}
+
+/// A UTF-8 continuation byte (`10xxxxxx`).
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
 }

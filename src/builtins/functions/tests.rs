@@ -183,6 +183,25 @@ fn str_converts_like_command_arguments() {
     );
     assert_eq!(bytes("str", vec![Value::Duration(1.5)]), b"1.5s");
     assert_eq!(bytes("str", vec![m(&[("k", s("v"))])]), br#"{"k": "v"}"#);
+    assert_eq!(
+        bytes(
+            "str",
+            vec![l(vec![l(vec![i(1), i(2)]), Value::Null, s("z")])]
+        ),
+        b"1 2  z"
+    );
+    // A list that contains itself does not overflow the stack.
+    let me = l(vec![]);
+    let Value::List(inner) = &me else {
+        unreachable!()
+    };
+    inner.borrow_mut().push(me.clone());
+    assert_eq!(
+        value_err("str", vec![me.clone()]),
+        "str(): nesting too deep"
+    );
+    value_err("join", vec![me.clone(), s(",")]);
+    inner.borrow_mut().clear();
 }
 
 #[test]
@@ -327,6 +346,13 @@ fn join_stringifies_elements() {
     assert_eq!(
         bytes("join", vec![l(vec![b(b"\xff"), b(b"\xfe")]), b(b"\x80")]),
         b"\xff\x80\xfe"
+    );
+    assert_eq!(
+        bytes(
+            "join",
+            vec![l(vec![l(vec![s("a"), s("b")]), s("c")]), s(",")]
+        ),
+        b"a b,c"
     );
     type_err("join", vec![s("ab"), s(",")]);
     type_err("join", vec![l(vec![]), i(1)]);
@@ -682,6 +708,9 @@ fn index_of_in_lists_and_strings() {
     assert_eq!(ok("index_of", vec![s("hello"), s("")]), "0");
     assert_eq!(ok("index_of", vec![s("héllo"), s("l")]), "2");
     assert_eq!(ok("index_of", vec![b(b"\xff\xfel"), s("l")]), "2");
+    // A needle that is not UTF-8 matching inside a character.
+    assert_eq!(ok("index_of", vec![s("aé"), b(b"\xa9")]), "1");
+    assert_eq!(ok("index_of", vec![s("日本"), b(b"\x9c")]), "1");
     type_err("index_of", vec![s("abc"), i(1)]);
     type_err("index_of", vec![m(&[]), s("a")]);
 }

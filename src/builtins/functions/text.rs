@@ -3,7 +3,7 @@
 
 use bstr::ByteSlice;
 
-use super::{arity, want_int, want_str, wrong_type};
+use super::{arity, stringify, want_int, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
 use crate::vm::value::Value;
@@ -50,10 +50,7 @@ pub(super) fn join(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         if i > 0 {
             out.extend_from_slice(sep);
         }
-        match v {
-            Value::Str(s) => out.extend_from_slice(s),
-            other => out.extend_from_slice(&other.to_bytes()),
-        }
+        stringify("join", v, &mut out, 0)?;
     }
     Ok(Value::from(out))
 }
