@@ -197,7 +197,7 @@ pub(crate) fn command<'a>(i: In<'a>, what: &str) -> PR<'a, Command> {
     if words.is_empty() {
         if !env.is_empty() {
             let j = sp(i);
-            return expect(
+            return fail(
                 &j,
                 "expected a command after `NAME=value` (to assign a variable write `NAME = value`)",
             );
