@@ -54,17 +54,29 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `let x = EXPR`
-    Let { name: Ident, value: Expr },
+    Let {
+        name: Ident,
+        value: Expr,
+    },
     /// `x = EXPR`, `xs[i] = EXPR`, `m.k = EXPR`, `m["k"] = EXPR`
-    Assign { target: Expr, value: Expr },
+    Assign {
+        target: Expr,
+        value: Expr,
+    },
     /// `export NAME = EXPR` (value given) or `export NAME`
-    Export { name: Ident, value: Option<Expr> },
+    Export {
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `if C { } elif C { } else { }`: the `if` and each `elif` in order.
     If {
         branches: Vec<(Cond, Block)>,
         otherwise: Option<Block>,
     },
-    While { cond: Cond, body: Block },
+    While {
+        cond: Cond,
+        body: Block,
+    },
     /// `for NAME in WORD... { }`: the words are expanded as command arguments.
     For {
         var: Ident,
@@ -83,9 +95,13 @@ pub enum StmtKind {
         finally: Option<Block>,
     },
     /// `use std/NAME` or `use ./path.ash`: the path as written.
-    Use { path: String },
+    Use {
+        path: String,
+    },
     /// `source FILE`
-    Source { path: Word },
+    Source {
+        path: Word,
+    },
     /// A command line: pipelines joined by `&&` / `||`, maybe with `&`.
     Command(AndOr),
     /// A statement that is an expression: a keyword form such as

@@ -7,5 +7,8 @@ pub static FUNCTIONS: &[NativeFn] = &[];
 
 /// Look a built-in function up by name.
 pub fn lookup(name: &str) -> Option<&'static NativeFn> {
-    FUNCTIONS.binary_search_by(|f| f.name.cmp(name)).ok().map(|i| &FUNCTIONS[i])
+    FUNCTIONS
+        .binary_search_by(|f| f.name.cmp(name))
+        .ok()
+        .map(|i| &FUNCTIONS[i])
 }

@@ -9,7 +9,7 @@ use crate::ast::{
 use super::command::and_or;
 use super::lex::*;
 use super::stmt::{block, params};
-use super::word::{Parts, close_err, double_quoted, dollar_expr, single_quoted};
+use super::word::{Parts, close_err, dollar_expr, double_quoted, single_quoted};
 
 const GENERIC: &str = "expected an expression";
 

@@ -155,76 +155,12 @@ fn mk(kind: StmtKind, a: &In, b: &In) -> Stmt {
 }
 
 /// One statement at `i` (not at a separator or terminator).
+#[inline(never)]
 pub(crate) fn stmt(i: In) -> PR<Stmt> {
     let start = i;
     if let Some((j, kw)) = keyword_at(i) {
         match kw {
-            "let" => {
-                let k = sp(j);
-                let (k, name) = ident(k, "a variable name after `let`")?;
-                let k = sp(k);
-                if peek(&k) != Some('=') || peek2(&k) == Some('=') {
-                    return expect(&k, format!("expected `=` after `let {}`", name.name));
-                }
-                let k = sp(adv(k, 1));
-                let (k, value) = expr_after(k, false, "`=`")?;
-                return Ok((k, mk(StmtKind::Let { name, value }, &start, &k)));
-            }
-            "export" => {
-                let k = sp(j);
-                let (k, name) = ident(k, "a variable name after `export`")?;
-                if peek(&k) == Some('=') && peek2(&k) != Some('=') {
-                    // `export NAME=word`: the shell habit; the value is a word.
-                    let vstart = adv(k, 1);
-                    let (l, w) = word(vstart)?;
-                    let parts = match w {
-                        Some(w) => w
-                            .parts
-                            .into_iter()
-                            .map(|p| match p {
-                                WordPart::Lit { text, .. } => WordPart::Lit { text, quoted: true },
-                                other => other,
-                            })
-                            .collect(),
-                        None => vec![WordPart::Lit {
-                            text: String::new(),
-                            quoted: true,
-                        }],
-                    };
-                    let value = Expr {
-                        kind: ExprKind::Str(parts),
-                        span: span(&vstart, &l),
-                    };
-                    return Ok((
-                        l,
-                        mk(
-                            StmtKind::Export {
-                                name,
-                                value: Some(value),
-                            },
-                            &start,
-                            &l,
-                        ),
-                    ));
-                }
-                let l = sp(k);
-                if peek(&l) == Some('=') && peek2(&l) != Some('=') {
-                    let l = sp(adv(l, 1));
-                    let (l, value) = expr_after(l, false, "`=`")?;
-                    return Ok((
-                        l,
-                        mk(
-                            StmtKind::Export {
-                                name,
-                                value: Some(value),
-                            },
-                            &start,
-                            &l,
-                        ),
-                    ));
-                }
-                return Ok((k, mk(StmtKind::Export { name, value: None }, &start, &k)));
-            }
+            "let" | "export" => return let_export(start, j, kw),
             "return" => {
                 let k = sp(j);
                 if at_stmt_end(&k) {
@@ -265,35 +201,7 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
                 return expr_stmt(start);
             }
             "try" => return try_stmt(start, j),
-            "use" => {
-                let k = sp(j);
-                let (l, w) = word(k)?;
-                let Some(w) = w else {
-                    return expect(&k, "expected a module path after `use`");
-                };
-                let mut path = String::new();
-                for p in &w.parts {
-                    match p {
-                        WordPart::Lit { text, .. } => path.push_str(text),
-                        WordPart::Tilde => path.push('~'),
-                        _ => {
-                            return fail(
-                                &k,
-                                "a `use` path must be written literally (no `$`)",
-                            );
-                        }
-                    }
-                }
-                return Ok((l, mk(StmtKind::Use { path }, &start, &l)));
-            }
-            "source" => {
-                let k = sp(j);
-                let (l, w) = word(k)?;
-                let Some(path) = w else {
-                    return expect(&k, "expected a file name after `source`");
-                };
-                return Ok((l, mk(StmtKind::Source { path }, &start, &l)));
-            }
+            "use" | "source" => return use_source(start, j, kw),
             "await" | "spawn" | "gather" | "race" | "sleep" | "timeout" | "cancel" => {
                 return expr_stmt(start);
             }
@@ -607,4 +515,110 @@ fn try_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
             &k,
         ),
     ))
+}
+
+#[inline(never)]
+fn let_export<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    match kw {
+        "let" => {
+            let k = sp(j);
+            let (k, name) = ident(k, "a variable name after `let`")?;
+            let k = sp(k);
+            if peek(&k) != Some('=') || peek2(&k) == Some('=') {
+                return expect(&k, format!("expected `=` after `let {}`", name.name));
+            }
+            let k = sp(adv(k, 1));
+            let (k, value) = expr_after(k, false, "`=`")?;
+            return Ok((k, mk(StmtKind::Let { name, value }, &start, &k)));
+        }
+        "export" => {
+            let k = sp(j);
+            let (k, name) = ident(k, "a variable name after `export`")?;
+            if peek(&k) == Some('=') && peek2(&k) != Some('=') {
+                // `export NAME=word`: the shell habit; the value is a word.
+                let vstart = adv(k, 1);
+                let (l, w) = word(vstart)?;
+                let parts = match w {
+                    Some(w) => w
+                        .parts
+                        .into_iter()
+                        .map(|p| match p {
+                            WordPart::Lit { text, .. } => WordPart::Lit { text, quoted: true },
+                            other => other,
+                        })
+                        .collect(),
+                    None => vec![WordPart::Lit {
+                        text: String::new(),
+                        quoted: true,
+                    }],
+                };
+                let value = Expr {
+                    kind: ExprKind::Str(parts),
+                    span: span(&vstart, &l),
+                };
+                return Ok((
+                    l,
+                    mk(
+                        StmtKind::Export {
+                            name,
+                            value: Some(value),
+                        },
+                        &start,
+                        &l,
+                    ),
+                ));
+            }
+            let l = sp(k);
+            if peek(&l) == Some('=') && peek2(&l) != Some('=') {
+                let l = sp(adv(l, 1));
+                let (l, value) = expr_after(l, false, "`=`")?;
+                return Ok((
+                    l,
+                    mk(
+                        StmtKind::Export {
+                            name,
+                            value: Some(value),
+                        },
+                        &start,
+                        &l,
+                    ),
+                ));
+            }
+            return Ok((k, mk(StmtKind::Export { name, value: None }, &start, &k)));
+        }
+        _ => unexpected(&start),
+    }
+}
+
+#[inline(never)]
+fn use_source<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    match kw {
+        "use" => {
+            let k = sp(j);
+            let (l, w) = word(k)?;
+            let Some(w) = w else {
+                return expect(&k, "expected a module path after `use`");
+            };
+            let mut path = String::new();
+            for p in &w.parts {
+                match p {
+                    WordPart::Lit { text, .. } => path.push_str(text),
+                    WordPart::Tilde => path.push('~'),
+                    _ => {
+                        return fail(&k, "a `use` path must be written literally (no `$`)");
+                    }
+                }
+            }
+            return Ok((l, mk(StmtKind::Use { path }, &start, &l)));
+        }
+        "source" => {
+            let k = sp(j);
+            let (l, w) = word(k)?;
+            let Some(path) = w else {
+                return expect(&k, "expected a file name after `source`");
+            };
+            return Ok((l, mk(StmtKind::Source { path }, &start, &l)));
+        }
+        _ => unexpected(&start),
+    }
 }

@@ -96,7 +96,10 @@ fn r_fn(f: &FnDef) -> String {
     format!(
         "({}fn{} ({}) {})",
         if f.is_async { "async " } else { "" },
-        f.name.as_ref().map(|n| format!(" {}", n.name)).unwrap_or_default(),
+        f.name
+            .as_ref()
+            .map(|n| format!(" {}", n.name))
+            .unwrap_or_default(),
         ps.join(" "),
         r_block(&f.body)
     )
@@ -149,7 +152,10 @@ fn r_cmd(c: &Command) -> String {
             RedirOp::WriteAll => "&>".to_string(),
             RedirOp::AppendAll => "&>>".to_string(),
         };
-        v.push(format!("{op}{}", r.target.as_ref().map(r_word).unwrap_or_default()));
+        v.push(format!(
+            "{op}{}",
+            r.target.as_ref().map(r_word).unwrap_or_default()
+        ));
     }
     v.join(" ")
 }
@@ -158,12 +164,17 @@ fn r_parts(parts: &[WordPart]) -> String {
     let mut out = String::new();
     for p in parts {
         match p {
-            WordPart::Lit { text, quoted: false } => out.push_str(text),
+            WordPart::Lit {
+                text,
+                quoted: false,
+            } => out.push_str(text),
             WordPart::Lit { text, quoted: true } => out.push_str(&format!("'{text}'")),
             WordPart::Tilde => out.push('~'),
-            WordPart::Var { name, quoted } => {
-                out.push_str(&format!("{}${}", if *quoted { "\"" } else { "" }, name.name))
-            }
+            WordPart::Var { name, quoted } => out.push_str(&format!(
+                "{}${}",
+                if *quoted { "\"" } else { "" },
+                name.name
+            )),
             WordPart::Expr { expr, quoted } => out.push_str(&format!(
                 "{}${{{}}}",
                 if *quoted { "\"" } else { "" },
@@ -321,22 +332,34 @@ fn e(src: &str, msg: &str, at: usize, incomplete: bool) {
         "source {src:?}: message {:?} does not contain {msg:?}",
         got.message
     );
-    assert_eq!(got.span.start as usize, at, "source {src:?}: span of {got:?}");
-    assert_eq!(got.incomplete, incomplete, "source {src:?}: incomplete of {got:?}");
+    assert_eq!(
+        got.span.start as usize, at,
+        "source {src:?}: span of {got:?}"
+    );
+    assert_eq!(
+        got.incomplete, incomplete,
+        "source {src:?}: incomplete of {got:?}"
+    );
 }
 
 /// Incomplete input (the interactive shell reads more).
 #[track_caller]
 fn inc(src: &str) {
     let got = err(src);
-    assert!(got.incomplete, "source {src:?} should be incomplete: {got:?}");
+    assert!(
+        got.incomplete,
+        "source {src:?} should be incomplete: {got:?}"
+    );
     assert_eq!(got.span, Span::new(src.len(), src.len()), "{src:?}");
 }
 
 #[track_caller]
 fn not_inc(src: &str) {
     let got = err(src);
-    assert!(!got.incomplete, "source {src:?} should not be incomplete: {got:?}");
+    assert!(
+        !got.incomplete,
+        "source {src:?} should not be incomplete: {got:?}"
+    );
 }
 
 fn first_stmt(src: &str) -> Stmt {
@@ -389,7 +412,12 @@ fn env_prefix() {
         5,
         false,
     );
-    e("FOO=1\necho", "expected a command after `NAME=value`", 5, false);
+    e(
+        "FOO=1\necho",
+        "expected a command after `NAME=value`",
+        5,
+        false,
+    );
 }
 
 #[test]
@@ -404,12 +432,27 @@ fn control_flow() {
         "(if (x) {[a]} elif (y) {[b]} else {[c]}); [echo]",
     );
     t("if x { }\necho", "(if [x] {}); [echo]");
-    t("if grep -q a f && ! b { c }", "(if [grep -q a f && ! b] {[c]})");
-    t("while (i < 10) { i = i + 1 }", "(while ((< i 10)) {(= i (+ i 1))})");
-    t("while read line { echo $line }", "(while [read line] {[echo $line]})");
-    t("while true { break; continue }", "(while [true] {break; continue})");
+    t(
+        "if grep -q a f && ! b { c }",
+        "(if [grep -q a f && ! b] {[c]})",
+    );
+    t(
+        "while (i < 10) { i = i + 1 }",
+        "(while ((< i 10)) {(= i (+ i 1))})",
+    );
+    t(
+        "while read line { echo $line }",
+        "(while [read line] {[echo $line]})",
+    );
+    t(
+        "while true { break; continue }",
+        "(while [true] {break; continue})",
+    );
     t("for f in *.log { gzip $f }", "(for f [*.log] {[gzip $f]})");
-    t("for i in (range(0, 5)) { echo $i }", "(for i [${(call range 0 5)}] {[echo $i]})");
+    t(
+        "for i in (range(0, 5)) { echo $i }",
+        "(for i [${(call range 0 5)}] {[echo $i]})",
+    );
     t("for x in a b 'c d' {}", "(for x [a b 'c d'] {})");
     t("for x in {}", "(for x [] {})");
     t("if (x)\n{\n}", "(if (x) {})");
@@ -429,14 +472,23 @@ fn return_throw() {
 
 #[test]
 fn functions() {
-    t("fn greet(name) { echo \"hello $name\" }", "(fn greet (name) {[echo 'hello '\"$name]})");
+    t(
+        "fn greet(name) { echo \"hello $name\" }",
+        "(fn greet (name) {[echo 'hello '\"$name]})",
+    );
     t("fn f(a, b,) {}", "(fn f (a b) {})");
     t("fn all(...rest) {}", "(fn all (...rest) {})");
     t("fn f(a, ...rest) {}", "(fn f (a ...rest) {})");
     t("fn f() {}", "(fn f () {})");
     t("fn prompt { echo '> ' }", "(fn prompt () {[echo '> ']})");
-    t("async fn fetch(u) { curl $u }", "(async fn fetch (u) {[curl $u]})");
-    t("let f = fn (x) { return x * 2 }", "(let f (fn (x) {(return (* x 2))}))");
+    t(
+        "async fn fetch(u) { curl $u }",
+        "(async fn fetch (u) {[curl $u]})",
+    );
+    t(
+        "let f = fn (x) { return x * 2 }",
+        "(let f (fn (x) {(return (* x 2))}))",
+    );
     t("let f = async fn () {}", "(let f (async fn () {}))");
     t("let n = add(1, 2)", "(let n (call add 1 2))");
     t("push(xs, 1)", "(expr (call push xs 1))");
@@ -453,9 +505,18 @@ fn try_catch() {
         "(try {[a]} (catch kind=TimeoutError var=e {[b]}) (catch {[c]}) (finally {[d]}))",
     );
     t("try { a } finally { d }", "(try {[a]} (finally {[d]}))");
-    t("try { a } catch CancelledError { }", "(try {[a]} (catch kind=CancelledError {}))");
-    t("try {\n a\n}\ncatch e {\n}\nfinally {\n}", "(try {[a]} (catch var=e {}) (finally {}))");
-    t("try { a } catch Error err { }", "(try {[a]} (catch kind=Error var=err {}))");
+    t(
+        "try { a } catch CancelledError { }",
+        "(try {[a]} (catch kind=CancelledError {}))",
+    );
+    t(
+        "try {\n a\n}\ncatch e {\n}\nfinally {\n}",
+        "(try {[a]} (catch var=e {}) (finally {}))",
+    );
+    t(
+        "try { a } catch Error err { }",
+        "(try {[a]} (catch kind=Error var=err {}))",
+    );
 }
 
 #[test]
@@ -481,7 +542,10 @@ fn keyword_statements() {
     t("spawn f(1)", "(expr (spawn (call f 1)))");
     t("spawn (c)", "(expr (spawn c))");
     t("let t = spawn async { }", "(let t (spawn (async {})))");
-    t("spawn gather {a} {b}", "(expr (spawn (gather {[a]} {[b]})))");
+    t(
+        "spawn gather {a} {b}",
+        "(expr (spawn (gather {[a]} {[b]})))",
+    );
     t("gather {a} {b}", "(expr (gather {[a]} {[b]}))");
     t("gather $list", "(expr (gather list))");
     t(
@@ -493,8 +557,14 @@ fn keyword_statements() {
     t("race {a} {b}", "(expr (race {[a]} {[b]}))");
     t("timeout 3s { a }", "(expr (timeout 3.0s {[a]}))");
     t("timeout 3s make -j4", "(expr (timeout 3.0s [make -j4]))");
-    t("timeout --grace 200ms 1s { a }", "(expr (timeout 1.0s grace=0.2s {[a]}))");
-    t("timeout 1s --grace 200ms { a }", "(expr (timeout 1.0s grace=0.2s {[a]}))");
+    t(
+        "timeout --grace 200ms 1s { a }",
+        "(expr (timeout 1.0s grace=0.2s {[a]}))",
+    );
+    t(
+        "timeout 1s --grace 200ms { a }",
+        "(expr (timeout 1.0s grace=0.2s {[a]}))",
+    );
     t("timeout $d $c", "(expr (timeout d c))");
     t("timeout (d * 2) { }", "(expr (timeout (* d 2) {}))");
     t(
@@ -502,9 +572,15 @@ fn keyword_statements() {
         "(let out (timeout 2.0s {(return $([make -s]))}))",
     );
     t("async { a }", "(expr (async {[a]}))");
-    t("let t = spawn curl x | wc -l", "(let t (spawn [curl x | wc -l]))");
+    t(
+        "let t = spawn curl x | wc -l",
+        "(let t (spawn [curl x | wc -l]))",
+    );
     t("let r = await spawn { a }", "(let r (await (spawn {[a]})))");
-    t("let xs = (gather {a} {b})[0]", "(let xs (idx (gather {[a]} {[b]}) 0))");
+    t(
+        "let xs = (gather {a} {b})[0]",
+        "(let xs (idx (gather {[a]} {[b]}) 0))",
+    );
 }
 
 // ---------------------------------------------------------------- commands
@@ -577,15 +653,35 @@ fn words() {
 #[test]
 fn word_parts_quoted_flags() {
     let s = first_stmt("echo a\"b\"$c\"$d\"");
-    let StmtKind::Command(a) = s.kind else { panic!() };
+    let StmtKind::Command(a) = s.kind else {
+        panic!()
+    };
     let w = &a.first.stages[0].words[1];
     assert_eq!(
         w.parts,
         vec![
-            WordPart::Lit { text: "a".into(), quoted: false },
-            WordPart::Lit { text: "b".into(), quoted: true },
-            WordPart::Var { name: Ident { name: "c".into(), span: Span::new(10, 11) }, quoted: false },
-            WordPart::Var { name: Ident { name: "d".into(), span: Span::new(13, 14) }, quoted: true },
+            WordPart::Lit {
+                text: "a".into(),
+                quoted: false
+            },
+            WordPart::Lit {
+                text: "b".into(),
+                quoted: true
+            },
+            WordPart::Var {
+                name: Ident {
+                    name: "c".into(),
+                    span: Span::new(10, 11)
+                },
+                quoted: false
+            },
+            WordPart::Var {
+                name: Ident {
+                    name: "d".into(),
+                    span: Span::new(13, 14)
+                },
+                quoted: true
+            },
         ]
     );
 }
@@ -594,16 +690,28 @@ fn word_parts_quoted_flags() {
 
 #[test]
 fn expressions() {
-    t("let x = 1 + 2 * 3 - 4 / 5 % 6", "(let x (- (+ 1 (* 2 3)) (% (/ 4 5) 6)))");
+    t(
+        "let x = 1 + 2 * 3 - 4 / 5 % 6",
+        "(let x (- (+ 1 (* 2 3)) (% (/ 4 5) 6)))",
+    );
     t("let x = (1 + 2) * 3", "(let x (* (+ 1 2) 3))");
-    t("let x = a or b and not c == d", "(let x (or a (and b (not (== c d)))))");
+    t(
+        "let x = a or b and not c == d",
+        "(let x (or a (and b (not (== c d)))))",
+    );
     t("let x = not a and b", "(let x (and (not a) b))");
     t("let x = -a * -2", "(let x (* (- a) -2))");
     t("let x = - - a", "(let x (- (- a)))");
     t("let x = a < b", "(let x (< a b))");
-    t("let x = a <= b != c >= d > e", "(let x (> (>= (!= (<= a b) c) d) e))");
+    t(
+        "let x = a <= b != c >= d > e",
+        "(let x (> (>= (!= (<= a b) c) d) e))",
+    );
     t("let x = $a + b", "(let x (+ a b))");
-    t("let x = xs[0][1].k(1)(2)", "(let x (call (call (. (idx (idx xs 0) 1) k) 1) 2))");
+    t(
+        "let x = xs[0][1].k(1)(2)",
+        "(let x (call (call (. (idx (idx xs 0) 1) k) 1) 2))",
+    );
     t("let x = null", "(let x null)");
     t("let x = true or false", "(let x (or true false))");
     t("let x = [1, \"a\", $x,]", "(let x [1, str('a'), x])");
@@ -614,10 +722,16 @@ fn expressions() {
         "(let m {str('name'): str('ash'), str('key 2'): 3, k: 4})",
     );
     t("let m = {}", "(let m {})");
-    t("let m = {\n a: 1,\n b: [\n 2 ]\n}", "(let m {str('a'): 1, str('b'): [2]})");
+    t(
+        "let m = {\n a: 1,\n b: [\n 2 ]\n}",
+        "(let m {str('a'): 1, str('b'): [2]})",
+    );
     t("let s = 'lit $x'", "(let s str('lit $x'))");
     t("let s = \"\"", "(let s str(''))");
-    t("let s = \"a $x ${y + 1} $(z)\"", "(let s str('a '\"$x' '\"${(+ y 1)}' '\"$([z])))");
+    t(
+        "let s = \"a $x ${y + 1} $(z)\"",
+        "(let s str('a '\"$x' '\"${(+ y 1)}' '\"$([z])))",
+    );
     t("let c = $(date)", "(let c $([date]))");
     t("let x = ${y}", "(let x y)");
     t("let x = (a\n + b)", "(let x (+ a b))");
@@ -641,8 +755,16 @@ fn numbers() {
     t("let x = 1.5m", "(let x 90.0s)");
     t("let x = 1h", "(let x 3600.0s)");
     t("let x = 9223372036854775807", "(let x 9223372036854775807)");
-    t("let x = -9223372036854775808", "(let x -9223372036854775808)");
-    e("let x = 9223372036854775808", "integer literal too large", 8, false);
+    t(
+        "let x = -9223372036854775808",
+        "(let x -9223372036854775808)",
+    );
+    e(
+        "let x = 9223372036854775808",
+        "integer literal too large",
+        8,
+        false,
+    );
     e("let x = 3x", "invalid number suffix `x`", 9, false);
 }
 
@@ -651,27 +773,48 @@ fn spans() {
     let src = "echo  hello\"x\"  $(a) ";
     let s = first_stmt(src);
     assert_eq!(text(src, s.span), "echo  hello\"x\"  $(a)");
-    let StmtKind::Command(a) = s.kind else { panic!() };
-    let ws: Vec<&str> = a.first.stages[0].words.iter().map(|w| text(src, w.span)).collect();
+    let StmtKind::Command(a) = s.kind else {
+        panic!()
+    };
+    let ws: Vec<&str> = a.first.stages[0]
+        .words
+        .iter()
+        .map(|w| text(src, w.span))
+        .collect();
     assert_eq!(ws, vec!["echo", "hello\"x\"", "$(a)"]);
 
     let src = "let x = a + b * 2 # c";
     let s = first_stmt(src);
     assert_eq!(text(src, s.span), "let x = a + b * 2");
-    let StmtKind::Let { name, value } = s.kind else { panic!() };
+    let StmtKind::Let { name, value } = s.kind else {
+        panic!()
+    };
     assert_eq!(text(src, name.span), "x");
     assert_eq!(text(src, value.span), "a + b * 2");
-    let ExprKind::Binary(_, l, r) = value.kind else { panic!() };
+    let ExprKind::Binary(_, l, r) = value.kind else {
+        panic!()
+    };
     assert_eq!(text(src, l.span), "a");
     assert_eq!(text(src, r.span), "b * 2");
 
     let src = "if (x) {\n  echo a > f 2>&1\n} else { b }\n";
     let s = first_stmt(src);
-    assert_eq!(text(src, s.span), "if (x) {\n  echo a > f 2>&1\n} else { b }");
-    let StmtKind::If { branches, otherwise } = s.kind else { panic!() };
+    assert_eq!(
+        text(src, s.span),
+        "if (x) {\n  echo a > f 2>&1\n} else { b }"
+    );
+    let StmtKind::If {
+        branches,
+        otherwise,
+    } = s.kind
+    else {
+        panic!()
+    };
     assert_eq!(text(src, branches[0].1.span), "{\n  echo a > f 2>&1\n}");
     assert_eq!(text(src, otherwise.unwrap().span), "{ b }");
-    let StmtKind::Command(c) = &branches[0].1.stmts[0].kind else { panic!() };
+    let StmtKind::Command(c) = &branches[0].1.stmts[0].kind else {
+        panic!()
+    };
     let cmd = &c.first.stages[0];
     assert_eq!(text(src, cmd.span), "echo a > f 2>&1");
     assert_eq!(text(src, cmd.redirects[0].span), "> f");
@@ -679,22 +822,484 @@ fn spans() {
     assert_eq!(text(src, c.span), "echo a > f 2>&1");
 
     let src = "let v = xs[0].k(1)";
-    let StmtKind::Let { value, .. } = first_stmt(src).kind else { panic!() };
+    let StmtKind::Let { value, .. } = first_stmt(src).kind else {
+        panic!()
+    };
     assert_eq!(text(src, value.span), "xs[0].k(1)");
 
     let src = "a | b && c &";
-    let StmtKind::Command(a) = first_stmt(src).kind else { panic!() };
+    let StmtKind::Command(a) = first_stmt(src).kind else {
+        panic!()
+    };
     assert_eq!(text(src, a.span), "a | b && c &");
     assert_eq!(text(src, a.first.span), "a | b");
 
     let src = "fn f(a) { }";
-    let StmtKind::FnDecl(f) = first_stmt(src).kind else { panic!() };
+    let StmtKind::FnDecl(f) = first_stmt(src).kind else {
+        panic!()
+    };
     assert_eq!(text(src, f.span), src);
     assert_eq!(text(src, f.params[0].span), "a");
 
     let src = "echo $name";
-    let StmtKind::Command(a) = first_stmt(src).kind else { panic!() };
-    let WordPart::Var { name, .. } = &a.first.stages[0].words[1].parts[0] else { panic!() };
+    let StmtKind::Command(a) = first_stmt(src).kind else {
+        panic!()
+    };
+    let WordPart::Var { name, .. } = &a.first.stages[0].words[1].parts[0] else {
+        panic!()
+    };
     assert_eq!(text(src, name.span), "name");
     assert_eq!(parse("  a\n").unwrap().span, Span::new(0, 4));
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn error_messages() {
+    // Unclosed constructs: incomplete, span at the end.
+    e(
+        "if (x) {\n echo a\n",
+        "expected `}` to close the `{` opened at line 1",
+        17,
+        true,
+    );
+    e("fn f() {\n\n  if x {\n", "opened at line 3", 19, true);
+    e(
+        "echo (1 + 2",
+        "expected `)` to close the `(` opened at line 1",
+        11,
+        true,
+    );
+    e(
+        "let x = [1, 2",
+        "expected `]` to close the `[` opened at line 1",
+        13,
+        true,
+    );
+    e(
+        "let x = {a: 1",
+        "expected `}` to close the `{` opened at line 1",
+        13,
+        true,
+    );
+    e("echo \"abc", "unterminated string", 9, true);
+    e("echo 'abc", "unterminated string", 9, true);
+    e(
+        "echo $(ls",
+        "expected `)` to close the `$(` opened at line 1",
+        9,
+        true,
+    );
+    e(
+        "echo ${x",
+        "expected `}` to close the `${` opened at line 1",
+        8,
+        true,
+    );
+    e("let x =", "expected an expression after `=`", 7, true);
+    e("let x = 1 +", "expected an expression after `+`", 11, true);
+    e("if (x)", "expected `{` after the `if` condition", 6, true);
+    e("if x", "expected `{` after the `if` condition", 4, true);
+    e(
+        "while (x)",
+        "expected `{` after the `while` condition",
+        9,
+        true,
+    );
+    e("a |", "expected a command after `|`", 3, true);
+    e("a &&", "expected a command after `&&`", 4, true);
+    e("a ||  ", "expected a command after `||`", 6, true);
+    e("echo a \\", "expected a character after `\\`", 8, true);
+    e(
+        "try { }",
+        "expected `catch` or `finally` after the `try` block",
+        7,
+        true,
+    );
+    e("if", "expected a condition after `if`", 2, true);
+    e(
+        "fn f(a,",
+        "expected `)` to close the `(` opened at line 1",
+        7,
+        true,
+    );
+
+    // Errors in the middle: not incomplete, span at the offending spot.
+    e("echo )", "unexpected `)`", 5, false);
+    e(")", "unexpected `)`", 0, false);
+    e("}", "unexpected `}`", 0, false);
+    e("echo a }\necho b", "unexpected `}`", 7, false);
+    e("else { }", "`else` without `if`", 0, false);
+    e("elif x { }", "`elif` without `if`", 0, false);
+    e("catch e { }", "`catch` without `try`", 0, false);
+    e("finally { }", "`finally` without `try`", 0, false);
+    e(
+        "let = 1",
+        "expected a variable name after `let`, found `=`",
+        4,
+        false,
+    );
+    e("let x 1", "expected `=` after `let x`", 6, false);
+    e("let x\necho", "expected `=` after `let x`", 5, false);
+    e("let if = 1", "`if` is a keyword", 4, false);
+    e(
+        "let x = if",
+        "`if` is a keyword and cannot be used in an expression",
+        8,
+        false,
+    );
+    e("let x = 1 2", "unexpected `2`", 10, false);
+    e(
+        "let x = (1 + 2\necho",
+        "expected `)` to close the `(` opened at line 1",
+        15,
+        false,
+    );
+    e("let x = )", "expected an expression after `=`", 8, false);
+    e(
+        "let x = [1 2]",
+        "expected `]` to close the `[` opened at line 1, found `2`",
+        11,
+        false,
+    );
+    e("let x = {1: 2}", "expected a map key", 9, false);
+    e("let x = {a 2}", "expected `:` after the map key", 11, false);
+    e(
+        "if (x) echo",
+        "expected `{` after the `if` condition",
+        7,
+        false,
+    );
+    e("if { }", "expected a condition after `if`", 3, false);
+    e("for in x {}", "`in` is a keyword", 4, false);
+    e("for x y {}", "expected `in` after `for x`", 6, false);
+    e("fn (x) { } x", "unexpected `x`", 11, false);
+    e(
+        "fn f(1) {}",
+        "expected a parameter name, found `1`",
+        5,
+        false,
+    );
+    e(
+        "fn f(...a, b) {}",
+        "expected `)` to close the `(`",
+        11,
+        false,
+    );
+    e("a | | b", "expected a command after `|`", 4, false);
+    e("| b", "unexpected `|`", 0, false);
+    e("&& b", "unexpected `&&`", 0, false);
+    e("echo a(b)", "unexpected `(` inside a word", 6, false);
+    e("echo {", "unexpected `{`", 5, false);
+    e("{ echo }", "unexpected `{`", 0, false);
+    e(
+        "let x = 1 +\necho",
+        "expected an expression after `+`",
+        11,
+        false,
+    );
+    e("and x", "unexpected keyword `and`", 0, false);
+    e("sleep", "expected a duration after `sleep`", 5, true);
+    e("sleep {", "expected a duration after `sleep`", 6, false);
+    e("cancel\nx", "expected a task after `cancel`", 6, false);
+    e(
+        "timeout 1s",
+        "expected a block, an expression or a command after",
+        10,
+        true,
+    );
+    e(
+        "timeout { }",
+        "expected a duration after `timeout`",
+        8,
+        false,
+    );
+    e("gather", "expected a branch", 6, true);
+    e("gather -x {a}", "unknown `gather` option `-x`", 7, false);
+    e("race x", "expected a branch", 5, false);
+    e(
+        "spawn",
+        "expected a block, an expression or a command after `spawn`",
+        5,
+        true,
+    );
+    e("async x", "expected `{` or `fn` after `async`", 6, false);
+    e(
+        "let x = await",
+        "expected an expression after `await`",
+        13,
+        true,
+    );
+    e("throw", "expected an expression after `throw`", 5, true);
+    e("use", "expected a module path after `use`", 3, true);
+    e("source", "expected a file name after `source`", 6, true);
+    e("x = ", "expected an expression after `=`", 4, true);
+    e(
+        "let x = $",
+        "expected a name, `{` or `(` after `$`",
+        9,
+        true,
+    );
+    e(
+        "let x = not",
+        "expected an expression after `not`",
+        11,
+        true,
+    );
+    e("let x = -", "expected an expression after `-`", 9, true);
+    e("let x = a[", "expected an expression after `[`", 10, true);
+    e(
+        "let x = f(1,",
+        "expected `)` to close the `(` opened at line 1",
+        12,
+        true,
+    );
+    e("echo (", "expected an expression after `(`", 6, true);
+    e("let x = @", "expected an expression, found `@`", 8, false);
+}
+
+#[test]
+fn error_span_is_a_token() {
+    let src = "let x = 1 foo";
+    let got = err(src);
+    assert_eq!(text(src, got.span), "foo");
+    let got = err("echo ∑)");
+    assert_eq!(got.span, Span::new(8, 9));
+}
+
+#[test]
+fn incomplete_cases() {
+    for src in [
+        "if (x) {",
+        "if (x) {\n",
+        "echo (",
+        "let x = [",
+        "let x = {",
+        "echo 'a",
+        "echo \"a",
+        "echo $(",
+        "echo $(echo",
+        "a |",
+        "a |\n",
+        "a &&",
+        "a ||",
+        "echo \\",
+        "let x =",
+        "let x = ",
+        "if (x)",
+        "if (x) { } else",
+        "if (x) { } elif",
+        "while true",
+        "for x in a b",
+        "fn f(",
+        "fn f()",
+        "try {} catch",
+        "try {} catch e",
+        "let f = fn (x)",
+        "gather {a} {",
+        "echo \"$(echo 'a\"",
+        "let x = 1 + # comment",
+        "async fn",
+        "let s = \"${",
+        "{\n# c\n",
+    ] {
+        if src == "{\n# c\n" {
+            not_inc(src);
+        } else {
+            inc(src);
+        }
+    }
+    for src in [
+        "echo )",
+        "}",
+        "let x = 1 2",
+        "echo >",
+        "FOO=1",
+        "let x",
+        "if (x) echo",
+        "a | | b",
+        "else {",
+        "let x = 99999999999999999999",
+        "echo a(",
+    ] {
+        not_inc(src);
+    }
+    for src in [
+        "echo a",
+        "if (x) { }",
+        "a | b",
+        "let x = 1",
+        "",
+        "# just a comment",
+    ] {
+        assert!(parse(src).is_ok(), "{src:?}");
+    }
+}
+
+// ---------------------------------------------------------------- robustness
+
+const SCRIPT: &str = r#"#!/usr/bin/env ash
+use std/retry
+let xs = [1, 2.5, "three", {a: 1, "b c": [true, null]}]
+fn greet(name, ...rest) {
+    echo "hello $name ${rest[0]} $(date +%s)" > /dev/null 2>&1
+    return len(rest) * 2
+}
+async fn fetch(url) { curl -s $url | jq .data && echo ok || echo fail & }
+let t = spawn { sleep 250ms; return 1 }
+let r = gather -j 2 -k --group { a } $t (fetch("x"))
+if (r[0] == 1 and not false) {
+    xs[0] = xs[1] + 1
+} elif test -f out.txt {
+    m.k = 'v'
+} else { export FOO = "bar" }
+while read line { for w in $line *.txt ~/x { echo $w } }
+try { timeout --grace 200ms 3s make -j4 } catch TimeoutError e { throw $e } finally { cancel $t }
+let out = timeout 2s { return $(make -s) }
+race { a } { b }
+FOO=1 BAR=x env | grep FOO >> log.txt
+"#;
+
+#[test]
+fn long_script_parses() {
+    let b = parse(SCRIPT).unwrap();
+    assert_eq!(b.stmts.len(), 12);
+}
+
+#[test]
+fn no_panic_on_prefixes() {
+    for (k, _) in SCRIPT.char_indices() {
+        let _ = parse(&SCRIPT[..k]);
+        let _ = parse(&SCRIPT[k..]);
+    }
+}
+
+#[test]
+fn no_panic_on_garbage() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let alphabet = b"(){}[]$\"'\\|&;<>=!#~*?.,:- \n\tabcfnilxy0129e%+/";
+    for round in 0..3000 {
+        let len = (round % 80) + 1;
+        let mut bytes = Vec::with_capacity(len);
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let b = (seed >> 24) as u8;
+            if round % 2 == 0 {
+                bytes.push(b);
+            } else {
+                bytes.push(alphabet[b as usize % alphabet.len()]);
+            }
+        }
+        let s = String::from_utf8_lossy(&bytes);
+        let r = parse(&s);
+        if let Err(e) = r {
+            assert!(e.span.start <= e.span.end && e.span.end as usize <= s.len());
+            assert!(s.is_char_boundary(e.span.start as usize), "{s:?}: {e:?}");
+            assert!(s.is_char_boundary(e.span.end as usize), "{s:?}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn nul_bytes() {
+    t("echo a\0b", "[echo a\0b]");
+    let _ = parse("\0\0\0");
+    let _ = parse("let x = \0");
+    let _ = parse("\"\0");
+}
+
+#[test]
+fn deep_nesting_fails_cleanly() {
+    // In command mode `[` is glob text: a long word, parsed quickly.
+    assert!(parse(&"[".repeat(10_000)).is_ok());
+    for open in [
+        "(", "{", "$(", "${", "echo (", "let x = ", "if x {", "-", "not ", "await ",
+    ] {
+        let mut src = String::new();
+        if open == "let x = " {
+            src.push_str("let x = ");
+            src.push_str(&"[".repeat(10_000));
+        } else {
+            src.push_str(&open.repeat(10_000));
+        }
+        let start = std::time::Instant::now();
+        let r = parse(&src);
+        assert!(r.is_err(), "{open}");
+        assert!(start.elapsed().as_secs() < 2, "{open}");
+    }
+    let got = err(&"(".repeat(10_000));
+    assert_eq!(
+        got.message,
+        "unexpected `(` inside a word (quote it, or write `${...}`)"
+    );
+    let got = err(&format!("echo {}", "(".repeat(10_000)));
+    assert_eq!(got.message, "nesting too deep");
+    assert!(!got.incomplete);
+    let got = err(&format!("let x = {}", "[".repeat(10_000)));
+    assert_eq!(got.message, "nesting too deep");
+    let got = err(&"if x {".repeat(10_000));
+    assert_eq!(got.message, "nesting too deep");
+    // Moderate nesting is fine.
+    let src = format!("let x = {}1{}", "(".repeat(50), ")".repeat(50));
+    t(&src, "(let x 1)");
+}
+
+#[test]
+fn big_script_is_fast() {
+    let mut src = String::new();
+    for k in 0..100_000 {
+        match k % 4 {
+            0 => src.push_str("echo hello $x > out.txt\n"),
+            1 => src.push_str("let y = x + 1 * (2 - z)\n"),
+            2 => src.push_str("if (y > 3) { a | b } else { c }\n"),
+            _ => src.push_str("xs[0] = f(1, \"s $y\")\n"),
+        }
+    }
+    let start = std::time::Instant::now();
+    let b = parse(&src).unwrap();
+    assert_eq!(b.stmts.len(), 100_000);
+    assert!(start.elapsed().as_secs_f64() < 3.0, "{:?}", start.elapsed());
+}
+
+/// Realistic nesting parses, even with debug-build frame sizes.
+#[test]
+fn moderate_nesting_parses() {
+    let cases: [(&str, &str, &str, &str); 9] = [
+        ("echo ", "(", "1", ")"),
+        ("let x = ", "[", "1", "]"),
+        ("echo ", "$(echo ", "a", ")"),
+        ("", "if x {", "a", "}"),
+        ("let x = ", "-", "1", ""),
+        ("echo ", "${", "1", "}"),
+        ("let x = ", "f(", "1", ")"),
+        ("let x = ", "{a: ", "1", "}"),
+        ("", "spawn { ", "a", "}"),
+    ];
+    for (pre, open, mid, close) in cases {
+        let n = 40;
+        let src = format!("{pre}{}{mid}{}", open.repeat(n), close.repeat(n));
+        let ctx = lex::Ctx::default();
+        let r = parse_ctx(&src, &ctx);
+        assert!(r.is_ok(), "{src:?}: {:?}", r.err());
+        eprintln!("{open:?}: {} bytes/level", ctx.stack_max.get() / n);
+    }
+}
+
+#[test]
+fn sizes() {
+    use std::mem::size_of;
+    eprintln!(
+        "Stmt {} Expr {} Block {} In {} PErr {} PR<Stmt> {} Word {} Command {} AndOr {}",
+        size_of::<Stmt>(),
+        size_of::<Expr>(),
+        size_of::<Block>(),
+        size_of::<lex::In>(),
+        size_of::<lex::PErr>(),
+        size_of::<lex::PR<Stmt>>(),
+        size_of::<Word>(),
+        size_of::<Command>(),
+        size_of::<AndOr>()
+    );
 }

@@ -290,11 +290,7 @@ pub(crate) fn capture(i: In) -> PR<Block> {
     ))
 }
 
-fn dollar_part<'a>(
-    i: In<'a>,
-    quoted: bool,
-    parts: &mut Parts,
-) -> Result<In<'a>, nom::Err<PErr>> {
+fn dollar_part<'a>(i: In<'a>, quoted: bool, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
     let (j, d) = dollar(i)?;
     match d {
         Dollar::Var(name) => parts.0.push(WordPart::Var { name, quoted }),

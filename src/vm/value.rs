@@ -208,10 +208,7 @@ impl Value {
                     return true;
                 }
                 let (a, b) = (a.borrow(), b.borrow());
-                a.len() == b.len()
-                    && a
-                        .iter()
-                        .all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
             }
             (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
             (Value::Native(a), Value::Native(b)) => std::ptr::eq(*a, *b),
