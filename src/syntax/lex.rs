@@ -129,7 +129,11 @@ pub(crate) fn token_at(s: &str) -> &str {
 }
 
 fn is_word_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}')
+    !c.is_whitespace()
+        && !matches!(
+            c,
+            ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}' | '[' | ']' | ',' | ':'
+        )
 }
 
 /// Depth guard: decrements the nesting counter when dropped.

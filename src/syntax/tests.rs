@@ -1086,6 +1086,7 @@ fn incomplete_cases() {
         "echo \\",
         "let x =",
         "let x = ",
+        "let x",
         "if (x)",
         "if (x) { } else",
         "if (x) { } elif",
@@ -1115,7 +1116,6 @@ fn incomplete_cases() {
         "let x = 1 2",
         "echo >",
         "FOO=1",
-        "let x",
         "if (x) echo",
         "a | | b",
         "else {",
@@ -1214,26 +1214,36 @@ fn nul_bytes() {
 fn deep_nesting_fails_cleanly() {
     // In command mode `[` is glob text: a long word, parsed quickly.
     assert!(parse(&"[".repeat(10_000)).is_ok());
-    for open in [
-        "(", "{", "$(", "${", "echo (", "let x = ", "if x {", "-", "not ", "await ",
+    // (prefix written once, opener repeated)
+    for (pre, open) in [
+        ("", "("),
+        ("", "{"),
+        ("", "$("),
+        ("", "${"),
+        ("echo ", "("),
+        ("let x = ", "["),
+        ("let x = ", "("),
+        ("let x = ", "-"),
+        ("let x = ", "not "),
+        ("let x = ", "f("),
+        ("let x = ", "{a:"),
+        ("", "if x {"),
+        ("", "spawn {"),
+        ("", "not "),
+        ("", "await "),
+        ("", "gather {"),
+        ("echo ", "\"$("),
+        ("echo ", "${"),
     ] {
-        let mut src = String::new();
-        if open == "let x = " {
-            src.push_str("let x = ");
-            src.push_str(&"[".repeat(10_000));
-        } else {
-            src.push_str(&open.repeat(10_000));
-        }
+        let src = format!("{pre}{}", open.repeat(10_000));
         let start = std::time::Instant::now();
         let r = parse(&src);
-        assert!(r.is_err(), "{open}");
+        let e = r.expect_err(open);
+        assert!(!e.incomplete || e.message != "nesting too deep", "{open}");
         assert!(start.elapsed().as_secs() < 2, "{open}");
     }
     let got = err(&"(".repeat(10_000));
-    assert_eq!(
-        got.message,
-        "unexpected `(` inside a word (quote it, or write `${...}`)"
-    );
+    assert_eq!(got.message, "nesting too deep");
     let got = err(&format!("echo {}", "(".repeat(10_000)));
     assert_eq!(got.message, "nesting too deep");
     assert!(!got.incomplete);
