@@ -499,8 +499,9 @@ fn keyword_expr<'a>(i: In<'a>, j: In<'a>, name: &str, nl: bool) -> PR<'a, Expr> 
         "timeout" => kw_timeout(start, j, nl),
         "gather" => kw_gather(start, j),
         "race" => kw_race(start, j),
-        _ => fail(
+        _ => fail_len(
             &start,
+            name.len(),
             format!("`{name}` is a keyword and cannot be used in an expression"),
         ),
     }

@@ -75,6 +75,16 @@ pub(crate) fn fail<'a, T>(i: &In<'a>, msg: impl Into<String>) -> PR<'a, T> {
     }))
 }
 
+/// A committed error covering `len` bytes at `i` (a keyword, a name).
+pub(crate) fn fail_len<'a, T>(i: &In<'a>, len: usize, msg: impl Into<String>) -> PR<'a, T> {
+    Err(nom::Err::Failure(PErr {
+        pos: off(i),
+        len,
+        msg: msg.into(),
+        cont: false,
+    }))
+}
+
 /// A committed "expected ..." error at `i`: incomplete input if only blanks
 /// follow.
 pub(crate) fn expect<'a, T>(i: &In<'a>, msg: impl Into<String>) -> PR<'a, T> {

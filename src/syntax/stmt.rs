@@ -90,8 +90,9 @@ fn ident<'a>(i: In<'a>, what: &str) -> PR<'a, Ident> {
     match ident_at(i) {
         Some((j, name)) => {
             if is_keyword(name) {
-                return fail(
+                return fail_len(
                     &i,
+                    name.len(),
                     format!("`{name}` is a keyword and cannot be used as a name"),
                 );
             }
@@ -195,10 +196,11 @@ fn command_stmt(i: In) -> PR<Stmt> {
 #[inline(never)]
 fn misplaced_keyword<'a>(start: In<'a>, kw: &str) -> PR<'a, Stmt> {
     match kw {
-        "elif" | "else" => fail(&start, format!("`{kw}` without `if`")),
-        "catch" | "finally" => fail(&start, format!("`{kw}` without `try`")),
-        _ => fail(
+        "elif" | "else" => fail_len(&start, kw.len(), format!("`{kw}` without `if`")),
+        "catch" | "finally" => fail_len(&start, kw.len(), format!("`{kw}` without `try`")),
+        _ => fail_len(
             &start,
+            kw.len(),
             format!("unexpected keyword `{kw}` at the start of a statement"),
         ),
     }
@@ -307,7 +309,8 @@ fn is_assignment(s: &str) -> bool {
     blank_before || blank_after || post
 }
 
-/// Length of `[ ... ]` at the start of `b`, skipping quoted text.
+/// Length of `[ ... ]` at the start of `b`, skipping quoted text; `None`
+/// if the statement ends first.
 fn matching_bracket(b: &[u8]) -> Option<usize> {
     let mut depth = 0usize;
     let mut k = 0;
@@ -335,7 +338,9 @@ fn matching_bracket(b: &[u8]) -> Option<usize> {
                     k += 1;
                 }
             }
-            b'\n' if depth == 0 => return None,
+            // Not in an assignment target: stop, so that the scan stays
+            // within one statement and parsing stays linear.
+            b'\n' | b';' | b'&' | b'|' | b'{' | b'}' => return None,
             _ => {}
         }
         k += 1;

@@ -1063,6 +1063,12 @@ fn error_span_is_a_token() {
     let src = "let x = 1 foo";
     let got = err(src);
     assert_eq!(text(src, got.span), "foo");
+    let src = "  else { }";
+    assert_eq!(text(src, err(src).span), "else");
+    let src = "let x = 1 + while";
+    assert_eq!(text(src, err(src).span), "while");
+    let src = "let for = 1";
+    assert_eq!(text(src, err(src).span), "for");
     let got = err("echo ∑)");
     assert_eq!(got.span, Span::new(8, 9));
 }
@@ -1312,4 +1318,49 @@ fn sizes() {
         size_of::<Command>(),
         size_of::<AndOr>()
     );
+}
+
+#[test]
+fn assignment_lookahead_is_linear() {
+    for unit in ["a[\n", "a[ & ", "a[\"x\" ;", "a.b[c;"] {
+        let src = unit.repeat(30_000);
+        let start = std::time::Instant::now();
+        let _ = parse(&src);
+        assert!(
+            start.elapsed().as_secs_f64() < 2.0,
+            "{unit:?}: {:?}",
+            start.elapsed()
+        );
+    }
+    t("a[ & b", "[a[ &]; [b]");
+    t("xs[\"]\"] = 1", "(= (idx xs str(']')) 1)");
+}
+
+#[test]
+#[ignore]
+fn timing_by_kind() {
+    for line in [
+        "echo hello $x > out.txt\n",
+        "let y = x + 1 * (2 - z)\n",
+        "if (y > 3) { a | b } else { c }\n",
+        "xs[0] = f(1, \"s $y\")\n",
+        "\n",
+    ] {
+        let src = line.repeat(25_000);
+        let start = std::time::Instant::now();
+        let _ = parse(&src);
+        eprintln!("{line:?}: {:?}", start.elapsed());
+    }
+}
+
+#[test]
+#[ignore]
+fn show() {
+    let src = std::env::var("ASH_SRC").unwrap_or_default();
+    for line in src.split("\n---\n") {
+        match parse(line) {
+            Ok(b) => eprintln!("{line:?} => {}", r_top(&b)),
+            Err(e) => eprintln!("{line:?} => ERR {e:?}"),
+        }
+    }
 }
