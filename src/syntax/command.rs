@@ -176,14 +176,7 @@ pub(crate) fn command<'a>(i: In<'a>, what: &str) -> PR<'a, Command> {
         if words.is_empty()
             && let Some((k, name)) = env_prefix(j)
         {
-            let vstart = k;
-            let (k, w) = word(k)?;
-            let w = w.unwrap_or(Word {
-                parts: Vec::new(),
-                span: span(&vstart, &vstart),
-            });
-            env.push((name, w));
-            i = k;
+            i = env_value(k, name, &mut env)?;
             continue;
         }
         match word(j)? {
@@ -195,24 +188,7 @@ pub(crate) fn command<'a>(i: In<'a>, what: &str) -> PR<'a, Command> {
         }
     }
     if words.is_empty() {
-        if !env.is_empty() {
-            let j = sp(i);
-            return expect(
-                &j,
-                "expected a command after `NAME=value` (to assign a variable write `NAME = value`)",
-            );
-        }
-        let j = sp(i);
-        if redirects.is_empty() && what.is_empty() {
-            return match peek(&j) {
-                None | Some('\n' | ';') => expect(&j, "expected a command"),
-                _ => unexpected(&j),
-            };
-        }
-        if what.is_empty() || !redirects.is_empty() {
-            return expect(&j, "expected a command");
-        }
-        return expect(&j, format!("expected a command after {what}"));
+        return no_words(i, what, !env.is_empty(), !redirects.is_empty());
     }
     Ok((
         i,
@@ -223,4 +199,41 @@ pub(crate) fn command<'a>(i: In<'a>, what: &str) -> PR<'a, Command> {
             span: span(&start, &i),
         },
     ))
+}
+
+#[inline(never)]
+fn env_value<'a>(
+    k: In<'a>,
+    name: Ident,
+    env: &mut Vec<(Ident, Word)>,
+) -> Result<In<'a>, nom::Err<PErr>> {
+    let (j, w) = word(k)?;
+    let w = w.unwrap_or(Word {
+        parts: Vec::new(),
+        span: span(&k, &k),
+    });
+    env.push((name, w));
+    Ok(j)
+}
+
+/// The error for a command without a word.
+#[inline(never)]
+fn no_words<'a>(i: In<'a>, what: &str, has_env: bool, has_redirects: bool) -> PR<'a, Command> {
+    let j = sp(i);
+    if has_env {
+        return fail(
+            &j,
+            "expected a command after `NAME=value` (to assign a variable write `NAME = value`)",
+        );
+    }
+    if !has_redirects && what.is_empty() {
+        return match peek(&j) {
+            None | Some('\n' | ';') => expect(&j, "expected a command"),
+            _ => unexpected(&j),
+        };
+    }
+    if what.is_empty() || has_redirects {
+        return expect(&j, "expected a command");
+    }
+    expect(&j, format!("expected a command after {what}"))
 }

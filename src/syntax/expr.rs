@@ -90,18 +90,10 @@ fn op_text(op: BinaryOp) -> &'static str {
 
 /// Precedence levels: or 1, and 2, not 3, comparisons 4, + - 5, * / % 6.
 fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
-    let start = i;
     let (mut i, mut lhs) = if min <= 3
         && let Some((j, "not")) = ident_at(i)
     {
-        let _g = enter(&i)?;
-        let j = ws(j, nl);
-        let (j, operand) = with_context(binary(j, nl, 4), off(&j), "`not`")?;
-        let e = Expr {
-            span: span(&start, &j),
-            kind: ExprKind::Unary(UnaryOp::Not, Box::new(operand)),
-        };
-        (j, e)
+        not_expr(i, j, nl)?
     } else {
         unary(i, nl)?
     };
@@ -113,15 +105,40 @@ fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
         if prec < min {
             break;
         }
-        let k = ws(adv(j, n), nl);
-        let (k, rhs) = with_context(binary(k, nl, prec + 1), off(&k), op_text(op))?;
-        lhs = Expr {
-            span: span(&start, &k),
-            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-        };
+        let (k, e) = binary_rhs(lhs, adv(j, n), op, prec, nl)?;
+        lhs = e;
         i = k;
     }
     Ok((i, lhs))
+}
+
+#[inline(never)]
+fn binary_rhs(lhs: Expr, j: In, op: BinaryOp, prec: u8, nl: bool) -> PR<Expr> {
+    let k = ws(j, nl);
+    let (k, rhs) = with_context(binary(k, nl, prec + 1), off(&k), op_text(op))?;
+    let span = lhs.span.to(span(&k, &k));
+    Ok((
+        k,
+        Expr {
+            span,
+            kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+        },
+    ))
+}
+
+/// `not EXPR` (binding looser than comparisons); `j` is after `not`.
+#[inline(never)]
+fn not_expr<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
+    let _g = enter(&start)?;
+    let j = ws(j, nl);
+    let (j, operand) = with_context(binary(j, nl, 4), off(&j), "`not`")?;
+    Ok((
+        j,
+        Expr {
+            span: span(&start, &j),
+            kind: ExprKind::Unary(UnaryOp::Not, Box::new(operand)),
+        },
+    ))
 }
 
 /// Replace a generic "expected an expression" at `at` by one naming what
@@ -139,75 +156,91 @@ fn with_context<'a, T>(r: PR<'a, T>, at: usize, what: &str) -> PR<'a, T> {
 /// Unary minus, then a postfix expression.
 pub(crate) fn unary(i: In, nl: bool) -> PR<Expr> {
     let _g = enter(&i)?;
-    let start = i;
     if peek(&i) == Some('-') {
-        let j = adv(i, 1);
-        if peek(&j).is_some_and(|c| c.is_ascii_digit()) {
-            let (k, e) = number(j, true, start)?;
-            return postfix(k, e);
-        }
-        let j = ws(j, nl);
-        let (j, operand) = with_context(unary(j, nl), off(&j), "`-`")?;
-        return Ok((
-            j,
-            Expr {
-                span: span(&start, &j),
-                kind: ExprKind::Unary(UnaryOp::Neg, Box::new(operand)),
-            },
-        ));
+        return neg(i, nl);
     }
     let (j, e) = primary(i, nl)?;
     postfix(j, e)
 }
 
+#[inline(never)]
+fn neg(start: In, nl: bool) -> PR<Expr> {
+    let j = adv(start, 1);
+    if peek(&j).is_some_and(|c| c.is_ascii_digit()) {
+        let (k, e) = number(j, true, start)?;
+        return postfix(k, e);
+    }
+    let j = ws(j, nl);
+    let (j, operand) = with_context(unary(j, nl), off(&j), "`-`")?;
+    Ok((
+        j,
+        Expr {
+            span: span(&start, &j),
+            kind: ExprKind::Unary(UnaryOp::Neg, Box::new(operand)),
+        },
+    ))
+}
+
 /// `[EXPR]`, `.NAME` and `(ARGS)` written directly after an expression.
 pub(crate) fn postfix(mut i: In, mut e: Expr) -> PR<Expr> {
     loop {
-        match peek(&i) {
-            Some('[') => {
-                let open = i;
-                let j = spnl(adv(i, 1));
-                let (j, idx) = expr_after(j, true, "`[`")?;
-                let j = spnl(j);
-                if peek(&j) != Some(']') {
-                    return close_err(&j, "]", "[", &open);
-                }
-                let j = adv(j, 1);
-                e = Expr {
-                    span: e.span.to(span(&j, &j)),
-                    kind: ExprKind::Index(Box::new(e), Box::new(idx)),
-                };
-                i = j;
-            }
-            Some('.') if peek2(&i).is_some_and(is_ident_start) => {
-                let j = adv(i, 1);
-                let Some((k, name)) = ident_at(j) else {
-                    break;
-                };
-                e = Expr {
-                    span: e.span.to(span(&k, &k)),
-                    kind: ExprKind::Field(
-                        Box::new(e),
-                        Ident {
-                            name: name.to_string(),
-                            span: span(&j, &k),
-                        },
-                    ),
-                };
-                i = k;
-            }
-            Some('(') => {
-                let (j, args) = list_items(i, ')', "(", "argument")?;
-                e = Expr {
-                    span: e.span.to(span(&j, &j)),
-                    kind: ExprKind::Call(Box::new(e), args),
-                };
-                i = j;
-            }
+        let (j, next) = match peek(&i) {
+            Some('[') => index(i, e)?,
+            Some('.') if peek2(&i).is_some_and(is_ident_start) => field(i, e),
+            Some('(') => call(i, e)?,
             _ => break,
-        }
+        };
+        i = j;
+        e = next;
     }
     Ok((i, e))
+}
+
+#[inline(never)]
+fn index(open: In, e: Expr) -> PR<Expr> {
+    let j = spnl(adv(open, 1));
+    let (j, idx) = expr_after(j, true, "`[`")?;
+    let j = spnl(j);
+    if peek(&j) != Some(']') {
+        return close_err(&j, "]", "[", &open);
+    }
+    let j = adv(j, 1);
+    Ok((
+        j,
+        Expr {
+            span: e.span.to(span(&j, &j)),
+            kind: ExprKind::Index(Box::new(e), Box::new(idx)),
+        },
+    ))
+}
+
+#[inline(never)]
+fn field(i: In, e: Expr) -> (In, Expr) {
+    let j = adv(i, 1);
+    let (k, name) = take_while_in(j, is_ident_char);
+    let id = Ident {
+        name: name.to_string(),
+        span: span(&j, &k),
+    };
+    (
+        k,
+        Expr {
+            span: e.span.to(span(&k, &k)),
+            kind: ExprKind::Field(Box::new(e), id),
+        },
+    )
+}
+
+#[inline(never)]
+fn call(i: In, e: Expr) -> PR<Expr> {
+    let (j, args) = list_items(i, ')', "(", "argument")?;
+    Ok((
+        j,
+        Expr {
+            span: e.span.to(span(&j, &j)),
+            kind: ExprKind::Call(Box::new(e), args),
+        },
+    ))
 }
 
 /// Comma-separated expressions from the opener at `i` to `close`; newlines
@@ -403,165 +436,187 @@ fn mk(kind: ExprKind, a: &In, b: &In) -> Expr {
     }
 }
 
-/// A primary expression (no postfix).
+/// A primary expression (no postfix). Each arm is its own function so the
+/// frames on the recursive path stay small.
 pub(crate) fn primary(i: In, nl: bool) -> PR<Expr> {
-    let start = i;
     match peek(&i) {
         Some('(') => super::word::paren_expr(i),
-        Some('[') => {
-            let (j, items) = list_items(i, ']', "[", "element")?;
-            Ok((j, mk(ExprKind::List(items), &start, &j)))
-        }
+        Some('[') => list(i),
         Some('{') => map(i),
         Some('"' | '\'') => string(i),
         Some('$') => dollar_expr(i),
-        Some(c) if c.is_ascii_digit() => number(i, false, start),
-        Some(c) if is_ident_start(c) => {
-            let (j, name) = take_while_in(i, is_ident_char);
-            if is_keyword(name) {
-                keyword_expr(i, j, name, nl)
-            } else {
-                Ok((
-                    j,
-                    mk(
-                        ExprKind::Var(Ident {
-                            name: name.to_string(),
-                            span: span(&start, &j),
-                        }),
-                        &start,
-                        &j,
-                    ),
-                ))
-            }
-        }
+        Some(c) if c.is_ascii_digit() => number(i, false, i),
+        Some(c) if is_ident_start(c) => name_expr(i, nl),
         None | Some('\n' | ';' | '}' | ')' | ']' | ',') => expect(&i, GENERIC),
-        Some(_) => {
-            let tok = token_at(rest(&i));
-            Err(nom::Err::Failure(PErr {
-                pos: off(&i),
-                len: tok.len(),
-                msg: format!("expected an expression, found `{tok}`"),
-                cont: false,
-            }))
-        }
+        Some(_) => no_expr(i),
     }
 }
 
+#[inline(never)]
+fn list(i: In) -> PR<Expr> {
+    let (j, items) = list_items(i, ']', "[", "element")?;
+    Ok((j, mk(ExprKind::List(items), &i, &j)))
+}
+
+#[inline(never)]
+fn no_expr<T>(i: In) -> PR<T> {
+    let tok = token_at(rest(&i));
+    Err(nom::Err::Failure(PErr {
+        pos: off(&i),
+        len: tok.len(),
+        msg: format!("expected an expression, found `{tok}`"),
+        cont: false,
+    }))
+}
+
+/// A name: a variable, or a keyword.
+#[inline(never)]
+fn name_expr(i: In, nl: bool) -> PR<Expr> {
+    let (j, name) = take_while_in(i, is_ident_char);
+    if is_keyword(name) {
+        return keyword_expr(i, j, name, nl);
+    }
+    let id = Ident {
+        name: name.to_string(),
+        span: span(&i, &j),
+    };
+    Ok((j, mk(ExprKind::Var(id), &i, &j)))
+}
+
 /// Keywords usable as expressions; `i` is at the keyword, `j` after it.
+#[inline(never)]
 fn keyword_expr<'a>(i: In<'a>, j: In<'a>, name: &str, nl: bool) -> PR<'a, Expr> {
     let start = i;
     match name {
         "true" => Ok((j, mk(ExprKind::Bool(true), &start, &j))),
         "false" => Ok((j, mk(ExprKind::Bool(false), &start, &j))),
         "null" => Ok((j, mk(ExprKind::Null, &start, &j))),
-        "fn" => {
-            let (k, def) = lambda(start, j, false)?;
-            Ok((k, mk(ExprKind::Lambda(Box::new(def)), &start, &k)))
-        }
-        "async" => {
-            let k = sp(j);
-            if let Some(l) = kw_at(k, "fn") {
-                let (l, def) = lambda(start, l, true)?;
-                return Ok((l, mk(ExprKind::Lambda(Box::new(def)), &start, &l)));
-            }
-            if peek(&k) == Some('{') {
-                let (l, b) = block(k)?;
-                return Ok((l, mk(ExprKind::Async(b), &start, &l)));
-            }
-            expect(&k, "expected `{` or `fn` after `async`")
-        }
-        "await" => {
-            let k = ws(j, nl);
-            let (k, e) = with_context(unary(k, nl), off(&k), "`await`")?;
-            Ok((k, mk(ExprKind::Await(Box::new(e)), &start, &k)))
-        }
-        "spawn" => {
-            let (k, b) = body(j, nl, "`spawn`")?;
-            Ok((k, mk(ExprKind::Spawn(Box::new(b)), &start, &k)))
-        }
-        "sleep" => {
-            let (k, e) = operand(sp(j), "a duration after `sleep`")?;
-            Ok((k, mk(ExprKind::Sleep(Box::new(e)), &start, &k)))
-        }
-        "cancel" => {
-            let (k, e) = operand(sp(j), "a task after `cancel`")?;
-            Ok((k, mk(ExprKind::Cancel(Box::new(e)), &start, &k)))
-        }
-        "timeout" => {
-            let mut k = sp(j);
-            let mut grace = None;
-            let mut duration = None;
-            loop {
-                if let Some(l) = grace_opt(k) {
-                    if grace.is_some() {
-                        return fail(&k, "`--grace` given twice");
-                    }
-                    let (l, g) = operand(sp(l), "a duration after `--grace`")?;
-                    grace = Some(Box::new(g));
-                    k = sp(l);
-                } else if duration.is_none() {
-                    let (l, d) = operand(k, "a duration after `timeout`")?;
-                    duration = Some(Box::new(d));
-                    k = sp(l);
-                } else {
-                    break;
-                }
-            }
-            let Some(duration) = duration else {
-                return expect(&k, "expected a duration after `timeout`");
-            };
-            let (k, b) = body(k, nl, "the `timeout` duration")?;
-            Ok((
-                k,
-                mk(
-                    ExprKind::Timeout {
-                        duration,
-                        grace,
-                        body: Box::new(b),
-                    },
-                    &start,
-                    &k,
-                ),
-            ))
-        }
-        "gather" => {
-            let mut opts = GatherOpts::default();
-            let mut k = sp(j);
-            loop {
-                if let Some(l) = kw_at(k, "-j") {
-                    let (l, e) = operand(sp(l), "a number after `-j`")?;
-                    opts.limit = Some(Box::new(e));
-                    k = sp(l);
-                } else if let Some(l) = kw_at(k, "-k") {
-                    opts.keep_going = true;
-                    k = sp(l);
-                } else if let Some(l) = kw_at(k, "--group") {
-                    opts.group = true;
-                    k = sp(l);
-                } else if peek(&k) == Some('-') && peek2(&k).is_some_and(|c| c != ' ') {
-                    let tok = token_at(rest(&k));
-                    return fail(
-                        &k,
-                        format!(
-                            "unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`)"
-                        ),
-                    );
-                } else {
-                    break;
-                }
-            }
-            let (k, branches) = branches(k, "`gather`")?;
-            Ok((k, mk(ExprKind::Gather { opts, branches }, &start, &k)))
-        }
-        "race" => {
-            let (k, branches) = branches(sp(j), "`race`")?;
-            Ok((k, mk(ExprKind::Race(branches), &start, &k)))
-        }
-        _ => fail(
+        "fn" => kw_fn(start, j),
+        "async" => kw_async(start, j),
+        "await" => kw_await(start, j, nl),
+        "spawn" => kw_spawn(start, j, nl),
+        "sleep" | "cancel" => kw_sleep_cancel(start, j, name),
+        "timeout" => kw_timeout(start, j, nl),
+        "gather" => kw_gather(start, j),
+        "race" => kw_race(start, j),
+        _ => fail_len(
             &start,
+            name.len(),
             format!("`{name}` is a keyword and cannot be used in an expression"),
         ),
     }
+}
+
+#[inline(never)]
+fn kw_fn<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
+    let (k, def) = lambda(start, j, false)?;
+    Ok((k, mk(ExprKind::Lambda(Box::new(def)), &start, &k)))
+}
+
+#[inline(never)]
+fn kw_async<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
+    let k = sp(j);
+    if let Some(l) = kw_at(k, "fn") {
+        let (l, def) = lambda(start, l, true)?;
+        return Ok((l, mk(ExprKind::Lambda(Box::new(def)), &start, &l)));
+    }
+    if peek(&k) == Some('{') {
+        let (l, b) = block(k)?;
+        return Ok((l, mk(ExprKind::Async(b), &start, &l)));
+    }
+    expect(&k, "expected `{` or `fn` after `async`")
+}
+
+#[inline(never)]
+fn kw_await<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
+    let k = ws(j, nl);
+    let (k, e) = with_context(unary(k, nl), off(&k), "`await`")?;
+    Ok((k, mk(ExprKind::Await(Box::new(e)), &start, &k)))
+}
+
+#[inline(never)]
+fn kw_spawn<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
+    let (k, b) = body(j, nl, "`spawn`")?;
+    Ok((k, mk(ExprKind::Spawn(Box::new(b)), &start, &k)))
+}
+
+#[inline(never)]
+fn kw_sleep_cancel<'a>(start: In<'a>, j: In<'a>, name: &str) -> PR<'a, Expr> {
+    if name == "sleep" {
+        let (k, e) = operand(sp(j), "a duration after `sleep`")?;
+        Ok((k, mk(ExprKind::Sleep(Box::new(e)), &start, &k)))
+    } else {
+        let (k, e) = operand(sp(j), "a task after `cancel`")?;
+        Ok((k, mk(ExprKind::Cancel(Box::new(e)), &start, &k)))
+    }
+}
+
+#[inline(never)]
+fn kw_timeout<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
+    let mut k = sp(j);
+    let mut grace = None;
+    let mut duration = None;
+    loop {
+        if let Some(l) = grace_opt(k) {
+            if grace.is_some() {
+                return fail(&k, "`--grace` given twice");
+            }
+            let (l, g) = operand(sp(l), "a duration after `--grace`")?;
+            grace = Some(Box::new(g));
+            k = sp(l);
+        } else if duration.is_none() {
+            let (l, d) = operand(k, "a duration after `timeout`")?;
+            duration = Some(Box::new(d));
+            k = sp(l);
+        } else {
+            break;
+        }
+    }
+    let Some(duration) = duration else {
+        return expect(&k, "expected a duration after `timeout`");
+    };
+    let (k, b) = body(k, nl, "the `timeout` duration")?;
+    let kind = ExprKind::Timeout {
+        duration,
+        grace,
+        body: Box::new(b),
+    };
+    Ok((k, mk(kind, &start, &k)))
+}
+
+#[inline(never)]
+fn kw_gather<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
+    let mut opts = GatherOpts::default();
+    let mut k = sp(j);
+    loop {
+        if let Some(l) = kw_at(k, "-j") {
+            let (l, e) = operand(sp(l), "a number after `-j`")?;
+            opts.limit = Some(Box::new(e));
+            k = sp(l);
+        } else if let Some(l) = kw_at(k, "-k") {
+            opts.keep_going = true;
+            k = sp(l);
+        } else if let Some(l) = kw_at(k, "--group") {
+            opts.group = true;
+            k = sp(l);
+        } else if peek(&k) == Some('-') && peek2(&k).is_some_and(|c| c != ' ') {
+            let tok = token_at(rest(&k));
+            return fail(
+                &k,
+                format!("unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`)"),
+            );
+        } else {
+            break;
+        }
+    }
+    let (k, branches) = branches(k, "`gather`")?;
+    Ok((k, mk(ExprKind::Gather { opts, branches }, &start, &k)))
+}
+
+#[inline(never)]
+fn kw_race<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
+    let (k, branches) = branches(sp(j), "`race`")?;
+    Ok((k, mk(ExprKind::Race(branches), &start, &k)))
 }
 
 fn grace_opt(i: In) -> Option<In> {

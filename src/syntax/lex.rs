@@ -13,10 +13,25 @@ use crate::ast::Span;
 /// Maximum nesting of blocks, brackets and prefix operators.
 pub(crate) const MAX_DEPTH: u32 = 200;
 
+/// Maximum stack the parser may use, in bytes: well inside the 2 MiB of a
+/// spawned thread's default stack, whatever the build's frame sizes.
+pub(crate) const MAX_STACK: usize = 1024 * 1024;
+
 /// Parser state shared by every slice of the input.
 #[derive(Default)]
 pub(crate) struct Ctx {
     pub depth: Cell<u32>,
+    /// Address of a local of `parse`: how deep the stack was at the start.
+    pub stack_base: Cell<usize>,
+    /// Deepest stack use seen, in bytes (for tests).
+    pub stack_max: Cell<usize>,
+}
+
+/// An approximation of the current stack pointer.
+#[inline(never)]
+pub(crate) fn stack_addr() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// The parser input: the rest of the source, with its offset and line.
@@ -55,6 +70,16 @@ pub(crate) fn fail<'a, T>(i: &In<'a>, msg: impl Into<String>) -> PR<'a, T> {
     Err(nom::Err::Failure(PErr {
         pos: off(i),
         len: 0,
+        msg: msg.into(),
+        cont: false,
+    }))
+}
+
+/// A committed error covering `len` bytes at `i` (a keyword, a name).
+pub(crate) fn fail_len<'a, T>(i: &In<'a>, len: usize, msg: impl Into<String>) -> PR<'a, T> {
+    Err(nom::Err::Failure(PErr {
+        pos: off(i),
+        len,
         msg: msg.into(),
         cont: false,
     }))
@@ -114,7 +139,11 @@ pub(crate) fn token_at(s: &str) -> &str {
 }
 
 fn is_word_char(c: char) -> bool {
-    !c.is_whitespace() && !matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}')
+    !c.is_whitespace()
+        && !matches!(
+            c,
+            ';' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}' | '[' | ']' | ',' | ':'
+        )
 }
 
 /// Depth guard: decrements the nesting counter when dropped.
@@ -130,7 +159,11 @@ impl Drop for Guard<'_> {
 pub(crate) fn enter<'a>(i: &In<'a>) -> Result<Guard<'a>, nom::Err<PErr>> {
     let cell = &i.extra.depth;
     let d = cell.get();
-    if d >= MAX_DEPTH {
+    let used = i.extra.stack_base.get().saturating_sub(stack_addr());
+    if used > i.extra.stack_max.get() {
+        i.extra.stack_max.set(used);
+    }
+    if d >= MAX_DEPTH || used > MAX_STACK {
         return Err(nom::Err::Failure(PErr {
             pos: off(i),
             len: 0,

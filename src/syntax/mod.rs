@@ -30,6 +30,10 @@ pub struct ParseError {
 
 /// Parse a whole script.
 pub fn parse(src: &str) -> Result<Block, ParseError> {
+    parse_ctx(src, &lex::Ctx::default())
+}
+
+fn parse_ctx(src: &str, ctx: &lex::Ctx) -> Result<Block, ParseError> {
     if src.len() > u32::MAX as usize {
         return Err(ParseError {
             span: Span::default(),
@@ -37,8 +41,8 @@ pub fn parse(src: &str) -> Result<Block, ParseError> {
             incomplete: false,
         });
     }
-    let ctx = lex::Ctx::default();
-    let input = lex::In::new_extra(src, &ctx);
+    ctx.stack_base.set(lex::stack_addr());
+    let input = lex::In::new_extra(src, ctx);
     match stmt::stmts(input, stmt::Term::Eof) {
         Ok((_, stmts)) => Ok(Block {
             stmts,

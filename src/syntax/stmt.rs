@@ -90,8 +90,9 @@ fn ident<'a>(i: In<'a>, what: &str) -> PR<'a, Ident> {
     match ident_at(i) {
         Some((j, name)) => {
             if is_keyword(name) {
-                return fail(
+                return fail_len(
                     &i,
+                    name.len(),
                     format!("`{name}` is a keyword and cannot be used as a name"),
                 );
             }
@@ -155,159 +156,24 @@ fn mk(kind: StmtKind, a: &In, b: &In) -> Stmt {
 }
 
 /// One statement at `i` (not at a separator or terminator).
+#[inline(never)]
 pub(crate) fn stmt(i: In) -> PR<Stmt> {
-    let start = i;
     if let Some((j, kw)) = keyword_at(i) {
         match kw {
-            "let" => {
-                let k = sp(j);
-                let (k, name) = ident(k, "a variable name after `let`")?;
-                let k = sp(k);
-                if peek(&k) != Some('=') || peek2(&k) == Some('=') {
-                    return expect(&k, format!("expected `=` after `let {}`", name.name));
-                }
-                let k = sp(adv(k, 1));
-                let (k, value) = expr_after(k, false, "`=`")?;
-                return Ok((k, mk(StmtKind::Let { name, value }, &start, &k)));
-            }
-            "export" => {
-                let k = sp(j);
-                let (k, name) = ident(k, "a variable name after `export`")?;
-                if peek(&k) == Some('=') && peek2(&k) != Some('=') {
-                    // `export NAME=word`: the shell habit; the value is a word.
-                    let vstart = adv(k, 1);
-                    let (l, w) = word(vstart)?;
-                    let parts = match w {
-                        Some(w) => w
-                            .parts
-                            .into_iter()
-                            .map(|p| match p {
-                                WordPart::Lit { text, .. } => WordPart::Lit { text, quoted: true },
-                                other => other,
-                            })
-                            .collect(),
-                        None => vec![WordPart::Lit {
-                            text: String::new(),
-                            quoted: true,
-                        }],
-                    };
-                    let value = Expr {
-                        kind: ExprKind::Str(parts),
-                        span: span(&vstart, &l),
-                    };
-                    return Ok((
-                        l,
-                        mk(
-                            StmtKind::Export {
-                                name,
-                                value: Some(value),
-                            },
-                            &start,
-                            &l,
-                        ),
-                    ));
-                }
-                let l = sp(k);
-                if peek(&l) == Some('=') && peek2(&l) != Some('=') {
-                    let l = sp(adv(l, 1));
-                    let (l, value) = expr_after(l, false, "`=`")?;
-                    return Ok((
-                        l,
-                        mk(
-                            StmtKind::Export {
-                                name,
-                                value: Some(value),
-                            },
-                            &start,
-                            &l,
-                        ),
-                    ));
-                }
-                return Ok((k, mk(StmtKind::Export { name, value: None }, &start, &k)));
-            }
-            "return" => {
-                let k = sp(j);
-                if at_stmt_end(&k) {
-                    return Ok((j, mk(StmtKind::Return(None), &start, &j)));
-                }
-                let (k, e) = expr_after(k, false, "`return`")?;
-                return Ok((k, mk(StmtKind::Return(Some(e)), &start, &k)));
-            }
-            "throw" => {
-                let k = sp(j);
-                let (k, e) = expr_after(k, false, "`throw`")?;
-                return Ok((k, mk(StmtKind::Throw(e), &start, &k)));
-            }
-            "break" => return Ok((j, mk(StmtKind::Break, &start, &j))),
-            "continue" => return Ok((j, mk(StmtKind::Continue, &start, &j))),
-            "if" => return if_stmt(start, j),
-            "while" => {
-                let (k, cond) = cond(j, "`while`")?;
-                let (k, body) = block_after(k, "the `while` condition")?;
-                return Ok((k, mk(StmtKind::While { cond, body }, &start, &k)));
-            }
-            "for" => return for_stmt(start, j),
-            "fn" => {
-                let k = sp(j);
-                if matches!(peek(&k), Some('(' | '{')) {
-                    return expr_stmt(start);
-                }
-                return fn_decl(start, k, false);
-            }
-            "async" => {
-                let k = sp(j);
-                if let Some(l) = kw_at(k, "fn") {
-                    let l = sp(l);
-                    if peek(&l).is_some_and(is_ident_start) {
-                        return fn_decl(start, l, true);
-                    }
-                }
-                return expr_stmt(start);
-            }
-            "try" => return try_stmt(start, j),
-            "use" => {
-                let k = sp(j);
-                let (l, w) = word(k)?;
-                let Some(w) = w else {
-                    return expect(&k, "expected a module path after `use`");
-                };
-                let mut path = String::new();
-                for p in &w.parts {
-                    match p {
-                        WordPart::Lit { text, .. } => path.push_str(text),
-                        WordPart::Tilde => path.push('~'),
-                        _ => {
-                            return fail(&k, "a `use` path must be written literally (no `$`)");
-                        }
-                    }
-                }
-                return Ok((l, mk(StmtKind::Use { path }, &start, &l)));
-            }
-            "source" => {
-                let k = sp(j);
-                let (l, w) = word(k)?;
-                let Some(path) = w else {
-                    return expect(&k, "expected a file name after `source`");
-                };
-                return Ok((l, mk(StmtKind::Source { path }, &start, &l)));
-            }
+            "let" | "export" => return let_export(i, j, kw),
+            "return" | "throw" | "break" | "continue" => return jump(i, j, kw),
+            "if" => return if_stmt(i, j),
+            "while" => return while_stmt(i, j),
+            "for" => return for_stmt(i, j),
+            "fn" | "async" => return fn_or_expr(i, j, kw),
+            "try" => return try_stmt(i, j),
+            "use" | "source" => return use_source(i, j, kw),
             "await" | "spawn" | "gather" | "race" | "sleep" | "timeout" | "cancel" => {
-                return expr_stmt(start);
-            }
-            "elif" | "else" => {
-                return fail(&start, format!("`{kw}` without `if`"));
-            }
-            "catch" | "finally" => {
-                return fail(&start, format!("`{kw}` without `try`"));
-            }
-            "in" | "and" | "or" | "not" | "null" => {
-                return fail(
-                    &start,
-                    format!("unexpected keyword `{kw}` at the start of a statement"),
-                );
+                return expr_stmt(i);
             }
             // `true` and `false` are commands, as in sh.
-            _ => {}
+            "true" | "false" => {}
+            _ => return misplaced_keyword(i, kw),
         }
     }
     if is_assignment(rest(&i)) {
@@ -316,12 +182,77 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
     if let Some((j, _)) = ident_at(i)
         && peek(&j) == Some('(')
     {
-        return expr_stmt(start);
+        return expr_stmt(i);
     }
-    let (j, c) = and_or(i, "")?;
-    Ok((j, mk(StmtKind::Command(c), &start, &j)))
+    command_stmt(i)
 }
 
+#[inline(never)]
+fn command_stmt(i: In) -> PR<Stmt> {
+    let (j, c) = and_or(i, "")?;
+    Ok((j, mk(StmtKind::Command(c), &i, &j)))
+}
+
+#[inline(never)]
+fn misplaced_keyword<'a>(start: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    match kw {
+        "elif" | "else" => fail_len(&start, kw.len(), format!("`{kw}` without `if`")),
+        "catch" | "finally" => fail_len(&start, kw.len(), format!("`{kw}` without `try`")),
+        _ => fail_len(
+            &start,
+            kw.len(),
+            format!("unexpected keyword `{kw}` at the start of a statement"),
+        ),
+    }
+}
+
+#[inline(never)]
+fn jump<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    match kw {
+        "return" => {
+            let k = sp(j);
+            if at_stmt_end(&k) {
+                return Ok((j, mk(StmtKind::Return(None), &start, &j)));
+            }
+            let (k, e) = expr_after(k, false, "`return`")?;
+            Ok((k, mk(StmtKind::Return(Some(e)), &start, &k)))
+        }
+        "throw" => {
+            let k = sp(j);
+            let (k, e) = expr_after(k, false, "`throw`")?;
+            Ok((k, mk(StmtKind::Throw(e), &start, &k)))
+        }
+        "break" => Ok((j, mk(StmtKind::Break, &start, &j))),
+        _ => Ok((j, mk(StmtKind::Continue, &start, &j))),
+    }
+}
+
+#[inline(never)]
+fn while_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let (k, cond) = cond(j, "`while`")?;
+    let (k, body) = block_after(k, "the `while` condition")?;
+    Ok((k, mk(StmtKind::While { cond, body }, &start, &k)))
+}
+
+#[inline(never)]
+fn fn_or_expr<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    let k = sp(j);
+    if kw == "fn" {
+        if matches!(peek(&k), Some('(' | '{')) {
+            return expr_stmt(start);
+        }
+        return fn_decl(start, k, false);
+    }
+    if let Some(l) = kw_at(k, "fn") {
+        let l = sp(l);
+        if peek(&l).is_some_and(is_ident_start) {
+            return fn_decl(start, l, true);
+        }
+    }
+    expr_stmt(start)
+}
+
+#[inline(never)]
 fn expr_stmt(start: In) -> PR<Stmt> {
     let (j, e) = expr(start, false)?;
     Ok((j, mk(StmtKind::Expr(e), &start, &j)))
@@ -378,7 +309,8 @@ fn is_assignment(s: &str) -> bool {
     blank_before || blank_after || post
 }
 
-/// Length of `[ ... ]` at the start of `b`, skipping quoted text.
+/// Length of `[ ... ]` at the start of `b`, skipping quoted text; `None`
+/// if the statement ends first.
 fn matching_bracket(b: &[u8]) -> Option<usize> {
     let mut depth = 0usize;
     let mut k = 0;
@@ -406,7 +338,9 @@ fn matching_bracket(b: &[u8]) -> Option<usize> {
                     k += 1;
                 }
             }
-            b'\n' if depth == 0 => return None,
+            // Not in an assignment target: stop, so that the scan stays
+            // within one statement and parsing stays linear.
+            b'\n' | b';' | b'&' | b'|' | b'{' | b'}' => return None,
             _ => {}
         }
         k += 1;
@@ -467,8 +401,13 @@ fn cond<'a>(i: In<'a>, what: &str) -> PR<'a, Cond> {
 
 fn if_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
     let (k, c) = cond(j, "`if`")?;
-    let (mut k, b) = block_after(k, "the `if` condition")?;
-    let mut branches = vec![(c, b)];
+    let (k, b) = block_after(k, "the `if` condition")?;
+    if_rest(start, k, vec![(c, b)])
+}
+
+/// The `elif` / `else` parts after a block, possibly on later lines.
+#[inline(never)]
+fn if_rest<'a>(start: In<'a>, mut k: In<'a>, mut branches: Vec<(Cond, Block)>) -> PR<'a, Stmt> {
     let mut otherwise = None;
     loop {
         let l = spnl(k);
@@ -486,17 +425,11 @@ fn if_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
             break;
         }
     }
-    Ok((
-        k,
-        mk(
-            StmtKind::If {
-                branches,
-                otherwise,
-            },
-            &start,
-            &k,
-        ),
-    ))
+    let kind = StmtKind::If {
+        branches,
+        otherwise,
+    };
+    Ok((k, mk(kind, &start, &k)))
 }
 
 fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
@@ -604,4 +537,94 @@ fn try_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
             &k,
         ),
     ))
+}
+
+#[inline(never)]
+fn let_export<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    if kw == "let" {
+        let_stmt(start, j)
+    } else {
+        export_stmt(start, j)
+    }
+}
+
+fn let_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let k = sp(j);
+    let (k, name) = ident(k, "a variable name after `let`")?;
+    let k = sp(k);
+    if peek(&k) != Some('=') || peek2(&k) == Some('=') {
+        return expect(&k, format!("expected `=` after `let {}`", name.name));
+    }
+    let k = sp(adv(k, 1));
+    let (k, value) = expr_after(k, false, "`=`")?;
+    Ok((k, mk(StmtKind::Let { name, value }, &start, &k)))
+}
+
+fn export_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let k = sp(j);
+    let (k, name) = ident(k, "a variable name after `export`")?;
+    if peek(&k) == Some('=') && peek2(&k) != Some('=') {
+        // `export NAME=word`: the shell habit; the value is a word, as a
+        // string (its literal parts quoted: no globbing).
+        let vstart = adv(k, 1);
+        let (l, w) = word(vstart)?;
+        let parts = match w {
+            Some(w) => w
+                .parts
+                .into_iter()
+                .map(|p| match p {
+                    WordPart::Lit { text, .. } => WordPart::Lit { text, quoted: true },
+                    other => other,
+                })
+                .collect(),
+            None => vec![WordPart::Lit {
+                text: String::new(),
+                quoted: true,
+            }],
+        };
+        let value = Expr {
+            kind: ExprKind::Str(parts),
+            span: span(&vstart, &l),
+        };
+        let kind = StmtKind::Export {
+            name,
+            value: Some(value),
+        };
+        return Ok((l, mk(kind, &start, &l)));
+    }
+    let l = sp(k);
+    if peek(&l) == Some('=') && peek2(&l) != Some('=') {
+        let l = sp(adv(l, 1));
+        let (l, value) = expr_after(l, false, "`=`")?;
+        let kind = StmtKind::Export {
+            name,
+            value: Some(value),
+        };
+        return Ok((l, mk(kind, &start, &l)));
+    }
+    Ok((k, mk(StmtKind::Export { name, value: None }, &start, &k)))
+}
+
+#[inline(never)]
+fn use_source<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
+    let k = sp(j);
+    let (l, w) = word(k)?;
+    if kw == "source" {
+        let Some(path) = w else {
+            return expect(&k, "expected a file name after `source`");
+        };
+        return Ok((l, mk(StmtKind::Source { path }, &start, &l)));
+    }
+    let Some(w) = w else {
+        return expect(&k, "expected a module path after `use`");
+    };
+    let mut path = String::new();
+    for p in &w.parts {
+        match p {
+            WordPart::Lit { text, .. } => path.push_str(text),
+            WordPart::Tilde => path.push('~'),
+            _ => return fail(&k, "a `use` path must be written literally (no `$`)"),
+        }
+    }
+    Ok((l, mk(StmtKind::Use { path }, &start, &l)))
 }

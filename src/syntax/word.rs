@@ -89,15 +89,9 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
             Some('\'') => i = single_quoted(i, &mut parts)?,
             Some('"') => i = double_quoted(i, &mut parts)?,
             Some('$') => i = dollar_part(i, false, &mut parts)?,
-            Some('\\') => match peek2(&i) {
-                None => return expect(&i, "expected a character after `\\`"),
-                Some('\n') => break,
-                Some('\r') if rest(&i).as_bytes().get(2) == Some(&b'\n') => break,
-                Some(c) => {
-                    let mut buf = [0u8; 4];
-                    parts.lit(c.encode_utf8(&mut buf), true);
-                    i = adv(i, 1 + c.len_utf8());
-                }
+            Some('\\') => match escaped(i, &mut parts)? {
+                Some(j) => i = j,
+                None => break,
             },
             Some('(') => {
                 if off(&i) != off(&start) {
@@ -106,12 +100,7 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
                         "unexpected `(` inside a word (quote it, or write `${...}`)",
                     );
                 }
-                let (j, e) = paren_expr(i)?;
-                parts.0.push(WordPart::Expr {
-                    expr: e,
-                    quoted: false,
-                });
-                i = j;
+                i = paren_part(i, &mut parts)?;
             }
             Some(_) => {
                 let (j, text) = take_while_in(i, plain);
@@ -131,6 +120,31 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
             span,
         }),
     ))
+}
+
+/// A backslash escape in an unquoted word; `None` at a line continuation.
+#[inline(never)]
+fn escaped<'a>(i: In<'a>, parts: &mut Parts) -> Result<Option<In<'a>>, nom::Err<PErr>> {
+    match peek2(&i) {
+        None => expect(&i, "expected a character after `\\`").map(|(_, ())| None),
+        Some('\n') => Ok(None),
+        Some('\r') if rest(&i).as_bytes().get(2) == Some(&b'\n') => Ok(None),
+        Some(c) => {
+            let mut buf = [0u8; 4];
+            parts.lit(c.encode_utf8(&mut buf), true);
+            Ok(Some(adv(i, 1 + c.len_utf8())))
+        }
+    }
+}
+
+#[inline(never)]
+fn paren_part<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
+    let (j, e) = paren_expr(i)?;
+    parts.0.push(WordPart::Expr {
+        expr: e,
+        quoted: false,
+    });
+    Ok(j)
 }
 
 /// `(EXPR)` at `i` (which is at the `(`): the inner expression.
@@ -245,16 +259,7 @@ pub(crate) fn dollar(i: In) -> PR<Dollar> {
     let start = i;
     let j = adv(i, 1);
     match peek(&j) {
-        Some('{') => {
-            let open = j;
-            let k = spnl(adv(j, 1));
-            let (k, e) = expr_after(k, true, "`${`")?;
-            let k = spnl(k);
-            if peek(&k) != Some('}') {
-                return close_err(&k, "}", "${", &open);
-            }
-            Ok((adv(k, 1), Dollar::Expr(e)))
-        }
+        Some('{') => dollar_brace(j),
         Some('(') => {
             let (k, body) = capture(start)?;
             Ok((k, Dollar::Capture(body)))
@@ -271,6 +276,18 @@ pub(crate) fn dollar(i: In) -> PR<Dollar> {
         }
         _ => Ok((j, Dollar::Lit)),
     }
+}
+
+/// `{EXPR}` after a `$`, at the `{`.
+#[inline(never)]
+fn dollar_brace(open: In) -> PR<Dollar> {
+    let k = spnl(adv(open, 1));
+    let (k, e) = expr_after(k, true, "`${`")?;
+    let k = spnl(k);
+    if peek(&k) != Some('}') {
+        return close_err(&k, "}", "${", &open);
+    }
+    Ok((adv(k, 1), Dollar::Expr(e)))
 }
 
 /// `$( statements )` at `i` (at the `$`).
