@@ -231,6 +231,9 @@ fn run_source(
     match outcome {
         Outcome::Value(_) => i32::from(unretrieved),
         Outcome::Exit(code) => code,
+        // `ash script | head -1`: the reader left; end quietly, as a
+        // process killed by SIGPIPE would.
+        Outcome::Error(e) if e.broken_pipe => e.exit_status(),
         Outcome::Error(e) => {
             eprint!("{}", diag::render_error(&e));
             e.exit_status()

@@ -5,9 +5,10 @@ use crate::vm::chunk::{CmdSpec, Op, StageSpec};
 
 use super::{CResult, Compiler};
 
-/// Unquoted glob metacharacters make a word a glob.
+/// Unquoted glob metacharacters make a word a glob: `*`, `?`, or a `[`
+/// with a `]` after it (a lone `[`, as in `[ 3 -gt 2 ]`, is literal).
 fn has_glob_meta(text: &str) -> bool {
-    text.contains(['*', '?', '['])
+    text.contains(['*', '?']) || text.find('[').is_some_and(|i| text[i + 1..].contains(']'))
 }
 
 impl Compiler<'_> {

@@ -266,8 +266,8 @@ fn run_builtin_here(
     let status = out.status;
     fiber.ctx.status.set(status);
     // Fast path: everything written without waiting.
-    let written_out = io.stdout.try_write_all(&out.stdout).unwrap_or(0);
-    let written_err = io.stderr.try_write_all(&out.stderr).unwrap_or(0);
+    let written_out = write_now(&io.stdout, &out.stdout)?;
+    let written_err = write_now(&io.stderr, &out.stderr)?;
     if written_out == out.stdout.len() && written_err == out.stderr.len() {
         if check && status != 0 {
             return Err(command_error(&text, status));
@@ -275,18 +275,35 @@ fn run_builtin_here(
         return Ok(None);
     }
     Ok(Some(Halt::Await(Box::pin(async move {
-        let status =
-            match write_output(&io, &out.stdout[written_out..], &out.stderr[written_err..]).await {
-                Ok(()) => status,
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
-                Err(e) => return Err(Rc::new(Error::io(format!("write error: {e}")))),
-            };
+        write_output(&io, &out.stdout[written_out..], &out.stderr[written_err..])
+            .await
+            .map_err(|e| Rc::new(write_error(&e)))?;
         Ok(Resume::Status {
             status,
             check,
             text,
         })
     }))))
+}
+
+/// Write what can be written without waiting; how much that was.
+fn write_now(sink: &OutSink, bytes: &[u8]) -> Result<usize, Error> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    sink.try_write_all(bytes).map_err(|e| write_error(&e))
+}
+
+/// The error for a failed write of a builtin's output.
+pub fn write_error(e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::broken_pipe()
+    } else {
+        Error::io(format!(
+            "write error: {}",
+            crate::builtins::commands::io_message(e)
+        ))
+    }
 }
 
 async fn write_output(io: &Io, stdout: &[u8], stderr: &[u8]) -> std::io::Result<()> {
@@ -478,6 +495,8 @@ fn run_pipeline(
                         Box::pin(async move {
                             match drive(fiber).await {
                                 Outcome::Value(v) => Ok(status_of_value(&v)),
+                                // Like a process killed by SIGPIPE.
+                                Outcome::Error(e) if e.broken_pipe => Ok(141),
                                 Outcome::Error(e) => Err(e),
                                 Outcome::Exit(c) => Ok(c),
                             }
@@ -621,7 +640,7 @@ fn builtin_stage(
         match write_output(&io, &out.stdout, &out.stderr).await {
             Ok(()) => Ok(out.status),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(141),
-            Err(e) => Err(Rc::new(Error::io(format!("write error: {e}")))),
+            Err(e) => Err(Rc::new(write_error(&e))),
         }
     })
 }

@@ -105,6 +105,9 @@ pub struct ErrorData {
     /// A `CancelledError` raised because the `timeout` scope with this id
     /// expired: that scope turns it into `TimeoutError`.
     pub timeout_scope: Cell<Option<u64>>,
+    /// An `IOError` from writing to a pipe whose reader has gone: like a
+    /// process killed by SIGPIPE, it ends a pipeline stage quietly.
+    pub broken_pipe: bool,
 }
 
 impl Error {
@@ -117,6 +120,7 @@ impl Error {
             location: RefCell::new(None),
             trace: RefCell::new(Vec::new()),
             timeout_scope: Cell::new(None),
+            broken_pipe: false,
         }))
     }
 
@@ -139,12 +143,22 @@ impl Error {
         Error::new(ErrorKind::IO, message)
     }
 
+    /// Writing to a pipe nobody reads any more.
+    pub fn broken_pipe() -> Error {
+        let mut e = Error::io("broken pipe: the reader of the output has gone");
+        e.0.broken_pipe = true;
+        e
+    }
+
     pub fn cancelled() -> Error {
         Error::new(ErrorKind::Cancelled, "the task was cancelled")
     }
 
     /// The exit status an uncaught error gives the script (section 1).
     pub fn exit_status(&self) -> i32 {
+        if self.broken_pipe {
+            return 141;
+        }
         match self.kind {
             ErrorKind::Command => self.status.unwrap_or(1),
             ErrorKind::Timeout => 124,

@@ -150,12 +150,14 @@ impl Fiber {
                 ),
             ));
         }
-        if args.len() > n && !proto.has_rest {
+        if (args.len() > n && !proto.has_rest) || args.len() < n {
+            let at_least = if proto.has_rest { "at least " } else { "" };
             return Err(Error::type_err(format!(
-                "'{}' takes {n} argument{} but {} were given",
+                "'{}' takes {at_least}{n} argument{} but {} {} given",
                 proto.name,
                 if n == 1 { "" } else { "s" },
-                args.len()
+                args.len(),
+                if args.len() == 1 { "was" } else { "were" }
             )));
         }
         let rest = if proto.has_rest {
@@ -167,8 +169,6 @@ impl Fiber {
         } else {
             None
         };
-        // Missing arguments are null, as in shell functions.
-        args.resize(n, Value::Null);
         let base = self.stack.len();
         self.stack.extend(args);
         if let Some(rest) = rest {
