@@ -230,14 +230,43 @@ pub(crate) fn ident_at<'a>(i: In<'a>) -> Option<(In<'a>, &'a str)> {
     }
 }
 
-pub(crate) const KEYWORDS: &[&str] = &[
-    "let", "if", "elif", "else", "while", "for", "in", "break", "continue", "return", "fn",
-    "async", "await", "spawn", "gather", "race", "sleep", "timeout", "cancel", "try", "catch",
-    "finally", "throw", "use", "source", "export", "and", "or", "not", "true", "false", "null",
-];
-
+/// The keywords of LANGUAGE.md section 2.
 pub(crate) fn is_keyword(s: &str) -> bool {
-    KEYWORDS.contains(&s)
+    matches!(
+        s,
+        "let"
+            | "if"
+            | "elif"
+            | "else"
+            | "while"
+            | "for"
+            | "in"
+            | "break"
+            | "continue"
+            | "return"
+            | "fn"
+            | "async"
+            | "await"
+            | "spawn"
+            | "gather"
+            | "race"
+            | "sleep"
+            | "timeout"
+            | "cancel"
+            | "try"
+            | "catch"
+            | "finally"
+            | "throw"
+            | "use"
+            | "source"
+            | "export"
+            | "and"
+            | "or"
+            | "not"
+            | "true"
+            | "false"
+            | "null"
+    )
 }
 
 /// A character that ends a keyword written in command position.
