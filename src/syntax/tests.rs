@@ -859,7 +859,7 @@ fn error_messages() {
     // Unclosed constructs: incomplete, span at the end.
     e(
         "if (x) {\n echo a\n",
-        "expected `}` to close the `{` opened at line 1",
+        "expected `}` to close the block opened at line 1",
         17,
         true,
     );
@@ -1402,7 +1402,10 @@ fn no_panic_on_token_soup() {
 
 #[test]
 fn misc_lexical() {
-    t("echo a\r\nif x {\r\n  b\r\n}\r\n", "[echo a]; (if [x] {[b]})");
+    t(
+        "echo a\r\nif x {\r\n  b\r\n}\r\n",
+        "[echo a]; (if [x] {[b]})",
+    );
     t("let xs = [1, # one\n 2]", "(let xs [1, 2])");
     t("echo a \\\n  b \\\n  c", "[echo a b c]");
     // Backslash-newline is a blank, even inside a word.
