@@ -1355,18 +1355,6 @@ fn timing_by_kind() {
 }
 
 #[test]
-#[ignore]
-fn show() {
-    let src = std::env::var("ASH_SRC").unwrap_or_default();
-    for line in src.split("\n---\n") {
-        match parse(line) {
-            Ok(b) => eprintln!("{line:?} => {}", r_top(&b)),
-            Err(e) => eprintln!("{line:?} => ERR {e:?}"),
-        }
-    }
-}
-
-#[test]
 fn no_panic_on_token_soup() {
     let vocab = [
         "let", "x", "=", "==", "if", "elif", "else", "while", "for", "in", "fn", "async", "await",
