@@ -3,9 +3,8 @@
 
 use std::cell::Cell;
 
-use nom::bytes::complete::take_while;
 use nom::error::{ErrorKind, ParseError};
-use nom::{IResult, Input, Parser};
+use nom::{IResult, Input};
 use nom_locate::LocatedSpan;
 
 use crate::ast::Span;
@@ -206,13 +205,13 @@ pub(crate) fn span(a: &In, b: &In) -> Span {
     Span::new(off(a), off(b))
 }
 
-/// Take the longest prefix of characters satisfying `f`.
+/// Take the longest prefix of characters satisfying `f` (nom's
+/// `take_while`, open-coded: this is the hottest loop of the parser).
 pub(crate) fn take_while_in<'a>(i: In<'a>, f: impl Fn(char) -> bool) -> (In<'a>, &'a str) {
-    let r: PR<'a, In<'a>> = take_while(f).parse(i);
-    match r {
-        Ok((rest, got)) => (rest, *got.fragment()),
-        Err(_) => (i, ""),
-    }
+    let s = rest(&i);
+    let n = s.find(|c| !f(c)).unwrap_or(s.len());
+    let (rest, got) = i.take_split(n);
+    (rest, *got.fragment())
 }
 
 pub(crate) fn is_ident_start(c: char) -> bool {
@@ -231,14 +230,43 @@ pub(crate) fn ident_at<'a>(i: In<'a>) -> Option<(In<'a>, &'a str)> {
     }
 }
 
-pub(crate) const KEYWORDS: &[&str] = &[
-    "let", "if", "elif", "else", "while", "for", "in", "break", "continue", "return", "fn",
-    "async", "await", "spawn", "gather", "race", "sleep", "timeout", "cancel", "try", "catch",
-    "finally", "throw", "use", "source", "export", "and", "or", "not", "true", "false", "null",
-];
-
+/// The keywords of LANGUAGE.md section 2.
 pub(crate) fn is_keyword(s: &str) -> bool {
-    KEYWORDS.contains(&s)
+    matches!(
+        s,
+        "let"
+            | "if"
+            | "elif"
+            | "else"
+            | "while"
+            | "for"
+            | "in"
+            | "break"
+            | "continue"
+            | "return"
+            | "fn"
+            | "async"
+            | "await"
+            | "spawn"
+            | "gather"
+            | "race"
+            | "sleep"
+            | "timeout"
+            | "cancel"
+            | "try"
+            | "catch"
+            | "finally"
+            | "throw"
+            | "use"
+            | "source"
+            | "export"
+            | "and"
+            | "or"
+            | "not"
+            | "true"
+            | "false"
+            | "null"
+    )
 }
 
 /// A character that ends a keyword written in command position.

@@ -5,7 +5,30 @@
 //! (command-mode words, strings, `$` forms), `command` (pipelines and
 //! redirections), `expr` (expression mode) and `stmt` (statements, blocks).
 //! Every failure is committed (no backtracking), so parsing is linear; the
-//! only look-ahead, for `target = value`, is a lexical scan.
+//! only look-ahead, for `target = value`, is a lexical scan of the statement.
+//! Nesting is bounded twice: 200 levels, and 1 MiB of parser stack (debug
+//! builds have large frames), so deep input fails with "nesting too deep".
+//!
+//! Decisions beyond LANGUAGE.md:
+//! - An unquoted `(` , `)`, `{` or `}` is never part of a word: `)` outside
+//!   `$( )` is "unexpected `)`"; `(` only starts a word (`(expr)`), mid-word
+//!   it is an error (quote it or use `${...}`); `{}` must be quoted
+//!   (`find -exec rm '{}' \;`).
+//! - `true` and `false` at the start of a statement are commands, as in sh;
+//!   `in and or not null` there are errors.
+//! - `fn NAME { }` (no parameter list) declares a function without
+//!   parameters (`fn prompt { ... }`); `fn { }` is a lambda likewise.
+//! - `export NAME=WORD` (no blanks) takes a command-mode word as the value,
+//!   as `ExprKind::Str` of its parts (literals marked quoted).
+//! - `x= 1` and `x =1` are assignments (a blank on either side of `=`);
+//!   `xs[0]=1` / `m.k=1` too; only `NAME=value` is an env prefix.
+//! - A block may start on the next line after a condition, `else`, `try`...
+//! - `cmd & next` on one line: `&` also ends the statement.
+//! - A string literal `""` or a word `''` is one empty quoted `Lit`; an
+//!   env prefix `FOO=` has an empty parts list.
+//! - Postfix `[i]`, `.name`, `(args)` must touch the expression (no blank).
+//! - `sleep`, `cancel`, `timeout` durations and `-j N` accept a primary with
+//!   postfixes (`sleep $cfg.delay`, `cancel tasks[0]`).
 
 mod command;
 mod expr;

@@ -29,7 +29,13 @@ pub(crate) fn stmts<'a>(i: In<'a>, term: Term<'a>) -> PR<'a, Vec<Stmt>> {
             None => {
                 return match term {
                     Term::Eof => Ok((i, out)),
-                    Term::Brace(open) => close_err(&i, "}", "{", &open),
+                    Term::Brace(open) => expect(
+                        &i,
+                        format!(
+                            "expected `}}` to close the block opened at line {}",
+                            open.location_line()
+                        ),
+                    ),
                     Term::Paren(open) => close_err(&i, ")", "$(", &open),
                 };
             }

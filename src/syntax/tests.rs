@@ -859,7 +859,7 @@ fn error_messages() {
     // Unclosed constructs: incomplete, span at the end.
     e(
         "if (x) {\n echo a\n",
-        "expected `}` to close the `{` opened at line 1",
+        "expected `}` to close the block opened at line 1",
         17,
         true,
     );
@@ -1276,6 +1276,7 @@ fn big_script_is_fast() {
     let start = std::time::Instant::now();
     let b = parse(&src).unwrap();
     assert_eq!(b.stmts.len(), 100_000);
+    eprintln!("100k statements parsed in {:?}", start.elapsed());
     assert!(start.elapsed().as_secs_f64() < 3.0, "{:?}", start.elapsed());
 }
 
@@ -1354,13 +1355,47 @@ fn timing_by_kind() {
 }
 
 #[test]
-#[ignore]
-fn show() {
-    let src = std::env::var("ASH_SRC").unwrap_or_default();
-    for line in src.split("\n---\n") {
-        match parse(line) {
-            Ok(b) => eprintln!("{line:?} => {}", r_top(&b)),
-            Err(e) => eprintln!("{line:?} => ERR {e:?}"),
+fn no_panic_on_token_soup() {
+    let vocab = [
+        "let", "x", "=", "==", "if", "elif", "else", "while", "for", "in", "fn", "async", "await",
+        "spawn", "gather", "race", "sleep", "timeout", "cancel", "try", "catch", "finally",
+        "throw", "return", "use", "source", "export", "and", "or", "not", "true", "null", "{", "}",
+        "(", ")", "[", "]", "$(", "${", "$x", "\"", "'", "\\", "|", "&&", "||", "&", ";", "\n",
+        " ", "#", ">", ">>", "2>&1", "&>", "<", "-j", "--grace", "1s", "1.5", "-", "+", "*", ",",
+        ":", ".", "...", "~", "é", "\0", "e", "Error", "a=b", "-k", "!",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..4000 {
+        let mut s = String::new();
+        for _ in 0..(round % 40 + 1) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push_str(vocab[(seed >> 33) as usize % vocab.len()]);
+            if seed & 1 == 0 {
+                s.push(' ');
+            }
+        }
+        if let Err(e) = parse(&s) {
+            assert!(
+                e.span.start <= e.span.end && e.span.end as usize <= s.len(),
+                "{s:?}"
+            );
+            assert!(s.is_char_boundary(e.span.start as usize), "{s:?}: {e:?}");
+            assert!(s.is_char_boundary(e.span.end as usize), "{s:?}: {e:?}");
+            assert!(!e.message.is_empty());
         }
     }
+}
+
+#[test]
+fn misc_lexical() {
+    t(
+        "echo a\r\nif x {\r\n  b\r\n}\r\n",
+        "[echo a]; (if [x] {[b]})",
+    );
+    t("let xs = [1, # one\n 2]", "(let xs [1, 2])");
+    t("echo a \\\n  b \\\n  c", "[echo a b c]");
+    // Backslash-newline is a blank, even inside a word.
+    t("a\\\nb", "[a b]");
 }
