@@ -13,6 +13,7 @@ pub mod cancel;
 pub mod concurrency;
 pub mod exec;
 pub mod glob;
+pub mod sync;
 pub mod task;
 
 use std::cell::{Cell, RefCell};

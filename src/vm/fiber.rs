@@ -695,6 +695,10 @@ impl Fiber {
                             self.push_frame(f, args, FrameKind::Call)?;
                             return Ok(None);
                         }
+                        Value::Suspend(f) => {
+                            let pending = (f.call)(&args, self.ctx.cancel.clone())?;
+                            return Ok(Some(Halt::Await(pending)));
+                        }
                         other => self.call_value(other, args)?,
                     }
                 }
@@ -1070,6 +1074,9 @@ impl Fiber {
         let name = names.name(g);
         if let Some(f) = crate::builtins::functions::lookup(name) {
             return Ok(Value::Native(f));
+        }
+        if let Some(f) = crate::runtime::sync::lookup(name) {
+            return Ok(Value::Suspend(f));
         }
         if let Some(v) = self.ctx.env.borrow().get(name.as_bytes()) {
             return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));

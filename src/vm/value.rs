@@ -36,6 +36,10 @@ pub enum Value {
     Coroutine(Rc<Coroutine>),
     Task(TaskRef),
     Error(Rc<Error>),
+    /// A built-in function that suspends the task (`recv`, `send`, ...).
+    Suspend(&'static crate::runtime::sync::SuspendFn),
+    Channel(Rc<crate::runtime::sync::Channel>),
+    Semaphore(Rc<crate::runtime::sync::Semaphore>),
 }
 
 impl Value {
@@ -62,7 +66,9 @@ impl Value {
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Duration(_) => "duration",
-            Value::Func(_) | Value::Native(_) => "function",
+            Value::Func(_) | Value::Native(_) | Value::Suspend(_) => "function",
+            Value::Channel(_) => "channel",
+            Value::Semaphore(_) => "semaphore",
             Value::Coroutine(_) => "coroutine",
             Value::Task(_) => "task",
             Value::Error(_) => "error",
@@ -180,6 +186,15 @@ impl Value {
             Value::Error(e) => {
                 let _ = write!(out, "{}: {}", e.kind.name(), e.message);
             }
+            Value::Suspend(f) => {
+                let _ = write!(out, "<builtin function {}>", f.name);
+            }
+            Value::Channel(c) => {
+                let _ = write!(out, "<channel {}/{}>", c.len(), c.capacity());
+            }
+            Value::Semaphore(s) => {
+                let _ = write!(out, "<semaphore {}>", s.permits());
+            }
         }
     }
 
@@ -215,6 +230,9 @@ impl Value {
             (Value::Coroutine(a), Value::Coroutine(b)) => Rc::ptr_eq(a, b),
             (Value::Task(a), Value::Task(b)) => a.id() == b.id(),
             (Value::Error(a), Value::Error(b)) => Rc::ptr_eq(a, b),
+            (Value::Suspend(a), Value::Suspend(b)) => std::ptr::eq(*a, *b),
+            (Value::Channel(a), Value::Channel(b)) => Rc::ptr_eq(a, b),
+            (Value::Semaphore(a), Value::Semaphore(b)) => Rc::ptr_eq(a, b),
             _ => false,
         }
     }
