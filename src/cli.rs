@@ -152,8 +152,14 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
     let source = diag::add_source(name, text);
     let block = crate::syntax::parse(text)
         .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
-    let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
-        .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
+    let proto = crate::compile::compile_script(
+        &block,
+        name,
+        source,
+        &mut rt.names.borrow_mut(),
+        crate::compile::TopLevel::ScriptLocals,
+    )
+    .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,

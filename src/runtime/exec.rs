@@ -740,15 +740,21 @@ pub fn load_module(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, 
         });
         err
     })?;
-    let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
-        .map_err(|e| {
-            let err = Error::new(ErrorKind::Syntax, e.message);
-            *err.location.borrow_mut() = Some(crate::vm::error::Location {
-                source,
-                span: e.span,
-            });
-            err
-        })?;
+    let proto = crate::compile::compile_script(
+        &block,
+        name,
+        source,
+        &mut rt.names.borrow_mut(),
+        crate::compile::TopLevel::Globals,
+    )
+    .map_err(|e| {
+        let err = Error::new(ErrorKind::Syntax, e.message);
+        *err.location.borrow_mut() = Some(crate::vm::error::Location {
+            source,
+            span: e.span,
+        });
+        err
+    })?;
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,

@@ -525,16 +525,13 @@ impl Fiber {
                     let b = self.pop();
                     let a = self.pop();
                     // The hot case of loops: int arithmetic and comparison.
-                    let r = match (op, &a, &b) {
-                        (crate::ast::BinaryOp::Lt, Value::Int(x), Value::Int(y)) => {
-                            Value::Bool(x < y)
-                        }
-                        (crate::ast::BinaryOp::Add, Value::Int(x), Value::Int(y))
-                            if x.checked_add(*y).is_some() =>
-                        {
-                            Value::Int(x + y)
-                        }
-                        _ => tri!(ops::binary(op, &a, &b)),
+                    let fast = match (&a, &b) {
+                        (Value::Int(x), Value::Int(y)) => int_binary(op, *x, *y),
+                        _ => None,
+                    };
+                    let r = match fast {
+                        Some(v) => v,
+                        None => tri!(ops::binary(op, &a, &b)),
                     };
                     self.stack.push(r);
                 }
@@ -631,6 +628,17 @@ impl Fiber {
                     if *budget == 0 {
                         save_pc!();
                         return Ok(Some(Halt::Yield));
+                    }
+                }
+                Op::CompareJump(op, t) => {
+                    let b = self.pop();
+                    let a = self.pop();
+                    let holds = match (&a, &b) {
+                        (Value::Int(x), Value::Int(y)) => int_compare(op, *x, *y),
+                        _ => tri!(ops::binary(op, &a, &b)).truthy(),
+                    };
+                    if !holds {
+                        pc = t as usize;
                     }
                 }
                 Op::JumpIfFalse(t) => {
@@ -1098,6 +1106,34 @@ pub fn cancellable(
         token.requested().await;
         Err(Rc::new(Error::cancelled()))
     }))
+}
+
+/// Int comparison for `CompareJump`.
+#[inline]
+fn int_compare(op: crate::ast::BinaryOp, x: i64, y: i64) -> bool {
+    use crate::ast::BinaryOp::*;
+    match op {
+        Lt => x < y,
+        Le => x <= y,
+        Gt => x > y,
+        Ge => x >= y,
+        Eq => x == y,
+        _ => x != y,
+    }
+}
+
+/// Int arithmetic and comparison without overflow; `None` sends the
+/// operands to the general path (which reports overflow, division, ...).
+#[inline]
+fn int_binary(op: crate::ast::BinaryOp, x: i64, y: i64) -> Option<Value> {
+    use crate::ast::BinaryOp::*;
+    Some(match op {
+        Add => Value::Int(x.checked_add(y)?),
+        Sub => Value::Int(x.checked_sub(y)?),
+        Mul => Value::Int(x.checked_mul(y)?),
+        Lt | Le | Gt | Ge | Eq | Ne => Value::Bool(int_compare(op, x, y)),
+        _ => return None,
+    })
 }
 
 /// A function's command-form status: `return true/false`, `return N`, or 0.
