@@ -126,7 +126,11 @@ fn dash_c_syntax_error_is_2_and_runs_nothing() {
     let out = run(ash(d.path()).args(["-c", "echo first\nlet = 1"]));
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stdout), "");
-    assert!(text(&out.stderr).contains("expected"), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("expected"),
+        "stderr: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -148,7 +152,10 @@ fn check_on_a_good_file_runs_nothing() {
     let out = run(ash(d.path()).args(["--check", "good.ash"]));
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
-    assert!(!d.path().join("made.txt").exists(), "--check ran the script");
+    assert!(
+        !d.path().join("made.txt").exists(),
+        "--check ran the script"
+    );
 }
 
 #[test]
@@ -181,7 +188,11 @@ fn missing_script_file_fails_and_names_it() {
     let d = TempDir::new();
     let out = run(ash(d.path()).arg("nope.ash"));
     assert_ne!(out.status.code(), Some(0));
-    assert!(text(&out.stderr).contains("nope.ash"), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nope.ash"),
+        "stderr: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -198,7 +209,11 @@ fn shebang_script_runs_directly() {
     let script = d.write("hello", "#!/usr/bin/env ash\necho \"shebang $args\"\n");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
     let bin_dir = Path::new(ASH).parent().expect("binary directory");
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = run(Command::new(&script)
         .arg("a")
         .current_dir(d.path())
@@ -206,7 +221,12 @@ fn shebang_script_runs_directly() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped()));
-    assert_eq!(text(&out.stdout), "shebang a\n", "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "shebang a\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -215,7 +235,10 @@ fn start_and_wait_ready(d: &TempDir, code: &str) -> Child {
     let child = ash(d.path()).args(["-c", code]).spawn().expect("start ash");
     let start = Instant::now();
     while !d.path().join("ready").exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "the script never became ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the script never became ready"
+        );
         thread::sleep(Duration::from_millis(20));
     }
     thread::sleep(Duration::from_millis(100));
@@ -229,7 +252,12 @@ fn sigint_exits_130() {
     let start = Instant::now();
     signal(child.id(), "INT");
     let out = finish(child);
-    assert_eq!(out.status.code(), Some(130), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {}",
+        text(&out.stderr)
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(text(&out.stdout), "");
 }
@@ -240,7 +268,12 @@ fn sigterm_exits_143() {
     let child = start_and_wait_ready(&d, "touch ready\nsleep 30s");
     signal(child.id(), "TERM");
     let out = finish(child);
-    assert_eq!(out.status.code(), Some(143), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "stderr: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -271,7 +304,10 @@ fn sigterm_kills_the_processes_of_every_task() {
 #[test]
 fn sigint_runs_finally_blocks() {
     let d = TempDir::new();
-    let child = start_and_wait_ready(&d, "try {\n  touch ready\n  sleep 30s\n} finally {\n  echo cleanup\n}");
+    let child = start_and_wait_ready(
+        &d,
+        "try {\n  touch ready\n  sleep 30s\n} finally {\n  echo cleanup\n}",
+    );
     signal(child.id(), "INT");
     let out = finish(child);
     assert_eq!(out.status.code(), Some(130));

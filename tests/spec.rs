@@ -97,7 +97,11 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
     while i < lines.len() && !lines[i].starts_with("####") {
         let l = lines[i].trim();
         if !l.is_empty() && !l.starts_with('#') {
-            return Err(perr(file, i + 1, "text before the first `####` case header"));
+            return Err(perr(
+                file,
+                i + 1,
+                "text before the first `####` case header",
+            ));
         }
         i += 1;
     }
@@ -125,7 +129,11 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
             script.pop();
         }
         if script.is_empty() {
-            return Err(perr(file, case.line, format!("case `{}` has an empty script", case.name)));
+            return Err(perr(
+                file,
+                case.line,
+                format!("case `{}` has an empty script", case.name),
+            ));
         }
         case.script = script.join("\n") + "\n";
         // The directives, up to the next case header.
@@ -152,7 +160,11 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
             };
             let once = |seen: &mut Vec<&str>, key: &'static str| -> Result<(), ParseError> {
                 if seen.contains(&key) {
-                    return Err(perr(file, at, format!("`## {key}` given twice in one case")));
+                    return Err(perr(
+                        file,
+                        at,
+                        format!("`## {key}` given twice in one case"),
+                    ));
                 }
                 seen.push(key);
                 Ok(())
@@ -163,7 +175,9 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
                         return Err(perr(
                             file,
                             at,
-                            format!("`## {key}:` takes a block ending with `## END`, not inline text"),
+                            format!(
+                                "`## {key}:` takes a block ending with `## END`, not inline text"
+                            ),
                         ));
                     }
                     let mut block = String::new();
@@ -182,7 +196,11 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
                         block.push('\n');
                     }
                     if !closed {
-                        return Err(perr(file, at, format!("`## {key}:` without a matching `## END`")));
+                        return Err(perr(
+                            file,
+                            at,
+                            format!("`## {key}:` without a matching `## END`"),
+                        ));
                     }
                     match key {
                         "STDOUT" => {
@@ -211,20 +229,33 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, ParseError> {
                 }
                 "STATUS" => {
                     once(&mut seen, "STATUS")?;
-                    case.status = rest
-                        .trim()
-                        .parse()
-                        .map_err(|_| perr(file, at, format!("`## STATUS:` wants a number, got `{rest}`")))?;
+                    case.status = rest.trim().parse().map_err(|_| {
+                        perr(
+                            file,
+                            at,
+                            format!("`## STATUS:` wants a number, got `{rest}`"),
+                        )
+                    })?;
                 }
                 "ARGS" => {
                     once(&mut seen, "ARGS")?;
-                    case.args = rest.split(' ').filter(|a| !a.is_empty()).map(String::from).collect();
+                    case.args = rest
+                        .split(' ')
+                        .filter(|a| !a.is_empty())
+                        .map(String::from)
+                        .collect();
                 }
                 "SKIP" => {
                     once(&mut seen, "SKIP")?;
                     case.skip = Some(rest.trim().to_string());
                 }
-                "END" => return Err(perr(file, at, "`## END` without an opening block directive")),
+                "END" => {
+                    return Err(perr(
+                        file,
+                        at,
+                        "`## END` without an opening block directive",
+                    ));
+                }
                 _ => return Err(perr(file, at, format!("unknown directive `{l}`"))),
             }
         }
@@ -238,7 +269,9 @@ fn self_check() -> Result<(), String> {
     fn expect_err(text: &str, line: usize, needle: &str) -> Result<(), String> {
         match parse_cases("self.test", text) {
             Ok(_) => Err(format!("self-check: accepted a malformed file:\n{text}")),
-            Err(e) if e.line == line && e.file == "self.test" && e.message.contains(needle) => Ok(()),
+            Err(e) if e.line == line && e.file == "self.test" && e.message.contains(needle) => {
+                Ok(())
+            }
             Err(e) => Err(format!("self-check: wrong error `{e}` for:\n{text}")),
         }
     }
@@ -261,13 +294,31 @@ fn self_check() -> Result<(), String> {
         && cases[2].stdout.as_deref() == Some("")
         && cases[2].skip.as_deref() == Some("not yet");
     if !ok {
-        return Err(format!("self-check: the well-formed file parsed wrongly: {cases:#?}"));
+        return Err(format!(
+            "self-check: the well-formed file parsed wrongly: {cases:#?}"
+        ));
     }
-    expect_err("#### a\necho a\n## STDOUT:\na\n", 3, "without a matching `## END`")?;
-    expect_err("#### a\necho a\n## STDOUT:\na\n#### b\necho b\n", 3, "without a matching")?;
+    expect_err(
+        "#### a\necho a\n## STDOUT:\na\n",
+        3,
+        "without a matching `## END`",
+    )?;
+    expect_err(
+        "#### a\necho a\n## STDOUT:\na\n#### b\necho b\n",
+        3,
+        "without a matching",
+    )?;
     expect_err("#### a\necho a\n## STATUS: x\n", 3, "wants a number")?;
-    expect_err("#### a\necho a\n## STDOUT:\n## END\necho b\n", 5, "after the directives")?;
-    expect_err("#### a\necho a\n## STDOTU:\n## END\n", 3, "unknown directive")?;
+    expect_err(
+        "#### a\necho a\n## STDOUT:\n## END\necho b\n",
+        5,
+        "after the directives",
+    )?;
+    expect_err(
+        "#### a\necho a\n## STDOTU:\n## END\n",
+        3,
+        "unknown directive",
+    )?;
     expect_err("#### a\n## STATUS: 1\n", 1, "empty script")?;
     expect_err("echo a\n#### a\necho a\n", 1, "before the first")?;
     expect_err("#### a\necho a\n## STATUS: 1\n## STATUS: 2\n", 4, "twice")?;
@@ -337,10 +388,16 @@ fn run_in(bin: &Path, case: &Case, dir: &Path) -> Result<Outcome, String> {
         .env("LC_ALL", "C")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .stdin(if case.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if case.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .process_group(0);
     let start = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", bin.display()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
     let pid = child.id();
     if let Some(input) = &case.stdin {
         let mut w = child.stdin.take().ok_or("no stdin pipe")?;
@@ -401,7 +458,10 @@ fn diff(expected: &str, actual: &str) -> String {
     let show = |l: &str| -> String {
         match l.strip_suffix('\n') {
             Some(s) => format!("{s:?}").trim_matches('"').to_string(),
-            None => format!("{}  (no newline at end)", format!("{l:?}").trim_matches('"')),
+            None => format!(
+                "{}  (no newline at end)",
+                format!("{l:?}").trim_matches('"')
+            ),
         }
     };
     if a.len() * b.len() > 4_000_000 {
@@ -455,14 +515,22 @@ fn indent(text: &str) -> String {
 fn judge(case: &Case, o: &Outcome) -> Verdict {
     let mut problems = String::new();
     if o.timed_out {
-        let _ = writeln!(problems, "  timed out after {} s (killed)", TIMEOUT.as_secs());
+        let _ = writeln!(
+            problems,
+            "  timed out after {} s (killed)",
+            TIMEOUT.as_secs()
+        );
     } else if o.status != Some(case.status) {
         match (o.status, o.signal) {
             (Some(s), _) => {
                 let _ = writeln!(problems, "  status: expected {}, got {s}", case.status);
             }
             (None, Some(sig)) => {
-                let _ = writeln!(problems, "  status: expected {}, killed by signal {sig}", case.status);
+                let _ = writeln!(
+                    problems,
+                    "  status: expected {}, killed by signal {sig}",
+                    case.status
+                );
             }
             _ => {
                 let _ = writeln!(problems, "  status: expected {}, got none", case.status);
@@ -472,7 +540,11 @@ fn judge(case: &Case, o: &Outcome) -> Verdict {
     if let Some(exp) = &case.stdout
         && *exp != o.stdout
     {
-        let _ = write!(problems, "  stdout differs (- expected, + actual):\n{}", diff(exp, &o.stdout));
+        let _ = write!(
+            problems,
+            "  stdout differs (- expected, + actual):\n{}",
+            diff(exp, &o.stdout)
+        );
     }
     for needle in &case.stdout_contains {
         if !o.stdout.contains(needle.as_str()) {
@@ -482,7 +554,11 @@ fn judge(case: &Case, o: &Outcome) -> Verdict {
     if let Some(exp) = &case.stderr
         && *exp != o.stderr
     {
-        let _ = write!(problems, "  stderr differs (- expected, + actual):\n{}", diff(exp, &o.stderr));
+        let _ = write!(
+            problems,
+            "  stderr differs (- expected, + actual):\n{}",
+            diff(exp, &o.stderr)
+        );
     }
     for needle in &case.stderr_contains {
         if !o.stderr.contains(needle.as_str()) {
@@ -510,8 +586,13 @@ fn main() -> ExitCode {
         eprintln!("spec harness: {e}");
         return ExitCode::FAILURE;
     }
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("spec");
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("spec");
     // ASH_SPEC_BIN runs the cases against another binary (to check the harness).
     let bin = std::env::var_os("ASH_SPEC_BIN")
         .map(PathBuf::from)
@@ -532,7 +613,10 @@ fn main() -> ExitCode {
     let mut harness_errors = 0;
     let mut cases = Vec::new();
     for path in &files {
-        let fname = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let fname = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
@@ -542,10 +626,12 @@ fn main() -> ExitCode {
             }
         };
         match parse_cases(&fname, &text) {
-            Ok(cs) => cases.extend(
-                cs.into_iter()
-                    .filter(|c| filters.is_empty() || filters.iter().any(|f| c.file.contains(f) || c.name.contains(f))),
-            ),
+            Ok(cs) => cases.extend(cs.into_iter().filter(|c| {
+                filters.is_empty()
+                    || filters
+                        .iter()
+                        .any(|f| c.file.contains(f) || c.name.contains(f))
+            })),
             Err(e) => {
                 println!("HARNESS ERROR {e}");
                 harness_errors += 1;
@@ -554,7 +640,9 @@ fn main() -> ExitCode {
     }
 
     let total = cases.len();
-    let queue = Arc::new(Mutex::new(cases.into_iter().enumerate().collect::<VecDeque<_>>()));
+    let queue = Arc::new(Mutex::new(
+        cases.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
     let results = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
@@ -604,9 +692,16 @@ fn main() -> ExitCode {
         }
     }
     if results.len() != total {
-        println!("HARNESS ERROR: {} of {total} cases produced no result", total - results.len());
+        println!(
+            "HARNESS ERROR: {} of {total} cases produced no result",
+            total - results.len()
+        );
         failed += total - results.len();
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
