@@ -119,8 +119,10 @@ impl Fiber {
     /// A fiber that will call `func(args)` as its root frame.
     pub fn call(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, func: Rc<Closure>, args: Vec<Value>) -> Fiber {
         let mut fiber = Fiber {
-            stack: Vec::with_capacity(64),
-            frames: Vec::new(),
+            // Small to start: a task that only sleeps needs little, and
+            // 100,000 such tasks should fit in a few hundred bytes each.
+            stack: Vec::new(),
+            frames: Vec::with_capacity(1),
             handlers: Vec::new(),
             ctx,
             rt,
