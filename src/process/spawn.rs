@@ -471,9 +471,14 @@ impl Group {
         poll_fn(|cx| self.poll_members(cx)).await;
     }
 
+    /// Whether any process of the group still runs. A zombie does not
+    /// count: an orphaned grandchild that died stays a zombie until init
+    /// reaps it, and `kill(-pgid, 0)` still succeeds on it, which would make
+    /// every cancellation wait out its whole grace period.
     fn group_alive(&self) -> bool {
         self.pgids.iter().any(|&g| {
             Pid::from_raw(g).is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok())
+                && group_has_live_member(g)
         })
     }
 
@@ -494,6 +499,38 @@ impl Group {
         }
         self.signal_groups(sig);
     }
+}
+
+/// Scan `/proc` for a process of group `pgid` that is not a zombie. Where
+/// `/proc` cannot be read, assume there is one (the caller then waits out
+/// the grace period and SIGKILLs, which is safe).
+fn group_has_live_member(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") && state != Some("X") {
+            return true;
+        }
+    }
+    false
 }
 
 impl Drop for Group {
