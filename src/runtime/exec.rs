@@ -393,6 +393,26 @@ fn run_pipeline(
 ) -> Pending {
     Box::pin(async move {
         let n = stages.len();
+        // Admission: one slot per external stage, all at once, waiting
+        // (cancellably) while too many processes run.
+        let externals = stages
+            .iter()
+            .filter(|(_, t)| matches!(t, Target::External(_)))
+            .count();
+        let _permit = if externals > 0 {
+            let token = ctx.cancel.clone();
+            let permit = future::or(async { Some(rt.slots.acquire(externals).await) }, async {
+                token.requested().await;
+                None
+            })
+            .await;
+            match permit {
+                Some(p) => Some(p),
+                None => return Err(Rc::new(Error::cancelled())),
+            }
+        } else {
+            None
+        };
         let base_io = ctx.io();
         let cwd = ctx.cwd();
         let env = ctx.env.borrow().clone();

@@ -9,6 +9,7 @@
 //! and cancellation token. `spawn` and `gather` branches copy their
 //! parent's, so `cd` in one task never changes another's.
 
+pub mod admission;
 pub mod cancel;
 pub mod concurrency;
 pub mod exec;
@@ -138,6 +139,8 @@ pub struct Runtime {
     pub debug: bool,
     /// `/dev/null` as stdin for tasks.
     pub null_stdin: Rc<InSource>,
+    /// Slots for running external processes (see `admission`).
+    pub slots: Rc<admission::Slots>,
     /// Modules already loaded by `use` (by resolved path).
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
@@ -157,6 +160,7 @@ impl Runtime {
             exit_code: Cell::new(None),
             debug,
             null_stdin: Rc::new(null_source()),
+            slots: admission::Slots::from_fd_limit(),
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
         })
