@@ -313,3 +313,22 @@ fn sigint_runs_finally_blocks() {
     assert_eq!(out.status.code(), Some(130));
     assert_eq!(text(&out.stdout), "cleanup\n");
 }
+
+#[test]
+fn debug_reports_a_task_that_holds_the_loop() {
+    let d = TempDir::new();
+    d.write(
+        "busy.ash",
+        "let t = spawn {\n  let i = 0\n  while (i < 5000000) { i = i + 1 }\n  sleep 1ms\n}\nawait $t\n",
+    );
+    let out = run(ash(d.path()).arg("--debug").arg("busy.ash"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("ash: debug: busy.ash:3: task 1 held the loop for "),
+        "stderr: {err}"
+    );
+    // Without --debug, nothing is reported.
+    let out = run(ash(d.path()).arg("busy.ash"));
+    assert_eq!(text(&out.stderr), "");
+}

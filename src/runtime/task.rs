@@ -120,8 +120,27 @@ impl DoneQueue {
 
 /// Run a fiber to its end, awaiting whatever it halts on.
 pub async fn drive(mut fiber: Fiber) -> Outcome {
+    let debug = fiber.rt.debug;
+    // Time spent running without awaiting (budget yields included).
+    let mut busy = std::time::Duration::ZERO;
+    // Where the task was when it crossed the threshold.
+    let mut held_at = None;
     loop {
-        match fiber.run() {
+        let started = debug.then(Instant::now);
+        let halt = fiber.run();
+        if let Some(t) = started {
+            busy += t.elapsed();
+            if busy > HELD_TOO_LONG && held_at.is_none() {
+                held_at = Some(fiber.resume_location());
+            }
+            if !matches!(halt, Halt::Yield) {
+                if let Some(at) = held_at.take() {
+                    report_held(&fiber, at, busy);
+                }
+                busy = std::time::Duration::ZERO;
+            }
+        }
+        match halt {
             Halt::Done(v) => return Outcome::Value(v),
             Halt::Failed(e) => return Outcome::Error(e),
             Halt::Exit(code) => return Outcome::Exit(code),
@@ -135,6 +154,25 @@ pub async fn drive(mut fiber: Fiber) -> Outcome {
             }
         }
     }
+}
+
+/// `--debug` reports a task that ran this long without awaiting.
+const HELD_TOO_LONG: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// `ash: debug: FILE:LINE: task N held the loop for X s`
+fn report_held(fiber: &Fiber, at: Option<crate::vm::error::Location>, busy: std::time::Duration) {
+    let at = match at {
+        Some(loc) => {
+            let (line, _) = crate::diag::line_col(&loc);
+            format!("{}:{line}: ", crate::diag::source_name(loc.source))
+        }
+        None => String::new(),
+    };
+    eprintln!(
+        "ash: debug: {at}task {} held the loop for {:.2} s",
+        fiber.ctx.id,
+        busy.as_secs_f64()
+    );
 }
 
 /// Start a coroutine as a new task, scheduled at once.

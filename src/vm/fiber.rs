@@ -198,7 +198,19 @@ impl Fiber {
         &self.frames[self.frames.len() - 1].closure.proto
     }
 
-    fn location(&self) -> Option<Location> {
+    /// Where a fiber that yielded will continue.
+    pub fn resume_location(&self) -> Option<Location> {
+        let f = self.frames.last()?;
+        let proto = &f.closure.proto;
+        let span = proto.spans.get(f.pc).copied()?;
+        Some(Location {
+            source: proto.source,
+            span,
+        })
+    }
+
+    /// The source location of the instruction being run.
+    pub fn location(&self) -> Option<Location> {
         let f = self.frames.last()?;
         let proto = &f.closure.proto;
         let span = proto.spans.get(f.pc.saturating_sub(1)).copied()?;
