@@ -121,6 +121,13 @@ fn read_script(name: &str) -> Result<String, i32> {
             return Err(2);
         }
     };
+    if let Some(pos) = text.find('\0') {
+        let (line, col) = diag::offset_line_col(&text, pos);
+        eprintln!(
+            "ash: {name}:{line}:{col}: the script contains a NUL byte (is it a binary file?)"
+        );
+        return Err(2);
+    }
     if let Some(pos) = text.find("\r\n") {
         let (line, _) = diag::offset_line_col(&text, pos);
         eprintln!(

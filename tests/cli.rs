@@ -332,3 +332,67 @@ fn debug_reports_a_task_that_holds_the_loop() {
     let out = run(ash(d.path()).arg("busy.ash"));
     assert_eq!(text(&out.stderr), "");
 }
+
+/// Writes raw bytes as a script and runs it.
+fn run_bytes(bytes: &[u8]) -> Output {
+    let d = TempDir::new();
+    let p = d.path().join("raw.ash");
+    fs::write(&p, bytes).expect("write");
+    run(ash(d.path()).arg("raw.ash"))
+}
+
+#[test]
+fn invalid_utf8_script_is_a_clear_error_and_runs_nothing() {
+    let out = run_bytes(b"echo first\n\xff\xfe\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("raw.ash:2:1: the script is not valid UTF-8"));
+}
+
+#[test]
+fn nul_byte_in_a_script_is_a_clear_error() {
+    let out = run_bytes(b"echo first\necho a\0b\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("raw.ash:2:7: the script contains a NUL byte"));
+}
+
+#[test]
+fn crlf_line_endings_are_a_clear_error() {
+    let out = run_bytes(b"echo a\r\necho b\r\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert!(text(&out.stderr).contains("CRLF"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_utf8_bom_is_tolerated() {
+    let out = run_bytes(b"\xEF\xBB\xBFecho bom ok\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "bom ok\n");
+}
+
+#[test]
+fn nul_byte_in_an_argument_is_a_clear_error() {
+    let d = TempDir::new();
+    let out = run(ash(d.path())
+        .arg("-c")
+        .arg("let x = $(printf 'a\\0b' | cat); sh -c 'echo $1' x $x"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("contains a NUL byte"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn non_utf8_bytes_round_trip_through_arguments_and_captures() {
+    let d = TempDir::new();
+    // \xff\xfe from a program, through a variable, back out through printf.
+    let out = run(ash(d.path())
+        .arg("-c")
+        .arg("let x = $(/usr/bin/printf '\\377\\376z'); /usr/bin/printf '%s' $x"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"\xff\xfez");
+}

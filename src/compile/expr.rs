@@ -177,7 +177,15 @@ impl Compiler<'_> {
             }
             Body::Expr(e) => self.expr(e)?,
             Body::Command(andor) => {
-                self.begin_func(name.to_string(), andor.span);
+                let text = self.text_of(andor.span);
+                self.begin_func(
+                    if text.is_empty() {
+                        name.to_string()
+                    } else {
+                        text
+                    },
+                    andor.span,
+                );
                 self.andor_in_coroutine(andor)?;
                 self.emit(Op::Null, andor.span);
                 self.emit(Op::Return, andor.span);

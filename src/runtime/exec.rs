@@ -451,10 +451,21 @@ fn run_pipeline(
                     for (k, v) in &stage.env {
                         envv.set(k.as_bytes(), v);
                     }
-                    let argv: Vec<OsString> = arg_bytes(&stage.args)
-                        .into_iter()
-                        .map(OsString::from_vec)
-                        .collect();
+                    let argv = arg_bytes(&stage.args);
+                    // The OS cannot pass a NUL byte: say so instead of
+                    // truncating the argument.
+                    if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
+                        return Err(Rc::new(Error::value(format!(
+                            "argument {i} of `{}` contains a NUL byte, which cannot be passed to a program",
+                            stage.args.first().map(Value::to_text).unwrap_or_default()
+                        ))));
+                    }
+                    if let Some((k, _)) = stage.env.iter().find(|(_, v)| v.contains(&0)) {
+                        return Err(Rc::new(Error::value(format!(
+                            "environment variable {k} contains a NUL byte"
+                        ))));
+                    }
+                    let argv: Vec<OsString> = argv.into_iter().map(OsString::from_vec).collect();
                     let cmd = ExternalCmd {
                         argv,
                         program,
