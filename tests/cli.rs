@@ -396,3 +396,27 @@ fn non_utf8_bytes_round_trip_through_arguments_and_captures() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(out.stdout, b"\xff\xfez");
 }
+
+#[test]
+fn a_second_sigint_skips_the_grace_period() {
+    let d = TempDir::new();
+    // The child ignores SIGTERM: the first Ctrl-C would wait out the 2 s
+    // grace before SIGKILL; the second kills at once.
+    let child = start_and_wait_ready(
+        &d,
+        "touch ready\nsh -c 'trap \"\" TERM; sleep 30; sleep 30'",
+    );
+    let start = Instant::now();
+    signal(child.id(), "INT");
+    thread::sleep(Duration::from_millis(200));
+    signal(child.id(), "INT");
+    let out = finish(child);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
