@@ -224,16 +224,18 @@ fn run_source(
     rt.set_global("args", Value::list(argv));
     rt.set_global("script", Value::str(name));
     let ctx = Rc::new(main_ctx());
-    let executor = rt.executor.clone();
     let signal_code = Rc::new(std::cell::Cell::new(None));
-    let outcome = async_io::block_on(executor.run(async {
-        // The prelude defines globals; it cannot fail at run time.
-        let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
-        let _signals = watch_signals(&rt, &ctx, signal_code.clone());
-        let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
-        finish_tasks(&rt).await;
-        outcome
-    }));
+    let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
+        let (rt, signal_code) = (rt.clone(), signal_code.clone());
+        async move {
+            // The prelude defines globals; it cannot fail at run time.
+            let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
+            let _signals = watch_signals(&rt, &ctx, signal_code);
+            let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
+            finish_tasks(&rt).await;
+            outcome
+        }
+    });
     if let Some(code) = rt.exit_code.get() {
         return code;
     }

@@ -4,18 +4,20 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use async_io::Async;
 use async_io::Timer;
 use futures_lite::future::poll_fn;
-use rustix::process::{Pid, Signal};
+use rustix::process::{Pid, PidfdFlags, Signal};
 
 /// What a child gets on fd 0, 1 or 2.
 #[derive(Clone, Debug)]
@@ -141,8 +143,8 @@ pub struct ExitInfo {
 }
 
 impl ExitInfo {
-    fn from_status(status: std::process::ExitStatus) -> ExitInfo {
-        match (status.code(), status.signal()) {
+    fn from_status(status: rustix::process::WaitIdStatus) -> ExitInfo {
+        match (status.exit_status(), status.terminating_signal()) {
             (Some(code), _) => ExitInfo { code, signal: None },
             (None, Some(sig)) => ExitInfo {
                 code: 128 + sig,
@@ -161,13 +163,21 @@ impl ExitInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cancelled;
 
-type StatusFuture = Pin<Box<dyn Future<Output = io::Result<std::process::ExitStatus>>>>;
+/// Reap the child behind `pidfd` if it has exited.
+fn reap(pidfd: &Async<OwnedFd>) -> io::Result<Option<ExitInfo>> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let status = waitid(
+        WaitId::PidFd(pidfd.get_ref().as_fd()),
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+    )?;
+    Ok(status.map(ExitInfo::from_status))
+}
 
 struct Member {
     pid: i32,
-    /// Kept so that dropping it hands the child to async-process's reaper.
-    _child: async_process::Child,
-    status: StatusFuture,
+    /// Readable once the child has exited; `waitid` on it reaps exactly
+    /// this child (never another task's).
+    pidfd: Async<OwnedFd>,
     exit: Option<ExitInfo>,
 }
 
@@ -319,17 +329,16 @@ impl Group {
         let mut attempt = 0;
         loop {
             let target = self.pgids.last().copied();
-            let result = match self.try_spawn(&cmd, target.unwrap_or(0)) {
+            let result = match self.try_spawn(&cmd, target.unwrap_or(0)).await {
                 // The group is gone (its members were all reaped): lead a new one.
                 Err(e) if target.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
-                    self.try_spawn(&cmd, 0).map(|c| (c, true))
+                    self.try_spawn(&cmd, 0).await.map(|c| (c, true))
                 }
                 r => r.map(|c| (c, target.is_none())),
             };
             match result {
-                Ok((child, leader)) => {
-                    self.add(child, leader);
-                    return Ok(());
+                Ok(((pid, pidfd), leader)) => {
+                    return self.add(pid, pidfd, leader).map_err(SpawnError::Io);
                 }
                 Err(e) if is_transient(&e) && attempt < SPAWN_RETRIES => {
                     attempt += 1;
@@ -341,7 +350,11 @@ impl Group {
         }
     }
 
-    fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<async_process::Child> {
+    /// Spawn off the loop thread: `posix_spawn` blocks its caller until the
+    /// child has exec'd (the kernel copies the fd table, the child closes
+    /// its CLOEXEC fds and loads the program), which on a busy machine is
+    /// a millisecond or more. On the loop that would delay every timer.
+    async fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<(i32, OwnedFd)> {
         let mut std_cmd = std::process::Command::new(&cmd.program);
         std_cmd.arg0(&cmd.argv[0]).args(&cmd.argv[1..]);
         if let Some(env) = &cmd.env {
@@ -352,31 +365,45 @@ impl Group {
             std_cmd.current_dir(cwd);
         }
         std_cmd.process_group(pgid);
-        // Stdio must be set on the async-process Command: its From impl
-        // would otherwise reset all three to inherit at spawn time.
-        let mut async_cmd = async_process::Command::from(std_cmd);
-        async_cmd
+        std_cmd
             .stdin(to_std_stdio(&cmd.stdin)?)
             .stdout(to_std_stdio(&cmd.stdout)?)
             .stderr(to_std_stdio(&cmd.stderr)?);
-        let child = async_cmd.spawn();
-        // Dropping async_cmd closes the dups made for the child.
-        drop(async_cmd);
-        child
+        // The Command (and so the dups made for the child) is dropped on
+        // the blocking thread right after the spawn.
+        smol::unblock(move || {
+            let child = std_cmd.spawn()?;
+            let pid = child.id() as i32;
+            // Dropping a std Child neither waits nor kills: the pidfd is
+            // how this child is waited for and reaped.
+            let pidfd = Pid::from_raw(pid)
+                .ok_or_else(|| io::Error::other("spawn returned pid 0"))
+                .and_then(|p| Ok(rustix::process::pidfd_open(p, PidfdFlags::empty())?));
+            match pidfd {
+                Ok(fd) => Ok((pid, fd)),
+                Err(e) => {
+                    // Without a pidfd the child could not be waited for:
+                    // kill and reap it rather than leak it.
+                    let mut child = child;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 
-    fn add(&mut self, mut child: async_process::Child, leader: bool) {
-        let pid = child.id() as i32;
+    fn add(&mut self, pid: i32, pidfd: OwnedFd, leader: bool) -> io::Result<()> {
         if leader {
             self.pgids.push(pid);
         }
-        let status: StatusFuture = Box::pin(child.status());
         self.members.push(Member {
             pid,
-            _child: child,
-            status,
+            pidfd: Async::new(pidfd)?,
             exit: None,
         });
+        Ok(())
     }
 
     fn all_exited(&self) -> bool {
@@ -389,9 +416,19 @@ impl Group {
             if m.exit.is_some() {
                 continue;
             }
-            match m.status.as_mut().poll(cx) {
-                Poll::Ready(Ok(status)) => m.exit = Some(ExitInfo::from_status(status)),
-                // Waiting failed (should not happen with pidfds): report a failure.
+            match m.pidfd.poll_readable(cx) {
+                Poll::Ready(Ok(())) => match reap(&m.pidfd) {
+                    Ok(Some(exit)) => m.exit = Some(exit),
+                    // Readable but not yet reapable: wait again.
+                    Ok(None) => done = false,
+                    // Waiting failed (should not happen): report a failure.
+                    Err(_) => {
+                        m.exit = Some(ExitInfo {
+                            code: 1,
+                            signal: None,
+                        })
+                    }
+                },
                 Poll::Ready(Err(_)) => {
                     m.exit = Some(ExitInfo {
                         code: 1,
@@ -535,10 +572,27 @@ fn group_has_live_member(pgid: i32) -> bool {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        if !self.all_exited() {
-            self.signal_groups(Signal::KILL);
+        if self.all_exited() {
+            return;
         }
-        // Dropping the members hands each Child to async-process's reaper.
+        self.signal_groups(Signal::KILL);
+        // Reap the killed children on the blocking pool, so no zombie is
+        // left behind even though nobody awaits them any more.
+        let pidfds: Vec<OwnedFd> = std::mem::take(&mut self.members)
+            .into_iter()
+            .filter(|m| m.exit.is_none())
+            .filter_map(|m| m.pidfd.into_inner().ok())
+            .collect();
+        smol::unblock(move || {
+            use rustix::process::{WaitId, WaitIdOptions, waitid};
+            for fd in &pidfds {
+                // The pidfd was non-blocking for the reactor; a blocking
+                // waitid needs it blocking again (else it returns EAGAIN).
+                let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
+                let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
+            }
+        })
+        .detach();
     }
 }
 

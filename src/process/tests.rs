@@ -365,9 +365,11 @@ fn cancel_kills_grandchildren() {
 #[test]
 fn term_ignoring_grandchild_is_killed_after_grace() {
     block_on(20, || async {
-        // The direct child dies of SIGTERM; the grandchild ignores it.
+        // The direct child dies of SIGTERM; the grandchild ignores it. The
+        // grandchild prints its pid only once its trap is set (printing
+        // `$!` from the parent raced with the trap).
         let (mut g, grandchild) =
-            start_printing_pid("(trap '' TERM; sleep 100; :) & echo $!; wait").await;
+            start_printing_pid("sh -c 'trap \"\" TERM; echo $$; exec sleep 100' & wait").await;
         let start = Instant::now();
         let r = g.wait(async { Duration::from_millis(300) }).await;
         assert_eq!(r, Err(Cancelled));

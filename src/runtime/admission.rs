@@ -13,8 +13,6 @@ use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
 
-use futures_lite::future;
-
 use super::cancel::WakeList;
 
 /// At most this many external processes run at once.
@@ -35,7 +33,7 @@ pub struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         self.slots.free.set(self.slots.free.get() + self.n);
-        self.slots.waiters.wake_all();
+        self.slots.waiters.wake_n(self.n);
     }
 }
 
@@ -60,20 +58,45 @@ impl Slots {
 
     /// Wait for `n` slots at once (all of a pipeline's, so two pipelines
     /// never hold part of what each needs). More than the total is clamped.
-    pub fn acquire(self: &Rc<Self>, n: usize) -> impl Future<Output = Permit> + use<> {
-        let slots = self.clone();
-        let n = n.min(slots.total);
-        future::poll_fn(move |cx| {
-            if slots.free.get() >= n {
-                slots.free.set(slots.free.get() - n);
-                Poll::Ready(Permit {
-                    slots: slots.clone(),
-                    n,
-                })
-            } else {
-                slots.waiters.register(cx.waker());
-                Poll::Pending
+    pub fn acquire(self: &Rc<Self>, n: usize) -> Acquire {
+        Acquire {
+            slots: self.clone(),
+            n: n.min(self.total),
+            done: false,
+        }
+    }
+}
+
+/// Waiting for slots. A release wakes only as many waiters as slots it
+/// freed; a waiter dropped while waiting (cancelled) passes its wake-up on,
+/// so free slots are never left with everyone asleep.
+pub struct Acquire {
+    slots: Rc<Slots>,
+    n: usize,
+    done: bool,
+}
+
+impl Future for Acquire {
+    type Output = Permit;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Permit> {
+        let slots = self.slots.clone();
+        if slots.free.get() >= self.n {
+            slots.free.set(slots.free.get() - self.n);
+            self.done = true;
+            if slots.free.get() > 0 {
+                slots.waiters.wake_n(1);
             }
-        })
+            return Poll::Ready(Permit { slots, n: self.n });
+        }
+        slots.waiters.register(cx.waker());
+        Poll::Pending
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if !self.done && self.slots.free.get() > 0 {
+            self.slots.waiters.wake_n(1);
+        }
     }
 }

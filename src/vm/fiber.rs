@@ -80,8 +80,8 @@ pub enum FrameKind {
         reader: smol::Task<std::io::Result<Vec<u8>>>,
         restore: Restore,
     },
-    /// A `timeout` body: its timer cancels the task with this scope.
-    Timeout { scope: u64, timer: smol::Task<()> },
+    /// A `timeout` body: its deadline is on the task's cancel token.
+    Timeout { scope: u64 },
     /// A module or sourced file: the value is dropped.
     Module,
 }
@@ -273,8 +273,8 @@ impl Fiber {
             match frame.kind {
                 FrameKind::Command { restore, .. } => self.restore(restore),
                 FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
-                FrameKind::Timeout { scope, .. } => {
-                    self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+                FrameKind::Timeout { scope } => {
+                    self.ctx.cancel.pop_deadline(scope);
                     if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
                         // Reported at the `timeout` itself, not where the
                         // body happened to be waiting.
@@ -316,6 +316,8 @@ impl Fiber {
 
     /// Deliver a pending cancellation request (after a budget yield).
     pub fn check_cancel(&mut self) {
+        // A busy loop awaits nothing: its timeout deadlines are checked here.
+        self.ctx.cancel.check_deadlines();
         if self.finished.is_none() && self.ctx.cancel.is_requested() {
             let e = self.cancel_error();
             self.raise(e);
@@ -988,9 +990,8 @@ impl Fiber {
                     }
                 }))))
             }
-            FrameKind::Timeout { scope, timer } => {
-                drop(timer);
-                self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+            FrameKind::Timeout { scope } => {
+                self.ctx.cancel.pop_deadline(scope);
                 self.stack.push(v);
                 Ok(None)
             }
@@ -1065,12 +1066,14 @@ impl Fiber {
             }
         };
         let scope = self.rt.next_id();
-        let token = self.ctx.cancel.clone();
-        let timer = self.rt.executor.spawn(async move {
-            async_io::Timer::after(d).await;
-            token.cancel(CancelReason::Timeout(scope), grace);
-        });
-        self.push_frame(func, args, FrameKind::Timeout { scope, timer })
+        self.ctx
+            .cancel
+            .push_deadline(scope, std::time::Instant::now() + d, grace);
+        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope });
+        if pushed.is_err() {
+            self.ctx.cancel.pop_deadline(scope);
+        }
+        pushed
     }
 
     /// Push a frame for `func` (used by command execution).
