@@ -75,9 +75,12 @@ pub fn main() -> i32 {
                 Ok(t) => t,
                 Err(code) => return code,
             };
-            let dir = std::path::Path::new(&name)
-                .parent()
-                .map(|p| p.to_path_buf());
+            // Absolute, so `use ./x.ash` keeps working after `cd`.
+            let dir = std::path::Path::new(&name).parent().map(|p| {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(p))
+                    .unwrap_or_else(|_| p.to_path_buf())
+            });
             run_source(&name, &text, args[i + 1..].to_vec(), debug, dir)
         }
         _ => {

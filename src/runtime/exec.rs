@@ -741,9 +741,13 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     }
     Ok(Halt::Await(Box::pin(async move {
         let p = full.clone();
-        let text = smol::unblock(move || std::fs::read(p))
-            .await
-            .map_err(|e| Rc::new(Error::io(format!("cannot read {}: {e}", full.display()))))?;
+        let text = smol::unblock(move || std::fs::read(p)).await.map_err(|e| {
+            Rc::new(Error::io(format!(
+                "cannot read {}: {}",
+                full.display(),
+                crate::builtins::commands::io_message(&e)
+            )))
+        })?;
         let text = String::from_utf8(text).map_err(|_| {
             Rc::new(Error::value(format!(
                 "{} is not valid UTF-8",
