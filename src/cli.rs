@@ -25,8 +25,18 @@ With no FILE, ash reads commands from standard input (an interactive shell
 when it is a terminal).
 ";
 
+thread_local! {
+    /// Which of fds 0-2 were closed when ash started.
+    static CLOSED_AT_START: std::cell::Cell<[bool; 3]> = const { std::cell::Cell::new([false; 3]) };
+}
+
 /// Parse the arguments and run; returns the exit status.
 pub fn main() -> i32 {
+    // Before anything opens a file: a closed stdout/stderr is reported on
+    // use, not silently replaced by the /dev/null that `ensure_std_fds`
+    // puts there (so that later fds never take the numbers 0-2).
+    CLOSED_AT_START.set(process::closed_std_fds());
+    process::ensure_std_fds();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut debug = false;
     let mut i = 0;
@@ -178,6 +188,14 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
 }
 
 fn main_ctx() -> TaskCtx {
+    let closed = CLOSED_AT_START.get();
+    let sink = |fd: i32, open: fn() -> OutSink| {
+        Rc::new(if closed[fd as usize] {
+            OutSink::closed_at_startup(fd)
+        } else {
+            open()
+        })
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     TaskCtx {
         id: 0,
@@ -185,8 +203,8 @@ fn main_ctx() -> TaskCtx {
         env: RefCell::new(Env::default()),
         io: RefCell::new(Io {
             stdin: Rc::new(InSource::stdin()),
-            stdout: Rc::new(OutSink::stdout()),
-            stderr: Rc::new(OutSink::stderr()),
+            stdout: sink(1, OutSink::stdout),
+            stderr: sink(2, OutSink::stderr),
         }),
         status: std::cell::Cell::new(0),
         cancel: Rc::new(CancelToken::default()),

@@ -420,3 +420,53 @@ fn a_second_sigint_skips_the_grace_period() {
     let took = start.elapsed();
     assert!(took < Duration::from_millis(1500), "took {took:?}");
 }
+
+/// Runs `sh -c SHELL_CODE` where the code runs ash as "$0" (so the shell sets
+/// up the redirections under test).
+fn via_sh(shell_code: &str, ash_code: &str) -> Output {
+    let d = TempDir::new();
+    run(Command::new("sh")
+        .current_dir(d.path())
+        .arg("-c")
+        .arg(shell_code)
+        .arg(ASH)
+        .arg(ash_code)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()))
+}
+
+#[test]
+fn writing_to_a_closed_pipe_ends_quietly() {
+    let out = via_sh(
+        "\"$0\" -c \"$1\" | head -1; echo \"ash status ${PIPESTATUS:-?}\"",
+        "for i in (range(0, 100000)) { echo $i }",
+    );
+    assert_eq!(text(&out.stdout).lines().next(), Some("0"));
+    assert_eq!(text(&out.stderr), "", "no message on a broken pipe");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_write_error() {
+    let out = via_sh("\"$0\" -c \"$1\" > /dev/full", "echo hello");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("IOError: write error: No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stdout_closed_at_startup_is_reported() {
+    let out = via_sh("\"$0\" -c \"$1\" >&-", "echo hello");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("standard output was closed when ash started"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A redirection to /dev/null is not a closed stdout.
+    let out = via_sh("\"$0\" -c \"$1\" > /dev/null", "echo hello");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -59,7 +59,8 @@ mod io;
 mod spawn;
 
 pub use io::{
-    InSource, OpenMode, OutSink, ensure_std_fds, open_file, pipe, raise_fd_limit, read_to_end,
+    InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, open_file, pipe, raise_fd_limit,
+    read_to_end,
 };
 pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
 
