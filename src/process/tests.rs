@@ -697,3 +697,17 @@ fn raise_fd_limit_does_not_lower() {
     assert!(rustix::io::fcntl_getfd(rustix::stdio::stdin()).is_ok());
     let _ = std::io::stdout().as_raw_fd();
 }
+
+#[test]
+fn std_sinks_hand_out_the_right_stdio() {
+    let out = OutSink::stdout();
+    assert!(matches!(out.stdio_for(1).unwrap(), Stdio::Inherit));
+    // ash's stdout as a child's stderr (2>&1) must be a real fd, not Inherit.
+    assert!(matches!(out.stdio_for(2).unwrap(), Stdio::Fd(_)));
+    assert!(matches!(out.stdio().unwrap(), Stdio::Fd(_)));
+    assert!(matches!(
+        OutSink::stderr().stdio_for(2).unwrap(),
+        Stdio::Inherit
+    ));
+    assert!(matches!(InSource::stdin().stdio().unwrap(), Stdio::Inherit));
+}
