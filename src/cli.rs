@@ -51,6 +51,11 @@ pub fn main() -> i32 {
                 return 0;
             }
             Some("--debug") => debug = true,
+            // Internal: the watchdog started by `process::contain`.
+            Some("--sentinel") => {
+                let prefix = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
+                return crate::process::contain::sentinel_main(&prefix.unwrap_or_default());
+            }
             Some("--check") => {
                 let Some(file) = args.get(i + 1) else {
                     eprint!("ash: --check needs a FILE\n{USAGE}");
@@ -221,6 +226,7 @@ fn run_source(
     dir: Option<std::path::PathBuf>,
 ) -> i32 {
     process::raise_fd_limit();
+    process::contain::become_subreaper();
     let rt = Runtime::new(debug);
     *rt.script_dir.borrow_mut() = dir;
     let main = match compile_main(&rt, name, text) {
@@ -254,6 +260,14 @@ fn run_source(
             let _signals = watch_signals(&rt, &ctx, signal_code);
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
             finish_tasks(&rt).await;
+            // No process outlives the script: descendants that left their
+            // process group (daemons) still carry one of this ash's tokens.
+            let prefix = process::contain::own_token_prefix();
+            if process::contain::signal_scope(&prefix, true, rustix::process::Signal::TERM) > 0 {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                process::contain::signal_scope(&prefix, true, rustix::process::Signal::KILL);
+            }
+            process::contain::reap_adopted();
             outcome
         }
     });
@@ -328,12 +342,22 @@ fn watch_signals(
 ) -> Option<smol::Task<()>> {
     use async_signal::{Signal, Signals};
     use futures_lite::StreamExt;
-    let mut signals = Signals::new([Signal::Int, Signal::Term]).ok()?;
+    let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Child]).ok()?;
     let rt2 = rt.clone();
     let main = main.clone();
     Some(rt.executor.spawn(async move {
         let mut count = 0;
+        let mut last_reap = std::time::Instant::now();
         while let Some(Ok(sig)) = signals.next().await {
+            if sig == Signal::Child {
+                // Orphans adopted as subreaper: reaped at most once a second
+                // here (a /proc scan), and at every cancellation and exit.
+                if last_reap.elapsed() >= Duration::from_secs(1) {
+                    last_reap = std::time::Instant::now();
+                    process::contain::reap_adopted();
+                }
+                continue;
+            }
             count += 1;
             code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
             let grace = if count > 1 {

@@ -173,3 +173,62 @@ fn sigint_kills_everything_and_exits_130() {
     assert_eq!(out.status.code(), Some(130));
     assert!(left.is_empty(), "left running: {left:?}");
 }
+
+#[test]
+fn timeout_kills_a_descendant_that_left_the_group() {
+    // setsid: a new session and process group, out of reach of killpg.
+    let (status, _, err, took, left) =
+        run("timeout 300ms { sh -c 'setsid sh -c \"sleep 100\" & sleep 100' }");
+    assert_eq!(status, 124, "{err}");
+    assert!(left.is_empty(), "left running: {left:?}");
+    assert!(took < 5.0, "took {took} s");
+}
+
+#[test]
+fn script_end_kills_a_double_forked_daemon() {
+    // The command itself finishes; its daemonized grandchild would live on.
+    let (status, out, err, _, left) = run("sh -c '(setsid sleep 100 &) ; echo started'
+         echo done");
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "started\ndone\n");
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+#[test]
+fn sigkill_of_ash_leaves_no_children() {
+    let token = token();
+    let mut child = Command::new(ASH)
+        .arg("-c")
+        .arg("spawn { sh -c 'sleep 100 & sleep 100' }; sh -c 'setsid sleep 100 & sleep 100'")
+        .env("ASH_TEST_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ash");
+    let start = Instant::now();
+    while leftovers(&token).len() < 6 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(leftovers(&token).len() >= 5, "{:?}", leftovers(&token));
+    child.kill().expect("SIGKILL ash");
+    let _ = child.wait();
+    // The sentinel notices at once; allow a generous bound.
+    let killed = Instant::now();
+    let mut left = leftovers(&token);
+    while !left.is_empty() && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        left = leftovers(&token);
+    }
+    let cleanup = killed.elapsed();
+    for p in &left {
+        if let Some(pid) = p.split(':').next() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "left running after SIGKILL of ash: {left:?}"
+    );
+    eprintln!("children gone {cleanup:?} after SIGKILL of ash");
+}

@@ -55,6 +55,7 @@
 //! [`Stdio`] says, dup'd onto 0/1/2 during the spawn and closed in ash right
 //! after it.
 
+pub mod contain;
 mod io;
 mod spawn;
 

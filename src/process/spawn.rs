@@ -189,13 +189,15 @@ struct Member {
 /// (background grandchildren it left behind keep running, as in sh).
 ///
 /// [`wait`]: Group::wait
-#[derive(Default)]
 pub struct Group {
     /// Normally one. If the group vanished before a later stage joined it
     /// (only possible if `wait` ran between spawns), that stage leads a new
     /// group and all of them are signalled.
     pgids: Vec<i32>,
     members: Vec<Member>,
+    /// `ASH_SCOPE` of every process of the group (see `contain`): finds
+    /// descendants that left the process group.
+    token: String,
 }
 
 /// Bounded exponential backoff for transient spawn failures:
@@ -306,7 +308,11 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
 
 impl Group {
     pub fn new() -> Group {
-        Group::default()
+        Group {
+            pgids: Vec::new(),
+            members: Vec::new(),
+            token: super::contain::new_scope_token(),
+        }
     }
 
     /// The process group id, once a process has been started.
@@ -365,13 +371,15 @@ impl Group {
             std_cmd.current_dir(cwd);
         }
         std_cmd.process_group(pgid);
+        std_cmd.env(super::contain::SCOPE_VAR, &self.token);
         std_cmd
             .stdin(to_std_stdio(&cmd.stdin)?)
             .stdout(to_std_stdio(&cmd.stdout)?)
             .stderr(to_std_stdio(&cmd.stderr)?);
         // The Command (and so the dups made for the child) is dropped on
         // the blocking thread right after the spawn.
-        smol::unblock(move || {
+        super::contain::spawn_started();
+        let spawned = smol::unblock(move || {
             let child = std_cmd.spawn()?;
             let pid = child.id() as i32;
             // Dropping a std Child neither waits nor kills: the pidfd is
@@ -391,12 +399,15 @@ impl Group {
                 }
             }
         })
-        .await
+        .await;
+        super::contain::spawn_finished(spawned.as_ref().ok().map(|(pid, _)| *pid));
+        spawned
     }
 
     fn add(&mut self, pid: i32, pidfd: OwnedFd, leader: bool) -> io::Result<()> {
         if leader {
             self.pgids.push(pid);
+            super::contain::sentinel_add(pid);
         }
         self.members.push(Member {
             pid,
@@ -418,7 +429,10 @@ impl Group {
             }
             match m.pidfd.poll_readable(cx) {
                 Poll::Ready(Ok(())) => match reap(&m.pidfd) {
-                    Ok(Some(exit)) => m.exit = Some(exit),
+                    Ok(Some(exit)) => {
+                        super::contain::reaped(m.pid);
+                        m.exit = Some(exit);
+                    }
                     // Readable but not yet reapable: wait again.
                     Ok(None) => done = false,
                     // Waiting failed (should not happen): report a failure.
@@ -484,6 +498,7 @@ impl Group {
         if !grace.is_zero() {
             self.signal_groups(Signal::TERM);
             self.signal_groups(Signal::CONT);
+            super::contain::signal_scope(&self.token, false, Signal::TERM);
             let deadline = std::time::Instant::now() + grace;
             let mut timer = Timer::at(deadline);
             // First the direct children...
@@ -497,7 +512,9 @@ impl Group {
             // ...then whatever else is left in the group (grandchildren).
             if children_done {
                 let mut step = Duration::from_millis(5);
-                while self.group_alive() && std::time::Instant::now() < deadline {
+                while (self.group_alive() || self.escapees_alive())
+                    && std::time::Instant::now() < deadline
+                {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     Timer::after(step.min(left)).await;
                     step = (step * 2).min(Duration::from_millis(50));
@@ -505,7 +522,15 @@ impl Group {
             }
         }
         self.signal_groups(Signal::KILL);
+        super::contain::signal_scope(&self.token, false, Signal::KILL);
         poll_fn(|cx| self.poll_members(cx)).await;
+        super::contain::reap_adopted();
+    }
+
+    /// Whether a process that left the group (setsid, setpgid) but carries
+    /// its scope token still runs. Signalling with 0 only checks.
+    fn escapees_alive(&self) -> bool {
+        super::contain::signal_scope_alive(&self.token)
     }
 
     /// Whether any process of the group still runs. A zombie does not
@@ -570,12 +595,22 @@ fn group_has_live_member(pgid: i32) -> bool {
     false
 }
 
+impl Default for Group {
+    fn default() -> Group {
+        Group::new()
+    }
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
+        for &g in &self.pgids {
+            super::contain::sentinel_remove(g);
+        }
         if self.all_exited() {
             return;
         }
         self.signal_groups(Signal::KILL);
+        super::contain::signal_scope(&self.token, false, Signal::KILL);
         // Reap the killed children on the blocking pool, so no zombie is
         // left behind even though nobody awaits them any more.
         let pidfds: Vec<OwnedFd> = std::mem::take(&mut self.members)

@@ -286,7 +286,12 @@ fn env_is_exactly_what_is_given() {
         let mut c = cmd(&["env"]);
         c.env = Some(vec![("A".into(), "1".into())]);
         let (_, out) = capture(c).await;
-        assert_eq!(out, b"A=1\n");
+        // Plus the scope token every child gets (see `contain`).
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(lines[0], "A=1");
+        assert!(lines[1].starts_with("ASH_SCOPE="), "{out}");
     });
 }
 

@@ -130,6 +130,16 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
         &fiber.ctx.cwd(),
     ) {
         Some(p) => Target::External(p),
+        // A path that exists but cannot run: let the spawn say why (126).
+        None if name.contains(&b'/')
+            && fiber
+                .ctx
+                .cwd()
+                .join(std::ffi::OsStr::from_bytes(&name))
+                .exists() =>
+        {
+            Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
+        }
         None => Target::NotFound,
     }
 }
