@@ -260,14 +260,9 @@ fn run_source(
             let _signals = watch_signals(&rt, &ctx, signal_code);
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
             finish_tasks(&rt).await;
-            // No process outlives the script: descendants that left their
-            // process group (daemons) still carry one of this ash's tokens.
-            let prefix = process::contain::own_token_prefix();
-            if process::contain::signal_scope(&prefix, true, rustix::process::Signal::TERM) > 0 {
-                async_io::Timer::after(Duration::from_millis(100)).await;
-                process::contain::signal_scope(&prefix, true, rustix::process::Signal::KILL);
-            }
-            process::contain::reap_adopted();
+            // Descendants that left their process group (daemons) are
+            // killed by the sentinel when ash exits (see process::contain).
+            process::contain::at_exit();
             outcome
         }
     });

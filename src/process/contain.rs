@@ -172,6 +172,18 @@ pub fn reap_adopted() {
     }
 }
 
+/// When the script ends: if a program was ever started but the sentinel
+/// could not be, do its work here (kill what carries this ash's tokens).
+/// Otherwise nothing: closing the sentinel's pipe at exit is the signal,
+/// and the sentinel's `/proc` scan then costs ash no time.
+pub fn at_exit() {
+    let started_programs = SENTINEL_TRIED.get();
+    let has_sentinel = SENTINEL.with(|s| s.borrow().is_some());
+    if started_programs && !has_sentinel {
+        signal_scope(&own_token_prefix(), true, Signal::KILL);
+    }
+}
+
 /// Register a process group with the sentinel (starting it the first time).
 pub fn sentinel_add(pgid: i32) {
     sentinel_send(pgid);
