@@ -251,6 +251,7 @@ fn run_source(
     rt.set_global("args", Value::list(argv));
     rt.set_global("script", Value::str(name));
     let ctx = Rc::new(main_ctx());
+    *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
     let signal_code = Rc::new(std::cell::Cell::new(None));
     let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
         let (rt, signal_code) = (rt.clone(), signal_code.clone());

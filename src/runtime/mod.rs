@@ -134,6 +134,8 @@ pub struct Runtime {
     /// Tasks that failed (not by cancellation): reported at exit unless
     /// someone retrieved the error.
     pub failed: RefCell<Vec<TaskRef>>,
+    /// The main task's cancel token: `exit` in another task stops it too.
+    pub main_cancel: RefCell<Option<Rc<CancelToken>>>,
     /// Set by `exit N` anywhere: the script ends with N.
     pub exit_code: Cell<Option<i32>>,
     pub debug: bool,
@@ -158,6 +160,7 @@ impl Runtime {
             groups: RefCell::new(HashSet::new()),
             failed: RefCell::new(Vec::new()),
             exit_code: Cell::new(None),
+            main_cancel: RefCell::new(None),
             debug,
             null_stdin: Rc::new(null_source()),
             slots: admission::Slots::from_fd_limit(),
@@ -192,6 +195,19 @@ impl Runtime {
     pub fn get_global(&self, name: &str) -> Option<Value> {
         let i = self.names.borrow().get(name)? as usize;
         self.globals.borrow().get(i).cloned().flatten()
+    }
+
+    /// `exit N` from any task: remember N and stop everything, main task
+    /// included (its `finally` blocks run, its processes are killed).
+    pub fn request_exit(&self, code: i32) {
+        if self.exit_code.get().is_none() {
+            self.exit_code.set(Some(code));
+        }
+        let grace = cancel::DEFAULT_GRACE;
+        if let Some(main) = self.main_cancel.borrow().as_ref() {
+            main.cancel(CancelReason::Cancel, grace);
+        }
+        self.cancel_all(CancelReason::Cancel, grace);
     }
 
     /// Cancel every live task (at script end, `exit`, or a signal).

@@ -221,8 +221,7 @@ pub fn spawn_with_output(
     let handle = rt.executor.spawn(async move {
         let outcome = drive(fiber).await;
         if let Outcome::Exit(code) = outcome {
-            rt2.exit_code.set(Some(code));
-            rt2.cancel_all(CancelReason::Cancel, super::cancel::DEFAULT_GRACE);
+            rt2.request_exit(code);
         }
         if let Outcome::Error(e) = &outcome
             && e.kind != ErrorKind::Cancelled
