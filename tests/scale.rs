@@ -74,3 +74,16 @@ fn a_busy_loop_does_not_starve_timers() {
         "the timeout fired after {took} s"
     );
 }
+
+#[test]
+fn thousands_of_concurrent_captures_under_a_small_fd_limit() {
+    // Each capture holds a pipe: past the fd limit they wait and retry.
+    let (status, out, err) = ash(
+        "async fn one(i) { return $(/bin/echo $i) }
+         let r = gather (map(range(0, 3000), one))
+         echo (len(r)) ${r[2999]}",
+        Some(256),
+    );
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "3000 2999\n");
+}

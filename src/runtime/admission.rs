@@ -4,8 +4,9 @@
 //! costs each later spawn time (the kernel copies the fd table on every
 //! spawn, so 10,000 live children make spawning quadratic). A pipeline
 //! therefore takes one *slot* per external stage before it starts and gives
-//! them back when it has been reaped. The number of slots is sized from the
-//! open-file limit, capped; when they run out, pipelines wait for a slot
+//! them back when it has been reaped; a `$( )` capture takes a slot of a
+//! second pool for its pipe. Both are sized from the open-file limit,
+//! capped; when they run out, pipelines and captures wait for a slot
 //! instead of failing with EMFILE or EAGAIN.
 
 use std::cell::Cell;
@@ -40,15 +41,38 @@ impl Drop for Permit {
 impl Slots {
     /// Sized from the soft open-file limit: each process may hold a few
     /// fds, and ash keeps some for itself.
-    pub fn from_fd_limit() -> Rc<Slots> {
+    ///
+    /// Two pools share the fd budget: processes (a pidfd and pipe ends,
+    /// about 4 fds each) and `$( )` captures (a pipe, 2 fds). Separate
+    /// pools, so a capture holding its slot while the command inside waits
+    /// for a process slot cannot starve the processes.
+    pub fn from_fd_limit() -> (Rc<Slots>, Rc<Slots>) {
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
             .current
             .unwrap_or(1 << 20) as usize;
-        let total = (limit.saturating_sub(64) / 4).clamp(4, MAX_SLOTS);
+        let budget = limit.saturating_sub(64);
+        let processes = (budget / 6).clamp(4, MAX_SLOTS);
+        let captures = (budget / 6).clamp(4, 2 * MAX_SLOTS);
+        (Slots::with_total(processes), Slots::with_total(captures))
+    }
+
+    fn with_total(total: usize) -> Rc<Slots> {
         Rc::new(Slots {
             free: Cell::new(total),
             total,
             waiters: WakeList::default(),
+        })
+    }
+
+    /// Take `n` slots if they are free now.
+    pub fn try_acquire(self: &Rc<Self>, n: usize) -> Option<Permit> {
+        let n = n.min(self.total);
+        (self.free.get() >= n).then(|| {
+            self.free.set(self.free.get() - n);
+            Permit {
+                slots: self.clone(),
+                n,
+            }
         })
     }
 

@@ -24,7 +24,9 @@ use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{Io, Runtime, TaskCtx};
 use crate::vm::chunk::{CmdSpec, StageSpec};
 use crate::vm::error::{Error, ErrorKind};
-use crate::vm::fiber::{Fiber, FrameKind, Halt, Pending, Restore, Resume, command_error};
+use crate::vm::fiber::{
+    Fiber, FrameKind, Halt, Pending, Restore, Resume, cancellable, command_error,
+};
 use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::value::Value;
 
@@ -695,20 +697,56 @@ fn status_of_value(v: &Value) -> i32 {
 }
 
 /// `$( )`: run `f` in a frame whose stdout is a pipe read concurrently.
-pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<(), Error> {
+///
+/// The pipe takes a capture slot (see `admission`): without waiting when
+/// one is free, else the fiber halts until one is, so thousands of
+/// concurrent captures never run out of file descriptors.
+pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, Error> {
+    if let Some(permit) = fiber.rt.capture_slots.try_acquire(1) {
+        let (kind, io) = capture_frame(&fiber.rt, &fiber.ctx, permit)?;
+        *fiber.ctx.io.borrow_mut() = io;
+        fiber.enter(f, Vec::new(), kind)?;
+        return Ok(None);
+    }
+    let (rt, ctx) = (fiber.rt.clone(), fiber.ctx.clone());
+    Ok(Some(Halt::Await(cancellable(
+        fiber.ctx.cancel.clone(),
+        async move {
+            let permit = rt.capture_slots.acquire(1).await;
+            let (kind, io) = capture_frame(&rt, &ctx, permit).map_err(Rc::new)?;
+            Ok(Resume::Call {
+                func: f,
+                args: Vec::new(),
+                kind,
+                io: Some(io),
+            })
+        },
+    ))))
+}
+
+/// The frame of a capture and the I/O its body runs with; the slot is
+/// held until the output has been read to its end.
+fn capture_frame(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+    permit: crate::runtime::admission::Permit,
+) -> Result<(FrameKind, Io), Error> {
     let (r, w) = process::pipe().map_err(|e| Error::io(format!("pipe: {e}")))?;
-    let reader = fiber.rt.executor.spawn(process::read_to_end(r));
-    let old_io = fiber.ctx.io();
+    let reader = rt.executor.spawn(async move {
+        let bytes = process::read_to_end(r).await;
+        drop(permit);
+        bytes
+    });
+    let old_io = ctx.io();
     let mut io = old_io.clone();
     io.stdout = Rc::new(OutSink::from_fd(w));
-    *fiber.ctx.io.borrow_mut() = io;
     // Like a subshell, a capture does not leak `cd` or `export`.
     let restore = Restore {
         io: Some(old_io),
-        env: Some(fiber.ctx.env.borrow().clone()),
-        cwd: Some(fiber.ctx.cwd()),
+        env: Some(ctx.env.borrow().clone()),
+        cwd: Some(ctx.cwd()),
     };
-    fiber.enter(f, Vec::new(), FrameKind::Capture { reader, restore })
+    Ok((FrameKind::Capture { reader, restore }, io))
 }
 
 /// `use std/NAME`, `use ./file.ash`, `source FILE`.

@@ -143,6 +143,8 @@ pub struct Runtime {
     pub null_stdin: Rc<InSource>,
     /// Slots for running external processes (see `admission`).
     pub slots: Rc<admission::Slots>,
+    /// Slots for open `$( )` captures.
+    pub capture_slots: Rc<admission::Slots>,
     /// Modules already loaded by `use` (by resolved path).
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
@@ -151,6 +153,7 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(debug: bool) -> Rc<Runtime> {
+        let (slots, capture_slots) = admission::Slots::from_fd_limit();
         Rc::new(Runtime {
             executor: Rc::new(LocalExecutor::new()),
             names: RefCell::new(GlobalNames::default()),
@@ -163,7 +166,8 @@ impl Runtime {
             main_cancel: RefCell::new(None),
             debug,
             null_stdin: Rc::new(null_source()),
-            slots: admission::Slots::from_fd_limit(),
+            slots,
+            capture_slots,
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
         })

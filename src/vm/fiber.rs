@@ -776,8 +776,7 @@ impl Fiber {
                     let Value::Func(f) = v else {
                         return Err(Error::type_err("capture needs a function"));
                     };
-                    crate::runtime::exec::begin_capture(self, f)?;
-                    return Ok(None);
+                    return crate::runtime::exec::begin_capture(self, f);
                 }
                 Op::PushHandler(t) => self.handlers.push(Handler {
                     frame: self.frames.len() - 1,
