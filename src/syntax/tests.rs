@@ -1306,30 +1306,14 @@ fn moderate_nesting_parses() {
 }
 
 #[test]
-fn sizes() {
-    use std::mem::size_of;
-    eprintln!(
-        "Stmt {} Expr {} Block {} In {} PErr {} PR<Stmt> {} Word {} Command {} AndOr {}",
-        size_of::<Stmt>(),
-        size_of::<Expr>(),
-        size_of::<Block>(),
-        size_of::<lex::In>(),
-        size_of::<lex::PErr>(),
-        size_of::<lex::PR<Stmt>>(),
-        size_of::<Word>(),
-        size_of::<Command>(),
-        size_of::<AndOr>()
-    );
-}
-
-#[test]
 fn assignment_lookahead_is_linear() {
     for unit in ["a[\n", "a[ & ", "a[\"x\" ;", "a.b[c;"] {
         let src = unit.repeat(30_000);
         let start = std::time::Instant::now();
         let _ = parse(&src);
         assert!(
-            start.elapsed().as_secs_f64() < 2.0,
+            // Quadratic would take minutes; linear is ~50 ms in debug.
+            start.elapsed().as_secs_f64() < 10.0,
             "{unit:?}: {:?}",
             start.elapsed()
         );
