@@ -93,12 +93,28 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
     let color = std::io::stderr().is_terminal();
     let mut out = format!("ash: {name}:{line}:{col}: {head}{message}\n");
     let line_text = text.lines().nth(line - 1).unwrap_or("");
-    // Long lines are shown as they are; tabs keep the caret aligned.
-    out.push_str(&format!("  {line_text}\n"));
-    let pad: String = line_text
+    // A very long line is shown as a window around the spot; tabs keep the
+    // caret aligned.
+    const WINDOW: usize = 60;
+    let chars: Vec<char> = line_text.chars().collect();
+    let (from, to) = if chars.len() > 3 * WINDOW {
+        let from = (col - 1).saturating_sub(WINDOW);
+        (from, (col - 1 + WINDOW).min(chars.len()))
+    } else {
+        (0, chars.len())
+    };
+    let lead = if from > 0 { "…" } else { "" };
+    let tail = if to < chars.len() { "…" } else { "" };
+    let shown: String = chars[from..to].iter().collect();
+    out.push_str(&format!("  {lead}{shown}{tail}\n"));
+    let pad: String = lead
         .chars()
-        .take(col - 1)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .map(|_| ' ')
+        .chain(
+            chars[from..(col - 1).min(chars.len())]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+        )
         .collect();
     let width = {
         let end = (span.end as usize).min(text.len());
@@ -109,7 +125,7 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
             .next()
             .map_or(1, |l| l.chars().count().max(1))
     };
-    let caret = "^".repeat(width);
+    let caret = "^".repeat(width.min(2 * WINDOW));
     if color {
         out.push_str(&format!("  {pad}{}\n", Color::Red.bold().paint(caret)));
     } else {

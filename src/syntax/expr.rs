@@ -97,6 +97,7 @@ fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
     } else {
         unary(i, nl)?
     };
+    let mut links = 0;
     loop {
         let j = ws(i, nl);
         let Some((op, n, prec)) = binop(&j) else {
@@ -105,10 +106,13 @@ fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
         if prec < min {
             break;
         }
+        chain_link(&j)?;
+        links += 1;
         let (k, e) = binary_rhs(lhs, adv(j, n), op, prec, nl)?;
         lhs = e;
         i = k;
     }
+    chain_done(&i, links);
     Ok((i, lhs))
 }
 
@@ -183,7 +187,14 @@ fn neg(start: In, nl: bool) -> PR<Expr> {
 
 /// `[EXPR]`, `.NAME` and `(ARGS)` written directly after an expression.
 pub(crate) fn postfix(mut i: In, mut e: Expr) -> PR<Expr> {
+    let mut links = 0;
     loop {
+        if matches!(peek(&i), Some('[' | '('))
+            || (peek(&i) == Some('.') && peek2(&i).is_some_and(is_ident_start))
+        {
+            chain_link(&i)?;
+            links += 1;
+        }
         let (j, next) = match peek(&i) {
             Some('[') => index(i, e)?,
             Some('.') if peek2(&i).is_some_and(is_ident_start) => field(i, e),
@@ -193,6 +204,7 @@ pub(crate) fn postfix(mut i: In, mut e: Expr) -> PR<Expr> {
         i = j;
         e = next;
     }
+    chain_done(&i, links);
     Ok((i, e))
 }
 

@@ -20,6 +20,10 @@ pub(crate) const MAX_STACK: usize = 1024 * 1024;
 #[derive(Default)]
 pub(crate) struct Ctx {
     pub depth: Cell<u32>,
+    /// Links of the operator and postfix chains being parsed (`1 + 1 + ...`,
+    /// `a.b.c`, `x[0][0]`): each link deepens the tree by one, and the
+    /// compiler and `Drop` recurse on that depth.
+    pub chain: Cell<u32>,
     /// Address of a local of `parse`: how deep the stack was at the start.
     pub stack_base: Cell<usize>,
     /// Deepest stack use seen, in bytes (for tests).
@@ -152,6 +156,32 @@ impl Drop for Guard<'_> {
     fn drop(&mut self) {
         self.0.set(self.0.get().saturating_sub(1));
     }
+}
+
+/// At most this many chain links open at once (see `Ctx::chain`).
+pub(crate) const MAX_CHAIN: u32 = 5_000;
+
+/// Add one link to the open chains, failing cleanly past [`MAX_CHAIN`].
+pub(crate) fn chain_link(i: &In) -> Result<(), nom::Err<PErr>> {
+    let c = i.extra.chain.get();
+    if c >= MAX_CHAIN {
+        return Err(nom::Err::Failure(PErr {
+            pos: off(i),
+            len: 0,
+            msg: format!(
+                "expression too long: more than {MAX_CHAIN} operators in a row (split it)"
+            ),
+            cont: false,
+        }));
+    }
+    i.extra.chain.set(c + 1);
+    Ok(())
+}
+
+/// A finished chain of `n` links no longer counts.
+pub(crate) fn chain_done(i: &In, n: u32) {
+    let c = &i.extra.chain;
+    c.set(c.get().saturating_sub(n));
 }
 
 /// Enter one nesting level, failing cleanly past [`MAX_DEPTH`].

@@ -1278,7 +1278,11 @@ fn big_script_is_fast() {
     assert_eq!(b.stmts.len(), 100_000);
     eprintln!("100k statements parsed in {:?}", start.elapsed());
     // A sanity bound only: about 0.9 s in a debug build on an idle machine.
-    assert!(start.elapsed().as_secs_f64() < 15.0, "{:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs_f64() < 15.0,
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// Realistic nesting parses, even with debug-build frame sizes.
