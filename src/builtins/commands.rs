@@ -180,7 +180,32 @@ fn builtin_printf(_: &Rc<Runtime>, _: &Rc<TaskCtx>, args: &[Value]) -> Result<Ou
                     b't' => b"\t",
                     b'r' => b"\r",
                     b'\\' => b"\\",
-                    b'0' => b"\0",
+                    b'0'..=b'7' => {
+                        // \NNN octal (up to 3 digits), as in sh's printf.
+                        let mut v: u32 = 0;
+                        let mut k = 0;
+                        while k < 3 && i < format.len() && (b'0'..=b'7').contains(&format[i]) {
+                            v = v * 8 + u32::from(format[i] - b'0');
+                            i += 1;
+                            k += 1;
+                        }
+                        out.push(v as u8);
+                        continue;
+                    }
+                    b'x' if format.get(i + 1).is_some_and(u8::is_ascii_hexdigit) => {
+                        // \xHH
+                        let mut v: u32 = 0;
+                        i += 1;
+                        let mut k = 0;
+                        while k < 2 && i < format.len() && format[i].is_ascii_hexdigit() {
+                            v = v * 16 + (format[i] as char).to_digit(16).unwrap_or(0);
+                            i += 1;
+                            k += 1;
+                        }
+                        out.push(v as u8);
+                        continue;
+                    }
+                    b'e' => b"\x1b",
                     b'a' => b"\x07",
                     other => {
                         out.push(b'\\');
@@ -498,6 +523,20 @@ fn eval_test(a: &[Vec<u8>], cwd: &std::path::Path) -> Result<bool, String> {
                 }
                 b"-p" => meta.is_ok_and(|m| (m.mode() & 0o170000) == 0o010000),
                 b"-u" => meta.is_ok_and(|m| m.permissions().mode() & 0o4000 != 0),
+                b"-t" => match text(x).trim().parse::<i32>() {
+                    // Only ash's own 0-2 are known here; a task's
+                    // redirections do not change what `-t` sees.
+                    Ok(fd @ 0..=2) => {
+                        let fd = match fd {
+                            0 => rustix::stdio::stdin(),
+                            1 => rustix::stdio::stdout(),
+                            _ => rustix::stdio::stderr(),
+                        };
+                        rustix::termios::isatty(fd)
+                    }
+                    Ok(_) => false,
+                    Err(_) => return Err(format!("{}: integer expected", text(x))),
+                },
                 _ => return Err(format!("{}: unknown operator", text(op))),
             })
         }

@@ -139,6 +139,7 @@ pub static FUNCTIONS: &[NativeFn] = natives! {
     "min" => numbers::min,
     "now" => now,
     "push" => collections::push,
+    "random" => random,
     "range" => numbers::range,
     "release" => release,
     "replace" => text::replace,
@@ -156,6 +157,26 @@ pub static FUNCTIONS: &[NativeFn] = natives! {
     "upper" => text::upper,
     "values" => collections::values,
 };
+
+/// `random()`: a float in [0, 1); `random(a, b)`: an int from a to b
+/// inclusive (Python's `random.random` and `random.randint`). Not for
+/// secrets.
+fn random(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    match args {
+        [] => Ok(Value::Float(fastrand::f64())),
+        [Value::Int(a), Value::Int(b)] if a <= b => Ok(Value::Int(fastrand::i64(*a..=*b))),
+        [Value::Int(_), Value::Int(_)] => Err(Error::value("random(a, b) needs a <= b")),
+        [a, b] => Err(Error::type_err(format!(
+            "random() expects two ints, got {} and {}",
+            a.type_name(),
+            b.type_name()
+        ))),
+        _ => Err(Error::type_err(format!(
+            "random() takes 0 or 2 arguments ({} given)",
+            args.len()
+        ))),
+    }
+}
 
 // Channels and semaphores live in the runtime (their waiting side suspends
 // the task: `send`, `recv`, `acquire` are in `runtime::sync::SUSPENDING`).

@@ -141,6 +141,8 @@ impl CancelToken {
             }
         }
         if let Some((scope, _, grace)) = fired {
+            // It fires once: the body's `finally` blocks may then await.
+            self.deadlines.borrow_mut().retain(|d| d.0 != scope);
             self.cancel(CancelReason::Timeout(scope), grace);
         }
         next

@@ -166,6 +166,16 @@ async fn flush_group(
     }
 }
 
+/// Branches `gather -j` never started because it stopped early: they were
+/// handed to gather, so they are not "never awaited".
+fn discard(pending: impl Iterator<Item = (usize, Item)>) {
+    for (_, item) in pending {
+        if let Item::Coro(c) = item {
+            c.used.set(true);
+        }
+    }
+}
+
 pub fn gather(
     rt: Rc<Runtime>,
     ctx: Rc<TaskCtx>,
@@ -218,6 +228,7 @@ pub fn gather(
                 // This task was cancelled: cancel the branches, then raise.
                 let grace = token.requested().await;
                 running.cancel_all(grace).await;
+                discard(pending);
                 return Err(Rc::new(Error::cancelled()));
             };
             task.retrieved.set(true);
@@ -228,6 +239,7 @@ pub fn gather(
                 Outcome::Error(e) if keep_going => results[index] = Some(Value::Error(e)),
                 Outcome::Error(e) => {
                     running.cancel_all(DEFAULT_GRACE).await;
+                    discard(pending);
                     for d in done.iter_mut() {
                         *d = true;
                     }
