@@ -25,8 +25,18 @@ With no FILE, ash reads commands from standard input (an interactive shell
 when it is a terminal).
 ";
 
+thread_local! {
+    /// Which of fds 0-2 were closed when ash started.
+    static CLOSED_AT_START: std::cell::Cell<[bool; 3]> = const { std::cell::Cell::new([false; 3]) };
+}
+
 /// Parse the arguments and run; returns the exit status.
 pub fn main() -> i32 {
+    // Before anything opens a file: a closed stdout/stderr is reported on
+    // use, not silently replaced by the /dev/null that `ensure_std_fds`
+    // puts there (so that later fds never take the numbers 0-2).
+    CLOSED_AT_START.set(process::closed_std_fds());
+    process::ensure_std_fds();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let mut debug = false;
     let mut i = 0;
@@ -41,6 +51,11 @@ pub fn main() -> i32 {
                 return 0;
             }
             Some("--debug") => debug = true,
+            // Internal: the watchdog started by `process::contain`.
+            Some("--sentinel") => {
+                let prefix = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
+                return crate::process::contain::sentinel_main(&prefix.unwrap_or_default());
+            }
             Some("--check") => {
                 let Some(file) = args.get(i + 1) else {
                     eprint!("ash: --check needs a FILE\n{USAGE}");
@@ -75,9 +90,12 @@ pub fn main() -> i32 {
                 Ok(t) => t,
                 Err(code) => return code,
             };
-            let dir = std::path::Path::new(&name)
-                .parent()
-                .map(|p| p.to_path_buf());
+            // Absolute, so `use ./x.ash` keeps working after `cd`.
+            let dir = std::path::Path::new(&name).parent().map(|p| {
+                std::env::current_dir()
+                    .map(|cwd| cwd.join(p))
+                    .unwrap_or_else(|_| p.to_path_buf())
+            });
             run_source(&name, &text, args[i + 1..].to_vec(), debug, dir)
         }
         _ => {
@@ -121,6 +139,13 @@ fn read_script(name: &str) -> Result<String, i32> {
             return Err(2);
         }
     };
+    if let Some(pos) = text.find('\0') {
+        let (line, col) = diag::offset_line_col(&text, pos);
+        eprintln!(
+            "ash: {name}:{line}:{col}: the script contains a NUL byte (is it a binary file?)"
+        );
+        return Err(2);
+    }
     if let Some(pos) = text.find("\r\n") {
         let (line, _) = diag::offset_line_col(&text, pos);
         eprintln!(
@@ -152,8 +177,14 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
     let source = diag::add_source(name, text);
     let block = crate::syntax::parse(text)
         .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
-    let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
-        .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
+    let proto = crate::compile::compile_script(
+        &block,
+        name,
+        source,
+        &mut rt.names.borrow_mut(),
+        crate::compile::TopLevel::ScriptLocals,
+    )
+    .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,
@@ -162,6 +193,14 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
 }
 
 fn main_ctx() -> TaskCtx {
+    let closed = CLOSED_AT_START.get();
+    let sink = |fd: i32, open: fn() -> OutSink| {
+        Rc::new(if closed[fd as usize] {
+            OutSink::closed_at_startup(fd)
+        } else {
+            open()
+        })
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     TaskCtx {
         id: 0,
@@ -169,8 +208,8 @@ fn main_ctx() -> TaskCtx {
         env: RefCell::new(Env::default()),
         io: RefCell::new(Io {
             stdin: Rc::new(InSource::stdin()),
-            stdout: Rc::new(OutSink::stdout()),
-            stderr: Rc::new(OutSink::stderr()),
+            stdout: sink(1, OutSink::stdout),
+            stderr: sink(2, OutSink::stderr),
         }),
         status: std::cell::Cell::new(0),
         cancel: Rc::new(CancelToken::default()),
@@ -187,6 +226,7 @@ fn run_source(
     dir: Option<std::path::PathBuf>,
 ) -> i32 {
     process::raise_fd_limit();
+    process::contain::become_subreaper();
     let rt = Runtime::new(debug);
     *rt.script_dir.borrow_mut() = dir;
     let main = match compile_main(&rt, name, text) {
@@ -211,16 +251,26 @@ fn run_source(
     rt.set_global("args", Value::list(argv));
     rt.set_global("script", Value::str(name));
     let ctx = Rc::new(main_ctx());
-    let executor = rt.executor.clone();
     let signal_code = Rc::new(std::cell::Cell::new(None));
-    let outcome = async_io::block_on(executor.run(async {
-        // The prelude defines globals; it cannot fail at run time.
-        let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
-        let _signals = watch_signals(&rt, &ctx, signal_code.clone());
-        let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
-        finish_tasks(&rt).await;
-        outcome
-    }));
+    let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
+        let (rt, signal_code) = (rt.clone(), signal_code.clone());
+        async move {
+            // The prelude defines globals; it cannot fail at run time.
+            let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
+            let _signals = watch_signals(&rt, &ctx, signal_code);
+            let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
+            finish_tasks(&rt).await;
+            // No process outlives the script: descendants that left their
+            // process group (daemons) still carry one of this ash's tokens.
+            let prefix = process::contain::own_token_prefix();
+            if process::contain::signal_scope(&prefix, true, rustix::process::Signal::TERM) > 0 {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                process::contain::signal_scope(&prefix, true, rustix::process::Signal::KILL);
+            }
+            process::contain::reap_adopted();
+            outcome
+        }
+    });
     if let Some(code) = rt.exit_code.get() {
         return code;
     }
@@ -292,12 +342,22 @@ fn watch_signals(
 ) -> Option<smol::Task<()>> {
     use async_signal::{Signal, Signals};
     use futures_lite::StreamExt;
-    let mut signals = Signals::new([Signal::Int, Signal::Term]).ok()?;
+    let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Child]).ok()?;
     let rt2 = rt.clone();
     let main = main.clone();
     Some(rt.executor.spawn(async move {
         let mut count = 0;
+        let mut last_reap = std::time::Instant::now();
         while let Some(Ok(sig)) = signals.next().await {
+            if sig == Signal::Child {
+                // Orphans adopted as subreaper: reaped at most once a second
+                // here (a /proc scan), and at every cancellation and exit.
+                if last_reap.elapsed() >= Duration::from_secs(1) {
+                    last_reap = std::time::Instant::now();
+                    process::contain::reap_adopted();
+                }
+                continue;
+            }
             count += 1;
             code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
             let grace = if count > 1 {

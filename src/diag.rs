@@ -81,6 +81,14 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
     let Some(text) = source_of(source) else {
         return format!("ash: {name}: {head}{message}\n");
     };
+    // An error at the end of input points just past the last token, not at
+    // an empty last line.
+    let end = text.trim_end().len();
+    let span = if span.start as usize > end {
+        Span::new(end, end)
+    } else {
+        span
+    };
     let (line, col) = offset_line_col(&text, span.start as usize);
     let color = std::io::stderr().is_terminal();
     let mut out = format!("ash: {name}:{line}:{col}: {head}{message}\n");

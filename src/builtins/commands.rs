@@ -413,7 +413,7 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             {
                 let cur = t.current.borrow();
                 if cur.is_empty() {
-                    t.name.clone()
+                    t.name.to_string()
                 } else {
                     cur.clone()
                 }

@@ -120,6 +120,8 @@ macro_rules! natives {
 /// Every built-in function, sorted by name (a test checks the order).
 pub static FUNCTIONS: &[NativeFn] = natives! {
     "abs" => numbers::abs,
+    "chan" => chan,
+    "close" => close,
     "contains" => collections::contains,
     "ends_with" => text::ends_with,
     "float" => numbers::float,
@@ -138,9 +140,11 @@ pub static FUNCTIONS: &[NativeFn] = natives! {
     "now" => now,
     "push" => collections::push,
     "range" => numbers::range,
+    "release" => release,
     "replace" => text::replace,
     "reversed" => collections::reversed,
     "round" => numbers::round,
+    "semaphore" => semaphore,
     "sorted" => collections::sorted,
     "split" => text::split,
     "starts_with" => text::starts_with,
@@ -152,6 +156,24 @@ pub static FUNCTIONS: &[NativeFn] = natives! {
     "upper" => text::upper,
     "values" => collections::values,
 };
+
+// Channels and semaphores live in the runtime (their waiting side suspends
+// the task: `send`, `recv`, `acquire` are in `runtime::sync::SUSPENDING`).
+fn chan(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    crate::runtime::sync::chan(args)
+}
+
+fn close(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    crate::runtime::sync::close(args)
+}
+
+fn semaphore(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    crate::runtime::sync::semaphore(args)
+}
+
+fn release(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    crate::runtime::sync::release(args)
+}
 
 /// Look a built-in function up by name.
 pub fn lookup(name: &str) -> Option<&'static NativeFn> {

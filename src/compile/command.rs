@@ -76,7 +76,12 @@ impl Compiler<'_> {
     /// the last pipeline run is checked (errexit), as in `set -e`.
     pub(super) fn andor(&mut self, a: &AndOr, in_condition: bool) -> CResult {
         if a.background && !in_condition {
-            self.begin_func("job".to_string(), a.span);
+            // The task is named after its command line (for `jobs`).
+            let name = self
+                .text_of(a.span)
+                .trim_end_matches(['&', ' '])
+                .to_string();
+            self.begin_func(name, a.span);
             let fg = AndOr {
                 background: false,
                 ..a.clone()
@@ -231,7 +236,7 @@ impl Compiler<'_> {
     }
 
     /// The source text of a span (for messages and `jobs`).
-    fn text_of(&self, span: Span) -> String {
+    pub(super) fn text_of(&self, span: Span) -> String {
         crate::diag::source_text(self.source, span)
     }
 }

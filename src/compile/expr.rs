@@ -175,9 +175,39 @@ impl Compiler<'_> {
                 self.body_closure(name, block)?;
                 self.emit(Op::MakeCoroutine, block.span);
             }
+            // `timeout 1s sleep 5`, `spawn gather ...`: a keyword form is
+            // itself the body, run under the deadline / in the task.
+            Body::Expr(
+                e @ Expr {
+                    kind:
+                        ExprKind::Sleep(_)
+                        | ExprKind::Gather { .. }
+                        | ExprKind::Race(_)
+                        | ExprKind::Await(_)
+                        | ExprKind::Timeout { .. }
+                        | ExprKind::Capture(_),
+                    ..
+                },
+            ) => {
+                self.begin_func(name.to_string(), e.span);
+                self.expr(e)?;
+                self.emit(Op::Return, e.span);
+                let proto = self.finish_func();
+                self.emit_closure(proto, e.span);
+                self.emit(Op::MakeCoroutine, e.span);
+            }
+            // `spawn $c`, `timeout 3s f(x)`: the value is the coroutine.
             Body::Expr(e) => self.expr(e)?,
             Body::Command(andor) => {
-                self.begin_func(name.to_string(), andor.span);
+                let text = self.text_of(andor.span);
+                self.begin_func(
+                    if text.is_empty() {
+                        name.to_string()
+                    } else {
+                        text
+                    },
+                    andor.span,
+                );
                 self.andor_in_coroutine(andor)?;
                 self.emit(Op::Null, andor.span);
                 self.emit(Op::Return, andor.span);

@@ -1,6 +1,6 @@
 //! Statements: declarations, control flow, `try`, loops.
 
-use crate::ast::{Block, Cond, ExprKind, FnDef, Span, Stmt, StmtKind};
+use crate::ast::{BinaryOp, Block, Cond, ExprKind, FnDef, Span, Stmt, StmtKind};
 use crate::vm::chunk::Op;
 use crate::vm::error::ErrorKind;
 
@@ -149,10 +149,26 @@ impl Compiler<'_> {
     /// Compile a condition; returns the jump to patch to the false branch.
     pub(super) fn cond(&mut self, cond: &Cond) -> CResult<usize> {
         Ok(match cond {
-            Cond::Expr(e) => {
-                self.expr(e)?;
-                self.emit(Op::JumpIfFalse(0), e.span)
-            }
+            Cond::Expr(e) => match &e.kind {
+                ExprKind::Binary(
+                    op @ (BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::Eq
+                    | BinaryOp::Ne),
+                    a,
+                    b,
+                ) => {
+                    self.expr(a)?;
+                    self.expr(b)?;
+                    self.emit(Op::CompareJump(*op, 0), e.span)
+                }
+                _ => {
+                    self.expr(e)?;
+                    self.emit(Op::JumpIfFalse(0), e.span)
+                }
+            },
             Cond::Command(andor) => {
                 self.andor(andor, true)?;
                 self.emit(

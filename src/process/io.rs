@@ -245,6 +245,10 @@ pub struct OutSink {
     io: FdIo,
     /// Held for the whole of one `write_all`.
     lock: smol::lock::Mutex<()>,
+    /// Set when ash's own fd was closed when it started: every write and
+    /// every hand-over to a child fails with this message (the fd itself is
+    /// /dev/null then, so later fds never land on it).
+    closed: Option<&'static str>,
 }
 
 impl OutSink {
@@ -252,6 +256,30 @@ impl OutSink {
         OutSink {
             io: FdIo::new(fd),
             lock: smol::lock::Mutex::new(()),
+            closed: None,
+        }
+    }
+
+    /// A sink for ash's fd 1 or 2 that was closed at start-up: writing to
+    /// it is an error that says so, never a silent success.
+    pub fn closed_at_startup(fd: i32) -> OutSink {
+        let mut sink = if fd == 2 {
+            OutSink::stderr()
+        } else {
+            OutSink::stdout()
+        };
+        sink.closed = Some(if fd == 2 {
+            "standard error was closed when ash started"
+        } else {
+            "standard output was closed when ash started"
+        });
+        sink
+    }
+
+    fn check_open(&self) -> io::Result<()> {
+        match self.closed {
+            Some(why) => Err(io::Error::new(io::ErrorKind::NotConnected, why)),
+            None => Ok(()),
         }
     }
 
@@ -279,6 +307,7 @@ impl OutSink {
 
     /// Write all of `buf`, awaiting writability as needed.
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        self.check_open()?;
         let _guard = self.lock.lock().await;
         while !buf.is_empty() {
             match self.io.try_write(buf)? {
@@ -295,6 +324,7 @@ impl OutSink {
     /// could be written, also when another task's `write_all` is in progress).
     /// Write the rest with `write_all(&buf[n..])`.
     pub fn try_write_all(&self, buf: &[u8]) -> io::Result<usize> {
+        self.check_open()?;
         let Some(_guard) = self.lock.try_lock() else {
             return Ok(0);
         };
@@ -313,6 +343,7 @@ impl OutSink {
     /// 1/2 this is a dup (so that e.g. ash's stdout can become a child's fd
     /// 2); see [`OutSink::stdio_for`] to get `Inherit` where it applies.
     pub fn stdio(&self) -> io::Result<Stdio> {
+        self.check_open()?;
         Ok(match &self.io.fd {
             FdRef::Std(fd) => Stdio::Fd(Rc::new(fd.try_clone_to_owned()?)),
             FdRef::Owned(fd) => Stdio::Fd(fd.clone()),
@@ -322,6 +353,7 @@ impl OutSink {
     /// Like [`OutSink::stdio`] for the child's fd `target` (1 or 2):
     /// `Inherit` when this is ash's own fd `target`.
     pub fn stdio_for(&self, target: i32) -> io::Result<Stdio> {
+        self.check_open()?;
         match &self.io.fd {
             FdRef::Std(fd) if std::os::fd::AsRawFd::as_raw_fd(fd) == target => Ok(Stdio::Inherit),
             _ => self.stdio(),
@@ -531,6 +563,31 @@ pub fn raise_fd_limit() {
             maximum: limit.maximum,
         },
     );
+}
+
+/// Which of fds 0, 1, 2 were closed when ash was started (call before
+/// [`ensure_std_fds`]). Rust's runtime has by then already put `/dev/null`
+/// (opened read-write) on a closed 0, 1 or 2, so that is what is detected:
+/// a shell redirection to /dev/null opens it read-only or write-only.
+pub fn closed_std_fds() -> [bool; 3] {
+    [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ]
+    .map(|fd| {
+        if rustix::io::fcntl_getfd(fd).is_err() {
+            return true;
+        }
+        let is_null = rustix::fs::fstat(fd).is_ok_and(|st| {
+            (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+                && rustix::fs::major(st.st_rdev) == 1
+                && rustix::fs::minor(st.st_rdev) == 3
+        });
+        let read_write = rustix::fs::fcntl_getfl(fd)
+            .is_ok_and(|fl| (fl & rustix::fs::OFlags::ACCMODE) == rustix::fs::OFlags::RDWR);
+        is_null && read_write
+    })
 }
 
 /// At start-up: open `/dev/null` on any of fds 0, 1, 2 that is closed, so

@@ -20,9 +20,13 @@
 //! therefore not set any signal to `SIG_IGN` besides SIGPIPE (which std already
 //! resets), or children would inherit the ignored disposition.
 //!
-//! `async_process::Command::from(std::process::Command)` resets stdio to
-//! "inherit" at spawn unless set through the async-process builder, so stdio is
-//! configured after the conversion.
+//! **Off the loop thread.** `posix_spawn` blocks its caller until the child
+//! has exec'd; under load (hundreds of children, so a large fd table to copy)
+//! that is a millisecond or more per spawn, which would hold every timer of
+//! the loop. So the spawn itself runs on smol's blocking pool, and the child
+//! is then waited for on the loop through a pidfd. This is also why ash does
+//! not use async-process, the product's first choice: its `spawn` runs on the
+//! calling thread and it cannot adopt a child spawned elsewhere.
 //!
 //! **Shared file descriptions.** ash's own stdin/stdout/stderr and the pipes it
 //! hands to children are shared file descriptions: setting `O_NONBLOCK` on
@@ -36,26 +40,28 @@
 //! `/dev/null` are read and written directly. [`read_to_end`] is only for fds
 //! ash alone holds, so it may set `O_NONBLOCK`.
 //!
-//! **Reaping.** async-process owns `waitpid`: on Linux it waits on a pidfd per
-//! child, and only reaps a child when its status is polled, or, after the
-//! `Child` is dropped, on its own "async-process" thread. ash installs no
-//! SIGCHLD handler and never calls `waitpid(-1)`. A process group therefore
-//! stays alive while a `Group` holds an unreaped member, so later stages can
-//! always join it. Dropping a [`Group`] whose processes have not all been seen
-//! to exit sends SIGKILL to the group (dropping a `Group` is what happens when
-//! a task is cancelled by dropping its future) and leaves reaping to
-//! async-process, so no zombies remain. For a graceful stop, use
-//! [`Group::wait`] with a cancel future.
+//! **Reaping.** Each child is waited for through its pidfd (`pidfd_open`
+//! right after the spawn, Linux 5.3+): the pidfd becomes readable when the
+//! child exits and `waitid(P_PIDFD)` reaps exactly that child, never another
+//! task's. ash installs no SIGCHLD handler and never calls `waitpid(-1)`. A
+//! process group therefore stays alive while a `Group` holds an unreaped
+//! member, so later stages can always join it. Dropping a [`Group`] whose
+//! processes have not all been seen to exit (what happens when a task is
+//! cancelled by dropping its future) sends SIGKILL to the group and reaps
+//! the killed children on the blocking pool, so no zombies remain. For a
+//! graceful stop, use [`Group::wait`] with a cancel future.
 //!
 //! All fds created here are `O_CLOEXEC`; a child only gets what its
 //! [`Stdio`] says, dup'd onto 0/1/2 during the spawn and closed in ash right
 //! after it.
 
+pub mod contain;
 mod io;
 mod spawn;
 
 pub use io::{
-    InSource, OpenMode, OutSink, ensure_std_fds, open_file, pipe, raise_fd_limit, read_to_end,
+    InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, open_file, pipe, raise_fd_limit,
+    read_to_end,
 };
 pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
 

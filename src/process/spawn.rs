@@ -4,18 +4,20 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use async_io::Async;
 use async_io::Timer;
 use futures_lite::future::poll_fn;
-use rustix::process::{Pid, Signal};
+use rustix::process::{Pid, PidfdFlags, Signal};
 
 /// What a child gets on fd 0, 1 or 2.
 #[derive(Clone, Debug)]
@@ -141,8 +143,8 @@ pub struct ExitInfo {
 }
 
 impl ExitInfo {
-    fn from_status(status: std::process::ExitStatus) -> ExitInfo {
-        match (status.code(), status.signal()) {
+    fn from_status(status: rustix::process::WaitIdStatus) -> ExitInfo {
+        match (status.exit_status(), status.terminating_signal()) {
             (Some(code), _) => ExitInfo { code, signal: None },
             (None, Some(sig)) => ExitInfo {
                 code: 128 + sig,
@@ -161,13 +163,21 @@ impl ExitInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cancelled;
 
-type StatusFuture = Pin<Box<dyn Future<Output = io::Result<std::process::ExitStatus>>>>;
+/// Reap the child behind `pidfd` if it has exited.
+fn reap(pidfd: &Async<OwnedFd>) -> io::Result<Option<ExitInfo>> {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let status = waitid(
+        WaitId::PidFd(pidfd.get_ref().as_fd()),
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+    )?;
+    Ok(status.map(ExitInfo::from_status))
+}
 
 struct Member {
     pid: i32,
-    /// Kept so that dropping it hands the child to async-process's reaper.
-    _child: async_process::Child,
-    status: StatusFuture,
+    /// Readable once the child has exited; `waitid` on it reaps exactly
+    /// this child (never another task's).
+    pidfd: Async<OwnedFd>,
     exit: Option<ExitInfo>,
 }
 
@@ -179,13 +189,15 @@ struct Member {
 /// (background grandchildren it left behind keep running, as in sh).
 ///
 /// [`wait`]: Group::wait
-#[derive(Default)]
 pub struct Group {
     /// Normally one. If the group vanished before a later stage joined it
     /// (only possible if `wait` ran between spawns), that stage leads a new
     /// group and all of them are signalled.
     pgids: Vec<i32>,
     members: Vec<Member>,
+    /// `ASH_SCOPE` of every process of the group (see `contain`): finds
+    /// descendants that left the process group.
+    token: String,
 }
 
 /// Bounded exponential backoff for transient spawn failures:
@@ -296,7 +308,11 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
 
 impl Group {
     pub fn new() -> Group {
-        Group::default()
+        Group {
+            pgids: Vec::new(),
+            members: Vec::new(),
+            token: super::contain::new_scope_token(),
+        }
     }
 
     /// The process group id, once a process has been started.
@@ -319,17 +335,16 @@ impl Group {
         let mut attempt = 0;
         loop {
             let target = self.pgids.last().copied();
-            let result = match self.try_spawn(&cmd, target.unwrap_or(0)) {
+            let result = match self.try_spawn(&cmd, target.unwrap_or(0)).await {
                 // The group is gone (its members were all reaped): lead a new one.
                 Err(e) if target.is_some() && e.raw_os_error() == Some(libc::EPERM) => {
-                    self.try_spawn(&cmd, 0).map(|c| (c, true))
+                    self.try_spawn(&cmd, 0).await.map(|c| (c, true))
                 }
                 r => r.map(|c| (c, target.is_none())),
             };
             match result {
-                Ok((child, leader)) => {
-                    self.add(child, leader);
-                    return Ok(());
+                Ok(((pid, pidfd), leader)) => {
+                    return self.add(pid, pidfd, leader).map_err(SpawnError::Io);
                 }
                 Err(e) if is_transient(&e) && attempt < SPAWN_RETRIES => {
                     attempt += 1;
@@ -341,7 +356,11 @@ impl Group {
         }
     }
 
-    fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<async_process::Child> {
+    /// Spawn off the loop thread: `posix_spawn` blocks its caller until the
+    /// child has exec'd (the kernel copies the fd table, the child closes
+    /// its CLOEXEC fds and loads the program), which on a busy machine is
+    /// a millisecond or more. On the loop that would delay every timer.
+    async fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<(i32, OwnedFd)> {
         let mut std_cmd = std::process::Command::new(&cmd.program);
         std_cmd.arg0(&cmd.argv[0]).args(&cmd.argv[1..]);
         if let Some(env) = &cmd.env {
@@ -352,31 +371,50 @@ impl Group {
             std_cmd.current_dir(cwd);
         }
         std_cmd.process_group(pgid);
-        // Stdio must be set on the async-process Command: its From impl
-        // would otherwise reset all three to inherit at spawn time.
-        let mut async_cmd = async_process::Command::from(std_cmd);
-        async_cmd
+        std_cmd.env(super::contain::SCOPE_VAR, &self.token);
+        std_cmd
             .stdin(to_std_stdio(&cmd.stdin)?)
             .stdout(to_std_stdio(&cmd.stdout)?)
             .stderr(to_std_stdio(&cmd.stderr)?);
-        let child = async_cmd.spawn();
-        // Dropping async_cmd closes the dups made for the child.
-        drop(async_cmd);
-        child
+        // The Command (and so the dups made for the child) is dropped on
+        // the blocking thread right after the spawn.
+        super::contain::spawn_started();
+        let spawned = smol::unblock(move || {
+            let child = std_cmd.spawn()?;
+            let pid = child.id() as i32;
+            // Dropping a std Child neither waits nor kills: the pidfd is
+            // how this child is waited for and reaped.
+            let pidfd = Pid::from_raw(pid)
+                .ok_or_else(|| io::Error::other("spawn returned pid 0"))
+                .and_then(|p| Ok(rustix::process::pidfd_open(p, PidfdFlags::empty())?));
+            match pidfd {
+                Ok(fd) => Ok((pid, fd)),
+                Err(e) => {
+                    // Without a pidfd the child could not be waited for:
+                    // kill and reap it rather than leak it.
+                    let mut child = child;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    Err(e)
+                }
+            }
+        })
+        .await;
+        super::contain::spawn_finished(spawned.as_ref().ok().map(|(pid, _)| *pid));
+        spawned
     }
 
-    fn add(&mut self, mut child: async_process::Child, leader: bool) {
-        let pid = child.id() as i32;
+    fn add(&mut self, pid: i32, pidfd: OwnedFd, leader: bool) -> io::Result<()> {
         if leader {
             self.pgids.push(pid);
+            super::contain::sentinel_add(pid);
         }
-        let status: StatusFuture = Box::pin(child.status());
         self.members.push(Member {
             pid,
-            _child: child,
-            status,
+            pidfd: Async::new(pidfd)?,
             exit: None,
         });
+        Ok(())
     }
 
     fn all_exited(&self) -> bool {
@@ -389,9 +427,22 @@ impl Group {
             if m.exit.is_some() {
                 continue;
             }
-            match m.status.as_mut().poll(cx) {
-                Poll::Ready(Ok(status)) => m.exit = Some(ExitInfo::from_status(status)),
-                // Waiting failed (should not happen with pidfds): report a failure.
+            match m.pidfd.poll_readable(cx) {
+                Poll::Ready(Ok(())) => match reap(&m.pidfd) {
+                    Ok(Some(exit)) => {
+                        super::contain::reaped(m.pid);
+                        m.exit = Some(exit);
+                    }
+                    // Readable but not yet reapable: wait again.
+                    Ok(None) => done = false,
+                    // Waiting failed (should not happen): report a failure.
+                    Err(_) => {
+                        m.exit = Some(ExitInfo {
+                            code: 1,
+                            signal: None,
+                        })
+                    }
+                },
                 Poll::Ready(Err(_)) => {
                     m.exit = Some(ExitInfo {
                         code: 1,
@@ -447,6 +498,7 @@ impl Group {
         if !grace.is_zero() {
             self.signal_groups(Signal::TERM);
             self.signal_groups(Signal::CONT);
+            super::contain::signal_scope(&self.token, false, Signal::TERM);
             let deadline = std::time::Instant::now() + grace;
             let mut timer = Timer::at(deadline);
             // First the direct children...
@@ -460,7 +512,9 @@ impl Group {
             // ...then whatever else is left in the group (grandchildren).
             if children_done {
                 let mut step = Duration::from_millis(5);
-                while self.group_alive() && std::time::Instant::now() < deadline {
+                while (self.group_alive() || self.escapees_alive())
+                    && std::time::Instant::now() < deadline
+                {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
                     Timer::after(step.min(left)).await;
                     step = (step * 2).min(Duration::from_millis(50));
@@ -468,12 +522,25 @@ impl Group {
             }
         }
         self.signal_groups(Signal::KILL);
+        super::contain::signal_scope(&self.token, false, Signal::KILL);
         poll_fn(|cx| self.poll_members(cx)).await;
+        super::contain::reap_adopted();
     }
 
+    /// Whether a process that left the group (setsid, setpgid) but carries
+    /// its scope token still runs. Signalling with 0 only checks.
+    fn escapees_alive(&self) -> bool {
+        super::contain::signal_scope_alive(&self.token)
+    }
+
+    /// Whether any process of the group still runs. A zombie does not
+    /// count: an orphaned grandchild that died stays a zombie until init
+    /// reaps it, and `kill(-pgid, 0)` still succeeds on it, which would make
+    /// every cancellation wait out its whole grace period.
     fn group_alive(&self) -> bool {
         self.pgids.iter().any(|&g| {
             Pid::from_raw(g).is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok())
+                && group_has_live_member(g)
         })
     }
 
@@ -496,12 +563,71 @@ impl Group {
     }
 }
 
+/// Scan `/proc` for a process of group `pgid` that is not a zombie. Where
+/// `/proc` cannot be read, assume there is one (the caller then waits out
+/// the grace period and SIGKILLs, which is safe).
+fn group_has_live_member(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") && state != Some("X") {
+            return true;
+        }
+    }
+    false
+}
+
+impl Default for Group {
+    fn default() -> Group {
+        Group::new()
+    }
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
-        if !self.all_exited() {
-            self.signal_groups(Signal::KILL);
+        for &g in &self.pgids {
+            super::contain::sentinel_remove(g);
         }
-        // Dropping the members hands each Child to async-process's reaper.
+        if self.all_exited() {
+            return;
+        }
+        self.signal_groups(Signal::KILL);
+        super::contain::signal_scope(&self.token, false, Signal::KILL);
+        // Reap the killed children on the blocking pool, so no zombie is
+        // left behind even though nobody awaits them any more.
+        let pidfds: Vec<OwnedFd> = std::mem::take(&mut self.members)
+            .into_iter()
+            .filter(|m| m.exit.is_none())
+            .filter_map(|m| m.pidfd.into_inner().ok())
+            .collect();
+        smol::unblock(move || {
+            use rustix::process::{WaitId, WaitIdOptions, waitid};
+            for fd in &pidfds {
+                // The pidfd was non-blocking for the reactor; a blocking
+                // waitid needs it blocking again (else it returns EAGAIN).
+                let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
+                let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
+            }
+        })
+        .detach();
     }
 }
 

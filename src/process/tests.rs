@@ -286,7 +286,12 @@ fn env_is_exactly_what_is_given() {
         let mut c = cmd(&["env"]);
         c.env = Some(vec![("A".into(), "1".into())]);
         let (_, out) = capture(c).await;
-        assert_eq!(out, b"A=1\n");
+        // Plus the scope token every child gets (see `contain`).
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(lines[0], "A=1");
+        assert!(lines[1].starts_with("ASH_SCOPE="), "{out}");
     });
 }
 
@@ -365,9 +370,11 @@ fn cancel_kills_grandchildren() {
 #[test]
 fn term_ignoring_grandchild_is_killed_after_grace() {
     block_on(20, || async {
-        // The direct child dies of SIGTERM; the grandchild ignores it.
+        // The direct child dies of SIGTERM; the grandchild ignores it. The
+        // grandchild prints its pid only once its trap is set (printing
+        // `$!` from the parent raced with the trap).
         let (mut g, grandchild) =
-            start_printing_pid("(trap '' TERM; sleep 100; :) & echo $!; wait").await;
+            start_printing_pid("sh -c 'trap \"\" TERM; echo $$; exec sleep 100' & wait").await;
         let start = Instant::now();
         let r = g.wait(async { Duration::from_millis(300) }).await;
         assert_eq!(r, Err(Cancelled));
@@ -694,4 +701,18 @@ fn raise_fd_limit_does_not_lower() {
     ensure_std_fds();
     assert!(rustix::io::fcntl_getfd(rustix::stdio::stdin()).is_ok());
     let _ = std::io::stdout().as_raw_fd();
+}
+
+#[test]
+fn std_sinks_hand_out_the_right_stdio() {
+    let out = OutSink::stdout();
+    assert!(matches!(out.stdio_for(1).unwrap(), Stdio::Inherit));
+    // ash's stdout as a child's stderr (2>&1) must be a real fd, not Inherit.
+    assert!(matches!(out.stdio_for(2).unwrap(), Stdio::Fd(_)));
+    assert!(matches!(out.stdio().unwrap(), Stdio::Fd(_)));
+    assert!(matches!(
+        OutSink::stderr().stdio_for(2).unwrap(),
+        Stdio::Inherit
+    ));
+    assert!(matches!(InSource::stdin().stdio().unwrap(), Stdio::Inherit));
 }

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Wakers waiting for something to change.
 #[derive(Default)]
@@ -21,7 +21,9 @@ pub struct WakeList(RefCell<Vec<Waker>>);
 impl WakeList {
     pub fn register(&self, w: &Waker) {
         let mut list = self.0.borrow_mut();
-        if !list.iter().any(|x| x.will_wake(w)) {
+        // A waiter polled again before being woken is usually the last one
+        // in: checking the tail keeps registering O(1) with 10,000 waiters.
+        if !list.iter().rev().take(4).any(|x| x.will_wake(w)) {
             list.push(w.clone());
         }
     }
@@ -29,6 +31,19 @@ impl WakeList {
     pub fn wake_all(&self) {
         let list = std::mem::take(&mut *self.0.borrow_mut());
         for w in list {
+            w.wake();
+        }
+    }
+
+    /// Wake the `n` longest-waiting (for a resource of which `n` units just
+    /// became free: waking every waiter would be a thundering herd).
+    pub fn wake_n(&self, n: usize) {
+        let woken: Vec<Waker> = {
+            let mut list = self.0.borrow_mut();
+            let n = n.min(list.len());
+            list.drain(..n).collect()
+        };
+        for w in woken {
             w.wake();
         }
     }
@@ -50,6 +65,12 @@ pub struct CancelToken {
     reason: Cell<Option<CancelReason>>,
     grace: Cell<Duration>,
     wakers: WakeList,
+    /// Deadlines of the task's open `timeout` scopes: (scope, when, grace).
+    /// They are checked by whatever the task waits on (see `Requested`),
+    /// so a timeout needs no timer task of its own: a separate task would
+    /// first have to get its turn on the loop to arm its timer, and under
+    /// load (thousands of runnable tasks) that made timeouts fire late.
+    deadlines: RefCell<Vec<(u64, Instant, Duration)>>,
 }
 
 /// The default time between SIGTERM and SIGKILL.
@@ -89,22 +110,82 @@ impl CancelToken {
         }
     }
 
-    /// Resolves, with the grace period, once cancellation is requested.
+    /// Open a `timeout` scope: at `when`, cancellation is requested with
+    /// `CancelReason::Timeout(scope)`.
+    pub fn push_deadline(&self, scope: u64, when: Instant, grace: Duration) {
+        self.deadlines.borrow_mut().push((scope, when, grace));
+        // Waits in progress re-arm their timer for the new deadline.
+        self.wakers.wake_all();
+    }
+
+    /// Close a `timeout` scope (and drop its request if it already fired).
+    pub fn pop_deadline(&self, scope: u64) {
+        self.deadlines.borrow_mut().retain(|d| d.0 != scope);
+        self.clear_if(CancelReason::Timeout(scope));
+    }
+
+    /// Request cancellation for every deadline that has passed; the
+    /// earliest one still ahead.
+    pub fn check_deadlines(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next = None::<Instant>;
+        let mut fired = None;
+        for &(scope, when, grace) in self.deadlines.borrow().iter() {
+            if when <= now {
+                // The earliest expired scope is the one reported.
+                if fired.is_none_or(|(_, w, _)| when < w) {
+                    fired = Some((scope, when, grace));
+                }
+            } else if next.is_none_or(|n| when < n) {
+                next = Some(when);
+            }
+        }
+        if let Some((scope, _, grace)) = fired {
+            self.cancel(CancelReason::Timeout(scope), grace);
+        }
+        next
+    }
+
+    /// Resolves, with the grace period, once cancellation is requested
+    /// (including by an expiring `timeout` deadline).
     pub fn requested(self: &Rc<Self>) -> Requested {
-        Requested(self.clone())
+        Requested {
+            token: self.clone(),
+            timer: None,
+        }
     }
 }
 
-pub struct Requested(Rc<CancelToken>);
+pub struct Requested {
+    token: Rc<CancelToken>,
+    /// Armed for the earliest deadline ahead.
+    timer: Option<(Instant, async_io::Timer)>,
+}
 
 impl Future for Requested {
     type Output = Duration;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
-        if self.0.reason.get().is_some() {
-            Poll::Ready(self.0.grace.get())
-        } else {
-            self.0.wakers.register(cx.waker());
-            Poll::Pending
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
+        loop {
+            let next = self.token.check_deadlines();
+            if self.token.reason.get().is_some() {
+                return Poll::Ready(self.token.grace.get());
+            }
+            self.token.wakers.register(cx.waker());
+            let Some(when) = next else {
+                self.timer = None;
+                return Poll::Pending;
+            };
+            if self.timer.as_ref().is_none_or(|(at, _)| *at != when) {
+                self.timer = Some((when, async_io::Timer::at(when)));
+            }
+            let fired = match self.timer.as_mut() {
+                Some((_, t)) => Pin::new(t).poll(cx).is_ready(),
+                None => false,
+            };
+            if !fired {
+                return Poll::Pending;
+            }
+            // The deadline passed: loop to turn it into a request.
         }
     }
 }

@@ -8,16 +8,14 @@
 //! every branch is cancelled and waited for first, so no process outlives
 //! the scope.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::future;
 
 use super::cancel::DEFAULT_GRACE;
-use super::task::{Outcome, TaskRef, spawn_with_output};
+use super::task::{DoneQueue, Outcome, TaskRef, spawn_with_output};
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::{self, OutSink};
 use crate::vm::error::Error;
@@ -61,18 +59,62 @@ fn items_of(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
     Ok(items)
 }
 
-type JoinFuture = Pin<Box<dyn Future<Output = Outcome>>>;
-
 /// Branch output captured for `--group`.
 struct GroupOutput {
     stdout: smol::Task<std::io::Result<Vec<u8>>>,
     stderr: smol::Task<std::io::Result<Vec<u8>>>,
 }
 
+/// The branches started and not yet finished, and the queue that tells
+/// which finished next.
 struct Running {
-    index: usize,
-    task: TaskRef,
-    join: JoinFuture,
+    tasks: HashMap<usize, TaskRef>,
+    done: Rc<DoneQueue>,
+}
+
+impl Running {
+    fn new() -> Running {
+        Running {
+            tasks: HashMap::new(),
+            done: Rc::new(DoneQueue::default()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn add(&mut self, index: usize, task: TaskRef) {
+        task.watch(&self.done, index);
+        self.tasks.insert(index, task);
+    }
+
+    /// Wait until one running branch finishes; its index, task and outcome.
+    async fn next_done(&mut self) -> (usize, TaskRef, Outcome) {
+        loop {
+            let index = self.done.next().await;
+            if let Some(task) = self.tasks.remove(&index)
+                && let Some(outcome) = task.outcome()
+            {
+                return (index, task, outcome);
+            }
+        }
+    }
+
+    /// Cancel every running branch and wait for all of them.
+    async fn cancel_all(&mut self, grace: Duration) {
+        for t in self.tasks.values() {
+            t.cancel.cancel(CancelReason::Cancel, grace);
+        }
+        while !self.is_empty() {
+            let (_, task, _) = self.next_done().await;
+            task.retrieved.set(true);
+        }
+    }
 }
 
 fn start(
@@ -82,9 +124,9 @@ fn start(
     item: Item,
     group: bool,
     outputs: &mut [Option<GroupOutput>],
-) -> Result<Running, Error> {
-    let task = match item {
-        Item::Task(t) => t,
+) -> Result<TaskRef, Error> {
+    match item {
+        Item::Task(t) => Ok(t),
         Item::Coro(c) => {
             let output = if group {
                 let pipe = || process::pipe().map_err(|e| Error::io(format!("pipe: {e}")));
@@ -98,39 +140,8 @@ fn start(
             } else {
                 None
             };
-            spawn_with_output(rt, ctx, &c, false, output)?
+            spawn_with_output(rt, ctx, &c, false, output)
         }
-    };
-    let t = task.clone();
-    Ok(Running {
-        index,
-        task,
-        join: Box::pin(async move { t.join().await }),
-    })
-}
-
-/// Wait until one running branch finishes; remove and return it.
-async fn next_done(running: &mut Vec<Running>) -> (Running, Outcome) {
-    future::poll_fn(|cx| {
-        for i in 0..running.len() {
-            if let Poll::Ready(o) = running[i].join.as_mut().poll(cx) {
-                let r = running.swap_remove(i);
-                return Poll::Ready((r, o));
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-/// Cancel every running branch and wait for all of them.
-async fn cancel_all(running: &mut Vec<Running>, grace: Duration) {
-    for r in running.iter() {
-        r.task.cancel.cancel(CancelReason::Cancel, grace);
-    }
-    while !running.is_empty() {
-        let (r, _) = next_done(running).await;
-        r.task.retrieved.set(true);
     }
 }
 
@@ -177,7 +188,7 @@ pub fn gather(
     Ok(Box::pin(async move {
         let n = items.len();
         let mut pending = items.into_iter().enumerate();
-        let mut running: Vec<Running> = Vec::new();
+        let mut running = Running::new();
         let mut results: Vec<Option<Value>> = vec![None; n];
         let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
         let mut done = vec![false; n];
@@ -188,9 +199,9 @@ pub fn gather(
                 && let Some((i, item)) = pending.next()
             {
                 match start(&rt, &ctx, i, item, group, &mut outputs) {
-                    Ok(r) => running.push(r),
+                    Ok(t) => running.add(i, t),
                     Err(e) => {
-                        cancel_all(&mut running, DEFAULT_GRACE).await;
+                        running.cancel_all(DEFAULT_GRACE).await;
                         return Err(Rc::new(e));
                     }
                 }
@@ -198,25 +209,25 @@ pub fn gather(
             if running.is_empty() {
                 break;
             }
-            let step = future::or(async { Some(next_done(&mut running).await) }, async {
+            let step = future::or(async { Some(running.next_done().await) }, async {
                 token.requested().await;
                 None
             })
             .await;
-            let Some((r, outcome)) = step else {
+            let Some((index, task, outcome)) = step else {
                 // This task was cancelled: cancel the branches, then raise.
                 let grace = token.requested().await;
-                cancel_all(&mut running, grace).await;
+                running.cancel_all(grace).await;
                 return Err(Rc::new(Error::cancelled()));
             };
-            r.task.retrieved.set(true);
-            done[r.index] = true;
+            task.retrieved.set(true);
+            done[index] = true;
             match outcome {
-                Outcome::Value(v) => results[r.index] = Some(v),
-                Outcome::Exit(_) => results[r.index] = Some(Value::Null),
-                Outcome::Error(e) if keep_going => results[r.index] = Some(Value::Error(e)),
+                Outcome::Value(v) => results[index] = Some(v),
+                Outcome::Exit(_) => results[index] = Some(Value::Null),
+                Outcome::Error(e) if keep_going => results[index] = Some(Value::Error(e)),
                 Outcome::Error(e) => {
-                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    running.cancel_all(DEFAULT_GRACE).await;
                     for d in done.iter_mut() {
                         *d = true;
                     }
@@ -237,13 +248,13 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
     let items = items_of(branches, "race")?;
     Ok(Box::pin(async move {
         let n = items.len();
-        let mut running = Vec::new();
+        let mut running = Running::new();
         let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
         for (i, item) in items.into_iter().enumerate() {
             match start(&rt, &ctx, i, item, false, &mut outputs) {
-                Ok(r) => running.push(r),
+                Ok(t) => running.add(i, t),
                 Err(e) => {
-                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    running.cancel_all(DEFAULT_GRACE).await;
                     return Err(Rc::new(e));
                 }
             }
@@ -251,27 +262,27 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
         let mut errors: Vec<Option<Rc<Error>>> = vec![None; n];
         let token = ctx.cancel.clone();
         while !running.is_empty() {
-            let step = future::or(async { Some(next_done(&mut running).await) }, async {
+            let step = future::or(async { Some(running.next_done().await) }, async {
                 token.requested().await;
                 None
             })
             .await;
-            let Some((r, outcome)) = step else {
+            let Some((index, task, outcome)) = step else {
                 let grace = token.requested().await;
-                cancel_all(&mut running, grace).await;
+                running.cancel_all(grace).await;
                 return Err(Rc::new(Error::cancelled()));
             };
-            r.task.retrieved.set(true);
+            task.retrieved.set(true);
             match outcome {
                 Outcome::Value(v) => {
-                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    running.cancel_all(DEFAULT_GRACE).await;
                     return Ok(Resume::Push(v));
                 }
                 Outcome::Exit(_) => {
-                    cancel_all(&mut running, DEFAULT_GRACE).await;
+                    running.cancel_all(DEFAULT_GRACE).await;
                     return Ok(Resume::Push(Value::Null));
                 }
-                Outcome::Error(e) => errors[r.index] = Some(e),
+                Outcome::Error(e) => errors[index] = Some(e),
             }
         }
         match errors.into_iter().flatten().next() {

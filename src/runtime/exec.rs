@@ -130,6 +130,16 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
         &fiber.ctx.cwd(),
     ) {
         Some(p) => Target::External(p),
+        // A path that exists but cannot run: let the spawn say why (126).
+        None if name.contains(&b'/')
+            && fiber
+                .ctx
+                .cwd()
+                .join(std::ffi::OsStr::from_bytes(&name))
+                .exists() =>
+        {
+            Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
+        }
         None => Target::NotFound,
     }
 }
@@ -393,6 +403,26 @@ fn run_pipeline(
 ) -> Pending {
     Box::pin(async move {
         let n = stages.len();
+        // Admission: one slot per external stage, all at once, waiting
+        // (cancellably) while too many processes run.
+        let externals = stages
+            .iter()
+            .filter(|(_, t)| matches!(t, Target::External(_)))
+            .count();
+        let _permit = if externals > 0 {
+            let token = ctx.cancel.clone();
+            let permit = future::or(async { Some(rt.slots.acquire(externals).await) }, async {
+                token.requested().await;
+                None
+            })
+            .await;
+            match permit {
+                Some(p) => Some(p),
+                None => return Err(Rc::new(Error::cancelled())),
+            }
+        } else {
+            None
+        };
         let base_io = ctx.io();
         let cwd = ctx.cwd();
         let env = ctx.env.borrow().clone();
@@ -431,10 +461,21 @@ fn run_pipeline(
                     for (k, v) in &stage.env {
                         envv.set(k.as_bytes(), v);
                     }
-                    let argv: Vec<OsString> = arg_bytes(&stage.args)
-                        .into_iter()
-                        .map(OsString::from_vec)
-                        .collect();
+                    let argv = arg_bytes(&stage.args);
+                    // The OS cannot pass a NUL byte: say so instead of
+                    // truncating the argument.
+                    if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
+                        return Err(Rc::new(Error::value(format!(
+                            "argument {i} of `{}` contains a NUL byte, which cannot be passed to a program",
+                            stage.args.first().map(Value::to_text).unwrap_or_default()
+                        ))));
+                    }
+                    if let Some((k, _)) = stage.env.iter().find(|(_, v)| v.contains(&0)) {
+                        return Err(Rc::new(Error::value(format!(
+                            "environment variable {k} contains a NUL byte"
+                        ))));
+                    }
+                    let argv: Vec<OsString> = argv.into_iter().map(OsString::from_vec).collect();
                     let cmd = ExternalCmd {
                         argv,
                         program,
@@ -710,9 +751,13 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     }
     Ok(Halt::Await(Box::pin(async move {
         let p = full.clone();
-        let text = smol::unblock(move || std::fs::read(p))
-            .await
-            .map_err(|e| Rc::new(Error::io(format!("cannot read {}: {e}", full.display()))))?;
+        let text = smol::unblock(move || std::fs::read(p)).await.map_err(|e| {
+            Rc::new(Error::io(format!(
+                "cannot read {}: {}",
+                full.display(),
+                crate::builtins::commands::io_message(&e)
+            )))
+        })?;
         let text = String::from_utf8(text).map_err(|_| {
             Rc::new(Error::value(format!(
                 "{} is not valid UTF-8",
@@ -740,15 +785,21 @@ pub fn load_module(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, 
         });
         err
     })?;
-    let proto = crate::compile::compile_script(&block, name, source, &mut rt.names.borrow_mut())
-        .map_err(|e| {
-            let err = Error::new(ErrorKind::Syntax, e.message);
-            *err.location.borrow_mut() = Some(crate::vm::error::Location {
-                source,
-                span: e.span,
-            });
-            err
-        })?;
+    let proto = crate::compile::compile_script(
+        &block,
+        name,
+        source,
+        &mut rt.names.borrow_mut(),
+        crate::compile::TopLevel::Globals,
+    )
+    .map_err(|e| {
+        let err = Error::new(ErrorKind::Syntax, e.message);
+        *err.location.borrow_mut() = Some(crate::vm::error::Location {
+            source,
+            span: e.span,
+        });
+        err
+    })?;
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,

@@ -9,10 +9,12 @@
 //! and cancellation token. `spawn` and `gather` branches copy their
 //! parent's, so `cd` in one task never changes another's.
 
+pub mod admission;
 pub mod cancel;
 pub mod concurrency;
 pub mod exec;
 pub mod glob;
+pub mod sync;
 pub mod task;
 
 use std::cell::{Cell, RefCell};
@@ -137,6 +139,8 @@ pub struct Runtime {
     pub debug: bool,
     /// `/dev/null` as stdin for tasks.
     pub null_stdin: Rc<InSource>,
+    /// Slots for running external processes (see `admission`).
+    pub slots: Rc<admission::Slots>,
     /// Modules already loaded by `use` (by resolved path).
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
@@ -156,6 +160,7 @@ impl Runtime {
             exit_code: Cell::new(None),
             debug,
             null_stdin: Rc::new(null_source()),
+            slots: admission::Slots::from_fd_limit(),
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
         })
@@ -195,6 +200,45 @@ impl Runtime {
             t.cancel.cancel(reason, grace);
         }
     }
+}
+
+/// How long the loop runs tasks before it lets the reactor fire due timers
+/// and deliver I/O events. The executor's own `run` checks only every 200
+/// tasks; with tasks that each spend a while in `posix_spawn`, that let
+/// timeouts fire hundreds of milliseconds late.
+const TICK_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Run the event loop until `main` finishes, returning its output.
+pub fn run_loop<T: 'static>(
+    executor: &Rc<LocalExecutor<'static>>,
+    main: impl std::future::Future<Output = T> + 'static,
+) -> T {
+    let main = executor.spawn(main);
+    async_io::block_on(async {
+        loop {
+            if main.is_finished() {
+                return main.await;
+            }
+            let start = std::time::Instant::now();
+            let mut more = false;
+            while executor.try_tick() {
+                if start.elapsed() >= TICK_SLICE {
+                    more = true;
+                    break;
+                }
+            }
+            if main.is_finished() {
+                return main.await;
+            }
+            if more {
+                // Woken at once: block_on polls the reactor without blocking.
+                futures_lite::future::yield_now().await;
+            } else {
+                // Nothing runnable: wait (in the reactor) for the next task.
+                executor.tick().await;
+            }
+        }
+    })
 }
 
 /// `/dev/null` as a line source (stdin of spawned tasks).

@@ -28,7 +28,7 @@ pub enum Outcome {
 pub struct Task {
     pub id: u64,
     /// The coroutine's name, for `jobs` and warnings.
-    pub name: String,
+    pub name: Rc<str>,
     /// The task's cancellation token (its context is dropped when it ends,
     /// closing the pipes it held).
     pub cancel: Rc<super::CancelToken>,
@@ -41,6 +41,8 @@ pub struct Task {
     /// Someone awaited (or gathered) the result: its error is not lost.
     pub retrieved: Cell<bool>,
     done: WakeList,
+    /// Queues told the task's index when it finishes (`gather`, `race`).
+    watchers: RefCell<Vec<(Rc<DoneQueue>, usize)>>,
     handle: RefCell<Option<smol::Task<()>>>,
 }
 
@@ -67,6 +69,15 @@ impl Task {
         self.outcome.borrow().clone()
     }
 
+    /// Tell `queue` the task's `index` when it finishes (at once if it has).
+    pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
+        if self.is_done() {
+            queue.push(index);
+        } else {
+            self.watchers.borrow_mut().push((queue.clone(), index));
+        }
+    }
+
     /// Wait until the task has finished, and return how.
     pub async fn join(self: &Rc<Self>) -> Outcome {
         future::poll_fn(|cx| match &*self.outcome.borrow() {
@@ -80,10 +91,56 @@ impl Task {
     }
 }
 
+/// Indices of finished tasks, in the order they finished: lets `gather`
+/// wait for the next one in O(1) however many are running.
+#[derive(Default)]
+pub struct DoneQueue {
+    ready: RefCell<std::collections::VecDeque<usize>>,
+    wakers: WakeList,
+}
+
+impl DoneQueue {
+    fn push(&self, index: usize) {
+        self.ready.borrow_mut().push_back(index);
+        self.wakers.wake_all();
+    }
+
+    /// The next finished index.
+    pub async fn next(&self) -> usize {
+        future::poll_fn(|cx| match self.ready.borrow_mut().pop_front() {
+            Some(i) => std::task::Poll::Ready(i),
+            None => {
+                self.wakers.register(cx.waker());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
 /// Run a fiber to its end, awaiting whatever it halts on.
 pub async fn drive(mut fiber: Fiber) -> Outcome {
+    let debug = fiber.rt.debug;
+    // Time spent running without awaiting (budget yields included).
+    let mut busy = std::time::Duration::ZERO;
+    // Where the task was when it crossed the threshold.
+    let mut held_at = None;
     loop {
-        match fiber.run() {
+        let started = debug.then(Instant::now);
+        let halt = fiber.run();
+        if let Some(t) = started {
+            busy += t.elapsed();
+            if busy > HELD_TOO_LONG && held_at.is_none() {
+                held_at = Some(fiber.resume_location());
+            }
+            if !matches!(halt, Halt::Yield) {
+                if let Some(at) = held_at.take() {
+                    report_held(&fiber, at, busy);
+                }
+                busy = std::time::Duration::ZERO;
+            }
+        }
+        match halt {
             Halt::Done(v) => return Outcome::Value(v),
             Halt::Failed(e) => return Outcome::Error(e),
             Halt::Exit(code) => return Outcome::Exit(code),
@@ -97,6 +154,25 @@ pub async fn drive(mut fiber: Fiber) -> Outcome {
             }
         }
     }
+}
+
+/// `--debug` reports a task that ran this long without awaiting.
+const HELD_TOO_LONG: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// `ash: debug: FILE:LINE: task N held the loop for X s`
+fn report_held(fiber: &Fiber, at: Option<crate::vm::error::Location>, busy: std::time::Duration) {
+    let at = match at {
+        Some(loc) => {
+            let (line, _) = crate::diag::line_col(&loc);
+            format!("{}:{line}: ", crate::diag::source_name(loc.source))
+        }
+        None => String::new(),
+    };
+    eprintln!(
+        "ash: debug: {at}task {} held the loop for {:.2} s",
+        fiber.ctx.id,
+        busy.as_secs_f64()
+    );
 }
 
 /// Start a coroutine as a new task, scheduled at once.
@@ -127,7 +203,7 @@ pub fn spawn_with_output(
     }
     let task = Rc::new(Task {
         id,
-        name: coro.name().to_string(),
+        name: Rc::from(coro.name()),
         cancel: ctx.cancel.clone(),
         current: ctx.current.clone(),
         started: Instant::now(),
@@ -135,6 +211,7 @@ pub fn spawn_with_output(
         outcome: RefCell::new(None),
         retrieved: Cell::new(false),
         done: WakeList::default(),
+        watchers: RefCell::new(Vec::new()),
         handle: RefCell::new(None),
     });
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
@@ -155,6 +232,9 @@ pub fn spawn_with_output(
         *t.outcome.borrow_mut() = Some(outcome);
         rt2.tasks.borrow_mut().remove(&t.id);
         t.done.wake_all();
+        for (queue, index) in t.watchers.take() {
+            queue.push(index);
+        }
     });
     *task.handle.borrow_mut() = Some(handle);
     Ok(task)

@@ -99,7 +99,9 @@ fn ident<'a>(i: In<'a>, what: &str) -> PR<'a, Ident> {
                 return fail_len(
                     &i,
                     name.len(),
-                    format!("`{name}` is a keyword and cannot be used as a name"),
+                    format!(
+                        "expected {what}, but `{name}` is a keyword and cannot be used as a name"
+                    ),
                 );
             }
             Ok((
@@ -202,8 +204,16 @@ fn command_stmt(i: In) -> PR<Stmt> {
 #[inline(never)]
 fn misplaced_keyword<'a>(start: In<'a>, kw: &str) -> PR<'a, Stmt> {
     match kw {
-        "elif" | "else" => fail_len(&start, kw.len(), format!("`{kw}` without `if`")),
-        "catch" | "finally" => fail_len(&start, kw.len(), format!("`{kw}` without `try`")),
+        "elif" | "else" => fail_len(
+            &start,
+            kw.len(),
+            format!("`{kw}` without `if`: expected a statement"),
+        ),
+        "catch" | "finally" => fail_len(
+            &start,
+            kw.len(),
+            format!("`{kw}` without `try`: expected a statement"),
+        ),
         _ => fail_len(
             &start,
             kw.len(),

@@ -1338,23 +1338,6 @@ fn assignment_lookahead_is_linear() {
 }
 
 #[test]
-#[ignore]
-fn timing_by_kind() {
-    for line in [
-        "echo hello $x > out.txt\n",
-        "let y = x + 1 * (2 - z)\n",
-        "if (y > 3) { a | b } else { c }\n",
-        "xs[0] = f(1, \"s $y\")\n",
-        "\n",
-    ] {
-        let src = line.repeat(25_000);
-        let start = std::time::Instant::now();
-        let _ = parse(&src);
-        eprintln!("{line:?}: {:?}", start.elapsed());
-    }
-}
-
-#[test]
 fn no_panic_on_token_soup() {
     let vocab = [
         "let", "x", "=", "==", "if", "elif", "else", "while", "for", "in", "fn", "async", "await",

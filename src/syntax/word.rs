@@ -199,7 +199,7 @@ pub(crate) fn single_quoted<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, 
             parts.lit(&rest(&body)[..n], true);
             Ok(adv(body, n + 1))
         }
-        None => expect(&eof(body), "unterminated string (missing `'`)").map(|(j, ())| j),
+        None => expect(&eof(body), "unterminated string: expected a closing `'`").map(|(j, ())| j),
     }
 }
 
@@ -210,7 +210,7 @@ pub(crate) fn double_quoted<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, 
     loop {
         match peek(&i) {
             None => {
-                return expect(&i, "unterminated string (missing `\"`)").map(|(j, ())| j);
+                return expect(&i, "unterminated string: expected a closing `\"`").map(|(j, ())| j);
             }
             Some('"') => {
                 i = adv(i, 1);

@@ -87,6 +87,9 @@ pub enum Op {
     Loop(u32),
     /// `[c] -> []`, jumps when c is falsy.
     JumpIfFalse(u32),
+    /// `[a b] -> []`, jumps when `a op b` is false: a comparison fused
+    /// with the jump of the condition it decides.
+    CompareJump(BinaryOp, u32),
     /// `[c] -> [c]`, jumps when falsy, else pops (for `and`).
     AndJump(u32),
     /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).

@@ -80,8 +80,8 @@ pub enum FrameKind {
         reader: smol::Task<std::io::Result<Vec<u8>>>,
         restore: Restore,
     },
-    /// A `timeout` body: its timer cancels the task with this scope.
-    Timeout { scope: u64, timer: smol::Task<()> },
+    /// A `timeout` body: its deadline is on the task's cancel token.
+    Timeout { scope: u64 },
     /// A module or sourced file: the value is dropped.
     Module,
 }
@@ -119,8 +119,10 @@ impl Fiber {
     /// A fiber that will call `func(args)` as its root frame.
     pub fn call(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, func: Rc<Closure>, args: Vec<Value>) -> Fiber {
         let mut fiber = Fiber {
-            stack: Vec::with_capacity(64),
-            frames: Vec::new(),
+            // Small to start: a task that only sleeps needs little, and
+            // 100,000 such tasks should fit in a few hundred bytes each.
+            stack: Vec::new(),
+            frames: Vec::with_capacity(1),
             handlers: Vec::new(),
             ctx,
             rt,
@@ -196,7 +198,19 @@ impl Fiber {
         &self.frames[self.frames.len() - 1].closure.proto
     }
 
-    fn location(&self) -> Option<Location> {
+    /// Where a fiber that yielded will continue.
+    pub fn resume_location(&self) -> Option<Location> {
+        let f = self.frames.last()?;
+        let proto = &f.closure.proto;
+        let span = proto.spans.get(f.pc).copied()?;
+        Some(Location {
+            source: proto.source,
+            span,
+        })
+    }
+
+    /// The source location of the instruction being run.
+    pub fn location(&self) -> Option<Location> {
         let f = self.frames.last()?;
         let proto = &f.closure.proto;
         let span = proto.spans.get(f.pc.saturating_sub(1)).copied()?;
@@ -259,8 +273,8 @@ impl Fiber {
             match frame.kind {
                 FrameKind::Command { restore, .. } => self.restore(restore),
                 FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
-                FrameKind::Timeout { scope, .. } => {
-                    self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+                FrameKind::Timeout { scope } => {
+                    self.ctx.cancel.pop_deadline(scope);
                     if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
                         // Reported at the `timeout` itself, not where the
                         // body happened to be waiting.
@@ -302,6 +316,8 @@ impl Fiber {
 
     /// Deliver a pending cancellation request (after a budget yield).
     pub fn check_cancel(&mut self) {
+        // A busy loop awaits nothing: its timeout deadlines are checked here.
+        self.ctx.cancel.check_deadlines();
         if self.finished.is_none() && self.ctx.cancel.is_requested() {
             let e = self.cancel_error();
             self.raise(e);
@@ -525,16 +541,13 @@ impl Fiber {
                     let b = self.pop();
                     let a = self.pop();
                     // The hot case of loops: int arithmetic and comparison.
-                    let r = match (op, &a, &b) {
-                        (crate::ast::BinaryOp::Lt, Value::Int(x), Value::Int(y)) => {
-                            Value::Bool(x < y)
-                        }
-                        (crate::ast::BinaryOp::Add, Value::Int(x), Value::Int(y))
-                            if x.checked_add(*y).is_some() =>
-                        {
-                            Value::Int(x + y)
-                        }
-                        _ => tri!(ops::binary(op, &a, &b)),
+                    let fast = match (&a, &b) {
+                        (Value::Int(x), Value::Int(y)) => int_binary(op, *x, *y),
+                        _ => None,
+                    };
+                    let r = match fast {
+                        Some(v) => v,
+                        None => tri!(ops::binary(op, &a, &b)),
                     };
                     self.stack.push(r);
                 }
@@ -633,6 +646,17 @@ impl Fiber {
                         return Ok(Some(Halt::Yield));
                     }
                 }
+                Op::CompareJump(op, t) => {
+                    let b = self.pop();
+                    let a = self.pop();
+                    let holds = match (&a, &b) {
+                        (Value::Int(x), Value::Int(y)) => int_compare(op, *x, *y),
+                        _ => tri!(ops::binary(op, &a, &b)).truthy(),
+                    };
+                    if !holds {
+                        pc = t as usize;
+                    }
+                }
                 Op::JumpIfFalse(t) => {
                     if !self.pop().truthy() {
                         pc = t as usize;
@@ -694,6 +718,10 @@ impl Fiber {
                         Value::Func(f) if !f.proto.is_async => {
                             self.push_frame(f, args, FrameKind::Call)?;
                             return Ok(None);
+                        }
+                        Value::Suspend(f) => {
+                            let pending = (f.call)(&args, self.ctx.cancel.clone())?;
+                            return Ok(Some(Halt::Await(pending)));
                         }
                         other => self.call_value(other, args)?,
                     }
@@ -962,9 +990,8 @@ impl Fiber {
                     }
                 }))))
             }
-            FrameKind::Timeout { scope, timer } => {
-                drop(timer);
-                self.ctx.cancel.clear_if(CancelReason::Timeout(scope));
+            FrameKind::Timeout { scope } => {
+                self.ctx.cancel.pop_deadline(scope);
                 self.stack.push(v);
                 Ok(None)
             }
@@ -1039,12 +1066,14 @@ impl Fiber {
             }
         };
         let scope = self.rt.next_id();
-        let token = self.ctx.cancel.clone();
-        let timer = self.rt.executor.spawn(async move {
-            async_io::Timer::after(d).await;
-            token.cancel(CancelReason::Timeout(scope), grace);
-        });
-        self.push_frame(func, args, FrameKind::Timeout { scope, timer })
+        self.ctx
+            .cancel
+            .push_deadline(scope, std::time::Instant::now() + d, grace);
+        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope });
+        if pushed.is_err() {
+            self.ctx.cancel.pop_deadline(scope);
+        }
+        pushed
     }
 
     /// Push a frame for `func` (used by command execution).
@@ -1071,6 +1100,9 @@ impl Fiber {
         if let Some(f) = crate::builtins::functions::lookup(name) {
             return Ok(Value::Native(f));
         }
+        if let Some(f) = crate::runtime::sync::lookup(name) {
+            return Ok(Value::Suspend(f));
+        }
         if let Some(v) = self.ctx.env.borrow().get(name.as_bytes()) {
             return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
         }
@@ -1091,6 +1123,34 @@ pub fn cancellable(
         token.requested().await;
         Err(Rc::new(Error::cancelled()))
     }))
+}
+
+/// Int comparison for `CompareJump`.
+#[inline]
+fn int_compare(op: crate::ast::BinaryOp, x: i64, y: i64) -> bool {
+    use crate::ast::BinaryOp::*;
+    match op {
+        Lt => x < y,
+        Le => x <= y,
+        Gt => x > y,
+        Ge => x >= y,
+        Eq => x == y,
+        _ => x != y,
+    }
+}
+
+/// Int arithmetic and comparison without overflow; `None` sends the
+/// operands to the general path (which reports overflow, division, ...).
+#[inline]
+fn int_binary(op: crate::ast::BinaryOp, x: i64, y: i64) -> Option<Value> {
+    use crate::ast::BinaryOp::*;
+    Some(match op {
+        Add => Value::Int(x.checked_add(y)?),
+        Sub => Value::Int(x.checked_sub(y)?),
+        Mul => Value::Int(x.checked_mul(y)?),
+        Lt | Le | Gt | Ge | Eq | Ne => Value::Bool(int_compare(op, x, y)),
+        _ => return None,
+    })
 }
 
 /// A function's command-form status: `return true/false`, `return N`, or 0.

@@ -19,7 +19,7 @@ pub type Str = Rc<[u8]>;
 pub type List = Rc<RefCell<Vec<Value>>>;
 pub type Map = Rc<RefCell<IndexMap<Str, Value>>>;
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub enum Value {
     #[default]
     Null,
@@ -36,6 +36,35 @@ pub enum Value {
     Coroutine(Rc<Coroutine>),
     Task(TaskRef),
     Error(Rc<Error>),
+    /// A built-in function that suspends the task (`recv`, `send`, ...).
+    Suspend(&'static crate::runtime::sync::SuspendFn),
+    Channel(Rc<crate::runtime::sync::Channel>),
+    Semaphore(Rc<crate::runtime::sync::Semaphore>),
+}
+
+impl Clone for Value {
+    // Inlined into the VM's loads: ints and floats copy without a call.
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Duration(d) => Value::Duration(*d),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Map(m) => Value::Map(m.clone()),
+            Value::Func(f) => Value::Func(f.clone()),
+            Value::Native(n) => Value::Native(n),
+            Value::Coroutine(c) => Value::Coroutine(c.clone()),
+            Value::Task(t) => Value::Task(t.clone()),
+            Value::Error(e) => Value::Error(e.clone()),
+            Value::Suspend(f) => Value::Suspend(f),
+            Value::Channel(c) => Value::Channel(c.clone()),
+            Value::Semaphore(s) => Value::Semaphore(s.clone()),
+        }
+    }
 }
 
 impl Value {
@@ -62,7 +91,9 @@ impl Value {
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Duration(_) => "duration",
-            Value::Func(_) | Value::Native(_) => "function",
+            Value::Func(_) | Value::Native(_) | Value::Suspend(_) => "function",
+            Value::Channel(_) => "channel",
+            Value::Semaphore(_) => "semaphore",
             Value::Coroutine(_) => "coroutine",
             Value::Task(_) => "task",
             Value::Error(_) => "error",
@@ -180,6 +211,15 @@ impl Value {
             Value::Error(e) => {
                 let _ = write!(out, "{}: {}", e.kind.name(), e.message);
             }
+            Value::Suspend(f) => {
+                let _ = write!(out, "<builtin function {}>", f.name);
+            }
+            Value::Channel(c) => {
+                let _ = write!(out, "<channel {}/{}>", c.len(), c.capacity());
+            }
+            Value::Semaphore(s) => {
+                let _ = write!(out, "<semaphore {}>", s.permits());
+            }
         }
     }
 
@@ -215,6 +255,9 @@ impl Value {
             (Value::Coroutine(a), Value::Coroutine(b)) => Rc::ptr_eq(a, b),
             (Value::Task(a), Value::Task(b)) => a.id() == b.id(),
             (Value::Error(a), Value::Error(b)) => Rc::ptr_eq(a, b),
+            (Value::Suspend(a), Value::Suspend(b)) => std::ptr::eq(*a, *b),
+            (Value::Channel(a), Value::Channel(b)) => Rc::ptr_eq(a, b),
+            (Value::Semaphore(a), Value::Semaphore(b)) => Rc::ptr_eq(a, b),
             _ => false,
         }
     }

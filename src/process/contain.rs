@@ -1,0 +1,239 @@
+//! Containment beyond process groups.
+//!
+//! Killing a pipeline's process group reaches its children and
+//! grandchildren, but not descendants that left the group (`setsid`,
+//! `setpgid`, double forks), and not anything once ash itself is gone.
+//!
+//! - **Scope tokens.** Every external process ash starts gets
+//!   `ASH_SCOPE=<ash pid>.<group>` in its environment, which its
+//!   descendants inherit wherever they move. When a group is cancelled, the
+//!   processes carrying its token are signalled with it; when the script
+//!   ends, every process carrying one of this ash's tokens is killed.
+//!   (A descendant that clears its environment escapes this; documented.)
+//! - **Subreaper.** ash makes itself a child subreaper
+//!   (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants are re-parented to
+//!   ash, not to init, and [`reap_adopted`] reaps those that exit. It never
+//!   calls `waitpid(-1)`: it reaps only zombies that are not its own
+//!   children (those are reaped through their pidfds, so no exit status is
+//!   ever stolen).
+//! - **Sentinel.** If ash is killed with SIGKILL it cannot clean up, and
+//!   `PR_SET_PDEATHSIG` does not fit (it fires when the *thread* that
+//!   spawned a child exits, and ash spawns from a thread pool). So the
+//!   first time ash starts a program it also starts `ash --sentinel`, in a
+//!   process group of its own, reading process-group ids from a pipe. When
+//!   ash dies the pipe reaches end of file and the sentinel kills every
+//!   group still registered and every process carrying this ash's token.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::process::{Pid, Signal};
+
+/// The environment variable carrying a process's scope token.
+pub const SCOPE_VAR: &str = "ASH_SCOPE";
+
+/// Process-wide, so tokens never repeat even across threads (tests).
+static NEXT_SCOPE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Children ash spawned itself (reaped through their pidfds). Process-wide:
+/// whichever thread spawned a child, it is never reaped by `reap_adopted`.
+static OWN: std::sync::LazyLock<std::sync::Mutex<HashSet<i32>>> =
+    std::sync::LazyLock::new(|| std::sync::Mutex::new(HashSet::new()));
+/// Spawns in flight: their pids are not in `OWN` yet.
+static SPAWNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn own() -> std::sync::MutexGuard<'static, HashSet<i32>> {
+    OWN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+thread_local! {
+    /// The write end of the sentinel's pipe, once started.
+    static SENTINEL: RefCell<Option<std::fs::File>> = const { RefCell::new(None) };
+    static SENTINEL_TRIED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A fresh scope token for a new process group.
+pub fn new_scope_token() -> String {
+    let n = NEXT_SCOPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}.{n}", rustix::process::getpid().as_raw_nonzero())
+}
+
+/// The prefix every token of this ash process starts with.
+pub fn own_token_prefix() -> String {
+    format!("{}.", rustix::process::getpid().as_raw_nonzero())
+}
+
+/// At start-up: adopt orphaned descendants instead of letting init have them.
+pub fn become_subreaper() {
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+}
+
+pub(crate) fn spawn_started() {
+    SPAWNING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub(crate) fn spawn_finished(pid: Option<i32>) {
+    if let Some(pid) = pid {
+        own().insert(pid);
+    }
+    SPAWNING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub(crate) fn reaped(pid: i32) {
+    own().remove(&pid);
+}
+
+/// Fields of `/proc/PID/stat` after the command name: (state, ppid).
+fn stat_of(pid: &str) -> Option<(u8, i32)> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.bytes().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+fn numeric_dirs() -> impl Iterator<Item = String> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether process `pid`'s environment has `ASH_SCOPE=<token…>`: the exact
+/// token, or any token starting with it when `prefix` is set.
+fn carries(pid: &str, token: &str, prefix: bool) -> bool {
+    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let head = format!("{SCOPE_VAR}={token}");
+    env.split(|&b| b == 0).any(|kv| {
+        if prefix {
+            kv.starts_with(head.as_bytes())
+        } else {
+            kv == head.as_bytes()
+        }
+    })
+}
+
+/// Signal every live process carrying `token` (or, with `prefix`, any token
+/// starting with it); how many were signalled.
+pub fn signal_scope(token: &str, prefix: bool, sig: Signal) -> usize {
+    let me = rustix::process::getpid().as_raw_nonzero().get().to_string();
+    let mut n = 0;
+    for pid in numeric_dirs() {
+        if pid == me || !carries(&pid, token, prefix) {
+            continue;
+        }
+        if matches!(stat_of(&pid), Some((b'Z', _)) | None) {
+            continue;
+        }
+        if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(p, sig);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Whether a live process carries exactly `token`.
+pub fn signal_scope_alive(token: &str) -> bool {
+    numeric_dirs()
+        .any(|pid| carries(&pid, token, false) && !matches!(stat_of(&pid), Some((b'Z', _)) | None))
+}
+
+/// Reap exited descendants that were re-parented to ash (it is a
+/// subreaper). Skipped while a spawn is in flight, since that child's pid
+/// is not known yet and its status must not be taken.
+pub fn reap_adopted() {
+    if SPAWNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        return;
+    }
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    for pid in numeric_dirs() {
+        let Some((b'Z', ppid)) = stat_of(&pid) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<i32>() else {
+            continue;
+        };
+        if ppid != me || own().contains(&pid) {
+            continue;
+        }
+        if let Some(p) = Pid::from_raw(pid) {
+            let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
+        }
+    }
+}
+
+/// Register a process group with the sentinel (starting it the first time).
+pub fn sentinel_add(pgid: i32) {
+    sentinel_send(pgid);
+}
+
+/// The group has been reaped: the sentinel forgets it.
+pub fn sentinel_remove(pgid: i32) {
+    sentinel_send(-pgid);
+}
+
+fn sentinel_send(value: i32) {
+    if !SENTINEL_TRIED.get() {
+        SENTINEL_TRIED.set(true);
+        if let Ok(w) = start_sentinel() {
+            SENTINEL.with(|s| *s.borrow_mut() = Some(w));
+        }
+    }
+    SENTINEL.with(|s| {
+        if let Some(w) = s.borrow_mut().as_mut() {
+            // 4 bytes < PIPE_BUF: atomic; the sentinel reads constantly.
+            let _ = w.write_all(&value.to_le_bytes());
+        }
+    });
+}
+
+fn start_sentinel() -> io::Result<std::fs::File> {
+    let (r, w) = super::pipe()?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.arg("--sentinel")
+        .arg(own_token_prefix())
+        .stdin(std::process::Stdio::from(r))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // Not waited for: it outlives ash by design, and exits on its own.
+    let _child = cmd.spawn()?;
+    Ok(std::fs::File::from(w))
+}
+
+/// `ash --sentinel TOKEN_PREFIX`: read group ids from stdin until end of
+/// file, then kill what is left. Runs in its own process; returns its status.
+pub fn sentinel_main(prefix: &str) -> i32 {
+    let mut groups: HashSet<i32> = HashSet::new();
+    let mut stdin = io::stdin().lock();
+    let mut buf = [0u8; 4];
+    while stdin.read_exact(&mut buf).is_ok() {
+        let v = i32::from_le_bytes(buf);
+        if v > 0 {
+            groups.insert(v);
+        } else {
+            groups.remove(&-v);
+        }
+    }
+    // ash is gone (or finished): nothing it started may live on.
+    for g in groups {
+        if let Some(p) = Pid::from_raw(g) {
+            let _ = rustix::process::kill_process_group(p, Signal::KILL);
+        }
+    }
+    if !prefix.is_empty() && std::ffi::OsStr::new(prefix).as_bytes().ends_with(b".") {
+        signal_scope(prefix, true, Signal::KILL);
+    }
+    0
+}
