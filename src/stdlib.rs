@@ -11,6 +11,7 @@ static MODULES: &[(&str, &str)] = &[
     ("log", include_str!("../stdlib/log.ash")),
     ("parallel", include_str!("../stdlib/parallel.ash")),
     ("retry", include_str!("../stdlib/retry.ash")),
+    ("sync", include_str!("../stdlib/sync.ash")),
 ];
 
 /// The source of `std/NAME`.

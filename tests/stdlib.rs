@@ -163,6 +163,11 @@ fn retry_module() {
     check_module("retry");
 }
 
+#[test]
+fn sync_module() {
+    check_module("sync");
+}
+
 /// An uncaught failed assertion reports the assertion's location and the
 /// caller's line, and exits 1.
 #[test]
