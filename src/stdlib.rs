@@ -5,7 +5,14 @@
 pub const PRELUDE: &str = include_str!("../stdlib/prelude.ash");
 
 /// Every standard module by name, sorted.
-static MODULES: &[(&str, &str)] = &[];
+static MODULES: &[(&str, &str)] = &[
+    ("assert", include_str!("../stdlib/assert.ash")),
+    ("fs", include_str!("../stdlib/fs.ash")),
+    ("log", include_str!("../stdlib/log.ash")),
+    ("parallel", include_str!("../stdlib/parallel.ash")),
+    ("retry", include_str!("../stdlib/retry.ash")),
+    ("sync", include_str!("../stdlib/sync.ash")),
+];
 
 /// The source of `std/NAME`.
 pub fn module(name: &str) -> Option<&'static str> {

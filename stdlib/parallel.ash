@@ -1,0 +1,136 @@
+# std/parallel — map a function over a list with a concurrency limit.
+#
+#   use std/parallel
+#   let sums = pmap(files, fn (f) { return $(sha256sum $f) }, {jobs: 8})
+#   let results = pmap(hosts, check, {jobs: 4, keep_going: true, progress: true})
+#
+# Built on `gather`: results come back in the order of the input list,
+# whatever order the calls finish in.
+#
+# Options (a map, or an int meaning `jobs`; every key optional):
+#   jobs        at most this many calls run at once (default: the number of
+#               CPUs, from `nproc`; at least 1)
+#   keep_going  false (default): fail fast — the first error cancels the
+#               calls still running (their processes are killed) and is
+#               raised. true: every call runs; a failed call's error value
+#               takes its place in the result list (as `gather -k`).
+#   progress    true: while running, keep a one-line summary on stderr —
+#               `[done/total] running N, failed N` — redrawn in place. Only
+#               when stderr is a terminal; otherwise nothing is printed.
+#               (default false)
+#   label       text shown before the progress counts (default "pmap")
+#
+# `f` is called with one element. It may be an `fn` (it runs inside its own
+# branch, so its commands run concurrently with the other branches) or an
+# `async fn` (the coroutine it returns is awaited in the branch).
+
+fn _par_cpus() {
+  try {
+    return int(trim($(nproc 2>/dev/null)))
+  } catch e {
+    return 4
+  }
+}
+
+fn _par_opts(more) {
+  let o = {jobs: null, keep_going: false, progress: false, label: "pmap"}
+  if (len(more) > 0 and more[0] != null) {
+    let given = more[0]
+    if (type(given) == "int") {
+      o.jobs = given
+    } elif (type(given) == "map") {
+      for k in (keys(given)) {
+        if (not contains(o, k)) { throw "pmap: unknown option '${k}'" }
+        o[k] = given[k]
+      }
+    } else {
+      throw "pmap: options must be a map or an int, got ${type(given)}"
+    }
+  }
+  if (o.jobs == null) { o.jobs = _par_cpus() }
+  if (o.jobs < 1) { throw "pmap: jobs must be at least 1" }
+  return o
+}
+
+# True when stderr is a terminal. `env test` runs the external test(1),
+# which sees the real file descriptor 2.
+fn stderr_is_tty() {
+  if env test -t 2 { return true }
+  return false
+}
+
+fn _par_draw(st, end) {
+  let line = "${st.label} [${st.done}/${st.total}] running ${st.running}, failed ${st.failed}"
+  # \r and "erase to end of line" (ESC [K) redraw the same line.
+  printf "\r%s[K%s" ${st.esc} $line >&2
+  if (end) { printf "\n" >&2 }
+}
+
+# pmap(xs, f[, options]): [f(x) for x in xs], run concurrently (see above).
+#
+# How: `gather -j N` over N workers (N = min(jobs, len(xs))); each worker
+# takes the next index of the list until none is left and stores the result
+# in its place. So only N coroutines exist at a time, however long the list,
+# and an item that never started never exists as a coroutine (a fail-fast
+# cancel leaves nothing "never awaited").
+fn pmap(xs, f, ...more) {
+  let o = _par_opts(more)
+  let total = len(xs)
+  let st = {label: o.label, total: total, done: 0, running: 0, failed: 0, next: 0, esc: ""}
+  let show = o.progress and stderr_is_tty()
+  # ash strings have no escape for ESC: the external printf(1) makes one.
+  if (show) { st.esc = $(env printf "\033") }
+  let results = []
+  for i in (range(total)) { push(results, null) }
+  let keep_going = o.keep_going
+  let worker = fn () {
+    return async {
+      while (st.next < total) {
+        let i = st.next
+        st.next = i + 1
+        st.running = st.running + 1
+        if (show) { _par_draw(st, false) }
+        try {
+          let v = f(xs[i])
+          if (type(v) == "coroutine" or type(v) == "task") { v = await $v }
+          results[i] = v
+          st.done = st.done + 1
+        } catch e {
+          st.failed = st.failed + 1
+          st.done = st.done + 1
+          if (not keep_going) { throw $e }
+          results[i] = e
+        } finally {
+          st.running = st.running - 1
+          if (show) { _par_draw(st, false) }
+        }
+      }
+    }
+  }
+  let n = min(o.jobs, total)
+  if (n == 0) { return results }
+  let workers = []
+  for w in (range(n)) { push(workers, worker()) }
+  try {
+    gather -j $n $workers
+  } finally {
+    if (show and total > 0) { _par_draw(st, true) }
+  }
+  return results
+}
+
+# peach(xs, f[, options]): like pmap, for the effects; returns null.
+fn peach(xs, f, ...more) {
+  if (len(more) > 0) {
+    pmap(xs, f, more[0])
+  } else {
+    pmap(xs, f)
+  }
+}
+
+# pmap_stats(results): for a keep_going result list, {ok, failed, errors}
+# where errors is the list of error values.
+fn pmap_stats(results) {
+  let errors = filter(results, fn (r) { return type(r) == "error" })
+  return {ok: len(results) - len(errors), failed: len(errors), errors: errors}
+}

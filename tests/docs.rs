@@ -1,0 +1,172 @@
+//! Checks the examples of the documentation: in `docs/*.md`, every fenced
+//! ```` ```ash ```` block is parsed with `ash --check`; when it is followed
+//! (after blank lines only) by an ```` ```output ```` block, it is also run,
+//! as a script file in a fresh temporary directory, and its stdout must
+//! equal that block. ```` ```output status=N ```` expects exit status N
+//! (default 0). Blocks in other languages (```` ```sh ````, ...) are not
+//! checked.
+//!
+//! `ASH_DOCS_BLESS=1 cargo test --test docs` rewrites the output blocks with
+//! what the examples print (then read the diff!).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Example {
+    file: String,
+    /// 1-based line of the ```ash fence.
+    line: usize,
+    code: String,
+    /// The output block: (first line index of its body, last+1, text, status).
+    output: Option<(usize, usize, String, i32)>,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn examples(file: &str, text: &str) -> Vec<Example> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_end() != "```ash" {
+            i += 1;
+            continue;
+        }
+        let line = i + 1;
+        let mut code = String::new();
+        i += 1;
+        while i < lines.len() && lines[i].trim_end() != "```" {
+            code.push_str(lines[i]);
+            code.push('\n');
+            i += 1;
+        }
+        i += 1;
+        let mut j = i;
+        while j < lines.len() && lines[j].trim().is_empty() {
+            j += 1;
+        }
+        let mut output = None;
+        if j < lines.len() && lines[j].starts_with("```output") {
+            let status = lines[j]
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("status="))
+                .map_or(0, |s| s.parse().expect("status=N"));
+            let start = j + 1;
+            let mut k = start;
+            let mut text = String::new();
+            while k < lines.len() && lines[k].trim_end() != "```" {
+                text.push_str(lines[k]);
+                text.push('\n');
+                k += 1;
+            }
+            output = Some((start, k, text, status));
+            i = k + 1;
+        }
+        out.push(Example {
+            file: file.to_string(),
+            line,
+            code,
+            output,
+        });
+    }
+    out
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("docs-{}-{tag}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn ash(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ash"))
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("LC_ALL", "C")
+        .env("NO_COLOR", "1")
+        .env_remove("ASH_LOG_LEVEL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ash");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check_file(name: &str) {
+    let path = root().join("docs").join(name);
+    let text = fs::read_to_string(&path).expect("read doc");
+    let bless = std::env::var_os("ASH_DOCS_BLESS").is_some();
+    let mut new_lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut failures = Vec::new();
+    let exs = examples(name, &text);
+    // Rewrites go bottom-up so earlier line numbers stay valid.
+    for (n, ex) in exs.iter().enumerate().rev() {
+        let dir = scratch(&format!("{}-{n}", name.trim_end_matches(".md")));
+        fs::write(dir.join("example.ash"), &ex.code).expect("write example");
+        let (status, stdout, stderr) = ash(&dir, &["--check", "example.ash"]);
+        if status != Some(0) {
+            failures.push(format!(
+                "{}:{}: does not compile:\n{stderr}",
+                ex.file, ex.line
+            ));
+            continue;
+        }
+        let _ = stdout;
+        if let Some((start, end, want, want_status)) = &ex.output {
+            let (status, stdout, stderr) = ash(&dir, &["example.ash"]);
+            if bless {
+                let body: Vec<String> = stdout.lines().map(String::from).collect();
+                new_lines.splice(start..end, body);
+            } else if stdout != *want || status != Some(*want_status) {
+                failures.push(format!(
+                    "{}:{}: status {status:?} (want {want_status})\n--- want\n{want}--- got\n{stdout}--- stderr\n{stderr}",
+                    ex.file, ex.line
+                ));
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+    if bless {
+        fs::write(&path, new_lines.join("\n") + "\n").expect("bless");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn reference() {
+    check_file("reference.md");
+}
+
+#[test]
+fn asyncio_guide() {
+    check_file("asyncio.md");
+}
+
+#[test]
+fn builtins() {
+    check_file("builtins.md");
+}
+
+#[test]
+fn stdlib() {
+    check_file("stdlib.md");
+}
+
+#[test]
+fn the_parser_of_this_test_finds_blocks() {
+    let text = "x\n```ash\necho hi\n```\n\n```output\nhi\n```\n```ash\nfalse\n```\n```output status=1\n```\n";
+    let exs = examples("t.md", text);
+    assert_eq!(exs.len(), 2);
+    assert_eq!(exs[0].code, "echo hi\n");
+    assert_eq!(exs[0].output.as_ref().map(|o| o.2.as_str()), Some("hi\n"));
+    assert_eq!(exs[1].output.as_ref().map(|o| o.3), Some(1));
+}

@@ -1,0 +1,252 @@
+//! Runs every script of `examples/` offline and checks its result: the exit
+//! status and the lines that show the example did what its header says.
+//! Timing checks are loose (CI machines are loaded); the examples print
+//! their own measurements.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Run {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `ash examples/NAME ARGS...` from the repository root, with a deadline.
+fn run(name: &str, args: &[&str]) -> Run {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "examples-{}-{}-{}",
+        name.trim_end_matches(".ash"),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ash"))
+        .arg(root().join("examples").join(name))
+        .args(args)
+        .current_dir(root())
+        .env("TMPDIR", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ash");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st.code();
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("examples/{name} did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    let r = Run {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+        took,
+    };
+    // Examples clean up after themselves.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read tmp")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "examples/{name} left {left:?} in TMPDIR");
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+fn has(r: &Run, needle: &str) {
+    assert!(
+        r.stdout.contains(needle),
+        "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn status(r: &Run, want: i32) {
+    assert_eq!(
+        r.status,
+        Some(want),
+        "exit status\n--- stdout\n{}\n--- stderr\n{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+#[test]
+fn every_example_is_tested_and_has_a_header() {
+    let tested = [
+        "buildmatrix.ash",
+        "checksum.ash",
+        "healthcheck.ash",
+        "hello.ash",
+        "pipeline.ash",
+        "seeds.ash",
+        "testrunner.ash",
+    ];
+    for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        if !name.ends_with(".ash") {
+            continue;
+        }
+        assert!(
+            tested.contains(&name.as_ref()),
+            "examples/{name} has no test"
+        );
+        let text = std::fs::read_to_string(root().join("examples").join(name.as_ref()))
+            .expect("read example");
+        assert!(
+            text.lines()
+                .take(30)
+                .any(|l| l.starts_with("# Run: ash examples/")),
+            "examples/{name}: the header must say how to run it (`# Run: ash examples/...`)"
+        );
+    }
+}
+
+#[test]
+fn hello() {
+    let r = run("hello.ash", &["ash"]);
+    status(&r, 0);
+    has(&r, "hello, ash\n");
+    has(&r, "gathered a b in ");
+}
+
+#[test]
+fn checksum() {
+    let r = run("checksum.ash", &[]);
+    status(&r, 0);
+    assert_eq!(
+        r.stdout.lines().filter(|l| l.contains("/file-")).count(),
+        40
+    );
+    has(&r, "verified: all 40 sums match");
+    assert!(
+        r.stderr
+            .contains("summary: 40 files, 400 bytes, 4 distinct, -j 8"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn checksum_of_given_files() {
+    let r = run("checksum.ash", &["Cargo.toml", "README.md"]);
+    status(&r, 0);
+    has(&r, "  Cargo.toml\n");
+    has(&r, "  README.md\n");
+    assert!(r.stderr.contains("summary: 2 files"), "{}", r.stderr);
+}
+
+#[test]
+fn healthcheck() {
+    for program in ["python3", "curl"] {
+        if !on_path(program) {
+            eprintln!("skipping examples/healthcheck.ash: {program} is not on PATH");
+            return;
+        }
+    }
+    let r = run("healthcheck.ash", &[]);
+    status(&r, 0);
+    has(&r, "web-ok      UP    HTTP 200");
+    has(&r, "web-404     DOWN  HTTP 404");
+    has(&r, "web-hangs   DOWN  timed out");
+    has(&r, "web-closed  DOWN  connection refused");
+    has(&r, "1 up, 3 down");
+}
+
+#[test]
+fn testrunner() {
+    let r = run("testrunner.ash", &[]);
+    status(&r, 1);
+    // --group: each suite's lines stay together, in argument order.
+    let arith = r.stdout.find("== arith").expect("arith");
+    let strings = r.stdout.find("== strings").expect("strings");
+    let processes = r.stdout.find("== processes").expect("processes");
+    assert!(arith < strings && strings < processes, "{}", r.stdout);
+    let block = &r.stdout[strings..processes];
+    assert!(block.contains("  ok    split\n  ok    upper\n  FAIL  a wrong expectation"));
+    has(&r, "  FAIL  strings: 1 of 3 tests failed");
+    has(&r, "  pass  processes: 3 tests");
+    has(&r, "2 suites passed, 1 failed");
+    assert!(r.stderr.contains("strings/a wrong expectation: Error"));
+}
+
+#[test]
+fn pipeline() {
+    let r = run("pipeline.ash", &[]);
+    status(&r, 0);
+    has(&r, "epsilon=7\n");
+    has(&r, "12 produced, 12 processed, 55 bytes in all");
+    has(&r, "hand-made: 6 items, sorted 0 1 2 3 4 5");
+}
+
+#[test]
+fn buildmatrix_fails_fast() {
+    let r = run("buildmatrix.ash", &[]);
+    status(&r, 0);
+    has(&r, "matrix failed: ");
+    has(&r, "linux/arm64/release    FAILED (CommandError, status 2)");
+    has(&r, "macos/arm64/release    cancelled");
+    assert!(r.stderr.contains("error[E0425]"), "{}", r.stderr);
+    // The 5 s macOS builds were cancelled, not waited for.
+    assert!(r.took < Duration::from_secs(4), "took {:?}", r.took);
+}
+
+#[test]
+fn buildmatrix_all_pass() {
+    let r = run("buildmatrix.ash", &["--all-pass"]);
+    status(&r, 0);
+    has(&r, "built 8 targets");
+    has(&r, "macos/arm64/release    ok");
+}
+
+#[test]
+fn seeds() {
+    let r = run("seeds.ash", &[]);
+    status(&r, 0);
+    has(&r, "after 0.3 s: task ran\n");
+    has(&r, "TimeoutError after ");
+    has(&r, "timeout 1s { ... } = in time");
+    has(&r, "fast mirror won at ");
+    has(&r, "0 1 4 9 16 25 in ");
+    // Everything concurrent: far less than the 0.9 + 5 + 2 s of sequential
+    // waits it avoids.
+    assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
+}
