@@ -141,6 +141,19 @@ pub struct Runtime {
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
     pub script_dir: RefCell<Option<PathBuf>>,
+    /// Set by the interactive shell (`crate::repl`); `None` for scripts.
+    pub hooks: RefCell<Option<Rc<dyn Hooks>>>,
+}
+
+/// What the interactive shell needs to know from the runtime.
+pub trait Hooks {
+    /// Where a task spawned by task `parent` writes its stdout and stderr
+    /// (`None`: inherit the parent's). The shell sends background output
+    /// through its line editor so it never corrupts the line being edited.
+    fn spawn_output(&self, parent: u64) -> Option<(Rc<OutSink>, Rc<OutSink>)>;
+    /// A pipeline of task `task` started (`true`) or finished its process
+    /// group `pgid`: the shell gives the terminal to foreground groups.
+    fn group(&self, pgid: i32, task: u64, started: bool);
 }
 
 impl Runtime {
@@ -158,6 +171,7 @@ impl Runtime {
             null_stdin: Rc::new(null_source()),
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
+            hooks: RefCell::new(None),
         })
     }
 
@@ -187,6 +201,14 @@ impl Runtime {
     pub fn get_global(&self, name: &str) -> Option<Value> {
         let i = self.names.borrow().get(name)? as usize;
         self.globals.borrow().get(i).cloned().flatten()
+    }
+
+    /// Tell the interactive shell about a pipeline's process group.
+    pub fn group_event(&self, pgid: i32, task: u64, started: bool) {
+        let hooks = self.hooks.borrow().clone();
+        if let Some(h) = hooks {
+            h.group(pgid, task, started);
+        }
     }
 
     /// Cancel every live task (at script end, `exit`, or a signal).
