@@ -74,8 +74,8 @@ struct Session {
 
 /// Run the interactive shell; returns the exit status.
 pub fn run(debug: bool) -> i32 {
-    // Before any thread starts: the signal mask is inherited by threads.
     let terminal = Terminal::init().map(Rc::new);
+    let stop_signals = jobs::catch_stop_signals();
     crate::process::raise_fd_limit();
     let rt = Runtime::new(debug);
     let (background, bg_read) = match jobs::background_pipe() {
@@ -106,6 +106,14 @@ pub fn run(debug: bool) -> i32 {
         printer: RefCell::new(None),
     });
     let executor = rt.executor.clone();
+    if let Some(mut signals) = stop_signals {
+        executor
+            .spawn(async move {
+                use futures_lite::StreamExt;
+                while signals.next().await.is_some() {}
+            })
+            .detach();
+    }
     let code = async_io::block_on(executor.run(session.clone().main(bg_read)));
     if let Some(t) = &session.terminal {
         t.take_back();
@@ -345,7 +353,14 @@ impl Session {
                 None
             };
         }
-        self.run_text("<stdin>", line).await
+        let code = self.run_text("<stdin>", line).await;
+        if line.trim() == "jobs" {
+            // The builtin lists tasks; the shell adds its stopped jobs.
+            for j in self.stopped.borrow().iter() {
+                println!("[{}] {:<10} {:>8}  {}", j.id, "stopped", "", j.text);
+            }
+        }
+        code
     }
 
     /// Parse, compile and run text as the session's main task.
