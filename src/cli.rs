@@ -100,8 +100,7 @@ pub fn main() -> i32 {
         }
         _ => {
             if std::io::stdin().is_terminal() {
-                eprintln!("ash: the interactive shell is not built yet; run a script: ash FILE");
-                return 2;
+                return crate::repl::run(debug);
             }
             let mut text = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut text) {

@@ -15,10 +15,12 @@
 //! (`process_group`, `arg0`, `current_dir`, `env_clear`/`envs`, stdio), never a
 //! `pre_exec` closure, so std keeps its `posix_spawn` (vfork-like) fast path.
 //! The program is always given as a path (see [`find_program`]) so std never
-//! searches `PATH` itself. std resets SIGPIPE to its default and clears the
-//! signal mask in the child; signal *handlers* are reset by `exec`. ash must
-//! therefore not set any signal to `SIG_IGN` besides SIGPIPE (which std already
-//! resets), or children would inherit the ignored disposition.
+//! searches `PATH` itself. std resets SIGPIPE to its default in the child and
+//! signal *handlers* are reset by `exec`, but the signal *mask* of the
+//! spawning thread is inherited as it is. ash must therefore not set any
+//! signal to `SIG_IGN` besides SIGPIPE, nor keep signals blocked on the
+//! threads that spawn (the interactive shell catches its stop signals with
+//! empty handlers instead of blocking or ignoring them).
 //!
 //! **Off the loop thread.** `posix_spawn` blocks its caller until the child
 //! has exec'd; under load (hundreds of children, so a large fd table to copy)

@@ -550,6 +550,7 @@ fn run_pipeline(
         }
         if let Some(pgid) = group.pgid() {
             rt.groups.borrow_mut().insert(pgid);
+            rt.group_event(pgid, ctx.id, true);
         }
         let token = ctx.cancel.clone();
         let ash_futs = future::poll_fn({
@@ -589,6 +590,7 @@ fn run_pipeline(
         .await;
         if let Some(pgid) = group.pgid() {
             rt.groups.borrow_mut().remove(&pgid);
+            rt.group_event(pgid, ctx.id, false);
         }
         let cancelled = ext.is_err();
         if let Ok(infos) = ext {

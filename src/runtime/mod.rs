@@ -149,6 +149,19 @@ pub struct Runtime {
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
     pub script_dir: RefCell<Option<PathBuf>>,
+    /// Set by the interactive shell (`crate::repl`); `None` for scripts.
+    pub hooks: RefCell<Option<Rc<dyn Hooks>>>,
+}
+
+/// What the interactive shell needs to know from the runtime.
+pub trait Hooks {
+    /// Where a task spawned by task `parent` writes its stdout and stderr
+    /// (`None`: inherit the parent's). The shell sends background output
+    /// through its line editor so it never corrupts the line being edited.
+    fn spawn_output(&self, parent: u64) -> Option<(Rc<OutSink>, Rc<OutSink>)>;
+    /// A pipeline of task `task` started (`true`) or finished its process
+    /// group `pgid`: the shell gives the terminal to foreground groups.
+    fn group(&self, pgid: i32, task: u64, started: bool);
 }
 
 impl Runtime {
@@ -170,6 +183,7 @@ impl Runtime {
             capture_slots,
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
+            hooks: RefCell::new(None),
         })
     }
 
@@ -212,6 +226,14 @@ impl Runtime {
             main.cancel(CancelReason::Cancel, grace);
         }
         self.cancel_all(CancelReason::Cancel, grace);
+    }
+
+    /// Tell the interactive shell about a pipeline's process group.
+    pub fn group_event(&self, pgid: i32, task: u64, started: bool) {
+        let hooks = self.hooks.borrow().clone();
+        if let Some(h) = hooks {
+            h.group(pgid, task, started);
+        }
     }
 
     /// Cancel every live task (at script end, `exit`, or a signal).

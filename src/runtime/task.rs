@@ -182,7 +182,9 @@ pub fn spawn(
     coro: &Rc<Coroutine>,
     job: bool,
 ) -> Result<TaskRef, Error> {
-    spawn_with_output(rt, parent, coro, job, None)
+    let hooks = rt.hooks.borrow().clone();
+    let output = hooks.and_then(|h| h.spawn_output(parent.id));
+    spawn_with_output(rt, parent, coro, job, output)
 }
 
 /// `spawn`, with the task's stdout and stderr replaced (for `gather --group`).

@@ -1,0 +1,142 @@
+//! The line editor runs on its own thread: `Reedline::read_line` blocks, and
+//! the event loop must keep running tasks while the user types. The main
+//! thread sends a prompt, the editor thread answers with what the user did.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reedline::{
+    ColumnarMenu, DefaultHinter, EditCommand, Emacs, ExternalPrinter, KeyCode, KeyModifiers,
+    Keybindings, MenuBuilder, Reedline, ReedlineEvent, ReedlineMenu, Signal, Vi,
+    default_emacs_keybindings, default_vi_insert_keybindings, default_vi_normal_keybindings,
+    default_vi_visual_keybindings,
+};
+
+use super::complete::AshCompleter;
+use super::highlight::AshHighlighter;
+use super::prompt::AshPrompt;
+use super::shared::Shared;
+use super::validate::AshValidator;
+
+pub enum Reply {
+    Line(String),
+    CtrlC,
+    CtrlD,
+    /// The terminal failed (read_line returned an error).
+    Failed(String),
+}
+
+pub struct Settings {
+    pub vi: bool,
+}
+
+pub struct Editor {
+    requests: mpsc::Sender<AshPrompt>,
+    replies: smol::channel::Receiver<Reply>,
+    /// Lines to print above the prompt.
+    pub printer: mpsc::SyncSender<String>,
+}
+
+impl Editor {
+    pub fn start(settings: Settings, shared: Shared) -> std::io::Result<Editor> {
+        let (req_tx, req_rx) = mpsc::channel::<AshPrompt>();
+        let (rep_tx, rep_rx) = smol::channel::unbounded();
+        let printer = ExternalPrinter::<String>::new(4096);
+        let sender = printer.sender();
+        std::thread::Builder::new()
+            .name("ash-editor".into())
+            .spawn(move || {
+                let mut ed = build(settings, shared, printer);
+                while let Ok(prompt) = req_rx.recv() {
+                    let reply = match ed.read_line(&prompt) {
+                        Ok(Signal::Success(line)) => {
+                            if let Err(e) = ed.sync_history() {
+                                crate::diag::warn(&format!("saving history: {e}"));
+                            }
+                            Reply::Line(line)
+                        }
+                        Ok(Signal::CtrlC) => Reply::CtrlC,
+                        Ok(Signal::CtrlD) => Reply::CtrlD,
+                        Ok(_) => Reply::CtrlC,
+                        Err(e) => Reply::Failed(e.to_string()),
+                    };
+                    if rep_tx.send_blocking(reply).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Editor {
+            requests: req_tx,
+            replies: rep_rx,
+            printer: sender,
+        })
+    }
+
+    /// Show `prompt` and wait (asynchronously) for the user.
+    pub async fn read(&self, prompt: AshPrompt) -> Reply {
+        if self.requests.send(prompt).is_err() {
+            return Reply::Failed("the line editor stopped".into());
+        }
+        self.replies
+            .recv()
+            .await
+            .unwrap_or_else(|_| Reply::Failed("the line editor stopped".into()))
+    }
+}
+
+fn add_common_bindings(kb: &mut Keybindings) {
+    kb.add_binding(
+        KeyModifiers::NONE,
+        KeyCode::Tab,
+        ReedlineEvent::UntilFound(vec![
+            ReedlineEvent::Menu("completion_menu".to_string()),
+            ReedlineEvent::MenuNext,
+        ]),
+    );
+    kb.add_binding(
+        KeyModifiers::SHIFT,
+        KeyCode::BackTab,
+        ReedlineEvent::MenuPrevious,
+    );
+    kb.add_binding(
+        KeyModifiers::ALT,
+        KeyCode::Enter,
+        ReedlineEvent::Edit(vec![EditCommand::InsertNewline]),
+    );
+}
+
+fn build(settings: Settings, shared: Shared, printer: ExternalPrinter<String>) -> Reedline {
+    let menu = ColumnarMenu::default().with_name("completion_menu");
+    let edit_mode: Box<dyn reedline::EditMode> = if settings.vi {
+        let mut insert = default_vi_insert_keybindings();
+        add_common_bindings(&mut insert);
+        Box::new(Vi::new(
+            insert,
+            default_vi_normal_keybindings(),
+            default_vi_visual_keybindings(),
+        ))
+    } else {
+        let mut kb = default_emacs_keybindings();
+        add_common_bindings(&mut kb);
+        Box::new(Emacs::new(kb))
+    };
+    Reedline::create()
+        .with_history(super::history::open())
+        .with_history_exclusion_prefix(Some(" ".into()))
+        .with_hinter(Box::new(DefaultHinter::default().with_style(
+            nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray),
+        )))
+        .with_highlighter(Box::new(AshHighlighter {
+            shared: shared.clone(),
+        }))
+        .with_completer(Box::new(AshCompleter {
+            shared: shared.clone(),
+        }))
+        .with_quick_completions(true)
+        .with_partial_completions(true)
+        .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
+        .with_validator(Box::new(AshValidator))
+        .with_edit_mode(edit_mode)
+        .with_external_printer(printer)
+        .with_poll_interval(Duration::from_millis(50))
+}

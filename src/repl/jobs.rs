@@ -1,0 +1,191 @@
+//! Job control and background output.
+//!
+//! * [`Terminal`]: the shell leads its own process group and owns the
+//!   terminal. A foreground pipeline's process group is made the terminal's
+//!   foreground group when it starts (then sent SIGCONT, in case a process
+//!   read the terminal before it was handed over and was stopped by
+//!   SIGTTIN), and the shell takes the terminal back, with its saved modes,
+//!   when it ends or stops. The shell catches SIGTSTP, SIGTTIN and SIGTTOU
+//!   with empty handlers (see [`catch_stop_signals`]) and blocks SIGTTOU
+//!   only around its own `tcsetpgrp` calls.
+//! * [`ReplHooks`]: the runtime's [`Hooks`]: tasks spawned at the prompt
+//!   write into a pipe that [`forward_output`] relays above the prompt
+//!   through reedline's external printer (or straight to stdout while a
+//!   command runs in the foreground).
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::mpsc::SyncSender;
+
+use rustix::process::{Pid, Signal};
+use rustix::termios::Termios;
+
+use crate::process::{InSource, OutSink};
+use crate::runtime::Hooks;
+
+pub struct Terminal {
+    fd: OwnedFd,
+    shell_pgid: Pid,
+    modes: Option<Termios>,
+}
+
+impl Terminal {
+    /// Take control of the terminal on stdin.
+    pub fn init() -> Option<Terminal> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(std::io::stdin(), 3).ok()?;
+        let pid = rustix::process::getpid();
+        if rustix::process::getpgrp() != pid {
+            let _ = rustix::process::setpgid(None, None);
+        }
+        let shell_pgid = rustix::process::getpgrp();
+        set_foreground(&fd, shell_pgid);
+        let modes = rustix::termios::tcgetattr(&fd).ok();
+        Some(Terminal {
+            fd,
+            shell_pgid,
+            modes,
+        })
+    }
+
+    /// Make `pgid` the foreground process group and let it run.
+    pub fn give(&self, pgid: i32) {
+        if let Some(pid) = Pid::from_raw(pgid) {
+            set_foreground(&self.fd, pid);
+            let _ = rustix::process::kill_process_group(pid, Signal::CONT);
+        }
+    }
+
+    /// The shell is the foreground again, with the terminal modes it had.
+    pub fn take_back(&self) {
+        set_foreground(&self.fd, self.shell_pgid);
+        if let Some(m) = &self.modes {
+            let _ = rustix::termios::tcsetattr(
+                self.fd.as_fd(),
+                rustix::termios::OptionalActions::Drain,
+                m,
+            );
+        }
+    }
+}
+
+/// `tcsetpgrp`, with SIGTTOU blocked for the call: from a background
+/// group the kernel would otherwise stop (or, with a handler, endlessly
+/// interrupt) the caller. The mask is restored at once because children
+/// inherit the spawning thread's signal mask.
+fn set_foreground(fd: &OwnedFd, pgid: Pid) {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal as S, pthread_sigmask};
+    let mut set = SigSet::empty();
+    set.add(S::SIGTTOU);
+    let mut old = SigSet::empty();
+    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_ok();
+    let _ = rustix::termios::tcsetpgrp(fd.as_fd(), pgid);
+    if blocked {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+}
+
+/// The shell itself must not be stopped by Ctrl-Z (SIGTSTP) or by touching
+/// the terminal from the background (SIGTTIN/SIGTTOU). It catches them with
+/// a handler that does nothing; unlike `SIG_IGN` (or a blocked mask, which
+/// std's spawn passes on) a handler is reset to the default by `exec`, so
+/// children can still be stopped. Poll the stream to drain it.
+pub fn catch_stop_signals() -> Option<async_signal::Signals> {
+    use async_signal::{Signal as S, Signals};
+    Signals::new([S::Tstp, S::Ttin, S::Ttou]).ok()
+}
+
+/// Whether a process of group `pgid` is stopped (Ctrl-Z), without reaping.
+pub fn group_stopped(pgid: i32) -> bool {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let Some(pid) = Pid::from_raw(pgid) else {
+        return false;
+    };
+    matches!(
+        waitid(
+            WaitId::Pgid(Some(pid)),
+            WaitIdOptions::STOPPED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT
+        ),
+        Ok(Some(s)) if s.stopped()
+    )
+}
+
+pub fn continue_group(pgid: i32) {
+    if let Some(pid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, Signal::CONT);
+    }
+}
+
+pub fn kill_group(pgid: i32, sig: Signal) {
+    if let Some(pid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, sig);
+    }
+}
+
+pub struct ReplHooks {
+    /// The task whose pipelines are in the foreground.
+    pub foreground: Cell<u64>,
+    /// Process groups of the foreground task, oldest first.
+    pub fg_groups: RefCell<Vec<i32>>,
+    pub terminal: Option<Rc<Terminal>>,
+    /// Where tasks spawned at the prompt write.
+    pub background: Output,
+}
+
+impl Hooks for ReplHooks {
+    fn spawn_output(&self, parent: u64) -> Option<Output> {
+        (parent == self.foreground.get()).then(|| self.background.clone())
+    }
+
+    fn group(&self, pgid: i32, task: u64, started: bool) {
+        if task != self.foreground.get() {
+            return;
+        }
+        let mut groups = self.fg_groups.borrow_mut();
+        if started {
+            groups.push(pgid);
+            if let Some(t) = &self.terminal {
+                t.give(pgid);
+            }
+        } else {
+            groups.retain(|&g| g != pgid);
+            if let Some(t) = &self.terminal {
+                match groups.last() {
+                    Some(&g) => t.give(g),
+                    None => t.take_back(),
+                }
+            }
+        }
+    }
+}
+
+/// The pipe tasks spawned at the prompt write to, and its reading end.
+/// A task's stdout and stderr.
+pub type Output = (Rc<OutSink>, Rc<OutSink>);
+
+pub fn background_pipe() -> std::io::Result<(Output, OwnedFd)> {
+    let (r, w) = crate::process::pipe()?;
+    let w2 = rustix::io::fcntl_dupfd_cloexec(&w, 3)?;
+    Ok((
+        (Rc::new(OutSink::from_fd(w)), Rc::new(OutSink::from_fd(w2))),
+        r,
+    ))
+}
+
+/// Relay background output line by line: above the prompt while the user is
+/// editing, straight to stdout while a foreground command runs.
+pub async fn forward_output(r: OwnedFd, at_prompt: Rc<Cell<bool>>, printer: SyncSender<String>) {
+    let src = InSource::exclusive(r);
+    let stdout = OutSink::stdout();
+    while let Ok(Some(line)) = src.read_line().await {
+        if at_prompt.get() {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            if printer.try_send(text).is_ok() {
+                continue;
+            }
+        }
+        let mut line = line;
+        line.push(b'\n');
+        let _ = stdout.write_all(&line).await;
+    }
+}
