@@ -280,6 +280,21 @@ fn to_std_stdio(s: &Stdio) -> io::Result<std::process::Stdio> {
 fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
     let name = cmd.argv.first().cloned().unwrap_or_default();
     match e.raw_os_error() {
+        // Still failing after the retries: name the limit.
+        Some(libc::EAGAIN) => SpawnError::Io(io::Error::new(
+            e.kind(),
+            format!(
+                "cannot start {}: the limit on processes (ulimit -u) was reached and did not ease in time",
+                name.to_string_lossy()
+            ),
+        )),
+        Some(libc::EMFILE | libc::ENFILE) => SpawnError::Io(io::Error::new(
+            e.kind(),
+            format!(
+                "cannot start {}: the limit on open files (ulimit -n) was reached and did not ease in time",
+                name.to_string_lossy()
+            ),
+        )),
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
             if let Some(cwd) = &cmd.cwd
                 && !cwd.is_dir()
