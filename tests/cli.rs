@@ -470,3 +470,32 @@ fn a_stdout_closed_at_startup_is_reported() {
     let out = via_sh("\"$0\" -c \"$1\" > /dev/null", "echo hello");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn shebang_with_env_dash_s_passes_flags() {
+    let d = TempDir::new();
+    let script = d.write(
+        "busy",
+        "#!/usr/bin/env -S ash --debug\nlet i = 0\nwhile (i < 3000000) { i = i + 1 }\nsleep 1ms\necho done\n",
+    );
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin_dir = Path::new(ASH).parent().expect("binary directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(Command::new(&script)
+        .current_dir(d.path())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert_eq!(text(&out.stdout), "done\n", "stderr: {}", text(&out.stderr));
+    // --debug took effect: the busy loop is reported.
+    assert!(
+        text(&out.stderr).contains("held the loop"),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+}
