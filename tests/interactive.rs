@@ -379,3 +379,101 @@ fn config_error_is_reported_and_shell_starts() {
     t.line("echo (4000 + 4)");
     t.expect("4004");
 }
+
+/// The history file's entries, one per line.
+fn history_entries(dir: &Path) -> Vec<String> {
+    let file = dir.join("data/ash/history.txt");
+    let saved = std::fs::read_to_string(&file).expect("history file written");
+    saved.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn two_sessions_share_one_history_file() {
+    let dir = temp_dir("history-two");
+    let mut a = shell(&dir);
+    let mut b = shell(&dir);
+    // Interleave: each line is synced to the file before it runs, and the
+    // next one is typed only after the previous output appeared.
+    let mut expected = Vec::new();
+    for i in 1..=5 {
+        for (t, name) in [(&mut a, "alpha"), (&mut b, "beta")] {
+            let line = format!("echo (\"{name}-\" + \"{i}\")");
+            t.line(&line);
+            t.expect(&format!("{name}-{i}"));
+            t.prompt();
+            expected.push(line);
+        }
+    }
+    for t in [&mut a, &mut b] {
+        t.send("\x04");
+        assert!(t.wait_exit(), "Ctrl-D on an empty line exits");
+    }
+    drop((a, b));
+    let saved = history_entries(&dir);
+    for line in &expected {
+        let n = saved.iter().filter(|s| *s == line).count();
+        assert_eq!(n, 1, "{line:?} saved {n} times; file: {saved:#?}");
+    }
+    assert_eq!(saved, expected, "entries in the order they were run");
+
+    // A third session recalls entries typed in either of them.
+    let mut c = shell(&dir);
+    // Up: the newest entry (session B's last line).
+    c.send("\x1b[A");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("\r");
+    c.expect("beta-5");
+    c.prompt();
+    // Ctrl-R: search for one of session A's lines, Enter to take it, Enter
+    // to run it.
+    c.send("\x12");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("alpha-\" + \"3");
+    std::thread::sleep(Duration::from_millis(500));
+    c.send("\r");
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("\r");
+    c.expect("alpha-3");
+    c.prompt();
+    c.send("\x04");
+    assert!(c.wait_exit(), "Ctrl-D on an empty line exits");
+    drop(c);
+    // Recalled lines are saved again, except the first: it equals the
+    // newest entry, and a line repeating the newest entry is not saved.
+    let saved = history_entries(&dir);
+    let mut after = expected.clone();
+    after.push(expected[4].clone());
+    assert_eq!(saved, after, "one recalled line appended");
+}
+
+#[test]
+fn unwritable_history_warns_and_works() {
+    let uid = Command::new("id").arg("-u").output().expect("run id -u");
+    if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        eprintln!("skipped: running as root, file permissions are not enforced");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("history-unwritable");
+    let file = dir.join("data/ash/history.txt");
+    std::fs::create_dir_all(dir.join("data/ash")).expect("mkdir");
+    std::fs::write(&file, "echo (\"old-\" + \"entry\")\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let mut t = shell(&dir);
+    t.line("echo (2000 + 2)");
+    t.expect("2002");
+    t.prompt();
+    assert!(t.text.contains("warning"), "{}", t.text);
+    // History still works within the session.
+    t.send("\x1b[A");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send("\r");
+    t.expect("2002");
+    t.prompt();
+    t.send("\x04");
+    assert!(t.wait_exit(), "Ctrl-D on an empty line exits");
+    drop(t);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let saved = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(saved, "echo (\"old-\" + \"entry\")\n", "file left alone");
+}
