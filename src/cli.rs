@@ -259,7 +259,8 @@ fn run_source(
             let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
             let _signals = watch_signals(&rt, &ctx, signal_code);
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
-            finish_tasks(&rt).await;
+            // When the main body ends: cancel what still runs, and wait for it.
+            rt.cancel_and_wait_all(DEFAULT_GRACE).await;
             // Descendants that left their process group (daemons) are
             // killed by the sentinel when ash exits (see process::contain).
             process::contain::at_exit();
@@ -282,27 +283,6 @@ fn run_source(
         Outcome::Error(e) => {
             eprint!("{}", diag::render_error(&e));
             e.exit_status()
-        }
-    }
-}
-
-/// When the main body ends: cancel what is still running and wait for it.
-async fn finish_tasks(rt: &Rc<Runtime>) {
-    loop {
-        let live: Vec<_> = rt.tasks.borrow().values().cloned().collect();
-        if live.is_empty() {
-            break;
-        }
-        for t in &live {
-            t.cancel.cancel(CancelReason::Cancel, DEFAULT_GRACE);
-        }
-        for t in live {
-            t.join().await;
-            // Cancelled by us at exit: not a lost failure.
-            if matches!(t.outcome(), Some(Outcome::Error(e)) if e.kind == crate::vm::error::ErrorKind::Cancelled)
-            {
-                t.retrieved.set(true);
-            }
         }
     }
 }

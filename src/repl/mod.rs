@@ -594,20 +594,7 @@ impl Session {
             job.task.detach();
         }
         let deadline = async_io::Timer::after(DEFAULT_GRACE + Duration::from_secs(1));
-        let wait_all = async {
-            loop {
-                let live: Vec<_> = self.rt.tasks.borrow().values().cloned().collect();
-                if live.is_empty() {
-                    break;
-                }
-                for t in &live {
-                    t.cancel.cancel(CancelReason::Cancel, DEFAULT_GRACE);
-                }
-                for t in live {
-                    t.join().await;
-                }
-            }
-        };
+        let wait_all = self.rt.cancel_and_wait_all(DEFAULT_GRACE);
         future::or(wait_all, async {
             deadline.await;
         })

@@ -105,6 +105,24 @@ impl Running {
         }
     }
 
+    /// The next finished branch; or, if the waiting task is cancelled
+    /// first, `None` once every branch has been cancelled and waited for.
+    async fn next_or_cancelled(
+        &mut self,
+        token: &Rc<super::CancelToken>,
+    ) -> Option<(usize, TaskRef, Outcome)> {
+        let step = future::or(async { Some(self.next_done().await) }, async {
+            token.requested().await;
+            None
+        })
+        .await;
+        if step.is_none() {
+            let grace = token.requested().await;
+            self.cancel_all(grace).await;
+        }
+        step
+    }
+
     /// Cancel every running branch and wait for all of them.
     async fn cancel_all(&mut self, grace: Duration) {
         for t in self.tasks.values() {
@@ -219,15 +237,8 @@ pub fn gather(
             if running.is_empty() {
                 break;
             }
-            let step = future::or(async { Some(running.next_done().await) }, async {
-                token.requested().await;
-                None
-            })
-            .await;
-            let Some((index, task, outcome)) = step else {
-                // This task was cancelled: cancel the branches, then raise.
-                let grace = token.requested().await;
-                running.cancel_all(grace).await;
+            let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
+                // This task was cancelled: its branches were, then raise.
                 discard(pending);
                 return Err(Rc::new(Error::cancelled()));
             };
@@ -274,14 +285,7 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
         let mut errors: Vec<Option<Rc<Error>>> = vec![None; n];
         let token = ctx.cancel.clone();
         while !running.is_empty() {
-            let step = future::or(async { Some(running.next_done().await) }, async {
-                token.requested().await;
-                None
-            })
-            .await;
-            let Some((index, task, outcome)) = step else {
-                let grace = token.requested().await;
-                running.cancel_all(grace).await;
+            let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
                 return Err(Rc::new(Error::cancelled()));
             };
             task.retrieved.set(true);

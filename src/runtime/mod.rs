@@ -236,6 +236,28 @@ impl Runtime {
         }
     }
 
+    /// Cancel every live task and wait until all have ended (tasks they
+    /// start meanwhile included). A task that ended by this cancellation
+    /// is not a lost failure.
+    pub async fn cancel_and_wait_all(&self, grace: std::time::Duration) {
+        loop {
+            let live: Vec<TaskRef> = self.tasks.borrow().values().cloned().collect();
+            if live.is_empty() {
+                break;
+            }
+            for t in &live {
+                t.cancel.cancel(CancelReason::Cancel, grace);
+            }
+            for t in live {
+                if let task::Outcome::Error(e) = t.join().await
+                    && e.kind == crate::vm::error::ErrorKind::Cancelled
+                {
+                    t.retrieved.set(true);
+                }
+            }
+        }
+    }
+
     /// Cancel every live task (at script end, `exit`, or a signal).
     pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
         for t in self.tasks.borrow().values() {
