@@ -235,14 +235,6 @@ fn run_source(
             return 2;
         }
     };
-    let prelude = match crate::runtime::exec::load_module(&rt, "<prelude>", crate::stdlib::PRELUDE)
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprint!("{}", diag::render_error(&e));
-            return 70;
-        }
-    };
     let argv = args
         .into_iter()
         .map(|a| Value::from(std::os::unix::ffi::OsStringExt::into_vec(a)))
@@ -255,8 +247,6 @@ fn run_source(
     let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
         let (rt, signal_code) = (rt.clone(), signal_code.clone());
         async move {
-            // The prelude defines globals; it cannot fail at run time.
-            let _ = drive(Fiber::call(rt.clone(), ctx.clone(), prelude, Vec::new())).await;
             let _signals = watch_signals(&rt, &ctx, signal_code);
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
             // When the main body ends: cancel what still runs, and wait for it.

@@ -1,8 +1,11 @@
 //! The standard library: modules written in ash (`stdlib/*.ash`), embedded
 //! in the binary and loaded by `use std/NAME`.
 
-/// Loaded before every script: `map` and `filter`.
+/// `map` and `filter`, loaded the first time either name is looked up.
 pub const PRELUDE: &str = include_str!("../stdlib/prelude.ash");
+
+/// The functions the prelude defines.
+pub const PRELUDE_NAMES: &[&str] = &["filter", "map"];
 
 /// Every standard module by name, sorted.
 static MODULES: &[(&str, &str)] = &[

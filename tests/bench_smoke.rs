@@ -35,7 +35,10 @@ fn bench_driver_runs_every_workload_quickly() {
             let mut f = l.split_whitespace();
             f.next() == Some(&id) && f.next() == Some("ash")
         });
-        assert!(has_row, "no ash row for {id}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(
+            has_row,
+            "no ash row for {id}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
         let has_goal = stdout
             .lines()
             .any(|l| l.starts_with(&format!("{id:4} goal:")));

@@ -163,12 +163,6 @@ impl Session {
 
     async fn main(self: Rc<Self>, bg_read: std::os::fd::OwnedFd) -> i32 {
         let rt = self.rt.clone();
-        match crate::runtime::exec::load_module(&rt, "<prelude>", crate::stdlib::PRELUDE) {
-            Ok(p) => {
-                let _ = drive(Fiber::call(rt.clone(), self.ctx(), p, Vec::new())).await;
-            }
-            Err(e) => eprint!("{}", diag::render_error(&e)),
-        }
         let _signals = self.watch_sigint();
         // config.ash: errors are reported; the shell starts anyway.
         if let Some(path) = config_path()

@@ -145,6 +145,8 @@ pub struct Runtime {
     pub slots: Rc<admission::Slots>,
     /// Slots for open `$( )` captures.
     pub capture_slots: Rc<admission::Slots>,
+    /// The prelude (`map`, `filter`) is loaded on first use.
+    pub prelude_loaded: Cell<bool>,
     /// Modules already loaded by `use` (by resolved path).
     pub modules: RefCell<HashSet<String>>,
     /// The script's file (for `use ./x.ash` relative to it).
@@ -181,6 +183,7 @@ impl Runtime {
             null_stdin: Rc::new(null_source()),
             slots,
             capture_slots,
+            prelude_loaded: Cell::new(false),
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
             hooks: RefCell::new(None),

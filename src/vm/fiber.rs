@@ -1075,6 +1075,20 @@ impl Fiber {
         pushed
     }
 
+    /// Define the prelude's functions (`map`, `filter`), the first time one
+    /// is looked up: most scripts never use them, and start faster without.
+    /// The prelude only declares functions, so it runs to its end at once.
+    fn load_prelude(&self) -> Result<(), Error> {
+        self.rt.prelude_loaded.set(true);
+        let closure =
+            crate::runtime::exec::load_module(&self.rt, "<prelude>", crate::stdlib::PRELUDE)?;
+        let mut fiber = Fiber::call(self.rt.clone(), self.ctx.clone(), closure, Vec::new());
+        match fiber.run() {
+            Halt::Failed(e) => Err(Error::value(format!("the prelude failed: {}", e.message))),
+            _ => Ok(()),
+        }
+    }
+
     /// Push a frame for `func` (used by command execution).
     pub fn enter(
         &mut self,
@@ -1094,6 +1108,14 @@ impl Fiber {
     /// The global's fallback when undefined: a built-in function, an
     /// environment variable, else `NameError`.
     fn global_fallback(&self, g: u32) -> Result<Value, Error> {
+        let wanted = self.rt.names.borrow().name(g).to_string();
+        if crate::stdlib::PRELUDE_NAMES.contains(&wanted.as_str()) && !self.rt.prelude_loaded.get()
+        {
+            self.load_prelude()?;
+            if let Some(Some(v)) = self.rt.globals.borrow().get(g as usize) {
+                return Ok(v.clone());
+            }
+        }
         let names = self.rt.names.borrow();
         let name = names.name(g);
         if let Some(f) = crate::builtins::functions::lookup(name) {
