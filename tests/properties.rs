@@ -568,3 +568,35 @@ fn nul_bytes_are_a_clear_error_wherever_the_os_needs_a_c_string() {
     // Nothing named `a` (a truncated `a\0b`) was created.
     assert!(!dir.0.join("a").exists(), "a file `a` was created");
 }
+
+/// Nothing in the environment is executed or imported at start-up: the
+/// variables other shells source or import, and values that look like
+/// code, do nothing.
+#[test]
+fn nothing_in_the_environment_runs_at_start_up() {
+    let dir = TempDir::new();
+    fs::write(dir.0.join("evil.ash"), "touch pwned\n").expect("write");
+    let evil: &[(&str, &str)] = &[
+        ("ENV", "./evil.ash"),
+        ("BASH_ENV", "./evil.ash"),
+        ("ASH_ENV", "./evil.ash"),
+        ("ASHRC", "./evil.ash"),
+        ("PROMPT_COMMAND", "touch pwned"),
+        ("BASH_FUNC_echo%%", "() { touch pwned; }"),
+        ("echo", "$(touch pwned)"),
+        ("f", "fn () { touch pwned }"),
+        ("X", "$(touch pwned) ${touch(pwned)} `touch pwned`"),
+    ];
+    let env: Vec<(String, Vec<u8>)> = evil
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let out = ash(&dir.0, "echo ok $X", &env);
+    assert_eq!(
+        out.stdout,
+        b"ok $(touch pwned) ${touch(pwned)} `touch pwned`\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.0.join("pwned").exists(), "something ran at start-up");
+}
