@@ -228,7 +228,7 @@ pub fn run_binary(script: &[u8]) -> Verdict {
             }
         }
     }
-    if n % 100 == 0 {
+    if n % 20 == 0 {
         let _ = fs::write(
             s.out.join(format!("stats-{}", std::process::id())),
             format!(
