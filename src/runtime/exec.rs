@@ -159,6 +159,17 @@ fn not_found_message(args: &[Value]) -> String {
 /// frame was pushed or the command already finished).
 pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Option<Halt>, Error> {
     let mut stages = split_stages(spec, values);
+    for s in &stages {
+        if s.callee.is_none()
+            && let Some(Value::Str(name)) = s.args.first()
+            && name.contains(&0)
+        {
+            return Err(Error::value(format!(
+                "the command name '{}' contains a NUL byte",
+                String::from_utf8_lossy(name).replace('\0', "\\0")
+            )));
+        }
+    }
     let text: Rc<str> = Rc::from(spec.text.as_str());
     if stages.len() == 1 && !spec.negated {
         let stage = stages.pop().unwrap_or(Stage {
