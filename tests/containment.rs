@@ -6,55 +6,13 @@
 //! Leftovers are found by a token in the environment of every descendant
 //! (scanning `/proc/*/environ`), not by process names.
 
-use std::fs;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{kill_all, leftovers, token};
+
 const ASH: &str = env!("CARGO_BIN_EXE_ash");
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn token() -> String {
-    format!(
-        "ash-containment-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// Live (non-zombie) processes whose environment holds `token`.
-fn leftovers(token: &str) -> Vec<String> {
-    let needle = format!("ASH_TEST_TOKEN={token}");
-    let mut found = Vec::new();
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        if !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
-            continue;
-        }
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next().map(str::to_string));
-        if state.as_deref() != Some("Z") {
-            let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            found.push(format!(
-                "{pid}: {}",
-                String::from_utf8_lossy(&cmd).replace('\0', " ")
-            ));
-        }
-    }
-    found
-}
 
 /// Run a script with a fresh token; returns (status, stdout, stderr,
 /// seconds, leftover processes after it exited).
@@ -72,11 +30,7 @@ fn run(script: &str) -> (i32, String, String, f64, Vec<String>) {
     // Give the kernel a moment to finish tearing processes down.
     std::thread::sleep(Duration::from_millis(100));
     let left = leftovers(&token);
-    for p in &left {
-        if let Some(pid) = p.split(':').next() {
-            let _ = Command::new("kill").args(["-9", pid]).status();
-        }
-    }
+    kill_all(&left);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -221,14 +175,23 @@ fn sigkill_of_ash_leaves_no_children() {
         left = leftovers(&token);
     }
     let cleanup = killed.elapsed();
-    for p in &left {
-        if let Some(pid) = p.split(':').next() {
-            let _ = Command::new("kill").args(["-9", pid]).status();
-        }
-    }
+    kill_all(&left);
     assert!(
         left.is_empty(),
         "left running after SIGKILL of ash: {left:?}"
     );
     eprintln!("children gone {cleanup:?} after SIGKILL of ash");
+}
+
+#[test]
+fn a_timeout_returns_while_an_escaped_descendant_holds_a_capture_open() {
+    // The capture's command exits at once, but a setsid'd grandchild keeps
+    // the pipe's write end: the capture would wait for end of file forever.
+    let (status, out, err, took, left) = run(
+        "try { timeout 300ms { let x = $(sh -c 'setsid sleep 100 & echo started') } } catch TimeoutError e { echo timed out }",
+    );
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "timed out\n");
+    assert!(took < 3.0, "took {took} s");
+    assert!(left.is_empty(), "left running: {left:?}");
 }

@@ -976,18 +976,26 @@ impl Fiber {
             }
             FrameKind::Capture { reader, restore } => {
                 // Restoring the old stdout drops our write end of the pipe.
+                // Reading to end of file is cancellable: a descendant that
+                // escaped and still holds the pipe open must not keep a
+                // timeout or cancel from returning.
                 self.restore(Some(restore));
-                Ok(Some(Halt::Await(Box::pin(async move {
-                    match reader.await {
-                        Ok(mut bytes) => {
-                            while bytes.last() == Some(&b'\n') {
-                                bytes.pop();
+                Ok(Some(Halt::Await(cancellable(
+                    self.ctx.cancel.clone(),
+                    async move {
+                        match reader.await {
+                            Ok(mut bytes) => {
+                                while bytes.last() == Some(&b'\n') {
+                                    bytes.pop();
+                                }
+                                Ok(Resume::Push(Value::from(bytes)))
                             }
-                            Ok(Resume::Push(Value::from(bytes)))
+                            Err(e) => {
+                                Err(Rc::new(Error::io(format!("reading command output: {e}"))))
+                            }
                         }
-                        Err(e) => Err(Rc::new(Error::io(format!("reading command output: {e}")))),
-                    }
-                }))))
+                    },
+                ))))
             }
             FrameKind::Timeout { scope } => {
                 self.ctx.cancel.pop_deadline(scope);
