@@ -76,10 +76,6 @@ impl Slots {
         })
     }
 
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
     /// Wait for `n` slots at once (all of a pipeline's, so two pipelines
     /// never hold part of what each needs). More than the total is clamped.
     pub fn acquire(self: &Rc<Self>, n: usize) -> Acquire {

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::runtime::{CancelReason, Env, Io, Runtime, TaskCtx};
-use crate::vm::chunk::{CaptureFrom, Op, Proto};
+use crate::vm::chunk::{CaptureFrom, Op};
 use crate::vm::error::{Error, ErrorKind, Location};
 use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::ops;
@@ -191,11 +191,6 @@ impl Fiber {
             kind,
         });
         Ok(())
-    }
-
-    fn proto(&self) -> &Rc<Proto> {
-        // `run` only calls this with a frame present.
-        &self.frames[self.frames.len() - 1].closure.proto
     }
 
     /// Where a fiber that yielded will continue.
@@ -1105,12 +1100,6 @@ impl Fiber {
         kind: FrameKind,
     ) -> Result<(), Error> {
         self.push_frame(func, args, kind)
-    }
-
-    pub fn proto_name(&self) -> String {
-        self.frames
-            .last()
-            .map_or_else(String::new, |_| self.proto().name.clone())
     }
 
     /// The global's fallback when undefined: a built-in function, an
