@@ -87,3 +87,46 @@ fn thousands_of_concurrent_captures_under_a_small_fd_limit() {
     assert_eq!(status, 0, "{err}");
     assert_eq!(out, "3000 2999\n");
 }
+
+#[test]
+fn a_process_limit_is_waited_out_then_named() {
+    // RLIMIT_NPROC does not apply to root, so this runs ash as `nobody`.
+    let have = |p: &str| std::path::Path::new(p).exists();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root || !have("/usr/bin/setpriv") || !have("/bin/bash") {
+        eprintln!("skipped: needs root, setpriv and bash to run ash as an unprivileged user");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ash-nproc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let _ = Command::new("chmod").arg("777").arg(&dir).status();
+    // 20 one-second commands under room for fewer: they wait for a slot.
+    // 15 six-second ones: those that cannot start in time fail, naming it.
+    let script = "async fn one(i) { /bin/sleep 1 }
+                  gather (map(range(0, 20), one))
+                  echo waited
+                  async fn long(i) { /bin/sleep 6 }
+                  try { gather (map(range(0, 15), long)) } catch e { echo ${e.message} }";
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(["/bin/bash", "-c", "ulimit -u 16 && exec \"$0\" -c \"$1\""])
+        .arg(ASH)
+        .arg(script)
+        .current_dir(&dir)
+        .output()
+        .expect("run ash as nobody");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.starts_with("waited\n"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.contains("the limit on processes (ulimit -u) was reached"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+}

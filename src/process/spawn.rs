@@ -163,6 +163,18 @@ impl ExitInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cancelled;
 
+/// Under a low limit on processes (`ulimit -u`), the threads of the spawn
+/// pool would count against it and crowd out the children themselves, so
+/// spawns then run on the loop thread instead (each blocks it briefly).
+fn spawn_inline() -> bool {
+    static INLINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INLINE.get_or_init(|| {
+        rustix::process::getrlimit(rustix::process::Resource::Nproc)
+            .current
+            .is_some_and(|n| n < 4096)
+    })
+}
+
 /// Reap the child behind `pidfd` if it has exited.
 fn reap(pidfd: &Async<OwnedFd>) -> io::Result<Option<ExitInfo>> {
     use rustix::process::{WaitId, WaitIdOptions, waitid};
@@ -394,7 +406,7 @@ impl Group {
         // The Command (and so the dups made for the child) is dropped on
         // the blocking thread right after the spawn.
         super::contain::spawn_started();
-        let spawned = smol::unblock(move || {
+        let mut spawn = move || {
             let child = std_cmd.spawn()?;
             let pid = child.id() as i32;
             // Dropping a std Child neither waits nor kills: the pidfd is
@@ -413,8 +425,12 @@ impl Group {
                     Err(e)
                 }
             }
-        })
-        .await;
+        };
+        let spawned = if spawn_inline() {
+            spawn()
+        } else {
+            smol::unblock(spawn).await
+        };
         super::contain::spawn_finished(spawned.as_ref().ok().map(|(pid, _)| *pid));
         spawned
     }

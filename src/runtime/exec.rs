@@ -516,6 +516,16 @@ fn run_pipeline(
                                 )
                                 .await;
                         }
+                        // A lone checked command raises the spawn error itself
+                        // (it names the limit or the reason); otherwise it
+                        // is reported like a shell does and the stage fails.
+                        Err(e) if check && n == 1 => {
+                            return Err(Rc::new(Error::command(
+                                text.to_string(),
+                                e.status(),
+                                e.message(),
+                            )));
+                        }
                         Err(e) => {
                             statuses[i] = Some(e.status());
                             let _ = base_io
