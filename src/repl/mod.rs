@@ -459,19 +459,21 @@ impl Session {
         }
     }
 
+    /// Take stopped job N (or the most recent one) off the stopped list.
+    fn take_stopped(&self, id: Option<u64>) -> Option<StoppedJob> {
+        let mut stopped = self.stopped.borrow_mut();
+        let pos = match id {
+            Some(n) => stopped.iter().position(|j| j.id == n),
+            None => stopped.len().checked_sub(1),
+        };
+        pos.map(|p| stopped.remove(p))
+    }
+
     /// `fg [N]`: a stopped job continues in the foreground; a running task
     /// is awaited in the foreground (Ctrl-C cancels it).
     async fn fg(&self, id: Option<u64>) -> Option<i32> {
         let ctx = self.ctx();
-        let job = {
-            let mut stopped = self.stopped.borrow_mut();
-            let pos = match id {
-                Some(n) => stopped.iter().position(|j| j.id == n),
-                None if !stopped.is_empty() => Some(stopped.len() - 1),
-                None => None,
-            };
-            pos.map(|p| stopped.remove(p))
-        };
+        let job = self.take_stopped(id);
         if let Some(job) = job {
             eprintln!("{}", job.text);
             self.hooks.foreground.set(job.ctx.id);
@@ -534,15 +536,7 @@ impl Session {
     /// `bg [N]`: a stopped job continues in the background.
     fn bg(&self, id: Option<u64>) {
         let ctx = self.ctx();
-        let job = {
-            let mut stopped = self.stopped.borrow_mut();
-            let pos = match id {
-                Some(n) => stopped.iter().position(|j| j.id == n),
-                None if !stopped.is_empty() => Some(stopped.len() - 1),
-                None => None,
-            };
-            pos.map(|p| stopped.remove(p))
-        };
+        let job = self.take_stopped(id);
         let Some(job) = job else {
             eprintln!("ash: bg: no stopped job");
             ctx.status.set(1);
