@@ -14,13 +14,14 @@
 //! their arguments NUL-terminated (`printf '%s\0'`), and the test compares
 //! the records byte for byte.
 
+mod common;
+use common::TempDir;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ASH: &str = env!("CARGO_BIN_EXE_ash");
 /// How many values one ash process checks (one script line each).
@@ -143,30 +144,6 @@ fn file_name(v: &[u8], i: usize, seen: &mut BTreeSet<Vec<u8>>) -> Vec<u8> {
     }
     seen.insert(n.clone());
     n
-}
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh empty directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "ash-properties-{}-{}",
-            std::process::id(),
-            DIRS.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs `ash -c script` in `dir` with extra environment variables.

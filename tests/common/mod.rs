@@ -1,5 +1,8 @@
-//! Helpers shared by the containment and stress tests: leftover processes
-//! are found by a token in their environment, never by name.
+//! Helpers shared by the integration tests: temporary directories, and
+//! leftover processes found by a token in their environment, never by name.
+
+// Each test file uses only some of these helpers.
+#![allow(dead_code)]
 
 use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,5 +59,29 @@ pub fn kill_all(left: &[String]) {
                 .args(["-9", pid])
                 .status();
         }
+    }
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh empty directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "ash-test-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
