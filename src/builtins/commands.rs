@@ -438,7 +438,7 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             {
                 let cur = t.current.borrow();
                 if cur.is_empty() {
-                    t.name.to_string()
+                    t.name().to_string()
                 } else {
                     cur.clone()
                 }

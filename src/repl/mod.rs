@@ -114,7 +114,8 @@ pub fn run(debug: bool) -> i32 {
             })
             .detach();
     }
-    let code = async_io::block_on(executor.run(session.clone().main(bg_read)));
+    // run_loop, not `executor.run`: it also fires the loop's timers.
+    let code = crate::runtime::run_loop(&executor, session.clone().main(bg_read));
     if let Some(t) = &session.terminal {
         t.take_back();
     }
@@ -521,7 +522,7 @@ impl Session {
             ctx.status.set(1);
             return None;
         };
-        eprintln!("[{}] {}", task.id, task.name);
+        eprintln!("[{}] {}", task.id, task.name());
         let token = Rc::new(CancelToken::default());
         *self.fg_token.borrow_mut() = Some(token.clone());
         let r = await_task(task, token).await;

@@ -14,34 +14,70 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-/// Wakers waiting for something to change.
+use super::timers::Timer;
+
+/// Wakers waiting for something to change. Usually there is one waiter
+/// (the task that owns the token), so one is kept without allocating.
 #[derive(Default)]
-pub struct WakeList(RefCell<Vec<Waker>>);
+pub struct WakeList(RefCell<Wakers>);
+
+#[derive(Default)]
+enum Wakers {
+    #[default]
+    None,
+    One(Waker),
+    Many(Vec<Waker>),
+}
 
 impl WakeList {
     pub fn register(&self, w: &Waker) {
         let mut list = self.0.borrow_mut();
-        // A waiter polled again before being woken is usually the last one
-        // in: checking the tail keeps registering O(1) with 10,000 waiters.
-        if !list.iter().rev().take(4).any(|x| x.will_wake(w)) {
-            list.push(w.clone());
+        match &mut *list {
+            Wakers::None => *list = Wakers::One(w.clone()),
+            Wakers::One(one) if one.will_wake(w) => {}
+            Wakers::One(_) => {
+                let Wakers::One(one) = std::mem::take(&mut *list) else {
+                    unreachable!()
+                };
+                *list = Wakers::Many(vec![one, w.clone()]);
+            }
+            // A waiter polled again before being woken is usually the last
+            // one in: checking the tail keeps registering O(1) with 10,000
+            // waiters.
+            Wakers::Many(v) => {
+                if !v.iter().rev().take(4).any(|x| x.will_wake(w)) {
+                    v.push(w.clone());
+                }
+            }
         }
     }
 
     pub fn wake_all(&self) {
-        let list = std::mem::take(&mut *self.0.borrow_mut());
-        for w in list {
-            w.wake();
+        match std::mem::take(&mut *self.0.borrow_mut()) {
+            Wakers::None => {}
+            Wakers::One(w) => w.wake(),
+            Wakers::Many(v) => v.into_iter().for_each(Waker::wake),
         }
     }
 
     /// Wake the `n` longest-waiting (for a resource of which `n` units just
     /// became free: waking every waiter would be a thundering herd).
     pub fn wake_n(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         let woken: Vec<Waker> = {
             let mut list = self.0.borrow_mut();
-            let n = n.min(list.len());
-            list.drain(..n).collect()
+            match &mut *list {
+                Wakers::Many(v) => {
+                    let n = n.min(v.len());
+                    v.drain(..n).collect()
+                }
+                _ => match std::mem::take(&mut *list) {
+                    Wakers::One(w) => vec![w],
+                    _ => Vec::new(),
+                },
+            }
         };
         for w in woken {
             w.wake();
@@ -153,7 +189,7 @@ impl CancelToken {
     pub fn requested(self: &Rc<Self>) -> Requested {
         Requested {
             token: self.clone(),
-            timer: None,
+            timer: Timer::default(),
         }
     }
 }
@@ -161,33 +197,59 @@ impl CancelToken {
 pub struct Requested {
     token: Rc<CancelToken>,
     /// Armed for the earliest deadline ahead.
-    timer: Option<(Instant, async_io::Timer)>,
+    timer: Timer,
 }
 
 impl Future for Requested {
     type Output = Duration;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
-        loop {
-            let next = self.token.check_deadlines();
-            if self.token.reason.get().is_some() {
-                return Poll::Ready(self.token.grace.get());
-            }
-            self.token.wakers.register(cx.waker());
-            let Some(when) = next else {
-                self.timer = None;
-                return Poll::Pending;
-            };
-            if self.timer.as_ref().is_none_or(|(at, _)| *at != when) {
-                self.timer = Some((when, async_io::Timer::at(when)));
-            }
-            let fired = match self.timer.as_mut() {
-                Some((_, t)) => Pin::new(t).poll(cx).is_ready(),
-                None => false,
-            };
-            if !fired {
-                return Poll::Pending;
-            }
-            // The deadline passed: loop to turn it into a request.
+        let next = self.token.check_deadlines();
+        if self.token.reason.get().is_some() {
+            return Poll::Ready(self.token.grace.get());
         }
+        self.token.wakers.register(cx.waker());
+        match next {
+            Some(when) => self.timer.arm(when, cx.waker()),
+            None => self.timer.disarm(),
+        }
+        Poll::Pending
+    }
+}
+
+/// `sleep`: a deadline raced against the task's cancellation (and its
+/// `timeout` deadlines) in one small future, with one timer registration
+/// for whichever comes first.
+pub struct Sleep {
+    token: Rc<CancelToken>,
+    until: Instant,
+    timer: Timer,
+}
+
+impl Sleep {
+    pub fn new(token: Rc<CancelToken>, until: Instant) -> Sleep {
+        Sleep {
+            token,
+            until,
+            timer: Timer::default(),
+        }
+    }
+}
+
+impl Future for Sleep {
+    /// `Err(())`: cancelled.
+    type Output = Result<(), ()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let next = self.token.check_deadlines();
+        // A finished sleep wins over a request that came with it.
+        if Instant::now() >= self.until {
+            return Poll::Ready(Ok(()));
+        }
+        if self.token.reason.get().is_some() {
+            return Poll::Ready(Err(()));
+        }
+        self.token.wakers.register(cx.waker());
+        let when = next.map_or(self.until, |n| n.min(self.until));
+        self.timer.arm(when, cx.waker());
+        Poll::Pending
     }
 }

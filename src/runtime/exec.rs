@@ -245,10 +245,12 @@ fn call_function(
     let kind = FrameKind::Command {
         check: spec.check,
         text,
-        restore: Some(Restore {
-            io: None,
-            env: env_restore,
-            cwd: None,
+        restore: env_restore.map(|env| {
+            Box::new(Restore {
+                io: None,
+                env: Some(env),
+                cwd: None,
+            })
         }),
     };
     if stage.redirects.is_empty() {
@@ -764,11 +766,11 @@ fn capture_frame(
     let mut io = old_io.clone();
     io.stdout = Rc::new(OutSink::from_fd(w));
     // Like a subshell, a capture does not leak `cd` or `export`.
-    let restore = Restore {
+    let restore = Box::new(Restore {
         io: Some(old_io),
         env: Some(ctx.env.borrow().clone()),
         cwd: Some(ctx.cwd()),
-    };
+    });
     Ok((FrameKind::Capture { reader, restore }, io))
 }
 

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod glob;
 pub mod sync;
 pub mod task;
+pub mod timers;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
@@ -282,6 +283,12 @@ pub fn run_loop<T: 'static>(
 ) -> T {
     let main = executor.spawn(main);
     async_io::block_on(async {
+        // Start async-io's reactor (and its helper thread) before any child
+        // runs: under a tight `ulimit -u` the children could use up every
+        // process slot, and async-io panics if it cannot start its thread.
+        let mut warm_up = async_io::Timer::after(std::time::Duration::from_secs(3600));
+        let _ = futures_lite::future::poll_once(&mut warm_up).await;
+        drop(warm_up);
         loop {
             if main.is_finished() {
                 return main.await;
@@ -297,11 +304,19 @@ pub fn run_loop<T: 'static>(
             if main.is_finished() {
                 return main.await;
             }
+            // Due sleeps and deadlines wake their tasks straight away.
+            let next_timer = timers::fire_due();
             if more {
                 // Woken at once: block_on polls the reactor without blocking.
                 futures_lite::future::yield_now().await;
+            } else if let Some(at) = next_timer {
+                // Nothing runnable: wait (in the reactor) for the next task
+                // or the next timer of the loop's queue.
+                futures_lite::future::or(executor.tick(), async {
+                    async_io::Timer::at(at).await;
+                })
+                .await;
             } else {
-                // Nothing runnable: wait (in the reactor) for the next task.
                 executor.tick().await;
             }
         }

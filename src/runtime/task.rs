@@ -1,7 +1,9 @@
 //! Tasks: a fiber driven by a smol task, with its own cwd and environment.
 
 use std::cell::{Cell, RefCell};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use futures_lite::future;
@@ -10,7 +12,7 @@ use super::cancel::WakeList;
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::OutSink;
 use crate::vm::error::{Error, ErrorKind};
-use crate::vm::fiber::{Fiber, Halt};
+use crate::vm::fiber::{Fiber, Halt, Pending, Resume};
 use crate::vm::objects::Coroutine;
 use crate::vm::value::Value;
 
@@ -27,8 +29,8 @@ pub enum Outcome {
 
 pub struct Task {
     pub id: u64,
-    /// The coroutine's name, for `jobs` and warnings.
-    pub name: Rc<str>,
+    /// The coroutine's code (its name is shown by `jobs` and warnings).
+    proto: Rc<crate::vm::chunk::Proto>,
     /// The task's cancellation token (its context is dropped when it ends,
     /// closing the pipes it held).
     pub cancel: Rc<super::CancelToken>,
@@ -41,14 +43,20 @@ pub struct Task {
     /// Someone awaited (or gathered) the result: its error is not lost.
     pub retrieved: Cell<bool>,
     done: WakeList,
-    /// Queues told the task's index when it finishes (`gather`, `race`).
-    watchers: RefCell<Vec<(Rc<DoneQueue>, usize)>>,
+    /// Queues told the task's index when it finishes (`gather`, `race`);
+    /// usually just one, kept without allocating.
+    watcher: RefCell<Option<(Rc<DoneQueue>, usize)>>,
+    more_watchers: RefCell<Vec<(Rc<DoneQueue>, usize)>>,
     handle: RefCell<Option<smol::Task<()>>>,
 }
 
 impl Task {
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.proto.name
     }
 
     pub fn is_done(&self) -> bool {
@@ -73,8 +81,10 @@ impl Task {
     pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
         if self.is_done() {
             queue.push(index);
+        } else if self.watcher.borrow().is_none() {
+            *self.watcher.borrow_mut() = Some((queue.clone(), index));
         } else {
-            self.watchers.borrow_mut().push((queue.clone(), index));
+            self.more_watchers.borrow_mut().push((queue.clone(), index));
         }
     }
 
@@ -119,39 +129,103 @@ impl DoneQueue {
 }
 
 /// Run a fiber to its end, awaiting whatever it halts on.
-pub async fn drive(mut fiber: Fiber) -> Outcome {
-    let debug = fiber.rt.debug;
-    // Time spent running without awaiting (budget yields included).
-    let mut busy = std::time::Duration::ZERO;
-    // Where the task was when it crossed the threshold.
-    let mut held_at = None;
-    loop {
-        let started = debug.then(Instant::now);
-        let halt = fiber.run();
-        if let Some(t) = started {
-            busy += t.elapsed();
-            if busy > HELD_TOO_LONG && held_at.is_none() {
-                held_at = Some(fiber.resume_location());
-            }
-            if !matches!(halt, Halt::Yield) {
-                if let Some(at) = held_at.take() {
-                    report_held(&fiber, at, busy);
+pub fn drive(fiber: Fiber) -> Drive {
+    Drive {
+        // Boxed and only with --debug: this future lives in every task.
+        held: fiber.rt.debug.then(Box::<HeldWatch>::default),
+        fiber,
+        wait: Wait::Running,
+    }
+}
+
+/// The future of a running fiber. Written out by hand rather than as an
+/// `async fn`: one lives in every task, and the generated state machine
+/// kept the fiber twice (the argument and the local), 312 bytes against
+/// this one's 184 (docs/performance.md).
+pub struct Drive {
+    fiber: Fiber,
+    wait: Wait,
+    held: Option<Box<HeldWatch>>,
+}
+
+/// What a [`Drive`] is waiting on before it runs the fiber again.
+enum Wait {
+    Running,
+    /// A budget yield: back in the queue once, then check for cancellation.
+    Yielded,
+    Await(Pending),
+    Sleep(super::cancel::Sleep),
+}
+
+impl std::future::Future for Drive {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.wait {
+                Wait::Running => {}
+                Wait::Yielded => {
+                    this.wait = Wait::Running;
+                    this.fiber.check_cancel();
                 }
-                busy = std::time::Duration::ZERO;
+                Wait::Await(pending) => {
+                    let result = ready!(pending.as_mut().poll(cx));
+                    this.wait = Wait::Running;
+                    this.fiber.resume(result);
+                }
+                Wait::Sleep(sleep) => {
+                    let slept = ready!(Pin::new(sleep).poll(cx));
+                    this.wait = Wait::Running;
+                    this.fiber.resume(match slept {
+                        Ok(()) => Ok(Resume::Nothing),
+                        Err(()) => Err(Rc::new(Error::cancelled())),
+                    });
+                }
             }
+            let started = this.held.is_some().then(Instant::now);
+            let halt = this.fiber.run();
+            if let (Some(watch), Some(t)) = (this.held.as_deref_mut(), started) {
+                watch.ran(&this.fiber, t.elapsed(), matches!(halt, Halt::Yield));
+            }
+            this.wait = match halt {
+                Halt::Done(v) => return Poll::Ready(Outcome::Value(v)),
+                Halt::Failed(e) => return Poll::Ready(Outcome::Error(e)),
+                Halt::Exit(code) => return Poll::Ready(Outcome::Exit(code)),
+                Halt::Yield => {
+                    this.wait = Wait::Yielded;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Halt::Await(pending) => Wait::Await(pending),
+                Halt::Sleep(until) => Wait::Sleep(super::cancel::Sleep::new(
+                    this.fiber.ctx.cancel.clone(),
+                    until,
+                )),
+            };
         }
-        match halt {
-            Halt::Done(v) => return Outcome::Value(v),
-            Halt::Failed(e) => return Outcome::Error(e),
-            Halt::Exit(code) => return Outcome::Exit(code),
-            Halt::Yield => {
-                future::yield_now().await;
-                fiber.check_cancel();
+    }
+}
+
+/// `--debug`: how long a task has run without awaiting (budget yields
+/// included), and where it was when that crossed the threshold.
+#[derive(Default)]
+struct HeldWatch {
+    busy: std::time::Duration,
+    at: Option<Option<crate::vm::error::Location>>,
+}
+
+impl HeldWatch {
+    fn ran(&mut self, fiber: &Fiber, took: std::time::Duration, yielded: bool) {
+        self.busy += took;
+        if self.busy > HELD_TOO_LONG && self.at.is_none() {
+            self.at = Some(fiber.resume_location());
+        }
+        if !yielded {
+            if let Some(at) = self.at.take() {
+                report_held(fiber, at, self.busy);
             }
-            Halt::Await(pending) => {
-                let result = pending.await;
-                fiber.resume(result);
-            }
+            self.busy = std::time::Duration::ZERO;
         }
     }
 }
@@ -205,7 +279,7 @@ pub fn spawn_with_output(
     }
     let task = Rc::new(Task {
         id,
-        name: Rc::from(coro.name()),
+        proto: coro.func.proto.clone(),
         cancel: ctx.cancel.clone(),
         current: ctx.current.clone(),
         started: Instant::now(),
@@ -213,32 +287,56 @@ pub fn spawn_with_output(
         outcome: RefCell::new(None),
         retrieved: Cell::new(false),
         done: WakeList::default(),
-        watchers: RefCell::new(Vec::new()),
+        watcher: RefCell::new(None),
+        more_watchers: RefCell::new(Vec::new()),
         handle: RefCell::new(None),
     });
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
     rt.tasks.borrow_mut().insert(id, task.clone());
-    let t = task.clone();
-    let rt2 = rt.clone();
-    let handle = rt.executor.spawn(async move {
-        let outcome = drive(fiber).await;
+    let handle = rt.executor.spawn(TaskBody {
+        drive: Some(drive(fiber)),
+        task: task.clone(),
+        rt: rt.clone(),
+    });
+    *task.handle.borrow_mut() = Some(handle);
+    Ok(task)
+}
+
+/// A spawned task's future: the fiber, then recording how it ended.
+struct TaskBody {
+    drive: Option<Drive>,
+    task: TaskRef,
+    rt: Rc<Runtime>,
+}
+
+impl std::future::Future for TaskBody {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(drive) = self.drive.as_mut() else {
+            return Poll::Ready(());
+        };
+        let outcome = ready!(Pin::new(drive).poll(cx));
+        // The fiber goes first: its context (and the pipes it holds) is
+        // closed before anyone waiting for the task runs.
+        self.drive = None;
+        let (t, rt) = (&self.task, &self.rt);
         if let Outcome::Exit(code) = outcome {
-            rt2.request_exit(code);
+            rt.request_exit(code);
         }
         if let Outcome::Error(e) = &outcome
             && e.kind != ErrorKind::Cancelled
         {
-            rt2.failed.borrow_mut().push(t.clone());
+            rt.failed.borrow_mut().push(t.clone());
         }
         *t.outcome.borrow_mut() = Some(outcome);
-        rt2.tasks.borrow_mut().remove(&t.id);
+        rt.tasks.borrow_mut().remove(&t.id);
         t.done.wake_all();
-        for (queue, index) in t.watchers.take() {
+        for (queue, index) in t.watcher.take().into_iter().chain(t.more_watchers.take()) {
             queue.push(index);
         }
-    });
-    *task.handle.borrow_mut() = Some(handle);
-    Ok(task)
+        Poll::Ready(())
+    }
 }
 
 /// Await a task: its value, or its error raised here. If the awaiting task

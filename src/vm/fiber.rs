@@ -34,6 +34,9 @@ pub enum Halt {
     Exit(i32),
     Yield,
     Await(Pending),
+    /// `sleep` until then (unless cancelled): the commonest wait, driven
+    /// without a boxed future.
+    Sleep(std::time::Instant),
 }
 
 /// What a finished wait hands back to the fiber.
@@ -73,12 +76,13 @@ pub enum FrameKind {
     Command {
         check: bool,
         text: Rc<str>,
-        restore: Option<Restore>,
+        /// Boxed: most calls restore nothing, and frames stay small.
+        restore: Option<Box<Restore>>,
     },
     /// `$( )`: stdout goes to a pipe read by `reader`.
     Capture {
         reader: smol::Task<std::io::Result<Vec<u8>>>,
-        restore: Restore,
+        restore: Box<Restore>,
     },
     /// A `timeout` body: its deadline is on the task's cancel token.
     Timeout { scope: u64 },
@@ -296,8 +300,9 @@ impl Fiber {
         })
     }
 
-    fn restore(&mut self, r: Option<Restore>) {
+    fn restore(&mut self, r: Option<Box<Restore>>) {
         let Some(r) = r else { return };
+        let r = *r;
         if let Some(io) = r.io {
             *self.ctx.io.borrow_mut() = io;
         }
@@ -358,14 +363,20 @@ impl Fiber {
                     } => FrameKind::Command {
                         check,
                         text,
-                        restore: Some(Restore {
-                            io: restore_io,
-                            ..restore.unwrap_or(Restore {
-                                io: None,
-                                env: None,
-                                cwd: None,
-                            })
-                        }),
+                        restore: match restore_io {
+                            None => restore,
+                            io => Some(Box::new(Restore {
+                                io,
+                                ..restore.map_or(
+                                    Restore {
+                                        io: None,
+                                        env: None,
+                                        cwd: None,
+                                    },
+                                    |r| *r,
+                                )
+                            })),
+                        },
                     },
                     other => other,
                 };
@@ -905,13 +916,12 @@ impl Fiber {
                     save_pc!();
                     let d = self.pop();
                     let d = to_duration(&d, "sleep")?;
-                    return Ok(Some(Halt::Await(cancellable(
-                        self.ctx.cancel.clone(),
-                        async move {
-                            async_io::Timer::after(d).await;
-                            Ok(Resume::Nothing)
-                        },
-                    ))));
+                    let now = std::time::Instant::now();
+                    // A duration beyond what `Instant` can hold sleeps "forever".
+                    let until = now
+                        .checked_add(d)
+                        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+                    return Ok(Some(Halt::Sleep(until)));
                 }
                 Op::Cancel => {
                     let v = self.pop();
