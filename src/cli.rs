@@ -212,7 +212,7 @@ fn main_ctx() -> TaskCtx {
         }),
         status: std::cell::Cell::new(0),
         cancel: Rc::new(CancelToken::default()),
-        current: Rc::new(RefCell::new(String::new())),
+        current: RefCell::new(None),
     }
 }
 

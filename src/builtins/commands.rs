@@ -435,14 +435,7 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             t.id,
             t.state_name(),
             t.started.elapsed().as_secs_f64(),
-            {
-                let cur = t.current.borrow();
-                if cur.is_empty() {
-                    t.name().to_string()
-                } else {
-                    cur.clone()
-                }
-            }
+            t.doing()
         );
     }
     Ok(Output::out(out.into_bytes()))

@@ -141,7 +141,7 @@ impl Compiler<'_> {
             negated: p.negated,
             check,
             run_coroutine,
-            text,
+            text: text.into(),
         });
         let i = (f.cmds.len() - 1) as u32;
         self.emit(Op::Exec(i), p.span);

@@ -135,7 +135,7 @@ fn main_ctx() -> TaskCtx {
         }),
         status: Cell::new(0),
         cancel: Rc::new(CancelToken::default()),
-        current: Rc::new(RefCell::new(String::new())),
+        current: RefCell::new(None),
     }
 }
 
@@ -398,7 +398,7 @@ impl Session {
                     io: RefCell::new(main_ctx().io.into_inner()),
                     status: Cell::new(148),
                     cancel: Rc::new(CancelToken::default()),
-                    current: Rc::new(RefCell::new(String::new())),
+                    current: RefCell::new(None),
                 };
                 self.hooks.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);

@@ -170,7 +170,7 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
             )));
         }
     }
-    let text: Rc<str> = Rc::from(spec.text.as_str());
+    let text = spec.text.clone();
     if stages.len() == 1 && !spec.negated {
         let stage = stages.pop().unwrap_or(Stage {
             callee: None,

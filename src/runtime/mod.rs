@@ -90,8 +90,8 @@ pub struct TaskCtx {
     pub io: RefCell<Io>,
     pub status: Cell<i32>,
     pub cancel: Rc<CancelToken>,
-    /// What the task is running now, for `jobs`.
-    pub current: Rc<RefCell<String>>,
+    /// The command the task is running now, for `jobs`.
+    pub current: RefCell<Option<Rc<str>>>,
 }
 
 impl TaskCtx {
@@ -110,7 +110,7 @@ impl TaskCtx {
             }),
             status: Cell::new(0),
             cancel: Rc::new(CancelToken::default()),
-            current: Rc::new(RefCell::new(String::new())),
+            current: RefCell::new(None),
         }
     }
 

@@ -34,8 +34,9 @@ pub struct Task {
     /// The task's cancellation token (its context is dropped when it ends,
     /// closing the pipes it held).
     pub cancel: Rc<super::CancelToken>,
-    /// What it is running now, for `jobs`.
-    pub current: Rc<RefCell<String>>,
+    /// Its context while it runs (`jobs` shows the command it is running);
+    /// weak, so the context and its pipes close when the task ends.
+    ctx: std::rc::Weak<TaskCtx>,
     pub started: Instant,
     /// Started with `cmd &`: listed by `jobs` (all live tasks are).
     pub job: bool,
@@ -57,6 +58,12 @@ impl Task {
 
     pub fn name(&self) -> &str {
         &self.proto.name
+    }
+
+    /// The command it is running now, else its name (for `jobs`).
+    pub fn doing(&self) -> String {
+        let current = self.ctx.upgrade().and_then(|c| c.current.borrow().clone());
+        current.as_deref().unwrap_or(self.name()).to_string()
     }
 
     pub fn is_done(&self) -> bool {
@@ -281,7 +288,7 @@ pub fn spawn_with_output(
         id,
         proto: coro.func.proto.clone(),
         cancel: ctx.cancel.clone(),
-        current: ctx.current.clone(),
+        ctx: Rc::downgrade(&ctx),
         started: Instant::now(),
         job,
         outcome: RefCell::new(None),

@@ -215,7 +215,7 @@ pub struct CmdSpec {
     /// `spawn cmd` / `timeout 3s cmd`).
     pub run_coroutine: bool,
     /// The command line as written, for messages and `jobs`.
-    pub text: String,
+    pub text: std::rc::Rc<str>,
 }
 
 #[derive(Clone, Debug)]

@@ -767,7 +767,7 @@ impl Fiber {
                     let spec = &proto.cmds[i as usize];
                     let n: usize = spec.stages.iter().map(|s| s.n_values()).sum();
                     let values = self.pop_n(n);
-                    self.ctx.current.replace(spec.text.clone());
+                    self.ctx.current.replace(Some(spec.text.clone()));
                     match crate::runtime::exec::exec(self, spec, values)? {
                         Some(halt) => return Ok(Some(halt)),
                         None => {
