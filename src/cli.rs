@@ -305,15 +305,15 @@ fn watch_signals(
     main: &Rc<TaskCtx>,
     code: Rc<std::cell::Cell<Option<i32>>>,
 ) -> Option<smol::Task<()>> {
-    use async_signal::{Signal, Signals};
-    use futures_lite::StreamExt;
-    let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Child]).ok()?;
+    use crate::runtime::signals::{self, Signal};
+    signals::install().ok()?;
     let rt2 = rt.clone();
     let main = main.clone();
     Some(rt.executor.spawn(async move {
         let mut count = 0;
         let mut last_reap = std::time::Instant::now();
-        while let Some(Ok(sig)) = signals.next().await {
+        loop {
+            let sig = signals::next().await;
             if sig == Signal::Child {
                 // Orphans adopted as subreaper: reaped at most once a second
                 // here (a /proc scan), and at every cancellation and exit.

@@ -357,6 +357,8 @@ impl Group {
     /// are retried with bounded exponential backoff on the loop's timers.
     /// All processes of a pipeline should be spawned before [`Group::wait`].
     pub async fn spawn(&mut self, cmd: ExternalCmd) -> Result<(), SpawnError> {
+        static REACTOR: std::sync::Once = std::sync::Once::new();
+        REACTOR.call_once(start_reactor);
         validate(&cmd)?;
         let mut delay = FIRST_BACKOFF;
         let mut attempt = 0;
@@ -669,4 +671,14 @@ impl fmt::Debug for Group {
             .field("pids", &self.pids())
             .finish()
     }
+}
+
+/// Start async-io's reactor (and its helper thread) before the first child:
+/// under a tight `ulimit -u` the children could take every process slot,
+/// and async-io panics if it cannot start its thread. Not at start-up,
+/// where it would cost every `ash -c true` a thread.
+fn start_reactor() {
+    let mut timer = Timer::after(Duration::from_secs(3600));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let _ = std::pin::Pin::new(&mut timer).poll(&mut cx);
 }

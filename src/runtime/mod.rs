@@ -14,6 +14,7 @@ pub mod cancel;
 pub mod concurrency;
 pub mod exec;
 pub mod glob;
+pub mod signals;
 pub mod sync;
 pub mod task;
 pub mod timers;
@@ -281,46 +282,94 @@ pub fn run_loop<T: 'static>(
     executor: &Rc<LocalExecutor<'static>>,
     main: impl std::future::Future<Output = T> + 'static,
 ) -> T {
-    let main = executor.spawn(main);
+    let mut main = executor.spawn(main);
+    // As long as there is always something to run, the loop needs no
+    // reactor: a script that never waits (`ash -c true`) then never starts
+    // async-io's reactor and helper thread. (Sources registered meanwhile
+    // are served by that thread.)
+    loop {
+        if let Some(out) = finished(&mut main) {
+            return out;
+        }
+        let slice = run_slice(executor);
+        signals::deliver();
+        timers::fire_due();
+        if slice == Slice::Idle && !executor.try_tick() {
+            break;
+        }
+    }
     async_io::block_on(async {
-        // Start async-io's reactor (and its helper thread) before any child
-        // runs: under a tight `ulimit -u` the children could use up every
-        // process slot, and async-io panics if it cannot start its thread.
-        let mut warm_up = async_io::Timer::after(std::time::Duration::from_secs(3600));
-        let _ = futures_lite::future::poll_once(&mut warm_up).await;
-        drop(warm_up);
         loop {
-            if main.is_finished() {
-                return main.await;
+            if let Some(out) = finished(&mut main) {
+                return out;
             }
-            let start = std::time::Instant::now();
-            let mut more = false;
-            while executor.try_tick() {
-                if start.elapsed() >= TICK_SLICE {
-                    more = true;
-                    break;
-                }
+            let slice = run_slice(executor);
+            if let Some(out) = finished(&mut main) {
+                return out;
             }
-            if main.is_finished() {
-                return main.await;
-            }
-            // Due sleeps and deadlines wake their tasks straight away.
+            // Signals and due timers wake their tasks straight away.
+            signals::deliver();
             let next_timer = timers::fire_due();
-            if more {
+            if slice == Slice::Full {
                 // Woken at once: block_on polls the reactor without blocking.
                 futures_lite::future::yield_now().await;
-            } else if let Some(at) = next_timer {
-                // Nothing runnable: wait (in the reactor) for the next task
-                // or the next timer of the loop's queue.
-                futures_lite::future::or(executor.tick(), async {
-                    async_io::Timer::at(at).await;
-                })
-                .await;
-            } else {
-                executor.tick().await;
+                continue;
             }
+            // Nothing runnable: wait (in the reactor) for the next task,
+            // the next timer of the loop's queue, or a signal.
+            let timer_or_signal = async {
+                match next_timer {
+                    Some(at) => {
+                        futures_lite::future::or(
+                            async {
+                                async_io::Timer::at(at).await;
+                            },
+                            signals::arrived(),
+                        )
+                        .await
+                    }
+                    None => signals::arrived().await,
+                }
+            };
+            futures_lite::future::or(executor.tick(), timer_or_signal).await;
         }
     })
+}
+
+/// How a [`run_slice`] ended.
+#[derive(PartialEq)]
+enum Slice {
+    /// Nothing was ready.
+    Idle,
+    /// Ran what was ready.
+    Drained,
+    /// The slice ran out with tasks still ready.
+    Full,
+}
+
+/// Run ready tasks for up to a [`TICK_SLICE`].
+fn run_slice(executor: &LocalExecutor<'static>) -> Slice {
+    let start = std::time::Instant::now();
+    let mut end = Slice::Idle;
+    while executor.try_tick() {
+        end = Slice::Drained;
+        if start.elapsed() >= TICK_SLICE {
+            return Slice::Full;
+        }
+    }
+    end
+}
+
+/// The output of a finished task.
+fn finished<T>(task: &mut smol::Task<T>) -> Option<T> {
+    if !task.is_finished() {
+        return None;
+    }
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(task).poll(&mut cx) {
+        std::task::Poll::Ready(out) => Some(out),
+        std::task::Poll::Pending => None,
+    }
 }
 
 /// `/dev/null` as a line source (stdin of spawned tasks).
