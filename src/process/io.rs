@@ -510,7 +510,7 @@ pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
             Ok(out)
         }
         Kind::Direct { .. } => {
-            smol::unblock(move || {
+            super::unblock(move || {
                 (&file).read_to_end(&mut out)?;
                 Ok(out)
             })
@@ -534,7 +534,7 @@ pub enum OpenMode {
 /// until the other end opens). The fd is `O_CLOEXEC`. Errors are the plain
 /// OS errors; the caller adds the path to the message.
 pub async fn open_file(path: PathBuf, mode: OpenMode) -> io::Result<OwnedFd> {
-    smol::unblock(move || {
+    super::unblock(move || {
         let mut options = OpenOptions::new();
         match mode {
             OpenMode::Read => options.read(true),

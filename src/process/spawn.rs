@@ -166,7 +166,7 @@ pub struct Cancelled;
 /// Under a low limit on processes (`ulimit -u`), the threads of the spawn
 /// pool would count against it and crowd out the children themselves, so
 /// spawns then run on the loop thread instead (each blocks it briefly).
-fn spawn_inline() -> bool {
+pub(super) fn spawn_inline() -> bool {
     static INLINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *INLINE.get_or_init(|| {
         rustix::process::getrlimit(rustix::process::Resource::Nproc)
@@ -429,7 +429,7 @@ impl Group {
         let spawned = if spawn_inline() {
             spawn()
         } else {
-            smol::unblock(spawn).await
+            super::unblock(spawn).await
         };
         super::contain::spawn_finished(spawned.as_ref().ok().map(|(pid, _)| *pid));
         spawned
@@ -649,7 +649,7 @@ impl Drop for Group {
             .filter(|m| m.exit.is_none())
             .filter_map(|m| m.pidfd.into_inner().ok())
             .collect();
-        smol::unblock(move || {
+        super::unblock::unblock_detached(move || {
             use rustix::process::{WaitId, WaitIdOptions, waitid};
             for fd in &pidfds {
                 // The pidfd was non-blocking for the reactor; a blocking
@@ -657,8 +657,7 @@ impl Drop for Group {
                 let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
                 let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
             }
-        })
-        .detach();
+        });
     }
 }
 
