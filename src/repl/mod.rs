@@ -115,6 +115,8 @@ pub fn run(debug: bool) -> i32 {
             .detach();
     }
     let code = async_io::block_on(executor.run(session.clone().main(bg_read)));
+    // Entries a full disk kept from the file get a last chance.
+    history::save_at_exit();
     if let Some(t) = &session.terminal {
         t.take_back();
     }
