@@ -257,6 +257,13 @@ fn run_source(
             outcome
         }
     });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("ash: cannot start: {e}");
+            return 1;
+        }
+    };
     if let Some(code) = rt.exit_code.get() {
         return code;
     }

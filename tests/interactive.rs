@@ -72,7 +72,12 @@ fn strip_ansi(raw: &[u8]) -> String {
 
 impl Term {
     fn start(dir: &Path) -> Term {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ash"));
+        Term::spawn(dir, Command::new(env!("CARGO_BIN_EXE_ash")))
+    }
+
+    /// Run `cmd` (ash, or something that runs it) in a pty, in `dir/work`,
+    /// with `dir`'s home, data and config.
+    fn spawn(dir: &Path, mut cmd: Command) -> Term {
         cmd.current_dir(dir.join("work"))
             .env("HOME", dir.join("home"))
             .env("XDG_DATA_HOME", dir.join("data"))
@@ -476,4 +481,291 @@ fn unwritable_history_warns_and_works() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let saved = std::fs::read_to_string(&file).expect("read");
     assert_eq!(saved, "echo (\"old-\" + \"entry\")\n", "file left alone");
+}
+
+/// A history file of `lines` entries `echo ("seed-" + "N")`, padded (in its
+/// second line) to `size` bytes: pick a size just under a multiple of 4096
+/// so that the file's last page has only a few bytes free, and a write past
+/// them needs a page a full disk does not have (a tmpfs then writes what
+/// fits and fails: a torn write).
+fn seed_history(lines: usize, size: usize) -> Vec<u8> {
+    let mut entries: Vec<String> = (0..lines)
+        .map(|i| format!("echo (\"seed-\" + \"{i}\")"))
+        .collect();
+    let len: usize = entries.iter().map(|e| e.len() + 1).sum();
+    assert!(
+        len + 3 <= size,
+        "{lines} entries do not fit in {size} bytes"
+    );
+    entries[1].push_str(&format!(" #{}", "x".repeat(size - len - 2)));
+    let text = entries.join("\n") + "\n";
+    assert_eq!(text.len(), size);
+    text.into_bytes()
+}
+
+/// Whether this test can mount a tmpfs in a mount namespace of its own.
+fn can_mount_privately() -> bool {
+    let ok = Command::new("unshare")
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=16k tmpfs /mnt",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "skipped: needs root and unshare to mount a small tmpfs in a private mount namespace"
+        );
+    }
+    ok
+}
+
+/// The shell with `dir/data` (its XDG_DATA_HOME) on a tmpfs of `size`,
+/// mounted in a private mount namespace (unshare), so nothing outside sees
+/// it and it goes when the shell does. `seed` becomes the history file; with
+/// `fill`, the tmpfs is filled before ash starts. `sh` runs ash, then prints
+/// the history file between `==history==` and `==end==`. While it runs, the
+/// test reaches the tmpfs through [`Term::data`].
+fn shell_on_a_small_disk(dir: &Path, size: &str, seed: &[u8], fill: bool) -> Term {
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "fn prompt { return \"ASH> \" }\n",
+    )
+    .expect("write config");
+    std::fs::write(dir.join("seed"), seed).expect("write seed");
+    let script = r#"set -e
+mount -t tmpfs -o "size=$2" tmpfs "$1/data"
+mkdir -p "$1/data/ash"
+cp "$1/seed" "$1/data/ash/history.txt"
+if [ "$3" = fill ]; then dd if=/dev/zero of="$1/data/filler" bs=4096 2>/dev/null || true; fi
+set +e
+"$0"
+echo "==history=="
+cat "$1/data/ash/history.txt"
+echo "==end==""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", script])
+        .arg(env!("CARGO_BIN_EXE_ash"))
+        .arg(dir)
+        .arg(size)
+        .arg(if fill { "fill" } else { "no" });
+    let mut t = Term::spawn(dir, cmd);
+    t.prompt();
+    t
+}
+
+impl Term {
+    /// `dir/data` as the shell sees it (its mount namespace).
+    fn data(&self, dir: &Path) -> PathBuf {
+        let pid = self.s.get_process().pid();
+        PathBuf::from(format!("/proc/{pid}/root{}", dir.join("data").display()))
+    }
+
+    /// After the shell exits: the history file `sh` printed.
+    fn printed_history(&mut self) -> String {
+        self.expect("==history==\n");
+        let text = self.expect("==end==");
+        text.strip_suffix("==end==").unwrap_or(&text).to_string()
+    }
+}
+
+/// Fill the file system of `path` (a file to create) until it is full.
+fn fill_up(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("create filler");
+    let block = [0u8; 4096];
+    loop {
+        if let Err(e) = f.write_all(&block) {
+            assert_eq!(e.raw_os_error(), Some(28), "filling up: {e}");
+            return;
+        }
+    }
+}
+
+/// The end of a long text, for a failure message.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(4)..].join("\n")
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+#[test]
+fn history_on_a_full_disk_is_kept_and_written_when_space_returns() {
+    if !can_mount_privately() {
+        return;
+    }
+    let dir = temp_dir("history-full");
+    let seed = seed_history(100, 4096 - 3);
+    let mut t = shell_on_a_small_disk(&dir, "64k", &seed, false);
+    let data = t.data(&dir);
+    fill_up(&data.join("filler"));
+    // Each entry needs more than the 3 bytes left in the file's last page.
+    t.line("echo (\"full-\" + \"one\")");
+    t.expect("full-one");
+    t.prompt();
+    t.line("echo (\"full-\" + \"two\")");
+    t.expect("full-two");
+    t.prompt();
+    let file = data.join("ash/history.txt");
+    assert!(
+        std::fs::read(&file).expect("read history") == seed,
+        "the file is untouched while the disk is full (no torn line)"
+    );
+    assert_eq!(
+        count(&t.text, "warning"),
+        1,
+        "one warning, not one per line:\n{}",
+        t.text
+    );
+    assert!(
+        t.text.contains("cannot save history to") && t.text.contains("No space left on device"),
+        "{}",
+        t.text
+    );
+    // Up, Up: the first entry typed while full.
+    t.send("\x1b[A");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send("\x1b[A");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send("\r");
+    t.expect("full-one");
+    t.prompt();
+    // Space comes back: the next line writes everything that waited.
+    std::fs::remove_file(data.join("filler")).expect("free the space");
+    t.line("echo (\"after-\" + \"free\")");
+    t.expect("after-free");
+    t.prompt();
+    let mut expected = String::from_utf8(seed.clone()).expect("utf-8");
+    for line in [
+        "echo (\"full-\" + \"one\")",
+        "echo (\"full-\" + \"two\")",
+        "echo (\"full-\" + \"one\")",
+        "echo (\"after-\" + \"free\")",
+    ] {
+        expected.push_str(line);
+        expected.push('\n');
+    }
+    assert!(
+        std::fs::read(&file).expect("read history") == expected.as_bytes(),
+        "the old entries, then the new ones in order"
+    );
+    assert!(
+        t.text.contains("history saved again (4 entries written"),
+        "{}",
+        t.text
+    );
+    t.send("\x04");
+    let printed = t.printed_history();
+    assert!(t.wait_exit(), "the shell and sh exit");
+    assert_eq!(printed.lines().count(), 104, "{}", tail(&printed));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_shell_started_on_a_full_disk_has_its_history_and_saves_at_exit() {
+    if !can_mount_privately() {
+        return;
+    }
+    let dir = temp_dir("history-full-start");
+    let seed = seed_history(50, 4096 - 3);
+    let mut t = shell_on_a_small_disk(&dir, "64k", &seed, true);
+    assert!(!t.text.contains("warning"), "a quiet start:\n{}", t.text);
+    // Up recalls the file's newest entry.
+    t.send("\x1b[A");
+    std::thread::sleep(Duration::from_millis(300));
+    t.send("\r");
+    t.expect("seed-49");
+    t.prompt();
+    t.line("echo (\"while-\" + \"full\")");
+    t.expect("while-full");
+    t.prompt();
+    assert_eq!(count(&t.text, "warning"), 1, "{}", t.text);
+    let data = t.data(&dir);
+    std::fs::remove_file(data.join("filler")).expect("free the space");
+    // Ctrl-D: the exit writes what waited.
+    t.send("\x04");
+    let printed = t.printed_history();
+    assert!(t.wait_exit(), "the shell and sh exit");
+    let mut expected = String::from_utf8(seed).expect("utf-8");
+    expected.push_str("echo (\"while-\" + \"full\")\n");
+    assert!(printed == expected, "the file ends: {:?}", tail(&printed));
+    assert!(
+        t.text.contains("history saved again (1 entry written"),
+        "{}",
+        t.text
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn entries_lost_to_a_disk_full_until_exit_are_counted() {
+    if !can_mount_privately() {
+        return;
+    }
+    let dir = temp_dir("history-full-exit");
+    let seed = seed_history(50, 4096 - 3);
+    let mut t = shell_on_a_small_disk(&dir, "64k", &seed, true);
+    for word in ["one", "two"] {
+        t.line(&format!("echo (\"lost-\" + \"{word}\")"));
+        t.expect(&format!("lost-{word}"));
+        t.prompt();
+    }
+    t.send("\x04");
+    let printed = t.printed_history();
+    assert!(t.wait_exit(), "the shell and sh exit");
+    assert!(
+        printed.as_bytes() == seed,
+        "the file as it was: {:?}",
+        tail(&printed)
+    );
+    assert!(
+        t.text.contains("2 history entries could not be saved to"),
+        "{}",
+        t.text
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trimming_history_on_a_full_disk_leaves_the_file_alone() {
+    if !can_mount_privately() {
+        return;
+    }
+    // 11,000 entries: the next one makes the file due for trimming (to the
+    // newest 10,000), which writes a new file: there is no room for it.
+    let dir = temp_dir("history-full-trim");
+    let size = 65 * 4096 - 3;
+    let seed = seed_history(11_000, size);
+    let mut t = shell_on_a_small_disk(&dir, "512k", &seed, true);
+    t.line("echo (\"trim-\" + \"one\")");
+    t.expect("trim-one");
+    t.prompt();
+    let data = t.data(&dir);
+    let file = data.join("ash/history.txt");
+    assert!(std::fs::read(&file).expect("read") == seed, "untouched");
+    let names: Vec<_> = std::fs::read_dir(data.join("ash"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no half-written new file left: {names:?}");
+    std::fs::remove_file(data.join("filler")).expect("free the space");
+    t.line("echo (\"trim-\" + \"two\")");
+    t.expect("trim-two");
+    t.prompt();
+    let text = std::fs::read_to_string(&file).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10_000, "trimmed to the newest 10,000");
+    assert_eq!(lines[0], "echo (\"seed-\" + \"1002\")");
+    assert_eq!(
+        &lines[9_998..],
+        ["echo (\"trim-\" + \"one\")", "echo (\"trim-\" + \"two\")"]
+    );
+    t.send("\x04");
+    assert!(t.wait_exit(), "the shell and sh exit");
+    let _ = std::fs::remove_dir_all(&dir);
 }

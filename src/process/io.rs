@@ -196,10 +196,8 @@ impl FdIo {
         if self.reg_failed.get() {
             return None;
         }
-        let made = self
-            .fd
-            .as_fd()
-            .try_clone_to_owned()
+        let made = super::io_thread_ready()
+            .and_then(|()| self.fd.as_fd().try_clone_to_owned())
             .and_then(Async::new_nonblocking);
         match made {
             Ok(a) => {
@@ -505,12 +503,13 @@ pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     match kind_of(file.as_fd()) {
         Kind::Polled => {
+            super::io_thread_ready()?;
             let mut file = Async::new(file)?;
             file.read_to_end(&mut out).await?;
             Ok(out)
         }
         Kind::Direct { .. } => {
-            smol::unblock(move || {
+            super::unblock(move || {
                 (&file).read_to_end(&mut out)?;
                 Ok(out)
             })
@@ -534,7 +533,7 @@ pub enum OpenMode {
 /// until the other end opens). The fd is `O_CLOEXEC`. Errors are the plain
 /// OS errors; the caller adds the path to the message.
 pub async fn open_file(path: PathBuf, mode: OpenMode) -> io::Result<OwnedFd> {
-    smol::unblock(move || {
+    super::unblock(move || {
         let mut options = OpenOptions::new();
         match mode {
             OpenMode::Read => options.read(true),

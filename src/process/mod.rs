@@ -60,12 +60,14 @@
 pub mod contain;
 mod io;
 mod spawn;
+mod unblock;
 
 pub use io::{
     InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, open_file, pipe, raise_fd_limit,
     read_to_end,
 };
 pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
+pub use unblock::{io_thread_ready, unblock};
 
 #[cfg(test)]
 mod tests;

@@ -166,7 +166,7 @@ pub struct Cancelled;
 /// Under a low limit on processes (`ulimit -u`), the threads of the spawn
 /// pool would count against it and crowd out the children themselves, so
 /// spawns then run on the loop thread instead (each blocks it briefly).
-fn spawn_inline() -> bool {
+pub(super) fn spawn_inline() -> bool {
     static INLINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *INLINE.get_or_init(|| {
         rustix::process::getrlimit(rustix::process::Resource::Nproc)
@@ -357,8 +357,9 @@ impl Group {
     /// are retried with bounded exponential backoff on the loop's timers.
     /// All processes of a pipeline should be spawned before [`Group::wait`].
     pub async fn spawn(&mut self, cmd: ExternalCmd) -> Result<(), SpawnError> {
-        static REACTOR: std::sync::Once = std::sync::Once::new();
-        REACTOR.call_once(start_reactor);
+        // Before the first child: under a tight `ulimit -u` the children
+        // could otherwise take the slot async-io's thread needs.
+        super::io_thread_ready().map_err(SpawnError::Io)?;
         validate(&cmd)?;
         let mut delay = FIRST_BACKOFF;
         let mut attempt = 0;
@@ -431,7 +432,7 @@ impl Group {
         let spawned = if spawn_inline() {
             spawn()
         } else {
-            smol::unblock(spawn).await
+            super::unblock(spawn).await
         };
         super::contain::spawn_finished(spawned.as_ref().ok().map(|(pid, _)| *pid));
         spawned
@@ -651,7 +652,7 @@ impl Drop for Group {
             .filter(|m| m.exit.is_none())
             .filter_map(|m| m.pidfd.into_inner().ok())
             .collect();
-        smol::unblock(move || {
+        super::unblock::unblock_detached(move || {
             use rustix::process::{WaitId, WaitIdOptions, waitid};
             for fd in &pidfds {
                 // The pidfd was non-blocking for the reactor; a blocking
@@ -659,8 +660,7 @@ impl Drop for Group {
                 let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
                 let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
             }
-        })
-        .detach();
+        });
     }
 }
 
@@ -671,14 +671,4 @@ impl fmt::Debug for Group {
             .field("pids", &self.pids())
             .finish()
     }
-}
-
-/// Start async-io's reactor (and its helper thread) before the first child:
-/// under a tight `ulimit -u` the children could take every process slot,
-/// and async-io panics if it cannot start its thread. Not at start-up,
-/// where it would cost every `ash -c true` a thread.
-fn start_reactor() {
-    let mut timer = Timer::after(Duration::from_secs(3600));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let _ = std::pin::Pin::new(&mut timer).poll(&mut cx);
 }

@@ -1,20 +1,59 @@
-//! Where history lives and how it is opened.
+//! Where history lives, and writing it so that no entry is lost or torn,
+//! even on a full disk.
 //!
 //! `history.txt` in the XDG data dir (`$XDG_DATA_HOME/ash`, by default
 //! `~/.local/share/ash`), or the file named by `$ASH_HISTORY` (empty: no
-//! history file). reedline's `FileBackedHistory` keeps one entry per line
-//! (newlines inside an entry are escaped). The shell syncs after every
-//! accepted line: under an exclusive `flock` on the file, sync reads what
-//! other shells appended, appends this shell's new entries and (when over
-//! capacity) rewrites the file trimmed to the newest entries. So several
-//! shells open at once interleave their entries without losing any; each
-//! one sees the others' entries from its next sync on.
+//! history file). One entry per line, in reedline's format (newlines inside
+//! an entry are written as `<\n>`), so files written by earlier versions
+//! read the same.
+//!
+//! The editor keeps the entries in memory (a reedline `FileBackedHistory`
+//! without a file does the searching) and the shell syncs after every
+//! accepted line. A sync takes an exclusive `flock` on the file, reads what
+//! other shells appended, and appends this shell's new entries; when the
+//! file has grown past [`CAPACITY`] + [`SLACK`] entries it is instead
+//! rewritten trimmed to the newest [`CAPACITY`] (a new file renamed over the
+//! old one, so every shell checks, once it holds the lock, that the name
+//! still leads to the file it locked). Several shells open at once thus
+//! interleave their entries without losing any, and each one sees the
+//! others' from its next sync on.
+//!
+//! reedline's own file sync, used before, was not safe on a full disk: a
+//! write that ran out of space half-way left a torn line in the file, which
+//! the next append ran into (`echo echo ok`), and when the tear fell inside
+//! a UTF-8 character the file could no longer be read at all, so every later
+//! session started without its history. Its trimming rewrote the file in
+//! place, leaving a torn line when that failed. And it warned on every line.
+//! Here:
+//!
+//! - an append that fails is cut back to the file's length before it (the
+//!   file is as it was), a rewrite that fails leaves the old file alone (it
+//!   is a new file that was not renamed), and a line that is torn anyway
+//!   (a crash) starts the next append on a new line;
+//! - the entries that could not be written stay in memory (Up recalls
+//!   them) and are written by the next sync that works, or at exit;
+//! - one warning when writing starts failing, one note when it works again;
+//! - lines of the file that are not UTF-8 are skipped with a warning, not
+//!   the whole file, and are kept in the file;
+//! - nothing is written at start-up, so a full disk does not stop the
+//!   shell from starting with its history.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use reedline::{FileBackedHistory, History};
+use reedline::{
+    FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery,
+};
 
 pub const CAPACITY: usize = 10_000;
+/// How far past [`CAPACITY`] the file may grow before it is rewritten
+/// trimmed: a rewrite once per 1,000 lines, not on every line.
+pub const SLACK: usize = CAPACITY / 10;
+/// How reedline writes a newline inside an entry.
+const NEWLINE_ESCAPE: &str = "<\\n>";
 
 pub fn history_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ASH_HISTORY") {
@@ -23,26 +62,472 @@ pub fn history_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "ash").map(|d| d.data_dir().join("history.txt"))
 }
 
-/// Open the history file; on any problem, warn and keep history in memory
-/// only for this session.
+/// The session's history: shared between the editor thread (which owns the
+/// `Box<dyn History>`) and the exit path ([`save_at_exit`], which makes the
+/// last try; unlike reedline's, dropping it writes nothing, since the
+/// editor thread may still be dropping it while the process exits).
+pub struct AshHistory(Arc<Mutex<Inner>>);
+
+struct Inner {
+    path: Option<PathBuf>,
+    memory: FileBackedHistory,
+    /// This session's entries that are not in the file yet, oldest first.
+    pending: Vec<String>,
+    /// The file could not be read or written last time, and that was
+    /// reported: further failures are quiet until it works again.
+    failing: bool,
+}
+
+static OPEN: Mutex<Option<Arc<Mutex<Inner>>>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Open the session's history and read the file (nothing is written).
 pub fn open() -> Box<dyn History> {
-    let memory = || -> Box<dyn History> {
-        match FileBackedHistory::new(CAPACITY) {
-            Ok(h) => Box::new(h),
-            Err(_) => Box::<FileBackedHistory>::default(),
-        }
+    let mut inner = Inner {
+        path: history_path(),
+        memory: empty_memory(),
+        pending: Vec::new(),
+        failing: false,
     };
-    let Some(path) = history_path() else {
-        return memory();
+    inner.load();
+    let shared = Arc::new(Mutex::new(inner));
+    *lock(&OPEN) = Some(shared.clone());
+    Box::new(AshHistory(shared))
+}
+
+/// When the shell exits: a last try to write the entries that could not be
+/// written, and a warning naming how many are lost if that fails too.
+pub fn save_at_exit() {
+    let Some(shared) = lock(&OPEN).take() else {
+        return;
     };
-    match FileBackedHistory::with_file(CAPACITY, path.clone()) {
-        Ok(h) => Box::new(h),
-        Err(e) => {
-            crate::diag::warn(&format!(
-                "cannot use the history file {}: {e}; history is not saved this session",
-                path.display()
-            ));
-            memory()
+    let mut inner = lock(&shared);
+    if inner.pending.is_empty() {
+        return;
+    }
+    let n = inner.pending.len();
+    match inner.write() {
+        Ok(()) => {
+            if inner.failing {
+                eprintln!(
+                    "ash: history saved again ({n} {} written to {})",
+                    entries(n),
+                    inner.describe_path()
+                );
+            }
         }
+        Err(e) => crate::diag::warn(&format!(
+            "{n} history {} could not be saved to {}: {}",
+            entries(n),
+            inner.describe_path(),
+            message(&e)
+        )),
+    }
+}
+
+fn entries(n: usize) -> &'static str {
+    if n == 1 { "entry" } else { "entries" }
+}
+
+/// An io::Error without std's " (os error N)".
+fn message(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn empty_memory() -> FileBackedHistory {
+    FileBackedHistory::new(CAPACITY).unwrap_or_default()
+}
+
+fn encode(entry: &str) -> String {
+    entry.replace('\n', NEWLINE_ESCAPE)
+}
+
+/// The file's lines (without their `\n`), and whether its last line was
+/// torn (it has no `\n`).
+fn split_lines(bytes: &[u8]) -> (Vec<&[u8]>, bool) {
+    if bytes.is_empty() {
+        return (Vec::new(), false);
+    }
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let torn = !bytes.ends_with(b"\n");
+    if !torn {
+        lines.pop();
+    }
+    (lines, torn)
+}
+
+/// The entries among `lines`, and how many lines are not UTF-8.
+fn decode(lines: &[&[u8]]) -> (Vec<String>, usize) {
+    let mut skipped = 0;
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        match std::str::from_utf8(line) {
+            Ok("") => {}
+            Ok(s) => out.push(s.replace(NEWLINE_ESCAPE, "\n")),
+            Err(_) => skipped += 1,
+        }
+    }
+    (out, skipped)
+}
+
+/// The whole file, read under a shared lock (so no other shell is half-way
+/// through an append).
+fn read_shared(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    // Best effort: a file system without locks still gets its history.
+    let _ = file.lock_shared();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Open `path` for reading and writing (creating it), locked exclusively.
+/// If the name was moved to another file while waiting for the lock (a
+/// trimming rewrite by another shell), start over with the new one.
+fn open_locked(path: &Path) -> io::Result<File> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        // Best effort: a file system without locks still gets its history.
+        let _ = file.lock();
+        let held = file.metadata()?;
+        match std::fs::metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(file),
+            // Renamed over again and again: write to the one held.
+            _ if tries >= 10 => return Ok(file),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Replace the file behind `path` (following a symlink) with `content`:
+/// write a new file next to it and rename it over the old one. On failure
+/// the old file is untouched.
+fn replace(path: &Path, old: &File, content: &[u8]) -> io::Result<()> {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut new = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let meta = old.metadata()?;
+        new.set_permissions(meta.permissions())?;
+        let _ = std::os::unix::fs::fchown(&new, Some(meta.uid()), Some(meta.gid()));
+        new.write_all(content)?;
+        new.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+impl Inner {
+    fn describe_path(&self) -> String {
+        self.path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Keep the newest [`CAPACITY`] of `entries` in memory.
+    fn set_memory(&mut self, entries: Vec<String>) {
+        let mut memory = empty_memory();
+        let skip = entries.len().saturating_sub(CAPACITY);
+        for e in entries.into_iter().skip(skip) {
+            let _ = memory.save(HistoryItem::from_command_line(e));
+        }
+        self.memory = memory;
+    }
+
+    /// At start-up: read the file.
+    fn load(&mut self) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        match read_shared(&path) {
+            Ok(bytes) => {
+                let (lines, _) = split_lines(&bytes);
+                let (entries, skipped) = decode(&lines);
+                if skipped > 0 {
+                    crate::diag::warn(&format!(
+                        "{skipped} {} of the history file {} {} not UTF-8 and {} skipped",
+                        if skipped == 1 { "line" } else { "lines" },
+                        path.display(),
+                        if skipped == 1 { "is" } else { "are" },
+                        if skipped == 1 { "was" } else { "were" },
+                    ));
+                }
+                self.set_memory(entries);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                crate::diag::warn(&format!(
+                    "cannot read the history file {}: {}; this session's history is kept in memory until the file can be written",
+                    path.display(),
+                    message(&e)
+                ));
+                self.failing = true;
+            }
+        }
+    }
+
+    /// Nothing to write: take in what other shells wrote, under a shared
+    /// lock (a file that is not there, or not writable, is no error).
+    fn merge(&mut self, path: &Path) -> io::Result<()> {
+        match read_shared(path) {
+            Ok(bytes) => {
+                let (entries, _) = decode(&split_lines(&bytes).0);
+                self.set_memory(entries);
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Merge the file into memory and append the pending entries to it
+    /// (or rewrite it trimmed). On failure the file is as it was and the
+    /// pending entries stay pending.
+    fn write(&mut self) -> io::Result<()> {
+        let Some(path) = self.path.clone() else {
+            self.pending.clear();
+            return Ok(());
+        };
+        if self.pending.is_empty() {
+            return self.merge(&path);
+        }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = open_locked(&path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (lines, torn) = split_lines(&bytes);
+        let mut added = Vec::new();
+        for e in &self.pending {
+            added.extend_from_slice(encode(e).as_bytes());
+            added.push(b'\n');
+        }
+        let total = lines.len() + self.pending.len();
+        let mut kept = &lines[..];
+        let mut trimmed = false;
+        if total > CAPACITY + SLACK {
+            kept = &lines[(total - CAPACITY).min(lines.len())..];
+            let mut content = Vec::with_capacity(bytes.len() + added.len());
+            for line in kept {
+                content.extend_from_slice(line);
+                content.push(b'\n');
+            }
+            content.extend_from_slice(&added);
+            // If the new file cannot be written, appending may still fit.
+            trimmed = replace(&path, &file, &content).is_ok();
+            if !trimmed {
+                kept = &lines[..];
+            }
+        }
+        if !trimmed && !added.is_empty() {
+            let before = bytes.len() as u64;
+            if torn {
+                // A line cut short (by a crash): ours start on a new line.
+                added.insert(0, b'\n');
+            }
+            let appended = file
+                .seek(SeekFrom::Start(before))
+                .and_then(|_| file.write_all(&added));
+            if let Err(e) = appended {
+                // Out of space half-way: cut back what did fit.
+                let _ = file.set_len(before);
+                return Err(e);
+            }
+        }
+        let (mut entries, _) = decode(kept);
+        entries.append(&mut self.pending);
+        self.set_memory(entries);
+        Ok(())
+    }
+}
+
+impl History for AshHistory {
+    fn save(&mut self, h: HistoryItem) -> reedline::Result<HistoryItem> {
+        let mut inner = lock(&self.0);
+        let line = h.command_line.clone();
+        let saved = inner.memory.save(h)?;
+        if saved.id.is_some() && inner.path.is_some() {
+            if inner.pending.len() >= CAPACITY {
+                inner.pending.remove(0);
+            }
+            inner.pending.push(line);
+        }
+        Ok(saved)
+    }
+
+    fn load(&self, id: HistoryItemId) -> reedline::Result<HistoryItem> {
+        lock(&self.0).memory.load(id)
+    }
+
+    fn count(&self, query: SearchQuery) -> reedline::Result<i64> {
+        lock(&self.0).memory.count(query)
+    }
+
+    fn search(&self, query: SearchQuery) -> reedline::Result<Vec<HistoryItem>> {
+        lock(&self.0).memory.search(query)
+    }
+
+    fn update(
+        &mut self,
+        id: HistoryItemId,
+        updater: &dyn Fn(HistoryItem) -> HistoryItem,
+    ) -> reedline::Result<()> {
+        lock(&self.0).memory.update(id, updater)
+    }
+
+    fn clear(&mut self) -> reedline::Result<()> {
+        let mut inner = lock(&self.0);
+        inner.pending.clear();
+        inner.memory.clear()
+    }
+
+    fn delete(&mut self, id: HistoryItemId) -> reedline::Result<()> {
+        lock(&self.0).memory.delete(id)
+    }
+
+    /// Never fails: a failure is reported here (once, until writing works
+    /// again) and the entries are tried again on the next sync.
+    fn sync(&mut self) -> io::Result<()> {
+        let mut inner = lock(&self.0);
+        let waiting = inner.pending.len();
+        match inner.write() {
+            Ok(()) => {
+                if inner.failing && waiting > 0 {
+                    eprintln!(
+                        "ash: history saved again ({waiting} {} written to {})",
+                        entries(waiting),
+                        inner.describe_path()
+                    );
+                }
+                inner.failing = false;
+            }
+            Err(e) => {
+                if !inner.failing {
+                    crate::diag::warn(&format!(
+                        "cannot save history to {}: {}; new entries are kept for this session and saved when the file can be written",
+                        inner.describe_path(),
+                        message(&e)
+                    ));
+                }
+                inner.failing = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn session(&self) -> Option<HistorySessionId> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_torn_tails() {
+        assert_eq!(split_lines(b""), (Vec::<&[u8]>::new(), false));
+        assert_eq!(split_lines(b"a\nb\n"), (vec![&b"a"[..], b"b"], false));
+        assert_eq!(split_lines(b"a\nec"), (vec![&b"a"[..], b"ec"], true));
+        let (entries, skipped) = decode(&[b"ok", b"", b"\xff\xfe bad", b"if x {<\\n>}"]);
+        assert_eq!(entries, vec!["ok".to_string(), "if x {\n}".to_string()]);
+        assert_eq!(skipped, 1);
+    }
+
+    fn history_at(path: &Path) -> AshHistory {
+        let mut inner = Inner {
+            path: Some(path.to_path_buf()),
+            memory: empty_memory(),
+            pending: Vec::new(),
+            failing: false,
+        };
+        inner.load();
+        AshHistory(Arc::new(Mutex::new(inner)))
+    }
+
+    #[test]
+    fn trimming_keeps_the_newest_entries_the_mode_and_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ash-history-trim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let real = dir.join("real.txt");
+        let link = dir.join("history.txt");
+        let text: String = (0..CAPACITY + SLACK)
+            .map(|i| format!("echo {i}\n"))
+            .collect();
+        std::fs::write(&real, text).expect("write");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let mut h = history_at(&link);
+        h.save(HistoryItem::from_command_line("echo new"))
+            .expect("save");
+        h.sync().expect("sync");
+        let saved = std::fs::read_to_string(&real).expect("read");
+        let lines: Vec<&str> = saved.lines().collect();
+        assert_eq!(lines.len(), CAPACITY);
+        assert_eq!(lines[0], format!("echo {}", SLACK + 1));
+        assert_eq!(lines[CAPACITY - 1], "echo new");
+        let meta = std::fs::metadata(&real).expect("stat");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("lstat")
+                .is_symlink()
+        );
+        let names = std::fs::read_dir(&dir).expect("list").count();
+        assert_eq!(names, 2, "no new file left over");
+        // Appending again (under capacity + slack) adds one line.
+        h.save(HistoryItem::from_command_line("echo newer"))
+            .expect("save");
+        h.sync().expect("sync");
+        let saved = std::fs::read_to_string(&real).expect("read");
+        assert_eq!(saved.lines().count(), CAPACITY + 1);
+        assert!(saved.ends_with("echo new\necho newer\n"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_append_starts_on_a_new_line_after_a_torn_one() {
+        let dir = std::env::temp_dir().join(format!("ash-history-torn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("history.txt");
+        std::fs::write(&path, "echo one\nech").expect("write");
+        let mut h = history_at(&path);
+        h.save(HistoryItem::from_command_line("echo two"))
+            .expect("save");
+        h.sync().expect("sync");
+        let saved = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(saved, "echo one\nech\necho two\n");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -74,6 +74,12 @@ struct Session {
 
 /// Run the interactive shell; returns the exit status.
 pub fn run(debug: bool) -> i32 {
+    // The shell waits from its first line on: start async-io now, where a
+    // failure (a tight `ulimit -u`) can still be reported.
+    if let Err(e) = crate::process::io_thread_ready() {
+        eprintln!("ash: cannot start: {e}");
+        return 1;
+    }
     let terminal = Terminal::init().map(Rc::new);
     let stop_signals = jobs::catch_stop_signals();
     crate::process::raise_fd_limit();
@@ -115,7 +121,13 @@ pub fn run(debug: bool) -> i32 {
             .detach();
     }
     // run_loop, not `executor.run`: it also fires the loop's timers.
-    let code = crate::runtime::run_loop(&executor, session.clone().main(bg_read));
+    let code =
+        crate::runtime::run_loop(&executor, session.clone().main(bg_read)).unwrap_or_else(|e| {
+            eprintln!("ash: cannot start: {e}");
+            1
+        });
+    // Entries a full disk kept from the file get a last chance.
+    history::save_at_exit();
     if let Some(t) = &session.terminal {
         t.take_back();
     }

@@ -814,7 +814,8 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     }
     Ok(Halt::Await(Box::pin(async move {
         let p = full.clone();
-        let text = smol::unblock(move || std::fs::read(p)).await.map_err(|e| {
+        let read = process::unblock(move || std::fs::read(p));
+        let text = read.await.map_err(|e| {
             Rc::new(Error::io(format!(
                 "cannot read {}: {}",
                 full.display(),

@@ -211,7 +211,7 @@ pub async fn expand(pattern: Value, cwd: Rc<PathBuf>) -> Result<Value, Error> {
     let pattern = pattern.to_bytes();
     let dir = cwd.as_ref().clone();
     let p = pattern.clone();
-    let found = smol::unblock(move || expand_sync(&p, &dir)).await;
+    let found = crate::process::unblock(move || expand_sync(&p, &dir)).await;
     if found.is_empty() {
         return Err(Error::new(
             ErrorKind::Glob,

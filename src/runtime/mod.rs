@@ -277,11 +277,13 @@ impl Runtime {
 /// timeouts fire hundreds of milliseconds late.
 const TICK_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Run the event loop until `main` finishes, returning its output.
+/// Run the event loop until `main` finishes, returning its output; an error
+/// when the loop has to wait but async-io cannot start (no thread can be
+/// created: a tight `ulimit -u`).
 pub fn run_loop<T: 'static>(
     executor: &Rc<LocalExecutor<'static>>,
     main: impl std::future::Future<Output = T> + 'static,
-) -> T {
+) -> std::io::Result<T> {
     let mut main = executor.spawn(main);
     // As long as there is always something to run, the loop needs no
     // reactor: a script that never waits (`ash -c true`) then never starts
@@ -289,7 +291,7 @@ pub fn run_loop<T: 'static>(
     // are served by that thread.)
     loop {
         if let Some(out) = finished(&mut main) {
-            return out;
+            return Ok(out);
         }
         let slice = run_slice(executor);
         signals::deliver();
@@ -298,7 +300,8 @@ pub fn run_loop<T: 'static>(
             break;
         }
     }
-    async_io::block_on(async {
+    crate::process::io_thread_ready()?;
+    Ok(async_io::block_on(async {
         loop {
             if let Some(out) = finished(&mut main) {
                 return out;
@@ -333,7 +336,7 @@ pub fn run_loop<T: 'static>(
             };
             futures_lite::future::or(executor.tick(), timer_or_signal).await;
         }
-    })
+    }))
 }
 
 /// How a [`run_slice`] ended.

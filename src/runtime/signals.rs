@@ -116,6 +116,7 @@ pub async fn arrived() {
     let socket = INSTALLED.with_borrow_mut(|installed| {
         let installed = installed.as_mut()?;
         if installed.wake_async.is_none() {
+            crate::process::io_thread_ready().ok()?;
             let wake = installed.wake.take()?;
             installed.wake_async = Async::new(wake).ok().map(Rc::new);
         }
