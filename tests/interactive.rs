@@ -233,6 +233,30 @@ fn command_output_and_state_between_lines() {
 }
 
 #[test]
+fn a_program_that_fails_at_the_prompt_gets_no_extra_report() {
+    let dir = temp_dir("quietfail");
+    let mut t = shell(&dir);
+    // The program speaks for itself; the status is kept in $status.
+    // (The text the program prints differs from the line typed, which the
+    // terminal echoes.)
+    t.line("sh -c 'echo own-$((40 + 2)) >&2; exit 3'");
+    t.expect("own-42");
+    let seen = t.expect("ASH> ");
+    assert!(!seen.contains("CommandError"), "extra report: {seen}");
+    std::thread::sleep(Duration::from_millis(150));
+    t.line("echo \"status=$status\"");
+    t.expect("status=3");
+    t.prompt();
+    // Inside a function the report (with its call trace) is still shown.
+    t.line("fn f { false }");
+    t.prompt();
+    t.line("f");
+    t.expect("CommandError");
+    t.expect("called from");
+    t.prompt();
+}
+
+#[test]
 fn multi_line_input() {
     let dir = temp_dir("multiline");
     let mut t = shell(&dir);

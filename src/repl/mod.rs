@@ -428,7 +428,8 @@ impl Session {
                 let quiet = e.kind == ErrorKind::Cancelled
                     || e.broken_pipe
                     // The program was killed by Ctrl-C itself.
-                    || (e.kind == ErrorKind::Command && e.status == Some(130));
+                    || (e.kind == ErrorKind::Command && e.status == Some(130))
+                    || ran_and_failed_at_the_prompt(&e);
                 let status = if e.kind == ErrorKind::Cancelled {
                     130
                 } else {
@@ -602,4 +603,15 @@ impl Session {
         .await;
         self.rt.exit_code.get().unwrap_or(code)
     }
+}
+
+/// A program typed at the prompt that ran and exited non-zero: it has said
+/// what went wrong itself, and the prompt shows the status (as in bash and
+/// fish), so no report is added. Reported still: a command not found or not
+/// executable (126, 127: ash's own message), and failures inside functions
+/// (the report's call trace says where).
+fn ran_and_failed_at_the_prompt(e: &crate::vm::error::Error) -> bool {
+    e.kind == ErrorKind::Command
+        && !matches!(e.status, Some(126 | 127))
+        && e.trace.borrow().is_empty()
 }
