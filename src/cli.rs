@@ -305,6 +305,9 @@ fn report_unretrieved(rt: &Runtime) -> bool {
     any
 }
 
+/// The shortest time between two reaps of adopted orphans.
+const REAP_INTERVAL: Duration = Duration::from_millis(20);
+
 /// SIGINT/SIGTERM: cancel everything; exit 130/143. A second signal kills
 /// every process group at once.
 fn watch_signals(
@@ -318,18 +321,32 @@ fn watch_signals(
     let main = main.clone();
     Some(rt.executor.spawn(async move {
         let mut count = 0;
+        // Orphans adopted as subreaper are reaped on SIGCHLD, at most every
+        // REAP_INTERVAL (a burst of exits is one reap), and once more after
+        // the last one, so none is left a zombie for long.
         let mut last_reap = std::time::Instant::now();
+        let mut reap_at: Option<std::time::Instant> = None;
         loop {
-            let sig = signals::next().await;
-            if sig == Signal::Child {
-                // Orphans adopted as subreaper: reaped at most once a second
-                // here (a /proc scan), and at every cancellation and exit.
-                if last_reap.elapsed() >= Duration::from_secs(1) {
-                    last_reap = std::time::Instant::now();
-                    process::contain::reap_adopted();
+            let sig = match reap_at {
+                Some(at) => {
+                    futures_lite::future::or(async { Some(signals::next().await) }, async {
+                        async_io::Timer::at(at).await;
+                        None
+                    })
+                    .await
+                }
+                None => Some(signals::next().await),
+            };
+            let Some(sig) = sig.filter(|&s| s != Signal::Child) else {
+                let now = std::time::Instant::now();
+                if now >= last_reap + REAP_INTERVAL {
+                    last_reap = now;
+                    reap_at = (!process::contain::reap_adopted()).then(|| now + REAP_INTERVAL);
+                } else {
+                    reap_at = Some(last_reap + REAP_INTERVAL);
                 }
                 continue;
-            }
+            };
             count += 1;
             code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
             let grace = if count > 1 {

@@ -5,10 +5,14 @@
 //! `setpgid`, double forks), and not anything once ash itself is gone.
 //!
 //! - **Scope tokens.** Every external process ash starts gets
-//!   `ASH_SCOPE=<ash pid>.<group>` in its environment, which its
-//!   descendants inherit wherever they move. When a group is cancelled, the
-//!   processes carrying its token are signalled with it; when the script
-//!   ends, every process carrying one of this ash's tokens is killed.
+//!   `ASH_SCOPE=<ash pid>.<scope>.<group>` in its environment (scope: the
+//!   cancel token of the task that ran it; group: a number that grows with
+//!   every process group), which its descendants inherit wherever they
+//!   move. When a group is cancelled, the processes carrying its token are
+//!   signalled with it; when a `timeout` or a task is cancelled, what its
+//!   already finished commands left behind is killed
+//!   ([`kill_left_behind`]); when the script ends, every process carrying
+//!   one of this ash's tokens is killed.
 //!   (A descendant that clears its environment escapes this; documented.)
 //! - **Subreaper.** ash makes itself a child subreaper
 //!   (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants are re-parented to
@@ -55,10 +59,46 @@ thread_local! {
     static SENTINEL_TRIED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A fresh scope token for a new process group.
-pub fn new_scope_token() -> String {
+/// A fresh token for a new process group started under cancel scope
+/// `scope`, and the group's number.
+pub fn new_scope_token(scope: u64) -> (String, u64) {
     let n = NEXT_SCOPE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}.{n}", rustix::process::getpid().as_raw_nonzero())
+    let pid = rustix::process::getpid().as_raw_nonzero();
+    (format!("{pid}.{scope}.{n}"), n)
+}
+
+/// The number the next process group will get (groups started from now on
+/// have this number or a higher one).
+pub fn next_group_number() -> u64 {
+    NEXT_SCOPE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// SIGKILL every live process carrying a token of this ash for cancel
+/// scope `scope` and a group numbered `from` or higher: descendants that
+/// commands of a cancelled scope left behind when they finished (daemons,
+/// `setsid` escapees), which no group's cancellation reaches. A `/proc`
+/// scan, done only when such a scope is cancelled. How many were killed.
+pub fn kill_left_behind(scope: u64, from: u64) -> usize {
+    let me = rustix::process::getpid().as_raw_nonzero();
+    let head = format!("{SCOPE_VAR}={me}.{scope}.");
+    let mut n = 0;
+    for pid in numeric_dirs() {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let group = env.split(|&b| b == 0).find_map(|kv| {
+            let rest = kv.strip_prefix(head.as_bytes())?;
+            std::str::from_utf8(rest).ok()?.parse::<u64>().ok()
+        });
+        if group.is_none_or(|g| g < from) || matches!(stat_of(&pid), Some((b'Z', _)) | None) {
+            continue;
+        }
+        if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(p, Signal::KILL);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// The prefix every token of this ash process starts with.
@@ -150,26 +190,46 @@ pub fn signal_scope_alive(token: &str) -> bool {
 
 /// Reap exited descendants that were re-parented to ash (it is a
 /// subreaper). Skipped while a spawn is in flight, since that child's pid
-/// is not known yet and its status must not be taken.
-pub fn reap_adopted() {
+/// is not known yet and its status must not be taken: returns false then,
+/// and the caller tries again shortly.
+pub fn reap_adopted() -> bool {
     if SPAWNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-        return;
+        return false;
     }
     let me = rustix::process::getpid().as_raw_nonzero().get();
-    for pid in numeric_dirs() {
-        let Some((b'Z', ppid)) = stat_of(&pid) else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<i32>() else {
-            continue;
-        };
-        if ppid != me || own().contains(&pid) {
+    let children = children_of_ash().unwrap_or_else(|| {
+        // No /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): every
+        // process whose parent is ash.
+        numeric_dirs()
+            .filter(|pid| matches!(stat_of(pid), Some((_, ppid)) if ppid == me))
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    });
+    for pid in children {
+        if own().contains(&pid) {
             continue;
         }
+        // Only that pid: a child still running is left alone (NOHANG).
         if let Some(p) = Pid::from_raw(pid) {
             let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
         }
     }
+    true
+}
+
+/// ash's children, from each of its threads' `children` file (adopted
+/// orphans are attached to one of ash's threads): a few small reads
+/// instead of a scan of every process on the machine.
+fn children_of_ash() -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).ok()?;
+        out.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    Some(out)
 }
 
 /// When the script ends: if a program was ever started but the sentinel

@@ -210,6 +210,7 @@ pub struct Group {
     /// `ASH_SCOPE` of every process of the group (see `contain`): finds
     /// descendants that left the process group.
     token: String,
+    number: u64,
 }
 
 /// Bounded exponential backoff for transient spawn failures:
@@ -335,11 +336,23 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
 
 impl Group {
     pub fn new() -> Group {
+        Group::in_scope(0)
+    }
+
+    /// A group started under cancel scope `scope` (see `contain`).
+    pub fn in_scope(scope: u64) -> Group {
+        let (token, number) = super::contain::new_scope_token(scope);
         Group {
             pgids: Vec::new(),
             members: Vec::new(),
-            token: super::contain::new_scope_token(),
+            token,
+            number,
         }
+    }
+
+    /// The group's number (they grow with every group ash starts).
+    pub fn number(&self) -> u64 {
+        self.number
     }
 
     /// The process group id, once a process has been started.

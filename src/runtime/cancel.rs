@@ -96,8 +96,13 @@ pub enum CancelReason {
     Signal,
 }
 
-#[derive(Default)]
 pub struct CancelToken {
+    /// Names the scope in the `ASH_SCOPE` tokens of the processes started
+    /// under it (see `process::contain`).
+    id: u64,
+    /// The number of the latest process group of this scope that finished:
+    /// what it left behind is killed if the scope is cancelled.
+    finished_group: Cell<u64>,
     reason: Cell<Option<CancelReason>>,
     grace: Cell<Duration>,
     wakers: WakeList,
@@ -107,6 +112,20 @@ pub struct CancelToken {
     /// first have to get its turn on the loop to arm its timer, and under
     /// load (thousands of runnable tasks) that made timeouts fire late.
     deadlines: RefCell<Vec<(u64, Instant, Duration)>>,
+}
+
+impl Default for CancelToken {
+    fn default() -> CancelToken {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        CancelToken {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            finished_group: Cell::new(0),
+            reason: Cell::new(None),
+            grace: Cell::new(Duration::ZERO),
+            wakers: WakeList::default(),
+            deadlines: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 /// The default time between SIGTERM and SIGKILL.
@@ -124,6 +143,27 @@ impl CancelToken {
             Some(_) => self.grace.set(self.grace.get().min(grace)),
         }
         self.wakers.wake_all();
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// A process group started under this scope has finished.
+    pub fn group_finished(&self, number: u64) {
+        self.finished_group
+            .set(self.finished_group.get().max(number));
+    }
+
+    /// The scope (or the part of it since group `from`) was cancelled: kill
+    /// what its finished commands left behind. Their own groups are gone,
+    /// so nothing else reaches a daemon they started; the `/proc` scan runs
+    /// only if such a command finished.
+    pub fn kill_left_behind(&self, from: u64) {
+        let last = self.finished_group.get();
+        if last != 0 && last >= from {
+            crate::process::contain::kill_left_behind(self.id, from);
+        }
     }
 
     pub fn is_requested(&self) -> bool {

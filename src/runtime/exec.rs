@@ -464,7 +464,7 @@ fn run_pipeline(
                 .map_err(Rc::new)?;
             ios.push(io);
         }
-        let mut group = Group::new();
+        let mut group = Group::in_scope(ctx.cancel.id());
         let mut statuses: Vec<Option<i32>> = vec![None; n];
         let mut ash_stages = Vec::new();
         let mut child_tokens = Vec::new();
@@ -616,6 +616,9 @@ fn run_pipeline(
             rt.group_event(pgid, ctx.id, false);
         }
         let cancelled = ext.is_err();
+        if ext.is_ok() && group.pgid().is_some() {
+            ctx.cancel.group_finished(group.number());
+        }
         if let Ok(infos) = ext {
             // Exit infos come in spawn order. A stage killed by SIGPIPE
             // because a later stage stopped reading is not a failure.

@@ -331,10 +331,11 @@ impl std::future::Future for TaskBody {
         if let Outcome::Exit(code) = outcome {
             rt.request_exit(code);
         }
-        if let Outcome::Error(e) = &outcome
-            && e.kind != ErrorKind::Cancelled
-        {
-            rt.failed.borrow_mut().push(t.clone());
+        match &outcome {
+            // No process its commands started lives on.
+            Outcome::Error(e) if e.kind == ErrorKind::Cancelled => t.cancel.kill_left_behind(0),
+            Outcome::Error(_) => rt.failed.borrow_mut().push(t.clone()),
+            _ => {}
         }
         *t.outcome.borrow_mut() = Some(outcome);
         rt.tasks.borrow_mut().remove(&t.id);

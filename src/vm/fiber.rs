@@ -85,7 +85,8 @@ pub enum FrameKind {
         restore: Box<Restore>,
     },
     /// A `timeout` body: its deadline is on the task's cancel token.
-    Timeout { scope: u64 },
+    /// `first_group`: the number of the first process group it could start.
+    Timeout { scope: u64, first_group: u64 },
     /// A module or sourced file: the value is dropped.
     Module,
 }
@@ -272,8 +273,12 @@ impl Fiber {
             match frame.kind {
                 FrameKind::Command { restore, .. } => self.restore(restore),
                 FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
-                FrameKind::Timeout { scope } => {
+                FrameKind::Timeout { scope, first_group } => {
                     self.ctx.cancel.pop_deadline(scope);
+                    if e.kind == ErrorKind::Cancelled {
+                        // Cancelled: no process its commands started lives on.
+                        self.ctx.cancel.kill_left_behind(first_group);
+                    }
                     if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
                         // Reported at the `timeout` itself, not where the
                         // body happened to be waiting.
@@ -1002,7 +1007,7 @@ impl Fiber {
                     },
                 ))))
             }
-            FrameKind::Timeout { scope } => {
+            FrameKind::Timeout { scope, .. } => {
                 self.ctx.cancel.pop_deadline(scope);
                 self.stack.push(v);
                 Ok(None)
@@ -1081,7 +1086,8 @@ impl Fiber {
         self.ctx
             .cancel
             .push_deadline(scope, std::time::Instant::now() + d, grace);
-        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope });
+        let first_group = crate::process::contain::next_group_number();
+        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope, first_group });
         if pushed.is_err() {
             self.ctx.cancel.pop_deadline(scope);
         }
