@@ -1,10 +1,14 @@
-//! Helpers shared by the integration tests: temporary directories, and
-//! leftover processes found by a token in their environment, never by name.
+//! Helpers shared by the integration tests: temporary directories,
+//! leftover processes found by a token in their environment (never by
+//! name), and the test helper program (`tests/helper/ash_test_helper.rs`).
 
 // Each test file uses only some of these helpers.
 #![allow(dead_code)]
 
 use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -84,4 +88,92 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+/// The test helper program (see the header of
+/// `tests/helper/ash_test_helper.rs` for its actions), compiled on first
+/// use in each test binary.
+pub fn helper() -> &'static str {
+    static HELPER: OnceLock<String> = OnceLock::new();
+    HELPER.get_or_init(|| {
+        let bin = build_helper();
+        bin.to_str().expect("a UTF-8 target directory").to_string()
+    })
+}
+
+/// Compile `tests/helper/ash_test_helper.rs` with `rustc` (from `PATH`, or
+/// `$RUSTC` if that fails) into `CARGO_TARGET_TMPDIR`, unless the binary
+/// there is newer than the source. The binary is written under a temporary
+/// name and renamed into place, so test binaries running at the same time
+/// never see (or run) a half-written file.
+fn build_helper() -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helper/ash_test_helper.rs");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bin = dir.join("ash_test_helper");
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let src_time = modified(&src).expect("tests/helper/ash_test_helper.rs exists");
+    if modified(&bin).is_some_and(|t| t > src_time) {
+        return bin;
+    }
+    fs::create_dir_all(dir).expect("create CARGO_TARGET_TMPDIR");
+    let tmp = dir.join(format!(
+        "ash_test_helper.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let compile = |rustc: &std::ffi::OsStr| {
+        Command::new(rustc)
+            .args([
+                "--edition",
+                "2024",
+                "-C",
+                "opt-level=1",
+                "-C",
+                "debuginfo=0",
+            ])
+            .arg("-o")
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+    };
+    let out = match compile("rustc".as_ref()) {
+        Ok(out) => out,
+        Err(e) => match std::env::var_os("RUSTC") {
+            Some(rustc) => compile(&rustc).expect("run $RUSTC"),
+            None => panic!("cannot run rustc to build the test helper: {e}"),
+        },
+    };
+    assert!(
+        out.status.success(),
+        "building the test helper failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::rename(&tmp, &bin).expect("move the test helper into place");
+    bin
+}
+
+/// Fields of `/proc/PID/stat` after the command name, split on spaces:
+/// `[state, ppid, pgrp, session, ...]`. `None` if the process is gone.
+pub fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Children of `ppid` that are zombies (exited, not yet reaped), as
+/// `PID (COMM)`.
+pub fn zombie_children(ppid: u32) -> Vec<String> {
+    let ppid = ppid.to_string();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| stat_fields(pid).is_some_and(|f| f.len() > 1 && f[0] == "Z" && f[1] == ppid))
+        .map(|pid| {
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("{pid} ({})", comm.trim_end())
+        })
+        .collect()
 }
