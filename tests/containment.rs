@@ -411,7 +411,6 @@ fn a_timeout_returns_while_an_escaped_descendant_holds_a_capture_open() {
 /// live on until the script ends (their group had already exited, so the
 /// cancellation no longer looks for its token).
 #[test]
-#[ignore = "open defect 5 (docs/reliability.md): descendants of commands that already finished outlive a cancelled scope until the script ends"]
 fn a_cancelled_scope_kills_what_its_finished_commands_left_behind() {
     let r = run_scoped(
         "try { timeout 500ms { $H daemon sleep 100; sleep 10 } } catch TimeoutError e { echo timed out }
@@ -586,7 +585,6 @@ fn no_zombie_children_while_task_handles_are_held() {
 /// the script runs (here 3 intermediate processes and 4 orphans, exiting
 /// 0.2 s after ash started them, while 50 finished tasks are held).
 #[test]
-#[ignore = "open defect 4 (docs/reliability.md): adopted orphans that exit within 1 s of ash's last reap stay zombies"]
 fn no_adopted_orphan_is_left_a_zombie() {
     let d = TempDir::new();
     let adopted = d.0.join("adopted");
