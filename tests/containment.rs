@@ -343,7 +343,6 @@ fn script_end_kills_a_double_forked_daemon() {
 }
 
 #[test]
-#[ignore = "open defect 6 (docs/reliability.md): the sweep at exit misses a process in the middle of execve; fails now and then under load"]
 fn script_end_kills_a_double_forked_daemon_started_by_sh() {
     // The same with a real shell's idiom. On a loaded machine this fails
     // now and then (2 runs in 100 with three busy loops on two cores, and

@@ -83,7 +83,7 @@ pub fn kill_left_behind(scope: u64, from: u64) -> usize {
     let head = format!("{SCOPE_VAR}={me}.{scope}.");
     let mut n = 0;
     for pid in numeric_dirs() {
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        let Some(env) = environ_of(&pid) else {
             continue;
         };
         let group = env.split(|&b| b == 0).find_map(|kv| {
@@ -146,10 +146,32 @@ fn numeric_dirs() -> impl Iterator<Item = String> {
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Process `pid`'s environment. A process in the middle of `execve` shows
+/// an empty one for a moment (the new image's is not set up yet), which a
+/// sweep would take for "no token" and so miss the process: an empty
+/// environment of a process that is not a kernel thread is read again, for
+/// up to about 20 ms.
+fn environ_of(pid: &str) -> Option<Vec<u8>> {
+    let path = format!("/proc/{pid}/environ");
+    let mut env = std::fs::read(&path).ok()?;
+    let mut tries = 0;
+    while env.is_empty() && tries < 20 && !is_kernel_thread(pid) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        env = std::fs::read(&path).ok()?;
+        tries += 1;
+    }
+    Some(env)
+}
+
+/// Kernel threads (children of kthreadd, pid 2) have no environment at all.
+fn is_kernel_thread(pid: &str) -> bool {
+    pid == "2" || matches!(stat_of(pid), Some((_, 2)))
+}
+
 /// Whether process `pid`'s environment has `ASH_SCOPE=<token…>`: the exact
 /// token, or any token starting with it when `prefix` is set.
 fn carries(pid: &str, token: &str, prefix: bool) -> bool {
-    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+    let Some(env) = environ_of(pid) else {
         return false;
     };
     let head = format!("{SCOPE_VAR}={token}");
@@ -240,7 +262,7 @@ pub fn at_exit() {
     let started_programs = SENTINEL_TRIED.get();
     let has_sentinel = SENTINEL.with(|s| s.borrow().is_some());
     if started_programs && !has_sentinel {
-        signal_scope(&own_token_prefix(), true, Signal::KILL);
+        sweep_until_clean(&own_token_prefix());
     }
 }
 
@@ -305,7 +327,19 @@ pub fn sentinel_main(prefix: &str) -> i32 {
         }
     }
     if !prefix.is_empty() && std::ffi::OsStr::new(prefix).as_bytes().ends_with(b".") {
-        signal_scope(prefix, true, Signal::KILL);
+        sweep_until_clean(prefix);
     }
     0
+}
+
+/// SIGKILL every process carrying a token starting with `prefix`, again and
+/// again while a sweep still finds one: a process may fork between being
+/// read and being killed, and its child carries the token too.
+fn sweep_until_clean(prefix: &str) {
+    for _ in 0..10 {
+        if signal_scope(prefix, true, Signal::KILL) == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
