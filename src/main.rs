@@ -4,6 +4,20 @@
 /// memory is reserved, not used, until needed.
 const STACK_SIZE: usize = 256 * 1024 * 1024;
 
+/// Runs before `main`, while a closed stdin, stdout or stderr is still
+/// closed (see `process::record_closed_std_fds`). The only unsafe line in
+/// ash (allowed here only): the linker section is what makes the C runtime
+/// call it, and the function makes only `fcntl` calls.
+#[allow(unsafe_code)]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_CLOSED_STD_FDS: extern "C" fn() = {
+    extern "C" fn record() {
+        ash::process::record_closed_std_fds();
+    }
+    record
+};
+
 fn main() {
     // The `--sentinel` watchdog (see process::contain) needs no big stack.
     if std::env::args_os()

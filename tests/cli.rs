@@ -538,6 +538,25 @@ fn a_stdout_closed_at_startup_is_reported() {
 }
 
 #[test]
+fn a_read_write_dev_null_stdout_is_not_a_closed_one() {
+    // Python's `subprocess.run(..., stdout=DEVNULL)` gives the child
+    // /dev/null opened read-write: exactly what Rust's runtime puts on a
+    // closed stdout, which ash once mistook it for.
+    let null = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .expect("open /dev/null");
+    let out = Command::new(ASH)
+        .args(["-c", "/bin/echo hi; echo there"])
+        .stdout(Stdio::from(null))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run ash");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
 fn shebang_with_env_dash_s_passes_flags() {
     let d = TempDir::new();
     let script = d.write(

@@ -564,29 +564,43 @@ pub fn raise_fd_limit() {
     );
 }
 
-/// Which of fds 0, 1, 2 were closed when ash was started (call before
-/// [`ensure_std_fds`]). Rust's runtime has by then already put `/dev/null`
-/// (opened read-write) on a closed 0, 1 or 2, so that is what is detected:
-/// a shell redirection to /dev/null opens it read-only or write-only.
-pub fn closed_std_fds() -> [bool; 3] {
-    [
+/// Fds 0, 1, 2 that were closed when the process started, as bits, once
+/// [`record_closed_std_fds`] has run; `NOT_RECORDED` before.
+static CLOSED_AT_EXEC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(NOT_RECORDED);
+const NOT_RECORDED: u8 = 0x80;
+
+/// Note which of fds 0, 1, 2 are closed. Must run before Rust's runtime
+/// set-up, which puts `/dev/null` (read-write) on a closed 0, 1 or 2: after
+/// it, a closed stdout cannot be told from `stdout=DEVNULL` in Python's
+/// subprocess (also `/dev/null`, read-write). `main.rs` calls it from an
+/// `.init_array` constructor, which the C runtime runs before `main`.
+pub fn record_closed_std_fds() {
+    let mut bits = 0;
+    for (n, fd) in [
         rustix::stdio::stdin(),
         rustix::stdio::stdout(),
         rustix::stdio::stderr(),
     ]
-    .map(|fd| {
-        if rustix::io::fcntl_getfd(fd).is_err() {
-            return true;
+    .into_iter()
+    .enumerate()
+    {
+        if rustix::io::fcntl_getfd(fd) == Err(Errno::BADF) {
+            bits |= 1 << n;
         }
-        let is_null = rustix::fs::fstat(fd).is_ok_and(|st| {
-            (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
-                && rustix::fs::major(st.st_rdev) == 1
-                && rustix::fs::minor(st.st_rdev) == 3
-        });
-        let read_write = rustix::fs::fcntl_getfl(fd)
-            .is_ok_and(|fl| (fl & rustix::fs::OFlags::ACCMODE) == rustix::fs::OFlags::RDWR);
-        is_null && read_write
-    })
+    }
+    CLOSED_AT_EXEC.store(bits, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Which of fds 0, 1, 2 were closed when ash was started (call before
+/// [`ensure_std_fds`]): as recorded before Rust's runtime ran, or, where
+/// nothing was recorded (unit tests), which are closed now.
+pub fn closed_std_fds() -> [bool; 3] {
+    let mut bits = CLOSED_AT_EXEC.load(std::sync::atomic::Ordering::Relaxed);
+    if bits == NOT_RECORDED {
+        record_closed_std_fds();
+        bits = CLOSED_AT_EXEC.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    [0, 1, 2].map(|n| bits & (1 << n) != 0)
 }
 
 /// At start-up: open `/dev/null` on any of fds 0, 1, 2 that is closed, so
