@@ -152,6 +152,14 @@ fn arg_bytes(args: &[Value]) -> Vec<Vec<u8>> {
 
 fn not_found_message(args: &[Value]) -> String {
     let name = args.first().map(Value::to_text).unwrap_or_default();
+    if name == "read" {
+        // `read NAME` is compiled as a statement; anywhere else (a pipeline
+        // stage, with a redirection) it would be looked up as a program.
+        return "command not found: read (`read NAME` is a statement of its own, \
+                not a pipeline stage and without redirections; to read a stream, \
+                pipe it into a function that runs `while read line { ... }`)"
+            .to_string();
+    }
     format!("command not found: {name}")
 }
 
