@@ -1,16 +1,15 @@
 //! The command line: `ash FILE`, `ash -c CODE`, `ash --check FILE`, and
 //! running a script to its exit status (section 1 of the language).
 
-use std::cell::RefCell;
 use std::io::{IsTerminal, Read};
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::diag;
-use crate::process::{self, InSource, OutSink};
+use crate::process::{self, OutSink};
 use crate::runtime::cancel::DEFAULT_GRACE;
 use crate::runtime::task::{Outcome, drive};
-use crate::runtime::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+use crate::runtime::{CancelReason, Io, Runtime, TaskCtx};
 use crate::vm::fiber::Fiber;
 use crate::vm::objects::Closure;
 use crate::vm::value::Value;
@@ -192,28 +191,16 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
 }
 
 fn main_ctx() -> TaskCtx {
+    // A stdout or stderr that was closed at start-up is reported on use.
     let closed = CLOSED_AT_START.get();
-    let sink = |fd: i32, open: fn() -> OutSink| {
-        Rc::new(if closed[fd as usize] {
-            OutSink::closed_at_startup(fd)
-        } else {
-            open()
-        })
-    };
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    TaskCtx {
-        id: 0,
-        cwd: RefCell::new(Rc::new(cwd)),
-        env: RefCell::new(Env::default()),
-        io: RefCell::new(Io {
-            stdin: Rc::new(InSource::stdin()),
-            stdout: sink(1, OutSink::stdout),
-            stderr: sink(2, OutSink::stderr),
-        }),
-        status: std::cell::Cell::new(0),
-        cancel: Rc::new(CancelToken::default()),
-        current: RefCell::new(None),
+    let mut io = Io::standard();
+    if closed[1] {
+        io.stdout = Rc::new(OutSink::closed_at_startup(1));
     }
+    if closed[2] {
+        io.stderr = Rc::new(OutSink::closed_at_startup(2));
+    }
+    TaskCtx::main(io)
 }
 
 /// Run a script's text with `$args`; returns the exit status.

@@ -32,10 +32,10 @@ use std::time::Duration;
 use futures_lite::future;
 
 use crate::diag;
-use crate::process::{InSource, OutSink};
+use crate::process::OutSink;
 use crate::runtime::cancel::DEFAULT_GRACE;
 use crate::runtime::task::{Outcome, await_task, drive};
-use crate::runtime::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+use crate::runtime::{CancelReason, CancelToken, Io, Runtime, TaskCtx};
 use crate::vm::error::ErrorKind;
 use crate::vm::fiber::Fiber;
 use crate::vm::value::Value;
@@ -102,7 +102,7 @@ pub fn run(debug: bool) -> i32 {
     rt.set_global("script", Value::str("ash"));
     let session = Rc::new(Session {
         rt: rt.clone(),
-        ctx: RefCell::new(Rc::new(main_ctx())),
+        ctx: RefCell::new(Rc::new(TaskCtx::main(Io::standard()))),
         hooks,
         terminal,
         shared: Shared::default(),
@@ -132,23 +132,6 @@ pub fn run(debug: bool) -> i32 {
         t.take_back();
     }
     code
-}
-
-fn main_ctx() -> TaskCtx {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    TaskCtx {
-        id: 0,
-        cwd: RefCell::new(Rc::new(cwd)),
-        env: RefCell::new(Env::default()),
-        io: RefCell::new(Io {
-            stdin: Rc::new(InSource::stdin()),
-            stdout: Rc::new(OutSink::stdout()),
-            stderr: Rc::new(OutSink::stderr()),
-        }),
-        status: Cell::new(0),
-        cancel: Rc::new(CancelToken::default()),
-        current: RefCell::new(None),
-    }
 }
 
 fn config_path() -> Option<PathBuf> {
@@ -407,7 +390,7 @@ impl Session {
                     id: self.rt.next_id(),
                     cwd: RefCell::new(ctx.cwd()),
                     env: RefCell::new(ctx.env.borrow().clone()),
-                    io: RefCell::new(main_ctx().io.into_inner()),
+                    io: RefCell::new(Io::standard()),
                     status: Cell::new(148),
                     cancel: Rc::new(CancelToken::default()),
                     current: RefCell::new(None),

@@ -95,7 +95,33 @@ pub struct TaskCtx {
     pub current: RefCell<Option<Rc<str>>>,
 }
 
+impl Io {
+    /// ash's own standard input, output and error.
+    pub fn standard() -> Io {
+        Io {
+            stdin: Rc::new(InSource::stdin()),
+            stdout: Rc::new(OutSink::stdout()),
+            stderr: Rc::new(OutSink::stderr()),
+        }
+    }
+}
+
 impl TaskCtx {
+    /// The main task's context: ash's working directory and environment,
+    /// and `io`.
+    pub fn main(io: Io) -> TaskCtx {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        TaskCtx {
+            id: 0,
+            cwd: RefCell::new(Rc::new(cwd)),
+            env: RefCell::new(Env::default()),
+            io: RefCell::new(io),
+            status: Cell::new(0),
+            cancel: Rc::new(CancelToken::default()),
+            current: RefCell::new(None),
+        }
+    }
+
     /// A child task's context: copies of cwd, env and output; stdin from
     /// /dev/null (only the main task reads ash's stdin).
     pub fn child(&self, id: u64, stdin: Rc<InSource>) -> TaskCtx {
