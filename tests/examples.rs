@@ -3,27 +3,22 @@
 //! Timing checks are loose (CI machines are loaded); the examples print
 //! their own measurements.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+use common::{Finished, output_within};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `ash examples/NAME ARGS...` from the repository root, with a deadline.
-fn run(name: &str, args: &[&str]) -> Run {
+fn run(name: &str, args: &[&str]) -> Finished {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "examples-{}-{}-{}",
@@ -33,47 +28,15 @@ fn run(name: &str, args: &[&str]) -> Run {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("tmp dir");
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ash"))
-        .arg(root().join("examples").join(name))
-        .args(args)
-        .current_dir(root())
-        .env("TMPDIR", &dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ash");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st.code();
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("examples/{name} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let took = start.elapsed();
-    let r = Run {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-        took,
-    };
+    let r = output_within(
+        Command::new(env!("CARGO_BIN_EXE_ash"))
+            .arg(root().join("examples").join(name))
+            .args(args)
+            .current_dir(root())
+            .env("TMPDIR", &dir),
+        DEADLINE,
+        &format!("examples/{name}"),
+    );
     // Examples clean up after themselves.
     let left: Vec<_> = std::fs::read_dir(&dir)
         .expect("read tmp")
@@ -84,7 +47,7 @@ fn run(name: &str, args: &[&str]) -> Run {
     r
 }
 
-fn has(r: &Run, needle: &str) {
+fn has(r: &Finished, needle: &str) {
     assert!(
         r.stdout.contains(needle),
         "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -93,7 +56,7 @@ fn has(r: &Run, needle: &str) {
     );
 }
 
-fn status(r: &Run, want: i32) {
+fn status(r: &Finished, want: i32) {
     assert_eq!(
         r.status,
         Some(want),

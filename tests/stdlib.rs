@@ -8,10 +8,12 @@
 //! file tests can check nothing is left behind) and a 60 s deadline.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+mod common;
+use common::{Finished, output_within};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -44,55 +46,19 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `ash ARGS...` in `dir` with a deadline.
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(ash())
-        .args(args)
-        .current_dir(dir)
-        .env("TMPDIR", dir.join("tmp"))
-        .env("PATH", path_with_ash())
-        .env_remove("NO_COLOR")
-        .env_remove("ASH_LOG_LEVEL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ash");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st.code();
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ash {args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    }
+fn run(dir: &Path, args: &[&str]) -> Finished {
+    output_within(
+        Command::new(ash())
+            .args(args)
+            .current_dir(dir)
+            .env("TMPDIR", dir.join("tmp"))
+            .env("PATH", path_with_ash())
+            .env_remove("NO_COLOR")
+            .env_remove("ASH_LOG_LEVEL"),
+        DEADLINE,
+        &format!("ash {args:?}"),
+    )
 }
 
 /// Runs `tests/stdlib/test_NAME.ash` and checks it.

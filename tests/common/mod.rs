@@ -177,3 +177,61 @@ pub fn zombie_children(ppid: u32) -> Vec<String> {
         })
         .collect()
 }
+
+/// How a command run by [`output_within`] ended.
+pub struct Finished {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// From spawning to exit.
+    pub took: std::time::Duration,
+}
+
+/// Run `cmd` with stdin from /dev/null, reading its stdout and stderr as
+/// they come (so a chatty child never blocks on a full pipe); kill it and
+/// panic naming `what` if it has not finished within `deadline`.
+pub fn output_within(
+    cmd: &mut std::process::Command,
+    deadline: std::time::Duration,
+    what: &str,
+) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ash");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st.code();
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    Finished {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+        took,
+    }
+}
