@@ -381,6 +381,35 @@ fn sigint_runs_finally_blocks() {
 }
 
 #[test]
+fn sigint_reaches_a_script_that_never_waits() {
+    // A busy loop that has never waited runs without the reactor: the
+    // signal's flag is handed over between tick slices.
+    let d = TempDir::new();
+    let mut child = ash(d.path())
+        .args([
+            "-c",
+            "try {\n  echo ready\n  while (true) { }\n} finally {\n  echo cleanup\n}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start ash");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).expect("read the first line");
+    assert_eq!(first, "ready\n");
+    thread::sleep(Duration::from_millis(100));
+    signal(child.id(), "INT");
+    let mut rest = String::new();
+    let reader = thread::spawn(move || {
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let status = finish(child).status;
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(reader.join().expect("reader"), "cleanup\n");
+}
+
+#[test]
 fn debug_reports_a_task_that_holds_the_loop() {
     let d = TempDir::new();
     d.write(
