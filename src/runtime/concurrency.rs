@@ -8,7 +8,6 @@
 //! every branch is cancelled and waited for first, so no process outlives
 //! the scope.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -29,7 +28,12 @@ enum Item {
 }
 
 fn items_of(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
-    let mut items = Vec::new();
+    // Sized exactly: `gather $tasks` of 100,000 keeps this to the end.
+    let count = |b: &Value| match b {
+        Value::List(l) => l.borrow().len(),
+        _ => 1,
+    };
+    let mut items = Vec::with_capacity(branches.iter().map(count).sum());
     for b in branches {
         match b {
             Value::Coroutine(c) => items.push(Item::Coro(c)),
@@ -65,42 +69,47 @@ struct GroupOutput {
     stderr: smol::Task<std::io::Result<Vec<u8>>>,
 }
 
-/// The branches started and not yet finished, and the queue that tells
-/// which finished next.
+/// The branches started and not yet finished (by branch index), and the
+/// queue that tells which finished next.
 struct Running {
-    tasks: HashMap<usize, TaskRef>,
+    tasks: Vec<Option<TaskRef>>,
+    len: usize,
     done: Rc<DoneQueue>,
 }
 
 impl Running {
-    fn new() -> Running {
+    fn new(branches: usize) -> Running {
         Running {
-            tasks: HashMap::new(),
+            tasks: vec![None; branches],
+            len: 0,
             done: Rc::new(DoneQueue::default()),
         }
     }
 
     fn len(&self) -> usize {
-        self.tasks.len()
+        self.len
     }
 
     fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.len == 0
     }
 
     fn add(&mut self, index: usize, task: TaskRef) {
         task.watch(&self.done, index);
-        self.tasks.insert(index, task);
+        if self.tasks[index].replace(task).is_none() {
+            self.len += 1;
+        }
     }
 
     /// Wait until one running branch finishes; its index, task and outcome.
     async fn next_done(&mut self) -> (usize, TaskRef, Outcome) {
         loop {
             let index = self.done.next().await;
-            if let Some(task) = self.tasks.remove(&index)
-                && let Some(outcome) = task.outcome()
-            {
-                return (index, task, outcome);
+            if let Some(task) = self.tasks.get_mut(index).and_then(Option::take) {
+                self.len -= 1;
+                if let Some(outcome) = task.outcome() {
+                    return (index, task, outcome);
+                }
             }
         }
     }
@@ -125,7 +134,7 @@ impl Running {
 
     /// Cancel every running branch and wait for all of them.
     async fn cancel_all(&mut self, grace: Duration) {
-        for t in self.tasks.values() {
+        for t in self.tasks.iter().flatten() {
             t.cancel.cancel(CancelReason::Cancel, grace);
         }
         while !self.is_empty() {
@@ -216,9 +225,13 @@ pub fn gather(
     Ok(Box::pin(async move {
         let n = items.len();
         let mut pending = items.into_iter().enumerate();
-        let mut running = Running::new();
+        let mut running = Running::new(n);
         let mut results: Vec<Option<Value>> = vec![None; n];
-        let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
+        // Only `--group` captures output.
+        let mut outputs: Vec<Option<GroupOutput>> = match group {
+            true => (0..n).map(|_| None).collect(),
+            false => Vec::new(),
+        };
         let mut done = vec![false; n];
         let mut flushed = 0;
         let token = ctx.cancel.clone();
@@ -271,8 +284,8 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
     let items = items_of(branches, "race")?;
     Ok(Box::pin(async move {
         let n = items.len();
-        let mut running = Running::new();
-        let mut outputs: Vec<Option<GroupOutput>> = (0..n).map(|_| None).collect();
+        let mut running = Running::new(n);
+        let mut outputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             match start(&rt, &ctx, i, item, false, &mut outputs) {
                 Ok(t) => running.add(i, t),

@@ -43,12 +43,63 @@ pub struct Task {
     outcome: RefCell<Option<Outcome>>,
     /// Someone awaited (or gathered) the result: its error is not lost.
     pub retrieved: Cell<bool>,
-    done: WakeList,
-    /// Queues told the task's index when it finishes (`gather`, `race`);
-    /// usually just one, kept without allocating.
-    watcher: RefCell<Option<(Rc<DoneQueue>, usize)>>,
-    more_watchers: RefCell<Vec<(Rc<DoneQueue>, usize)>>,
-    handle: RefCell<Option<smol::Task<()>>>,
+    /// Who is told when it finishes. (The smol task that drives it is
+    /// detached: it holds this record until the fiber ends.)
+    waiters: RefCell<Waiters>,
+}
+
+/// Whoever waits for a task to finish: usually one (an `await`, or the
+/// `gather` that started it), kept without allocating; 100,000 sleeping
+/// tasks pay for this list each.
+#[derive(Default)]
+enum Waiters {
+    #[default]
+    None,
+    One(Waiter),
+    Many(Vec<Waiter>),
+}
+
+enum Waiter {
+    /// A future polling `join`.
+    Wake(std::task::Waker),
+    /// A `gather`/`race` queue, told the task's index.
+    Queue(Rc<DoneQueue>, usize),
+}
+
+impl Waiters {
+    fn add(&mut self, waiter: Waiter) {
+        match std::mem::take(self) {
+            Waiters::None => *self = Waiters::One(waiter),
+            Waiters::One(one) => *self = Waiters::Many(vec![one, waiter]),
+            Waiters::Many(mut v) => {
+                v.push(waiter);
+                *self = Waiters::Many(v);
+            }
+        }
+    }
+
+    /// Is `waker` already on the list? (A join polled again before the
+    /// task ended; the last entries are the likely ones.)
+    fn has_waker(&self, waker: &std::task::Waker) -> bool {
+        let same = |w: &Waiter| matches!(w, Waiter::Wake(x) if x.will_wake(waker));
+        match self {
+            Waiters::None => false,
+            Waiters::One(w) => same(w),
+            Waiters::Many(v) => v.iter().rev().take(4).any(same),
+        }
+    }
+
+    fn notify_all(self) {
+        let notify = |w: Waiter| match w {
+            Waiter::Wake(w) => w.wake(),
+            Waiter::Queue(queue, index) => queue.push(index),
+        };
+        match self {
+            Waiters::None => {}
+            Waiters::One(w) => notify(w),
+            Waiters::Many(v) => v.into_iter().for_each(notify),
+        }
+    }
 }
 
 impl Task {
@@ -88,10 +139,10 @@ impl Task {
     pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
         if self.is_done() {
             queue.push(index);
-        } else if self.watcher.borrow().is_none() {
-            *self.watcher.borrow_mut() = Some((queue.clone(), index));
         } else {
-            self.more_watchers.borrow_mut().push((queue.clone(), index));
+            self.waiters
+                .borrow_mut()
+                .add(Waiter::Queue(queue.clone(), index));
         }
     }
 
@@ -100,7 +151,10 @@ impl Task {
         future::poll_fn(|cx| match &*self.outcome.borrow() {
             Some(o) => std::task::Poll::Ready(o.clone()),
             None => {
-                self.done.register(cx.waker());
+                let mut waiters = self.waiters.borrow_mut();
+                if !waiters.has_waker(cx.waker()) {
+                    waiters.add(Waiter::Wake(cx.waker().clone()));
+                }
                 std::task::Poll::Pending
             }
         })
@@ -294,19 +348,16 @@ pub fn spawn_with_output(
         job,
         outcome: RefCell::new(None),
         retrieved: Cell::new(false),
-        done: WakeList::default(),
-        watcher: RefCell::new(None),
-        more_watchers: RefCell::new(Vec::new()),
-        handle: RefCell::new(None),
+        waiters: RefCell::default(),
     });
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
     rt.tasks.borrow_mut().insert(id, task.clone());
-    let handle = rt.executor.spawn(TaskBody {
-        drive: Some(drive(fiber)),
-        task: task.clone(),
-        rt: rt.clone(),
-    });
-    *task.handle.borrow_mut() = Some(handle);
+    rt.executor
+        .spawn(TaskBody {
+            drive: Some(drive(fiber)),
+            task: task.clone(),
+        })
+        .detach();
     Ok(task)
 }
 
@@ -314,7 +365,6 @@ pub fn spawn_with_output(
 struct TaskBody {
     drive: Option<Drive>,
     task: TaskRef,
-    rt: Rc<Runtime>,
 }
 
 impl std::future::Future for TaskBody {
@@ -324,11 +374,12 @@ impl std::future::Future for TaskBody {
         let Some(drive) = self.drive.as_mut() else {
             return Poll::Ready(());
         };
-        let outcome = ready!(Pin::new(drive).poll(cx));
+        let outcome = ready!(Pin::new(&mut *drive).poll(cx));
+        let rt = drive.fiber.rt.clone();
         // The fiber goes first: its context (and the pipes it holds) is
         // closed before anyone waiting for the task runs.
         self.drive = None;
-        let (t, rt) = (&self.task, &self.rt);
+        let t = &self.task;
         if let Outcome::Exit(code) = outcome {
             rt.request_exit(code);
         }
@@ -340,10 +391,7 @@ impl std::future::Future for TaskBody {
         }
         *t.outcome.borrow_mut() = Some(outcome);
         rt.tasks.borrow_mut().remove(&t.id);
-        t.done.wake_all();
-        for (queue, index) in t.watcher.take().into_iter().chain(t.more_watchers.take()) {
-            queue.push(index);
-        }
+        t.waiters.take().notify_all();
         Poll::Ready(())
     }
 }
