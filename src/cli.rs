@@ -186,7 +186,7 @@ fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Str
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,
-        captures: Vec::new(),
+        captures: crate::vm::objects::Captures::none(),
     }))
 }
 

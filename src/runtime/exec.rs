@@ -878,6 +878,6 @@ pub fn load_module(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, 
     rt.sync_globals();
     Ok(Rc::new(Closure {
         proto,
-        captures: Vec::new(),
+        captures: crate::vm::objects::Captures::none(),
     }))
 }

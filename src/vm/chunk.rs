@@ -248,3 +248,193 @@ impl StageSpec {
                 .count()
     }
 }
+
+impl Proto {
+    /// The most values a call of this function holds on the value stack
+    /// (its locals and the deepest expression), from the stack effects
+    /// documented on [`Op`]. A fiber sizes its stack by it: a task that
+    /// only runs `sleep $s` needs one value, not the four a growing `Vec`
+    /// would make room for (100,000 such tasks; docs/performance.md).
+    /// Only a capacity hint: the stack still grows if it is ever short.
+    pub fn stack_needed(&self) -> usize {
+        stack_needed(&self.code, &self.cmds, self.n_locals)
+    }
+}
+
+fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
+    // One pass in code order (the compiler emits structured code), taking
+    // the depth at a jump target from the jumps that reach it.
+    let mut at_target: Vec<Option<isize>> = vec![None; code.len() + 1];
+    let mut depth = n_locals as isize;
+    let mut deepest = depth;
+    let mut reachable = true;
+    for (pc, op) in code.iter().enumerate() {
+        if let Some(d) = at_target[pc] {
+            depth = if reachable { depth.max(d) } else { d };
+        }
+        reachable = true;
+        let mut jump = |target: u32, depth_there: isize| {
+            if let Some(slot) = at_target.get_mut(target as usize) {
+                *slot = Some(slot.map_or(depth_there, |d| d.max(depth_there)));
+            }
+        };
+        let (pops, pushes): (isize, isize) = match *op {
+            Op::Const(_)
+            | Op::Null
+            | Op::SmallInt(_)
+            | Op::LoadLocal(_)
+            | Op::LoadCell(_)
+            | Op::LoadCapture(_)
+            | Op::LoadGlobal(_)
+            | Op::LoadStatus
+            | Op::Home
+            | Op::Closure(_)
+            | Op::ReadLine { .. } => (0, 1),
+            Op::Pop
+            | Op::StoreLocal(_)
+            | Op::StoreCell(_)
+            | Op::InitCell(_)
+            | Op::DeclLocal(_)
+            | Op::StoreCapture(_)
+            | Op::StoreGlobal(_)
+            | Op::DefineGlobal(_)
+            | Op::Use { .. }
+            | Op::Sleep
+            | Op::Cancel => (1, 0),
+            Op::Dup | Op::IsKind(_) | Op::IsCatchable | Op::ForPrep => (1, 2),
+            Op::Unary(_)
+            | Op::ToStr
+            | Op::EscapeGlob
+            | Op::Glob
+            | Op::Field(_)
+            | Op::MakeCoroutine
+            | Op::Await
+            | Op::Spawn { .. }
+            | Op::Capture => (1, 1),
+            Op::Binary(_) | Op::Index => (2, 1),
+            Op::SetIndex => (3, 0),
+            Op::SetField(_) | Op::Export => (2, 0),
+            Op::MakeList(n) | Op::Concat(n) | Op::ArgList(n) | Op::Race(n) => (n as isize, 1),
+            Op::MakeMap(n) => (2 * n as isize, 1),
+            Op::Call(n) => (n as isize + 1, 1),
+            Op::Gather { n, limit, .. } => (n as isize + isize::from(limit), 1),
+            Op::Timeout { grace } => (2 + isize::from(grace), 1),
+            Op::Exec(i) => {
+                let values = cmds.get(i as usize).map_or(0, |spec| {
+                    spec.stages.iter().map(StageSpec::n_values).sum::<usize>()
+                });
+                (values as isize, 0)
+            }
+            Op::Jump(t) | Op::Loop(t) => {
+                jump(t, depth);
+                reachable = false;
+                (0, 0)
+            }
+            Op::Return | Op::Throw => {
+                reachable = false;
+                (1, 0)
+            }
+            Op::JumpIfFalse(t) => {
+                jump(t, depth - 1);
+                (1, 0)
+            }
+            Op::CompareJump(_, t) => {
+                jump(t, depth - 2);
+                (2, 0)
+            }
+            Op::AndJump(t) | Op::OrJump(t) => {
+                jump(t, depth);
+                (1, 0)
+            }
+            Op::JumpIfStatus { target, .. } => {
+                jump(target, depth);
+                (0, 0)
+            }
+            Op::ForNext(t) => {
+                jump(t, depth - 2);
+                (2, 3)
+            }
+            // The handler starts with the stack as it is here, plus the error.
+            Op::PushHandler(t) => {
+                jump(t, depth + 1);
+                (0, 0)
+            }
+            Op::PopHandler => (0, 0),
+        };
+        depth = (depth - pops).max(0) + pushes;
+        deepest = deepest.max(depth);
+    }
+    deepest as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use crate::compile::{TopLevel, compile_script};
+    use crate::runtime::{Io, Runtime, TaskCtx};
+    use crate::vm::fiber::{Fiber, Halt};
+    use crate::vm::objects::Closure;
+
+    fn compiled(src: &str, rt: &Runtime) -> Rc<super::Proto> {
+        let block = crate::syntax::parse(src).expect("parses");
+        let source = crate::diag::add_source("<test>", src);
+        let proto = compile_script(
+            &block,
+            "<test>",
+            source,
+            &mut rt.names.borrow_mut(),
+            TopLevel::ScriptLocals,
+        )
+        .expect("compiles");
+        rt.sync_globals();
+        proto
+    }
+
+    /// Run `src` (code that never waits and calls no ash function, so all
+    /// of it runs in the root frame); the stack size the compiler computed
+    /// and the capacity the stack had at the end: equal unless it grew.
+    fn needed_and_used(src: &str) -> (usize, usize) {
+        let rt = Runtime::new(false);
+        let proto = compiled(src, &rt);
+        let needed = proto.stack_needed();
+        let main = Rc::new(Closure {
+            proto,
+            captures: crate::vm::objects::Captures::none(),
+        });
+        let ctx = Rc::new(TaskCtx::main(Io::standard()));
+        let mut fiber = Fiber::call(rt, ctx, main, Vec::new());
+        loop {
+            match fiber.run() {
+                Halt::Done(_) => break,
+                Halt::Yield => continue,
+                Halt::Failed(e) => panic!("{src} failed: {}", e.message),
+                _ => panic!("{src} waited"),
+            }
+        }
+        (needed, fiber.stack_capacity())
+    }
+
+    #[test]
+    fn the_computed_stack_size_is_enough() {
+        for src in [
+            "let x = 1 + 2 * (3 - 4)",
+            "let total = 0\nfor i in ([1, 2, 3]) { total = total + i * 2 }",
+            "let i = 0\nwhile (i < 10 and (i != 5 or true)) { i = i + 1 }",
+            "let m = {a: [1, [2, 3]], b: \"x${1 + 2}y\"}\nlet v = m.a[1][0]",
+            "let r = null\ntry { throw \"boom\" } catch e { r = [e, 1, 2] } finally { r = [r, 3] }",
+            "let s = 0\nif (1 < 2) { s = [1, 2, 3] } elif (s > 1) { s = [4] } else { s = 5 }",
+        ] {
+            let (needed, used) = needed_and_used(src);
+            assert_eq!(used, needed, "the stack grew past its size for: {src}");
+        }
+    }
+
+    #[test]
+    fn a_task_that_only_sleeps_needs_one_value() {
+        let rt = Runtime::new(false);
+        let main = compiled("let s = 1\nspawn { sleep $s }", &rt);
+        let block = &main.protos[0];
+        assert_eq!(block.stack_needed(), 1);
+    }
+}

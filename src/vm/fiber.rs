@@ -121,12 +121,18 @@ fn new_cells(n: u16) -> Vec<Rc<RefCell<Value>>> {
 }
 
 impl Fiber {
+    /// The value stack's capacity (tests of the compiler's sizing).
+    #[cfg(test)]
+    pub fn stack_capacity(&self) -> usize {
+        self.stack.capacity()
+    }
+
     /// A fiber that will call `func(args)` as its root frame.
     pub fn call(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, func: Rc<Closure>, args: Vec<Value>) -> Fiber {
         let mut fiber = Fiber {
-            // Small to start: a task that only sleeps needs little, and
-            // 100,000 such tasks should fit in a few hundred bytes each.
-            stack: Vec::new(),
+            // Sized by the compiler: a task that only sleeps needs one
+            // value, and 100,000 such tasks should be small.
+            stack: Vec::with_capacity(func.proto.stack_needed()),
             frames: Vec::with_capacity(1),
             handlers: Vec::new(),
             ctx,

@@ -13,7 +13,42 @@ pub type Cell_ = Rc<RefCell<Value>>;
 /// A function value: compiled code plus the variables it captured.
 pub struct Closure {
     pub proto: Rc<Proto>,
-    pub captures: Vec<Cell_>,
+    pub captures: Captures,
+}
+
+/// A closure's captured variables. One is kept inline: `spawn { sleep $s }`
+/// in a loop makes a closure per task, and a separate allocation for its
+/// one capture cost 100,000 tasks 3 MB (docs/performance.md).
+pub enum Captures {
+    One(Cell_),
+    Many(Box<[Cell_]>),
+}
+
+impl Captures {
+    pub fn none() -> Captures {
+        Captures::Many(Box::default())
+    }
+}
+
+impl std::ops::Deref for Captures {
+    type Target = [Cell_];
+    fn deref(&self) -> &[Cell_] {
+        match self {
+            Captures::One(cell) => std::slice::from_ref(cell),
+            Captures::Many(cells) => cells,
+        }
+    }
+}
+
+impl FromIterator<Cell_> for Captures {
+    fn from_iter<I: IntoIterator<Item = Cell_>>(iter: I) -> Captures {
+        let mut iter = iter.into_iter();
+        match (iter.next(), iter.next()) {
+            (None, _) => Captures::none(),
+            (Some(one), None) => Captures::One(one),
+            (Some(a), Some(b)) => Captures::Many([a, b].into_iter().chain(iter).collect()),
+        }
+    }
 }
 
 /// What a built-in function may ask of the shell it runs in.
