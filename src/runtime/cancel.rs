@@ -257,37 +257,34 @@ impl Future for Requested {
 }
 
 /// `sleep`: a deadline raced against the task's cancellation (and its
-/// `timeout` deadlines) in one small future, with one timer registration
-/// for whichever comes first.
+/// `timeout` deadlines), with one timer registration for whichever comes
+/// first. Not a future of its own: the task's driver polls it with the
+/// task's token, so the 100,000 sleeping tasks do not each keep a pointer
+/// to a token they already have.
 pub struct Sleep {
-    token: Rc<CancelToken>,
     until: Instant,
     timer: Timer,
 }
 
 impl Sleep {
-    pub fn new(token: Rc<CancelToken>, until: Instant) -> Sleep {
+    pub fn new(until: Instant) -> Sleep {
         Sleep {
-            token,
             until,
             timer: Timer::default(),
         }
     }
-}
 
-impl Future for Sleep {
     /// `Err(())`: cancelled.
-    type Output = Result<(), ()>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        let next = self.token.check_deadlines();
+    pub fn poll(&mut self, token: &CancelToken, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let next = token.check_deadlines();
         // A finished sleep wins over a request that came with it.
         if Instant::now() >= self.until {
             return Poll::Ready(Ok(()));
         }
-        if self.token.reason.get().is_some() {
+        if token.reason.get().is_some() {
             return Poll::Ready(Err(()));
         }
-        self.token.wakers.register(cx.waker());
+        token.wakers.register(cx.waker());
         let when = next.map_or(self.until, |n| n.min(self.until));
         self.timer.arm(when, cx.waker());
         Poll::Pending

@@ -1,7 +1,7 @@
 //! The loop's own timer queue, for `sleep` and `timeout` deadlines.
 //!
 //! A `sleep` in 100,000 tasks at once is ash's most common wait, so it is
-//! kept small: one ordered map of (deadline, id) → waker on the loop thread,
+//! kept small: a heap of deadlines and a slab of wakers on the loop thread,
 //! fired by [`super::run_loop`] between tick slices. Compared with an
 //! `async_io::Timer` per wait this saves the timer object, the boxed future
 //! around it and the reactor's cross-thread queue of timer operations
@@ -11,50 +11,164 @@
 //! The queue only fires inside `run_loop`: a [`Timer`] polled by another
 //! executor would never be woken.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 thread_local! {
-    static QUEUE: RefCell<BTreeMap<(Instant, u64), Waker>> = const { RefCell::new(BTreeMap::new()) };
-    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+    static QUEUE: RefCell<Queue> = RefCell::new(Queue::new());
+}
+
+/// Deadlines in a min-heap of 16-byte entries, wakers in a slab beside it
+/// (24 bytes a slot): about 45 bytes a sleeping task, where an ordered map
+/// of (deadline, id) → waker took 77 (its nodes are half full when keys
+/// arrive in order). A disarmed timer frees its slot and waker at once; its
+/// heap entry is skipped when it surfaces (the slot's generation moved on),
+/// and the heap is compacted when such entries are most of it.
+struct Queue {
+    heap: BinaryHeap<Reverse<Entry>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Heap entries whose timer was disarmed or re-armed.
+    stale: usize,
+    /// Deadlines are kept as nanoseconds since this instant.
+    epoch: Instant,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
+struct Entry {
+    at: u64,
+    slot: u32,
+    generation: u32,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    waker: Option<Waker>,
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue {
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            stale: 0,
+            epoch: Instant::now(),
+        }
+    }
+
+    fn nanos(&self, when: Instant) -> u64 {
+        when.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
+    fn instant(&self, at: u64) -> Instant {
+        self.epoch + Duration::from_nanos(at)
+    }
+
+    fn is_live(&self, slot: u32, generation: u32) -> bool {
+        self.slots
+            .get(slot as usize)
+            .is_some_and(|s| s.generation == generation && s.waker.is_some())
+    }
+
+    fn insert(&mut self, at: u64, waker: Waker) -> (u32, u32) {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.waker = Some(waker);
+        let generation = entry.generation;
+        self.heap.push(Reverse(Entry {
+            at,
+            slot,
+            generation,
+        }));
+        (slot, generation)
+    }
+
+    /// Free a slot (its waker goes now, its heap entry when it surfaces).
+    fn release(&mut self, slot: u32) -> Option<Waker> {
+        let entry = &mut self.slots[slot as usize];
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free.push(slot);
+        entry.waker.take()
+    }
+
+    fn remove(&mut self, slot: u32, generation: u32) {
+        if self.is_live(slot, generation) {
+            self.release(slot);
+            self.stale += 1;
+            if self.stale > 1024 && self.stale > self.heap.len() / 2 {
+                let slots = &self.slots;
+                self.heap
+                    .retain(|Reverse(e)| slots[e.slot as usize].generation == e.generation);
+                self.stale = 0;
+            }
+        }
+    }
 }
 
 /// A registration in the queue: at most one pending deadline, removed when
 /// re-armed, disarmed or dropped (so a cancelled sleep frees its waker at
 /// once rather than at its deadline).
-#[derive(Default)]
 pub struct Timer {
-    key: Option<(Instant, u64)>,
+    /// Its slot ([`UNARMED`] if none), the slot's generation, and the
+    /// deadline in the queue's nanoseconds. (16 bytes: one lives in every
+    /// sleeping task.)
+    slot: u32,
+    generation: u32,
+    at: u64,
+}
+
+const UNARMED: u32 = u32::MAX;
+
+impl Default for Timer {
+    fn default() -> Timer {
+        Timer {
+            slot: UNARMED,
+            generation: 0,
+            at: 0,
+        }
+    }
 }
 
 impl Timer {
+    fn armed(&self) -> Option<(u32, u32, u64)> {
+        (self.slot != UNARMED).then_some((self.slot, self.generation, self.at))
+    }
+
     /// Wake `waker` at `when` (replacing any earlier registration).
     pub fn arm(&mut self, when: Instant, waker: &Waker) {
         QUEUE.with_borrow_mut(|queue| {
-            if let Some(key) = self.key {
-                if key.0 == when
-                    && let Some(w) = queue.get_mut(&key)
-                {
-                    if !w.will_wake(waker) {
+            let at = queue.nanos(when);
+            if let Some((slot, generation, armed_at)) = self.armed() {
+                if armed_at == at && queue.is_live(slot, generation) {
+                    let w = queue.slots[slot as usize].waker.as_mut();
+                    if let Some(w) = w.filter(|w| !w.will_wake(waker)) {
                         *w = waker.clone();
                     }
                     return;
                 }
-                queue.remove(&key);
+                queue.remove(slot, generation);
             }
-            let id = NEXT_ID.get();
-            NEXT_ID.set(id + 1);
-            queue.insert((when, id), waker.clone());
-            self.key = Some((when, id));
+            let (slot, generation) = queue.insert(at, waker.clone());
+            (self.slot, self.generation, self.at) = (slot, generation, at);
         });
     }
 
     pub fn disarm(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Some((slot, generation, _)) = self.armed() {
+            self.slot = UNARMED;
             // The thread's queue is gone only while the thread exits.
-            let _ = QUEUE.try_with(|q| q.borrow_mut().remove(&key));
+            let _ = QUEUE.try_with(|q| q.borrow_mut().remove(slot, generation));
         }
     }
 }
@@ -67,14 +181,20 @@ impl Drop for Timer {
 
 /// Wake every timer that is due; the earliest deadline still ahead.
 pub fn fire_due() -> Option<Instant> {
-    let now = Instant::now();
     let mut due = Vec::new();
     let next = QUEUE.with_borrow_mut(|queue| {
-        while let Some(entry) = queue.first_entry() {
-            if entry.key().0 > now {
-                return Some(entry.key().0);
+        let now = queue.nanos(Instant::now());
+        while let Some(&Reverse(top)) = queue.heap.peek() {
+            if !queue.is_live(top.slot, top.generation) {
+                queue.heap.pop();
+                queue.stale = queue.stale.saturating_sub(1);
+                continue;
             }
-            due.push(entry.remove());
+            if top.at > now {
+                return Some(queue.instant(top.at));
+            }
+            queue.heap.pop();
+            due.extend(queue.release(top.slot));
         }
         None
     });
@@ -120,5 +240,30 @@ mod tests {
         later.arm(now, &waker);
         assert_eq!(fire_due(), None);
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn disarmed_timers_free_their_slots_and_heap_entries() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let later = Instant::now() + Duration::from_secs(60);
+        let mut timers: Vec<Timer> = (0..3000).map(|_| Timer::default()).collect();
+        for t in &mut timers {
+            t.arm(later, &waker);
+        }
+        let kept = timers.split_off(2500);
+        drop(timers);
+        let (heap, slots, free) =
+            QUEUE.with_borrow(|q| (q.heap.len(), q.slots.len(), q.free.len()));
+        assert!(heap < 1500, "stale entries compacted: {heap} left");
+        assert_eq!((slots, free), (3000, 2500));
+        // Freed slots are reused, and their old heap entries never fire.
+        let mut again = Timer::default();
+        again.arm(Instant::now(), &waker);
+        assert_eq!(QUEUE.with_borrow(|q| q.slots.len()), 3000);
+        assert_eq!(fire_due(), Some(later));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        drop(kept);
+        assert_eq!(fire_due(), None);
     }
 }
