@@ -237,7 +237,7 @@ impl std::future::Future for Drive {
                     this.fiber.resume(result);
                 }
                 Wait::Sleep(sleep) => {
-                    let slept = ready!(Pin::new(sleep).poll(cx));
+                    let slept = ready!(sleep.poll(&this.fiber.ctx.cancel, cx));
                     this.wait = Wait::Running;
                     this.fiber.resume(match slept {
                         Ok(()) => Ok(Resume::Nothing),
@@ -260,10 +260,7 @@ impl std::future::Future for Drive {
                     return Poll::Pending;
                 }
                 Halt::Await(pending) => Wait::Await(pending),
-                Halt::Sleep(until) => Wait::Sleep(super::cancel::Sleep::new(
-                    this.fiber.ctx.cancel.clone(),
-                    until,
-                )),
+                Halt::Sleep(until) => Wait::Sleep(super::cancel::Sleep::new(until)),
             };
         }
     }

@@ -93,11 +93,22 @@ pub enum FrameKind {
 
 pub struct Frame {
     closure: Rc<Closure>,
-    pc: usize,
+    /// u32s: a frame lives in every sleeping task, and 64 bytes make a
+    /// smaller allocation than 80.
+    pc: u32,
     /// Stack index of local slot 0.
-    base: usize,
-    cells: Vec<Rc<RefCell<Value>>>,
+    base: u32,
+    /// Boxed slice, not Vec: a frame lives in every sleeping task.
+    cells: Box<[Rc<RefCell<Value>>]>,
     kind: FrameKind,
+}
+
+/// Whether a fiber has ended, and how.
+#[derive(Clone, Copy, PartialEq)]
+enum Ended {
+    No,
+    Returned,
+    Failed,
 }
 
 struct Handler {
@@ -112,15 +123,32 @@ pub struct Fiber {
     handlers: Vec<Handler>,
     pub ctx: Rc<TaskCtx>,
     pub rt: Rc<Runtime>,
-    /// Set when the fiber has ended; `run` returns it again.
-    finished: Option<Result<Value, Rc<Error>>>,
+    /// Set when the fiber has ended; `run` returns its result (kept as the
+    /// one value left on the stack) again.
+    ended: Ended,
 }
 
-fn new_cells(n: u16) -> Vec<Rc<RefCell<Value>>> {
+fn new_cells(n: u16) -> Box<[Rc<RefCell<Value>>]> {
     (0..n).map(|_| Rc::new(RefCell::new(Value::Null))).collect()
 }
 
 impl Fiber {
+    /// End the fiber with `result`, the one value left on its stack (a
+    /// separate field for it made every task 16 bytes bigger).
+    fn finish(&mut self, result: Result<Value, Rc<Error>>) {
+        self.stack.clear();
+        self.ended = match result {
+            Ok(v) => {
+                self.stack.push(v);
+                Ended::Returned
+            }
+            Err(e) => {
+                self.stack.push(Value::Error(e));
+                Ended::Failed
+            }
+        };
+    }
+
     /// The value stack's capacity (tests of the compiler's sizing).
     #[cfg(test)]
     pub fn stack_capacity(&self) -> usize {
@@ -137,10 +165,10 @@ impl Fiber {
             handlers: Vec::new(),
             ctx,
             rt,
-            finished: None,
+            ended: Ended::No,
         };
         if let Err(e) = fiber.push_frame(func, args, FrameKind::Root) {
-            fiber.finished = Some(Err(Rc::new(e)));
+            fiber.finish(Err(Rc::new(e)));
         }
         fiber
     }
@@ -197,7 +225,7 @@ impl Fiber {
         self.frames.push(Frame {
             closure: func,
             pc: 0,
-            base,
+            base: base as u32,
             cells,
             kind,
         });
@@ -208,7 +236,7 @@ impl Fiber {
     pub fn resume_location(&self) -> Option<Location> {
         let f = self.frames.last()?;
         let proto = &f.closure.proto;
-        let span = proto.spans.get(f.pc).copied()?;
+        let span = proto.spans.get(f.pc as usize).copied()?;
         Some(Location {
             source: proto.source,
             span,
@@ -219,7 +247,7 @@ impl Fiber {
     pub fn location(&self) -> Option<Location> {
         let f = self.frames.last()?;
         let proto = &f.closure.proto;
-        let span = proto.spans.get(f.pc.saturating_sub(1)).copied()?;
+        let span = proto.spans.get(f.pc.saturating_sub(1) as usize).copied()?;
         Some(Location {
             source: proto.source,
             span,
@@ -256,12 +284,12 @@ impl Fiber {
                 self.stack.truncate(h.stack);
                 self.stack.push(Value::Error(e));
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = h.target;
+                    f.pc = h.target as u32;
                 }
                 return true;
             }
             let Some(frame) = self.frames.pop() else {
-                self.finished = Some(Err(e));
+                self.finish(Err(e));
                 return false;
             };
             // Handlers of the frame being left are gone with it.
@@ -272,7 +300,7 @@ impl Fiber {
             {
                 self.handlers.pop();
             }
-            self.stack.truncate(frame.base);
+            self.stack.truncate(frame.base as usize);
             if let Some(caller) = self.location_of_caller() {
                 e.trace.borrow_mut().push(caller);
             }
@@ -294,7 +322,7 @@ impl Fiber {
                     }
                 }
                 FrameKind::Root => {
-                    self.finished = Some(Err(e));
+                    self.finish(Err(e));
                     return false;
                 }
                 FrameKind::Call | FrameKind::Module => {}
@@ -304,7 +332,12 @@ impl Fiber {
 
     fn location_of_caller(&self) -> Option<Location> {
         let f = self.frames.last()?;
-        let span = f.closure.proto.spans.get(f.pc.saturating_sub(1)).copied()?;
+        let span = f
+            .closure
+            .proto
+            .spans
+            .get(f.pc.saturating_sub(1) as usize)
+            .copied()?;
         Some(Location {
             source: f.closure.proto.source,
             span,
@@ -329,7 +362,7 @@ impl Fiber {
     pub fn check_cancel(&mut self) {
         // A busy loop awaits nothing: its timeout deadlines are checked here.
         self.ctx.cancel.check_deadlines();
-        if self.finished.is_none() && self.ctx.cancel.is_requested() {
+        if self.ended == Ended::No && self.ctx.cancel.is_requested() {
             let e = self.cancel_error();
             self.raise(e);
         }
@@ -396,7 +429,7 @@ impl Fiber {
                 }
             }
             Ok(Resume::Exit(code)) => {
-                self.finished = Some(Ok(Value::Null));
+                self.finish(Ok(Value::Null));
                 self.rt.exit_code.set(Some(code));
             }
             Err(e) => {
@@ -414,13 +447,13 @@ impl Fiber {
     pub fn run(&mut self) -> Halt {
         let mut budget = BUDGET;
         loop {
-            if let Some(done) = &self.finished {
+            if self.ended != Ended::No {
                 if let Some(code) = self.rt.exit_code.get() {
                     return Halt::Exit(code);
                 }
-                return match done {
-                    Ok(v) => Halt::Done(v.clone()),
-                    Err(e) => Halt::Failed(e.clone()),
+                return match (self.ended, self.stack.last()) {
+                    (Ended::Failed, Some(Value::Error(e))) => Halt::Failed(e.clone()),
+                    (_, v) => Halt::Done(v.cloned().unwrap_or_default()),
                 };
             }
             match self.run_frame(&mut budget) {
@@ -437,17 +470,17 @@ impl Fiber {
     /// or raises.
     fn run_frame(&mut self, budget: &mut u32) -> Result<Option<Halt>, Error> {
         let Some(frame) = self.frames.last() else {
-            self.finished = Some(Ok(Value::Null));
+            self.finish(Ok(Value::Null));
             return Ok(None);
         };
         let proto = frame.closure.proto.clone();
-        let base = frame.base;
-        let mut pc = frame.pc;
+        let base = frame.base as usize;
+        let mut pc = frame.pc as usize;
         let code = &proto.code;
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = pc;
+                    f.pc = pc as u32;
                 }
             };
         }
@@ -956,7 +989,7 @@ impl Fiber {
     /// Leave the current frame with `v`.
     fn return_from_frame(&mut self, v: Value) -> Result<Option<Halt>, Error> {
         let Some(frame) = self.frames.pop() else {
-            self.finished = Some(Ok(v));
+            self.finish(Ok(v));
             return Ok(None);
         };
         while self
@@ -966,10 +999,10 @@ impl Fiber {
         {
             self.handlers.pop();
         }
-        self.stack.truncate(frame.base);
+        self.stack.truncate(frame.base as usize);
         match frame.kind {
             FrameKind::Root => {
-                self.finished = Some(Ok(v));
+                self.finish(Ok(v));
                 Ok(None)
             }
             FrameKind::Call => {
