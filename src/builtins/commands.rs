@@ -434,7 +434,7 @@ fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output
             "[{}] {:<10} {:>7.1}s  {}",
             t.id,
             t.state_name(),
-            t.started.elapsed().as_secs_f64(),
+            t.elapsed().as_secs_f64(),
             t.doing()
         );
     }

@@ -37,15 +37,29 @@ pub struct Task {
     /// Its context while it runs (`jobs` shows the command it is running);
     /// weak, so the context and its pipes close when the task ends.
     ctx: std::rc::Weak<TaskCtx>,
-    pub started: Instant,
+    /// When it started, in microseconds since [`epoch`] (8 bytes where an
+    /// `Instant` takes 16: this record moves down a malloc size class).
+    started: u64,
     /// Started with `cmd &`: listed by `jobs` (all live tasks are).
     pub job: bool,
-    outcome: RefCell<Option<Outcome>>,
     /// Someone awaited (or gathered) the result: its error is not lost.
     pub retrieved: Cell<bool>,
-    /// Who is told when it finishes. (The smol task that drives it is
-    /// detached: it holds this record until the fiber ends.)
-    waiters: RefCell<Waiters>,
+    /// Who waits for it while it runs, then how it ended. (The smol task
+    /// that drives it is detached: it holds this record until the end.)
+    state: RefCell<State>,
+}
+
+/// A running task's waiters and a finished task's outcome share a field:
+/// one is never needed with the other.
+enum State {
+    Running(Waiters),
+    Done(Outcome),
+}
+
+/// The instant task start times count from.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// Whoever waits for a task to finish: usually one (an `await`, or the
@@ -117,41 +131,55 @@ impl Task {
         current.as_deref().unwrap_or(self.name()).to_string()
     }
 
+    /// How long it has been running.
+    pub fn elapsed(&self) -> std::time::Duration {
+        epoch()
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_micros(self.started))
+    }
+
     pub fn is_done(&self) -> bool {
-        self.outcome.borrow().is_some()
+        matches!(&*self.state.borrow(), State::Done(_))
     }
 
     pub fn state_name(&self) -> &'static str {
-        match &*self.outcome.borrow() {
-            None if self.cancel.is_requested() => "cancelling",
-            None => "running",
-            Some(Outcome::Value(_)) | Some(Outcome::Exit(_)) => "done",
-            Some(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
-            Some(Outcome::Error(_)) => "failed",
+        match &*self.state.borrow() {
+            State::Running(_) if self.cancel.is_requested() => "cancelling",
+            State::Running(_) => "running",
+            State::Done(Outcome::Value(_)) | State::Done(Outcome::Exit(_)) => "done",
+            State::Done(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
+            State::Done(Outcome::Error(_)) => "failed",
         }
     }
 
     pub fn outcome(&self) -> Option<Outcome> {
-        self.outcome.borrow().clone()
+        match &*self.state.borrow() {
+            State::Running(_) => None,
+            State::Done(outcome) => Some(outcome.clone()),
+        }
     }
 
     /// Tell `queue` the task's `index` when it finishes (at once if it has).
     pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
-        if self.is_done() {
-            queue.push(index);
-        } else {
-            self.waiters
-                .borrow_mut()
-                .add(Waiter::Queue(queue.clone(), index));
+        match &mut *self.state.borrow_mut() {
+            State::Running(waiters) => waiters.add(Waiter::Queue(queue.clone(), index)),
+            State::Done(_) => queue.push(index),
+        }
+    }
+
+    /// Record how the task ended and tell whoever waits.
+    fn finish(&self, outcome: Outcome) {
+        let before = std::mem::replace(&mut *self.state.borrow_mut(), State::Done(outcome));
+        if let State::Running(waiters) = before {
+            waiters.notify_all();
         }
     }
 
     /// Wait until the task has finished, and return how.
     pub async fn join(self: &Rc<Self>) -> Outcome {
-        future::poll_fn(|cx| match &*self.outcome.borrow() {
-            Some(o) => std::task::Poll::Ready(o.clone()),
-            None => {
-                let mut waiters = self.waiters.borrow_mut();
+        future::poll_fn(|cx| match &mut *self.state.borrow_mut() {
+            State::Done(o) => std::task::Poll::Ready(o.clone()),
+            State::Running(waiters) => {
                 if !waiters.has_waker(cx.waker()) {
                     waiters.add(Waiter::Wake(cx.waker().clone()));
                 }
@@ -192,8 +220,6 @@ impl DoneQueue {
 /// Run a fiber to its end, awaiting whatever it halts on.
 pub fn drive(fiber: Fiber) -> Drive {
     Drive {
-        // Boxed and only with --debug: this future lives in every task.
-        held: fiber.rt.debug.then(Box::<HeldWatch>::default),
         fiber,
         wait: Wait::Running,
     }
@@ -207,7 +233,6 @@ pub fn drive(fiber: Fiber) -> Drive {
 pub struct Drive {
     fiber: Fiber,
     wait: Wait,
-    held: Option<Box<HeldWatch>>,
 }
 
 /// What a [`Drive`] is waiting on before it runs the fiber again.
@@ -245,10 +270,11 @@ impl std::future::Future for Drive {
                     });
                 }
             }
-            let started = this.held.is_some().then(Instant::now);
+            let started = this.fiber.rt.debug.then(Instant::now);
             let halt = this.fiber.run();
-            if let (Some(watch), Some(t)) = (this.held.as_deref_mut(), started) {
-                watch.ran(&this.fiber, t.elapsed(), matches!(halt, Halt::Yield));
+            if let Some(t) = started {
+                let key = std::ptr::from_ref(this).addr();
+                HeldWatch::ran(key, &this.fiber, t.elapsed(), matches!(halt, Halt::Yield));
             }
             this.wait = match halt {
                 Halt::Done(v) => return Poll::Ready(Outcome::Value(v)),
@@ -274,17 +300,26 @@ struct HeldWatch {
     at: Option<Option<crate::vm::error::Location>>,
 }
 
+thread_local! {
+    /// The watches of drivers in the middle of a run of budget yields, by
+    /// the driver's address (pinned while it is polled). Kept here, not in
+    /// the driver: a field there made every task 16 bytes bigger for a
+    /// debugging aid.
+    static HELD: RefCell<std::collections::HashMap<usize, HeldWatch>> = RefCell::default();
+}
+
 impl HeldWatch {
-    fn ran(&mut self, fiber: &Fiber, took: std::time::Duration, yielded: bool) {
-        self.busy += took;
-        if self.busy > HELD_TOO_LONG && self.at.is_none() {
-            self.at = Some(fiber.resume_location());
-        }
-        if !yielded {
-            if let Some(at) = self.at.take() {
-                report_held(fiber, at, self.busy);
+    fn ran(key: usize, fiber: &Fiber, took: std::time::Duration, yielded: bool) {
+        let ended = HELD.with_borrow_mut(|held| {
+            let watch = held.entry(key).or_default();
+            watch.busy += took;
+            if watch.busy > HELD_TOO_LONG && watch.at.is_none() {
+                watch.at = Some(fiber.resume_location());
             }
-            self.busy = std::time::Duration::ZERO;
+            if yielded { None } else { held.remove(&key) }
+        });
+        if let Some(HeldWatch { busy, at: Some(at) }) = ended {
+            report_held(fiber, at, busy);
         }
     }
 }
@@ -341,11 +376,10 @@ pub fn spawn_with_output(
         proto: coro.func.proto.clone(),
         cancel: ctx.cancel.clone(),
         ctx: Rc::downgrade(&ctx),
-        started: Instant::now(),
+        started: epoch().elapsed().as_micros() as u64,
         job,
-        outcome: RefCell::new(None),
         retrieved: Cell::new(false),
-        waiters: RefCell::default(),
+        state: RefCell::new(State::Running(Waiters::None)),
     });
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
     rt.tasks.borrow_mut().insert(id, task.clone());
@@ -386,9 +420,8 @@ impl std::future::Future for TaskBody {
             Outcome::Error(_) => rt.failed.borrow_mut().push(t.clone()),
             _ => {}
         }
-        *t.outcome.borrow_mut() = Some(outcome);
         rt.tasks.borrow_mut().remove(&t.id);
-        t.waiters.take().notify_all();
+        t.finish(outcome);
         Poll::Ready(())
     }
 }
