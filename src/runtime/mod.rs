@@ -1,7 +1,7 @@
 //! The event loop, tasks, timers and cancellation.
 //!
-//! One [`Runtime`] per process, on one thread: a smol `LocalExecutor` runs
-//! every task. A task is a [`crate::vm::fiber::Fiber`] driven by
+//! One [`Runtime`] per process, on one thread: its [`Executor`] (a queue of
+//! ready async-task tasks) runs every task. A task is a [`crate::vm::fiber::Fiber`] driven by
 //! [`task::drive`]: the fiber runs until it halts, the driver awaits what
 //! it halted on (a process, a timer, another task), then resumes it.
 //!
@@ -13,6 +13,7 @@ pub mod admission;
 pub mod cancel;
 pub mod concurrency;
 pub mod exec;
+pub mod executor;
 pub mod glob;
 pub mod signals;
 pub mod sync;
@@ -26,13 +27,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use smol::LocalExecutor;
-
 use crate::compile::GlobalNames;
 use crate::process::{InSource, OutSink};
 use crate::vm::value::Value;
 
 pub use cancel::{CancelReason, CancelToken};
+pub use executor::Executor;
 pub use task::{Task, TaskRef};
 
 /// A task's environment variables. `None` until the first change: children
@@ -151,7 +151,7 @@ impl TaskCtx {
 }
 
 pub struct Runtime {
-    pub executor: Rc<LocalExecutor<'static>>,
+    pub executor: Rc<Executor>,
     pub names: RefCell<GlobalNames>,
     pub globals: RefCell<Vec<Option<Value>>>,
     /// Live spawned tasks by id (for `jobs`, and to cancel at exit).
@@ -198,7 +198,7 @@ impl Runtime {
     pub fn new(debug: bool) -> Rc<Runtime> {
         let (slots, capture_slots) = admission::Slots::from_fd_limit();
         Rc::new(Runtime {
-            executor: Rc::new(LocalExecutor::new()),
+            executor: Rc::new(Executor::new()),
             names: RefCell::new(GlobalNames::default()),
             globals: RefCell::new(Vec::new()),
             tasks: RefCell::new(BTreeMap::new()),
@@ -307,7 +307,7 @@ const TICK_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 /// when the loop has to wait but async-io cannot start (no thread can be
 /// created: a tight `ulimit -u`).
 pub fn run_loop<T: 'static>(
-    executor: &Rc<LocalExecutor<'static>>,
+    executor: &Rc<Executor>,
     main: impl std::future::Future<Output = T> + 'static,
 ) -> std::io::Result<T> {
     let mut main = executor.spawn(main);
@@ -377,7 +377,7 @@ enum Slice {
 }
 
 /// Run ready tasks for up to a [`TICK_SLICE`].
-fn run_slice(executor: &LocalExecutor<'static>) -> Slice {
+fn run_slice(executor: &Executor) -> Slice {
     let start = std::time::Instant::now();
     let mut end = Slice::Idle;
     while executor.try_tick() {
