@@ -393,7 +393,7 @@ impl Session {
                     io: RefCell::new(Io::standard()),
                     status: Cell::new(148),
                     cancel: Rc::new(CancelToken::default()),
-                    current: RefCell::new(None),
+                    current: std::cell::Cell::new(None),
                 };
                 self.hooks.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);

@@ -7,7 +7,7 @@
 //! asyncio the request is one-shot: once raised, the token is clear again,
 //! so `finally` blocks can await.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 use super::timers::Timer;
 
 /// Wakers waiting for something to change. Usually there is one waiter
-/// (the task that owns the token), so one is kept without allocating.
+/// (the task that owns the token), so one is kept without allocating. A
+/// `Cell` (taken and put back) rather than a `RefCell`: one list lives in
+/// every task's token, and the borrow flag cost 8 bytes there.
 #[derive(Default)]
-pub struct WakeList(RefCell<Wakers>);
+pub struct WakeList(Cell<Wakers>);
 
 #[derive(Default)]
 enum Wakers {
@@ -31,29 +33,25 @@ enum Wakers {
 
 impl WakeList {
     pub fn register(&self, w: &Waker) {
-        let mut list = self.0.borrow_mut();
-        match &mut *list {
-            Wakers::None => *list = Wakers::One(w.clone()),
-            Wakers::One(one) if one.will_wake(w) => {}
-            Wakers::One(_) => {
-                let Wakers::One(one) = std::mem::take(&mut *list) else {
-                    unreachable!()
-                };
-                *list = Wakers::Many(vec![one, w.clone()]);
-            }
+        let list = match self.0.take() {
+            Wakers::None => Wakers::One(w.clone()),
+            Wakers::One(one) if one.will_wake(w) => Wakers::One(one),
+            Wakers::One(one) => Wakers::Many(vec![one, w.clone()]),
             // A waiter polled again before being woken is usually the last
             // one in: checking the tail keeps registering O(1) with 10,000
             // waiters.
-            Wakers::Many(v) => {
+            Wakers::Many(mut v) => {
                 if !v.iter().rev().take(4).any(|x| x.will_wake(w)) {
                     v.push(w.clone());
                 }
+                Wakers::Many(v)
             }
-        }
+        };
+        self.0.set(list);
     }
 
     pub fn wake_all(&self) {
-        match std::mem::take(&mut *self.0.borrow_mut()) {
+        match self.0.take() {
             Wakers::None => {}
             Wakers::One(w) => w.wake(),
             Wakers::Many(v) => v.into_iter().for_each(Waker::wake),
@@ -66,18 +64,15 @@ impl WakeList {
         if n == 0 {
             return;
         }
-        let woken: Vec<Waker> = {
-            let mut list = self.0.borrow_mut();
-            match &mut *list {
-                Wakers::Many(v) => {
-                    let n = n.min(v.len());
-                    v.drain(..n).collect()
-                }
-                _ => match std::mem::take(&mut *list) {
-                    Wakers::One(w) => vec![w],
-                    _ => Vec::new(),
-                },
+        let woken: Vec<Waker> = match self.0.take() {
+            Wakers::Many(mut v) => {
+                let n = n.min(v.len());
+                let woken = v.drain(..n).collect();
+                self.0.set(Wakers::Many(v));
+                woken
             }
+            Wakers::One(w) => vec![w],
+            Wakers::None => Vec::new(),
         };
         for w in woken {
             w.wake();
@@ -104,14 +99,26 @@ pub struct CancelToken {
     /// what it left behind is killed if the scope is cancelled.
     finished_group: Cell<u64>,
     reason: Cell<Option<CancelReason>>,
-    grace: Cell<Duration>,
+    /// In milliseconds (see [`grace_millis`]).
+    grace: Cell<u32>,
     wakers: WakeList,
     /// Deadlines of the task's open `timeout` scopes: (scope, when, grace).
     /// They are checked by whatever the task waits on (see `Requested`),
     /// so a timeout needs no timer task of its own: a separate task would
     /// first have to get its turn on the loop to arm its timer, and under
     /// load (thousands of runnable tasks) that made timeouts fire late.
-    deadlines: RefCell<Vec<(u64, Instant, Duration)>>,
+    /// Boxed, and only while there are any: every task has a token.
+    deadlines: Cell<Option<Box<Deadlines>>>,
+}
+
+type Deadlines = Vec<(u64, Instant, Duration)>;
+
+/// A grace period as kept in a token: whole milliseconds, rounded up, at
+/// most 49 days (a token lives in every task, and a `Duration` is twice
+/// the size).
+fn grace_millis(grace: Duration) -> u32 {
+    let millis = grace.as_nanos().div_ceil(1_000_000);
+    u32::try_from(millis).unwrap_or(u32::MAX)
 }
 
 impl Default for CancelToken {
@@ -121,9 +128,9 @@ impl Default for CancelToken {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             finished_group: Cell::new(0),
             reason: Cell::new(None),
-            grace: Cell::new(Duration::ZERO),
+            grace: Cell::new(0),
             wakers: WakeList::default(),
-            deadlines: RefCell::new(Vec::new()),
+            deadlines: Cell::new(None),
         }
     }
 }
@@ -138,9 +145,9 @@ impl CancelToken {
         match self.reason.get() {
             None => {
                 self.reason.set(Some(reason));
-                self.grace.set(grace);
+                self.grace.set(grace_millis(grace));
             }
-            Some(_) => self.grace.set(self.grace.get().min(grace)),
+            Some(_) => self.grace.set(self.grace.get().min(grace_millis(grace))),
         }
         self.wakers.wake_all();
     }
@@ -189,15 +196,24 @@ impl CancelToken {
     /// Open a `timeout` scope: at `when`, cancellation is requested with
     /// `CancelReason::Timeout(scope)`.
     pub fn push_deadline(&self, scope: u64, when: Instant, grace: Duration) {
-        self.deadlines.borrow_mut().push((scope, when, grace));
+        self.with_deadlines(|d| d.push((scope, when, grace)));
         // Waits in progress re-arm their timer for the new deadline.
         self.wakers.wake_all();
     }
 
     /// Close a `timeout` scope (and drop its request if it already fired).
     pub fn pop_deadline(&self, scope: u64) {
-        self.deadlines.borrow_mut().retain(|d| d.0 != scope);
+        self.with_deadlines(|d| d.retain(|d| d.0 != scope));
         self.clear_if(CancelReason::Timeout(scope));
+    }
+
+    /// Change the open deadlines (the box goes when the last one does).
+    fn with_deadlines(&self, change: impl FnOnce(&mut Deadlines)) {
+        let mut deadlines = self.deadlines.take().unwrap_or_default();
+        change(&mut deadlines);
+        if !deadlines.is_empty() {
+            self.deadlines.set(Some(deadlines));
+        }
     }
 
     /// Request cancellation for every deadline that has passed; the
@@ -206,7 +222,8 @@ impl CancelToken {
         let now = Instant::now();
         let mut next = None::<Instant>;
         let mut fired = None;
-        for &(scope, when, grace) in self.deadlines.borrow().iter() {
+        let deadlines = self.deadlines.take();
+        for &(scope, when, grace) in deadlines.iter().flat_map(|d| d.iter()) {
             if when <= now {
                 // The earliest expired scope is the one reported.
                 if fired.is_none_or(|(_, w, _)| when < w) {
@@ -216,9 +233,10 @@ impl CancelToken {
                 next = Some(when);
             }
         }
+        self.deadlines.set(deadlines);
         if let Some((scope, _, grace)) = fired {
             // It fires once: the body's `finally` blocks may then await.
-            self.deadlines.borrow_mut().retain(|d| d.0 != scope);
+            self.with_deadlines(|d| d.retain(|d| d.0 != scope));
             self.cancel(CancelReason::Timeout(scope), grace);
         }
         next
@@ -245,7 +263,7 @@ impl Future for Requested {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
         let next = self.token.check_deadlines();
         if self.token.reason.get().is_some() {
-            return Poll::Ready(self.token.grace.get());
+            return Poll::Ready(Duration::from_millis(self.token.grace.get().into()));
         }
         self.token.wakers.register(cx.waker());
         match next {

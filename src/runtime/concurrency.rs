@@ -69,10 +69,12 @@ struct GroupOutput {
     stderr: smol::Task<std::io::Result<Vec<u8>>>,
 }
 
-/// The branches started and not yet finished (by branch index), and the
-/// queue that tells which finished next.
+/// The branches' tasks (by branch index; kept when they finish, as their
+/// records hold the results), which still run, and the queue that tells
+/// which finished next.
 struct Running {
     tasks: Vec<Option<TaskRef>>,
+    running: Vec<bool>,
     len: usize,
     done: Rc<DoneQueue>,
 }
@@ -81,6 +83,7 @@ impl Running {
     fn new(branches: usize) -> Running {
         Running {
             tasks: vec![None; branches],
+            running: vec![false; branches],
             len: 0,
             done: Rc::new(DoneQueue::default()),
         }
@@ -96,7 +99,8 @@ impl Running {
 
     fn add(&mut self, index: usize, task: TaskRef) {
         task.watch(&self.done, index);
-        if self.tasks[index].replace(task).is_none() {
+        self.tasks[index] = Some(task);
+        if !std::mem::replace(&mut self.running[index], true) {
             self.len += 1;
         }
     }
@@ -105,13 +109,27 @@ impl Running {
     async fn next_done(&mut self) -> (usize, TaskRef, Outcome) {
         loop {
             let index = self.done.next().await;
-            if let Some(task) = self.tasks.get_mut(index).and_then(Option::take) {
+            if let Some(running) = self.running.get_mut(index)
+                && std::mem::replace(running, false)
+            {
                 self.len -= 1;
-                if let Some(outcome) = task.outcome() {
-                    return (index, task, outcome);
+                if let Some(task) = &self.tasks[index]
+                    && let Some(outcome) = task.outcome()
+                {
+                    return (index, task.clone(), outcome);
                 }
             }
         }
+    }
+
+    /// The branches' values, in order, once all have finished.
+    fn values(self) -> Vec<Value> {
+        let value = |t: Option<TaskRef>| match t.and_then(|t| t.outcome()) {
+            Some(Outcome::Value(v)) => v,
+            Some(Outcome::Error(e)) => Value::Error(e),
+            Some(Outcome::Exit(_)) | None => Value::Null,
+        };
+        self.tasks.into_iter().map(value).collect()
     }
 
     /// The next finished branch; or, if the waiting task is cancelled
@@ -134,8 +152,10 @@ impl Running {
 
     /// Cancel every running branch and wait for all of them.
     async fn cancel_all(&mut self, grace: Duration) {
-        for t in self.tasks.iter().flatten() {
-            t.cancel.cancel(CancelReason::Cancel, grace);
+        for (t, _) in self.tasks.iter().zip(&self.running).filter(|(_, r)| **r) {
+            if let Some(t) = t {
+                t.cancel.cancel(CancelReason::Cancel, grace);
+            }
         }
         while !self.is_empty() {
             let (_, task, _) = self.next_done().await;
@@ -226,7 +246,6 @@ pub fn gather(
         let n = items.len();
         let mut pending = items.into_iter().enumerate();
         let mut running = Running::new(n);
-        let mut results: Vec<Option<Value>> = vec![None; n];
         // Only `--group` captures output.
         let mut outputs: Vec<Option<GroupOutput>> = match group {
             true => (0..n).map(|_| None).collect(),
@@ -262,10 +281,11 @@ pub fn gather(
             };
             task.retrieved.set(true);
             done[index] = true;
+            // Results stay in the task records until the end (a list of
+            // them here cost each of 100,000 branches 24 bytes more).
             match outcome {
-                Outcome::Value(v) => results[index] = Some(v),
-                Outcome::Exit(_) => results[index] = Some(Value::Null),
-                Outcome::Error(e) if keep_going => results[index] = Some(Value::Error(e)),
+                Outcome::Value(_) | Outcome::Exit(_) => {}
+                Outcome::Error(_) if keep_going => {}
                 Outcome::Error(e) => {
                     running.cancel_all(DEFAULT_GRACE).await;
                     discard(pending);
@@ -280,8 +300,7 @@ pub fn gather(
                 flush_group(&ctx, &mut outputs, &done, &mut flushed).await;
             }
         }
-        let values = results.into_iter().map(Option::unwrap_or_default).collect();
-        Ok(Resume::Push(Value::list(values)))
+        Ok(Resume::Push(Value::list(running.values())))
     }))
 }
 

@@ -127,7 +127,7 @@ impl Task {
 
     /// The command it is running now, else its name (for `jobs`).
     pub fn doing(&self) -> String {
-        let current = self.ctx.upgrade().and_then(|c| c.current.borrow().clone());
+        let current = self.ctx.upgrade().and_then(|c| c.current());
         current.as_deref().unwrap_or(self.name()).to_string()
     }
 
