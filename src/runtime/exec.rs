@@ -188,7 +188,7 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
             global: None,
         });
         match resolve(fiber, &stage) {
-            Target::Func(f) => return call_function(fiber, f, stage, spec, text),
+            Target::Func(f) => return call_function(fiber, f, stage, spec),
             Target::Builtin(b) if stage.redirects.is_empty() => {
                 return run_builtin_here(fiber, b, &stage, spec.check, text);
             }
@@ -226,7 +226,6 @@ fn call_function(
     f: Rc<Closure>,
     stage: Stage,
     spec: &CmdSpec,
-    text: Rc<str>,
 ) -> Result<Option<Halt>, Error> {
     let mut args = stage.args;
     if !args.is_empty() {
@@ -252,7 +251,6 @@ fn call_function(
     };
     let kind = FrameKind::Command {
         check: spec.check,
-        text,
         restore: env_restore.map(|env| {
             Box::new(Restore {
                 io: None,
