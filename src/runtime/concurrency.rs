@@ -154,7 +154,7 @@ impl Running {
     async fn cancel_all(&mut self, grace: Duration) {
         for (t, _) in self.tasks.iter().zip(&self.running).filter(|(_, r)| **r) {
             if let Some(t) = t {
-                t.cancel.cancel(CancelReason::Cancel, grace);
+                t.cancel(CancelReason::Cancel, grace);
             }
         }
         while !self.is_empty() {

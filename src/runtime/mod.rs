@@ -285,7 +285,7 @@ impl Runtime {
                 break;
             }
             for t in &live {
-                t.cancel.cancel(CancelReason::Cancel, grace);
+                t.cancel(CancelReason::Cancel, grace);
             }
             for t in live {
                 if let task::Outcome::Error(e) = t.join().await
@@ -300,7 +300,7 @@ impl Runtime {
     /// Cancel every live task (at script end, `exit`, or a signal).
     pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
         for t in self.tasks.borrow().values() {
-            t.cancel.cancel(reason, grace);
+            t.cancel(reason, grace);
         }
     }
 }

@@ -31,11 +31,9 @@ pub struct Task {
     pub id: u64,
     /// The coroutine's code (its name is shown by `jobs` and warnings).
     proto: Rc<crate::vm::chunk::Proto>,
-    /// The task's cancellation token (its context is dropped when it ends,
-    /// closing the pipes it held).
-    pub cancel: Rc<super::CancelToken>,
-    /// Its context while it runs (`jobs` shows the command it is running);
-    /// weak, so the context and its pipes close when the task ends.
+    /// Its context while it runs (`jobs` shows the command it is running;
+    /// its cancellation token is there); weak, so the context and the
+    /// pipes it holds close when the task ends.
     ctx: std::rc::Weak<TaskCtx>,
     /// When it started, in microseconds since [`epoch`] (8 bytes where an
     /// `Instant` takes 16: this record moves down a malloc size class).
@@ -44,9 +42,12 @@ pub struct Task {
     pub job: bool,
     /// Someone awaited (or gathered) the result: its error is not lost.
     pub retrieved: Cell<bool>,
-    /// Who waits for it while it runs, then how it ended. (The smol task
-    /// that drives it is detached: it holds this record until the end.)
-    state: RefCell<State>,
+    /// Who waits for it while it runs, then how it ended. (The executor's
+    /// task that drives it is detached: it holds this record until the
+    /// end.) A `Cell`, taken and put back: with a `RefCell`'s borrow flag
+    /// (and a pointer to the token) 100,000 records were a size class
+    /// bigger.
+    state: Cell<State>,
 }
 
 /// A running task's waiters and a finished task's outcome share a field:
@@ -54,6 +55,12 @@ pub struct Task {
 enum State {
     Running(Waiters),
     Done(Outcome),
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::Running(Waiters::None)
+    }
 }
 
 /// The instant task start times count from.
@@ -138,53 +145,78 @@ impl Task {
             .saturating_sub(std::time::Duration::from_micros(self.started))
     }
 
+    /// Look at (or change) the state; nothing in `f` may touch it again.
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = self.state.take();
+        let r = f(&mut state);
+        self.state.set(state);
+        r
+    }
+
+    /// Request cancellation (nothing to do once it has ended).
+    pub fn cancel(&self, reason: CancelReason, grace: std::time::Duration) {
+        if let Some(ctx) = self.ctx.upgrade() {
+            ctx.cancel.cancel(reason, grace);
+        }
+    }
+
     pub fn is_done(&self) -> bool {
-        matches!(&*self.state.borrow(), State::Done(_))
+        self.with_state(|s| matches!(s, State::Done(_)))
     }
 
     pub fn state_name(&self) -> &'static str {
-        match &*self.state.borrow() {
-            State::Running(_) if self.cancel.is_requested() => "cancelling",
+        let name = self.with_state(|s| match s {
             State::Running(_) => "running",
             State::Done(Outcome::Value(_)) | State::Done(Outcome::Exit(_)) => "done",
             State::Done(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
             State::Done(Outcome::Error(_)) => "failed",
+        });
+        match self.ctx.upgrade() {
+            Some(ctx) if name == "running" && ctx.cancel.is_requested() => "cancelling",
+            _ => name,
         }
     }
 
     pub fn outcome(&self) -> Option<Outcome> {
-        match &*self.state.borrow() {
+        self.with_state(|s| match s {
             State::Running(_) => None,
             State::Done(outcome) => Some(outcome.clone()),
-        }
+        })
     }
 
     /// Tell `queue` the task's `index` when it finishes (at once if it has).
     pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
-        match &mut *self.state.borrow_mut() {
-            State::Running(waiters) => waiters.add(Waiter::Queue(queue.clone(), index)),
-            State::Done(_) => queue.push(index),
+        let done = self.with_state(|s| match s {
+            State::Running(waiters) => {
+                waiters.add(Waiter::Queue(queue.clone(), index));
+                false
+            }
+            State::Done(_) => true,
+        });
+        if done {
+            queue.push(index);
         }
     }
 
     /// Record how the task ended and tell whoever waits.
     fn finish(&self, outcome: Outcome) {
-        let before = std::mem::replace(&mut *self.state.borrow_mut(), State::Done(outcome));
-        if let State::Running(waiters) = before {
+        if let State::Running(waiters) = self.state.replace(State::Done(outcome)) {
             waiters.notify_all();
         }
     }
 
     /// Wait until the task has finished, and return how.
     pub async fn join(self: &Rc<Self>) -> Outcome {
-        future::poll_fn(|cx| match &mut *self.state.borrow_mut() {
-            State::Done(o) => std::task::Poll::Ready(o.clone()),
-            State::Running(waiters) => {
-                if !waiters.has_waker(cx.waker()) {
-                    waiters.add(Waiter::Wake(cx.waker().clone()));
+        future::poll_fn(|cx| {
+            self.with_state(|s| match s {
+                State::Done(o) => std::task::Poll::Ready(o.clone()),
+                State::Running(waiters) => {
+                    if !waiters.has_waker(cx.waker()) {
+                        waiters.add(Waiter::Wake(cx.waker().clone()));
+                    }
+                    std::task::Poll::Pending
                 }
-                std::task::Poll::Pending
-            }
+            })
         })
         .await
     }
@@ -374,12 +406,11 @@ pub fn spawn_with_output(
     let task = Rc::new(Task {
         id,
         proto: coro.func.proto.clone(),
-        cancel: ctx.cancel.clone(),
         ctx: Rc::downgrade(&ctx),
         started: epoch().elapsed().as_micros() as u64,
         job,
         retrieved: Cell::new(false),
-        state: RefCell::new(State::Running(Waiters::None)),
+        state: Cell::default(),
     });
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
     rt.tasks.borrow_mut().insert(id, task.clone());
@@ -409,6 +440,12 @@ impl std::future::Future for TaskBody {
         let outcome = ready!(Pin::new(&mut *drive).poll(cx));
         let rt = drive.fiber.rt.clone();
         let id = drive.fiber.ctx.id;
+        if let Outcome::Error(e) = &outcome
+            && e.kind == ErrorKind::Cancelled
+        {
+            // No process its commands started lives on.
+            drive.fiber.ctx.cancel.kill_left_behind(0);
+        }
         // The fiber goes first: its context (and the pipes it holds) is
         // closed before anyone waiting for the task runs.
         self.drive = None;
@@ -418,11 +455,10 @@ impl std::future::Future for TaskBody {
         let Some(t) = rt.tasks.borrow_mut().remove(&id) else {
             return Poll::Ready(());
         };
-        match &outcome {
-            // No process its commands started lives on.
-            Outcome::Error(e) if e.kind == ErrorKind::Cancelled => t.cancel.kill_left_behind(0),
-            Outcome::Error(_) => rt.failed.borrow_mut().push(t.clone()),
-            _ => {}
+        if let Outcome::Error(e) = &outcome
+            && e.kind != ErrorKind::Cancelled
+        {
+            rt.failed.borrow_mut().push(t.clone());
         }
         t.finish(outcome);
         Poll::Ready(())
@@ -435,7 +471,7 @@ impl std::future::Future for TaskBody {
 pub async fn await_task(task: TaskRef, waiter: Rc<super::CancelToken>) -> Result<Value, Rc<Error>> {
     let outcome = future::or(task.join(), async {
         let grace = waiter.requested().await;
-        task.cancel.cancel(CancelReason::Cancel, grace);
+        task.cancel(CancelReason::Cancel, grace);
         task.join().await
     })
     .await;

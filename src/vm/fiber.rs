@@ -1000,9 +1000,9 @@ impl Fiber {
                 Op::Cancel => {
                     let v = self.pop();
                     match v {
-                        Value::Task(t) => t
-                            .cancel
-                            .cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE),
+                        Value::Task(t) => {
+                            t.cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE)
+                        }
                         other => {
                             save_pc!();
                             return Err(Error::type_err(format!(
