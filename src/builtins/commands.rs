@@ -428,7 +428,8 @@ fn builtin_unset(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<
 /// `jobs`: live tasks with id, state, elapsed time and what they run.
 fn builtin_jobs(rt: &Rc<Runtime>, _: &Rc<TaskCtx>, _: &[Value]) -> Result<Output, Error> {
     let mut out = String::new();
-    for t in rt.tasks.borrow().values() {
+    let live = rt.tasks.borrow().live();
+    for t in live {
         let _ = writeln!(
             out,
             "[{}] {:<10} {:>7.1}s  {}",

@@ -394,6 +394,7 @@ impl Session {
                     status: Cell::new(148),
                     cancel: Rc::new(CancelToken::default()),
                     current: std::cell::Cell::new(None),
+                    task_slot: std::cell::Cell::new(u32::MAX),
                 };
                 self.hooks.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);
@@ -506,8 +507,8 @@ impl Session {
         let task = {
             let tasks = self.rt.tasks.borrow();
             match id {
-                Some(n) => tasks.get(&n).cloned(),
-                None => tasks.values().next_back().cloned(),
+                Some(n) => tasks.get(n),
+                None => tasks.latest(),
             }
         };
         let Some(task) = task else {

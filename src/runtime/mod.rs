@@ -90,6 +90,8 @@ pub struct TaskCtx {
     pub env: RefCell<Env>,
     pub io: RefCell<Io>,
     pub status: Cell<i32>,
+    /// A spawned task's slot in [`Runtime::tasks`], set when it starts.
+    pub task_slot: Cell<u32>,
     pub cancel: Rc<CancelToken>,
     /// The command the task is running now, for `jobs`. (A `Cell`: one
     /// context lives in every task, and a `RefCell` is 8 bytes more.)
@@ -118,6 +120,7 @@ impl TaskCtx {
             env: RefCell::new(Env::default()),
             io: RefCell::new(io),
             status: Cell::new(0),
+            task_slot: Cell::new(u32::MAX),
             cancel: Rc::new(CancelToken::default()),
             current: Cell::new(None),
         }
@@ -137,6 +140,7 @@ impl TaskCtx {
                 stderr: io.stderr.clone(),
             }),
             status: Cell::new(0),
+            task_slot: Cell::new(u32::MAX),
             cancel: Rc::new(CancelToken::default()),
             current: Cell::new(None),
         }
@@ -163,7 +167,7 @@ pub struct Runtime {
     pub names: RefCell<GlobalNames>,
     pub globals: RefCell<Vec<Option<Value>>>,
     /// Live spawned tasks by id (for `jobs`, and to cancel at exit).
-    pub tasks: RefCell<BTreeMap<u64, TaskRef>>,
+    pub tasks: RefCell<task::TaskTable>,
     next_id: Cell<u64>,
     /// Process groups currently running, to kill on a second Ctrl-C.
     pub groups: RefCell<HashSet<i32>>,
@@ -209,7 +213,7 @@ impl Runtime {
             executor: Rc::new(Executor::new()),
             names: RefCell::new(GlobalNames::default()),
             globals: RefCell::new(Vec::new()),
-            tasks: RefCell::new(BTreeMap::new()),
+            tasks: RefCell::default(),
             next_id: Cell::new(1),
             groups: RefCell::new(HashSet::new()),
             failed: RefCell::new(Vec::new()),
@@ -280,7 +284,7 @@ impl Runtime {
     /// is not a lost failure.
     pub async fn cancel_and_wait_all(&self, grace: std::time::Duration) {
         loop {
-            let live: Vec<TaskRef> = self.tasks.borrow().values().cloned().collect();
+            let live = self.tasks.borrow().live();
             if live.is_empty() {
                 break;
             }
@@ -299,7 +303,8 @@ impl Runtime {
 
     /// Cancel every live task (at script end, `exit`, or a signal).
     pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
-        for t in self.tasks.borrow().values() {
+        let live = self.tasks.borrow().live();
+        for t in live {
             t.cancel(reason, grace);
         }
     }
