@@ -329,7 +329,7 @@ fn pad(spec: &str, s: Vec<u8>) -> Vec<u8> {
 fn builtin_cd(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Output, Error> {
     let target = match args.get(1) {
         Some(v) => v.to_bytes(),
-        None => match ctx.env.borrow().get(b"HOME") {
+        None => match ctx.getenv(b"HOME") {
             Some(h) => h.as_bytes().to_vec(),
             None => return Ok(Output::fail("cd", "HOME is not set", 1)),
         },
@@ -338,10 +338,8 @@ fn builtin_cd(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Outp
     match std::fs::metadata(&path) {
         Ok(m) if m.is_dir() => {
             let clean = normalize(&path);
-            ctx.env
-                .borrow_mut()
-                .set(b"PWD", clean.as_os_str().as_bytes());
-            *ctx.cwd.borrow_mut() = Rc::new(clean);
+            ctx.env_mut(|env| env.set(b"PWD", clean.as_os_str().as_bytes()));
+            ctx.set_cwd(Rc::new(clean));
             Ok(Output::status(0))
         }
         Ok(_) => Ok(Output::fail(
@@ -413,7 +411,7 @@ fn builtin_exit(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Ou
 /// global shell variable of that name).
 fn builtin_unset(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Output, Error> {
     for name in bytes_of(&args[1.min(args.len())..]) {
-        ctx.env.borrow_mut().remove(&name);
+        ctx.env_mut(|env| env.remove(&name));
         let name = String::from_utf8_lossy(&name);
         let index = rt.names.borrow().get(&name);
         if let Some(i) = index
@@ -453,7 +451,7 @@ fn builtin_type(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<O
             let _ = writeln!(out, "{name} is a builtin");
         } else if let Some(p) = crate::process::find_program(
             std::ffi::OsStr::new(&name),
-            ctx.env.borrow().get(b"PATH").as_deref(),
+            ctx.getenv(b"PATH").as_deref(),
             &ctx.cwd(),
         ) {
             let _ = writeln!(out, "{name} is {}", p.display());

@@ -286,7 +286,7 @@ impl Session {
                 Err(report) => eprint!("{report}"),
             }
         }
-        let home = ctx.env.borrow().get(b"HOME").map(PathBuf::from);
+        let home = ctx.getenv(b"HOME").map(PathBuf::from);
         let running = self.rt.tasks.borrow().len();
         prompt::default_prompt(
             &ctx.cwd(),
@@ -386,16 +386,14 @@ impl Session {
                     task,
                 });
                 // Later lines run in a fresh main task with the same state.
-                let fresh = TaskCtx {
-                    id: self.rt.next_id(),
-                    cwd: RefCell::new(ctx.cwd()),
-                    env: RefCell::new(ctx.env.borrow().clone()),
-                    io: RefCell::new(Io::standard()),
-                    status: Cell::new(148),
-                    cancel: Rc::new(CancelToken::default()),
-                    current: std::cell::Cell::new(None),
-                    task_slot: std::cell::Cell::new(u32::MAX),
-                };
+                let fresh = TaskCtx::with(
+                    self.rt.next_id(),
+                    ctx.cwd(),
+                    ctx.env(),
+                    Io::standard(),
+                    Rc::new(CancelToken::default()),
+                );
+                fresh.status.set(148);
                 self.hooks.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);
                 None

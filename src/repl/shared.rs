@@ -54,7 +54,7 @@ impl Shared {
                 globals.insert(name.to_string());
             }
         }
-        let env_ref = ctx.env.borrow();
+        let env_ref = ctx.env();
         let env: BTreeSet<String> = match env_ref.for_child() {
             Some(vars) => vars
                 .into_iter()

@@ -125,7 +125,7 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
     if let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup) {
         return Target::Builtin(b);
     }
-    let path = fiber.ctx.env.borrow().get(b"PATH");
+    let path = fiber.ctx.getenv(b"PATH");
     match process::find_program(
         std::ffi::OsStr::from_bytes(&name),
         path.as_deref(),
@@ -241,12 +241,12 @@ fn call_function(
     let env_restore = if stage.env.is_empty() {
         None
     } else {
-        let old = fiber.ctx.env.borrow().clone();
+        let old = fiber.ctx.env();
         let mut env = old.clone();
         for (k, v) in &stage.env {
             env.set(k.as_bytes(), v);
         }
-        *fiber.ctx.env.borrow_mut() = env;
+        fiber.ctx.set_env(env);
         Some(old)
     };
     let kind = FrameKind::Command {
@@ -446,7 +446,7 @@ fn run_pipeline(
         };
         let base_io = ctx.io();
         let cwd = ctx.cwd();
-        let env = ctx.env.borrow().clone();
+        let env = ctx.env();
         // Pipes between stages: stage i writes pipes[i].1, stage i+1 reads pipes[i].0.
         let mut ios = Vec::with_capacity(n);
         let mut next_stdin: Option<OwnedFd> = None;
@@ -777,7 +777,7 @@ fn capture_frame(
     // Like a subshell, a capture does not leak `cd` or `export`.
     let restore = Box::new(Restore {
         io: Some(old_io),
-        env: Some(ctx.env.borrow().clone()),
+        env: Some(ctx.env()),
         cwd: Some(ctx.cwd()),
     });
     Ok((FrameKind::Capture { reader, restore }, io))

@@ -86,8 +86,11 @@ pub struct Io {
 /// The per-task state every command and builtin sees.
 pub struct TaskCtx {
     pub id: u64,
-    pub cwd: RefCell<Rc<PathBuf>>,
-    pub env: RefCell<Env>,
+    /// The working directory and environment are `Cell`s, taken and put
+    /// back by the accessors below: one context lives in every task, and
+    /// two `RefCell` borrow flags moved it up a malloc size class.
+    cwd: Cell<Option<Rc<PathBuf>>>,
+    env: Cell<Env>,
     pub io: RefCell<Io>,
     pub status: Cell<i32>,
     /// A spawned task's slot in [`Runtime::tasks`], set when it starts.
@@ -116,8 +119,8 @@ impl TaskCtx {
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
         TaskCtx {
             id: 0,
-            cwd: RefCell::new(Rc::new(cwd)),
-            env: RefCell::new(Env::default()),
+            cwd: Cell::new(Some(Rc::new(cwd))),
+            env: Cell::new(Env::default()),
             io: RefCell::new(io),
             status: Cell::new(0),
             task_slot: Cell::new(u32::MAX),
@@ -132,8 +135,8 @@ impl TaskCtx {
         let io = self.io.borrow();
         TaskCtx {
             id,
-            cwd: RefCell::new(self.cwd.borrow().clone()),
-            env: RefCell::new(self.env.borrow().clone()),
+            cwd: Cell::new(Some(self.cwd())),
+            env: Cell::new(self.env()),
             io: RefCell::new(Io {
                 stdin,
                 stdout: io.stdout.clone(),
@@ -153,8 +156,58 @@ impl TaskCtx {
         current
     }
 
+    /// A context with these fields, for the interactive shell's lines.
+    pub fn with(id: u64, cwd: Rc<PathBuf>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
+        TaskCtx {
+            id,
+            cwd: Cell::new(Some(cwd)),
+            env: Cell::new(env),
+            io: RefCell::new(io),
+            status: Cell::new(0),
+            task_slot: Cell::new(u32::MAX),
+            cancel,
+            current: Cell::new(None),
+        }
+    }
+
     pub fn cwd(&self) -> Rc<PathBuf> {
-        self.cwd.borrow().clone()
+        let cwd = self
+            .cwd
+            .take()
+            .unwrap_or_else(|| Rc::new(PathBuf::from("/")));
+        self.cwd.set(Some(cwd.clone()));
+        cwd
+    }
+
+    /// Change directory; the old one.
+    pub fn set_cwd(&self, cwd: Rc<PathBuf>) -> Option<Rc<PathBuf>> {
+        self.cwd.replace(Some(cwd))
+    }
+
+    /// The environment (a cheap copy: the variables are shared until one
+    /// side changes them).
+    pub fn env(&self) -> Env {
+        let env = self.env.take();
+        self.env.set(env.clone());
+        env
+    }
+
+    /// Replace the environment; the old one.
+    pub fn set_env(&self, env: Env) -> Env {
+        self.env.replace(env)
+    }
+
+    /// Change the environment in place.
+    pub fn env_mut<R>(&self, change: impl FnOnce(&mut Env) -> R) -> R {
+        let mut env = self.env.take();
+        let r = change(&mut env);
+        self.env.set(env);
+        r
+    }
+
+    /// One environment variable.
+    pub fn getenv(&self, name: &[u8]) -> Option<OsString> {
+        self.env_mut(|env| env.get(name))
     }
 
     pub fn io(&self) -> Io {

@@ -386,10 +386,10 @@ impl Fiber {
             *self.ctx.io.borrow_mut() = io;
         }
         if let Some(env) = r.env {
-            *self.ctx.env.borrow_mut() = env;
+            self.ctx.set_env(env);
         }
         if let Some(cwd) = r.cwd {
-            *self.ctx.cwd.borrow_mut() = cwd;
+            self.ctx.set_cwd(cwd);
         }
     }
 
@@ -713,7 +713,7 @@ impl Fiber {
                     }))));
                 }
                 Op::Home => {
-                    let home = self.ctx.env.borrow().get(b"HOME").unwrap_or_default();
+                    let home = self.ctx.getenv(b"HOME").unwrap_or_default();
                     self.stack
                         .push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
                 }
@@ -917,7 +917,7 @@ impl Fiber {
                     let name = self.pop();
                     let name = tri!(name.expect_str("export"));
                     let value = tri!(export_bytes(&v));
-                    self.ctx.env.borrow_mut().set(name, &value);
+                    self.ctx.env_mut(|env| env.set(name, &value));
                 }
                 Op::Use { source } => {
                     save_pc!();
@@ -1203,7 +1203,7 @@ impl Fiber {
         if let Some(f) = crate::runtime::sync::lookup(name) {
             return Ok(Value::Suspend(f));
         }
-        if let Some(v) = self.ctx.env.borrow().get(name.as_bytes()) {
+        if let Some(v) = self.ctx.getenv(name.as_bytes()) {
             return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
         }
         Err(Error::new(
@@ -1312,9 +1312,7 @@ struct HostCtx<'a>(&'a TaskCtx);
 impl crate::vm::objects::Host for HostCtx<'_> {
     fn getenv(&self, name: &[u8]) -> Option<Vec<u8>> {
         self.0
-            .env
-            .borrow()
-            .get(name)
+            .getenv(name)
             .map(std::os::unix::ffi::OsStringExt::into_vec)
     }
 }
