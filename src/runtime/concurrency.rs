@@ -69,21 +69,29 @@ struct GroupOutput {
     stderr: smol::Task<std::io::Result<Vec<u8>>>,
 }
 
-/// The branches' tasks (by branch index; kept when they finish, as their
-/// records hold the results), which still run, and the queue that tells
-/// which finished next.
+/// The branches by index (not started, running, or finished with their
+/// value), how many run, and the queue that tells which finished next.
 struct Running {
-    tasks: Vec<Option<TaskRef>>,
-    running: Vec<bool>,
+    branches: Vec<Branch>,
     len: usize,
     done: Rc<DoneQueue>,
 }
 
+/// The same size as a `Value`, so the finished list becomes `gather`'s
+/// result in place: a new list of 100,000 values, made while every task
+/// record was still alive, was the peak of W3's memory.
+enum Branch {
+    NotStarted,
+    Running(TaskRef),
+    Done(Value),
+}
+
+const _: () = assert!(std::mem::size_of::<Branch>() == std::mem::size_of::<Value>());
+
 impl Running {
     fn new(branches: usize) -> Running {
         Running {
-            tasks: vec![None; branches],
-            running: vec![false; branches],
+            branches: (0..branches).map(|_| Branch::NotStarted).collect(),
             len: 0,
             done: Rc::new(DoneQueue::default()),
         }
@@ -99,8 +107,8 @@ impl Running {
 
     fn add(&mut self, index: usize, task: TaskRef) {
         task.watch(&self.done, index);
-        self.tasks[index] = Some(task);
-        if !std::mem::replace(&mut self.running[index], true) {
+        let before = std::mem::replace(&mut self.branches[index], Branch::Running(task));
+        if !matches!(before, Branch::Running(_)) {
             self.len += 1;
         }
     }
@@ -109,27 +117,31 @@ impl Running {
     async fn next_done(&mut self) -> (usize, TaskRef, Outcome) {
         loop {
             let index = self.done.next().await;
-            if let Some(running) = self.running.get_mut(index)
-                && std::mem::replace(running, false)
+            let Some(branch) = self.branches.get_mut(index) else {
+                continue;
+            };
+            if let Branch::Running(task) = branch
+                && let Some(outcome) = task.outcome()
             {
+                let task = task.clone();
+                *branch = Branch::Done(match &outcome {
+                    Outcome::Value(v) => v.clone(),
+                    Outcome::Error(e) => Value::Error(e.clone()),
+                    Outcome::Exit(_) => Value::Null,
+                });
                 self.len -= 1;
-                if let Some(task) = &self.tasks[index]
-                    && let Some(outcome) = task.outcome()
-                {
-                    return (index, task.clone(), outcome);
-                }
+                return (index, task, outcome);
             }
         }
     }
 
     /// The branches' values, in order, once all have finished.
     fn values(self) -> Vec<Value> {
-        let value = |t: Option<TaskRef>| match t.and_then(|t| t.outcome()) {
-            Some(Outcome::Value(v)) => v,
-            Some(Outcome::Error(e)) => Value::Error(e),
-            Some(Outcome::Exit(_)) | None => Value::Null,
+        let value = |b| match b {
+            Branch::Done(v) => v,
+            Branch::NotStarted | Branch::Running(_) => Value::Null,
         };
-        self.tasks.into_iter().map(value).collect()
+        self.branches.into_iter().map(value).collect()
     }
 
     /// The next finished branch; or, if the waiting task is cancelled
@@ -152,8 +164,8 @@ impl Running {
 
     /// Cancel every running branch and wait for all of them.
     async fn cancel_all(&mut self, grace: Duration) {
-        for (t, _) in self.tasks.iter().zip(&self.running).filter(|(_, r)| **r) {
-            if let Some(t) = t {
+        for branch in &self.branches {
+            if let Branch::Running(t) = branch {
                 t.cancel(CancelReason::Cancel, grace);
             }
         }
@@ -281,8 +293,6 @@ pub fn gather(
             };
             task.retrieved.set(true);
             done[index] = true;
-            // Results stay in the task records until the end (a list of
-            // them here cost each of 100,000 branches 24 bytes more).
             match outcome {
                 Outcome::Value(_) | Outcome::Exit(_) => {}
                 Outcome::Error(_) if keep_going => {}
