@@ -28,7 +28,7 @@ enum Item {
 }
 
 fn items_of(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
-    // Sized exactly: `gather $tasks` of 100,000 keeps this to the end.
+    // Sized exactly: with 100,000 branches, doubling would waste 1 MB.
     let count = |b: &Value| match b {
         Value::List(l) => l.borrow().len(),
         _ => 1,

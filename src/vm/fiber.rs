@@ -94,8 +94,8 @@ pub enum FrameKind {
 
 pub struct Frame {
     closure: Rc<Closure>,
-    /// u32s: a frame lives in every sleeping task, and 64 bytes make a
-    /// smaller allocation than 80.
+    /// u32s: a frame lives in every sleeping task (56 bytes now, the
+    /// 64-byte malloc class; docs/performance.md).
     pc: u32,
     /// Stack index of local slot 0.
     base: u32,
