@@ -462,7 +462,9 @@ impl Compiler<'_> {
         let param_cells = (0..f.n_params + u16::from(f.has_rest))
             .filter_map(|p| f.cell_of_slot.get(&p).map(|&c| (p, c)))
             .collect();
+        let stack_needed = crate::vm::chunk::stack_needed(&f.code, &f.cmds, f.n_locals);
         Proto {
+            stack_needed,
             name: f.name,
             code: f.code,
             spans: f.spans,

@@ -197,6 +197,8 @@ pub struct Proto {
     /// cell at call time.
     pub param_cells: Vec<(u16, u16)>,
     pub is_async: bool,
+    /// Stack slots a call needs (see [`stack_needed`]).
+    pub stack_needed: usize,
     /// Which loaded source file this code came from.
     pub source: u32,
     pub span: Span,
@@ -249,19 +251,14 @@ impl StageSpec {
     }
 }
 
-impl Proto {
-    /// The most values a call of this function holds on the value stack
-    /// (its locals and the deepest expression), from the stack effects
-    /// documented on [`Op`]. A fiber sizes its stack by it: a task that
-    /// only runs `sleep $s` needs one value, not the four a growing `Vec`
-    /// would make room for (100,000 such tasks; docs/performance.md).
-    /// Only a capacity hint: the stack still grows if it is ever short.
-    pub fn stack_needed(&self) -> usize {
-        stack_needed(&self.code, &self.cmds, self.n_locals)
-    }
-}
-
-fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
+/// The most values a call of a function holds on the value stack (its
+/// locals and the deepest expression), from the stack effects documented
+/// on [`Op`]; the compiler stores it in [`Proto::stack_needed`]. A fiber
+/// sizes its stack by it: a task that only runs `sleep $s` needs one value,
+/// not the four a growing `Vec` would make room for (100,000 such tasks;
+/// docs/performance.md). Only a capacity hint: the stack still grows if it
+/// is ever short.
+pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
     // One pass in code order (the compiler emits structured code), taking
     // the depth at a jump target from the jumps that reach it.
     let mut at_target: Vec<Option<isize>> = vec![None; code.len() + 1];
@@ -397,7 +394,7 @@ mod tests {
     fn needed_and_used(src: &str) -> (usize, usize) {
         let rt = Runtime::new(false);
         let proto = compiled(src, &rt);
-        let needed = proto.stack_needed();
+        let needed = proto.stack_needed;
         let main = Rc::new(Closure {
             proto,
             captures: crate::vm::objects::Captures::none(),
@@ -435,6 +432,6 @@ mod tests {
         let rt = Runtime::new(false);
         let main = compiled("let s = 1\nspawn { sleep $s }", &rt);
         let block = &main.protos[0];
-        assert_eq!(block.stack_needed(), 1);
+        assert_eq!(block.stack_needed, 1);
     }
 }

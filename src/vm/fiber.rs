@@ -182,7 +182,7 @@ impl Fiber {
         let mut fiber = Fiber {
             // Sized by the compiler: a task that only sleeps needs one
             // value, and 100,000 such tasks should be small.
-            stack: Vec::with_capacity(func.proto.stack_needed()),
+            stack: Vec::with_capacity(func.proto.stack_needed),
             frames: Vec::with_capacity(1),
             handlers: Handlers::default(),
             ctx,
