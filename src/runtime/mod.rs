@@ -117,36 +117,23 @@ impl TaskCtx {
     /// and `io`.
     pub fn main(io: Io) -> TaskCtx {
         let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-        TaskCtx {
-            id: 0,
-            cwd: Cell::new(Some(Rc::new(cwd))),
-            env: Cell::new(Env::default()),
-            io: RefCell::new(io),
-            status: Cell::new(0),
-            task_slot: Cell::new(u32::MAX),
-            cancel: Rc::new(CancelToken::default()),
-            current: Cell::new(None),
-        }
+        let cancel = Rc::new(CancelToken::default());
+        TaskCtx::with(0, Rc::new(cwd), Env::default(), io, cancel)
     }
 
     /// A child task's context: copies of cwd, env and output; stdin from
     /// /dev/null (only the main task reads ash's stdin).
     pub fn child(&self, id: u64, stdin: Rc<InSource>) -> TaskCtx {
-        let io = self.io.borrow();
-        TaskCtx {
-            id,
-            cwd: Cell::new(Some(self.cwd())),
-            env: Cell::new(self.env()),
-            io: RefCell::new(Io {
+        let io = {
+            let parent = self.io.borrow();
+            Io {
                 stdin,
-                stdout: io.stdout.clone(),
-                stderr: io.stderr.clone(),
-            }),
-            status: Cell::new(0),
-            task_slot: Cell::new(u32::MAX),
-            cancel: Rc::new(CancelToken::default()),
-            current: Cell::new(None),
-        }
+                stdout: parent.stdout.clone(),
+                stderr: parent.stderr.clone(),
+            }
+        };
+        let cancel = Rc::new(CancelToken::default());
+        TaskCtx::with(id, self.cwd(), self.env(), io, cancel)
     }
 
     /// The command the task is running now.
@@ -156,7 +143,7 @@ impl TaskCtx {
         current
     }
 
-    /// A context with these fields, for the interactive shell's lines.
+    /// A context with these fields (status 0, not a spawned task's).
     pub fn with(id: u64, cwd: Rc<PathBuf>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
         TaskCtx {
             id,
