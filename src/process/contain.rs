@@ -81,24 +81,12 @@ pub fn next_group_number() -> u64 {
 pub fn kill_left_behind(scope: u64, from: u64) -> usize {
     let me = rustix::process::getpid().as_raw_nonzero();
     let head = format!("{SCOPE_VAR}={me}.{scope}.");
-    let mut n = 0;
-    for pid in numeric_dirs() {
-        let Some(env) = environ_of(&pid) else {
-            continue;
-        };
-        let group = env.split(|&b| b == 0).find_map(|kv| {
-            let rest = kv.strip_prefix(head.as_bytes())?;
-            std::str::from_utf8(rest).ok()?.parse::<u64>().ok()
-        });
-        if group.is_none_or(|g| g < from) || matches!(stat_of(&pid), Some((b'Z', _)) | None) {
-            continue;
-        }
-        if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
-            let _ = rustix::process::kill_process(p, Signal::KILL);
-            n += 1;
-        }
-    }
-    n
+    signal_where(Signal::KILL, |kv| {
+        let group = kv
+            .strip_prefix(head.as_bytes())
+            .and_then(|rest| std::str::from_utf8(rest).ok()?.parse::<u64>().ok());
+        group.is_some_and(|g| g >= from)
+    })
 }
 
 /// The prefix every token of this ash process starts with.
@@ -168,32 +156,32 @@ fn is_kernel_thread(pid: &str) -> bool {
     pid == "2" || matches!(stat_of(pid), Some((_, 2)))
 }
 
-/// Whether process `pid`'s environment has `ASH_SCOPE=<token…>`: the exact
-/// token, or any token starting with it when `prefix` is set.
-fn carries(pid: &str, token: &str, prefix: bool) -> bool {
-    let Some(env) = environ_of(pid) else {
-        return false;
-    };
-    let head = format!("{SCOPE_VAR}={token}");
-    env.split(|&b| b == 0).any(|kv| {
-        if prefix {
-            kv.starts_with(head.as_bytes())
-        } else {
-            kv == head.as_bytes()
-        }
-    })
+/// Whether process `pid`'s environment has an entry (`NAME=value`) that
+/// `wanted` accepts.
+fn env_has(pid: &str, wanted: impl Fn(&[u8]) -> bool) -> bool {
+    environ_of(pid).is_some_and(|env| env.split(|&b| b == 0).any(wanted))
 }
 
-/// Signal every live process carrying `token` (or, with `prefix`, any token
-/// starting with it); how many were signalled.
-pub fn signal_scope(token: &str, prefix: bool, sig: Signal) -> usize {
+/// Accepts `ASH_SCOPE=<token>`, or with `prefix` any token starting with it.
+fn token_entry(token: &str, prefix: bool) -> impl Fn(&[u8]) -> bool {
+    let head = format!("{SCOPE_VAR}={token}");
+    move |kv| match prefix {
+        true => kv.starts_with(head.as_bytes()),
+        false => kv == head.as_bytes(),
+    }
+}
+
+fn is_live(pid: &str) -> bool {
+    !matches!(stat_of(pid), Some((b'Z', _)) | None)
+}
+
+/// Send `sig` to every live process but ash whose environment has an entry
+/// that `wanted` accepts; how many were signalled.
+fn signal_where(sig: Signal, wanted: impl Fn(&[u8]) -> bool) -> usize {
     let me = rustix::process::getpid().as_raw_nonzero().get().to_string();
     let mut n = 0;
     for pid in numeric_dirs() {
-        if pid == me || !carries(&pid, token, prefix) {
-            continue;
-        }
-        if matches!(stat_of(&pid), Some((b'Z', _)) | None) {
+        if pid == me || !env_has(&pid, &wanted) || !is_live(&pid) {
             continue;
         }
         if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
@@ -204,10 +192,16 @@ pub fn signal_scope(token: &str, prefix: bool, sig: Signal) -> usize {
     n
 }
 
+/// Signal every live process carrying `token` (or, with `prefix`, any token
+/// starting with it); how many were signalled.
+pub fn signal_scope(token: &str, prefix: bool, sig: Signal) -> usize {
+    signal_where(sig, token_entry(token, prefix))
+}
+
 /// Whether a live process carries exactly `token`.
 pub fn signal_scope_alive(token: &str) -> bool {
-    numeric_dirs()
-        .any(|pid| carries(&pid, token, false) && !matches!(stat_of(&pid), Some((b'Z', _)) | None))
+    let wanted = token_entry(token, false);
+    numeric_dirs().any(|pid| env_has(&pid, &wanted) && is_live(&pid))
 }
 
 /// Reap exited descendants that were re-parented to ash (it is a
@@ -324,17 +318,9 @@ pub fn sentinel_main(prefix: &str) -> i32 {
             Err(_) => break,
         };
         have += n;
-        let whole = have - have % 4;
-        for message in buf[..whole].chunks_exact(4) {
-            let v = i32::from_le_bytes([message[0], message[1], message[2], message[3]]);
-            if v > 0 {
-                groups.insert(v);
-            } else {
-                groups.remove(&-v);
-            }
-        }
-        buf.copy_within(whole..have, 0);
-        have -= whole;
+        let used = apply_group_messages(&buf[..have], &mut groups);
+        buf.copy_within(used..have, 0);
+        have -= used;
         // Let messages gather before reading again: ash sends two per
         // process group, and waking this process for each (a context
         // switch on both sides) cost a run of 2,000 short commands about
@@ -354,6 +340,22 @@ pub fn sentinel_main(prefix: &str) -> i32 {
     0
 }
 
+/// Apply the whole 4-byte messages at the start of `bytes` (a group id to
+/// add, or its negation to remove); how many bytes they took. A read may
+/// end inside a message: its start is kept for the next.
+fn apply_group_messages(bytes: &[u8], groups: &mut HashSet<i32>) -> usize {
+    let whole = bytes.len() - bytes.len() % 4;
+    for message in bytes[..whole].chunks_exact(4) {
+        let v = i32::from_le_bytes([message[0], message[1], message[2], message[3]]);
+        if v > 0 {
+            groups.insert(v);
+        } else {
+            groups.remove(&-v);
+        }
+    }
+    whole
+}
+
 /// SIGKILL every process carrying a token starting with `prefix`, again and
 /// again while a sweep still finds one: a process may fork between being
 /// read and being killed, and its child carries the token too.
@@ -363,5 +365,27 @@ fn sweep_until_clean(prefix: &str) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_messages_split_across_reads_are_applied_whole() {
+        let mut bytes = Vec::new();
+        for v in [7, 9, -7, 11] {
+            bytes.extend_from_slice(&i32::to_le_bytes(v));
+        }
+        let mut groups = HashSet::new();
+        // The first read ends two bytes into the third message.
+        let used = apply_group_messages(&bytes[..10], &mut groups);
+        assert_eq!(used, 8);
+        assert_eq!(groups, HashSet::from([7, 9]));
+        let mut rest = bytes[used..10].to_vec();
+        rest.extend_from_slice(&bytes[10..]);
+        assert_eq!(apply_group_messages(&rest, &mut groups), 8);
+        assert_eq!(groups, HashSet::from([9, 11]));
     }
 }
