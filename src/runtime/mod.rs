@@ -138,9 +138,7 @@ impl TaskCtx {
 
     /// The command the task is running now.
     pub fn current(&self) -> Option<Rc<str>> {
-        let current = self.current.take();
-        self.current.set(current.clone());
-        current
+        cloned(&self.current)
     }
 
     /// A context with these fields (status 0, not a spawned task's).
@@ -158,12 +156,7 @@ impl TaskCtx {
     }
 
     pub fn cwd(&self) -> Rc<PathBuf> {
-        let cwd = self
-            .cwd
-            .take()
-            .unwrap_or_else(|| Rc::new(PathBuf::from("/")));
-        self.cwd.set(Some(cwd.clone()));
-        cwd
+        cloned(&self.cwd).unwrap_or_else(|| Rc::new(PathBuf::from("/")))
     }
 
     /// Change directory; the old one.
@@ -174,9 +167,7 @@ impl TaskCtx {
     /// The environment (a cheap copy: the variables are shared until one
     /// side changes them).
     pub fn env(&self) -> Env {
-        let env = self.env.take();
-        self.env.set(env.clone());
-        env
+        cloned(&self.env)
     }
 
     /// Replace the environment; the old one.
@@ -202,11 +193,19 @@ impl TaskCtx {
     }
 }
 
+/// A copy of what `cell` holds (taken out and put back: the context keeps
+/// `Cell`s, not `RefCell`s, to stay small).
+fn cloned<T: Clone + Default>(cell: &Cell<T>) -> T {
+    let value = cell.take();
+    cell.set(value.clone());
+    value
+}
+
 pub struct Runtime {
     pub executor: Rc<Executor>,
     pub names: RefCell<GlobalNames>,
     pub globals: RefCell<Vec<Option<Value>>>,
-    /// Live spawned tasks by id (for `jobs`, and to cancel at exit).
+    /// Live spawned tasks (for `jobs`, `fg`, and to cancel at exit).
     pub tasks: RefCell<task::TaskTable>,
     next_id: Cell<u64>,
     /// Process groups currently running, to kill on a second Ctrl-C.
@@ -343,8 +342,7 @@ impl Runtime {
 
     /// Cancel every live task (at script end, `exit`, or a signal).
     pub fn cancel_all(&self, reason: CancelReason, grace: std::time::Duration) {
-        let live = self.tasks.borrow().live();
-        for t in live {
+        for t in self.tasks.borrow().iter() {
             t.cancel(reason, grace);
         }
     }

@@ -268,20 +268,25 @@ impl TaskTable {
         self.len == 0
     }
 
+    /// The live tasks, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &TaskRef> {
+        self.slots.iter().flatten()
+    }
+
     /// The live tasks, oldest first.
     pub fn live(&self) -> Vec<TaskRef> {
-        let mut live: Vec<TaskRef> = self.slots.iter().flatten().cloned().collect();
+        let mut live: Vec<TaskRef> = self.iter().cloned().collect();
         live.sort_by_key(|t| t.id);
         live
     }
 
     pub fn get(&self, id: u64) -> Option<TaskRef> {
-        self.slots.iter().flatten().find(|t| t.id == id).cloned()
+        self.iter().find(|t| t.id == id).cloned()
     }
 
     /// The most recently started live task.
     pub fn latest(&self) -> Option<TaskRef> {
-        self.slots.iter().flatten().max_by_key(|t| t.id).cloned()
+        self.iter().max_by_key(|t| t.id).cloned()
     }
 }
 
