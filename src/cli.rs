@@ -18,6 +18,7 @@ const USAGE: &str = "\
 usage: ash [--debug] [FILE [ARGS...]]
        ash [--debug] -c CODE [ARGS...]
        ash --check FILE
+       ash --dump FILE | --dump -c CODE
        ash --version | --help
 
 With no FILE, ash reads commands from standard input (an interactive shell
@@ -62,6 +63,7 @@ pub fn main() -> i32 {
                 };
                 return check_file(&file.to_string_lossy());
             }
+            Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
                     eprint!("ash: -c needs CODE\n{USAGE}");
@@ -168,6 +170,55 @@ fn check_file(name: &str) -> i32 {
             2
         }
     }
+}
+
+/// `--dump FILE` / `--dump -c CODE`: print the compiled bytecode.
+fn dump_main(args: &[std::ffi::OsString]) -> i32 {
+    let (name, text) = match args.first().and_then(|a| a.to_str()) {
+        Some("-c") => match args.get(1).map(|c| c.to_str()) {
+            Some(Some(code)) => ("-c".to_string(), code.to_string()),
+            Some(None) => {
+                eprintln!("ash: -c: the code is not valid UTF-8");
+                return 2;
+            }
+            None => {
+                eprint!("ash: -c needs CODE\n{USAGE}");
+                return 2;
+            }
+        },
+        _ => {
+            let Some(file) = args.first() else {
+                eprint!("ash: --dump needs a FILE or -c CODE\n{USAGE}");
+                return 2;
+            };
+            let name = file.to_string_lossy().into_owned();
+            match read_script(&name) {
+                Ok(text) => (name, text),
+                Err(code) => return code,
+            }
+        }
+    };
+    match dump_source(&name, &text) {
+        Ok(dump) => {
+            print!("{dump}");
+            0
+        }
+        Err(report) => {
+            eprint!("{report}");
+            2
+        }
+    }
+}
+
+/// The disassembly of a script as `ash FILE` would run it (every function
+/// in it), or the error report if it does not compile.
+pub fn dump_source(name: &str, text: &str) -> Result<String, String> {
+    let rt = Runtime::new(false);
+    let main = compile_main(&rt, name, text)?;
+    Ok(crate::vm::disasm::disassemble(
+        &main.proto,
+        &rt.names.borrow(),
+    ))
 }
 
 /// Parse and compile a script; the error report on failure.

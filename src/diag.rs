@@ -72,7 +72,13 @@ pub fn offset_line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 pub fn line_col(loc: &Location) -> (usize, usize) {
-    source_of(loc.source).map_or((0, 0), |t| offset_line_col(&t, loc.span.start as usize))
+    source_line_col(loc.source, loc.span.start as usize)
+}
+
+/// 1-based line and column of a byte offset of a registered source
+/// (`(0, 0)` for an unknown source).
+pub fn source_line_col(source: u32, offset: usize) -> (usize, usize) {
+    source_of(source).map_or((0, 0), |t| offset_line_col(&t, offset))
 }
 
 /// The report for a located message: header line, source line, caret.

@@ -238,7 +238,38 @@ fn help_mentions_the_flags() {
     let out = run(ash(d.path()).arg("--help"));
     assert_eq!(out.status.code(), Some(0));
     let s = text(&out.stdout);
-    assert!(s.contains("--check") && s.contains("-c"), "help: {s}");
+    assert!(
+        s.contains("--check") && s.contains("--dump") && s.contains("-c"),
+        "help: {s}"
+    );
+}
+
+/// `--dump` prints the bytecode of a file or of `-c` code, runs nothing,
+/// and reports a compile error like `--check`. (What the dump says is
+/// pinned by the golden files of tests/compile.rs.)
+#[test]
+fn dump_prints_bytecode_and_runs_nothing() {
+    let d = TempDir::new();
+    d.write("t.ash", "touch ran\nfn f() { return 1 }\n");
+    let out = run(ash(d.path()).args(["--dump", "t.ash"]));
+    let dump = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(dump.starts_with("fn t.ash @1:1:"), "dump: {dump}");
+    assert!(dump.contains("1:1  Exec(0)"), "dump: {dump}");
+    assert!(dump.contains("fn t.ash/f @2:1:"), "dump: {dump}");
+    assert!(!d.path().join("ran").exists(), "--dump ran the script");
+
+    let out = run(ash(d.path()).args(["--dump", "-c", "let x = 1"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("1:9  SmallInt(1)"));
+
+    let out = run(ash(d.path()).args(["--dump", "-c", "let x = (1 +"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("-c:1:"), "{}", text(&out.stderr));
+    for args in [&["--dump"][..], &["--dump", "-c"]] {
+        let out = run(ash(d.path()).args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }
 
 #[test]

@@ -444,6 +444,7 @@ impl Compiler<'_> {
 
     /// Finish the innermost function: rewrite captured slots to cells.
     fn finish_func(&mut self) -> Proto {
+        debug_assert!(!self.funcs.is_empty(), "finish_func without begin_func");
         let mut f = self
             .funcs
             .pop()

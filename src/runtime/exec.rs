@@ -77,6 +77,14 @@ enum Target {
 }
 
 fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
+    // The compiler pushed exactly what the spec says (see `Op::Exec`); a
+    // missing value would silently become `null` in a release build.
+    debug_assert_eq!(
+        values.len(),
+        spec.stages.iter().map(StageSpec::n_values).sum::<usize>(),
+        "values on the stack for `{}`",
+        spec.text
+    );
     let mut it = values.into_iter();
     spec.stages
         .iter()
@@ -179,14 +187,10 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
         }
     }
     let text = spec.text.clone();
-    if stages.len() == 1 && !spec.negated {
-        let stage = stages.pop().unwrap_or(Stage {
-            callee: None,
-            env: Vec::new(),
-            args: Vec::new(),
-            redirects: Vec::new(),
-            global: None,
-        });
+    if stages.len() == 1
+        && !spec.negated
+        && let Some(stage) = stages.pop()
+    {
         match resolve(fiber, &stage) {
             Target::Func(f) => return call_function(fiber, f, stage, spec),
             Target::Builtin(b) if stage.redirects.is_empty() => {

@@ -21,10 +21,10 @@ thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::new(Queue::new());
 }
 
-/// Deadlines in a min-heap of 16-byte entries, wakers in a slab beside it
-/// (24 bytes a slot): about 45 bytes a sleeping task, where an ordered map
-/// of (deadline, id) → waker took 77 (its nodes are half full when keys
-/// arrive in order). A disarmed timer frees its slot and waker at once; its
+/// Deadlines in a min-heap of small entries, wakers in a slab beside it
+/// (their sizes are held by `tests::entries_are_small`): about 45 bytes a
+/// sleeping task, where an ordered map of (deadline, id) → waker took 77
+/// (its nodes are half full when keys arrive in order). A disarmed timer frees its slot and waker at once; its
 /// heap entry is skipped when it surfaces (the slot's generation moved on),
 /// and the heap is compacted when such entries are most of it.
 struct Queue {
@@ -121,8 +121,8 @@ impl Queue {
 /// once rather than at its deadline).
 pub struct Timer {
     /// Its slot ([`UNARMED`] if none), the slot's generation, and the
-    /// deadline in the queue's nanoseconds. (16 bytes: one lives in every
-    /// sleeping task.)
+    /// deadline in the queue's nanoseconds. (One lives in every sleeping
+    /// task: its size is held by tests/sizes.rs.)
     slot: u32,
     generation: u32,
     at: u64,
@@ -216,6 +216,15 @@ pub fn fire_due() -> Option<Instant> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn entries_are_small() {
+        // One of each per sleeping task (100,000 in W3).
+        assert_eq!(std::mem::size_of::<Entry>(), 16, "a heap entry");
+        assert_eq!(std::mem::size_of::<Slot>(), 24, "a waker slot");
+    }
+
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
     use std::time::Duration;

@@ -20,8 +20,6 @@ pub enum Op {
     SmallInt(i32),
     /// `[v] -> []`
     Pop,
-    /// `[v] -> [v v]`
-    Dup,
 
     /// `[] -> [locals[i]]` (a slot of the current frame)
     LoadLocal(u16),
@@ -33,8 +31,9 @@ pub enum Op {
     StoreCell(u16),
     /// `[v] -> []`: a fresh cell holding v (each loop iteration gets its own).
     InitCell(u16),
-    /// `[v] -> []`: declare a local (`let`, a loop variable); patched to
-    /// `InitCell` when a closure captures the variable.
+    /// `[v] -> []`: declare a local (a nested `fn`, `read NAME`). Only
+    /// while compiling: when the function is finished it becomes
+    /// `InitCell` if a closure captures the variable, else `StoreLocal`.
     DeclLocal(u16),
     /// `[] -> [closure.captures[i].value]`
     LoadCapture(u16),
@@ -298,7 +297,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             | Op::Use { .. }
             | Op::Sleep
             | Op::Cancel => (1, 0),
-            Op::Dup | Op::IsKind(_) | Op::IsCatchable | Op::ForPrep => (1, 2),
+            Op::IsKind(_) | Op::IsCatchable | Op::ForPrep => (1, 2),
             Op::Unary(_)
             | Op::ToStr
             | Op::EscapeGlob

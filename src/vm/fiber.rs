@@ -94,8 +94,8 @@ pub enum FrameKind {
 
 pub struct Frame {
     closure: Rc<Closure>,
-    /// u32s: a frame lives in every sleeping task (56 bytes now, the
-    /// 64-byte malloc class; docs/performance.md).
+    /// u32s: a frame lives in every sleeping task (its size is held by
+    /// tests/sizes.rs; docs/performance.md).
     pc: u32,
     /// Stack index of local slot 0.
     base: u32,
@@ -116,7 +116,7 @@ enum Ended {
 /// enter a `try`: an empty `Vec` here made each of 100,000 sleeping tasks
 /// 16 bytes bigger (a malloc size class).
 #[derive(Default)]
-#[allow(clippy::box_collection)] // 8 bytes where an empty Vec is 24: see above
+#[allow(clippy::box_collection)] // a pointer where an empty Vec is three: see above
 struct Handlers(Option<Box<Vec<Handler>>>);
 
 impl Handlers {
@@ -276,11 +276,16 @@ impl Fiber {
         })
     }
 
+    /// The value on top of the stack. The compiler's stack effects
+    /// guarantee there is one; a release build reads `null` rather than
+    /// panic if that were ever wrong.
     fn pop(&mut self) -> Value {
+        debug_assert!(!self.stack.is_empty(), "value stack underflow");
         self.stack.pop().unwrap_or_default()
     }
 
     fn pop_n(&mut self, n: usize) -> Vec<Value> {
+        debug_assert!(self.stack.len() >= n, "value stack underflow");
         let at = self.stack.len().saturating_sub(n);
         self.stack.split_off(at)
     }
@@ -295,14 +300,9 @@ impl Fiber {
         let mut e = e;
         loop {
             let depth = self.frames.len();
-            if let Some(h) = self.handlers.last()
-                && h.frame + 1 == depth
+            if self.handlers.last().is_some_and(|h| h.frame + 1 == depth)
+                && let Some(h) = self.handlers.pop()
             {
-                let h = self.handlers.pop().unwrap_or(Handler {
-                    frame: 0,
-                    stack: 0,
-                    target: 0,
-                });
                 self.stack.truncate(h.stack);
                 self.stack.push(Value::Error(e));
                 if let Some(f) = self.frames.last_mut() {
@@ -481,6 +481,7 @@ impl Fiber {
                 if let Some(code) = self.rt.exit_code.get() {
                     return Halt::Exit(code);
                 }
+                debug_assert_eq!(self.stack.len(), 1, "an ended fiber keeps its result");
                 return match (self.ended, self.stack.last()) {
                     (Ended::Failed, Some(Value::Error(e))) => Halt::Failed(e.clone()),
                     (_, v) => Halt::Done(v.cloned().unwrap_or_default()),
@@ -500,6 +501,9 @@ impl Fiber {
     /// or raises.
     fn run_frame(&mut self, budget: &mut u32) -> Result<Option<Halt>, Error> {
         let Some(frame) = self.frames.last() else {
+            // Leaving the root frame ends the fiber, so a running fiber
+            // always has one.
+            debug_assert!(false, "a running fiber without frames");
             self.finish(Ok(Value::Null));
             return Ok(None);
         };
@@ -539,14 +543,11 @@ impl Fiber {
                 Op::Pop => {
                     self.stack.pop();
                 }
-                Op::Dup => {
-                    let v = self.stack.last().cloned().unwrap_or_default();
-                    self.stack.push(v);
-                }
                 Op::LoadLocal(s) => {
                     let v = self.stack[base + s as usize].clone();
                     self.stack.push(v);
                 }
+                // (`DeclLocal` never reaches a fiber: see its doc.)
                 Op::StoreLocal(s) | Op::DeclLocal(s) => {
                     let v = self.pop();
                     self.stack[base + s as usize] = v;

@@ -1,0 +1,4 @@
+# Loading modules and sourcing files.
+use std/retry
+use ./helper.ash
+source ./settings.ash
