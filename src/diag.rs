@@ -96,7 +96,7 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
         span
     };
     let (line, col) = offset_line_col(&text, span.start as usize);
-    let color = std::io::stderr().is_terminal();
+    let color = std::io::stderr().is_terminal() && colors_wanted();
     let mut out = format!("ash: {name}:{line}:{col}: {head}{message}\n");
     let line_text = text.lines().nth(line - 1).unwrap_or("");
     // A very long line is shown as a window around the spot; tabs keep the
@@ -183,4 +183,10 @@ pub fn render_error(e: &Error) -> String {
 /// A warning line on stderr: `ash: warning: ...`.
 pub fn warn(message: &str) {
     eprintln!("ash: warning: {message}");
+}
+
+/// Colors are used unless `NO_COLOR` is set to a non-empty value
+/// (no-color.org); every colored output of ash asks here.
+pub fn colors_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

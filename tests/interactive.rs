@@ -24,15 +24,41 @@ struct Term {
     pos: usize,
     raw: Vec<u8>,
     answered: usize,
+    /// Answer the editor's cursor-position queries (a terminal that does
+    /// not is played with `false`).
+    answer_queries: bool,
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A temporary directory removed when the test ends (pass or fail), so
+/// `cargo test` leaves nothing behind in /tmp.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("ash-interactive-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for sub in ["home", "data", "config/ash", "work"] {
         std::fs::create_dir_all(dir.join(sub)).expect("mkdir");
     }
-    dir
+    TempDir(dir)
 }
 
 /// Remove ANSI escape sequences (CSI, OSC, two-byte escapes) and `\r`.
@@ -93,6 +119,7 @@ impl Term {
             pos: 0,
             raw: Vec::new(),
             answered: 0,
+            answer_queries: true,
         }
     }
 
@@ -107,7 +134,7 @@ impl Term {
             }
         }
         let queries = self.raw.windows(4).filter(|w| w == b"\x1b[6n").count();
-        while self.answered < queries {
+        while self.answer_queries && self.answered < queries {
             self.send("\x1b[1;1R");
             self.answered += 1;
         }
@@ -142,6 +169,44 @@ impl Term {
         self.s.flush().expect("flush pty");
     }
 
+    /// Whether the shell has turned bracketed paste on (the last of
+    /// `ESC [?2004h` / `ESC [?2004l` it wrote).
+    fn bracketed_paste_on(&mut self) -> bool {
+        self.pump();
+        let on = rfind(&self.raw, b"\x1b[?2004h");
+        let off = rfind(&self.raw, b"\x1b[?2004l");
+        match (on, off) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Paste `text` as a terminal does: inside `ESC [200~ ... ESC [201~`
+    /// when the shell asked for bracketed paste, else as typed keys. A big
+    /// paste is written from another thread while this one keeps reading,
+    /// so neither side blocks on a full pty buffer.
+    fn paste(&mut self, text: &str) {
+        let mut data = Vec::new();
+        let bracketed = self.bracketed_paste_on();
+        if bracketed {
+            data.extend_from_slice(b"\x1b[200~");
+        }
+        data.extend_from_slice(text.as_bytes());
+        if bracketed {
+            data.extend_from_slice(b"\x1b[201~");
+        }
+        let file = std::fs::File::from(
+            rustix::io::fcntl_dupfd_cloexec(self.s.get_stream(), 3).expect("dup the pty"),
+        );
+        let writer = std::thread::spawn(move || write_all_retrying(file, &data));
+        while !writer.is_finished() {
+            self.pump();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        writer.join().expect("paste writer");
+    }
+
     /// Type a line and press Enter.
     fn line(&mut self, s: &str) {
         self.send(s);
@@ -151,7 +216,17 @@ impl Term {
     fn prompt(&mut self) {
         self.expect("ASH> ");
         // Let the editor finish its setup before keys arrive.
-        std::thread::sleep(Duration::from_millis(150));
+        self.settle(150);
+    }
+
+    /// Wait `ms` milliseconds, reading (and answering queries) meanwhile.
+    fn settle(&mut self, ms: u64) {
+        let until = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < until {
+            self.pump();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.pump();
     }
 
     /// Wait for the process to exit.
@@ -176,17 +251,61 @@ impl Drop for Term {
     }
 }
 
+fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// Write all of `data` (the pty may be in non-blocking mode: wait and
+/// retry when it is full).
+fn write_all_retrying(mut file: std::fs::File, mut data: &[u8]) {
+    use std::io::Write;
+    while !data.is_empty() {
+        match file.write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("writing to the pty: {e}"),
+        }
+    }
+}
+
 /// A session whose prompt is `ASH> ` (set in config.ash, which also tests
 /// the prompt function).
 fn shell(dir: &Path) -> Term {
+    shell_with(dir, |_| {})
+}
+
+/// [`shell`], with the command changed first (environment, arguments).
+fn shell_with(dir: &Path, change: impl FnOnce(&mut Command)) -> Term {
     std::fs::write(
         dir.join("config/ash/config.ash"),
         "fn prompt { return \"ASH> \" }\n",
     )
     .expect("write config");
-    let mut t = Term::start(dir);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ash"));
+    change(&mut cmd);
+    let mut t = Term::spawn(dir, cmd);
     t.prompt();
     t
+}
+
+/// The escape sequences in `raw` that set a color or another text
+/// attribute (`ESC [ ... m` other than a plain reset).
+fn color_codes(raw: &[u8]) -> Vec<String> {
+    let s = String::from_utf8_lossy(raw);
+    let mut found = Vec::new();
+    for (i, _) in s.match_indices("\x1b[") {
+        let rest = &s[i + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(rest.len());
+        if rest[end..].starts_with('m') && !matches!(&rest[..end], "" | "0") {
+            found.push(rest[..end].to_string());
+        }
+    }
+    found
 }
 
 /// Processes whose command line contains `needle`.
@@ -792,4 +911,160 @@ fn trimming_history_on_a_full_disk_leaves_the_file_alone() {
     t.send("\x04");
     assert!(t.wait_exit(), "the shell and sh exit");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_paste_is_inserted_whole_and_runs_on_enter() {
+    let dir = temp_dir("paste");
+    let mut t = shell(&dir);
+    assert!(t.bracketed_paste_on(), "the shell asks for bracketed paste");
+    // A TAB in pasted text is text, not completion; a newline is not Enter.
+    t.paste("echo (100 + 11)\necho\t(200 + 22)\n");
+    t.settle(800);
+    assert!(
+        !t.text[t.pos..].contains("111"),
+        "nothing runs before Enter:\n{}",
+        &t.text[t.pos..]
+    );
+    t.send("\r");
+    t.expect("111");
+    t.expect("222");
+    t.prompt();
+}
+
+/// Pasting a long script and pressing Enter runs it at once (it took 7 s
+/// for 2,000 lines, and 25 s of nothing for 10,000).
+#[test]
+fn a_long_paste_runs_quickly() {
+    let dir = temp_dir("paste-long");
+    let mut t = shell(&dir);
+    for lines in [2_000, 10_000] {
+        let mut text = String::new();
+        for i in 0..lines {
+            text.push_str(&format!("let p{} = {i}\n", i % 7));
+        }
+        text.push_str(&format!("echo (\"ran-\" + \"{lines}\")\n"));
+        let start = Instant::now();
+        t.paste(&text);
+        t.send("\r");
+        t.expect(&format!("ran-{lines}"));
+        let took = start.elapsed();
+        eprintln!("{lines} lines pasted and run in {took:?}");
+        assert!(took < Duration::from_secs(8), "{lines} lines took {took:?}");
+        t.prompt();
+    }
+}
+
+/// The history file holds the commands typed (passwords in arguments,
+/// hosts): only its owner may read it.
+#[test]
+fn the_history_file_is_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("history-mode");
+    let mut t = shell(&dir);
+    t.line("echo (\"private-\" + \"line\")");
+    t.expect("private-line");
+    t.prompt();
+    let meta = std::fs::metadata(dir.join("data/ash/history.txt")).expect("history file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn completion_in_quoted_dirs_cd_and_a_miss() {
+    let dir = temp_dir("complete-quoted");
+    std::fs::create_dir_all(dir.join("work/my dir")).expect("mkdir");
+    std::fs::write(dir.join("work/my dir/inside_q.txt"), "quoted-contents\n").expect("write");
+    std::fs::create_dir_all(dir.join("work/dir_only_sub")).expect("mkdir");
+    std::fs::write(dir.join("work/dir_only_file.txt"), "").expect("write");
+    let mut t = shell(&dir);
+    // After a closed quote: the word is the whole quoted name.
+    t.send("cat 'my dir/'");
+    t.send("\t");
+    std::thread::sleep(Duration::from_millis(500));
+    t.send("\r");
+    t.expect("quoted-contents");
+    t.prompt();
+    // `cd` is offered directories only.
+    t.send("cd dir_o");
+    t.send("\t");
+    std::thread::sleep(Duration::from_millis(500));
+    t.send("\r");
+    t.prompt();
+    t.line("echo (\"in-\" + $(pwd))");
+    t.expect("in-");
+    t.expect("dir_only_sub");
+    t.prompt();
+    // Nothing to offer: no menu at all.
+    t.send("echo zzq_no_such_thing");
+    t.send("\t");
+    t.settle(500);
+    assert!(!t.text.contains("NO RECORDS FOUND"), "{}", &t.text[t.pos..]);
+    t.send("\r");
+    t.expect("zzq_no_such_thing");
+    t.prompt();
+}
+
+#[test]
+fn a_line_with_a_syntax_error_comes_back_for_editing() {
+    let dir = temp_dir("syntax-keep");
+    let mut t = shell(&dir);
+    t.line("echo (2000 + 31))");
+    t.expect("SyntaxError");
+    t.prompt();
+    // The line is there again: delete the stray `)` and run it.
+    t.send("\x05");
+    t.send("\x7f");
+    t.settle(200);
+    t.send("\r");
+    t.expect("2031");
+    t.prompt();
+}
+
+/// NO_COLOR (no-color.org): no colors anywhere, prompt, highlighting,
+/// suggestions, menus, error reports.
+#[test]
+fn no_color_means_no_color() {
+    let dir = temp_dir("nocolor");
+    std::fs::write(dir.join("work/nc_one.txt"), "").expect("write");
+    std::fs::write(dir.join("work/nc_two.txt"), "").expect("write");
+    let no_color = |c: &mut Command| {
+        c.env("NO_COLOR", "1");
+    };
+    let mut t = shell_with(&dir, no_color);
+    t.line("echo (\"col\" + \"ors\") 'str' $HOME # comment");
+    t.expect("colors");
+    t.prompt();
+    t.line("no_such_command_nc");
+    t.expect("command not found");
+    t.prompt();
+    t.send("ls nc_");
+    t.send("\t");
+    t.settle(300);
+    t.send("\t");
+    t.settle(300);
+    t.send("\x03");
+    t.prompt();
+    let codes = color_codes(&t.raw);
+    assert!(codes.is_empty(), "color codes written: {codes:?}");
+    drop(t);
+    // The default prompt, with a failed status.
+    std::fs::write(dir.join("config/ash/config.ash"), "").expect("write config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ash"));
+    no_color(&mut cmd);
+    let mut t = Term::spawn(&dir, cmd);
+    t.expect("work");
+    t.expect("> ");
+    t.settle(150);
+    t.line("false");
+    t.expect("[1]");
+    t.expect("> ");
+    let codes = color_codes(&t.raw);
+    assert!(codes.is_empty(), "color codes written: {codes:?}");
+    drop(t);
+    let mut t = Term::start(&dir);
+    t.expect("> ");
+    t.settle(150);
+    t.line("false");
+    t.expect("[1]");
+    assert!(!color_codes(&t.raw).is_empty(), "colors without NO_COLOR");
 }

@@ -327,20 +327,40 @@ fn pad(spec: &str, s: Vec<u8>) -> Vec<u8> {
 
 /// `cd [DIR]`: changes this task's working directory only.
 fn builtin_cd(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Output, Error> {
-    let target = match args.get(1) {
-        Some(v) => v.to_bytes(),
-        None => match ctx.getenv(b"HOME") {
-            Some(h) => h.as_bytes().to_vec(),
-            None => return Ok(Output::fail("cd", "HOME is not set", 1)),
-        },
+    // `cd -`: back to $OLDPWD, and say where (as sh does).
+    let back = args.get(1).is_some_and(|a| a.to_bytes() == b"-");
+    let target = if back {
+        match ctx.getenv(b"OLDPWD") {
+            Some(d) if !d.is_empty() => d.as_bytes().to_vec(),
+            _ => return Ok(Output::fail("cd", "OLDPWD is not set", 1)),
+        }
+    } else {
+        match args.get(1) {
+            Some(v) => v.to_bytes(),
+            None => match ctx.getenv(b"HOME") {
+                Some(h) => h.as_bytes().to_vec(),
+                None => return Ok(Output::fail("cd", "HOME is not set", 1)),
+            },
+        }
     };
     let path = ctx.cwd().join(std::ffi::OsStr::from_bytes(&target));
     match std::fs::metadata(&path) {
         Ok(m) if m.is_dir() => {
             let clean = normalize(&path);
-            ctx.env_mut(|env| env.set(b"PWD", clean.as_os_str().as_bytes()));
+            let old = ctx.cwd();
+            ctx.env_mut(|env| {
+                env.set(b"OLDPWD", old.as_os_str().as_bytes());
+                env.set(b"PWD", clean.as_os_str().as_bytes());
+            });
+            let said = if back {
+                let mut line = clean.as_os_str().as_bytes().to_vec();
+                line.push(b'\n');
+                line
+            } else {
+                Vec::new()
+            };
             ctx.set_cwd(Rc::new(clean));
-            Ok(Output::status(0))
+            Ok(Output::out(said))
         }
         Ok(_) => Ok(Output::fail(
             "cd",

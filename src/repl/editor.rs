@@ -14,6 +14,7 @@ use reedline::{
 
 use super::complete::AshCompleter;
 use super::highlight::AshHighlighter;
+use super::menu::QuietMenu;
 use super::prompt::AshPrompt;
 use super::shared::Shared;
 use super::validate::AshValidator;
@@ -28,10 +29,19 @@ pub enum Reply {
 
 pub struct Settings {
     pub vi: bool,
+    /// Colors (highlighting, prompt, suggestions, menu); off with NO_COLOR.
+    pub color: bool,
+}
+
+/// What the main thread asks for: a line, read with this prompt.
+pub struct Request {
+    pub prompt: AshPrompt,
+    /// Text to start the line with (a line that did not parse, to fix).
+    pub initial: Option<String>,
 }
 
 pub struct Editor {
-    requests: mpsc::Sender<AshPrompt>,
+    requests: mpsc::Sender<Request>,
     replies: smol::channel::Receiver<Reply>,
     /// Lines to print above the prompt.
     pub printer: mpsc::SyncSender<String>,
@@ -39,7 +49,7 @@ pub struct Editor {
 
 impl Editor {
     pub fn start(settings: Settings, shared: Shared) -> std::io::Result<Editor> {
-        let (req_tx, req_rx) = mpsc::channel::<AshPrompt>();
+        let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = smol::channel::unbounded();
         let printer = ExternalPrinter::<String>::new(4096);
         let sender = printer.sender();
@@ -47,7 +57,10 @@ impl Editor {
             .name("ash-editor".into())
             .spawn(move || {
                 let mut ed = build(settings, shared, printer);
-                while let Ok(prompt) = req_rx.recv() {
+                while let Ok(Request { prompt, initial }) = req_rx.recv() {
+                    if let Some(text) = initial {
+                        ed.run_edit_commands(&[EditCommand::InsertString(text)]);
+                    }
                     let reply = match ed.read_line(&prompt) {
                         Ok(Signal::Success(line)) => {
                             if let Err(e) = ed.sync_history() {
@@ -72,9 +85,9 @@ impl Editor {
         })
     }
 
-    /// Show `prompt` and wait (asynchronously) for the user.
-    pub async fn read(&self, prompt: AshPrompt) -> Reply {
-        if self.requests.send(prompt).is_err() {
+    /// Show the prompt and wait (asynchronously) for the user.
+    pub async fn read(&self, request: Request) -> Reply {
+        if self.requests.send(request).is_err() {
             return Reply::Failed("the line editor stopped".into());
         }
         self.replies
@@ -124,8 +137,13 @@ fn build(settings: Settings, shared: Shared, printer: ExternalPrinter<String>) -
         .with_history(super::history::open())
         .with_history_exclusion_prefix(Some(" ".into()))
         .with_hinter(Box::new(DefaultHinter::default().with_style(
-            nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray),
+            if settings.color {
+                nu_ansi_term::Style::new().fg(nu_ansi_term::Color::DarkGray)
+            } else {
+                nu_ansi_term::Style::new()
+            },
         )))
+        .with_ansi_colors(settings.color)
         .with_highlighter(Box::new(AshHighlighter {
             shared: shared.clone(),
         }))
@@ -134,9 +152,12 @@ fn build(settings: Settings, shared: Shared, printer: ExternalPrinter<String>) -
         }))
         .with_quick_completions(true)
         .with_partial_completions(true)
-        .with_menu(ReedlineMenu::EngineCompleter(Box::new(menu)))
+        .with_menu(ReedlineMenu::EngineCompleter(Box::new(QuietMenu(menu))))
         .with_validator(Box::new(AshValidator))
         .with_edit_mode(edit_mode)
         .with_external_printer(printer)
         .with_poll_interval(Duration::from_millis(50))
+        // A paste arrives as one insertion: never run line by line, and a
+        // TAB in it is text, not completion.
+        .use_bracketed_paste(true)
 }

@@ -3,7 +3,7 @@
 //!
 //! `history.txt` in the XDG data dir (`$XDG_DATA_HOME/ash`, by default
 //! `~/.local/share/ash`), or the file named by `$ASH_HISTORY` (empty: no
-//! history file). One entry per line, in reedline's format (newlines inside
+//! history file). It is created with mode 0600: it holds every command. One entry per line, in reedline's format (newlines inside
 //! an entry are written as `<\n>`), so files written by earlier versions
 //! read the same.
 //!
@@ -40,7 +40,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -195,11 +195,13 @@ fn open_locked(path: &Path) -> io::Result<File> {
     let mut tries = 0;
     loop {
         tries += 1;
+        // Created readable by its owner only: it holds every command typed.
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path)?;
         // Best effort: a file system without locks still gets its history.
         let _ = file.lock();
@@ -227,7 +229,11 @@ fn replace(path: &Path, old: &File, content: &[u8]) -> io::Result<()> {
     let tmp = target.with_file_name(format!(".{name}.{}.new", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let written = (|| {
-        let mut new = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut new = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         let meta = old.metadata()?;
         new.set_permissions(meta.permissions())?;
         let _ = std::os::unix::fs::fchown(&new, Some(meta.uid()), Some(meta.gid()));

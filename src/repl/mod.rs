@@ -19,6 +19,8 @@ mod editor;
 mod highlight;
 mod history;
 mod jobs;
+mod menu;
+mod options;
 mod prompt;
 mod shared;
 mod validate;
@@ -40,7 +42,7 @@ use crate::vm::error::ErrorKind;
 use crate::vm::fiber::Fiber;
 use crate::vm::value::Value;
 
-use editor::{Editor, Reply, Settings};
+use editor::{Editor, Reply, Request, Settings};
 use jobs::{ReplHooks, Terminal};
 use prompt::AshPrompt;
 use shared::Shared;
@@ -57,6 +59,15 @@ struct StoppedJob {
 enum Fg {
     Done(Outcome),
     Stopped(smol::Task<Outcome>),
+}
+
+/// How running a line (or config.ash) went.
+enum Ran {
+    Done,
+    /// `exit N`: the shell must exit with N.
+    Exit(i32),
+    /// It did not parse or compile (the error was reported).
+    NotParsed,
 }
 
 struct Session {
@@ -146,6 +157,12 @@ impl Session {
         self.ctx.borrow().clone()
     }
 
+    /// Colors, unless NO_COLOR is set (in ash's environment or exported
+    /// by config.ash).
+    fn colors(&self) -> bool {
+        diag::colors_wanted() && self.ctx().getenv(b"NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     /// Print a message: above the prompt while editing, else to stderr.
     fn notify(&self, msg: &str) {
         if self.at_prompt.get()
@@ -167,7 +184,7 @@ impl Session {
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let name = path.display().to_string();
-                    if let Some(code) = self.run_text(&name, &text).await {
+                    if let Ran::Exit(code) = self.run_text(&name, &text).await {
                         return code;
                     }
                 }
@@ -176,7 +193,8 @@ impl Session {
         }
         let vi = matches!(rt.get_global("edit_mode"), Some(Value::Str(s)) if &*s == b"vi");
         self.shared.refresh(&rt, &self.ctx());
-        let editor = match Editor::start(Settings { vi }, self.shared.clone()) {
+        let color = self.colors();
+        let editor = match Editor::start(Settings { vi, color }, self.shared.clone()) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("ash: cannot start the line editor: {e}");
@@ -193,6 +211,8 @@ impl Session {
             .detach();
         let _notifier = rt.executor.spawn(self.clone().watch_failures());
         let mut warned_exit = false;
+        // A line that did not parse comes back for editing (as in fish).
+        let mut keep: Option<String> = None;
         loop {
             if let Some(code) = rt.exit_code.get() {
                 return self.finish(code).await;
@@ -200,7 +220,12 @@ impl Session {
             self.shared.refresh(&rt, &self.ctx());
             let left = self.prompt_text().await;
             self.at_prompt.set(true);
-            let reply = editor.read(AshPrompt { left }).await;
+            let reply = editor
+                .read(Request {
+                    prompt: AshPrompt { left },
+                    initial: keep.take(),
+                })
+                .await;
             self.at_prompt.set(false);
             match reply {
                 Reply::Line(line) => {
@@ -208,8 +233,10 @@ impl Session {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    if let Some(code) = self.run_line(&line).await {
-                        return self.finish(code).await;
+                    match self.run_line(&line).await {
+                        Ran::Exit(code) => return self.finish(code).await,
+                        Ran::NotParsed => keep = Some(line),
+                        Ran::Done => {}
                     }
                 }
                 Reply::CtrlC => warned_exit = false,
@@ -294,6 +321,7 @@ impl Session {
             ctx.status.get(),
             running,
             self.stopped.borrow().len(),
+            self.colors(),
         )
     }
 
@@ -316,8 +344,8 @@ impl Session {
         }
     }
 
-    /// Run one accepted line. `Some(code)`: the shell must exit.
-    async fn run_line(&self, line: &str) -> Option<i32> {
+    /// Run one accepted line.
+    async fn run_line(&self, line: &str) -> Ran {
         let words: Vec<&str> = line.split_whitespace().collect();
         if let Some(&cmd) = words.first()
             && shared::is_repl_command(cmd)
@@ -332,15 +360,18 @@ impl Session {
                 Some(Err(_)) => {
                     eprintln!("ash: {cmd}: not a job number: {}", words[1]);
                     self.ctx().status.set(2);
-                    return None;
+                    return Ran::Done;
                 }
                 None => None,
             };
             return if cmd == "fg" {
-                self.fg(id).await
+                match self.fg(id).await {
+                    Some(code) => Ran::Exit(code),
+                    None => Ran::Done,
+                }
             } else {
                 self.bg(id);
-                None
+                Ran::Done
             };
         }
         let code = self.run_text("<stdin>", line).await;
@@ -354,7 +385,7 @@ impl Session {
     }
 
     /// Parse, compile and run text as the session's main task.
-    async fn run_text(&self, name: &str, text: &str) -> Option<i32> {
+    async fn run_text(&self, name: &str, text: &str) -> Ran {
         let ctx = self.ctx();
         // A Ctrl-C that arrived after the last command finished is stale.
         ctx.cancel.take();
@@ -363,7 +394,7 @@ impl Session {
             Err(e) => {
                 eprint!("{}", diag::render_error(&e));
                 ctx.status.set(2);
-                return None;
+                return Ran::NotParsed;
             }
         };
         let task = self.rt.executor.spawn(drive(Fiber::call(
@@ -373,7 +404,10 @@ impl Session {
             Vec::new(),
         )));
         match self.foreground(task, ctx.cancel.clone()).await {
-            Fg::Done(outcome) => self.finished(outcome, &ctx),
+            Fg::Done(outcome) => match self.finished(outcome, &ctx) {
+                Some(code) => Ran::Exit(code),
+                None => Ran::Done,
+            },
             Fg::Stopped(task) => {
                 let groups = std::mem::take(&mut *self.hooks.fg_groups.borrow_mut());
                 let id = self.rt.next_id();
@@ -396,7 +430,7 @@ impl Session {
                 fresh.status.set(148);
                 self.hooks.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);
-                None
+                Ran::Done
             }
         }
     }

@@ -51,7 +51,15 @@ pub fn default_prompt(
     status: i32,
     tasks: usize,
     stopped: usize,
+    color: bool,
 ) -> String {
+    let paint = |style: nu_ansi_term::Style, text: String| {
+        if color {
+            style.paint(text).to_string()
+        } else {
+            text
+        }
+    };
     let dir = match home {
         Some(h) if cwd == h => "~".to_string(),
         Some(h) => match cwd.strip_prefix(h) {
@@ -60,23 +68,22 @@ pub fn default_prompt(
         },
         None => cwd.display().to_string(),
     };
-    let mut s = Color::Blue.bold().paint(dir).to_string();
+    let mut s = paint(Color::Blue.bold(), dir);
     if status != 0 {
         s.push(' ');
-        s.push_str(&Color::Red.bold().paint(format!("[{status}]")).to_string());
+        s.push_str(&paint(Color::Red.bold(), format!("[{status}]")));
     }
     if tasks > 0 {
         let word = if tasks == 1 { "task" } else { "tasks" };
         s.push(' ');
-        s.push_str(&Color::Yellow.paint(format!("({tasks} {word})")).to_string());
+        s.push_str(&paint(Color::Yellow.normal(), format!("({tasks} {word})")));
     }
     if stopped > 0 {
         s.push(' ');
-        s.push_str(
-            &Color::Yellow
-                .paint(format!("({stopped} stopped)"))
-                .to_string(),
-        );
+        s.push_str(&paint(
+            Color::Yellow.normal(),
+            format!("({stopped} stopped)"),
+        ));
     }
     s.push_str("> ");
     s
@@ -94,9 +101,11 @@ mod tests {
             0,
             0,
             0,
+            true,
         );
         assert!(p.contains("~/src") && p.ends_with("> "), "{p}");
-        let p = default_prompt(Path::new("/tmp"), None, 2, 3, 0);
+        let p = default_prompt(Path::new("/tmp"), None, 2, 3, 0, false);
+        assert!(!p.contains('\x1b'), "{p}");
         assert!(p.contains("[2]") && p.contains("(3 tasks)"), "{p}");
     }
 }
