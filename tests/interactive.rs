@@ -1068,3 +1068,100 @@ fn no_color_means_no_color() {
     t.expect("[1]");
     assert!(!color_codes(&t.raw).is_empty(), "colors without NO_COLOR");
 }
+
+/// A program on PATH for completion tests: `--help` describes options and
+/// subcommands; any other run prints its arguments.
+fn fake_program(dir: &Path, name: &str) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    let path = bin.join(name);
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         if [ \"$1\" = --help ]; then\n\
+         cat <<'HELP'\n\
+         Usage: zzprog [OPTIONS] COMMAND\n\
+         \n\
+         Commands:\n\
+         \x20 launch      Start the rocket\n\
+         \x20 land        Bring it back\n\
+         \n\
+         Options:\n\
+         \x20 -f, --frobnicate       frobnicate harder\n\
+         \x20     --file=FILE        read FILE\n\
+         HELP\n\
+         exit 0\n\
+         fi\n\
+         echo \"ran:$*\"\n",
+    )
+    .expect("write program");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bin
+}
+
+#[test]
+fn completion_of_options_and_subcommands_from_help() {
+    let dir = temp_dir("complete-options");
+    let bin = fake_program(&dir, "zzprog");
+    std::fs::write(dir.join("work/unique_opt_file.txt"), "").expect("write");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut t = shell_with(&dir, |c| {
+        c.env("PATH", &path);
+    });
+    t.send("zzprog --frob");
+    t.send("\t");
+    t.settle(800);
+    t.send("\r");
+    t.expect("ran:--frobnicate");
+    t.prompt();
+    // A subcommand, after `env` and `timeout`.
+    t.send("env A=1 zzprog lau");
+    t.send("\t");
+    t.settle(500);
+    t.send("\r");
+    t.expect("ran:launch");
+    t.prompt();
+    t.send("timeout 5s zzprog -");
+    t.send("-fr\t");
+    t.settle(500);
+    t.send("\r");
+    t.expect("ran:--frobnicate");
+    t.prompt();
+    // A path after `--file=`.
+    t.send("zzprog --file=unique_opt");
+    t.send("\t");
+    t.settle(500);
+    t.send("\r");
+    t.expect("ran:--file=unique_opt_file.txt");
+    t.prompt();
+}
+
+/// Options from a man page; the program itself is not run to find them.
+#[test]
+fn completion_of_options_from_a_man_page() {
+    if Command::new("man").arg("-w").arg("man").output().is_err() {
+        eprintln!("skipped: no man");
+        return;
+    }
+    let dir = temp_dir("complete-man");
+    let bin = fake_program(&dir, "zzman");
+    std::fs::create_dir_all(dir.join("man/man1")).expect("mkdir");
+    std::fs::write(
+        dir.join("man/man1/zzman.1"),
+        ".TH ZZMAN 1\n.SH NAME\nzzman \\- a test program\n.SH OPTIONS\n.TP\n\
+         .B \\-\\-secret\\-option\ndo the secret thing\n",
+    )
+    .expect("write man page");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let manpath = dir.join("man");
+    let mut t = shell_with(&dir, |c| {
+        c.env("PATH", &path).env("MANPATH", &manpath);
+    });
+    t.send("zzman --sec");
+    t.send("\t");
+    t.settle(1500);
+    t.send("\r");
+    t.expect("ran:--secret-option");
+    t.prompt();
+}

@@ -301,7 +301,12 @@ pub fn complete(snap: &Snapshot, line: &str, pos: usize) -> Vec<Suggestion> {
                 })
                 .collect();
         }
-        let keyword_flags: &[(&str, &str)] = match site.words.first().map(String::as_str) {
+        // ash's own flags, before the command they run (if any).
+        let keyword = match command {
+            None => site.words.first().map(String::as_str),
+            Some(_) => head,
+        };
+        let keyword_flags: &[(&str, &str)] = match keyword {
             Some("gather") => &[
                 ("-j", "at most N branches at once"),
                 ("-k", "keep going: errors as values"),
