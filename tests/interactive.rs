@@ -1105,7 +1105,11 @@ fn completion_of_options_and_subcommands_from_help() {
     let dir = temp_dir("complete-options");
     let bin = fake_program(&dir, "zzprog");
     std::fs::write(dir.join("work/unique_opt_file.txt"), "").expect("write");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut t = shell_with(&dir, |c| {
         c.env("PATH", &path);
     });
@@ -1153,7 +1157,11 @@ fn completion_of_options_from_a_man_page() {
          .B \\-\\-secret\\-option\ndo the secret thing\n",
     )
     .expect("write man page");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let manpath = dir.join("man");
     let mut t = shell_with(&dir, |c| {
         c.env("PATH", &path).env("MANPATH", &manpath);
