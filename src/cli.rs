@@ -281,11 +281,18 @@ fn run_source(
     rt.set_global("script", Value::str(name));
     let ctx = Rc::new(main_ctx());
     *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
+    // Started under a parent's deadline (`ASH_DEADLINE`): the whole run is
+    // a `timeout` scope of its own.
+    let deadline = match inherited_deadline(&rt, &ctx) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let deadline_scope = deadline.map(|d| d.0);
     let signal_code = Rc::new(std::cell::Cell::new(None));
     let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
         let (rt, signal_code) = (rt.clone(), signal_code.clone());
         async move {
-            let _signals = watch_signals(&rt, &ctx, signal_code);
+            let _signals = watch_signals(&rt, &ctx, signal_code, deadline);
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
             // When the main body ends: cancel what still runs, and wait for it.
             rt.cancel_and_wait_all(DEFAULT_GRACE).await;
@@ -315,10 +322,60 @@ fn run_source(
         // `ash script | head -1`: the reader left; end quietly, as a
         // process killed by SIGPIPE would.
         Outcome::Error(e) if e.broken_pipe => e.exit_status(),
+        Outcome::Error(e)
+            if deadline_scope.is_some()
+                && e.kind == crate::vm::error::ErrorKind::Cancelled
+                && e.timeout_scope.get() == deadline_scope =>
+        {
+            let t = crate::vm::error::Error::new(
+                crate::vm::error::ErrorKind::Timeout,
+                "the deadline in ASH_DEADLINE passed",
+            );
+            *t.location.borrow_mut() = e.location.borrow().clone();
+            eprint!("{}", diag::render_error(&t));
+            t.exit_status()
+        }
         Outcome::Error(e) => {
             eprint!("{}", diag::render_error(&e));
             e.exit_status()
         }
+    }
+}
+
+/// `ASH_DEADLINE` (section 16): a deadline on the main task's token for
+/// the whole run; its scope and instant, or `Err(124)` when it has already
+/// passed.
+fn inherited_deadline(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+) -> Result<Option<(u64, std::time::Instant)>, i32> {
+    use crate::runtime::deadline;
+    let Some(unix) = deadline::inherited() else {
+        return Ok(None);
+    };
+    let when = deadline::instant_at(unix);
+    if when <= std::time::Instant::now() {
+        eprintln!(
+            "ash: TimeoutError: the deadline in ASH_DEADLINE passed before the script started"
+        );
+        return Err(124);
+    }
+    let scope = rt.next_id();
+    let grace = deadline::grace_for_children(deadline::inherited_grace());
+    ctx.cancel.push_deadline(scope, when, grace);
+    Ok(Some((scope, when)))
+}
+
+/// The grace period a first SIGINT/SIGTERM gives: the default, or, for an
+/// ash started by another ash inside a `timeout`, a little less than the
+/// grace period its parent gives it (`ASH_GRACE`, see
+/// `deadline::grace_for_children`).
+fn signal_grace() -> Duration {
+    use crate::runtime::deadline;
+    if std::env::var_os(deadline::GRACE_VAR).is_some() {
+        deadline::grace_for_children(deadline::inherited_grace())
+    } else {
+        DEFAULT_GRACE
     }
 }
 
@@ -346,15 +403,27 @@ fn report_unretrieved(rt: &Runtime) -> bool {
 /// The shortest time between two reaps of adopted orphans.
 const REAP_INTERVAL: Duration = Duration::from_millis(20);
 
+/// How long before its `ASH_DEADLINE` a SIGTERM is taken for the parent
+/// enforcing that same deadline (the two clocks' readings differ a little).
+const DEADLINE_SKEW: Duration = Duration::from_millis(50);
+
 /// SIGINT/SIGTERM: cancel everything; exit 130/143. A second signal kills
 /// every process group at once.
+///
+/// Under an inherited deadline (`deadline`: its scope and instant), the
+/// parent sends SIGTERM when that deadline passes, just as this ash's own
+/// copy of it fires: such a SIGTERM is the same cancellation, and asking
+/// again would cut short the `finally` blocks it runs. Any other first
+/// signal removes the deadline, for the same reason.
 fn watch_signals(
     rt: &Rc<Runtime>,
     main: &Rc<TaskCtx>,
     code: Rc<std::cell::Cell<Option<i32>>>,
+    deadline: Option<(u64, std::time::Instant)>,
 ) -> Option<smol::Task<()>> {
     use crate::runtime::signals::{self, Signal};
     signals::install().ok()?;
+    let first_grace = signal_grace();
     let rt2 = rt.clone();
     let main = main.clone();
     Some(rt.executor.spawn(async move {
@@ -385,12 +454,20 @@ fn watch_signals(
                 }
                 continue;
             };
+            if count == 0
+                && let Some((scope, when)) = deadline
+            {
+                if sig == Signal::Term && std::time::Instant::now() + DEADLINE_SKEW >= when {
+                    continue;
+                }
+                main.cancel.pop_deadline(scope);
+            }
             count += 1;
             code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
             let grace = if count > 1 {
                 Duration::ZERO
             } else {
-                DEFAULT_GRACE
+                first_grace
             };
             main.cancel.cancel(CancelReason::Signal, grace);
             rt2.cancel_all(CancelReason::Signal, grace);

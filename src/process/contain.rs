@@ -175,13 +175,31 @@ fn is_live(pid: &str) -> bool {
     !matches!(stat_of(pid), Some((b'Z', _)) | None)
 }
 
+/// The process group of process `pid`.
+fn pgrp_of(pid: &str) -> Option<i32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// Send `sig` to every live process but ash whose environment has an entry
 /// that `wanted` accepts; how many were signalled.
 fn signal_where(sig: Signal, wanted: impl Fn(&[u8]) -> bool) -> usize {
+    signal_where_outside(sig, &[], wanted)
+}
+
+/// [`signal_where`], skipping the members of the process groups `skip`
+/// (already signalled through their group: a second SIGTERM would tell an
+/// ash among them to stop at once, without its grace period).
+fn signal_where_outside(sig: Signal, skip: &[i32], wanted: impl Fn(&[u8]) -> bool) -> usize {
     let me = rustix::process::getpid().as_raw_nonzero().get().to_string();
     let mut n = 0;
     for pid in numeric_dirs() {
         if pid == me || !env_has(&pid, &wanted) || !is_live(&pid) {
+            continue;
+        }
+        if !skip.is_empty() && pgrp_of(&pid).is_some_and(|g| skip.contains(&g)) {
             continue;
         }
         if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
@@ -196,6 +214,13 @@ fn signal_where(sig: Signal, wanted: impl Fn(&[u8]) -> bool) -> usize {
 /// starting with it); how many were signalled.
 pub fn signal_scope(token: &str, prefix: bool, sig: Signal) -> usize {
     signal_where(sig, token_entry(token, prefix))
+}
+
+/// Signal the processes carrying exactly `token` that are not in one of
+/// the process groups `groups` (those that left their group: `setsid`,
+/// double forks); how many were signalled.
+pub fn signal_escapees(token: &str, groups: &[i32], sig: Signal) -> usize {
+    signal_where_outside(sig, groups, token_entry(token, false))
 }
 
 /// Whether a live process carries exactly `token`.

@@ -211,6 +211,8 @@ pub struct Group {
     /// descendants that left the process group.
     token: String,
     number: u64,
+    /// Set in every process of the group (`ASH_DEADLINE`, `ASH_GRACE`).
+    env: Vec<(OsString, OsString)>,
 }
 
 /// Bounded exponential backoff for transient spawn failures:
@@ -347,7 +349,14 @@ impl Group {
             members: Vec::new(),
             token,
             number,
+            env: Vec::new(),
         }
+    }
+
+    /// Set an environment variable in every process started from now on
+    /// (after the command's own environment).
+    pub fn set_env(&mut self, name: impl Into<OsString>, value: impl Into<OsString>) {
+        self.env.push((name.into(), value.into()));
     }
 
     /// The group's number (they grow with every group ash starts).
@@ -415,6 +424,9 @@ impl Group {
         }
         std_cmd.process_group(pgid);
         std_cmd.env(super::contain::SCOPE_VAR, &self.token);
+        for (k, v) in &self.env {
+            std_cmd.env(k, v);
+        }
         std_cmd
             .stdin(to_std_stdio(&cmd.stdin)?)
             .stdout(to_std_stdio(&cmd.stdout)?)
@@ -545,7 +557,8 @@ impl Group {
         if !grace.is_zero() {
             self.signal_groups(Signal::TERM);
             self.signal_groups(Signal::CONT);
-            super::contain::signal_scope(&self.token, false, Signal::TERM);
+            // Only those that left the group: the members just got it.
+            super::contain::signal_escapees(&self.token, &self.pgids, Signal::TERM);
             let deadline = std::time::Instant::now() + grace;
             let mut timer = Timer::at(deadline);
             // First the direct children...

@@ -113,6 +113,12 @@ pub struct CancelToken {
 
 type Deadlines = Vec<(u64, Instant, Duration)>;
 
+/// The scope of a deadline handed down from the context a task was
+/// started in: exported to the task's programs as `ASH_DEADLINE` (and
+/// given to remote bodies), never enforced by this token, whose parent
+/// enforces it.
+const INHERITED: u64 = 0;
+
 /// A grace period as kept in a token: whole milliseconds, rounded up, at
 /// most 49 days (a token lives in every task, and a `Duration` is twice
 /// the size).
@@ -154,6 +160,31 @@ impl CancelToken {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// A token for a context started from this one (a task, a gather
+    /// branch, a pipeline stage): it knows the earliest deadline of this
+    /// one's scopes, to export it, but leaves enforcing it to this one.
+    pub fn child(&self) -> CancelToken {
+        let token = CancelToken::default();
+        if let Some((when, grace)) = self.earliest_deadline() {
+            token.with_deadlines(|d| d.push((INHERITED, when, grace)));
+        }
+        token
+    }
+
+    /// The earliest deadline the task's work is under, inherited ones
+    /// included, with the grace period of its scope: what `ASH_DEADLINE`
+    /// says to the task's programs and what a remote body is given.
+    pub fn earliest_deadline(&self) -> Option<(Instant, Duration)> {
+        let deadlines = self.deadlines.take();
+        let earliest = deadlines
+            .iter()
+            .flat_map(|d| d.iter())
+            .min_by_key(|d| d.1)
+            .map(|&(_, when, grace)| (when, grace));
+        self.deadlines.set(deadlines);
+        earliest
     }
 
     /// A process group started under this scope has finished.
@@ -224,6 +255,9 @@ impl CancelToken {
         let mut fired = None;
         let deadlines = self.deadlines.take();
         for &(scope, when, grace) in deadlines.iter().flat_map(|d| d.iter()) {
+            if scope == INHERITED {
+                continue;
+            }
             if when <= now {
                 // The earliest expired scope is the one reported.
                 if fired.is_none_or(|(_, w, _)| when < w) {

@@ -475,6 +475,11 @@ fn run_pipeline(
             ios.push(io);
         }
         let mut group = Group::in_scope(ctx.cancel.id());
+        if let Some(vars) = super::deadline::env_for(&ctx.cancel) {
+            for (k, v) in vars {
+                group.set_env(k, v);
+            }
+        }
         let mut statuses: Vec<Option<i32>> = vec![None; n];
         let mut ash_stages = Vec::new();
         let mut child_tokens = Vec::new();

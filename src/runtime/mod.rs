@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod cancel;
 pub mod concurrency;
+pub mod deadline;
 pub mod exec;
 pub mod executor;
 pub mod glob;
@@ -132,7 +133,7 @@ impl TaskCtx {
                 stderr: parent.stderr.clone(),
             }
         };
-        let cancel = Rc::new(CancelToken::default());
+        let cancel = Rc::new(self.cancel.child());
         TaskCtx::with(id, self.cwd(), self.env(), io, cancel)
     }
 

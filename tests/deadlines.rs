@@ -1,0 +1,193 @@
+//! Deadlines and cancellation across processes (section 16): `ASH_DEADLINE`
+//! and `ASH_GRACE` given to programs inside a `timeout`, honoured by a
+//! nested ash, and a nested ash cancelled by its parent running its
+//! `finally` blocks within the parent scope's grace period.
+
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::TempDir;
+
+const ASH: &str = env!("CARGO_BIN_EXE_ash");
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+/// Run `script` with `ASH` naming this ash; (status, stdout, stderr, seconds).
+fn run_env(script: &str, env: &[(&str, String)]) -> (i32, String, String, f64) {
+    let start = Instant::now();
+    let mut cmd = Command::new(ASH);
+    cmd.arg("-c")
+        .arg(script)
+        .env("ASH", ASH)
+        .env_remove("ASH_DEADLINE")
+        .env_remove("ASH_GRACE")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run ash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+fn run(script: &str) -> (i32, String, String, f64) {
+    run_env(script, &[])
+}
+
+fn number(line: &str) -> f64 {
+    line.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {line:?}"))
+}
+
+#[test]
+fn a_timeout_gives_its_programs_the_earliest_deadline() {
+    let before = unix_now();
+    let (status, out, err, _) = run(r#"
+        timeout --grace 300ms 2s {
+            printenv ASH_DEADLINE ASH_GRACE
+            timeout 30s { printenv ASH_DEADLINE }
+            timeout 1s { printenv ASH_DEADLINE ASH_GRACE }
+            gather { printenv ASH_DEADLINE } { sh -c 'printenv ASH_DEADLINE' }
+            await (spawn { printenv ASH_DEADLINE })
+        }
+        printenv ASH_DEADLINE || echo none
+    "#);
+    assert_eq!(status, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 9, "{out}");
+    let outer = number(lines[0]);
+    assert!((outer - (before + 2.0)).abs() < 1.0, "{outer} vs {before}");
+    assert_eq!(number(lines[1]), 0.3);
+    // The same instant, read again from the two clocks: within a
+    // millisecond.
+    let same = |l: &str| (number(l) - outer).abs() < 0.001;
+    // An inner, later timeout does not extend the outer deadline.
+    assert!(same(lines[2]), "{out}");
+    // An inner, earlier one tightens it, with its own grace period.
+    let inner = number(lines[3]);
+    assert!(inner < outer - 0.5, "{inner} {outer}");
+    assert_eq!(number(lines[4]), 2.0);
+    // Branches, their grandchildren and tasks started inside get it too.
+    for l in &lines[5..8] {
+        assert!(same(l), "{out}");
+    }
+    assert_eq!(lines[8], "none", "{out}");
+}
+
+#[test]
+fn a_nested_ash_honours_its_deadline_and_never_extends_it() {
+    let deadline = unix_now() + 0.5;
+    let (status, out, err, took) = run_env(
+        "echo start; timeout 10s { sleep 5 }; echo never",
+        &[("ASH_DEADLINE", format!("{deadline:.6}"))],
+    );
+    assert_eq!(status, 124, "{err}");
+    assert_eq!(out, "start\n");
+    assert!(
+        err.contains("TimeoutError: the deadline in ASH_DEADLINE passed"),
+        "{err}"
+    );
+    assert!(took > 0.3 && took < 3.0, "took {took}");
+}
+
+#[test]
+fn a_nested_ash_under_a_timeout_stops_at_the_parents_deadline() {
+    let (status, out, err, took) = run(
+        r#"try { timeout 500ms { $ASH -c 'sleep 10; echo never' } } catch TimeoutError e { echo timed out }"#,
+    );
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "timed out\n");
+    assert!(took < 3.0, "took {took}");
+}
+
+#[test]
+fn a_deadline_already_passed_runs_nothing() {
+    let (status, out, err, _) = run_env(
+        "echo ran",
+        &[("ASH_DEADLINE", format!("{:.6}", unix_now() - 1.0))],
+    );
+    assert_eq!(status, 124);
+    assert_eq!(out, "");
+    assert!(err.contains("passed before the script started"), "{err}");
+}
+
+#[test]
+fn a_malformed_deadline_is_ignored_with_a_warning() {
+    let (status, out, err, _) = run_env("echo ran", &[("ASH_DEADLINE", "soon".into())]);
+    assert_eq!(status, 0);
+    assert_eq!(out, "ran\n");
+    assert!(err.contains("ignoring ASH_DEADLINE"), "{err}");
+}
+
+#[test]
+fn a_nested_ash_timed_out_by_its_parent_runs_its_finally_blocks() {
+    let dir = TempDir::new();
+    let file = dir.0.join("cleaned");
+    let script = format!(
+        r#"try {{ timeout --grace 3s 300ms {{ $ASH -c 'try {{ sleep 10 }} finally {{ sleep 300ms; echo cleaned > {f} }}' }} }} catch TimeoutError e {{ echo timed out }}"#,
+        f = file.display()
+    );
+    let (status, out, err, _) = run(&script);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "timed out\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "cleaned\n",
+        "the nested ash's finally block did not run: {err}"
+    );
+}
+
+#[test]
+fn a_nested_ash_cancelled_by_its_parent_runs_its_finally_blocks() {
+    let dir = TempDir::new();
+    let file = dir.0.join("cleaned");
+    let script = format!(
+        r#"let t = spawn {{ $ASH -c 'try {{ sleep 10 }} finally {{ sleep 300ms; echo cleaned > {f} }}' }}
+        sleep 300ms
+        cancel $t
+        try {{ await $t }} catch CancelledError e {{ echo cancelled }}"#,
+        f = file.display()
+    );
+    let (status, out, err, _) = run(&script);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "cancelled\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "cleaned\n",
+        "the nested ash's finally block did not run: {err}"
+    );
+}
+
+#[test]
+fn a_nested_ash_stops_its_own_children_within_the_parents_grace() {
+    // The parent allows 1.5 s; the nested ash gives its child, which
+    // ignores SIGTERM, three quarters of that (not its default of 2 s,
+    // which the parent's SIGKILL would cut short), then runs its finally
+    // block.
+    let dir = TempDir::new();
+    let file = dir.0.join("cleaned");
+    let script = format!(
+        r#"try {{ timeout --grace 1500ms 300ms {{ $ASH -c 'try {{ sh -c "trap \"\" TERM; sleep 10" }} finally {{ echo cleaned > {f} }}' }} }} catch TimeoutError e {{ echo timed out }}"#,
+        f = file.display()
+    );
+    let (status, out, err, took) = run(&script);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, "timed out\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "cleaned\n",
+        "the nested ash did not finish within its parent's grace: {err}"
+    );
+    assert!(took < 5.0, "took {took}");
+}
