@@ -38,7 +38,7 @@ fn per_task_records() {
     size_is::<ash::runtime::TaskCtx>(88, "every task's context: Rc, the 112-byte class");
     size_is::<ash::runtime::CancelToken>(72, "every task's token: Rc, the 96-byte class");
     // In every fiber's frame vector (one frame for a sleeping task).
-    size_is::<ash::vm::fiber::Frame>(56, "a frame: the 64-byte class");
+    size_is::<ash::vm::frame::Frame>(56, "a frame: the 64-byte class");
     size_is::<ash::vm::objects::Closure>(24, "a closure: Rc, the 48-byte class");
     // One per sleeping task in the loop's timer queue.
     size_is::<ash::runtime::timers::Timer>(16, "a sleep's registration");

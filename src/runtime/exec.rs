@@ -23,10 +23,8 @@ use crate::process::{self, ExternalCmd, Group, InSource, OpenMode, OutSink, Spaw
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{Io, Runtime, TaskCtx};
 use crate::vm::chunk::{CmdSpec, StageSpec};
-use crate::vm::error::{Error, ErrorKind};
-use crate::vm::fiber::{
-    Fiber, FrameKind, Halt, Pending, Restore, Resume, cancellable, command_error,
-};
+use crate::vm::error::{Error, ErrorKind, command_error};
+use crate::vm::fiber::{Fiber, FrameKind, Halt, Pending, Restore, Resume, cancellable};
 use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::value::Value;
 

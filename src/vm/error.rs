@@ -166,3 +166,12 @@ impl Error {
         }
     }
 }
+
+/// The `CommandError` of a command that exited with `status`.
+pub fn command_error(text: &str, status: i32) -> Error {
+    Error::command(
+        text.to_string(),
+        status,
+        format!("`{text}` exited with status {status}"),
+    )
+}

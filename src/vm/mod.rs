@@ -4,6 +4,8 @@ pub mod chunk;
 pub mod disasm;
 pub mod error;
 pub mod fiber;
+pub mod frame;
+pub mod halt;
 pub mod objects;
 pub mod ops;
 pub mod value;

@@ -1,0 +1,343 @@
+//! Frames: one call of a function inside a fiber, and the `try` handlers
+//! that unwinding looks for.
+//!
+//! A call pushes a [`Frame`] (its closure, program counter, the stack index
+//! of its locals, its cells and its kind); `return` pops it and, by its
+//! [`FrameKind`], pushes the value, sets `$status`, ends the fiber, or
+//! waits for a capture's output. An error unwinds frame by frame to the
+//! nearest handler, restoring what each frame changed on the way.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::chunk::Op;
+use super::error::{Error, ErrorKind, Location, command_error};
+use super::fiber::{Fiber, MAX_FRAMES};
+use super::halt::{Halt, Resume, cancellable};
+use super::objects::Closure;
+use super::value::Value;
+use crate::runtime::{Env, Io};
+
+/// State restored when a frame is left, normally or by an error.
+pub struct Restore {
+    pub io: Option<Io>,
+    pub env: Option<Env>,
+    pub cwd: Option<Rc<std::path::PathBuf>>,
+}
+
+pub enum FrameKind {
+    /// The bottom frame: returning ends the fiber.
+    Root,
+    /// An expression call or an awaited coroutine: the value is pushed.
+    Call,
+    /// A command-form call: the value becomes `$status`. (Its command
+    /// line, for an error, is read from the caller's `Exec`: kept here, it
+    /// made every frame 8 bytes bigger.)
+    Command {
+        check: bool,
+        /// Boxed: most calls restore nothing, and frames stay small.
+        restore: Option<Box<Restore>>,
+    },
+    /// `$( )`: stdout goes to a pipe read by `reader`.
+    Capture {
+        reader: smol::Task<std::io::Result<Vec<u8>>>,
+        restore: Box<Restore>,
+    },
+    /// A `timeout` body: its deadline is on the task's cancel token.
+    /// `first_group`: the number of the first process group it could start.
+    Timeout { scope: u64, first_group: u64 },
+    /// A module or sourced file: the value is dropped.
+    Module,
+}
+
+pub struct Frame {
+    pub(super) closure: Rc<Closure>,
+    /// u32s: a frame lives in every sleeping task (its size is held by
+    /// tests/sizes.rs; docs/performance.md).
+    pub(super) pc: u32,
+    /// Stack index of local slot 0.
+    pub(super) base: u32,
+    /// Boxed slice, not Vec: a frame lives in every sleeping task.
+    pub(super) cells: Box<[Rc<RefCell<Value>>]>,
+    pub(super) kind: FrameKind,
+}
+
+/// The open `try` handlers, innermost last. Boxed, as most fibers never
+/// enter a `try`: an empty `Vec` here made each of 100,000 sleeping tasks
+/// 16 bytes bigger (a malloc size class).
+#[derive(Default)]
+#[allow(clippy::box_collection)] // a pointer where an empty Vec is three: see above
+pub(super) struct Handlers(Option<Box<Vec<Handler>>>);
+
+impl Handlers {
+    pub(super) fn last(&self) -> Option<&Handler> {
+        self.0.as_ref().and_then(|v| v.last())
+    }
+
+    pub(super) fn pop(&mut self) -> Option<Handler> {
+        self.0.as_mut().and_then(|v| v.pop())
+    }
+
+    pub(super) fn push(&mut self, h: Handler) {
+        self.0.get_or_insert_default().push(h);
+    }
+}
+
+pub(super) struct Handler {
+    pub(super) frame: usize,
+    pub(super) stack: usize,
+    pub(super) target: usize,
+}
+
+fn new_cells(n: u16) -> Box<[Rc<RefCell<Value>>]> {
+    (0..n).map(|_| Rc::new(RefCell::new(Value::Null))).collect()
+}
+
+impl Fiber {
+    /// Bind arguments and push a frame for `func`.
+    pub(super) fn push_frame(
+        &mut self,
+        func: Rc<Closure>,
+        mut args: Vec<Value>,
+        kind: FrameKind,
+    ) -> Result<(), Error> {
+        let proto = &func.proto;
+        let n = proto.n_params as usize;
+        if self.frames.len() >= MAX_FRAMES {
+            return Err(Error::new(
+                ErrorKind::Recursion,
+                format!(
+                    "maximum call depth ({MAX_FRAMES}) exceeded in '{}'",
+                    proto.name
+                ),
+            ));
+        }
+        if (args.len() > n && !proto.has_rest) || args.len() < n {
+            let at_least = if proto.has_rest { "at least " } else { "" };
+            return Err(Error::type_err(format!(
+                "'{}' takes {at_least}{n} argument{} but {} {} given",
+                proto.name,
+                if n == 1 { "" } else { "s" },
+                args.len(),
+                if args.len() == 1 { "was" } else { "were" }
+            )));
+        }
+        let rest = if proto.has_rest {
+            Some(Value::list(if args.len() > n {
+                args.split_off(n)
+            } else {
+                Vec::new()
+            }))
+        } else {
+            None
+        };
+        let base = self.stack.len();
+        self.stack.extend(args);
+        if let Some(rest) = rest {
+            self.stack.push(rest);
+        }
+        let params = self.stack.len() - base;
+        self.stack
+            .resize(base + (proto.n_locals as usize).max(params), Value::Null);
+        let cells = new_cells(proto.n_cells);
+        for &(slot, cell) in &proto.param_cells {
+            *cells[cell as usize].borrow_mut() = self.stack[base + slot as usize].clone();
+        }
+        self.frames.push(Frame {
+            closure: func,
+            pc: 0,
+            base: base as u32,
+            cells,
+            kind,
+        });
+        Ok(())
+    }
+
+    /// Raise an error at the current instruction: unwind to the nearest
+    /// handler, leaving frames (and restoring what they changed) on the way.
+    /// Returns false when nothing handles it (the fiber has failed).
+    pub fn raise(&mut self, e: Rc<Error>) -> bool {
+        if e.location.borrow().is_none() {
+            *e.location.borrow_mut() = self.location();
+        }
+        let mut e = e;
+        loop {
+            let depth = self.frames.len();
+            if self.handlers.last().is_some_and(|h| h.frame + 1 == depth)
+                && let Some(h) = self.handlers.pop()
+            {
+                self.stack.truncate(h.stack);
+                self.stack.push(Value::Error(e));
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = h.target as u32;
+                }
+                return true;
+            }
+            let Some(frame) = self.frames.pop() else {
+                self.finish(Err(e));
+                return false;
+            };
+            // Handlers of the frame being left are gone with it.
+            while self
+                .handlers
+                .last()
+                .is_some_and(|h| h.frame + 1 > self.frames.len())
+            {
+                self.handlers.pop();
+            }
+            self.stack.truncate(frame.base as usize);
+            if let Some(caller) = self.location_of_caller() {
+                e.trace.borrow_mut().push(caller);
+            }
+            match frame.kind {
+                FrameKind::Command { restore, .. } => self.restore(restore),
+                FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
+                FrameKind::Timeout { scope, first_group } => {
+                    self.ctx.cancel.pop_deadline(scope);
+                    if e.kind == ErrorKind::Cancelled {
+                        // Cancelled: no process its commands started lives on.
+                        self.ctx.cancel.kill_left_behind(first_group);
+                    }
+                    if e.kind == ErrorKind::Cancelled && e.timeout_scope.get() == Some(scope) {
+                        // Reported at the `timeout` itself, not where the
+                        // body happened to be waiting.
+                        let t = Error::new(ErrorKind::Timeout, "the timeout expired");
+                        *t.location.borrow_mut() = self.location_of_caller();
+                        e = Rc::new(t);
+                    }
+                }
+                FrameKind::Root => {
+                    self.finish(Err(e));
+                    return false;
+                }
+                FrameKind::Call | FrameKind::Module => {}
+            }
+        }
+    }
+
+    /// The command line of the `Exec` the top frame is at (after a
+    /// command-form call returns to it).
+    pub(super) fn caller_command_text(&self) -> Rc<str> {
+        let Some(f) = self.frames.last() else {
+            return Rc::from("");
+        };
+        let proto = &f.closure.proto;
+        match proto.code.get(f.pc.saturating_sub(1) as usize) {
+            Some(Op::Exec(i)) => proto.cmds[*i as usize].text.clone(),
+            _ => Rc::from(""),
+        }
+    }
+
+    pub(super) fn location_of_caller(&self) -> Option<Location> {
+        let f = self.frames.last()?;
+        let span = f
+            .closure
+            .proto
+            .spans
+            .get(f.pc.saturating_sub(1) as usize)
+            .copied()?;
+        Some(Location {
+            source: f.closure.proto.source,
+            span,
+        })
+    }
+
+    pub(super) fn restore(&mut self, r: Option<Box<Restore>>) {
+        let Some(r) = r else { return };
+        let r = *r;
+        if let Some(io) = r.io {
+            *self.ctx.io.borrow_mut() = io;
+        }
+        if let Some(env) = r.env {
+            self.ctx.set_env(env);
+        }
+        if let Some(cwd) = r.cwd {
+            self.ctx.set_cwd(cwd);
+        }
+    }
+
+    /// Leave the current frame with `v`.
+    pub(super) fn return_from_frame(&mut self, v: Value) -> Result<Option<Halt>, Error> {
+        let Some(frame) = self.frames.pop() else {
+            self.finish(Ok(v));
+            return Ok(None);
+        };
+        while self
+            .handlers
+            .last()
+            .is_some_and(|h| h.frame >= self.frames.len())
+        {
+            self.handlers.pop();
+        }
+        self.stack.truncate(frame.base as usize);
+        match frame.kind {
+            FrameKind::Root => {
+                self.finish(Ok(v));
+                Ok(None)
+            }
+            FrameKind::Call => {
+                self.stack.push(v);
+                Ok(None)
+            }
+            FrameKind::Module => Ok(None),
+            FrameKind::Command { check, restore } => {
+                self.restore(restore);
+                let status = status_of_return(&v);
+                self.ctx.status.set(status);
+                if check && status != 0 {
+                    let text = self.caller_command_text();
+                    return Err(command_error(&text, status));
+                }
+                Ok(None)
+            }
+            FrameKind::Capture { reader, restore } => {
+                // Restoring the old stdout drops our write end of the pipe.
+                // Reading to end of file is cancellable: a descendant that
+                // escaped and still holds the pipe open must not keep a
+                // timeout or cancel from returning.
+                self.restore(Some(restore));
+                Ok(Some(Halt::Await(cancellable(
+                    self.ctx.cancel.clone(),
+                    async move {
+                        match reader.await {
+                            Ok(mut bytes) => {
+                                while bytes.last() == Some(&b'\n') {
+                                    bytes.pop();
+                                }
+                                Ok(Resume::Push(Value::from(bytes)))
+                            }
+                            Err(e) => {
+                                Err(Rc::new(Error::io(format!("reading command output: {e}"))))
+                            }
+                        }
+                    },
+                ))))
+            }
+            FrameKind::Timeout { scope, .. } => {
+                self.ctx.cancel.pop_deadline(scope);
+                self.stack.push(v);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Push a frame for `func` (used by command execution).
+    pub fn enter(
+        &mut self,
+        func: Rc<Closure>,
+        args: Vec<Value>,
+        kind: FrameKind,
+    ) -> Result<(), Error> {
+        self.push_frame(func, args, kind)
+    }
+}
+
+/// A function's command-form status: `return true/false`, `return N`, or 0.
+fn status_of_return(v: &Value) -> i32 {
+    match v {
+        Value::Bool(true) => 0,
+        Value::Bool(false) => 1,
+        Value::Int(i) => (*i).clamp(0, 255) as i32,
+        _ => 0,
+    }
+}
