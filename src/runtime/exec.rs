@@ -26,37 +26,7 @@ use crate::vm::chunk::{CmdSpec, StageSpec};
 use crate::vm::error::{Error, ErrorKind, command_error};
 use crate::vm::fiber::{Fiber, FrameKind, Halt, Pending, Restore, Resume, cancellable};
 use crate::vm::objects::{Closure, Coroutine};
-use crate::vm::value::Value;
-
-/// Command words to arguments: list values splice, others stay as they are
-/// (a function receives values; programs and builtins get their text).
-pub fn flatten_words(words: Vec<Value>) -> Vec<Value> {
-    let mut out = Vec::with_capacity(words.len());
-    for w in words {
-        match w {
-            Value::List(l) => out.extend(l.borrow().iter().cloned()),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// `1.5`, `200ms`, `2s`, `1.5m`, `1h` as seconds.
-pub fn parse_duration(s: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(s).ok()?.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (s, 1.0)
-    };
-    num.parse::<f64>().ok().map(|x| x * mult)
-}
+use crate::vm::value::{Value, flatten_words};
 
 /// One stage with its values taken off the stack.
 struct Stage {

@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod exec;
 pub mod executor;
 pub mod glob;
+pub mod shell;
 pub mod signals;
 pub mod sync;
 pub mod task;

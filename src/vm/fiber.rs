@@ -9,15 +9,14 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
-use crate::runtime::{CancelReason, Runtime, TaskCtx};
+use crate::runtime::shell::{CancelReason, Runtime, TaskCtx};
 use crate::vm::chunk::{CaptureFrom, Op};
 use crate::vm::error::{Error, ErrorKind, Location, command_error};
 use crate::vm::frame::{Frame, Handler, Handlers};
 use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::ops;
-use crate::vm::value::Value;
+use crate::vm::value::{Value, flatten_words};
 
 pub use crate::vm::frame::{FrameKind, Restore};
 pub use crate::vm::halt::{Halt, Pending, Resume, cancellable};
@@ -260,6 +259,13 @@ impl Fiber {
                 }
             };
         }
+        // Shell work: one method each (vm/shell_ops.rs), after saving pc.
+        macro_rules! shell {
+            ($e:expr) => {{
+                save_pc!();
+                return $e;
+            }};
+        }
         loop {
             let Some(&op) = code.get(pc) else {
                 save_pc!();
@@ -424,30 +430,11 @@ impl Fiber {
                 }
                 Op::ArgList(n) => {
                     let words = self.pop_n(n as usize);
-                    self.stack
-                        .push(Value::list(crate::runtime::exec::flatten_words(words)));
+                    self.stack.push(Value::list(flatten_words(words)));
                 }
-                Op::EscapeGlob => {
-                    let v = self.pop();
-                    self.stack
-                        .push(Value::from(crate::runtime::glob::escape(&v.to_bytes())));
-                }
-                Op::Glob => {
-                    let pattern = self.pop();
-                    save_pc!();
-                    let cwd = self.ctx.cwd();
-                    return Ok(Some(Halt::Await(Box::pin(async move {
-                        crate::runtime::glob::expand(pattern, cwd)
-                            .await
-                            .map(Resume::Push)
-                            .map_err(Rc::new)
-                    }))));
-                }
-                Op::Home => {
-                    let home = self.ctx.getenv(b"HOME").unwrap_or_default();
-                    self.stack
-                        .push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
-                }
+                Op::EscapeGlob => shell!(self.op_escape_glob()),
+                Op::Glob => shell!(self.op_glob()),
+                Op::Home => shell!(self.op_home()),
                 Op::Jump(t) => pc = t as usize,
                 Op::Loop(t) => {
                     pc = t as usize;
@@ -567,28 +554,8 @@ impl Fiber {
                     self.stack
                         .push(Value::Coroutine(Rc::new(Coroutine::new(f, Vec::new()))));
                 }
-                Op::Exec(i) => {
-                    save_pc!();
-                    let spec = &proto.cmds[i as usize];
-                    let n: usize = spec.stages.iter().map(|s| s.n_values()).sum();
-                    let values = self.pop_n(n);
-                    self.ctx.current.replace(Some(spec.text.clone()));
-                    match crate::runtime::exec::exec(self, spec, values)? {
-                        Some(halt) => return Ok(Some(halt)),
-                        None => {
-                            // A function call pushed a frame, or a builtin finished.
-                            return Ok(None);
-                        }
-                    }
-                }
-                Op::Capture => {
-                    save_pc!();
-                    let v = self.pop();
-                    let Value::Func(f) = v else {
-                        return Err(Error::type_err("capture needs a function"));
-                    };
-                    return crate::runtime::exec::begin_capture(self, f);
-                }
+                Op::Exec(i) => shell!(self.op_exec(&proto, i)),
+                Op::Capture => shell!(self.op_capture()),
                 Op::PushHandler(t) => self.handlers.push(Handler {
                     frame: self.frames.len() - 1,
                     stack: self.stack.len(),
@@ -618,131 +585,21 @@ impl Fiber {
                     self.raise(e);
                     return Ok(None);
                 }
-                Op::ReadLine { check } => {
-                    save_pc!();
-                    let stdin = self.ctx.io.borrow().stdin.clone();
-                    let ctx = self.ctx.clone();
-                    return Ok(Some(Halt::Await(cancellable(
-                        self.ctx.cancel.clone(),
-                        async move {
-                            match stdin.read_line().await {
-                                Ok(Some(line)) => {
-                                    ctx.status.set(0);
-                                    Ok(Resume::Push(Value::from(line)))
-                                }
-                                Ok(None) if check => {
-                                    ctx.status.set(1);
-                                    Err(Rc::new(command_error("read", 1)))
-                                }
-                                Ok(None) => {
-                                    ctx.status.set(1);
-                                    Ok(Resume::Push(Value::Null))
-                                }
-                                Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
-                            }
-                        },
-                    ))));
-                }
-                Op::Export => {
-                    let v = self.pop();
-                    let name = self.pop();
-                    let name = tri!(name.expect_str("export"));
-                    let value = tri!(export_bytes(&v));
-                    self.ctx.env_mut(|env| env.set(name, &value));
-                }
-                Op::Use { source } => {
-                    save_pc!();
-                    let path = self.pop();
-                    return crate::runtime::exec::use_module(self, path, source).map(Some);
-                }
-                Op::Await => {
-                    save_pc!();
-                    let v = self.pop();
-                    return self.await_value(v);
-                }
-                Op::Spawn { job } => {
-                    let v = self.pop();
-                    let coro = match v {
-                        Value::Coroutine(c) => c,
-                        Value::Task(t) => {
-                            self.stack.push(Value::Task(t));
-                            continue;
-                        }
-                        Value::Func(f) => Rc::new(Coroutine::new(f, Vec::new())),
-                        other => {
-                            save_pc!();
-                            return Err(Error::type_err(format!(
-                                "spawn expects a coroutine, got {}",
-                                other.type_name()
-                            )));
-                        }
-                    };
-                    let t = tri!(crate::runtime::task::spawn(&self.rt, &self.ctx, &coro, job));
-                    self.stack.push(Value::Task(t));
-                }
+                Op::ReadLine { check } => shell!(self.op_read_line(check)),
+                Op::Export => shell!(self.op_export()),
+                Op::Use { source } => shell!(self.op_use(source)),
+                Op::Await => shell!(self.op_await()),
+                Op::Spawn { job } => shell!(self.op_spawn(job)),
                 Op::Gather {
                     n,
                     keep_going,
                     group,
                     limit,
-                } => {
-                    save_pc!();
-                    let limit = if limit { Some(self.pop()) } else { None };
-                    let branches = self.pop_n(n as usize);
-                    let fut = crate::runtime::concurrency::gather(
-                        self.rt.clone(),
-                        self.ctx.clone(),
-                        branches,
-                        limit,
-                        keep_going,
-                        group,
-                    )?;
-                    return Ok(Some(Halt::Await(fut)));
-                }
-                Op::Race(n) => {
-                    save_pc!();
-                    let branches = self.pop_n(n as usize);
-                    let fut = crate::runtime::concurrency::race(
-                        self.rt.clone(),
-                        self.ctx.clone(),
-                        branches,
-                    )?;
-                    return Ok(Some(Halt::Await(fut)));
-                }
-                Op::Timeout { grace } => {
-                    save_pc!();
-                    let body = self.pop();
-                    let grace = if grace { Some(self.pop()) } else { None };
-                    let duration = self.pop();
-                    self.begin_timeout(duration, grace, body)?;
-                    return Ok(None);
-                }
-                Op::Sleep => {
-                    save_pc!();
-                    let d = self.pop();
-                    let d = to_duration(&d, "sleep")?;
-                    let now = std::time::Instant::now();
-                    // A duration beyond what `Instant` can hold sleeps "forever".
-                    let until = now
-                        .checked_add(d)
-                        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
-                    return Ok(Some(Halt::Sleep(until)));
-                }
-                Op::Cancel => {
-                    let v = self.pop();
-                    match v {
-                        Value::Task(t) => {
-                            t.cancel(CancelReason::Cancel, crate::runtime::cancel::DEFAULT_GRACE)
-                        }
-                        other => {
-                            save_pc!();
-                            return Err(Error::type_err(format!(
-                                "cancel expects a task, got {}",
-                                other.type_name()
-                            )));
-                        }
-                    }
-                }
+                } => shell!(self.op_gather(n, keep_going, group, limit)),
+                Op::Race(n) => shell!(self.op_race(n)),
+                Op::Timeout { grace } => shell!(self.op_timeout(grace)),
+                Op::Sleep => shell!(self.op_sleep()),
+                Op::Cancel => shell!(self.op_cancel()),
             }
         }
     }
@@ -768,104 +625,6 @@ impl Fiber {
                 other.type_name()
             ))),
         }
-    }
-
-    /// `await v`: a coroutine runs here, in a new frame; a task is waited for.
-    fn await_value(&mut self, v: Value) -> Result<Option<Halt>, Error> {
-        match v {
-            Value::Coroutine(c) => {
-                let args = c.take()?;
-                self.push_frame(c.func.clone(), args, FrameKind::Call)?;
-                Ok(None)
-            }
-            Value::Task(t) => {
-                let token = self.ctx.cancel.clone();
-                Ok(Some(Halt::Await(Box::pin(async move {
-                    crate::runtime::task::await_task(t, token)
-                        .await
-                        .map(Resume::Push)
-                }))))
-            }
-            other => Err(Error::type_err(format!(
-                "await expects a coroutine or a task, got {}",
-                other.type_name()
-            ))),
-        }
-    }
-
-    fn begin_timeout(
-        &mut self,
-        duration: Value,
-        grace: Option<Value>,
-        body: Value,
-    ) -> Result<(), Error> {
-        let d = to_duration(&duration, "timeout")?;
-        let grace = match grace {
-            Some(g) => to_duration(&g, "timeout --grace")?,
-            None => crate::runtime::cancel::DEFAULT_GRACE,
-        };
-        let (func, args) = match body {
-            Value::Coroutine(c) => (c.func.clone(), c.take()?),
-            Value::Func(f) => (f, Vec::new()),
-            other => {
-                return Err(Error::type_err(format!(
-                    "timeout expects a block or a coroutine, got {}",
-                    other.type_name()
-                )));
-            }
-        };
-        let scope = self.rt.next_id();
-        self.ctx
-            .cancel
-            .push_deadline(scope, std::time::Instant::now() + d, grace);
-        let first_group = crate::process::contain::next_group_number();
-        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope, first_group });
-        if pushed.is_err() {
-            self.ctx.cancel.pop_deadline(scope);
-        }
-        pushed
-    }
-
-    /// Define the prelude's functions (`map`, `filter`), the first time one
-    /// is looked up: most scripts never use them, and start faster without.
-    /// The prelude only declares functions, so it runs to its end at once.
-    fn load_prelude(&self) -> Result<(), Error> {
-        self.rt.prelude_loaded.set(true);
-        let closure =
-            crate::runtime::exec::load_module(&self.rt, "<prelude>", crate::stdlib::PRELUDE)?;
-        let mut fiber = Fiber::call(self.rt.clone(), self.ctx.clone(), closure, Vec::new());
-        match fiber.run() {
-            Halt::Failed(e) => Err(Error::value(format!("the prelude failed: {}", e.message))),
-            _ => Ok(()),
-        }
-    }
-
-    /// The global's fallback when undefined: a built-in function, an
-    /// environment variable, else `NameError`.
-    fn global_fallback(&self, g: u32) -> Result<Value, Error> {
-        let wanted = self.rt.names.borrow().name(g).to_string();
-        if crate::stdlib::PRELUDE_NAMES.contains(&wanted.as_str()) && !self.rt.prelude_loaded.get()
-        {
-            self.load_prelude()?;
-            if let Some(Some(v)) = self.rt.globals.borrow().get(g as usize) {
-                return Ok(v.clone());
-            }
-        }
-        let names = self.rt.names.borrow();
-        let name = names.name(g);
-        if let Some(f) = crate::builtins::functions::lookup(name) {
-            return Ok(Value::Native(f));
-        }
-        if let Some(f) = crate::runtime::sync::lookup(name) {
-            return Ok(Value::Suspend(f));
-        }
-        if let Some(v) = self.ctx.getenv(name.as_bytes()) {
-            return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
-        }
-        Err(Error::new(
-            ErrorKind::Name,
-            format!("'{name}' is not defined"),
-        ))
     }
 }
 
@@ -895,41 +654,6 @@ fn int_binary(op: crate::ast::BinaryOp, x: i64, y: i64) -> Option<Value> {
         Lt | Le | Gt | Ge | Eq | Ne => Value::Bool(int_compare(op, x, y)),
         _ => return None,
     })
-}
-
-fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
-    let b = v.to_bytes();
-    if b.contains(&0) {
-        return Err(Error::value(
-            "an environment value cannot contain a NUL byte",
-        ));
-    }
-    Ok(b)
-}
-
-/// A duration from a duration value or a number of seconds.
-pub fn to_duration(v: &Value, what: &str) -> Result<Duration, Error> {
-    let secs = match v {
-        Value::Duration(d) => *d,
-        Value::Int(i) => *i as f64,
-        Value::Float(f) => *f,
-        Value::Str(s) => crate::runtime::exec::parse_duration(s).ok_or_else(|| {
-            Error::value(format!(
-                "{what}: invalid duration {:?}",
-                String::from_utf8_lossy(s)
-            ))
-        })?,
-        other => {
-            return Err(Error::type_err(format!(
-                "{what} expects a duration, got {}",
-                other.type_name()
-            )));
-        }
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(Error::value(format!("{what}: invalid duration")));
-    }
-    Ok(Duration::from_secs_f64(secs.min(1e9)))
 }
 
 /// What built-in functions may ask of the calling task.

@@ -16,7 +16,7 @@ use super::fiber::{Fiber, MAX_FRAMES};
 use super::halt::{Halt, Resume, cancellable};
 use super::objects::Closure;
 use super::value::Value;
-use crate::runtime::{Env, Io};
+use crate::runtime::shell::{Env, Io};
 
 /// State restored when a frame is left, normally or by an error.
 pub struct Restore {

@@ -12,7 +12,7 @@ use super::error::Error;
 use super::frame::FrameKind;
 use super::objects::Closure;
 use super::value::Value;
-use crate::runtime::{CancelToken, Io};
+use crate::runtime::shell::{CancelToken, Io};
 
 pub type Pending = Pin<Box<dyn Future<Output = Result<Resume, Rc<Error>>>>>;
 

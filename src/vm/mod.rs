@@ -8,4 +8,5 @@ pub mod frame;
 pub mod halt;
 pub mod objects;
 pub mod ops;
+pub mod shell_ops;
 pub mod value;

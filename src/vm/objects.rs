@@ -105,6 +105,3 @@ impl Drop for Coroutine {
         }
     }
 }
-
-/// A handle on a spawned task (defined by the runtime).
-pub type TaskRef = Rc<crate::runtime::task::Task>;

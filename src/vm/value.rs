@@ -13,7 +13,8 @@ use bstr::ByteSlice;
 use indexmap::IndexMap;
 
 use super::error::{Error, ErrorKind};
-use super::objects::{Closure, Coroutine, NativeFn, TaskRef};
+use super::objects::{Closure, Coroutine, NativeFn};
+use crate::runtime::shell::{Channel, Semaphore, SuspendFn, TaskRef};
 
 pub type Str = Rc<[u8]>;
 pub type List = Rc<RefCell<Vec<Value>>>;
@@ -37,9 +38,9 @@ pub enum Value {
     Task(TaskRef),
     Error(Rc<Error>),
     /// A built-in function that suspends the task (`recv`, `send`, ...).
-    Suspend(&'static crate::runtime::sync::SuspendFn),
-    Channel(Rc<crate::runtime::sync::Channel>),
-    Semaphore(Rc<crate::runtime::sync::Semaphore>),
+    Suspend(&'static SuspendFn),
+    Channel(Rc<Channel>),
+    Semaphore(Rc<Semaphore>),
 }
 
 impl Clone for Value {
@@ -360,4 +361,59 @@ pub fn format_duration(secs: f64) -> String {
     } else {
         format!("{}h", trim(secs / 3600.0))
     }
+}
+
+/// Command words to arguments: list values splice, others stay as they are
+/// (a function receives values; programs and builtins get their text).
+pub fn flatten_words(words: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        match w {
+            Value::List(l) => out.extend(l.borrow().iter().cloned()),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `1.5`, `200ms`, `2s`, `1.5m`, `1h` as seconds.
+pub fn parse_duration(s: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(s).ok()?.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().ok().map(|x| x * mult)
+}
+
+/// A duration from a duration value or a number of seconds.
+pub fn to_duration(v: &Value, what: &str) -> Result<std::time::Duration, Error> {
+    let secs = match v {
+        Value::Duration(d) => *d,
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Str(s) => parse_duration(s).ok_or_else(|| {
+            Error::value(format!(
+                "{what}: invalid duration {:?}",
+                String::from_utf8_lossy(s)
+            ))
+        })?,
+        other => {
+            return Err(Error::type_err(format!(
+                "{what} expects a duration, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(Error::value(format!("{what}: invalid duration")));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs.min(1e9)))
 }

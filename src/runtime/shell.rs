@@ -1,0 +1,68 @@
+//! The seam between the VM and the runtime: everything a fiber asks of the
+//! runtime is named here, and the VM names nothing else of it
+//! (`tests/architecture.rs` holds that). Reading this file tells what the
+//! VM depends on; changing the runtime behind it leaves the VM alone.
+//!
+//! Three kinds of things cross it:
+//! - the state a fiber carries: the [`Runtime`] (globals, task table,
+//!   executor) and its task's [`TaskCtx`] (cwd, environment, I/O, status,
+//!   cancel token), and the runtime objects a `Value` can hold;
+//! - shell work, each behind one instruction: commands, captures, modules,
+//!   globs (`vm/shell_ops.rs` has one method per instruction);
+//! - tasks: spawn, await, gather, race, and cancellation.
+//!
+//! A call here either finishes at once (a builtin, `spawn`) or hands back
+//! a [`Halt`](crate::vm::halt::Halt) with the future to wait on: the VM
+//! never blocks and never awaits by itself.
+
+use std::rc::Rc;
+
+use crate::vm::error::Error;
+use crate::vm::fiber::{Fiber, Halt};
+use crate::vm::value::Value;
+
+// The state a fiber carries, and runtime objects inside values.
+pub use super::cancel::DEFAULT_GRACE;
+pub use super::sync::{Channel, Semaphore, SuspendFn};
+pub use super::task::{Task, TaskRef};
+pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+
+// Shell work.
+pub use super::exec::{begin_capture, exec, use_module};
+pub use super::glob::{escape as escape_glob, expand as expand_glob};
+
+// Tasks.
+pub use super::concurrency::{gather, race};
+pub use super::task::{await_task, spawn};
+
+/// The number the next process group will get (a `timeout` body kills
+/// what groups from this one on left behind).
+pub fn next_group_number() -> u64 {
+    crate::process::contain::next_group_number()
+}
+
+/// A built-in function of expression mode (`len`, `recv`, ...) by name.
+pub fn builtin_function(name: &str) -> Option<Value> {
+    if let Some(f) = crate::builtins::functions::lookup(name) {
+        return Some(Value::Native(f));
+    }
+    super::sync::lookup(name).map(Value::Suspend)
+}
+
+/// Whether `name` is defined by the prelude (`map`, `filter`).
+pub fn is_prelude_name(name: &str) -> bool {
+    crate::stdlib::PRELUDE_NAMES.contains(&name)
+}
+
+/// Define the prelude's functions, the first time one is looked up: most
+/// scripts never use them, and start faster without. The prelude only
+/// declares functions, so it runs to its end at once.
+pub fn load_prelude(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>) -> Result<(), Error> {
+    rt.prelude_loaded.set(true);
+    let closure = super::exec::load_module(rt, "<prelude>", crate::stdlib::PRELUDE)?;
+    let mut fiber = Fiber::call(rt.clone(), ctx.clone(), closure, Vec::new());
+    match fiber.run() {
+        Halt::Failed(e) => Err(Error::value(format!("the prelude failed: {}", e.message))),
+        _ => Ok(()),
+    }
+}

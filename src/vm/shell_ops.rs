@@ -1,0 +1,274 @@
+//! The instructions that are shell work, one method each (as rune's VM has
+//! one `op_*` method per instruction): commands, captures, globs, reading
+//! a line, the environment, modules, and the concurrency keywords.
+//!
+//! The dispatch loop (`Fiber::run_frame`) keeps the hot instructions
+//! inline and, for these, saves the program counter and returns what the
+//! method returns: `Ok(None)` to go on running (a frame may have been
+//! pushed), `Ok(Some(halt))` to halt, or the error to raise at this
+//! instruction. Each pops its operands (the stack effects are documented
+//! on `Op`) and asks the runtime for the work through `runtime::shell`,
+//! the one seam between the two.
+
+use std::rc::Rc;
+
+use super::chunk::Proto;
+use super::error::{Error, ErrorKind, command_error};
+use super::fiber::Fiber;
+use super::frame::FrameKind;
+use super::halt::{Halt, Resume, cancellable};
+use super::objects::Coroutine;
+use super::value::{Value, to_duration};
+use crate::runtime::shell;
+
+/// What an instruction method returns to the dispatch loop.
+pub(super) type Step = Result<Option<Halt>, Error>;
+
+impl Fiber {
+    /// `Exec`: run the command line `cmds[i]` with its values.
+    pub(super) fn op_exec(&mut self, proto: &Proto, i: u32) -> Step {
+        let spec = &proto.cmds[i as usize];
+        let n: usize = spec.stages.iter().map(|s| s.n_values()).sum();
+        let values = self.pop_n(n);
+        self.ctx.current.replace(Some(spec.text.clone()));
+        // `None`: a function call pushed a frame, or a builtin finished.
+        shell::exec(self, spec, values)
+    }
+
+    /// `Capture`: run the closure with its stdout into a pipe.
+    pub(super) fn op_capture(&mut self) -> Step {
+        let Value::Func(f) = self.pop() else {
+            return Err(Error::type_err("capture needs a function"));
+        };
+        shell::begin_capture(self, f)
+    }
+
+    /// `Glob`: expand a pattern (file I/O, so off the loop thread).
+    pub(super) fn op_glob(&mut self) -> Step {
+        let pattern = self.pop();
+        let cwd = self.ctx.cwd();
+        Ok(Some(Halt::Await(Box::pin(async move {
+            shell::expand_glob(pattern, cwd)
+                .await
+                .map(Resume::Push)
+                .map_err(Rc::new)
+        }))))
+    }
+
+    /// `EscapeGlob`: a variable part of a glob word matches literally.
+    pub(super) fn op_escape_glob(&mut self) -> Step {
+        let v = self.pop();
+        self.stack
+            .push(Value::from(shell::escape_glob(&v.to_bytes())));
+        Ok(None)
+    }
+
+    /// `Home`: the task's `$HOME`.
+    pub(super) fn op_home(&mut self) -> Step {
+        let home = self.ctx.getenv(b"HOME").unwrap_or_default();
+        self.stack
+            .push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(home)));
+        Ok(None)
+    }
+
+    /// `ReadLine`: `read NAME`, one line of the task's stdin.
+    pub(super) fn op_read_line(&mut self, check: bool) -> Step {
+        let stdin = self.ctx.io.borrow().stdin.clone();
+        let ctx = self.ctx.clone();
+        Ok(Some(Halt::Await(cancellable(
+            self.ctx.cancel.clone(),
+            async move {
+                match stdin.read_line().await {
+                    Ok(Some(line)) => {
+                        ctx.status.set(0);
+                        Ok(Resume::Push(Value::from(line)))
+                    }
+                    Ok(None) if check => {
+                        ctx.status.set(1);
+                        Err(Rc::new(command_error("read", 1)))
+                    }
+                    Ok(None) => {
+                        ctx.status.set(1);
+                        Ok(Resume::Push(Value::Null))
+                    }
+                    Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
+                }
+            },
+        ))))
+    }
+
+    /// `Export`: set an environment variable of this task.
+    pub(super) fn op_export(&mut self) -> Step {
+        let v = self.pop();
+        let name = self.pop();
+        let name = name.expect_str("export")?;
+        let value = export_bytes(&v)?;
+        self.ctx.env_mut(|env| env.set(name, &value));
+        Ok(None)
+    }
+
+    /// `Use`: load and run a module (`use`) or a file in this scope (`source`).
+    pub(super) fn op_use(&mut self, source: bool) -> Step {
+        let path = self.pop();
+        shell::use_module(self, path, source).map(Some)
+    }
+
+    /// `Await`: a coroutine runs here, in a new frame; a task is waited for.
+    pub(super) fn op_await(&mut self) -> Step {
+        match self.pop() {
+            Value::Coroutine(c) => {
+                let args = c.take()?;
+                self.push_frame(c.func.clone(), args, FrameKind::Call)?;
+                Ok(None)
+            }
+            Value::Task(t) => {
+                let token = self.ctx.cancel.clone();
+                Ok(Some(Halt::Await(Box::pin(async move {
+                    shell::await_task(t, token).await.map(Resume::Push)
+                }))))
+            }
+            other => Err(Error::type_err(format!(
+                "await expects a coroutine or a task, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// `Spawn`: start a coroutine as a new task (a task stays itself).
+    pub(super) fn op_spawn(&mut self, job: bool) -> Step {
+        let coro = match self.pop() {
+            Value::Coroutine(c) => c,
+            Value::Task(t) => {
+                self.stack.push(Value::Task(t));
+                return Ok(None);
+            }
+            Value::Func(f) => Rc::new(Coroutine::new(f, Vec::new())),
+            other => {
+                return Err(Error::type_err(format!(
+                    "spawn expects a coroutine, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let t = shell::spawn(&self.rt, &self.ctx, &coro, job)?;
+        self.stack.push(Value::Task(t));
+        Ok(None)
+    }
+
+    /// `Gather`: run the branches concurrently; halts until all are done.
+    pub(super) fn op_gather(&mut self, n: u32, keep_going: bool, group: bool, limit: bool) -> Step {
+        let limit = if limit { Some(self.pop()) } else { None };
+        let branches = self.pop_n(n as usize);
+        let fut = shell::gather(
+            self.rt.clone(),
+            self.ctx.clone(),
+            branches,
+            limit,
+            keep_going,
+            group,
+        )?;
+        Ok(Some(Halt::Await(fut)))
+    }
+
+    /// `Race`: the first branch to succeed; halts until then.
+    pub(super) fn op_race(&mut self, n: u32) -> Step {
+        let branches = self.pop_n(n as usize);
+        let fut = shell::race(self.rt.clone(), self.ctx.clone(), branches)?;
+        Ok(Some(Halt::Await(fut)))
+    }
+
+    /// `Timeout`: run the body in a `Timeout` frame, its deadline on the
+    /// task's cancel token.
+    pub(super) fn op_timeout(&mut self, grace: bool) -> Step {
+        let body = self.pop();
+        let grace = if grace { Some(self.pop()) } else { None };
+        let duration = self.pop();
+        let d = to_duration(&duration, "timeout")?;
+        let grace = match grace {
+            Some(g) => to_duration(&g, "timeout --grace")?,
+            None => shell::DEFAULT_GRACE,
+        };
+        let (func, args) = match body {
+            Value::Coroutine(c) => (c.func.clone(), c.take()?),
+            Value::Func(f) => (f, Vec::new()),
+            other => {
+                return Err(Error::type_err(format!(
+                    "timeout expects a block or a coroutine, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let scope = self.rt.next_id();
+        self.ctx
+            .cancel
+            .push_deadline(scope, std::time::Instant::now() + d, grace);
+        let first_group = shell::next_group_number();
+        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope, first_group });
+        if pushed.is_err() {
+            self.ctx.cancel.pop_deadline(scope);
+        }
+        pushed.map(|()| None)
+    }
+
+    /// `Sleep`: halt until the deadline (the driver races it against
+    /// cancellation).
+    pub(super) fn op_sleep(&mut self) -> Step {
+        let d = to_duration(&self.pop(), "sleep")?;
+        let now = std::time::Instant::now();
+        // A duration beyond what `Instant` can hold sleeps "forever".
+        let until = now
+            .checked_add(d)
+            .unwrap_or_else(|| now + std::time::Duration::from_secs(86_400 * 365 * 30));
+        Ok(Some(Halt::Sleep(until)))
+    }
+
+    /// `Cancel`: request a task's cancellation (it does not wait).
+    pub(super) fn op_cancel(&mut self) -> Step {
+        match self.pop() {
+            Value::Task(t) => {
+                t.cancel(shell::CancelReason::Cancel, shell::DEFAULT_GRACE);
+                Ok(None)
+            }
+            other => Err(Error::type_err(format!(
+                "cancel expects a task, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// The global's fallback when undefined: a prelude function (loaded on
+    /// first use), a built-in function, an environment variable, else
+    /// `NameError`.
+    pub(super) fn global_fallback(&self, g: u32) -> Result<Value, Error> {
+        let wanted = self.rt.names.borrow().name(g).to_string();
+        if shell::is_prelude_name(&wanted) && !self.rt.prelude_loaded.get() {
+            shell::load_prelude(&self.rt, &self.ctx)?;
+            if let Some(Some(v)) = self.rt.globals.borrow().get(g as usize) {
+                return Ok(v.clone());
+            }
+        }
+        let names = self.rt.names.borrow();
+        let name = names.name(g);
+        if let Some(f) = shell::builtin_function(name) {
+            return Ok(f);
+        }
+        if let Some(v) = self.ctx.getenv(name.as_bytes()) {
+            return Ok(Value::from(std::os::unix::ffi::OsStringExt::into_vec(v)));
+        }
+        Err(Error::new(
+            ErrorKind::Name,
+            format!("'{name}' is not defined"),
+        ))
+    }
+}
+
+/// An environment value's bytes (no NUL: the OS cannot pass it).
+fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
+    let b = v.to_bytes();
+    if b.contains(&0) {
+        return Err(Error::value(
+            "an environment value cannot contain a NUL byte",
+        ));
+    }
+    Ok(b)
+}
