@@ -17,7 +17,7 @@ use crate::vm::value::Value;
 const USAGE: &str = "\
 usage: ash [--debug] [FILE [ARGS...]]
        ash [--debug] -c CODE [ARGS...]
-       ash --check FILE
+       ash --check [--path] [--format text|json] FILE...
        ash --dump FILE | --dump -c CODE
        ash --version | --help
 
@@ -56,13 +56,7 @@ pub fn main() -> i32 {
                 let prefix = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
                 return crate::process::contain::sentinel_main(&prefix.unwrap_or_default());
             }
-            Some("--check") => {
-                let Some(file) = args.get(i + 1) else {
-                    eprint!("ash: --check needs a FILE\n{USAGE}");
-                    return 2;
-                };
-                return check_file(&file.to_string_lossy());
-            }
+            Some("--check") => return crate::check::main(&args[i + 1..]),
             Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
@@ -115,7 +109,7 @@ pub fn main() -> i32 {
 
 /// Read a script file: UTF-8 (a BOM is tolerated); CRLF line endings are
 /// refused with a clear message.
-fn read_script(name: &str) -> Result<String, i32> {
+pub(crate) fn read_script(name: &str) -> Result<String, i32> {
     let bytes = match std::fs::read(name) {
         Ok(b) => b,
         Err(e) => {
@@ -154,22 +148,6 @@ fn read_script(name: &str) -> Result<String, i32> {
         return Err(2);
     }
     Ok(text)
-}
-
-/// `--check`: parse and compile, run nothing.
-fn check_file(name: &str) -> i32 {
-    let text = match read_script(name) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let rt = Runtime::new(false);
-    match compile_main(&rt, name, &text) {
-        Ok(_) => 0,
-        Err(report) => {
-            eprint!("{report}");
-            2
-        }
-    }
 }
 
 /// `--dump FILE` / `--dump -c CODE`: print the compiled bytecode.

@@ -87,6 +87,15 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
     let Some(text) = source_of(source) else {
         return format!("ash: {name}: {head}{message}\n");
     };
+    let color = (std::io::stderr().is_terminal() && colors_wanted()).then_some(Color::Red);
+    let (line, col, shown) = snippet(&text, span, color);
+    format!("ash: {name}:{line}:{col}: {head}{message}\n{shown}")
+}
+
+/// The source line of a span and a caret under it (two lines, indented by
+/// two spaces), with the 1-based line and column of the span's start.
+/// `color`: the caret's, when the output is a terminal.
+pub fn snippet(text: &str, span: Span, color: Option<Color>) -> (usize, usize, String) {
     // An error at the end of input points just past the last token, not at
     // an empty last line.
     let end = text.trim_end().len();
@@ -95,9 +104,8 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
     } else {
         span
     };
-    let (line, col) = offset_line_col(&text, span.start as usize);
-    let color = std::io::stderr().is_terminal() && colors_wanted();
-    let mut out = format!("ash: {name}:{line}:{col}: {head}{message}\n");
+    let (line, col) = offset_line_col(text, span.start as usize);
+    let mut out = String::new();
     let line_text = text.lines().nth(line - 1).unwrap_or("");
     // A very long line is shown as a window around the spot; tabs keep the
     // caret aligned.
@@ -132,12 +140,11 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
             .map_or(1, |l| l.chars().count().max(1))
     };
     let caret = "^".repeat(width.min(2 * WINDOW));
-    if color {
-        out.push_str(&format!("  {pad}{}\n", Color::Red.bold().paint(caret)));
-    } else {
-        out.push_str(&format!("  {pad}{caret}\n"));
+    match color {
+        Some(c) => out.push_str(&format!("  {pad}{}\n", c.bold().paint(caret))),
+        None => out.push_str(&format!("  {pad}{caret}\n")),
     }
-    out
+    (line, col, out)
 }
 
 /// The report of an uncaught error.
@@ -147,6 +154,9 @@ pub fn render_error(e: &Error) -> String {
         Some(loc) => render(loc.source, loc.span, &head, &e.message),
         None => format!("ash: {head}{}\n", e.message),
     };
+    if let Some(hint) = crate::check::hints::for_error(e) {
+        out.push_str(&format!("  hint: {hint}\n"));
+    }
     // Consecutive identical call sites (deep recursion) are shown once.
     let trace = e.trace.borrow();
     let mut shown = 0;

@@ -5,6 +5,7 @@
 //! `runtime` (event loop, tasks, commands) → `process` (the OS side).
 pub mod ast;
 pub mod builtins;
+pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diag;

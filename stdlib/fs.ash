@@ -45,7 +45,8 @@ fn _fs_remove(path) {
   try {
     rm -rf -- $path
   } catch CancelledError e {
-    spawn rm -rf -- $path
+    # Not awaited on purpose: this task is being cancelled.
+    spawn rm -rf -- $path  # ash: allow unused
     throw $e
   }
 }

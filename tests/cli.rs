@@ -162,6 +162,7 @@ fn check_on_a_good_file_runs_nothing() {
 echo x > made.txt
 /bin/true | cat | wc -l
 let out = $(/bin/echo captured)
+echo $out
 /bin/sleep 0 &
 let t = spawn { /bin/true }
 await $t

@@ -3,11 +3,15 @@
 //! (after blank lines only) by an ```` ```output ```` block, it is also run,
 //! as a script file in a fresh temporary directory, and its stdout must
 //! equal that block. ```` ```output status=N ```` expects exit status N
-//! (default 0). Blocks in other languages (```` ```sh ````, ...) are not
-//! checked.
+//! (default 0). An ```` ```ash ```` block followed by a ```` ```check ````
+//! block is a `--check` example instead: `ash --check example.ash` must
+//! print that block's text (its warnings) on stdout, with status 1 (0 when
+//! the block is empty). Every other ```` ```ash ```` block must check
+//! clean: status 0, no warning. Blocks in other languages (```` ```sh ````,
+//! ...) are not checked.
 //!
-//! `ASH_DOCS_BLESS=1 cargo test --test docs` rewrites the output blocks with
-//! what the examples print (then read the diff!).
+//! `ASH_DOCS_BLESS=1 cargo test --test docs` rewrites the output and check
+//! blocks with what the examples print (then read the diff!).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,8 @@ struct Example {
     code: String,
     /// The output block: (first line index of its body, last+1, text, status).
     output: Option<(usize, usize, String, i32)>,
+    /// The check block: (first line index of its body, last+1, text).
+    check: Option<(usize, usize, String)>,
 }
 
 fn root() -> PathBuf {
@@ -49,7 +55,19 @@ fn examples(file: &str, text: &str) -> Vec<Example> {
             j += 1;
         }
         let mut output = None;
-        if j < lines.len() && lines[j].starts_with("```output") {
+        let mut check = None;
+        if j < lines.len() && lines[j].trim_end() == "```check" {
+            let start = j + 1;
+            let mut k = start;
+            let mut text = String::new();
+            while k < lines.len() && lines[k].trim_end() != "```" {
+                text.push_str(lines[k]);
+                text.push('\n');
+                k += 1;
+            }
+            check = Some((start, k, text));
+            i = k + 1;
+        } else if j < lines.len() && lines[j].starts_with("```output") {
             let status = lines[j]
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("status="))
@@ -70,6 +88,7 @@ fn examples(file: &str, text: &str) -> Vec<Example> {
             line,
             code,
             output,
+            check,
         });
     }
     out
@@ -113,14 +132,27 @@ fn check_file(name: &str) {
         let dir = scratch(&format!("{}-{n}", name.trim_end_matches(".md")));
         fs::write(dir.join("example.ash"), &ex.code).expect("write example");
         let (status, stdout, stderr) = ash(&dir, &["--check", "example.ash"]);
-        if status != Some(0) {
+        if let Some((start, end, want)) = &ex.check {
+            let want_status = if want.is_empty() { 0 } else { 1 };
+            if bless {
+                let body: Vec<String> = stdout.lines().map(String::from).collect();
+                new_lines.splice(start..end, body);
+            } else if stdout != *want || status != Some(want_status) {
+                failures.push(format!(
+                    "{}:{}: --check status {status:?} (want {want_status})\n--- want\n{want}--- got\n{stdout}--- stderr\n{stderr}",
+                    ex.file, ex.line
+                ));
+            }
+            let _ = fs::remove_dir_all(&dir);
+            continue;
+        }
+        if status != Some(0) || !stdout.is_empty() {
             failures.push(format!(
-                "{}:{}: does not compile:\n{stderr}",
+                "{}:{}: does not check clean (ash --check: status {status:?}):\n{stdout}{stderr}",
                 ex.file, ex.line
             ));
             continue;
         }
-        let _ = stdout;
         if let Some((start, end, want, want_status)) = &ex.output {
             let (status, stdout, stderr) = ash(&dir, &["example.ash"]);
             if bless {
@@ -162,10 +194,17 @@ fn stdlib() {
 }
 
 #[test]
+fn checks() {
+    check_file("checks.md");
+}
+
+#[test]
 fn the_parser_of_this_test_finds_blocks() {
-    let text = "x\n```ash\necho hi\n```\n\n```output\nhi\n```\n```ash\nfalse\n```\n```output status=1\n```\n";
+    let text = "x\n```ash\necho hi\n```\n\n```output\nhi\n```\n```ash\nfalse\n```\n```output status=1\n```\n```ash\nlet x = 1\n```\n```check\nw\n```\n";
     let exs = examples("t.md", text);
-    assert_eq!(exs.len(), 2);
+    assert_eq!(exs.len(), 3);
+    assert_eq!(exs[2].check.as_ref().map(|c| c.2.as_str()), Some("w\n"));
+    assert!(exs[2].output.is_none());
     assert_eq!(exs[0].code, "echo hi\n");
     assert_eq!(exs[0].output.as_ref().map(|o| o.2.as_str()), Some("hi\n"));
     assert_eq!(exs[1].output.as_ref().map(|o| o.3), Some(1));

@@ -1,4 +1,4 @@
-//! parse → compile, in both top-level modes: never a panic.
+//! parse → compile, in both top-level modes, → lint: never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Parse and compile in both top-level modes; true if both compiled.
+/// Parse and compile in both top-level modes, and lint; true if both compiled.
 /// Never registers the source (the registry would grow for ever).
 pub fn parse_and_compile(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -53,6 +53,8 @@ pub fn parse_and_compile(data: &[u8]) -> bool {
         let mut names = ash::compile::GlobalNames::default();
         ok &= ash::compile::compile_script(&block, "fuzz", u32::MAX, &mut names, top).is_ok();
     }
+    // The lint pass of `ash --check` walks the same tree.
+    let _ = ash::check::lint(&block, text, &ash::check::Context::default());
     ok
 }
 

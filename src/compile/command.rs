@@ -7,7 +7,7 @@ use super::{CResult, Compiler};
 
 /// Unquoted glob metacharacters make a word a glob: `*`, `?`, or a `[`
 /// with a `]` after it (a lone `[`, as in `[ 3 -gt 2 ]`, is literal).
-fn has_glob_meta(text: &str) -> bool {
+pub(crate) fn has_glob_meta(text: &str) -> bool {
     text.contains(['*', '?']) || text.find('[').is_some_and(|i| text[i + 1..].contains(']'))
 }
 

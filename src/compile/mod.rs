@@ -22,6 +22,7 @@
 //!   built-in function, then an environment variable, else `NameError`).
 
 mod command;
+pub(crate) use command::has_glob_meta;
 mod expr;
 mod stmt;
 
@@ -175,7 +176,7 @@ fn unset_names(block: &Block, out: &mut Vec<String>) {
 }
 
 /// Whether a `source` statement appears anywhere in the block.
-fn uses_source(block: &Block) -> bool {
+pub(crate) fn uses_source(block: &Block) -> bool {
     use crate::ast::StmtKind::*;
     block.stmts.iter().any(|s| match &s.kind {
         Source { .. } => true,

@@ -136,7 +136,10 @@ fn not_found_message(args: &[Value]) -> String {
                 pipe it into a function that runs `while read line { ... }`)"
             .to_string();
     }
-    format!("command not found: {name}")
+    match crate::check::hints::command_not_found(&name) {
+        Some(hint) => format!("command not found: {name} ({hint})"),
+        None => format!("command not found: {name}"),
+    }
 }
 
 /// Run `spec` with its values. `Ok(None)`: continue running the fiber (a
