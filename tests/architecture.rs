@@ -16,7 +16,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // The syntax layer knows nothing of the VM.
     ("ast", &[]),
     ("syntax", &["ast"]),
-    ("diag", &["ast", "vm::error"]),
+    // An error's report asks `check::hints` for a hint.
+    ("diag", &["ast", "vm::error", "check::hints"]),
     ("compile", &["ast", "diag", "vm"]),
     // The VM asks the runtime for shell work through one seam only.
     ("vm", &["ast", "diag", "runtime::shell"]),
@@ -27,7 +28,31 @@ const MAY_USE: &[(&str, &[&str])] = &[
     (
         "runtime",
         &[
-            "ast", "builtins", "compile", "diag", "process", "stdlib", "syntax", "vm",
+            "ast",
+            "builtins",
+            "check::hints",
+            "compile",
+            "diag",
+            "process",
+            "stdlib",
+            "syntax",
+            "vm",
+        ],
+    ),
+    // `--check`: the tree, the compiler's checks, the names of the
+    // built-ins and the standard library; `cli::read_script` for its files.
+    (
+        "check",
+        &[
+            "ast",
+            "builtins",
+            "cli::read_script",
+            "compile",
+            "diag",
+            "runtime::sync",
+            "stdlib",
+            "syntax",
+            "vm",
         ],
     ),
     (
@@ -39,8 +64,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "ast", "builtins", "compile", "diag", "process", "repl", "runtime", "stdlib", "syntax",
-            "vm",
+            "ast", "builtins", "check", "compile", "diag", "process", "repl", "runtime", "stdlib",
+            "syntax", "vm",
         ],
     ),
     ("lib", &[]),

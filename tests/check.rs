@@ -24,7 +24,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ASH: &str = env!("CARGO_BIN_EXE_ash");
 
@@ -32,29 +31,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-struct TempDir(PathBuf);
+mod common;
+use common::TempDir;
 
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "check-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-    fn write(&self, name: &str, text: &str) {
-        fs::write(self.0.join(name), text).expect("write");
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+fn write(dir: &TempDir, name: &str, text: &str) {
+    fs::write(dir.0.join(name), text).expect("write");
 }
 
 struct Out {
@@ -198,9 +179,9 @@ fn warnings_of(stdout: &str) -> Result<Vec<String>, String> {
 
 fn run_case(case: &Case) -> Result<(), String> {
     let dir = TempDir::new();
-    dir.write("case.ash", &case.script);
+    write(&dir, "case.ash", &case.script);
     for (name, text) in &case.files {
-        dir.write(name, text);
+        write(&dir, name, text);
     }
     let mut args = vec!["--check", "--format", "json"];
     args.extend(case.args.iter().map(String::as_str));
@@ -330,7 +311,7 @@ fn the_projects_own_scripts_check_clean() {
 #[test]
 fn a_warning_shows_file_line_column_name_source_caret_and_help() {
     let d = TempDir::new();
-    d.write("w.ash", "echo ok\nlet unused_thing = 1\n");
+    write(&d, "w.ash", "echo ok\nlet unused_thing = 1\n");
     let out = ash(&d.0, &["--check", "w.ash"], None);
     assert_eq!(out.status, Some(1), "{}", out.stderr);
     assert_eq!(
@@ -345,9 +326,9 @@ fn a_warning_shows_file_line_column_name_source_caret_and_help() {
 #[test]
 fn status_is_0_clean_1_warnings_2_errors_over_several_files() {
     let d = TempDir::new();
-    d.write("clean.ash", "echo hi\n");
-    d.write("warn.ash", "let x = 1\n");
-    d.write("bad.ash", "let x = (1 +\n");
+    write(&d, "clean.ash", "echo hi\n");
+    write(&d, "warn.ash", "let x = 1\n");
+    write(&d, "bad.ash", "let x = (1 +\n");
     assert_eq!(ash(&d.0, &["--check", "clean.ash"], None).status, Some(0));
     let both = ash(&d.0, &["--check", "clean.ash", "warn.ash"], None);
     assert_eq!(both.status, Some(1));
@@ -382,8 +363,8 @@ fn dash_checks_standard_input() {
 #[test]
 fn json_is_one_object_per_finding() {
     let d = TempDir::new();
-    d.write("w.ash", "let a = 1\nlet b = 2\n");
-    d.write("bad.ash", "if {\n");
+    write(&d, "w.ash", "let a = 1\nlet b = 2\n");
+    write(&d, "bad.ash", "if {\n");
     let out = ash(
         &d.0,
         &["--check", "--format", "json", "w.ash", "bad.ash"],
@@ -418,7 +399,8 @@ fn json_is_one_object_per_finding() {
 #[test]
 fn allow_comments_silence_one_warning_on_their_line_or_the_next() {
     let d = TempDir::new();
-    d.write(
+    write(
+        &d,
         "a.ash",
         "let a = 1  # ash: allow unused\n# ash: allow unused\nlet b = 2\n\nlet c = 3\n# ash: allow arity\nlet d = 4\n",
     );
@@ -433,7 +415,7 @@ fn allow_comments_silence_one_warning_on_their_line_or_the_next() {
 #[test]
 fn bad_options_are_usage_errors() {
     let d = TempDir::new();
-    d.write("a.ash", "echo\n");
+    write(&d, "a.ash", "echo\n");
     for args in [
         &["--check"][..],
         &["--check", "--format", "xml", "a.ash"],
@@ -465,7 +447,7 @@ fn help_lists_the_check_options() {
 
 fn run_script(script: &str) -> Out {
     let d = TempDir::new();
-    d.write("s.ash", script);
+    write(&d, "s.ash", script);
     ash(&d.0, &["s.ash", "one", "two"], None)
 }
 

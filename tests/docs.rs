@@ -57,31 +57,17 @@ fn examples(file: &str, text: &str) -> Vec<Example> {
         let mut output = None;
         let mut check = None;
         if j < lines.len() && lines[j].trim_end() == "```check" {
-            let start = j + 1;
-            let mut k = start;
-            let mut text = String::new();
-            while k < lines.len() && lines[k].trim_end() != "```" {
-                text.push_str(lines[k]);
-                text.push('\n');
-                k += 1;
-            }
-            check = Some((start, k, text));
-            i = k + 1;
+            let (end, text) = fenced_body(&lines, j + 1);
+            check = Some((j + 1, end, text));
+            i = end + 1;
         } else if j < lines.len() && lines[j].starts_with("```output") {
             let status = lines[j]
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("status="))
                 .map_or(0, |s| s.parse().expect("status=N"));
-            let start = j + 1;
-            let mut k = start;
-            let mut text = String::new();
-            while k < lines.len() && lines[k].trim_end() != "```" {
-                text.push_str(lines[k]);
-                text.push('\n');
-                k += 1;
-            }
-            output = Some((start, k, text, status));
-            i = k + 1;
+            let (end, text) = fenced_body(&lines, j + 1);
+            output = Some((j + 1, end, text, status));
+            i = end + 1;
         }
         out.push(Example {
             file: file.to_string(),
@@ -92,6 +78,19 @@ fn examples(file: &str, text: &str) -> Vec<Example> {
         });
     }
     out
+}
+
+/// The text of a fenced block whose body starts at line `start`, and the
+/// index of its closing fence.
+fn fenced_body(lines: &[&str], start: usize) -> (usize, String) {
+    let mut k = start;
+    let mut text = String::new();
+    while k < lines.len() && lines[k].trim_end() != "```" {
+        text.push_str(lines[k]);
+        text.push('\n');
+        k += 1;
+    }
+    (k, text)
 }
 
 fn scratch(tag: &str) -> PathBuf {

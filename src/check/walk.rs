@@ -28,6 +28,7 @@ use super::modules::Env;
 use super::shape::{Loops, Shape, Sig, Stored, Val};
 use super::words;
 use super::{Context, Finding, Lint};
+use crate::compile::{is_identifier, read_target};
 
 /// Run the pass; the findings in no particular order.
 pub fn run(block: &Block, text: &str, env: &Env, cx: &Context) -> Vec<Finding> {
@@ -180,31 +181,6 @@ pub fn top_level_reads(stmt: &Stmt) -> Vec<String> {
         _ => {}
     }
     out
-}
-
-/// `read NAME` alone: the name (as the compiler recognises it).
-fn read_target(cmd: &Command) -> Option<&str> {
-    if !cmd.env.is_empty() || !cmd.redirects.is_empty() {
-        return None;
-    }
-    match cmd.words.as_slice() {
-        [w0, w1] if words::literal(w0) == Some("read") => match w1.parts.as_slice() {
-            [
-                WordPart::Lit {
-                    text,
-                    quoted: false,
-                },
-            ] if is_identifier(text) => Some(text),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// UPPER_CASE names are taken to be environment variables.

@@ -242,7 +242,7 @@ impl Compiler<'_> {
 }
 
 /// `read NAME` with nothing else: the variable name.
-fn read_target(cmd: &Command) -> Option<&str> {
+pub(crate) fn read_target(cmd: &Command) -> Option<&str> {
     if !cmd.env.is_empty() || !cmd.redirects.is_empty() {
         return None;
     }
@@ -263,7 +263,7 @@ fn read_target(cmd: &Command) -> Option<&str> {
     }
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())

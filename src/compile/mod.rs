@@ -22,7 +22,7 @@
 //!   built-in function, then an environment variable, else `NameError`).
 
 mod command;
-pub(crate) use command::has_glob_meta;
+pub(crate) use command::{has_glob_meta, is_identifier, read_target};
 mod expr;
 mod stmt;
 
