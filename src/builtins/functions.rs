@@ -113,8 +113,54 @@ use crate::vm::value::{Value, type_error};
 
 macro_rules! natives {
     ($($name:literal => $func:path,)*) => {
-        &[$(NativeFn { name: $name, call: $func },)*]
+        &[$(NativeFn { name: $name, call: $func, linear: !is_constant_time($name) },)*]
     };
+}
+
+/// The built-in functions whose work does not grow with the size of their
+/// arguments (the others are charged to the slice by size).
+const CONSTANT_TIME: &[&str] = &[
+    "abs",
+    "chan",
+    "close",
+    "float",
+    "get",
+    "getenv",
+    "int",
+    "len",
+    "now",
+    "push",
+    "random",
+    "range",
+    "release",
+    "round",
+    "semaphore",
+    "type",
+];
+
+const fn is_constant_time(name: &str) -> bool {
+    let mut i = 0;
+    while i < CONSTANT_TIME.len() {
+        if same(CONSTANT_TIME[i].as_bytes(), name.as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Every built-in function, sorted by name (a test checks the order).

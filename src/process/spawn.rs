@@ -49,11 +49,15 @@ pub struct ExternalCmd {
     pub stderr: Stdio,
 }
 
+/// The search path when `PATH` is unset (`env -i`, some cron and init
+/// setups), as bash, dash, zsh and fish use.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Resolve a command name. A name containing `/` is taken relative to `cwd`;
 /// otherwise each directory of `path` (a `PATH` value, `:`-separated; an empty
-/// entry means `cwd`) is searched in order; `None` means no search. Only
-/// executable regular files (after following symlinks) match. The result is
-/// `cwd`-joined, so absolute whenever `cwd` is.
+/// entry means `cwd`) is searched in order; `None` (`PATH` unset) searches
+/// [`DEFAULT_PATH`]. Only executable regular files (after following
+/// symlinks) match. The result is `cwd`-joined, so absolute whenever `cwd` is.
 pub fn find_program(name: &OsStr, path: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
@@ -63,7 +67,7 @@ pub fn find_program(name: &OsStr, path: Option<&OsStr>, cwd: &Path) -> Option<Pa
         let candidate = cwd.join(name);
         return is_executable_file(&candidate).then_some(candidate);
     }
-    let path = path?;
+    let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     for dir in path.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() {
             cwd.to_path_buf()

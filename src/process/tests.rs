@@ -603,7 +603,20 @@ fn find_program_cases() {
     let path = std::env::var_os("PATH");
     let sh = find_program(OsStr::new("sh"), path.as_deref(), Path::new("/")).unwrap();
     assert!(sh.is_absolute() && sh.ends_with("sh"), "{sh:?}");
-    assert!(find_program(OsStr::new("sh"), None, Path::new("/")).is_none());
+    // PATH unset: the default search path, as other shells do.
+    let default = find_program(OsStr::new("sh"), None, Path::new("/")).unwrap();
+    assert!(
+        default.starts_with("/usr/") || default.starts_with("/bin/"),
+        "{default:?}"
+    );
+    assert!(
+        find_program(
+            OsStr::new("sh"),
+            Some(OsStr::new("/nonexistent")),
+            Path::new("/")
+        )
+        .is_none()
+    );
     assert!(
         find_program(
             OsStr::new("no-such-cmd-ash-xyz"),

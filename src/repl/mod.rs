@@ -554,7 +554,8 @@ impl Session {
         eprintln!("[{}] {}", task.id, task.name());
         let token = Rc::new(CancelToken::default());
         *self.fg_token.borrow_mut() = Some(token.clone());
-        let r = await_task(task, token).await;
+        let me = crate::runtime::task::TaskKey::of(&ctx);
+        let r = await_task(self.rt.clone(), me, task, token).await;
         *self.fg_token.borrow_mut() = None;
         match r {
             Ok(_) => ctx.status.set(0),

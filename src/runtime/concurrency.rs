@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_lite::future;
 
 use super::cancel::DEFAULT_GRACE;
-use super::task::{DoneQueue, Outcome, TaskRef, spawn_with_output};
+use super::task::{DoneQueue, Outcome, TaskKey, TaskRef, check_wait, spawn_with_output};
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::{self, OutSink};
 use crate::vm::error::Error;
@@ -27,7 +27,24 @@ enum Item {
     Task(TaskRef),
 }
 
-fn items_of(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
+/// The branches as coroutines and tasks; an error if the waiting task
+/// (`ctx`'s) would wait for itself, directly or through a cycle.
+fn items_of(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+    branches: Vec<Value>,
+    what: &str,
+) -> Result<Vec<Item>, Error> {
+    let items = branch_items(branches, what)?;
+    for item in &items {
+        if let Item::Task(t) = item {
+            check_wait(rt, TaskKey::of(ctx), t)?;
+        }
+    }
+    Ok(items)
+}
+
+fn branch_items(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
     // Sized exactly: with 100,000 branches, doubling would waste 1 MB.
     let count = |b: &Value| match b {
         Value::List(l) => l.borrow().len(),
@@ -89,11 +106,12 @@ enum Branch {
 const _: () = assert!(std::mem::size_of::<Branch>() == std::mem::size_of::<Value>());
 
 impl Running {
-    fn new(branches: usize) -> Running {
+    /// Branches that task `owner` waits for.
+    fn new(branches: usize, owner: TaskKey) -> Running {
         Running {
             branches: (0..branches).map(|_| Branch::NotStarted).collect(),
             len: 0,
-            done: Rc::new(DoneQueue::default()),
+            done: Rc::new(DoneQueue::for_task(owner)),
         }
     }
 
@@ -253,11 +271,11 @@ pub fn gather(
             )));
         }
     };
-    let items = items_of(branches, "gather")?;
+    let items = items_of(&rt, &ctx, branches, "gather")?;
     Ok(Box::pin(async move {
         let n = items.len();
         let mut pending = items.into_iter().enumerate();
-        let mut running = Running::new(n);
+        let mut running = Running::new(n, TaskKey::of(&ctx));
         // Only `--group` captures output.
         let mut outputs: Vec<Option<GroupOutput>> = match group {
             true => (0..n).map(|_| None).collect(),
@@ -315,10 +333,10 @@ pub fn gather(
 }
 
 pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<Pending, Error> {
-    let items = items_of(branches, "race")?;
+    let items = items_of(&rt, &ctx, branches, "race")?;
     Ok(Box::pin(async move {
         let n = items.len();
-        let mut running = Running::new(n);
+        let mut running = Running::new(n, TaskKey::of(&ctx));
         let mut outputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             match start(&rt, &ctx, i, item, false, &mut outputs) {

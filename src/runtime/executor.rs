@@ -86,6 +86,7 @@ impl Executor {
         let next = self.shared.state().ready.pop_front();
         match next {
             Some(runnable) => {
+                crate::vm::budget::begin_slice();
                 runnable.run();
                 true
             }
@@ -106,6 +107,7 @@ impl Executor {
             };
             match next {
                 Some(runnable) => {
+                    crate::vm::budget::begin_slice();
                     runnable.run();
                     Poll::Ready(())
                 }

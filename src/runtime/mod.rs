@@ -234,6 +234,8 @@ pub struct Runtime {
     pub script_dir: RefCell<Option<PathBuf>>,
     /// Set by the interactive shell (`crate::repl`); `None` for scripts.
     pub hooks: RefCell<Option<Rc<dyn Hooks>>>,
+    /// Which tasks wait for which (a wait that closes a cycle is an error).
+    pub waits: task::WaitGraph,
 }
 
 /// What the interactive shell needs to know from the runtime.
@@ -268,6 +270,7 @@ impl Runtime {
             modules: RefCell::new(HashSet::new()),
             script_dir: RefCell::new(None),
             hooks: RefCell::new(None),
+            waits: task::WaitGraph::default(),
         })
     }
 

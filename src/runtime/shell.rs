@@ -33,7 +33,7 @@ pub use super::glob::{escape as escape_glob, expand as expand_glob};
 
 // Tasks.
 pub use super::concurrency::{gather, race};
-pub use super::task::{await_task, spawn};
+pub use super::task::{TaskKey, await_task, check_wait, spawn};
 
 /// The number the next process group will get (a `timeout` body kills
 /// what groups from this one on left behind).
@@ -61,8 +61,14 @@ pub fn load_prelude(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>) -> Result<(), Error> {
     rt.prelude_loaded.set(true);
     let closure = super::exec::load_module(rt, "<prelude>", crate::stdlib::PRELUDE)?;
     let mut fiber = Fiber::call(rt.clone(), ctx.clone(), closure, Vec::new());
-    match fiber.run() {
-        Halt::Failed(e) => Err(Error::value(format!("the prelude failed: {}", e.message))),
-        _ => Ok(()),
+    loop {
+        match fiber.run() {
+            Halt::Failed(e) => {
+                return Err(Error::value(format!("the prelude failed: {}", e.message)));
+            }
+            // The slice may be over; it still runs to its end now.
+            Halt::Yield => continue,
+            _ => return Ok(()),
+        }
     }
 }

@@ -11,6 +11,7 @@ use futures_lite::future;
 use super::cancel::WakeList;
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::OutSink;
+use crate::vm::budget;
 use crate::vm::error::{Error, ErrorKind};
 use crate::vm::fiber::{Fiber, Halt, Pending, Resume};
 use crate::vm::objects::Coroutine;
@@ -110,6 +111,18 @@ impl Waiters {
         }
     }
 
+    fn queue_owners(&self) -> Vec<TaskKey> {
+        let owner = |w: &Waiter| match w {
+            Waiter::Queue(queue, _) => queue.owner,
+            Waiter::Wake(_) => None,
+        };
+        match self {
+            Waiters::None => Vec::new(),
+            Waiters::One(w) => owner(w).into_iter().collect(),
+            Waiters::Many(v) => v.iter().filter_map(owner).collect(),
+        }
+    }
+
     fn notify_all(self) {
         let notify = |w: Waiter| match w {
             Waiter::Wake(w) => w.wake(),
@@ -198,6 +211,14 @@ impl Task {
         }
     }
 
+    /// The tasks whose `gather` or `race` waits for this one.
+    fn gathered_by(&self) -> Vec<TaskKey> {
+        self.with_state(|s| match s {
+            State::Running(waiters) => waiters.queue_owners(),
+            State::Done(_) => Vec::new(),
+        })
+    }
+
     /// Record how the task ended and tell whoever waits.
     fn finish(&self, outcome: Outcome) {
         if let State::Running(waiters) = self.state.replace(State::Done(outcome)) {
@@ -280,6 +301,12 @@ impl TaskTable {
         live
     }
 
+    /// The live task `key` names (found by its slot).
+    pub fn at(&self, key: TaskKey) -> Option<&TaskRef> {
+        let t = self.slots.get(key.slot as usize)?.as_ref()?;
+        (t.id == key.id).then_some(t)
+    }
+
     pub fn get(&self, id: u64) -> Option<TaskRef> {
         self.iter().find(|t| t.id == id).cloned()
     }
@@ -296,9 +323,19 @@ impl TaskTable {
 pub struct DoneQueue {
     ready: RefCell<std::collections::VecDeque<usize>>,
     wakers: WakeList,
+    /// The task waiting on it (for [`WaitGraph`]).
+    owner: Option<TaskKey>,
 }
 
 impl DoneQueue {
+    /// A queue for task `owner` (a `gather` or `race` in it).
+    pub fn for_task(owner: TaskKey) -> DoneQueue {
+        DoneQueue {
+            owner: Some(owner),
+            ..DoneQueue::default()
+        }
+    }
+
     fn push(&self, index: usize) {
         self.ready.borrow_mut().push_back(index);
         self.wakers.wake_all();
@@ -349,6 +386,9 @@ impl std::future::Future for Drive {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let this = self.get_mut();
+        // The first turn of this loop continues after a suspension; later
+        // ones after waits that were ready at once.
+        let mut suspended = true;
         loop {
             match &mut this.wait {
                 Wait::Running => {}
@@ -360,6 +400,13 @@ impl std::future::Future for Drive {
                     let result = ready!(pending.as_mut().poll(cx));
                     this.wait = Wait::Running;
                     this.fiber.resume(result);
+                    budget::charge(budget::AWAIT);
+                    if suspended {
+                        // The task was away: a `timeout` that expired or a
+                        // cancellation requested meanwhile lands here, even
+                        // if what it waited for did not watch the token.
+                        this.fiber.check_cancel();
+                    }
                 }
                 Wait::Sleep(sleep) => {
                     let slept = ready!(sleep.poll(&this.fiber.ctx.cancel, cx));
@@ -368,7 +415,16 @@ impl std::future::Future for Drive {
                         Ok(()) => Ok(Resume::Nothing),
                         Err(()) => Err(Rc::new(Error::cancelled())),
                     });
+                    budget::charge(budget::AWAIT);
                 }
+            }
+            suspended = false;
+            if budget::over() {
+                // Whatever filled the slice (ready waits, commands, the
+                // fibers of pipeline stages), the loop gets its turn.
+                this.wait = Wait::Yielded;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             let started = this.fiber.rt.debug.then(Instant::now);
             let halt = this.fiber.run();
@@ -537,7 +593,13 @@ impl std::future::Future for TaskBody {
 /// Await a task: its value, or its error raised here. If the awaiting task
 /// is cancelled meanwhile, the awaited task is cancelled too (as in asyncio)
 /// and waited for.
-pub async fn await_task(task: TaskRef, waiter: Rc<super::CancelToken>) -> Result<Value, Rc<Error>> {
+pub async fn await_task(
+    rt: Rc<Runtime>,
+    me: TaskKey,
+    task: TaskRef,
+    waiter: Rc<super::CancelToken>,
+) -> Result<Value, Rc<Error>> {
+    let _edge = WaitEdge::new(&rt, me, task.id);
     let outcome = future::or(task.join(), async {
         let grace = waiter.requested().await;
         task.cancel(CancelReason::Cancel, grace);
@@ -549,5 +611,126 @@ pub async fn await_task(task: TaskRef, waiter: Rc<super::CancelToken>) -> Result
         Outcome::Value(v) => Ok(v),
         Outcome::Error(e) => Err(e),
         Outcome::Exit(_) => Err(Rc::new(Error::cancelled())),
+    }
+}
+
+/// A task as the wait graph knows it: its id, and its slot in the table
+/// of live tasks (`u32::MAX` for the main task, which has no record).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TaskKey {
+    pub id: u64,
+    pub slot: u32,
+}
+
+impl TaskKey {
+    /// The task a context belongs to.
+    pub fn of(ctx: &TaskCtx) -> TaskKey {
+        TaskKey {
+            id: ctx.id,
+            slot: ctx.task_slot.get(),
+        }
+    }
+}
+
+/// Which tasks wait for which: `await $t` edges (here), and the `gather`s
+/// and `race`s waiting on a task (read from its record's waiters: each
+/// queue names its owner). Awaiting a task that waits, directly or through
+/// others, for the awaiting task would never end: it is a `ValueError`.
+#[derive(Default)]
+pub struct WaitGraph {
+    /// Awaited task id -> the tasks in `await` on it.
+    awaiters: RefCell<std::collections::HashMap<u64, Vec<TaskKey>>>,
+}
+
+impl WaitGraph {
+    /// The tasks that wait for `task`, directly.
+    fn waiting_for(&self, rt: &Runtime, task: TaskKey) -> Vec<TaskKey> {
+        let mut out = (self.awaiters.borrow())
+            .get(&task.id)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(t) = rt.tasks.borrow().at(task) {
+            out.extend(t.gathered_by());
+        }
+        out
+    }
+}
+
+/// Task `me` is about to wait for `task`: an error if `task` already waits,
+/// directly or through other tasks, for `me` (or is `me`).
+pub fn check_wait(rt: &Runtime, me: TaskKey, task: &Task) -> Result<(), Error> {
+    if task.id == me.id {
+        return Err(Error::value(format!(
+            "task {} cannot wait for itself: it would never finish",
+            me.id
+        )));
+    }
+    if task.is_done() {
+        return Ok(());
+    }
+    // Who waits for `me`, transitively: if `task` is among them, waiting
+    // for it closes a cycle. (`came_from`: the task each was found from.)
+    let mut came_from: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut todo = vec![me];
+    while let Some(at) = todo.pop() {
+        for w in rt.waits.waiting_for(rt, at) {
+            if w.id == me.id || came_from.contains_key(&w.id) {
+                continue;
+            }
+            came_from.insert(w.id, at.id);
+            if w.id == task.id {
+                let mut chain = vec![task.id];
+                while let Some(&next) = chain.last().and_then(|c| came_from.get(c)) {
+                    chain.push(next);
+                }
+                let mut why = format!("task {} waits for task {}", chain[0], chain[1]);
+                for id in &chain[2..] {
+                    why.push_str(&format!(", which waits for task {id}"));
+                }
+                return Err(Error::value(format!(
+                    "task {} cannot wait for task {}: {why}, so neither would finish",
+                    me.id, task.id
+                )));
+            }
+            todo.push(w);
+        }
+    }
+    Ok(())
+}
+
+/// An `await` edge, removed when the wait ends (or is dropped).
+struct WaitEdge {
+    rt: Rc<Runtime>,
+    waiter: TaskKey,
+    awaited: u64,
+}
+
+impl WaitEdge {
+    fn new(rt: &Rc<Runtime>, waiter: TaskKey, awaited: u64) -> WaitEdge {
+        rt.waits
+            .awaiters
+            .borrow_mut()
+            .entry(awaited)
+            .or_default()
+            .push(waiter);
+        WaitEdge {
+            rt: rt.clone(),
+            waiter,
+            awaited,
+        }
+    }
+}
+
+impl Drop for WaitEdge {
+    fn drop(&mut self) {
+        let mut awaiters = self.rt.waits.awaiters.borrow_mut();
+        if let Some(list) = awaiters.get_mut(&self.awaited) {
+            if let Some(i) = list.iter().position(|&w| w == self.waiter) {
+                list.swap_remove(i);
+            }
+            if list.is_empty() {
+                awaiters.remove(&self.awaited);
+            }
+        }
     }
 }

@@ -82,7 +82,7 @@ pub enum Op {
 
     /// Unconditional jump to an absolute instruction index.
     Jump(u32),
-    /// Backward jump of a loop: also spends the instruction budget.
+    /// Backward jump of a loop: also spends the slice's budget (`vm::budget`).
     Loop(u32),
     /// `[c] -> []`, jumps when c is falsy.
     JumpIfFalse(u32),

@@ -1,7 +1,7 @@
 //! A fiber: one coroutine's resumable state (frames and value stack).
 //!
 //! [`Fiber::run`] executes instructions until the fiber *halts*: it
-//! finished, it failed, its instruction budget ran out ([`Halt::Yield`]),
+//! finished, it failed, its slice is over ([`Halt::Yield`]),
 //! or it must wait ([`Halt::Await`] with the future to wait on). It never
 //! blocks and never recurses on the Rust stack per ash call: a call pushes a
 //! [`Frame`]. The runtime's driver (`runtime::task::drive`) awaits the
@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::runtime::shell::{CancelReason, Runtime, TaskCtx};
+use crate::vm::budget;
 use crate::vm::chunk::{CaptureFrom, Op};
 use crate::vm::error::{Error, ErrorKind, Location, command_error};
 use crate::vm::frame::{Frame, Handler, Handlers};
@@ -21,8 +22,6 @@ use crate::vm::value::{Value, flatten_words};
 pub use crate::vm::frame::{FrameKind, Restore};
 pub use crate::vm::halt::{Halt, Pending, Resume, cancellable};
 
-/// Instructions between two yields to the event loop.
-pub const BUDGET: u32 = 20_000;
 /// Frames deeper than this raise `RecursionError`.
 pub const MAX_FRAMES: usize = 10_000;
 
@@ -202,9 +201,16 @@ impl Fiber {
         }
     }
 
-    /// Run until the fiber halts.
+    /// Run until the fiber halts, spending the slice's budget
+    /// (`vm::budget`): `Halt::Yield` when the slice is over.
     pub fn run(&mut self) -> Halt {
-        let mut budget = BUDGET;
+        let mut budget = budget::left();
+        let halt = self.run_budgeted(&mut budget);
+        budget::set_left(budget);
+        halt
+    }
+
+    fn run_budgeted(&mut self, budget: &mut u32) -> Halt {
         loop {
             if self.ended != Ended::No {
                 if let Some(code) = self.rt.exit_code.get() {
@@ -216,7 +222,7 @@ impl Fiber {
                     (_, v) => Halt::Done(v.cloned().unwrap_or_default()),
                 };
             }
-            match self.run_frame(&mut budget) {
+            match self.run_frame(budget) {
                 Ok(Some(halt)) => return halt,
                 Ok(None) => {}
                 Err(e) => {
@@ -364,7 +370,11 @@ impl Fiber {
                     };
                     let r = match fast {
                         Some(v) => v,
-                        None => tri!(ops::binary(op, &a, &b)),
+                        None => {
+                            let r = tri!(ops::binary(op, &a, &b));
+                            *budget = budget.saturating_sub(copy_cost(&r));
+                            r
+                        }
                     };
                     self.stack.push(r);
                 }
@@ -418,6 +428,7 @@ impl Fiber {
                             other => out.extend_from_slice(&other.to_bytes()),
                         }
                     }
+                    *budget = budget.saturating_sub(budget::for_copy(out.len()));
                     self.stack.push(Value::from(out));
                 }
                 Op::ToStr => {
@@ -439,7 +450,7 @@ impl Fiber {
                 Op::Loop(t) => {
                     pc = t as usize;
                     *budget = budget.saturating_sub(1);
-                    if *budget == 0 {
+                    if *budget == 0 && budget::chunk_over(budget) {
                         save_pc!();
                         return Ok(Some(Halt::Yield));
                     }
@@ -521,7 +532,10 @@ impl Fiber {
                             let pending = (f.call)(&args, self.ctx.cancel.clone())?;
                             return Ok(Some(Halt::Await(pending)));
                         }
-                        other => self.call_value(other, args)?,
+                        other => {
+                            *budget = budget.saturating_sub(budget::native_cost(&other, &args));
+                            self.call_value(other, args)?
+                        }
                     }
                 }
                 Op::Return => {
@@ -554,7 +568,18 @@ impl Fiber {
                     self.stack
                         .push(Value::Coroutine(Rc::new(Coroutine::new(f, Vec::new()))));
                 }
-                Op::Exec(i) => shell!(self.op_exec(&proto, i)),
+                Op::Exec(i) => {
+                    save_pc!();
+                    *budget = budget.saturating_sub(budget::COMMAND);
+                    match self.op_exec(&proto, i)? {
+                        // A builtin finished (or a function call pushed a
+                        // frame) and the slice is over: back to the loop.
+                        None if *budget == 0 && budget::chunk_over(budget) => {
+                            return Ok(Some(Halt::Yield));
+                        }
+                        step => return Ok(step),
+                    }
+                }
                 Op::Capture => shell!(self.op_capture()),
                 Op::PushHandler(t) => self.handlers.push(Handler {
                     frame: self.frames.len() - 1,
@@ -625,6 +650,15 @@ impl Fiber {
                 other.type_name()
             ))),
         }
+    }
+}
+
+/// What building `v` in ash code cost (see `budget::for_copy`).
+fn copy_cost(v: &Value) -> u32 {
+    match v {
+        Value::Str(s) => budget::for_copy(s.len()),
+        Value::List(l) => budget::for_copy(l.borrow().len()),
+        _ => 0,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The virtual machine: values, compiled code, and fibers that halt instead
 //! of blocking.
+pub mod budget;
 pub mod chunk;
 pub mod disasm;
 pub mod error;

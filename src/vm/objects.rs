@@ -61,6 +61,10 @@ pub trait Host {
 pub struct NativeFn {
     pub name: &'static str,
     pub call: fn(&dyn Host, &[Value]) -> Result<Value, Error>,
+    /// Its work grows with the size of its arguments (`sorted`, `split`,
+    /// `to_json`), so a call is charged to the slice by that size
+    /// (`vm::budget::native_cost`); `len`, `push`, `get` are not.
+    pub linear: bool,
 }
 
 /// A coroutine: a function and its arguments, not started until awaited,

@@ -122,9 +122,12 @@ impl Fiber {
                 Ok(None)
             }
             Value::Task(t) => {
+                let me = shell::TaskKey::of(&self.ctx);
+                shell::check_wait(&self.rt, me, &t)?;
                 let token = self.ctx.cancel.clone();
+                let rt = self.rt.clone();
                 Ok(Some(Halt::Await(Box::pin(async move {
-                    shell::await_task(t, token).await.map(Resume::Push)
+                    shell::await_task(rt, me, t, token).await.map(Resume::Push)
                 }))))
             }
             other => Err(Error::type_err(format!(

@@ -833,3 +833,14 @@ fn now_and_getenv() {
     assert_eq!(ok("getenv", vec![s("NOPE")]), "null");
     type_err("getenv", vec![i(1)]);
 }
+
+#[test]
+fn the_constant_time_functions_exist_and_the_others_are_charged_by_size() {
+    for name in super::CONSTANT_TIME {
+        let f = super::lookup(name).unwrap_or_else(|| panic!("{name} is not a built-in function"));
+        assert!(!f.linear, "{name}");
+    }
+    for name in ["sorted", "join", "split", "to_json", "from_json"] {
+        assert!(super::lookup(name).is_some_and(|f| f.linear), "{name}");
+    }
+}

@@ -1,0 +1,231 @@
+//! The loop keeps its promises (issue 12): every loop yields, every
+//! timeout and signal lands, nothing deadlocks.
+//!
+//! Timing bounds are generous for a shared 2-core machine, but each is far
+//! from what the defect it guards against does (hang forever, or seconds
+//! late). `ASH_LOOP_BIN=/path` runs these tests against another binary
+//! (how each was seen to fail before its fix).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+fn ash_bin() -> String {
+    std::env::var("ASH_LOOP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ash").to_string())
+}
+
+/// A fixed-seed SplitMix64 (deterministic, no dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Statements a loop body is made of: waits that are already satisfied,
+/// builtins, builtins with redirections, pipelines of ash stages,
+/// captures, calls, built-in functions and plain VM work.
+const STATEMENTS: &[&str] = &[
+    "sleep 0",
+    "acquire(sem); release(sem)",
+    "send(ch, recv(ch))",
+    "await $done",
+    "await spawn { true }",
+    "let v = await async { return 1 }",
+    "true",
+    "true | true",
+    "echo $i | drain",
+    "echo $i > /dev/null",
+    "echo $i >> $out",
+    "echo x 2> /dev/null > $out",
+    "nothing",
+    "nothing > /dev/null",
+    "let y = $(true)",
+    "let y = $(echo $i)",
+    "let y = sorted(xs)",
+    "let y = len(xs) + i",
+    "let y = join(xs, \",\")",
+    "n = n + 1",
+    "true $dir/*",
+    "if (i % 2 == 0) { true } else { sleep 0 }",
+    "for k in ([1, 2]) { n = n + k }",
+];
+
+/// A random loop body of one to four statements.
+fn random_body(rng: &mut Rng) -> String {
+    let n = 1 + rng.below(4);
+    (0..n)
+        .map(|_| STATEMENTS[rng.below(STATEMENTS.len())])
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A script that runs each body in `while (true) { ... }` under
+/// `timeout 150ms`, with a ticker task that sleeps 10 ms between ticks,
+/// and prints per trial: how late the timeout fired, the longest gap
+/// between two ticks in the trial, and the number of ticks.
+///
+/// Both figures leave out the time ash's loop thread spent waiting for a
+/// CPU (its run delay in `/proc/self/schedstat`, sampled with each tick):
+/// on a loaded machine that is the scheduler's doing, not ash's, and the
+/// defect this guards against (a task that never yields) shows either way.
+fn trials_script(dir: &std::path::Path, bodies: &[String]) -> String {
+    let mut s = format!(
+        "let sem = semaphore(1)
+let ch = chan(4)
+send(ch, 1)
+let done = spawn {{ return 1 }}
+await $done
+fn drain() {{ while read line {{ }} }}
+fn nothing() {{ }}
+fn first_line() {{ read line; echo $line }}
+fn run_delay() {{
+  try {{ return float(split($(first_line < /proc/self/schedstat))[1]) / 1e9 }}
+  catch e {{ return 0.0 }}
+}}
+let xs = range(200)
+let n = 0
+let out = \"{out}\"
+let dir = \"{dir}\"
+let ticks = []
+let ticker = spawn {{ while (true) {{ sleep 10ms; let d = run_delay(); push(ticks, [now(), d]) }} }}
+sleep 30ms
+fn trial(body) {{
+  let first = len(ticks)
+  let d0 = run_delay()
+  let t0 = now()
+  try {{ timeout 150ms {{ await $body }} }} catch TimeoutError e {{ }}
+  let t1 = now()
+  let d1 = run_delay()
+  let samples = [[t0, d0]]
+  let i = first
+  while (i < len(ticks)) {{ push(samples, ticks[i]); i = i + 1 }}
+  push(samples, [t1, d1])
+  let gap = 0
+  let reference = samples[0]
+  i = 1
+  while (i < len(samples)) {{
+    let t = samples[i][0]
+    let d = samples[i][1]
+    let tp = samples[i - 1][0]
+    let dp = samples[i - 1][1]
+    if ((t - tp) - (d - dp) > gap) {{ gap = (t - tp) - (d - dp) }}
+    if (t <= t0 + 0.15) {{ reference = samples[i] }}
+    i = i + 1
+  }}
+  let late = (t1 - t0 - 0.15) - (d1 - reference[1])
+  echo \"$late $gap\" (len(samples) - 2)
+}}
+",
+        out = dir.join("out").display(),
+        dir = dir.display()
+    );
+    for body in bodies {
+        s.push_str(&format!(
+            "trial(async {{ let i = 0; while (true) {{ {body}; i = i + 1 }} }})\n"
+        ));
+    }
+    s.push_str("cancel $ticker\n");
+    s
+}
+
+/// Run `bodies` as trials in one ash process: per body, (seconds late,
+/// longest ticker gap in seconds, ticks).
+fn run_trials(dir: &std::path::Path, bodies: &[String]) -> Vec<(f64, f64, f64)> {
+    let script = trials_script(dir, bodies);
+    let out = common::output_within(
+        Command::new(ash_bin()).arg("-c").arg(&script),
+        Duration::from_secs(60),
+        "a round of random loop bodies",
+    );
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), bodies.len(), "output: {}", out.stdout);
+    lines
+        .iter()
+        .map(|line| {
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .map(|f| f.parse().expect("a number"))
+                .collect();
+            (f[0], f[1], f[2])
+        })
+        .collect()
+}
+
+/// The yield family, randomized: loops whose bodies are random mixes of
+/// ready waits, builtins, redirections, pipelines of ash stages,
+/// captures and calls. Each must let its `timeout 150ms` fire within
+/// 50 ms, and a concurrent 10 ms ticker keep its pace (no gap over 50 ms).
+/// A body that misses is tried twice more, in a fresh process: a loop that
+/// does not yield misses every time, a burst of load on the machine
+/// does not last.
+#[test]
+fn random_loops_of_ready_waits_yield_to_timers_and_timeouts() {
+    let dir = common::TempDir::new();
+    for f in ["a", "b", "c"] {
+        std::fs::write(dir.0.join(f), "").expect("write a file to glob");
+    }
+    let mut rng = Rng(0x5EED_1212);
+    let bodies: Vec<String> = (0..24).map(|_| random_body(&mut rng)).collect();
+    let mut pending: Vec<String> = bodies;
+    let mut failures = Vec::new();
+    for attempt in 0..3 {
+        let mut missed = Vec::new();
+        failures.clear();
+        for round in pending.chunks(8) {
+            for (body, (late, gap, ticks)) in round.iter().zip(run_trials(&dir.0, round)) {
+                eprintln!("{late:.4} s late, gap {gap:.4} s, {ticks} ticks: {body}");
+                if late < 0.05 && gap < 0.05 {
+                    continue;
+                }
+                failures.push(format!(
+                    "while (true) {{ {body} }}: `timeout 150ms` fired {late:.3} s late, \
+                     the 10 ms ticker's longest gap was {gap:.3} s ({ticks} ticks)"
+                ));
+                missed.push(body.clone());
+            }
+        }
+        if missed.is_empty() {
+            return;
+        }
+        eprintln!("attempt {attempt}: {} bodies missed; again", missed.len());
+        pending = missed;
+    }
+    panic!("{}", failures.join("\n"));
+}
+
+/// With `PATH` unset (`env -i`, cron, init), programs are found on the
+/// default search path, as in bash, dash, zsh and fish; the children do not
+/// get a `PATH` they did not have.
+#[test]
+fn with_path_unset_programs_are_found_on_the_default_path() {
+    let out = common::output_within(
+        Command::new(ash_bin()).env_clear().arg("-c").arg(
+            "ls / > /dev/null && echo found
+type sh
+echo (contains($(env), \"PATH=\"))",
+        ),
+        Duration::from_secs(20),
+        "ash with an empty environment",
+    );
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "found");
+    assert!(
+        lines[1].starts_with("sh is /usr/") || lines[1].starts_with("sh is /bin/"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "false", "the child's environment has a PATH");
+}
