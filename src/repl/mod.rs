@@ -389,7 +389,7 @@ impl Session {
         let ctx = self.ctx();
         // A Ctrl-C that arrived after the last command finished is stale.
         ctx.cancel.take();
-        let closure = match crate::runtime::exec::load_module(&self.rt, name, text) {
+        let closure = match crate::runtime::modules::load_module(&self.rt, name, text) {
             Ok(c) => c,
             Err(e) => {
                 eprint!("{}", diag::render_error(&e));

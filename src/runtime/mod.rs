@@ -11,11 +11,13 @@
 
 pub mod admission;
 pub mod cancel;
+pub mod capture;
+pub mod command;
 pub mod concurrency;
 pub mod deadline;
-pub mod exec;
 pub mod executor;
 pub mod glob;
+pub mod modules;
 pub mod shell;
 pub mod signals;
 pub mod sync;

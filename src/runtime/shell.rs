@@ -28,8 +28,10 @@ pub use super::task::{Task, TaskRef};
 pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
 
 // Shell work.
-pub use super::exec::{begin_capture, exec, use_module};
+pub use super::capture::begin_capture;
+pub use super::command::exec;
 pub use super::glob::{escape as escape_glob, expand as expand_glob};
+pub use super::modules::use_module;
 
 // Tasks.
 pub use super::concurrency::{gather, race};
@@ -59,7 +61,7 @@ pub fn is_prelude_name(name: &str) -> bool {
 /// declares functions, so it runs to its end at once.
 pub fn load_prelude(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>) -> Result<(), Error> {
     rt.prelude_loaded.set(true);
-    let closure = super::exec::load_module(rt, "<prelude>", crate::stdlib::PRELUDE)?;
+    let closure = super::modules::load_module(rt, "<prelude>", crate::stdlib::PRELUDE)?;
     let mut fiber = Fiber::call(rt.clone(), ctx.clone(), closure, Vec::new());
     loop {
         match fiber.run() {

@@ -1,0 +1,63 @@
+//! `$( )`: the body runs in a frame whose stdout is a pipe, read to its end
+//! by a concurrent task; the text becomes the value.
+
+use std::rc::Rc;
+
+use crate::process::{self, OutSink};
+use crate::runtime::{Io, Runtime, TaskCtx};
+use crate::vm::error::Error;
+use crate::vm::fiber::{Fiber, FrameKind, Halt, Restore, Resume, cancellable};
+use crate::vm::objects::Closure;
+
+/// `$( )`: run `f` in a frame whose stdout is a pipe read concurrently.
+///
+/// The pipe takes a capture slot (see `admission`): without waiting when
+/// one is free, else the fiber halts until one is, so thousands of
+/// concurrent captures never run out of file descriptors.
+pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, Error> {
+    if let Some(permit) = fiber.rt.capture_slots.try_acquire(1) {
+        let (kind, io) = capture_frame(&fiber.rt, &fiber.ctx, permit)?;
+        *fiber.ctx.io.borrow_mut() = io;
+        fiber.enter(f, Vec::new(), kind)?;
+        return Ok(None);
+    }
+    let (rt, ctx) = (fiber.rt.clone(), fiber.ctx.clone());
+    Ok(Some(Halt::Await(cancellable(
+        fiber.ctx.cancel.clone(),
+        async move {
+            let permit = rt.capture_slots.acquire(1).await;
+            let (kind, io) = capture_frame(&rt, &ctx, permit).map_err(Rc::new)?;
+            Ok(Resume::Call {
+                func: f,
+                args: Vec::new(),
+                kind,
+                io: Some(io),
+            })
+        },
+    ))))
+}
+
+/// The frame of a capture and the I/O its body runs with; the slot is
+/// held until the output has been read to its end.
+fn capture_frame(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+    permit: crate::runtime::admission::Permit,
+) -> Result<(FrameKind, Io), Error> {
+    let (r, w) = process::pipe().map_err(|e| Error::io(format!("pipe: {e}")))?;
+    let reader = rt.executor.spawn(async move {
+        let bytes = process::read_to_end(r).await;
+        drop(permit);
+        bytes
+    });
+    let old_io = ctx.io();
+    let mut io = old_io.clone();
+    io.stdout = Rc::new(OutSink::from_fd(w));
+    // Like a subshell, a capture does not leak `cd` or `export`.
+    let restore = Box::new(Restore {
+        io: Some(old_io),
+        env: Some(ctx.env()),
+        cwd: Some(ctx.cwd()),
+    });
+    Ok((FrameKind::Capture { reader, restore }, io))
+}

@@ -1,0 +1,194 @@
+//! Running command lines: resolving each stage's name (an ash function, a
+//! builtin, or a program) and choosing how to run the line.
+//!
+//! A single-stage command that names an ash function runs in the calling
+//! fiber (a new frame), and a builtin without redirections runs at once
+//! (`here.rs`). Everything else (programs, redirections, pipelines) becomes
+//! one future that the fiber halts on (`pipeline.rs`): externals of a
+//! pipeline share one process group; builtin and function stages run as
+//! child fibers joined with it, connected by OS pipes. Redirections are
+//! opened off the loop thread (`redirect.rs`).
+
+mod here;
+mod pipeline;
+mod redirect;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::ast::RedirOp;
+use crate::builtins::commands::{self, BuiltinCmd};
+use crate::process;
+use crate::vm::chunk::{CmdSpec, StageSpec};
+use crate::vm::error::Error;
+use crate::vm::fiber::{Fiber, Halt};
+use crate::vm::objects::Closure;
+use crate::vm::value::{Value, flatten_words};
+
+use here::{call_function, run_builtin_here};
+use pipeline::run_pipeline;
+
+/// One stage with its values taken off the stack.
+struct Stage {
+    callee: Option<Value>,
+    env: Vec<(String, Vec<u8>)>,
+    args: Vec<Value>,
+    redirects: Vec<(RedirOp, Option<Vec<u8>>)>,
+    global: Option<u32>,
+}
+
+enum Target {
+    Func(Rc<Closure>),
+    Builtin(&'static BuiltinCmd),
+    External(PathBuf),
+    NotFound,
+}
+
+fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
+    // The compiler pushed exactly what the spec says (see `Op::Exec`); a
+    // missing value would silently become `null` in a release build.
+    debug_assert_eq!(
+        values.len(),
+        spec.stages.iter().map(StageSpec::n_values).sum::<usize>(),
+        "values on the stack for `{}`",
+        spec.text
+    );
+    let mut it = values.into_iter();
+    spec.stages
+        .iter()
+        .map(|st: &StageSpec| {
+            let callee = if st.callee_on_stack { it.next() } else { None };
+            let env = st
+                .env
+                .iter()
+                .map(|n| (n.clone(), it.next().unwrap_or_default().to_bytes()))
+                .collect();
+            let words: Vec<Value> = (0..st.words)
+                .map(|_| it.next().unwrap_or_default())
+                .collect();
+            let redirects = st
+                .redirects
+                .iter()
+                .map(|&op| match op {
+                    RedirOp::Dup { .. } => (op, None),
+                    _ => (op, Some(it.next().unwrap_or_default().to_bytes())),
+                })
+                .collect();
+            Stage {
+                callee,
+                env,
+                args: flatten_words(words),
+                redirects,
+                global: st.global,
+            }
+        })
+        .collect()
+}
+
+fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
+    if let Some(Value::Func(f)) = &stage.callee {
+        return Target::Func(f.clone());
+    }
+    if let Some(g) = stage.global
+        && let Some(Some(Value::Func(f))) = fiber.rt.globals.borrow().get(g as usize)
+    {
+        return Target::Func(f.clone());
+    }
+    let Some(name) = stage.args.first() else {
+        return Target::NotFound;
+    };
+    let name = name.to_bytes();
+    if let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup) {
+        return Target::Builtin(b);
+    }
+    let path = fiber.ctx.getenv(b"PATH");
+    match process::find_program(
+        std::ffi::OsStr::from_bytes(&name),
+        path.as_deref(),
+        &fiber.ctx.cwd(),
+    ) {
+        Some(p) => Target::External(p),
+        // A path that exists but cannot run: let the spawn say why (126).
+        None if name.contains(&b'/')
+            && fiber
+                .ctx
+                .cwd()
+                .join(std::ffi::OsStr::from_bytes(&name))
+                .exists() =>
+        {
+            Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
+        }
+        None => Target::NotFound,
+    }
+}
+
+fn not_found_message(args: &[Value]) -> String {
+    let name = args.first().map(Value::to_text).unwrap_or_default();
+    if name == "read" {
+        // `read NAME` is compiled as a statement; anywhere else (a pipeline
+        // stage, with a redirection) it would be looked up as a program.
+        return "command not found: read (`read NAME` is a statement of its own, \
+                not a pipeline stage and without redirections; to read a stream, \
+                pipe it into a function that runs `while read line { ... }`)"
+            .to_string();
+    }
+    match crate::check::hints::command_not_found(&name) {
+        Some(hint) => format!("command not found: {name} ({hint})"),
+        None => format!("command not found: {name}"),
+    }
+}
+
+/// Run `spec` with its values. `Ok(None)`: continue running the fiber (a
+/// frame was pushed or the command already finished).
+pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Option<Halt>, Error> {
+    let mut stages = split_stages(spec, values);
+    for s in &stages {
+        if s.callee.is_none()
+            && let Some(Value::Str(name)) = s.args.first()
+            && name.contains(&0)
+        {
+            return Err(Error::value(format!(
+                "the command name '{}' contains a NUL byte",
+                String::from_utf8_lossy(name).replace('\0', "\\0")
+            )));
+        }
+    }
+    let text = spec.text.clone();
+    if stages.len() == 1
+        && !spec.negated
+        && let Some(stage) = stages.pop()
+    {
+        match resolve(fiber, &stage) {
+            Target::Func(f) => return call_function(fiber, f, stage, spec),
+            Target::Builtin(b) if stage.redirects.is_empty() => {
+                return run_builtin_here(fiber, b, &stage, spec.check, text);
+            }
+            Target::NotFound if spec.check => {
+                fiber.ctx.status.set(127);
+                return Err(Error::command(
+                    text.to_string(),
+                    127,
+                    not_found_message(&stage.args),
+                ));
+            }
+            _ => stages.push(stage),
+        }
+    }
+    let prepared = stages
+        .into_iter()
+        .map(|s| {
+            let target = resolve(fiber, &s);
+            (s, target)
+        })
+        .collect();
+    let fut = run_pipeline(
+        fiber.rt.clone(),
+        fiber.ctx.clone(),
+        prepared,
+        spec.negated,
+        spec.check,
+        text,
+    );
+    Ok(Some(Halt::Await(fut)))
+}
