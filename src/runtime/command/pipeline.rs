@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use futures_lite::future;
@@ -12,9 +13,10 @@ use futures_lite::future;
 use crate::builtins::commands::{BuiltinCmd, Output};
 use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio};
 use crate::runtime::task::{Outcome, drive};
-use crate::runtime::{Io, Runtime, TaskCtx};
+use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
 use crate::vm::error::Error;
 use crate::vm::fiber::{Fiber, Pending, Resume};
+use crate::vm::objects::Closure;
 use crate::vm::value::Value;
 
 use super::here::{write_error, write_output};
@@ -29,7 +31,10 @@ fn stdio_of_in(src: &InSource) -> Result<Stdio, Error> {
     src.stdio().map_err(|e| Error::io(format!("stdin: {e}")))
 }
 
-/// Run a pipeline (or a single external command) to completion.
+/// Run a pipeline (or a single external command) to completion, in five
+/// steps: admit its external stages, connect the stages by pipes and
+/// redirections, start every stage, wait for all of them, and take the
+/// pipeline's status.
 pub(super) fn run_pipeline(
     rt: Rc<Runtime>,
     ctx: Rc<TaskCtx>,
@@ -40,188 +45,269 @@ pub(super) fn run_pipeline(
 ) -> Pending {
     Box::pin(async move {
         let n = stages.len();
-        // Admission: one slot per external stage, all at once, waiting
-        // (cancellably) while too many processes run.
-        let externals = stages
-            .iter()
-            .filter(|(_, t)| matches!(t, Target::External(_)))
-            .count();
-        let _permit = if externals > 0 {
-            let token = ctx.cancel.clone();
-            let permit = future::or(async { Some(rt.slots.acquire(externals).await) }, async {
-                token.requested().await;
-                None
-            })
-            .await;
-            match permit {
-                Some(p) => Some(p),
-                None => return Err(Rc::new(Error::cancelled())),
+        let _permit = admit(&rt, &ctx, &stages).await?;
+        let ios = connect(&ctx, &stages).await?;
+        let mut started = Started::new(n, &ctx);
+        let lone_checked = check && n == 1;
+        for (i, ((stage, target), io)) in stages.into_iter().zip(ios).enumerate() {
+            match target {
+                Target::External(program) => {
+                    started
+                        .external(i, stage, program, io, lone_checked, &text)
+                        .await?;
+                }
+                Target::NotFound => started.not_found(i, &stage, &io).await,
+                Target::Builtin(b) => started.builtin(&rt, &ctx, i, b, stage, io),
+                Target::Func(f) => started.function(&rt, &ctx, i, f, stage, io),
             }
-        } else {
-            None
-        };
-        let base_io = ctx.io();
-        let cwd = ctx.cwd();
-        let env = ctx.env();
-        // Pipes between stages: stage i writes pipes[i].1, stage i+1 reads pipes[i].0.
-        let mut ios = Vec::with_capacity(n);
-        let mut next_stdin: Option<OwnedFd> = None;
-        for (i, (stage, target)) in stages.iter().enumerate() {
-            let mut io = base_io.clone();
-            if let Some(r) = next_stdin.take() {
-                io.stdin = Rc::new(if matches!(target, Target::External(_)) {
-                    InSource::shared(r)
-                } else {
-                    InSource::exclusive(r)
-                });
-            }
-            if i + 1 < n {
-                let (r, w) =
-                    process::pipe().map_err(|e| Rc::new(Error::io(format!("pipe: {e}"))))?;
-                io.stdout = Rc::new(OutSink::from_fd(w));
-                next_stdin = Some(r);
-            }
-            let io = apply_redirects(io, &stage.redirects, &cwd)
-                .await
-                .map_err(Rc::new)?;
-            ios.push(io);
         }
+        let statuses = started.wait(&rt, &ctx).await?;
+        pipeline_status(&statuses, negated, check, text)
+    })
+}
+
+/// Admission: one slot per external stage, all at once, waiting
+/// (cancellably) while too many processes run. The slots are held until
+/// the permit is dropped, when the pipeline has been reaped.
+async fn admit(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+    stages: &[(Stage, Target)],
+) -> Result<Option<crate::runtime::admission::Permit>, Rc<Error>> {
+    let externals = stages
+        .iter()
+        .filter(|(_, t)| matches!(t, Target::External(_)))
+        .count();
+    if externals == 0 {
+        return Ok(None);
+    }
+    let token = ctx.cancel.clone();
+    let permit = future::or(async { Some(rt.slots.acquire(externals).await) }, async {
+        token.requested().await;
+        None
+    })
+    .await;
+    match permit {
+        Some(p) => Ok(Some(p)),
+        None => Err(Rc::new(Error::cancelled())),
+    }
+}
+
+/// Each stage's I/O: the task's, with a pipe from each stage to the next,
+/// then the stage's own redirections applied in order.
+async fn connect(ctx: &TaskCtx, stages: &[(Stage, Target)]) -> Result<Vec<Io>, Rc<Error>> {
+    let n = stages.len();
+    let base_io = ctx.io();
+    let cwd = ctx.cwd();
+    // Stage i writes a pipe's write end; stage i+1 reads its read end.
+    let mut ios = Vec::with_capacity(n);
+    let mut next_stdin: Option<OwnedFd> = None;
+    for (i, (stage, target)) in stages.iter().enumerate() {
+        let mut io = base_io.clone();
+        if let Some(r) = next_stdin.take() {
+            io.stdin = Rc::new(if matches!(target, Target::External(_)) {
+                InSource::shared(r)
+            } else {
+                InSource::exclusive(r)
+            });
+        }
+        if i + 1 < n {
+            let (r, w) = process::pipe().map_err(|e| Rc::new(Error::io(format!("pipe: {e}"))))?;
+            io.stdout = Rc::new(OutSink::from_fd(w));
+            next_stdin = Some(r);
+        }
+        let io = apply_redirects(io, &stage.redirects, &cwd)
+            .await
+            .map_err(Rc::new)?;
+        ios.push(io);
+    }
+    Ok(ios)
+}
+
+/// A pipeline whose stages are being started: the process group of its
+/// external stages, and how each stage ends.
+struct Started {
+    group: Group,
+    /// Per stage, its status once known (set here for a stage that could
+    /// not start, by `wait` for the others).
+    statuses: Vec<Option<i32>>,
+    /// The builtin and function stages, by index.
+    ash_stages: Vec<(usize, StageFuture)>,
+    /// The function stages' cancel tokens: a cancellation of the pipeline
+    /// reaches them.
+    child_tokens: Vec<Rc<CancelToken>>,
+    /// The indexes of the spawned external stages, in spawn order.
+    spawned: Vec<usize>,
+    /// Where "command not found" and spawn failures are reported.
+    stderr: Rc<OutSink>,
+    /// The task's environment and directory, for the external stages.
+    env: Env,
+    cwd: Rc<PathBuf>,
+}
+
+impl Started {
+    fn new(n: usize, ctx: &TaskCtx) -> Started {
         let mut group = Group::in_scope(ctx.cancel.id());
         if let Some(vars) = crate::runtime::deadline::env_for(&ctx.cancel) {
             for (k, v) in vars {
                 group.set_env(k, v);
             }
         }
-        let mut statuses: Vec<Option<i32>> = vec![None; n];
-        let mut ash_stages = Vec::new();
-        let mut child_tokens = Vec::new();
-        let mut spawned = Vec::new();
-        for (i, ((stage, target), io)) in stages.into_iter().zip(ios).enumerate() {
-            match target {
-                Target::External(program) => {
-                    let mut envv = env.clone();
-                    for (k, v) in &stage.env {
-                        envv.set(k.as_bytes(), v);
-                    }
-                    let argv = arg_bytes(&stage.args);
-                    // The OS cannot pass a NUL byte: say so instead of
-                    // truncating the argument.
-                    if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
-                        return Err(Rc::new(Error::value(format!(
-                            "argument {i} of `{}` contains a NUL byte, which cannot be passed to a program",
-                            stage.args.first().map(Value::to_text).unwrap_or_default()
-                        ))));
-                    }
-                    if let Some((k, _)) = stage.env.iter().find(|(_, v)| v.contains(&0)) {
-                        return Err(Rc::new(Error::value(format!(
-                            "environment variable {k} contains a NUL byte"
-                        ))));
-                    }
-                    let argv: Vec<OsString> = argv.into_iter().map(OsString::from_vec).collect();
-                    let cmd = ExternalCmd {
-                        argv,
-                        program,
-                        env: envv.for_child(),
-                        cwd: Some(cwd.as_ref().clone()),
-                        stdin: stdio_of_in(&io.stdin).map_err(Rc::new)?,
-                        stdout: io
-                            .stdout
-                            .stdio_for(1)
-                            .map_err(|e| Rc::new(Error::io(e.to_string())))?,
-                        stderr: io
-                            .stderr
-                            .stdio_for(2)
-                            .map_err(|e| Rc::new(Error::io(e.to_string())))?,
-                    };
-                    drop(io);
-                    match group.spawn(cmd).await {
-                        Ok(()) => spawned.push(i),
-                        Err(SpawnError::NotFound(_)) => {
-                            statuses[i] = Some(127);
-                            let _ = base_io
-                                .stderr
-                                .write_all(
-                                    format!("ash: {}\n", not_found_message(&stage.args)).as_bytes(),
-                                )
-                                .await;
-                        }
-                        // A lone checked command raises the spawn error itself
-                        // (it names the limit or the reason); otherwise it
-                        // is reported like a shell does and the stage fails.
-                        Err(e) if check && n == 1 => {
-                            return Err(Rc::new(Error::command(
-                                text.to_string(),
-                                e.status(),
-                                e.message(),
-                            )));
-                        }
-                        Err(e) => {
-                            statuses[i] = Some(e.status());
-                            let _ = base_io
-                                .stderr
-                                .write_all(format!("ash: {}\n", e.message()).as_bytes())
-                                .await;
-                        }
-                    }
-                }
-                Target::NotFound => {
-                    statuses[i] = Some(127);
-                    let _ = io
-                        .stderr
-                        .write_all(format!("ash: {}\n", not_found_message(&stage.args)).as_bytes())
-                        .await;
-                }
-                Target::Builtin(b) => {
-                    let child = Rc::new(stage_ctx(&ctx, io));
-                    ash_stages.push((i, builtin_stage(rt.clone(), child, b, stage.args)));
-                }
-                Target::Func(f) => {
-                    let child = Rc::new(stage_ctx(&ctx, io));
-                    child_tokens.push(child.cancel.clone());
-                    let mut args = stage.args;
-                    if !args.is_empty() {
-                        args.remove(0);
-                    }
-                    let fiber = Fiber::call(rt.clone(), child, f, args);
-                    ash_stages.push((
-                        i,
-                        Box::pin(async move {
-                            match drive(fiber).await {
-                                Outcome::Value(v) => Ok(status_of_value(&v)),
-                                // Like a process killed by SIGPIPE.
-                                Outcome::Error(e) if e.broken_pipe => Ok(141),
-                                Outcome::Error(e) => Err(e),
-                                Outcome::Exit(c) => Ok(c),
-                            }
-                        }),
-                    ));
-                }
+        Started {
+            group,
+            statuses: vec![None; n],
+            ash_stages: Vec::new(),
+            child_tokens: Vec::new(),
+            spawned: Vec::new(),
+            stderr: ctx.io().stderr,
+            env: ctx.env(),
+            cwd: ctx.cwd(),
+        }
+    }
+
+    /// Spawn an external stage into the group. A lone checked command
+    /// raises a spawn failure itself (it names the limit or the reason);
+    /// otherwise the failure is reported like a shell does and the stage
+    /// fails.
+    async fn external(
+        &mut self,
+        i: usize,
+        stage: Stage,
+        program: PathBuf,
+        io: Io,
+        lone_checked: bool,
+        text: &str,
+    ) -> Result<(), Rc<Error>> {
+        let mut env = self.env.clone();
+        for (k, v) in &stage.env {
+            env.set(k.as_bytes(), v);
+        }
+        let argv = arg_bytes(&stage.args);
+        // The OS cannot pass a NUL byte: say so instead of truncating the
+        // argument.
+        if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
+            return Err(Rc::new(Error::value(format!(
+                "argument {i} of `{}` contains a NUL byte, which cannot be passed to a program",
+                stage.args.first().map(Value::to_text).unwrap_or_default()
+            ))));
+        }
+        if let Some((k, _)) = stage.env.iter().find(|(_, v)| v.contains(&0)) {
+            return Err(Rc::new(Error::value(format!(
+                "environment variable {k} contains a NUL byte"
+            ))));
+        }
+        let argv: Vec<OsString> = argv.into_iter().map(OsString::from_vec).collect();
+        let cmd = ExternalCmd {
+            argv,
+            program,
+            env: env.for_child(),
+            cwd: Some(self.cwd.as_ref().clone()),
+            stdin: stdio_of_in(&io.stdin).map_err(Rc::new)?,
+            stdout: io
+                .stdout
+                .stdio_for(1)
+                .map_err(|e| Rc::new(Error::io(e.to_string())))?,
+            stderr: io
+                .stderr
+                .stdio_for(2)
+                .map_err(|e| Rc::new(Error::io(e.to_string())))?,
+        };
+        drop(io);
+        match self.group.spawn(cmd).await {
+            Ok(()) => self.spawned.push(i),
+            Err(SpawnError::NotFound(_)) => {
+                self.statuses[i] = Some(127);
+                let message = format!("ash: {}\n", not_found_message(&stage.args));
+                let _ = self.stderr.write_all(message.as_bytes()).await;
+            }
+            Err(e) if lone_checked => {
+                return Err(Rc::new(Error::command(
+                    text.to_string(),
+                    e.status(),
+                    e.message(),
+                )));
+            }
+            Err(e) => {
+                self.statuses[i] = Some(e.status());
+                let message = format!("ash: {}\n", e.message());
+                let _ = self.stderr.write_all(message.as_bytes()).await;
             }
         }
+        Ok(())
+    }
+
+    /// A stage naming nothing: status 127, reported on its stderr.
+    async fn not_found(&mut self, i: usize, stage: &Stage, io: &Io) {
+        self.statuses[i] = Some(127);
+        let message = format!("ash: {}\n", not_found_message(&stage.args));
+        let _ = io.stderr.write_all(message.as_bytes()).await;
+    }
+
+    /// A builtin stage: runs in a context of its own, output to its pipe.
+    fn builtin(
+        &mut self,
+        rt: &Rc<Runtime>,
+        ctx: &TaskCtx,
+        i: usize,
+        b: &'static BuiltinCmd,
+        stage: Stage,
+        io: Io,
+    ) {
+        let child = Rc::new(stage_ctx(ctx, io));
+        self.ash_stages
+            .push((i, builtin_stage(rt.clone(), child, b, stage.args)));
+    }
+
+    /// A function stage: a child fiber with its own context.
+    fn function(
+        &mut self,
+        rt: &Rc<Runtime>,
+        ctx: &TaskCtx,
+        i: usize,
+        f: Rc<Closure>,
+        stage: Stage,
+        io: Io,
+    ) {
+        let child = Rc::new(stage_ctx(ctx, io));
+        self.child_tokens.push(child.cancel.clone());
+        let mut args = stage.args;
+        if !args.is_empty() {
+            args.remove(0);
+        }
+        let fiber = Fiber::call(rt.clone(), child, f, args);
+        self.ash_stages.push((
+            i,
+            Box::pin(async move {
+                match drive(fiber).await {
+                    Outcome::Value(v) => Ok(status_of_value(&v)),
+                    // Like a process killed by SIGPIPE.
+                    Outcome::Error(e) if e.broken_pipe => Ok(141),
+                    Outcome::Error(e) => Err(e),
+                    Outcome::Exit(c) => Ok(c),
+                }
+            }),
+        ));
+    }
+
+    /// Wait for every stage (the process group's processes reaped); each
+    /// stage's status. A cancellation of the task kills the group and
+    /// cancels the function stages first, and raises `CancelledError`; a
+    /// function stage's error is raised once all have ended.
+    async fn wait(self, rt: &Runtime, ctx: &TaskCtx) -> Result<Vec<Option<i32>>, Rc<Error>> {
+        let Started {
+            mut group,
+            mut statuses,
+            ash_stages,
+            child_tokens,
+            spawned,
+            ..
+        } = self;
         if let Some(pgid) = group.pgid() {
             rt.groups.borrow_mut().insert(pgid);
             rt.group_event(pgid, ctx.id, true);
         }
         let token = ctx.cancel.clone();
-        let ash_futs = future::poll_fn({
-            let mut pending: Vec<_> = ash_stages.into_iter().map(|(i, f)| (i, Some(f))).collect();
-            let mut results: Vec<(usize, Result<i32, Rc<Error>>)> = Vec::new();
-            move |cx| {
-                for (i, slot) in pending.iter_mut() {
-                    if let Some(f) = slot
-                        && let std::task::Poll::Ready(r) = f.as_mut().poll(cx)
-                    {
-                        results.push((*i, r));
-                        *slot = None;
-                    }
-                }
-                if pending.iter().all(|(_, s)| s.is_none()) {
-                    std::task::Poll::Ready(std::mem::take(&mut results))
-                } else {
-                    std::task::Poll::Pending
-                }
-            }
-        });
+        let ash_futs = join_stages(ash_stages);
         let propagate = {
             let token = token.clone();
             async move {
@@ -272,36 +358,69 @@ pub(super) fn run_pipeline(
         if cancelled || token.is_requested() {
             return Err(Rc::new(Error::cancelled()));
         }
-        if let Some(e) = first_error {
-            return Err(e);
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(statuses),
         }
-        // pipefail: the rightmost failing stage decides.
-        let status = statuses
-            .iter()
-            .rev()
-            .flatten()
-            .copied()
-            .find(|&s| s != 0)
-            .unwrap_or(0);
-        if negated {
-            return Ok(Resume::Status {
-                status: i32::from(status == 0),
-                check: false,
-                text,
-            });
+    }
+}
+
+/// All the builtin and function stages' results, once every one is done.
+fn join_stages(
+    stages: Vec<(usize, StageFuture)>,
+) -> impl std::future::Future<Output = StageResults> {
+    let mut pending: Vec<_> = stages.into_iter().map(|(i, f)| (i, Some(f))).collect();
+    let mut results: StageResults = Vec::new();
+    future::poll_fn(move |cx| {
+        for (i, slot) in pending.iter_mut() {
+            if let Some(f) = slot
+                && let std::task::Poll::Ready(r) = f.as_mut().poll(cx)
+            {
+                results.push((*i, r));
+                *slot = None;
+            }
         }
-        if check && status == 127 && n == 1 {
-            return Err(Rc::new(Error::command(
-                text.to_string(),
-                127,
-                format!("command not found: {text}"),
-            )));
+        if pending.iter().all(|(_, s)| s.is_none()) {
+            std::task::Poll::Ready(std::mem::take(&mut results))
+        } else {
+            std::task::Poll::Pending
         }
-        Ok(Resume::Status {
-            status,
-            check,
+    })
+}
+
+/// The pipeline's status (pipefail: the rightmost failing stage decides),
+/// negated by `!`; a lone checked command that was not found raises.
+fn pipeline_status(
+    statuses: &[Option<i32>],
+    negated: bool,
+    check: bool,
+    text: Rc<str>,
+) -> Result<Resume, Rc<Error>> {
+    let status = statuses
+        .iter()
+        .rev()
+        .flatten()
+        .copied()
+        .find(|&s| s != 0)
+        .unwrap_or(0);
+    if negated {
+        return Ok(Resume::Status {
+            status: i32::from(status == 0),
+            check: false,
             text,
-        })
+        });
+    }
+    if check && status == 127 && statuses.len() == 1 {
+        return Err(Rc::new(Error::command(
+            text.to_string(),
+            127,
+            format!("command not found: {text}"),
+        )));
+    }
+    Ok(Resume::Status {
+        status,
+        check,
+        text,
     })
 }
 
