@@ -71,6 +71,42 @@ pub fn offset_line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Where each line of a text starts: line and column of many offsets
+/// without rescanning the text for each.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// As [`offset_line_col`], for the text the index was made from.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(text.len());
+        let offset = (0..=offset)
+            .rev()
+            .find(|&o| text.is_char_boundary(o))
+            .unwrap_or(0);
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
+    }
+
+    /// The text of 1-based line `line`, without its newline.
+    pub fn line<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let start = self.starts.get(line - 1).copied().unwrap_or(text.len());
+        let end = self.starts.get(line).map_or(text.len(), |&next| next - 1);
+        let line = text.get(start..end.max(start)).unwrap_or("");
+        // As `str::lines`: a `\r` before the newline is not part of it.
+        line.strip_suffix('\r').unwrap_or(line)
+    }
+}
+
 pub fn line_col(loc: &Location) -> (usize, usize) {
     source_line_col(loc.source, loc.span.start as usize)
 }
@@ -96,6 +132,17 @@ pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
 /// two spaces), with the 1-based line and column of the span's start.
 /// `color`: the caret's, when the output is a terminal.
 pub fn snippet(text: &str, span: Span, color: Option<Color>) -> (usize, usize, String) {
+    snippet_with(text, &LineIndex::new(text), span, color)
+}
+
+/// [`snippet`] with the text's line index made once (for many snippets of
+/// one text).
+pub fn snippet_with(
+    text: &str,
+    lines: &LineIndex,
+    span: Span,
+    color: Option<Color>,
+) -> (usize, usize, String) {
     // An error at the end of input points just past the last token, not at
     // an empty last line.
     let end = text.trim_end().len();
@@ -104,9 +151,9 @@ pub fn snippet(text: &str, span: Span, color: Option<Color>) -> (usize, usize, S
     } else {
         span
     };
-    let (line, col) = offset_line_col(text, span.start as usize);
+    let (line, col) = lines.line_col(text, span.start as usize);
     let mut out = String::new();
-    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    let line_text = lines.line(text, line);
     // A very long line is shown as a window around the spot; tabs keep the
     // caret aligned.
     const WINDOW: usize = 60;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::ast::{Block, StmtKind};
 
-use super::shape::{Shape, Sig, Val};
+use super::shape::{Defined, Shape, Sig, Val};
 
 /// One top-level definition of a module.
 #[derive(Clone)]
@@ -153,7 +153,7 @@ fn parse_defs(path: &str, text: &str) -> Option<(Vec<ModuleDef>, Vec<String>)> {
                             rest: def.rest.is_some(),
                             is_async: def.is_async,
                             ret: Shape::UNKNOWN,
-                            defined_at: format!("in {from}"),
+                            defined: Defined::In(from.clone()),
                         })),
                     });
                 }

@@ -118,6 +118,12 @@ fn check_one(file: &OsString, opts: &Options, out: &mut impl Write) -> i32 {
         dir,
         check_path: opts.check_path,
     };
+    let lines = diag::LineIndex::new(&text);
+    let at = Located {
+        file: &name,
+        text: &text,
+        lines: &lines,
+    };
     match check_text(&name, &text, &cx) {
         Err((source, span, message)) => {
             match opts.format {
@@ -125,11 +131,7 @@ fn check_one(file: &OsString, opts: &Options, out: &mut impl Write) -> i32 {
                     eprint!("{}", diag::render(source, span, "syntax error: ", &message))
                 }
                 Format::Json => {
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        json(&name, &text, span, "error", "syntax", &message, "")
-                    );
+                    let _ = writeln!(out, "{}", at.json(span, "error", "syntax", &message, ""));
                 }
             }
             2
@@ -140,17 +142,9 @@ fn check_one(file: &OsString, opts: &Options, out: &mut impl Write) -> i32 {
                 && diag::colors_wanted();
             for f in &findings {
                 let shown = match opts.format {
-                    Format::Text => text_report(&name, &text, f, color),
+                    Format::Text => text_report(&at, f, color),
                     Format::Json => {
-                        json(
-                            &name,
-                            &text,
-                            f.span,
-                            "warning",
-                            f.lint.name(),
-                            &f.message,
-                            &f.help,
-                        ) + "\n"
+                        at.json(f.span, "warning", f.lint.name(), &f.message, &f.help) + "\n"
                     }
                 };
                 let _ = out.write_all(shown.as_bytes());
@@ -180,10 +174,11 @@ pub fn check_text(
     .map_err(|e| (source, e.span, e.message))?;
     let findings = super::lint(&block, text, cx);
     let allowed = allow_comments(text);
+    let lines = diag::LineIndex::new(text);
     Ok(findings
         .into_iter()
         .filter(|f| {
-            let (line, _) = diag::offset_line_col(text, f.span.start as usize);
+            let (line, _) = lines.line_col(text, f.span.start as usize);
             let here = |l: usize| {
                 allowed
                     .get(l.wrapping_sub(1))
@@ -210,9 +205,9 @@ fn allow_comments(text: &str) -> Vec<Vec<Lint>> {
         .collect()
 }
 
-fn text_report(name: &str, text: &str, f: &Finding, color: bool) -> String {
+fn text_report(at: &Located, f: &Finding, color: bool) -> String {
     let caret_color = color.then_some(Color::Yellow);
-    let (line, col, shown) = diag::snippet(text, f.span, caret_color);
+    let (line, col, shown) = diag::snippet_with(at.text, at.lines, f.span, caret_color);
     let head = format!("warning[{}]", f.lint.name());
     let head = if color {
         Color::Yellow.bold().paint(head).to_string()
@@ -220,37 +215,38 @@ fn text_report(name: &str, text: &str, f: &Finding, color: bool) -> String {
         head
     };
     format!(
-        "{name}:{line}:{col}: {head}: {}\n{shown}  help: {}\n",
-        f.message, f.help
+        "{}:{line}:{col}: {head}: {}\n{shown}  help: {}\n",
+        at.file, f.message, f.help
     )
 }
 
-/// One finding as a JSON object: `file`, `line`, `column`, `end_line`,
-/// `end_column` (1-based, the end exclusive, columns in characters),
-/// `severity`, `name`, `message`, `help`.
-fn json(
-    file: &str,
-    text: &str,
-    span: Span,
-    severity: &str,
-    name: &str,
-    message: &str,
-    help: &str,
-) -> String {
-    let (line, column) = diag::offset_line_col(text, span.start as usize);
-    let (end_line, end_column) = diag::offset_line_col(text, span.end as usize);
-    serde_json::json!({
-        "file": file,
-        "line": line,
-        "column": column,
-        "end_line": end_line,
-        "end_column": end_column,
-        "severity": severity,
-        "name": name,
-        "message": message,
-        "help": help,
-    })
-    .to_string()
+/// A file's name and text, to locate findings in.
+struct Located<'a> {
+    file: &'a str,
+    text: &'a str,
+    lines: &'a diag::LineIndex,
+}
+
+impl Located<'_> {
+    /// One finding as a JSON object: `file`, `line`, `column`, `end_line`,
+    /// `end_column` (1-based, the end exclusive, columns in characters),
+    /// `severity`, `name`, `message`, `help`.
+    fn json(&self, span: Span, severity: &str, name: &str, message: &str, help: &str) -> String {
+        let (line, column) = self.lines.line_col(self.text, span.start as usize);
+        let (end_line, end_column) = self.lines.line_col(self.text, span.end as usize);
+        serde_json::json!({
+            "file": self.file,
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "severity": severity,
+            "name": name,
+            "message": message,
+            "help": help,
+        })
+        .to_string()
+    }
 }
 
 #[cfg(test)]

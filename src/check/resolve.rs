@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use crate::ast::Span;
 
 use super::modules::Outside;
-use super::shape::{Facts, Global, Shape, Stored, Val};
+use super::shape::{Defined, Facts, Global, Shape, Stored, Val};
 use super::walk::{Binding, Deferred, Kind, Use, Walker, is_env_name};
 use super::{Finding, Lint};
 
@@ -108,10 +108,19 @@ impl Walker<'_> {
 
     fn unknown_name(&mut self, name: &str, span: Span, assigned: bool) {
         // A variable of that name declared elsewhere: out of scope here.
+        if self.by_name.is_empty() {
+            for (id, b) in self.bindings.iter().enumerate() {
+                if b.kind != Kind::Module {
+                    self.by_name.entry(b.name.clone()).or_default().push(id);
+                }
+            }
+        }
         let elsewhere = self
-            .bindings
-            .iter()
-            .filter(|b| b.name == name && b.kind != Kind::Module)
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&b| &self.bindings[b])
             .min_by_key(|b| b.span.start.abs_diff(span.start))
             .map(|b| (b.span, b.kind));
         let message = if assigned {
@@ -146,27 +155,46 @@ impl Walker<'_> {
         self.warn(Lint::UnknownName, span, message, help);
     }
 
-    /// A defined name one or two edits away.
-    fn similar(&self, name: &str) -> Option<String> {
-        if name.len() < 3 {
+    /// A defined name one or two edits away (computed once per name, and
+    /// for at most `MAX_SUGGESTED` names: a file full of unknown names is
+    /// not worth a quadratic search).
+    fn similar(&mut self, name: &str) -> Option<String> {
+        const MAX_SUGGESTED: usize = 200;
+        if let Some(s) = self.similar_memo.get(name) {
+            return s.clone();
+        }
+        if self.similar_memo.len() >= MAX_SUGGESTED || name.len() < 3 {
             return None;
         }
-        let builtins = crate::builtins::functions::FUNCTIONS.iter().map(|f| f.name);
-        let mut best: Option<(usize, String)> = None;
-        let candidates = self
-            .bindings
-            .iter()
-            .map(|b| b.name.as_str())
-            .chain(builtins)
-            .chain(["args", "script", "status"]);
-        for c in candidates {
-            let d = edit_distance(name, c);
-            let limit = if name.len() > 5 { 2 } else { 1 };
-            if d > 0 && d <= limit && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
-                best = Some((d, c.to_string()));
+        if self.by_length.is_empty() {
+            let builtins = crate::builtins::functions::FUNCTIONS.iter().map(|f| f.name);
+            let names: HashSet<&str> = self
+                .bindings
+                .iter()
+                .map(|b| b.name.as_str())
+                .chain(builtins)
+                .chain(["args", "script", "status"])
+                .collect();
+            for n in names {
+                self.by_length
+                    .entry(n.len())
+                    .or_default()
+                    .push(n.to_string());
             }
         }
-        best.map(|(_, s)| s)
+        let limit = if name.len() > 5 { 2 } else { 1 };
+        let mut best: Option<(usize, &String)> = None;
+        for len in name.len() - limit..=name.len() + limit {
+            for c in self.by_length.get(&len).into_iter().flatten() {
+                let d = edit_distance(name, c);
+                if d > 0 && d <= limit && best.is_none_or(|(bd, bc)| (d, c) < (bd, bc)) {
+                    best = Some((d, c));
+                }
+            }
+        }
+        let found = best.map(|(_, s)| s.clone());
+        self.similar_memo.insert(name.to_string(), found.clone());
+        found
     }
 
     fn unknown_commands(&mut self, commands: Vec<(String, Span)>) {
@@ -260,7 +288,12 @@ impl Walker<'_> {
                             Lint::Arity,
                             span,
                             format!("`{name}` takes {takes}, but this call gives {given_text}"),
-                            format!("see its definition {}", sig.defined_at),
+                            match &sig.defined {
+                                Defined::Here(span) => {
+                                    format!("see its definition at {}", self.line_col(*span))
+                                }
+                                Defined::In(module) => format!("see its definition in {module}"),
+                            },
                         );
                     }
                 }

@@ -63,8 +63,16 @@ pub struct Sig {
     pub is_async: bool,
     /// What a call returns (for an `fn`: its `return`s joined).
     pub ret: Shape,
-    /// Where it is defined: `LINE:COL` in this file, or `std/NAME`.
-    pub defined_at: String,
+    pub defined: Defined,
+}
+
+/// Where a function is defined.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Defined {
+    /// In the script being checked.
+    Here(crate::ast::Span),
+    /// In a module: `std/NAME`, or a local file's path.
+    In(String),
 }
 
 /// An evaluated value: facts that are certain, or `Unknown`.
@@ -107,6 +115,18 @@ impl Val {
 /// Deepest chain of references followed (a longer one is `Unknown`).
 const MAX_DEPTH: u32 = 48;
 
+/// Most steps one evaluation takes: values that share parts
+/// (`let b = [a, a]`, `let c = [b, b]`, ...) would otherwise take time
+/// exponential in their depth. Past it the value is `Unknown`.
+const MAX_STEPS: u32 = 20_000;
+
+#[derive(Default)]
+struct EvalState {
+    /// The variables being evaluated (a cycle adds nothing).
+    visiting: Vec<usize>,
+    steps: u32,
+}
+
 /// The loops a store happened in: each loop's word shapes (a list as long
 /// as the input among them makes it a loop over input).
 pub type Loops = Vec<Rc<Vec<Shape>>>;
@@ -138,51 +158,47 @@ pub trait Facts {
     fn global(&self, name: &str) -> Global;
 
     fn eval(&self, shape: &Shape) -> Val {
-        let mut visiting = Vec::new();
-        eval_in(self, shape, &mut visiting, 0)
+        let mut st = EvalState::default();
+        eval_in(self, shape, &mut st, 0)
     }
 }
 
-fn eval_in<F: Facts + ?Sized>(
-    facts: &F,
-    shape: &Shape,
-    visiting: &mut Vec<usize>,
-    depth: u32,
-) -> Val {
-    if depth > MAX_DEPTH {
+fn eval_in<F: Facts + ?Sized>(facts: &F, shape: &Shape, st: &mut EvalState, depth: u32) -> Val {
+    st.steps += 1;
+    if depth > MAX_DEPTH || st.steps > MAX_STEPS {
         return Val::Unknown;
     }
     let d = depth + 1;
     match shape {
         Shape::Val(v) => v.clone(),
         Shape::Ref(b) => {
-            if visiting.contains(b) {
+            if st.visiting.contains(b) {
                 // A cycle (`xs = xs + [x]`): adds nothing new.
                 return Val::Nothing;
             }
             let Some(stored) = facts.stored(*b) else {
                 return Val::Unknown;
             };
-            visiting.push(*b);
+            st.visiting.push(*b);
             let mut v = Val::Nothing;
             let mut in_input_loop = false;
             for (s, loops) in &stored.values {
-                v = v.join(eval_in(facts, s, visiting, d));
-                in_input_loop |= any_input(facts, loops, visiting, d);
+                v = v.join(eval_in(facts, s, st, d));
+                in_input_loop |= any_input(facts, loops, st, d);
             }
             if let Val::List { input, elem } = v {
                 let mut elem = *elem;
                 let mut input = input || in_input_loop;
                 for (s, loops) in &stored.pushes {
-                    elem = elem.join(eval_in(facts, s, visiting, d));
-                    input |= any_input(facts, loops, visiting, d);
+                    elem = elem.join(eval_in(facts, s, st, d));
+                    input |= any_input(facts, loops, st, d);
                 }
                 v = Val::List {
                     input,
                     elem: Box::new(elem),
                 };
             }
-            visiting.pop();
+            st.visiting.pop();
             match v {
                 Val::Nothing => Val::Unknown,
                 v => v,
@@ -193,7 +209,7 @@ fn eval_in<F: Facts + ?Sized>(
             Global::Bindings(ids) => {
                 let mut v = Val::Nothing;
                 for b in ids {
-                    v = v.join(eval_in(facts, &Shape::Ref(b), visiting, d));
+                    v = v.join(eval_in(facts, &Shape::Ref(b), st, d));
                 }
                 match v {
                     Val::Nothing => Val::Unknown,
@@ -201,19 +217,19 @@ fn eval_in<F: Facts + ?Sized>(
                 }
             }
         },
-        Shape::Call(callee) => match eval_in(facts, callee, visiting, d) {
+        Shape::Call(callee) => match eval_in(facts, callee, st, d) {
             Val::Func(sig) if sig.is_async => Val::Coroutine,
-            Val::Func(sig) => match eval_in(facts, &sig.ret, visiting, d) {
+            Val::Func(sig) => match eval_in(facts, &sig.ret, st, d) {
                 Val::Nothing => Val::Unknown,
                 v => v,
             },
             _ => Val::Unknown,
         },
-        Shape::Map(list, f) => match eval_in(facts, list, visiting, d) {
+        Shape::Map(list, f) => match eval_in(facts, list, st, d) {
             Val::List { input, .. } => {
-                let elem = match eval_in(facts, f, visiting, d) {
+                let elem = match eval_in(facts, f, st, d) {
                     Val::Func(sig) if sig.is_async => Val::Coroutine,
-                    Val::Func(sig) => eval_in(facts, &sig.ret, visiting, d),
+                    Val::Func(sig) => eval_in(facts, &sig.ret, st, d),
                     _ => Val::Unknown,
                 };
                 Val::List {
@@ -223,14 +239,11 @@ fn eval_in<F: Facts + ?Sized>(
             }
             _ => Val::Unknown,
         },
-        Shape::SameList(list) => match eval_in(facts, list, visiting, d) {
+        Shape::SameList(list) => match eval_in(facts, list, st, d) {
             l @ Val::List { .. } => l,
             _ => Val::Unknown,
         },
-        Shape::Add(a, b) => match (
-            eval_in(facts, a, visiting, d),
-            eval_in(facts, b, visiting, d),
-        ) {
+        Shape::Add(a, b) => match (eval_in(facts, a, st, d), eval_in(facts, b, st, d)) {
             (
                 Val::List {
                     input: ia,
@@ -248,7 +261,7 @@ fn eval_in<F: Facts + ?Sized>(
             (Val::Nothing, l @ Val::List { .. }) | (l @ Val::List { .. }, Val::Nothing) => l,
             _ => Val::Unknown,
         },
-        Shape::Elem(list) => match eval_in(facts, list, visiting, d) {
+        Shape::Elem(list) => match eval_in(facts, list, st, d) {
             Val::List { elem, .. } => match *elem {
                 Val::Nothing => Val::Unknown,
                 v => v,
@@ -258,7 +271,7 @@ fn eval_in<F: Facts + ?Sized>(
         Shape::List { input, elems } => {
             let mut elem = Val::Nothing;
             for e in elems {
-                elem = elem.join(eval_in(facts, e, visiting, d));
+                elem = elem.join(eval_in(facts, e, st, d));
             }
             Val::List {
                 input: *input,
@@ -269,19 +282,11 @@ fn eval_in<F: Facts + ?Sized>(
 }
 
 /// Whether one of the loops goes over a list as long as the input.
-fn any_input<F: Facts + ?Sized>(
-    facts: &F,
-    loops: &Loops,
-    visiting: &mut Vec<usize>,
-    depth: u32,
-) -> bool {
+fn any_input<F: Facts + ?Sized>(facts: &F, loops: &Loops, st: &mut EvalState, depth: u32) -> bool {
     loops.iter().any(|words| {
-        words.iter().any(|w| {
-            matches!(
-                eval_in(facts, w, visiting, depth),
-                Val::List { input: true, .. }
-            )
-        })
+        words
+            .iter()
+            .any(|w| matches!(eval_in(facts, w, st, depth), Val::List { input: true, .. }))
     })
 }
 
@@ -306,7 +311,7 @@ mod tests {
             rest: false,
             is_async,
             ret,
-            defined_at: String::new(),
+            defined: Defined::In(String::new()),
         })))
     }
 

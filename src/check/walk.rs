@@ -25,7 +25,7 @@ use crate::ast::{
 };
 
 use super::modules::Env;
-use super::shape::{Loops, Shape, Sig, Stored, Val};
+use super::shape::{Defined, Loops, Shape, Sig, Stored, Val};
 use super::words;
 use super::{Context, Finding, Lint};
 use crate::compile::{is_identifier, read_target};
@@ -133,6 +133,7 @@ type Leaves = Option<&'static str>;
 
 pub(super) struct Walker<'a> {
     pub(super) text: &'a str,
+    pub(super) lines: crate::diag::LineIndex,
     pub(super) env: &'a Env,
     pub(super) cx: &'a Context,
     frames: Vec<Frame>,
@@ -151,6 +152,13 @@ pub(super) struct Walker<'a> {
     pub(super) global_uses: Vec<GlobalUse>,
     pub(super) deferred: Vec<Deferred>,
     pub(super) findings: Vec<Finding>,
+    /// "Did you mean" answers, by unknown name.
+    pub(super) similar_memo: HashMap<String, Option<String>>,
+    /// The script's variables by name (made when first needed, after the
+    /// walk).
+    pub(super) by_name: HashMap<String, Vec<usize>>,
+    /// Every defined name by its length, for "did you mean".
+    pub(super) by_length: HashMap<usize, Vec<String>>,
 }
 
 /// `read NAME` run at the top level (directly or in a top-level condition):
@@ -216,6 +224,7 @@ impl<'a> Walker<'a> {
         }
         Walker {
             text,
+            lines: crate::diag::LineIndex::new(text),
             env,
             cx,
             frames: Vec::new(),
@@ -229,6 +238,9 @@ impl<'a> Walker<'a> {
             global_uses: Vec::new(),
             deferred: Vec::new(),
             findings: Vec::new(),
+            similar_memo: HashMap::new(),
+            by_name: HashMap::new(),
+            by_length: HashMap::new(),
         }
     }
 
@@ -256,7 +268,7 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn line_col(&self, span: Span) -> String {
-        let (l, c) = crate::diag::offset_line_col(self.text, span.start as usize);
+        let (l, c) = self.lines.line_col(self.text, span.start as usize);
         format!("{l}:{c}")
     }
 
@@ -395,7 +407,7 @@ impl<'a> Walker<'a> {
                 && !reported
             {
                 reported = true;
-                let (line, _) = crate::diag::offset_line_col(self.text, at.start as usize);
+                let (line, _) = self.lines.line_col(self.text, at.start as usize);
                 let message = if what == "if" {
                     format!(
                         "this is never run: every branch of the `if` on line {line} leaves the block"
@@ -657,7 +669,7 @@ impl<'a> Walker<'a> {
             rest: def.rest.is_some(),
             is_async: def.is_async,
             ret,
-            defined_at: format!("at {}", self.line_col(def.span)),
+            defined: Defined::Here(def.span),
         })
     }
 
