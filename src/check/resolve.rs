@@ -344,6 +344,12 @@ impl Walker<'_> {
             if b.kind != Kind::Let || b.reads > 0 || b.name.starts_with('_') {
                 continue;
             }
+            // A `source`d file runs in the script's scope and may read
+            // what its top level defines.
+            let top = self.globals.get(&b.name).is_some_and(|ids| ids.contains(&id));
+            if top && self.uses_source {
+                continue;
+            }
             let first = b.stored.values.first().map(|(s, _)| s.clone());
             found.push((id, first));
         }

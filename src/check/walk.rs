@@ -585,7 +585,8 @@ impl<'a> Walker<'a> {
             }
             StmtKind::Command(a) => {
                 self.andor(a, Mode::Statement);
-                is_exit(a).then_some("exit")
+                // (Unless the script defines a function of that name.)
+                (is_exit(a) && !self.top_names.contains("exit")).then_some("exit")
             }
             StmtKind::Expr(e) => {
                 let shape = self.expr(e);
