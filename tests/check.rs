@@ -265,6 +265,7 @@ fn every_lint_has_a_case_file_and_a_docs_entry() {
         "escape",
         "unreachable",
         "unused",
+        "bash-syntax",
         "unknown-command",
     ] {
         assert!(

@@ -53,12 +53,15 @@ pub enum Lint {
     Escape,
     Unreachable,
     Unused,
+    /// Written as in bash, meaning something else in ash: `$1`, `$?`,
+    /// `$((...))`, backquotes, `[[ ]]`, `i++`...
+    BashSyntax,
     /// Only with `--check --path`: a command found nowhere.
     UnknownCommand,
 }
 
 impl Lint {
-    pub const ALL: [Lint; 10] = [
+    pub const ALL: [Lint; 11] = [
         Lint::NeverAwaited,
         Lint::UnknownName,
         Lint::Arity,
@@ -68,6 +71,7 @@ impl Lint {
         Lint::Escape,
         Lint::Unreachable,
         Lint::Unused,
+        Lint::BashSyntax,
         Lint::UnknownCommand,
     ];
 
@@ -83,6 +87,7 @@ impl Lint {
             Lint::Escape => "escape",
             Lint::Unreachable => "unreachable",
             Lint::Unused => "unused",
+            Lint::BashSyntax => "bash-syntax",
             Lint::UnknownCommand => "unknown-command",
         }
     }

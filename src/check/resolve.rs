@@ -346,7 +346,10 @@ impl Walker<'_> {
             }
             // A `source`d file runs in the script's scope and may read
             // what its top level defines.
-            let top = self.globals.get(&b.name).is_some_and(|ids| ids.contains(&id));
+            let top = self
+                .globals
+                .get(&b.name)
+                .is_some_and(|ids| ids.contains(&id));
             if top && self.uses_source {
                 continue;
             }

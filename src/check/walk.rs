@@ -740,8 +740,10 @@ impl<'a> Walker<'a> {
                         callee = Some((Shape::Global(name.to_string()), name.to_string()));
                     }
                     self.escape_check(name, w.span);
+                    self.bash_command(cmd, name, w.span);
                 }
                 Some(name) => {
+                    self.bash_command(cmd, name, w.span);
                     if !name.contains('/') {
                         self.global_uses.push(GlobalUse {
                             name: name.to_string(),
@@ -809,6 +811,7 @@ impl<'a> Walker<'a> {
     /// A word's parts; its shape (a glob is a list as long as the input).
     fn word(&mut self, w: &Word) -> Shape {
         self.index_glob(&w.parts, w.span);
+        self.bash_habit(w.span);
         let mut shapes: Vec<Shape> = w.parts.iter().map(|p| self.word_part(p)).collect();
         let glob = w.parts.iter().any(|p| {
             matches!(p, WordPart::Lit { text, quoted: false } if crate::compile::has_glob_meta(text))
@@ -839,6 +842,51 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// `$1`, `$?`, `$((`, backquotes in the source of a word or string.
+    fn bash_habit(&mut self, span: Span) {
+        if let Some(h) = words::bash_habit(self.src(span)) {
+            self.habit(span, h);
+        }
+    }
+
+    fn habit(&mut self, span: Span, h: words::Habit) {
+        let start = span.start as usize + h.at;
+        self.warn(
+            Lint::BashSyntax,
+            Span::new(start, start + h.len),
+            h.message,
+            h.help,
+        );
+    }
+
+    /// A command name that is bash syntax: `[[`, `local`, `fi`, `i++`,
+    /// `x += 1`.
+    fn bash_command(&mut self, cmd: &Command, name: &str, span: Span) {
+        if self.lookup_local(name).is_some() || self.top_names.contains(name) {
+            return;
+        }
+        let hint = super::hints::command_not_found(name).or_else(|| {
+            let op = cmd.words.get(1).and_then(words::literal)?;
+            (is_identifier(name) && ["+=", "-=", "*=", "/="].contains(&op)).then(|| {
+                format!(
+                    "to update a variable, write `{name} = {name} {} ...`",
+                    &op[..1]
+                )
+            })
+        });
+        if let Some(hint) = hint {
+            self.warn(
+                Lint::BashSyntax,
+                span,
+                format!(
+                    "`{}` is bash syntax; ash runs it as a command, which does not exist",
+                    self.short(cmd.span)
+                ),
+                hint,
+            );
+        }
+    }
+
     fn index_glob(&mut self, parts: &[WordPart], span: Span) {
         if let Some(found) = words::index_glob(parts) {
             self.warn(Lint::IndexGlob, span, found.message(), found.help());
@@ -856,6 +904,7 @@ impl<'a> Walker<'a> {
             | ExprKind::Duration(_) => Shape::OTHER,
             ExprKind::Str(parts) => {
                 self.index_glob(parts, e.span);
+                self.bash_habit(e.span);
                 for p in parts {
                     self.word_part(p);
                 }
@@ -874,6 +923,9 @@ impl<'a> Walker<'a> {
             }
             ExprKind::Var(ident) => self.read_name(ident),
             ExprKind::Capture(body) => {
+                if self.src(e.span).starts_with("$((") {
+                    self.habit(e.span, words::arithmetic(0));
+                }
                 let inherit = self.scope_body();
                 self.body_frame(body, inherit);
                 Shape::OTHER

@@ -120,6 +120,144 @@ fn brace_list(text: &str) -> bool {
     })
 }
 
+/// A habit from bash in a word's source text: a special parameter (`$1`,
+/// `$@`, `$*`, `$#`, `$?`), arithmetic `$((...))`, or a backquoted
+/// command. Single quotes, backslash escapes, and the code inside `${ }`
+/// and `$( )` (checked as words of their own) are skipped; backquotes only
+/// count outside quotes (inside, they are often just text).
+pub fn bash_habit(src: &str) -> Option<Habit> {
+    let b = src.as_bytes();
+    let (mut i, mut double) = (0, false);
+    let plain = |at: usize, what: &str, help: String| Habit {
+        at,
+        len: what.len(),
+        message: format!("`{what}` is bash; ash reads it as plain text"),
+        help,
+    };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'\'' if !double => match src[i + 1..].find('\'') {
+                Some(end) => i += end + 1,
+                None => return None,
+            },
+            b'"' => double = !double,
+            b'`' if !double => {
+                // The closing backquote may be in this word or, after a
+                // blank, in a later one: `date +%F`.
+                let end = src[i + 1..].find('`');
+                if end.is_none() && i > 0 {
+                    // The closing one of a pair opened in an earlier word.
+                    i += 1;
+                    continue;
+                }
+                let help = match end {
+                    Some(end) => format!(
+                        "write `$({})` for the command's output",
+                        &src[i + 1..i + 1 + end]
+                    ),
+                    None => "write `$(command)` for a command's output".to_string(),
+                };
+                return Some(Habit {
+                    at: i,
+                    len: end.map_or(1, |e| e + 2),
+                    message:
+                        "backquotes are bash's command substitution; ash reads them as plain text"
+                            .into(),
+                    help,
+                });
+            }
+            b'$' => match b.get(i + 1) {
+                Some(b'(') if b.get(i + 2) == Some(&b'(') => return Some(arithmetic(i)),
+                Some(b'(' | b'{') => {
+                    i = skip_nested(b, i + 1);
+                    continue;
+                }
+                Some(&c @ b'0'..=b'9')
+                    if !matches!(b.get(i + 2), Some(b'0'..=b'9' | b'.' | b',')) =>
+                {
+                    let n = usize::from(c - b'0');
+                    let help = if n == 0 {
+                        "the script's path is `$script`".to_string()
+                    } else {
+                        format!(
+                            "the script's arguments are the list `$args`: write `${{args[{}]}}`",
+                            n - 1
+                        )
+                    };
+                    return Some(plain(i, &src[i..i + 2], help));
+                }
+                Some(b'@' | b'*') => {
+                    let help = "the script's arguments are the list `$args` (a list expands to one argument per element)";
+                    return Some(plain(i, &src[i..i + 2], help.into()));
+                }
+                Some(b'#') => {
+                    let help = "the number of arguments is `(len(args))`";
+                    return Some(plain(i, "$#", help.into()));
+                }
+                Some(b'?') => {
+                    let help = "the last command's exit status is `$status`";
+                    return Some(plain(i, "$?", help.into()));
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `$((` at `at`: bash arithmetic.
+pub fn arithmetic(at: usize) -> Habit {
+    Habit {
+        at,
+        len: 3,
+        message: "`$((...))` is bash arithmetic; ash runs the value of `(...)` as a command".into(),
+        help: "in ash an expression in parentheses is its value: `(1 + 2)`, or `${1 + 2}` inside a word".into(),
+    }
+}
+
+/// A habit from bash found by [`bash_habit`]: where (a byte offset and
+/// length in the text), what it is, and the ash form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Habit {
+    pub at: usize,
+    pub len: usize,
+    pub message: String,
+    pub help: String,
+}
+
+/// The index just past the bracket group opening at `open` (`(` or `{`),
+/// nested groups and quotes included.
+fn skip_nested(b: &[u8], open: usize) -> usize {
+    let mut depth = 0;
+    let mut i = open;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(b'"') if c == b'\\' => i += 1,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'\\' => i += 1,
+                b'(' | b'{' => depth += 1,
+                b')' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +288,33 @@ mod tests {
         assert!(!g.glob);
         assert_eq!(g.bracket, "[$i]");
         assert_eq!(g.fixed(), "${xs[i]}");
+    }
+
+    #[test]
+    fn bash_habits_in_words() {
+        let found = |s: &str| bash_habit(s).map(|h| (h.at, h.len));
+        assert_eq!(found("$1"), Some((0, 2)));
+        assert_eq!(found("\"usage: $0 FILE\""), Some((8, 2)));
+        assert_eq!(found("x$?"), Some((1, 2)));
+        assert_eq!(found("$#"), Some((0, 2)));
+        assert_eq!(found("\"$@\""), Some((1, 2)));
+        assert_eq!(found("$((1+2))"), Some((0, 3)));
+        assert_eq!(found("`date`"), Some((0, 6)));
+        // Literal text, money, escapes, code of its own, quoted backquotes.
+        for clean in [
+            "'$1'",
+            "\\$1",
+            "\"costs $5.00\"",
+            "$10",
+            "${f('$1')}",
+            "$(echo '$?')",
+            "\"run `make`\"",
+            "$name",
+            "'`x`'",
+            "$",
+        ] {
+            assert_eq!(found(clean), None, "{clean}");
+        }
     }
 
     #[test]
