@@ -53,14 +53,17 @@ pub struct Stmt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
-    /// `let x = EXPR`
+    /// `let x = EXPR`, `let [a, ...rest] = EXPR`
     Let {
-        name: Ident,
+        pattern: Pattern,
         value: Expr,
     },
-    /// `x = EXPR`, `xs[i] = EXPR`, `m.k = EXPR`, `m["k"] = EXPR`
+    /// `x = EXPR`, `xs[i] = EXPR`, `m.k = EXPR`, `m["k"] = EXPR`; with
+    /// `op`, the compound form `x += EXPR` (`-= *= /= //= %= **=`), whose
+    /// target is evaluated once.
     Assign {
         target: Expr,
+        op: Option<BinaryOp>,
         value: Expr,
     },
     /// `export NAME = EXPR` (value given) or `export NAME`
@@ -77,9 +80,10 @@ pub enum StmtKind {
         cond: Cond,
         body: Block,
     },
-    /// `for NAME in WORD... { }`: the words are expanded as command arguments.
+    /// `for NAME in WORD... { }`: the words are expanded as command
+    /// arguments. `for [k, v] in ...` destructures each item.
     For {
-        var: Ident,
+        pattern: Pattern,
         words: Vec<Word>,
         body: Block,
     },
@@ -104,10 +108,60 @@ pub enum StmtKind {
     },
     /// A command line: pipelines joined by `&&` / `||`, maybe with `&`.
     Command(AndOr),
+    /// `{ statements }` as a statement: a group with its own scope. Piped
+    /// or redirected, it is a [`Stage::Compound`] instead.
+    Group(Block),
     /// A statement that is an expression: a keyword form such as
     /// `await $t`, `sleep 1`, `gather {..} {..}`, `cancel $t`, `spawn {..}`,
     /// or a call written `f(a, b)` at the start of a statement.
     Expr(Expr),
+}
+
+/// What `let` and `for` bind: a name, or a list taken apart.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    Name(Ident),
+    /// `[a, b]`, `[first, ...rest]`, `[a, [b, c]]`, `[...init, last]`: the
+    /// value must be a list of exactly that many items (at least, with a
+    /// rest), else `ValueError`.
+    List {
+        before: Vec<Pattern>,
+        rest: Option<Ident>,
+        after: Vec<Pattern>,
+        span: Span,
+    },
+}
+
+impl Pattern {
+    /// Every name the pattern binds, left to right.
+    pub fn names(&self) -> Vec<&Ident> {
+        let mut out = Vec::new();
+        self.collect_names(&mut out);
+        out
+    }
+
+    fn collect_names<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        match self {
+            Pattern::Name(id) => out.push(id),
+            Pattern::List {
+                before,
+                rest,
+                after,
+                ..
+            } => {
+                before.iter().for_each(|p| p.collect_names(out));
+                out.extend(rest.iter());
+                after.iter().for_each(|p| p.collect_names(out));
+            }
+        }
+    }
+
+    pub fn span(&self) -> Span {
+        match self {
+            Pattern::Name(id) => id.span,
+            Pattern::List { span, .. } => *span,
+        }
+    }
 }
 
 /// A condition of `if`, `elif` or `while`.
@@ -165,7 +219,44 @@ pub enum Connector {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pipeline {
     pub negated: bool,
-    pub stages: Vec<Command>,
+    pub stages: Vec<Stage>,
+    pub span: Span,
+}
+
+/// One stage of a pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    Command(Command),
+    /// `while ... { } < f`, `cat f | for x in ... { }`, `{ a; b } | sort`,
+    /// `timeout 5s { } > log`: a compound statement (or a keyword
+    /// expression) run as a stage, in the current task.
+    Compound(Compound),
+}
+
+impl Stage {
+    pub fn span(&self) -> Span {
+        match self {
+            Stage::Command(c) => c.span,
+            Stage::Compound(c) => c.span,
+        }
+    }
+
+    pub fn redirects(&self) -> &[Redirect] {
+        match self {
+            Stage::Command(c) => &c.redirects,
+            Stage::Compound(c) => &c.redirects,
+        }
+    }
+}
+
+/// A compound statement used as a pipeline stage, with its redirections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compound {
+    /// A `While`, `For`, `If`, `Group`, or `Expr` (a keyword form such as
+    /// `timeout` or `gather`) statement; `read NAME` as a stage is a
+    /// `Command` statement.
+    pub body: Box<Stmt>,
+    pub redirects: Vec<Redirect>,
     pub span: Span,
 }
 
@@ -203,6 +294,9 @@ pub enum RedirOp {
     WriteAll,
     /// `&>> f`
     AppendAll,
+    /// `<<EOF`, `<<'EOF'`, `<<-EOF` and `<<< word`: stdin is the target's
+    /// text (the here-document's body, or the word and a newline).
+    Here,
 }
 
 /// One command-mode word: adjacent parts joined, never split.
@@ -257,6 +351,13 @@ pub enum ExprKind {
     /// `and` / `or` short-circuit; the others evaluate both sides.
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Index(Box<Expr>, Box<Expr>),
+    /// `xs[a:b]`, `s[:-4]`, `xs[::-1]`: each bound optional.
+    Slice {
+        target: Box<Expr>,
+        start: Option<Box<Expr>>,
+        end: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
+    },
     Field(Box<Expr>, Ident),
     /// `f(a, b)`
     Call(Box<Expr>, Vec<Expr>),
@@ -320,7 +421,11 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+    /// `//`: floor division.
+    FloorDiv,
     Rem,
+    /// `**`
+    Pow,
     Eq,
     Ne,
     Lt,

@@ -43,7 +43,8 @@ fn glob_hint(word: &str) -> Option<String> {
             kind: crate::ast::StmtKind::Command(a),
             ..
         }) = block.stmts.first()
-        && let Some(w) = a.first.stages.first().and_then(|c| c.words.get(1))
+        && let Some(crate::ast::Stage::Command(c)) = a.first.stages.first()
+        && let Some(w) = c.words.get(1)
         && let Some(found) = super::words::index_glob(&w.parts)
     {
         return Some(format!(
@@ -65,8 +66,7 @@ fn glob_hint(word: &str) -> Option<String> {
 }
 
 /// A command that was not found, from its source text (`before`: the two
-/// characters before it): `$((...))` runs `(...)`'s value as a command,
-/// `x += 1` runs `x`.
+/// characters before it): `$((...))` runs `(...)`'s value as a command.
 fn command_hint(name: &str, text: &str, before: &str) -> Option<String> {
     if before.ends_with("$(") && text.starts_with('(') {
         let inner = text.trim_start_matches('(').trim_end_matches(')');
@@ -74,17 +74,7 @@ fn command_hint(name: &str, text: &str, before: &str) -> Option<String> {
             "`$((...))` is bash arithmetic; in ash an expression in parentheses is its value: `({inner})`, or `${{{inner}}}` inside a word"
         ));
     }
-    let mut words = text.split_whitespace();
-    if let (Some(var), Some(op)) = (words.next(), words.next())
-        && var == name
-        && is_name(var)
-        && ["+=", "-=", "*=", "/="].contains(&op)
-    {
-        let sign = &op[..1];
-        return Some(format!(
-            "to update a variable, write `{var} = {var} {sign} ...`"
-        ));
-    }
+    let _ = name;
     None
 }
 
@@ -101,19 +91,7 @@ pub fn command_not_found(name: &str) -> Option<String> {
             && is_name(var)
         {
             let sign = &op[..1];
-            return Some(format!(
-                "`{name}` is bash; in ash write `{var} = {var} {sign} 1`"
-            ));
-        }
-    }
-    for op in ["+=", "-=", "*=", "/="] {
-        if let Some((var, value)) = name.split_once(op)
-            && is_name(var)
-        {
-            let sign = &op[..1];
-            return Some(format!(
-                "`{name}` is bash; in ash write `{var} = {var} {sign} {value}`"
-            ));
+            return Some(format!("`{name}` is bash; in ash write `{var} {sign}= 1`"));
         }
     }
     match name {
@@ -150,8 +128,6 @@ mod tests {
         assert!(h.contains("$status"), "{h}");
         let h = hint(ErrorKind::Command, "command not found: 3", "(1+2)", "$(").expect("hint");
         assert!(h.contains("(1+2)"), "{h}");
-        let h = hint(ErrorKind::Command, "command not found: x", "x += 2", "").expect("hint");
-        assert!(h.contains("x = x + ..."), "{h}");
         assert_eq!(
             hint(ErrorKind::Command, "command not found: foo", "foo x", ""),
             None
@@ -159,9 +135,7 @@ mod tests {
         let h = command_not_found("[[").expect("hint");
         assert!(h.contains("test"), "{h}");
         let h = command_not_found("i++").expect("hint");
-        assert!(h.contains("i = i + 1"), "{h}");
-        let h = command_not_found("s+=x").expect("hint");
-        assert!(h.contains("s = s + x"), "{h}");
+        assert!(h.contains("i += 1"), "{h}");
         assert_eq!(command_not_found("ls"), None);
     }
 }

@@ -158,7 +158,15 @@ fn parse_defs(path: &str, text: &str) -> Option<(Vec<ModuleDef>, Vec<String>)> {
                     });
                 }
             }
-            StmtKind::Let { name, .. } | StmtKind::Export { name, .. } => defs.push(ModuleDef {
+            StmtKind::Let { pattern, .. } => {
+                for name in pattern.names() {
+                    defs.push(ModuleDef {
+                        name: name.name.clone(),
+                        val: Val::Unknown,
+                    });
+                }
+            }
+            StmtKind::Export { name, .. } => defs.push(ModuleDef {
                 name: name.name.clone(),
                 val: Val::Unknown,
             }),

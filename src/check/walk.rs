@@ -20,8 +20,8 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::ast::{
-    AndOr, Block, Body, Branch, Command, Cond, Expr, ExprKind, FnDef, Ident, Pipeline, Span, Stmt,
-    StmtKind, Word, WordPart,
+    AndOr, Block, Body, Branch, Command, Cond, Expr, ExprKind, FnDef, Ident, Pattern, Pipeline,
+    Span, Stage, Stmt, StmtKind, Word, WordPart,
 };
 
 use super::modules::Env;
@@ -167,7 +167,8 @@ pub fn top_level_reads(stmt: &Stmt) -> Vec<String> {
     let mut out = Vec::new();
     let mut andor = |a: &AndOr| {
         for p in std::iter::once(&a.first).chain(a.rest.iter().map(|(_, p)| p)) {
-            if let [stage] = p.stages.as_slice()
+            // `read NAME`, alone or as the last stage, sets NAME here.
+            if let Some(Stage::Command(stage)) = p.stages.last()
                 && !p.negated
                 && let Some(v) = read_target(stage)
             {
@@ -207,11 +208,13 @@ impl<'a> Walker<'a> {
         let mut top_names = HashSet::new();
         for stmt in &block.stmts {
             match &stmt.kind {
-                StmtKind::Let { name, .. } => {
-                    if !uses_source {
-                        hoisted.insert(name.name.clone());
+                StmtKind::Let { pattern, .. } => {
+                    for name in pattern.names() {
+                        if !uses_source {
+                            hoisted.insert(name.name.clone());
+                        }
+                        top_names.insert(name.name.clone());
                     }
-                    top_names.insert(name.name.clone());
                 }
                 StmtKind::FnDecl(FnDef {
                     name: Some(name), ..
@@ -381,6 +384,22 @@ impl<'a> Walker<'a> {
         });
     }
 
+    /// `let NAME = ...` (or a name of a `let` pattern) with the value's shape.
+    fn let_name(&mut self, name: &Ident, shape: Shape) {
+        if self.at_top() {
+            // The top-level `let`s of one name are one variable.
+            if let Some(&b) = self
+                .globals
+                .get(&name.name)
+                .and_then(|v| v.iter().find(|&&b| self.bindings[b].kind == Kind::Let))
+            {
+                self.bindings[b].stored.values.push((shape, Vec::new()));
+                return;
+            }
+        }
+        self.declare(name, Kind::Let, Some(shape));
+    }
+
     /// `read NAME`: stores into an existing variable, else declares it in
     /// the current scope (a global at the top level), as the compiler does.
     fn read_into(&mut self, name: &str, span: Span) {
@@ -458,27 +477,32 @@ impl<'a> Walker<'a> {
 
     fn stmt(&mut self, stmt: &Stmt) -> Leaves {
         match &stmt.kind {
-            StmtKind::Let { name, value } => {
+            StmtKind::Let {
+                pattern: Pattern::Name(name),
+                value,
+            } => {
                 let shape = self.expr(value);
-                if self.at_top() {
-                    // The top-level `let`s of one name are one variable.
-                    if let Some(&b) = self
-                        .globals
-                        .get(&name.name)
-                        .and_then(|v| v.iter().find(|&&b| self.bindings[b].kind == Kind::Let))
-                    {
-                        self.bindings[b].stored.values.push((shape, Vec::new()));
-                        return None;
-                    }
-                }
-                self.declare(name, Kind::Let, Some(shape));
+                self.let_name(name, shape);
                 None
             }
-            StmtKind::Assign { target, value } => {
+            StmtKind::Let { pattern, value } => {
+                self.expr(value);
+                for name in pattern.names() {
+                    self.let_name(name, Shape::UNKNOWN);
+                }
+                None
+            }
+            StmtKind::Assign { target, op, value } => {
+                if op.is_some() {
+                    // `x += v` reads `x` too.
+                    self.expr(target);
+                }
                 let shape = self.expr(value);
+                let shape = if op.is_some() { Shape::UNKNOWN } else { shape };
                 self.assign_target(target, shape);
                 None
             }
+            StmtKind::Group(body) => self.scoped(body),
             StmtKind::Export { name, value } => {
                 match value {
                     Some(v) => {
@@ -521,10 +545,16 @@ impl<'a> Walker<'a> {
                 );
                 None
             }
-            StmtKind::For { var, words, body } => {
+            StmtKind::For {
+                pattern,
+                words,
+                body,
+            } => {
                 let shapes: Vec<Shape> = words.iter().map(|w| self.word(w)).collect();
                 self.frame().scopes.push(Vec::new());
-                self.declare(var, Kind::Opaque, None);
+                for var in pattern.names() {
+                    self.declare(var, Kind::Opaque, None);
+                }
                 self.in_loop(shapes, |w| {
                     w.scoped(body);
                 });
@@ -695,7 +725,9 @@ impl<'a> Walker<'a> {
     fn pipeline(&mut self, p: &Pipeline, mode: Mode) {
         let n = p.stages.len();
         for stage in &p.stages[..n.saturating_sub(1)] {
-            if stage.words.first().and_then(words::literal) == Some("read") {
+            if let Stage::Command(stage) = stage
+                && stage.words.first().and_then(words::literal) == Some("read")
+            {
                 self.warn(
                     Lint::ReadInPipeline,
                     stage.span,
@@ -704,17 +736,35 @@ impl<'a> Walker<'a> {
                 );
             }
         }
-        if let [stage] = p.stages.as_slice()
-            && !p.negated
-            && let Some(var) = read_target(stage)
-        {
-            let span = stage.words.get(1).map_or(stage.span, |w| w.span);
-            self.read_into(var, span);
-            return;
-        }
         let single = n == 1 && !p.negated && mode != Mode::Coroutine;
-        for stage in &p.stages {
-            self.stage(stage, single);
+        for (k, stage) in p.stages.iter().enumerate() {
+            match stage {
+                // `read NAME` alone or as the last stage sets NAME here.
+                Stage::Command(c)
+                    if k + 1 == n
+                        && !p.negated
+                        && let Some(var) = read_target(c) =>
+                {
+                    for r in &c.redirects {
+                        if let Some(t) = &r.target {
+                            self.word(t);
+                        }
+                    }
+                    let span = c.words.get(1).map_or(c.span, |w| w.span);
+                    self.read_into(var, span);
+                }
+                Stage::Command(c) => self.stage(c, single),
+                // A compound stage runs in the current task, with the
+                // variables around it.
+                Stage::Compound(c) => {
+                    self.stmt(&c.body);
+                    for r in &c.redirects {
+                        if let Some(t) = &r.target {
+                            self.word(t);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -859,21 +909,12 @@ impl<'a> Walker<'a> {
         );
     }
 
-    /// A command name that is bash syntax: `[[`, `local`, `fi`, `i++`,
-    /// `x += 1`.
+    /// A command name that is bash syntax: `[[`, `local`, `fi`, `i++`.
     fn bash_command(&mut self, cmd: &Command, name: &str, span: Span) {
         if self.lookup_local(name).is_some() || self.top_names.contains(name) {
             return;
         }
-        let hint = super::hints::command_not_found(name).or_else(|| {
-            let op = cmd.words.get(1).and_then(words::literal)?;
-            (is_identifier(name) && ["+=", "-=", "*=", "/="].contains(&op)).then(|| {
-                format!(
-                    "to update a variable, write `{name} = {name} {} ...`",
-                    &op[..1]
-                )
-            })
-        });
+        let hint = super::hints::command_not_found(name);
         if let Some(hint) = hint {
             self.warn(
                 Lint::BashSyntax,
@@ -950,6 +991,18 @@ impl<'a> Walker<'a> {
             ExprKind::Field(c, _) => {
                 self.expr(c);
                 Shape::UNKNOWN
+            }
+            ExprKind::Slice {
+                target,
+                start,
+                end,
+                step,
+            } => {
+                let shape = self.expr(target);
+                for b in [start, end, step].into_iter().flatten() {
+                    self.expr(b);
+                }
+                shape
             }
             ExprKind::Call(callee, args) => self.call(callee, args, e.span),
             ExprKind::Lambda(def) => Shape::Val(Val::Func(self.function(def))),
@@ -1093,12 +1146,10 @@ enum Mode {
 
 /// `while read line` (or `... | read line`): a loop over input.
 fn reads_input(a: &AndOr) -> bool {
-    a.first
-        .stages
-        .last()
-        .and_then(|s| s.words.first())
-        .and_then(words::literal)
-        == Some("read")
+    match a.first.stages.last() {
+        Some(Stage::Command(c)) => c.words.first().and_then(words::literal) == Some("read"),
+        _ => false,
+    }
 }
 
 /// `exit` alone as a statement: nothing after it runs.
@@ -1106,5 +1157,5 @@ fn is_exit(a: &AndOr) -> bool {
     a.rest.is_empty()
         && !a.background
         && !a.first.negated
-        && matches!(a.first.stages.as_slice(), [c] if c.words.first().and_then(words::literal) == Some("exit"))
+        && matches!(a.first.stages.as_slice(), [Stage::Command(c)] if c.words.first().and_then(words::literal) == Some("exit"))
 }

@@ -1,9 +1,11 @@
 //! Command mode: words, pipelines, `&&`/`||`, background jobs.
 
-use crate::ast::{AndOr, Command, Connector, Pipeline, Span, Word, WordPart};
+use crate::ast::{
+    AndOr, Command, Compound, Connector, Pipeline, RedirOp, Span, Stage, Word, WordPart,
+};
 use crate::vm::chunk::{CmdSpec, Op, StageSpec};
 
-use super::{CResult, Compiler};
+use super::{CResult, Compiler, StageExit};
 
 /// Unquoted glob metacharacters make a word a glob: `*`, `?`, or a `[`
 /// with a `]` after it (a lone `[`, as in `[ 3 -gt 2 ]`, is literal).
@@ -126,13 +128,53 @@ impl Compiler<'_> {
         let check = check && !p.negated;
         if let [stage] = p.stages.as_slice()
             && !p.negated
-            && let Some(var) = read_target(stage)
         {
-            return self.read_builtin(var, check, stage.span);
+            match stage {
+                Stage::Command(c) if c.redirects.is_empty() => {
+                    if let Some(var) = read_target(c) {
+                        let target = self.read_target_here(var, c.span);
+                        return self.read_line(var, target, check, c.span);
+                    }
+                }
+                // `cond && { ... }`: a compound without redirections runs
+                // inline; a group leaves its last command's status, a loop
+                // or `if` that finished leaves 0 (as in sh).
+                Stage::Compound(c) if c.redirects.is_empty() => {
+                    match &c.body.kind {
+                        // Left of `&&`/`||`, a group's last command is
+                        // the condition: its failure does not raise.
+                        crate::ast::StmtKind::Group(block) if !check => {
+                            self.begin_scope();
+                            let r = self.group_as_condition(block);
+                            self.end_scope();
+                            r?;
+                        }
+                        crate::ast::StmtKind::Group(_) => self.stmt_in_line(&c.body)?,
+                        _ => {
+                            self.stmt_in_line(&c.body)?;
+                            self.emit(Op::ClearStatus, c.span);
+                        }
+                    }
+                    return Ok(());
+                }
+                _ => {}
+            }
         }
         let mut stages = Vec::new();
-        for stage in &p.stages {
-            stages.push(self.stage(stage)?);
+        let mut exits = Vec::new();
+        let n = p.stages.len();
+        for (k, stage) in p.stages.iter().enumerate() {
+            let (spec, exit) = match stage {
+                // `read NAME` reads as the last stage (or alone, with a
+                // redirection); in the middle it is looked up as a command.
+                Stage::Command(c) => match read_target(c) {
+                    Some(var) if k + 1 == n => self.read_stage(var, c)?,
+                    _ => (self.stage(c)?, None),
+                },
+                Stage::Compound(c) => self.compound_stage(c)?,
+            };
+            stages.push(spec);
+            exits.extend(exit);
         }
         let text = self.text_of(p.span);
         let f = self.f();
@@ -145,7 +187,93 @@ impl Compiler<'_> {
         });
         let i = (f.cmds.len() - 1) as u32;
         self.emit(Op::Exec(i), p.span);
+        for exit in exits {
+            self.stage_exit_check(exit, p.span)?;
+        }
         Ok(())
+    }
+
+    /// A group whose status decides an `&&`/`||`: its last statement, if a
+    /// command line, runs as a condition.
+    fn group_as_condition(&mut self, block: &crate::ast::Block) -> CResult {
+        let Some((last, init)) = block.stmts.split_last() else {
+            return Ok(());
+        };
+        for st in init {
+            self.stmt_in_line(st)?;
+        }
+        match &last.kind {
+            crate::ast::StmtKind::Command(a) if !a.background => self.andor(a, true),
+            _ => self.stmt_in_line(last),
+        }
+    }
+
+    /// A compound statement as a stage: a closure run in the current task
+    /// (pushed as the stage's callee), with its redirections.
+    fn compound_stage(&mut self, c: &Compound) -> CResult<(StageSpec, Option<StageExit>)> {
+        let name = match &c.body.kind {
+            crate::ast::StmtKind::While { .. } => "while",
+            crate::ast::StmtKind::For { .. } => "for",
+            crate::ast::StmtKind::If { .. } => "if",
+            crate::ast::StmtKind::Group(_) => "{ }",
+            _ => "stage",
+        };
+        self.begin_stage_func(name, c.span);
+        self.begin_scope();
+        let r = self.stmt_in_line(&c.body);
+        self.end_scope();
+        r?;
+        self.emit(Op::Null, c.span);
+        self.emit(Op::Return, c.span);
+        self.finish_closure_stage(&c.redirects, c.span)
+    }
+
+    /// Finish a stage's closure: push it (the stage's callee) and its
+    /// redirection targets.
+    fn finish_closure_stage(
+        &mut self,
+        redirects: &[crate::ast::Redirect],
+        span: Span,
+    ) -> CResult<(StageSpec, Option<StageExit>)> {
+        let (proto, exit) = self.finish_stage_func();
+        self.emit_closure(proto, span);
+        let redirects = self.redirect_targets(redirects)?;
+        Ok((
+            StageSpec {
+                env: Vec::new(),
+                words: 0,
+                global: None,
+                callee_on_stack: true,
+                redirects,
+                span,
+            },
+            exit,
+        ))
+    }
+
+    /// `read NAME` as a pipeline stage or with redirections: a closure that
+    /// reads its stdin into the caller's variable (declared in the caller's
+    /// scope when new, as zsh's last stage does) and returns the status.
+    fn read_stage(&mut self, var: &str, c: &Command) -> CResult<(StageSpec, Option<StageExit>)> {
+        let target = self.read_target_here(var, c.span);
+        self.begin_stage_func("read", c.span);
+        self.read_line(var, target, false, c.span)?;
+        self.emit(Op::LoadStatus, c.span);
+        self.emit(Op::Return, c.span);
+        self.finish_closure_stage(&c.redirects, c.span)
+    }
+
+    /// Push the redirections' targets; their ops.
+    fn redirect_targets(&mut self, redirects: &[crate::ast::Redirect]) -> CResult<Vec<RedirOp>> {
+        let mut ops = Vec::new();
+        for r in redirects {
+            if let Some(target) = &r.target {
+                self.word(target)?;
+                self.emit(Op::ToStr, target.span);
+            }
+            ops.push(r.op);
+        }
+        Ok(ops)
     }
 
     fn stage(&mut self, cmd: &Command) -> CResult<StageSpec> {
@@ -175,14 +303,7 @@ impl Compiler<'_> {
         for w in &cmd.words {
             self.word(w)?;
         }
-        let mut redirects = Vec::new();
-        for r in &cmd.redirects {
-            if let Some(target) = &r.target {
-                self.word(target)?;
-                self.emit(Op::ToStr, target.span);
-            }
-            redirects.push(r.op);
-        }
+        let redirects = self.redirect_targets(&cmd.redirects)?;
         Ok(StageSpec {
             env,
             words: cmd.words.len(),
@@ -193,27 +314,24 @@ impl Compiler<'_> {
         })
     }
 
-    /// `read NAME`: the line is stored into the variable, declared in the
-    /// current scope if it does not exist yet.
-    fn read_builtin(&mut self, var: &str, check: bool, span: Span) -> CResult {
-        enum Target {
-            Existing,
-            Global(u32),
-            NewLocal,
-        }
-        let target = if self.is_local_name(var) {
-            Target::Existing
+    /// Where `read NAME` here stores: an existing variable, a global, or a
+    /// new local of the current scope, declared now (before the read, so a
+    /// loop body sees it).
+    fn read_target_here(&mut self, var: &str, span: Span) -> ReadTarget {
+        if self.is_local_name(var) {
+            ReadTarget::Existing
         } else if self.f().at_global_scope() {
-            Target::Global(self.globals.intern(var))
+            ReadTarget::Global(self.globals.intern(var))
         } else {
-            Target::NewLocal
-        };
-        if let Target::NewLocal = target {
-            // Declared before the read so a loop body sees it.
             self.emit(Op::Null, span);
             let slot = self.new_local(var);
             self.emit(Op::DeclLocal(slot), span);
+            ReadTarget::Existing
         }
+    }
+
+    /// `read NAME`: the line is stored into the variable.
+    fn read_line(&mut self, var: &str, target: ReadTarget, check: bool, span: Span) -> CResult {
         self.emit(Op::ReadLine { check }, span);
         let failed = self.emit(
             Op::JumpIfStatus {
@@ -223,10 +341,10 @@ impl Compiler<'_> {
             span,
         );
         match target {
-            Target::Global(g) => {
+            ReadTarget::Global(g) => {
                 self.emit(Op::DefineGlobal(g), span);
             }
-            _ => self.store_var(var, span),
+            ReadTarget::Existing => self.store_var(var, span),
         }
         let done = self.emit(Op::Jump(0), span);
         self.patch(failed);
@@ -241,9 +359,16 @@ impl Compiler<'_> {
     }
 }
 
-/// `read NAME` with nothing else: the variable name.
+/// Where `read NAME` stores (see `read_target_here`).
+#[derive(Clone, Copy)]
+enum ReadTarget {
+    Existing,
+    Global(u32),
+}
+
+/// `read NAME` (maybe with redirections): the variable name.
 pub(crate) fn read_target(cmd: &Command) -> Option<&str> {
-    if !cmd.env.is_empty() || !cmd.redirects.is_empty() {
+    if !cmd.env.is_empty() {
         return None;
     }
     match cmd.words.as_slice() {

@@ -76,6 +76,31 @@ impl Compiler<'_> {
                 self.expr(k)?;
                 self.emit(Op::Index, span);
             }
+            ExprKind::Slice {
+                target,
+                start,
+                end,
+                step,
+            } => {
+                self.expr(target)?;
+                for bound in [start, end] {
+                    match bound {
+                        Some(b) => self.expr(b)?,
+                        None => {
+                            self.emit(Op::Null, span);
+                        }
+                    }
+                }
+                if let Some(st) = step {
+                    self.expr(st)?;
+                }
+                self.emit(
+                    Op::Slice {
+                        step: step.is_some(),
+                    },
+                    span,
+                );
+            }
             ExprKind::Field(c, name) => {
                 self.expr(c)?;
                 let k = self.constant(Value::str(&name.name));

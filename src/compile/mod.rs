@@ -116,11 +116,12 @@ pub fn compile_script(
         let mut unset = Vec::new();
         unset_names(block, &mut unset);
         for stmt in &block.stmts {
-            if let crate::ast::StmtKind::Let { name, .. } = &stmt.kind
-                && c.f().lookup_local(&name.name).is_none()
-                && !unset.contains(&name.name)
-            {
-                c.new_local(&name.name);
+            if let crate::ast::StmtKind::Let { pattern, .. } = &stmt.kind {
+                for name in pattern.names() {
+                    if c.f().lookup_local(&name.name).is_none() && !unset.contains(&name.name) {
+                        c.new_local(&name.name);
+                    }
+                }
             }
         }
     }
@@ -138,7 +139,14 @@ fn unset_names(block: &Block, out: &mut Vec<String>) {
             Command(andor) => {
                 let pipelines =
                     std::iter::once(&andor.first).chain(andor.rest.iter().map(|(_, p)| p));
-                for cmd in pipelines.flat_map(|p| p.stages.iter()) {
+                for stage in pipelines.flat_map(|p| p.stages.iter()) {
+                    let cmd = match stage {
+                        crate::ast::Stage::Command(cmd) => cmd,
+                        crate::ast::Stage::Compound(c) => {
+                            unset_names(&one_stmt_block(&c.body), out);
+                            continue;
+                        }
+                    };
                     let literal = |w: &crate::ast::Word| match w.parts.as_slice() {
                         [WordPart::Lit { text, .. }] => Some(text.clone()),
                         _ => None,
@@ -148,6 +156,7 @@ fn unset_names(block: &Block, out: &mut Vec<String>) {
                     }
                 }
             }
+            Group(body) => unset_names(body, out),
             If {
                 branches,
                 otherwise,
@@ -175,11 +184,28 @@ fn unset_names(block: &Block, out: &mut Vec<String>) {
     }
 }
 
+/// A block holding one statement (a compound stage's body, for the walks
+/// above).
+fn one_stmt_block(stmt: &crate::ast::Stmt) -> Block {
+    Block {
+        stmts: vec![stmt.clone()],
+        span: stmt.span,
+    }
+}
+
 /// Whether a `source` statement appears anywhere in the block.
 pub(crate) fn uses_source(block: &Block) -> bool {
     use crate::ast::StmtKind::*;
     block.stmts.iter().any(|s| match &s.kind {
         Source { .. } => true,
+        Group(body) => uses_source(body),
+        Command(andor) => std::iter::once(&andor.first)
+            .chain(andor.rest.iter().map(|(_, p)| p))
+            .flat_map(|p| p.stages.iter())
+            .any(|st| match st {
+                crate::ast::Stage::Compound(c) => uses_source(&one_stmt_block(&c.body)),
+                crate::ast::Stage::Command(_) => false,
+            }),
         If {
             branches,
             otherwise,
@@ -226,9 +252,32 @@ struct TryCtx {
     finally: Option<Block>,
 }
 
+/// How a compound pipeline stage (compiled as a closure) leaves the
+/// function or loop around it: `return`, `break` and `continue` inside it
+/// set a flag (and the value) in variables of the enclosing function and
+/// end the stage; after the pipeline, the enclosing code checks the flag
+/// and does the jump itself.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StageExit {
+    /// Hidden local of the enclosing function: 1 return, 2 break, 3 continue.
+    flag: Option<String>,
+    /// Hidden local holding the returned value.
+    value: Option<String>,
+    returns: bool,
+    breaks: bool,
+    continues: bool,
+}
+
+const EXIT_RETURN: i32 = 1;
+const EXIT_BREAK: i32 = 2;
+const EXIT_CONTINUE: i32 = 3;
+
 struct FuncState {
     name: String,
     is_script: bool,
+    /// A compound pipeline stage's closure: jumps out of it go through
+    /// [`StageExit`].
+    stage: Option<StageExit>,
     /// Top-level `let`s are (hoisted) locals, not globals.
     top_locals: bool,
     code: Vec<Op>,
@@ -253,6 +302,7 @@ impl FuncState {
         FuncState {
             name,
             is_script,
+            stage: None,
             top_locals: false,
             code: Vec::new(),
             spans: Vec::new(),
@@ -441,6 +491,140 @@ impl Compiler<'_> {
     /// Start compiling a nested function body.
     fn begin_func(&mut self, name: String, span: Span) {
         self.funcs.push(FuncState::new(name, false, span));
+    }
+
+    /// Start compiling a compound pipeline stage's closure.
+    fn begin_stage_func(&mut self, name: &str, span: Span) {
+        self.begin_func(name.to_string(), span);
+        self.f().stage = Some(StageExit::default());
+    }
+
+    /// Finish a stage's closure: its proto, and how it may jump out.
+    fn finish_stage_func(&mut self) -> (Proto, Option<StageExit>) {
+        let exit = self.f().stage.take().filter(|e| e.flag.is_some());
+        (self.finish_func(), exit)
+    }
+
+    /// Whether `return` is allowed here: inside a function, seen through
+    /// the compound stages around this code.
+    fn can_return(&self) -> bool {
+        for f in self.funcs.iter().rev() {
+            if f.stage.is_none() {
+                return !f.is_script;
+            }
+        }
+        false
+    }
+
+    /// Whether `break`/`continue` has a loop to leave, seen through the
+    /// compound stages around this code.
+    fn in_loop(&self) -> bool {
+        for f in self.funcs.iter().rev() {
+            if !f.loops.is_empty() {
+                return true;
+            }
+            if f.stage.is_none() {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// A hidden variable of the function enclosing the current stage
+    /// closure, initialised to null where the stage's closure is made.
+    fn stage_var(&mut self, what: &str, span: Span) -> String {
+        let n = self.funcs.len();
+        let name = format!("\u{0}{what}{}", self.funcs[n - 2].code.len());
+        let parent = &mut self.funcs[n - 2];
+        let slot = parent.n_locals;
+        parent.n_locals += 1;
+        if let Some(scope) = parent.scopes.last_mut() {
+            scope.push((name.clone(), slot));
+        }
+        parent.code.push(Op::Null);
+        parent.spans.push(span);
+        parent.code.push(Op::DeclLocal(slot));
+        parent.spans.push(span);
+        name
+    }
+
+    /// Leave the current stage closure by `kind` (the returned value on the
+    /// stack for a return): set the flag, run the `finally` blocks, end the
+    /// stage.
+    fn stage_jump(&mut self, kind: i32, span: Span) -> CResult {
+        if self.f().stage.as_ref().is_some_and(|e| e.flag.is_none()) {
+            let flag = self.stage_var("exit", span);
+            if let Some(e) = self.f().stage.as_mut() {
+                e.flag = Some(flag);
+            }
+        }
+        if kind == EXIT_RETURN {
+            if self.f().stage.as_ref().is_some_and(|e| e.value.is_none()) {
+                let value = self.stage_var("value", span);
+                if let Some(e) = self.f().stage.as_mut() {
+                    e.value = Some(value);
+                }
+            }
+            let value = self.f().stage.as_ref().and_then(|e| e.value.clone());
+            if let Some(v) = value {
+                self.store_var(&v, span);
+            }
+        }
+        let flag = self.f().stage.as_ref().and_then(|e| e.flag.clone());
+        if let Some(flag) = flag {
+            self.emit(Op::SmallInt(kind), span);
+            self.store_var(&flag, span);
+        }
+        if let Some(e) = self.f().stage.as_mut() {
+            match kind {
+                EXIT_RETURN => e.returns = true,
+                EXIT_BREAK => e.breaks = true,
+                _ => e.continues = true,
+            }
+        }
+        self.leave_tries(0, span)?;
+        self.emit(Op::Null, span);
+        self.emit(Op::Return, span);
+        Ok(())
+    }
+
+    /// After a pipeline with a stage that may jump out: do the jump it
+    /// asked for, here.
+    fn stage_exit_check(&mut self, exit: StageExit, span: Span) -> CResult {
+        let Some(flag) = exit.flag else {
+            return Ok(());
+        };
+        self.load_var(&flag, span);
+        let done = self.emit(Op::JumpIfFalse(0), span);
+        let cases = [
+            (exit.returns, EXIT_RETURN),
+            (exit.breaks, EXIT_BREAK),
+            (exit.continues, EXIT_CONTINUE),
+        ];
+        for (used, kind) in cases {
+            if !used {
+                continue;
+            }
+            self.load_var(&flag, span);
+            self.emit(Op::SmallInt(kind), span);
+            let next = self.emit(Op::CompareJump(crate::ast::BinaryOp::Eq, 0), span);
+            match kind {
+                EXIT_RETURN => {
+                    match &exit.value {
+                        Some(v) => self.load_var(v, span),
+                        None => {
+                            self.emit(Op::Null, span);
+                        }
+                    }
+                    self.return_value(span)?;
+                }
+                EXIT_BREAK => self.break_continue(true, span)?,
+                _ => self.break_continue(false, span)?,
+            }
+            self.patch(next);
+        }
+        self.patch(done);
+        Ok(())
     }
 
     /// Finish the innermost function: rewrite captured slots to cells.

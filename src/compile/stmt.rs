@@ -1,6 +1,6 @@
 //! Statements: declarations, control flow, `try`, loops.
 
-use crate::ast::{BinaryOp, Block, Cond, ExprKind, FnDef, Span, Stmt, StmtKind};
+use crate::ast::{BinaryOp, Block, Cond, ExprKind, FnDef, Pattern, Span, Stmt, StmtKind};
 use crate::vm::chunk::Op;
 use crate::vm::error::ErrorKind;
 
@@ -22,14 +22,21 @@ impl Compiler<'_> {
         r
     }
 
+    /// One statement (also a compound stage's body, in its closure or
+    /// inline).
+    pub(super) fn stmt_in_line(&mut self, stmt: &Stmt) -> CResult {
+        self.stmt(stmt)
+    }
+
     fn stmt(&mut self, stmt: &Stmt) -> CResult {
         let span = stmt.span;
         match &stmt.kind {
-            StmtKind::Let { name, value } => {
+            StmtKind::Let { pattern, value } => {
                 self.expr(value)?;
-                self.declare_and_store(&name.name, name.span);
+                self.bind(pattern)?;
             }
-            StmtKind::Assign { target, value } => self.assign(target, value)?,
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
+            StmtKind::Group(body) => self.scoped_block(body)?,
             StmtKind::Export { name, value } => {
                 self.push_str(&name.name, name.span);
                 match value {
@@ -64,7 +71,11 @@ impl Compiler<'_> {
                 self.patch(exit);
                 self.end_loop(false);
             }
-            StmtKind::For { var, words, body } => {
+            StmtKind::For {
+                pattern,
+                words,
+                body,
+            } => {
                 for w in words {
                     self.word(w)?;
                 }
@@ -73,7 +84,7 @@ impl Compiler<'_> {
                 let top = self.here();
                 let next = self.emit(Op::ForNext(0), span);
                 self.begin_scope();
-                self.declare_and_store(&var.name, var.span);
+                self.bind(pattern)?;
                 self.loop_body(body, top)?;
                 self.end_scope();
                 self.emit(Op::Loop(top as u32), span);
@@ -83,6 +94,9 @@ impl Compiler<'_> {
             StmtKind::Break => self.break_continue(true, span)?,
             StmtKind::Continue => self.break_continue(false, span)?,
             StmtKind::Return(value) => {
+                if self.f().stage.is_some() && !self.can_return() {
+                    return error(span, "`return` outside a function");
+                }
                 if self.funcs.len() == 1 {
                     return error(span, "`return` outside a function");
                 }
@@ -92,8 +106,7 @@ impl Compiler<'_> {
                         self.emit(Op::Null, span);
                     }
                 }
-                self.leave_tries(0, span)?;
-                self.emit(Op::Return, span);
+                self.return_value(span)?;
             }
             StmtKind::Throw(value) => {
                 self.expr(value)?;
@@ -123,23 +136,117 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn assign(&mut self, target: &crate::ast::Expr, value: &crate::ast::Expr) -> CResult {
+    /// Leave the function with the value on the stack (through the stage
+    /// closures around this code, if any).
+    pub(super) fn return_value(&mut self, span: Span) -> CResult {
+        if self.f().stage.is_some() {
+            return self.stage_jump(super::EXIT_RETURN, span);
+        }
+        self.leave_tries(0, span)?;
+        self.emit(Op::Return, span);
+        Ok(())
+    }
+
+    /// Bind the value on the stack to a `let`/`for` pattern, declaring its
+    /// names in the current scope.
+    fn bind(&mut self, pattern: &Pattern) -> CResult {
+        let names = pattern.names();
+        for (k, a) in names.iter().enumerate() {
+            if let Some(b) = names[..k].iter().find(|b| b.name == a.name) {
+                let _ = b;
+                return error(
+                    a.span,
+                    format!("`{}` is bound twice in the pattern", a.name),
+                );
+            }
+        }
+        self.bind_one(pattern);
+        Ok(())
+    }
+
+    fn bind_one(&mut self, pattern: &Pattern) {
+        match pattern {
+            Pattern::Name(id) => self.declare_and_store(&id.name, id.span),
+            Pattern::List {
+                before,
+                rest,
+                after,
+                span,
+            } => {
+                self.emit(
+                    Op::Unpack {
+                        before: before.len() as u16,
+                        rest: rest.is_some(),
+                        after: after.len() as u16,
+                    },
+                    *span,
+                );
+                // The last item is on top: store right to left.
+                for p in after.iter().rev() {
+                    self.bind_one(p);
+                }
+                if let Some(r) = rest {
+                    self.declare_and_store(&r.name, r.span);
+                }
+                for p in before.iter().rev() {
+                    self.bind_one(p);
+                }
+            }
+        }
+    }
+
+    fn assign(
+        &mut self,
+        target: &crate::ast::Expr,
+        op: Option<BinaryOp>,
+        value: &crate::ast::Expr,
+    ) -> CResult {
+        // `x op= v` computes `x op v`; `+=` extends a list in place.
+        let combine = |c: &mut Self| match op {
+            Some(BinaryOp::Add) => {
+                c.emit(Op::AddInPlace, target.span);
+            }
+            Some(op) => {
+                c.emit(Op::Binary(op), target.span);
+            }
+            None => {}
+        };
         match &target.kind {
             ExprKind::Var(name) => {
+                if op.is_some() {
+                    self.load_var(&name.name, name.span);
+                }
                 self.expr(value)?;
+                combine(self);
                 self.store_var(&name.name, name.span);
             }
             ExprKind::Index(container, key) => {
                 self.expr(container)?;
                 self.expr(key)?;
+                if op.is_some() {
+                    self.emit(Op::Dup2, target.span);
+                    self.emit(Op::Index, target.span);
+                }
                 self.expr(value)?;
+                combine(self);
                 self.emit(Op::SetIndex, target.span);
             }
             ExprKind::Field(container, field) => {
                 self.expr(container)?;
-                self.expr(value)?;
                 let k = self.constant(crate::vm::value::Value::str(&field.name));
+                if op.is_some() {
+                    self.emit(Op::Dup, target.span);
+                    self.emit(Op::Field(k), field.span);
+                }
+                self.expr(value)?;
+                combine(self);
                 self.emit(Op::SetField(k), target.span);
+            }
+            ExprKind::Slice { .. } => {
+                return error(
+                    target.span,
+                    "cannot assign to a slice (build a new list: `xs = xs[:i] + ys + xs[j:]`)",
+                );
             }
             _ => return error(target.span, "cannot assign to this expression"),
         }
@@ -214,8 +321,16 @@ impl Compiler<'_> {
         }
     }
 
-    fn break_continue(&mut self, is_break: bool, span: Span) -> CResult {
+    pub(super) fn break_continue(&mut self, is_break: bool, span: Span) -> CResult {
         let word = if is_break { "break" } else { "continue" };
+        if self.f().loops.is_empty() && self.f().stage.is_some() && self.in_loop() {
+            let kind = if is_break {
+                super::EXIT_BREAK
+            } else {
+                super::EXIT_CONTINUE
+            };
+            return self.stage_jump(kind, span);
+        }
         let Some(ctx) = self.f().loops.last() else {
             return error(span, format!("`{word}` outside a loop"));
         };
@@ -234,7 +349,7 @@ impl Compiler<'_> {
 
     /// Leaving the `try` blocks above `depth` early: pop their handlers and
     /// run their `finally` blocks, innermost first.
-    fn leave_tries(&mut self, depth: usize, span: Span) -> CResult {
+    pub(super) fn leave_tries(&mut self, depth: usize, span: Span) -> CResult {
         let n = self.f().tries.len();
         for i in (depth..n).rev() {
             if self.f().tries[i].handler_pushed {

@@ -543,6 +543,24 @@ pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
     }
 }
 
+/// An fd to read `text` from, for a here-document or here-string: an
+/// anonymous in-memory file (`memfd`), written and rewound, so a child of
+/// any size of input reads it without ash having to feed a pipe.
+pub fn here_doc(text: &[u8]) -> io::Result<OwnedFd> {
+    let fd = rustix::fs::memfd_create("ash-heredoc", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut rest = text;
+    while !rest.is_empty() {
+        match rustix::io::write(&fd, rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
+    Ok(fd)
+}
+
 /// How to open a redirection target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {

@@ -63,8 +63,8 @@ mod spawn;
 mod unblock;
 
 pub use io::{
-    InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, open_file, pipe, raise_fd_limit,
-    read_to_end, record_closed_std_fds,
+    InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, here_doc, open_file, pipe,
+    raise_fd_limit, read_to_end, record_closed_std_fds,
 };
 pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
 pub use unblock::{io_thread_ready, unblock};

@@ -53,7 +53,9 @@ fn binop(i: &In) -> Option<(BinaryOp, usize, u8)> {
         '>' => (BinaryOp::Gt, 1, 4),
         '+' => (BinaryOp::Add, 1, 5),
         '-' => (BinaryOp::Sub, 1, 5),
+        '*' if s.starts_with("**") => return None,
         '*' => (BinaryOp::Mul, 1, 6),
+        '/' if s.starts_with("//") => (BinaryOp::FloorDiv, 2, 6),
         '/' => (BinaryOp::Div, 1, 6),
         '%' => (BinaryOp::Rem, 1, 6),
         _ => {
@@ -76,7 +78,9 @@ fn op_text(op: BinaryOp) -> &'static str {
         BinaryOp::Sub => "`-`",
         BinaryOp::Mul => "`*`",
         BinaryOp::Div => "`/`",
+        BinaryOp::FloorDiv => "`//`",
         BinaryOp::Rem => "`%`",
+        BinaryOp::Pow => "`**`",
         BinaryOp::Eq => "`==`",
         BinaryOp::Ne => "`!=`",
         BinaryOp::Lt => "`<`",
@@ -88,15 +92,24 @@ fn op_text(op: BinaryOp) -> &'static str {
     }
 }
 
-/// Precedence levels: or 1, and 2, not 3, comparisons 4, + - 5, * / % 6.
+/// Precedence levels: or 1, and 2, not 3, comparisons 4, `+ -` 5,
+/// `* / // %` 6; then unary minus, and `**` (right to left, tighter than
+/// a minus on its left: `-2 ** 2` is -4, as in Python).
 fn binary(i: In, nl: bool, min: u8) -> PR<Expr> {
-    let (mut i, mut lhs) = if min <= 3
+    let (i, lhs) = if min <= 3
         && let Some((j, "not")) = ident_at(i)
     {
         not_expr(i, j, nl)?
     } else {
         unary(i, nl)?
     };
+    binary_from(i, lhs, nl, min)
+}
+
+/// The operators after an operand already parsed (`lhs`, ending at `i`).
+pub(crate) fn binary_from(i: In, lhs: Expr, nl: bool, min: u8) -> PR<Expr> {
+    let mut i = i;
+    let mut lhs = lhs;
     let mut links = 0;
     loop {
         let j = ws(i, nl);
@@ -164,7 +177,31 @@ pub(crate) fn unary(i: In, nl: bool) -> PR<Expr> {
         return neg(i, nl);
     }
     let (j, e) = primary(i, nl)?;
-    postfix(j, e)
+    let (j, e) = postfix(j, e)?;
+    power(j, e, nl)
+}
+
+/// `BASE ** EXPONENT` after a postfix expression `e` ending at `i`; the
+/// exponent may be negated (`2 ** -1`) and is itself a power (`2 ** 3 **
+/// 2` is `2 ** 9`).
+fn power(i: In, e: Expr, nl: bool) -> PR<Expr> {
+    let j = ws(i, nl);
+    if !starts(&j, "**") {
+        return Ok((i, e));
+    }
+    chain_link(&j)?;
+    let k = ws(adv(j, 2), nl);
+    let r = with_context(unary(k, nl), off(&k), "`**`");
+    chain_done(&j, 1);
+    let (k, rhs) = r?;
+    let span = e.span.to(span(&k, &k));
+    Ok((
+        k,
+        Expr {
+            span,
+            kind: ExprKind::Binary(BinaryOp::Pow, Box::new(e), Box::new(rhs)),
+        },
+    ))
 }
 
 #[inline(never)]
@@ -172,7 +209,21 @@ fn neg(start: In, nl: bool) -> PR<Expr> {
     let j = adv(start, 1);
     if peek(&j).is_some_and(|c| c.is_ascii_digit()) {
         let (k, e) = number(j, true, start)?;
-        return postfix(k, e);
+        let (k, e) = postfix(k, e)?;
+        if starts(&ws(k, nl), "**") {
+            // `-2 ** 2` is `-(2 ** 2)`.
+            let (k2, e2) = number(j, false, j)?;
+            let (k2, e2) = postfix(k2, e2)?;
+            let (k2, p) = power(k2, e2, nl)?;
+            return Ok((
+                k2,
+                Expr {
+                    span: span(&start, &k2),
+                    kind: ExprKind::Unary(UnaryOp::Neg, Box::new(p)),
+                },
+            ));
+        }
+        return Ok((k, e));
     }
     let j = ws(j, nl);
     let (j, operand) = with_context(unary(j, nl), off(&j), "`-`")?;
@@ -211,8 +262,14 @@ pub(crate) fn postfix(mut i: In, mut e: Expr) -> PR<Expr> {
 #[inline(never)]
 fn index(open: In, e: Expr) -> PR<Expr> {
     let j = spnl(adv(open, 1));
+    if peek(&j) == Some(':') {
+        return slice(open, e, j, None);
+    }
     let (j, idx) = expr_after(j, true, "`[`")?;
     let j = spnl(j);
+    if peek(&j) == Some(':') {
+        return slice(open, e, j, Some(idx));
+    }
     if peek(&j) != Some(']') {
         return close_err(&j, "]", "[", &open);
     }
@@ -222,6 +279,45 @@ fn index(open: In, e: Expr) -> PR<Expr> {
         Expr {
             span: e.span.to(span(&j, &j)),
             kind: ExprKind::Index(Box::new(e), Box::new(idx)),
+        },
+    ))
+}
+
+/// `[start:end]` or `[start:end:step]`, each part optional; `j` is at the
+/// first `:`.
+#[inline(never)]
+fn slice<'a>(open: In<'a>, e: Expr, j: In<'a>, start: Option<Expr>) -> PR<'a, Expr> {
+    let mut bounds: Vec<Option<Box<Expr>>> = vec![start.map(Box::new)];
+    let mut j = j;
+    while peek(&j) == Some(':') && bounds.len() < 3 {
+        let k = spnl(adv(j, 1));
+        if matches!(peek(&k), Some(':' | ']')) {
+            bounds.push(None);
+            j = k;
+            continue;
+        }
+        let (k, b) = expr_after(k, true, "`:`")?;
+        bounds.push(Some(Box::new(b)));
+        j = spnl(k);
+    }
+    if peek(&j) != Some(']') {
+        return close_err(&j, "]", "[", &open);
+    }
+    let j = adv(j, 1);
+    let mut it = bounds.into_iter();
+    let start = it.next().flatten();
+    let end = it.next().flatten();
+    let step = it.next().flatten();
+    Ok((
+        j,
+        Expr {
+            span: e.span.to(span(&j, &j)),
+            kind: ExprKind::Slice {
+                target: Box::new(e),
+                start,
+                end,
+                step,
+            },
         },
     ))
 }

@@ -1,7 +1,7 @@
 //! The input type, the error type and the small lexical helpers the
 //! recursive-descent parsers are built from.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use nom::error::{ErrorKind, ParseError};
 use nom::{IResult, Input};
@@ -28,6 +28,42 @@ pub(crate) struct Ctx {
     pub stack_base: Cell<usize>,
     /// Deepest stack use seen, in bytes (for tests).
     pub stack_max: Cell<usize>,
+    /// Here-document bodies found so far: they sit on the lines after the
+    /// command that opened them, and the newline ending that command's line
+    /// skips them (see [`newline`]).
+    pub heredocs: RefCell<Vec<HereBody>>,
+}
+
+/// Where a here-document's body lies in the source.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HereBody {
+    /// Offset of the `<<` that opened it (parsing it again finds the same body).
+    pub op: usize,
+    /// Offset of the newline that ends the opening command's line.
+    pub newline: usize,
+    /// The body: from the line after `newline` (or after the previous body
+    /// opened on the same line) to just past the terminator line.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Past the newline at `i` and past any here-document bodies that start
+/// after it.
+pub(crate) fn newline(i: In) -> In {
+    let at = off(&i);
+    let j = adv(i, 1);
+    let end = i
+        .extra
+        .heredocs
+        .borrow()
+        .iter()
+        .filter(|h| h.newline == at)
+        .map(|h| h.end)
+        .max();
+    match end {
+        Some(end) if end > at + 1 => adv(j, end - (at + 1)),
+        _ => j,
+    }
 }
 
 /// An approximation of the current stack pointer.
@@ -343,7 +379,7 @@ pub(crate) fn sp(mut i: In) -> In {
                 let (j, _) = take_while_in(i, |c| matches!(c, ' ' | '\t' | '\r'));
                 i = j;
             }
-            Some(b'\\') if b.get(1) == Some(&b'\n') => i = adv(i, 2),
+            Some(b'\\') if b.get(1) == Some(&b'\n') => i = newline(adv(i, 1)),
             Some(b'\\') if b.get(1) == Some(&b'\r') && b.get(2) == Some(&b'\n') => i = adv(i, 3),
             Some(b'#') => {
                 let (j, _) = take_while_in(i, |c| c != '\n');
@@ -359,7 +395,7 @@ pub(crate) fn spnl(mut i: In) -> In {
     loop {
         i = sp(i);
         if peek(&i) == Some('\n') {
-            i = adv(i, 1);
+            i = newline(i);
         } else {
             return i;
         }

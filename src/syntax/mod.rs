@@ -30,6 +30,7 @@
 //! - `sleep`, `cancel`, `timeout` durations and `-j N` accept a primary with
 //!   postfixes (`sleep $cfg.delay`, `cancel tasks[0]`).
 
+mod brace;
 mod command;
 mod expr;
 mod lex;

@@ -1,11 +1,13 @@
 //! Statements and blocks.
 
-use crate::ast::{Block, Catch, Cond, Expr, ExprKind, FnDef, Ident, Stmt, StmtKind, WordPart};
+use crate::ast::{
+    BinaryOp, Block, Catch, Cond, Expr, ExprKind, FnDef, Ident, Pattern, Stmt, StmtKind, WordPart,
+};
 
-use super::command::and_or;
-use super::expr::{expr, expr_after, postfix};
+use super::command::{and_or, compound_line, stage_follows};
+use super::expr::{binary_from, expr_after, postfix, unary};
 use super::lex::*;
-use super::word::{close_err, word, word_end};
+use super::word::{brace_at, close_err, word, word_end};
 
 /// What ends a statement list.
 #[derive(Clone, Copy)]
@@ -39,7 +41,11 @@ pub(crate) fn stmts<'a>(i: In<'a>, term: Term<'a>) -> PR<'a, Vec<Stmt>> {
                     Term::Paren(open) => close_err(&i, ")", "$(", &open),
                 };
             }
-            Some('\n' | ';') => {
+            Some('\n') => {
+                i = newline(i);
+                continue;
+            }
+            Some(';') => {
                 i = adv(i, 1);
                 continue;
             }
@@ -170,9 +176,7 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
         match kw {
             "let" | "export" => return let_export(i, j, kw),
             "return" | "throw" | "break" | "continue" => return jump(i, j, kw),
-            "if" => return if_stmt(i, j),
-            "while" => return while_stmt(i, j),
-            "for" => return for_stmt(i, j),
+            "if" | "while" | "for" => return compound_tail(i, compound_stmt(i)?),
             "fn" | "async" => return fn_or_expr(i, j, kw),
             "try" => return try_stmt(i, j),
             "use" | "source" => return use_source(i, j, kw),
@@ -184,6 +188,9 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
             _ => return misplaced_keyword(i, kw),
         }
     }
+    if peek(&i) == Some('{') && !brace_at(&i) {
+        return compound_tail(i, compound_stmt(i)?);
+    }
     if is_assignment(rest(&i)) {
         return assign(i);
     }
@@ -193,6 +200,33 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
         return expr_stmt(i);
     }
     command_stmt(i)
+}
+
+/// A statement that can be a pipeline stage, at `i`: `if`, `while`, `for`
+/// or a `{ }` group (without what may follow it).
+pub(crate) fn compound_stmt(i: In) -> PR<Stmt> {
+    match keyword_at(i) {
+        Some((j, "if")) => if_stmt(i, j),
+        Some((j, "while")) => while_stmt(i, j),
+        Some((j, "for")) => for_stmt(i, j),
+        _ => {
+            let (j, b) = block(i)?;
+            Ok((j, mk(StmtKind::Group(b), &i, &j)))
+        }
+    }
+}
+
+/// After a compound statement (or a keyword expression, or a call): if a
+/// `|`, a redirection, `&&`, `||` or `&` follows on the line, it is the
+/// first stage of a command line.
+fn compound_tail<'a>(start: In<'a>, parsed: (In<'a>, Stmt)) -> PR<'a, Stmt> {
+    let (j, st) = parsed;
+    let k = sp(j);
+    if !stage_follows(&k) {
+        return Ok((j, st));
+    }
+    let (k, line) = compound_line(start, j, st)?;
+    Ok((k, mk(StmtKind::Command(line), &start, &k)))
 }
 
 #[inline(never)]
@@ -268,9 +302,18 @@ fn fn_or_expr<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
     expr_stmt(start)
 }
 
+/// A statement that is an expression: a keyword form or a call. Written
+/// with a `|`, a redirection, `&&`, `||` or `&` after it, it is a pipeline
+/// stage (`timeout 5s { make } > log`), not a comparison.
 #[inline(never)]
 fn expr_stmt(start: In) -> PR<Stmt> {
-    let (j, e) = expr(start, false)?;
+    let (j, e) = unary(start, false)?;
+    let k = sp(j);
+    if stage_follows(&k) && !starts(&k, "<=") && !starts(&k, ">=") {
+        let st = mk(StmtKind::Expr(e), &start, &j);
+        return compound_tail(start, (j, st));
+    }
+    let (j, e) = binary_from(j, e, false, 0)?;
     Ok((j, mk(StmtKind::Expr(e), &start, &j)))
 }
 
@@ -318,11 +361,31 @@ fn is_assignment(s: &str) -> bool {
         k += 1;
         blank_before = true;
     }
+    if compound_op(&s[k..]).is_some() {
+        return true;
+    }
     if b.get(k) != Some(&b'=') || b.get(k + 1) == Some(&b'=') {
         return false;
     }
     let blank_after = matches!(b.get(k + 1), Some(b' ' | b'\t'));
     blank_before || blank_after || post
+}
+
+/// A compound assignment operator at the start of `s`: `+= -= *= /= //=
+/// %= **=`, the operator and its length.
+fn compound_op(s: &str) -> Option<(BinaryOp, usize)> {
+    [
+        ("//=", BinaryOp::FloorDiv),
+        ("**=", BinaryOp::Pow),
+        ("+=", BinaryOp::Add),
+        ("-=", BinaryOp::Sub),
+        ("*=", BinaryOp::Mul),
+        ("/=", BinaryOp::Div),
+        ("%=", BinaryOp::Rem),
+    ]
+    .into_iter()
+    .find(|(t, _)| s.starts_with(t))
+    .map(|(t, op)| (op, t.len()))
 }
 
 /// Length of `[ ... ]` at the start of `b`, skipping quoted text; `None`
@@ -389,12 +452,15 @@ fn assign(i: In) -> PR<Stmt> {
         return fail(&j, "cannot assign to a function call");
     }
     let k = sp(j);
-    if peek(&k) != Some('=') {
-        return expect(&k, "expected `=`");
-    }
-    let k = sp(adv(k, 1));
-    let (k, value) = expr_after(k, false, "`=`")?;
-    Ok((k, mk(StmtKind::Assign { target, value }, &start, &k)))
+    let (op, n) = match compound_op(rest(&k)) {
+        Some((op, n)) => (Some(op), n),
+        None if peek(&k) == Some('=') => (None, 1),
+        None => return expect(&k, "expected `=`"),
+    };
+    let what = format!("`{}`", &rest(&k)[..n]);
+    let k = sp(adv(k, n));
+    let (k, value) = expr_after(k, false, &what)?;
+    Ok((k, mk(StmtKind::Assign { target, op, value }, &start, &k)))
 }
 
 /// A condition after `what` (`if`, `elif`, `while`): `(expr)` or a command.
@@ -450,18 +516,29 @@ fn if_rest<'a>(start: In<'a>, mut k: In<'a>, mut branches: Vec<(Cond, Block)>) -
 
 fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
     let k = sp(j);
-    let (k, var) = ident(k, "a variable name after `for`")?;
+    let (k, var) = pattern(k, "a variable name after `for`")?;
     let k = sp(k);
     let Some(mut k) = kw_at(k, "in") else {
-        return expect(&k, format!("expected `in` after `for {}`", var.name));
+        let shown = match &var {
+            Pattern::Name(id) => id.name.clone(),
+            Pattern::List { .. } => "[...]".into(),
+        };
+        return expect(&k, format!("expected `in` after `for {shown}`"));
     };
     let mut words = Vec::new();
     loop {
         let l = sp(k);
         match peek(&l) {
-            Some(c) if !word_end(c) => match word(l)? {
-                (m, Some(w)) => {
-                    words.push(w);
+            Some('{') if brace_at(&l) => match super::word::words(l)? {
+                (m, Some(ws)) => {
+                    words.extend(ws);
+                    k = m;
+                }
+                (_, None) => return unexpected(&l),
+            },
+            Some(c) if !word_end(c) => match super::word::words(l)? {
+                (m, Some(ws)) => {
+                    words.extend(ws);
                     k = m;
                 }
                 (_, None) => return unexpected(&l),
@@ -470,7 +547,12 @@ fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
         }
     }
     let (k, body) = block_after(k, "the `for` words")?;
-    Ok((k, mk(StmtKind::For { var, words, body }, &start, &k)))
+    let kind = StmtKind::For {
+        pattern: var,
+        words,
+        body,
+    };
+    Ok((k, mk(kind, &start, &k)))
 }
 
 fn fn_decl<'a>(start: In<'a>, k: In<'a>, is_async: bool) -> PR<'a, Stmt> {
@@ -566,14 +648,71 @@ fn let_export<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
 
 fn let_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
     let k = sp(j);
-    let (k, name) = ident(k, "a variable name after `let`")?;
+    let (k, pattern) = pattern(k, "a variable name after `let`")?;
     let k = sp(k);
     if peek(&k) != Some('=') || peek2(&k) == Some('=') {
-        return expect(&k, format!("expected `=` after `let {}`", name.name));
+        return match &pattern {
+            Pattern::Name(name) => expect(&k, format!("expected `=` after `let {}`", name.name)),
+            Pattern::List { .. } => expect(&k, "expected `=` after the `let` pattern"),
+        };
     }
     let k = sp(adv(k, 1));
     let (k, value) = expr_after(k, false, "`=`")?;
-    Ok((k, mk(StmtKind::Let { name, value }, &start, &k)))
+    Ok((k, mk(StmtKind::Let { pattern, value }, &start, &k)))
+}
+
+/// What `let` and `for` bind: a name, or `[a, [b, c], ...rest]`.
+fn pattern<'a>(i: In<'a>, what: &str) -> PR<'a, Pattern> {
+    if peek(&i) != Some('[') {
+        let (j, id) = ident(i, what)?;
+        return Ok((j, Pattern::Name(id)));
+    }
+    let _g = enter(&i)?;
+    let open = i;
+    let mut i = spnl(adv(i, 1));
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut rest_: Option<Ident> = None;
+    loop {
+        if peek(&i) == Some(']') {
+            let j = adv(i, 1);
+            if before.is_empty() && after.is_empty() && rest_.is_none() {
+                return fail(&open, "a `[ ]` pattern needs at least one name");
+            }
+            let span = span(&open, &j);
+            return Ok((
+                j,
+                Pattern::List {
+                    before,
+                    rest: rest_,
+                    after,
+                    span,
+                },
+            ));
+        }
+        if starts(&i, "...") {
+            if rest_.is_some() {
+                return fail(&i, "only one `...rest` in a pattern");
+            }
+            let (j, id) = ident(adv(i, 3), "a name after `...`")?;
+            rest_ = Some(id);
+            i = j;
+        } else {
+            let (j, p) = pattern(i, "a name or `[` in the pattern")?;
+            if rest_.is_some() {
+                after.push(p);
+            } else {
+                before.push(p);
+            }
+            i = j;
+        }
+        let j = spnl(i);
+        match peek(&j) {
+            Some(',') => i = spnl(adv(j, 1)),
+            Some(']') => i = j,
+            _ => return close_err(&j, "]", "[", &open),
+        }
+    }
 }
 
 fn export_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {

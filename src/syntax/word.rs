@@ -64,7 +64,27 @@ fn plain(c: char) -> bool {
 }
 
 /// One command-mode word at `i`, or `None` when a word cannot start there.
+/// Braces are not expanded (redirection targets, `NAME=value`, `export`).
 pub(crate) fn word(i: In) -> PR<Option<Word>> {
+    match word_impl(i, false)? {
+        (j, Some(mut ws)) => Ok((j, ws.pop())),
+        (j, None) => Ok((j, None)),
+    }
+}
+
+/// The words at `i` after brace expansion (one, unless the word has a
+/// brace expression; none for `{,}`), or `None` when a word cannot start
+/// there.
+pub(crate) fn words(i: In) -> PR<Option<Vec<Word>>> {
+    word_impl(i, true)
+}
+
+/// Whether a brace expression (not a block) starts at `i`.
+pub(crate) fn brace_at(i: &In) -> bool {
+    peek(i) == Some('{') && matches!(super::brace::scan(rest(i)), Ok(Some(_)) | Err(_))
+}
+
+fn word_impl(i: In, braces: bool) -> PR<Option<Vec<Word>>> {
     let start = i;
     let mut i = i;
     let mut parts = Parts::default();
@@ -85,6 +105,14 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
     loop {
         match peek(&i) {
             None => break,
+            Some('{') if braces && brace_at(&i) => return brace_word(start, i, parts),
+            Some('{') if off(&i) != off(&start) => match super::brace::literal_len(rest(&i)) {
+                Some(n) => {
+                    parts.lit(&rest(&i)[..n], false);
+                    i = adv(i, n);
+                }
+                None => break,
+            },
             Some(c) if word_end(c) => break,
             Some('\'') => i = single_quoted(i, &mut parts)?,
             Some('"') => i = double_quoted(i, &mut parts)?,
@@ -115,11 +143,163 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
     let span = span(&start, &i);
     Ok((
         i,
-        Some(Word {
+        Some(vec![Word {
             parts: parts.finish(),
             span,
-        }),
+        }]),
     ))
+}
+
+/// The rest of a word from a brace expression at `i` on; `parts` is what
+/// came before it. Outside braces the word reads as usual; inside, the
+/// scan's marks are structure and other braces and commas are text.
+#[inline(never)]
+fn brace_word<'a>(start: In<'a>, i: In<'a>, parts: Parts) -> PR<'a, Option<Vec<Word>>> {
+    use super::brace::{Seg, expand, scan};
+    struct Level {
+        alts: Vec<Vec<Seg>>,
+        cur: Vec<Seg>,
+    }
+    fn flush(parts: &mut Parts, cur: &mut Vec<Seg>) {
+        let p = std::mem::take(parts).0;
+        if !p.is_empty() {
+            cur.push(Seg::Parts(p));
+        }
+    }
+    let too_many = |at: &In<'a>, n: usize| {
+        fail(
+            at,
+            format!(
+                "brace expansion makes {n} words, more than {} (use range() for long sequences)",
+                super::brace::MAX_WORDS
+            ),
+        )
+    };
+    let mut parts = parts;
+    let mut top: Vec<Seg> = Vec::new();
+    let mut stack: Vec<Level> = Vec::new();
+    // Absolute offsets of the current brace expression's structure.
+    let mut marks: Vec<usize> = Vec::new();
+    let mut ranges: Vec<(usize, usize, Vec<String>)> = Vec::new();
+    let mut i = i;
+    loop {
+        let at = off(&i);
+        let c = peek(&i);
+        if stack.is_empty() && c == Some('{') {
+            match scan(rest(&i)) {
+                Ok(Some(sc)) => {
+                    marks = sc.marks.iter().map(|m| m + at).collect();
+                    ranges = sc
+                        .ranges
+                        .into_iter()
+                        .map(|(o, e, items)| (o + at, e + at, items))
+                        .collect();
+                }
+                Ok(None) => break,
+                Err(n) => return too_many(&i, n),
+            }
+        }
+        let cur = match stack.last_mut() {
+            Some(level) => &mut level.cur,
+            None => &mut top,
+        };
+        if let Some(k) = ranges.iter().position(|r| r.0 == at) {
+            let (_, end, items) = ranges.swap_remove(k);
+            flush(&mut parts, cur);
+            let alts = items
+                .into_iter()
+                .map(|t| {
+                    vec![Seg::Parts(vec![WordPart::Lit {
+                        text: t,
+                        quoted: true,
+                    }])]
+                })
+                .collect();
+            cur.push(Seg::Alts(alts));
+            i = adv(i, end + 1 - at);
+            continue;
+        }
+        if marks.binary_search(&at).is_ok() {
+            flush(&mut parts, cur);
+            match c {
+                Some('{') => stack.push(Level {
+                    alts: Vec::new(),
+                    cur: Vec::new(),
+                }),
+                Some(',') => {
+                    if let Some(level) = stack.last_mut() {
+                        let alt = std::mem::take(&mut level.cur);
+                        level.alts.push(alt);
+                    }
+                }
+                _ => {
+                    if let Some(mut level) = stack.pop() {
+                        level.alts.push(level.cur);
+                        let seg = Seg::Alts(level.alts);
+                        match stack.last_mut() {
+                            Some(parent) => parent.cur.push(seg),
+                            None => top.push(seg),
+                        }
+                    }
+                }
+            }
+            i = adv(i, 1);
+            continue;
+        }
+        let inside = !stack.is_empty();
+        match c {
+            None => break,
+            Some(ch @ ('{' | '}' | ',')) if inside => {
+                let mut buf = [0u8; 4];
+                parts.lit(ch.encode_utf8(&mut buf), false);
+                i = adv(i, 1);
+            }
+            Some(ch) if word_end(ch) => break,
+            Some('\'') => i = single_quoted(i, &mut parts)?,
+            Some('"') => i = double_quoted(i, &mut parts)?,
+            Some('$') => i = dollar_part(i, false, &mut parts)?,
+            Some('\\') => match escaped(i, &mut parts)? {
+                Some(j) => i = j,
+                None => break,
+            },
+            Some('(') => {
+                return fail(
+                    &i,
+                    "unexpected `(` inside a word (quote it, or write `${...}`)",
+                );
+            }
+            Some(_) => {
+                let stop = |c: char| !plain(c) || (inside && matches!(c, '{' | '}' | ','));
+                let (j, text) = take_while_in(i, |c| !stop(c));
+                parts.lit(text, false);
+                i = j;
+            }
+        }
+    }
+    flush(&mut parts, &mut top);
+    let span = span(&start, &i);
+    let expanded = match expand(&top) {
+        Ok(e) => e,
+        Err(n) => return too_many(&start, n),
+    };
+    let words = expanded
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut merged = Parts::default();
+            for part in p {
+                match part {
+                    WordPart::Lit { text, quoted } => merged.lit(&text, quoted),
+                    other => merged.0.push(other),
+                }
+            }
+            Word {
+                parts: merged.finish(),
+                span,
+            }
+        })
+        .collect();
+    Ok((i, Some(words)))
 }
 
 /// A backslash escape in an unquoted word; `None` at a line continuation.
@@ -216,18 +396,7 @@ pub(crate) fn double_quoted<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, 
                 i = adv(i, 1);
                 break;
             }
-            Some('\\') => {
-                let (esc, n) = match peek2(&i) {
-                    Some('"') => ("\"", 2),
-                    Some('\\') => ("\\", 2),
-                    Some('$') => ("$", 2),
-                    Some('n') => ("\n", 2),
-                    Some('t') => ("\t", 2),
-                    _ => ("\\", 1),
-                };
-                parts.lit(esc, true);
-                i = adv(i, n);
-            }
+            Some('\\') => i = dq_escape(i, parts)?,
             Some('$') => i = dollar_part(i, true, parts)?,
             Some(_) => {
                 let (j, text) = take_while_in(i, |c| !matches!(c, '"' | '\\' | '$'));
@@ -243,6 +412,114 @@ pub(crate) fn double_quoted<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, 
         });
     }
     Ok(i)
+}
+
+/// A backslash escape in double quotes at `i`: `\" \\ \$ \n \t \r \0 \a
+/// \e \xHH \u{H..}` (and `\0NN` octal, for the common `"\033[0m"`); any
+/// other backslash is literal. A run of `\xHH`
+/// bytes must make UTF-8 text (`"\xc3\xa9"` is `é`): source strings are
+/// text, and raw bytes are written with `printf`.
+fn dq_escape<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
+    let simple = match peek2(&i) {
+        Some('"') => Some("\""),
+        Some('\\') => Some("\\"),
+        Some('$') => Some("$"),
+        Some('n') => Some("\n"),
+        Some('t') => Some("\t"),
+        Some('r') => Some("\r"),
+        Some('a') => Some("\x07"),
+        Some('e') => Some("\x1b"),
+        _ => None,
+    };
+    if let Some(text) = simple {
+        parts.lit(text, true);
+        return Ok(adv(i, 2));
+    }
+    match peek2(&i) {
+        Some('0') => {
+            // `\0` is NUL; `\0NN` (octal, as in `"\033[1m"`) up to 0o77.
+            let s = rest(&i).as_bytes();
+            let mut value = 0u8;
+            let mut n = 2;
+            while n < 4 && matches!(s.get(n), Some(b'0'..=b'7')) {
+                value = value * 8 + (s[n] - b'0');
+                n += 1;
+            }
+            let mut buf = [0u8; 4];
+            parts.lit(char::from(value).encode_utf8(&mut buf), true);
+            Ok(adv(i, n))
+        }
+        Some('x') => hex_bytes(i, parts),
+        Some('u') => unicode_escape(i, parts),
+        _ => {
+            parts.lit("\\", true);
+            Ok(adv(i, 1))
+        }
+    }
+}
+
+/// `\xHH` escapes in a row, at `i`: their bytes, which must be UTF-8.
+#[inline(never)]
+fn hex_bytes<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
+    let start = i;
+    let mut i = i;
+    let mut bytes = Vec::new();
+    while starts(&i, "\\x") {
+        let s = rest(&i).as_bytes();
+        let hex = |k: usize| s.get(k).and_then(|b| (*b as char).to_digit(16));
+        let Some(hi) = hex(2) else {
+            return fail(&i, "expected two hex digits after `\\x`").map(|(j, ())| j);
+        };
+        let (value, n) = match hex(3) {
+            Some(lo) => (hi * 16 + lo, 4),
+            None => (hi, 3),
+        };
+        bytes.push(value as u8);
+        i = adv(i, n);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            parts.lit(&text, true);
+            Ok(i)
+        }
+        Err(_) => Err(nom::Err::Failure(PErr {
+            pos: off(&start),
+            len: off(&i) - off(&start),
+            msg: "`\\x` escapes here do not make UTF-8 text (write a character as \\u{..}; \
+                  raw bytes with printf)"
+                .into(),
+            cont: false,
+        })),
+    }
+}
+
+/// `\u{H..}` at `i`: one Unicode scalar value, 1 to 6 hex digits.
+#[inline(never)]
+fn unicode_escape<'a>(i: In<'a>, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
+    let s = rest(&i);
+    let Some(body) = s.strip_prefix("\\u{") else {
+        return fail(&i, "expected `{` after `\\u` (as in `\\u{e9}`)").map(|(j, ())| j);
+    };
+    let Some(close) = body.find('}') else {
+        return fail(&i, "expected `}` to close `\\u{`").map(|(j, ())| j);
+    };
+    let hex = &body[..close];
+    let c = (1..=6)
+        .contains(&hex.len())
+        .then(|| u32::from_str_radix(hex, 16).ok())
+        .flatten()
+        .and_then(char::from_u32);
+    let Some(c) = c else {
+        return fail_len(
+            &i,
+            close + 4,
+            format!("`\\u{{{hex}}}` is not a Unicode character"),
+        )
+        .map(|(j, ())| j);
+    };
+    let mut buf = [0u8; 4];
+    parts.lit(c.encode_utf8(&mut buf), true);
+    Ok(adv(i, close + 4))
 }
 
 /// What follows a `$`.
@@ -307,7 +584,11 @@ pub(crate) fn capture(i: In) -> PR<Block> {
     ))
 }
 
-fn dollar_part<'a>(i: In<'a>, quoted: bool, parts: &mut Parts) -> Result<In<'a>, nom::Err<PErr>> {
+pub(crate) fn dollar_part<'a>(
+    i: In<'a>,
+    quoted: bool,
+    parts: &mut Parts,
+) -> Result<In<'a>, nom::Err<PErr>> {
     let (j, d) = dollar(i)?;
     match d {
         Dollar::Var(name) => parts.0.push(WordPart::Var { name, quoted }),

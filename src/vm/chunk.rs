@@ -20,6 +20,10 @@ pub enum Op {
     SmallInt(i32),
     /// `[v] -> []`
     Pop,
+    /// `[v] -> [v v]`
+    Dup,
+    /// `[a b] -> [a b a b]` (`xs[i] += v` reads and writes one place)
+    Dup2,
 
     /// `[] -> [locals[i]]` (a slot of the current frame)
     LoadLocal(u16),
@@ -48,6 +52,8 @@ pub enum Op {
     DefineGlobal(u32),
     /// `[] -> [status]`: `$status` of the current task.
     LoadStatus,
+    /// `[] -> []`: `$status` = 0 (a loop or `if` used as a command finished).
+    ClearStatus,
 
     /// `[a] -> [op a]`
     Unary(UnaryOp),
@@ -57,6 +63,20 @@ pub enum Op {
     Index,
     /// `[c k v] -> []`
     SetIndex,
+    /// `[c start end step?] -> [c[start:end:step]]`; a null bound is
+    /// omitted.
+    Slice {
+        step: bool,
+    },
+    /// `[list] -> [v1 .. v_before rest? w1 .. w_after]`: a `let`/`for`
+    /// pattern taken apart (`ValueError` if the length does not fit).
+    Unpack {
+        before: u16,
+        rest: bool,
+        after: u16,
+    },
+    /// `[a b] -> [a + b]`, extending a list `a` in place (`xs += ys`).
+    AddInPlace,
     /// `[m] -> [m.name]` with `consts[i]` the field name
     Field(u32),
     /// `[m v] -> []`
@@ -297,7 +317,16 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             | Op::Use { .. }
             | Op::Sleep
             | Op::Cancel => (1, 0),
-            Op::IsKind(_) | Op::IsCatchable | Op::ForPrep => (1, 2),
+            Op::Dup | Op::IsKind(_) | Op::IsCatchable | Op::ForPrep => (1, 2),
+            Op::Dup2 => (2, 4),
+            Op::ClearStatus => (0, 0),
+            Op::Slice { step } => (3 + isize::from(step), 1),
+            Op::Unpack {
+                before,
+                rest,
+                after,
+            } => (1, before as isize + isize::from(rest) + after as isize),
+            Op::AddInPlace => (2, 1),
             Op::Unary(_)
             | Op::ToStr
             | Op::EscapeGlob

@@ -285,6 +285,49 @@ impl Fiber {
                 Op::Pop => {
                     self.stack.pop();
                 }
+                Op::Dup => {
+                    let v = self.stack.last().cloned().unwrap_or_default();
+                    self.stack.push(v);
+                }
+                Op::Dup2 => {
+                    let n = self.stack.len();
+                    if n >= 2 {
+                        let (a, b) = (self.stack[n - 2].clone(), self.stack[n - 1].clone());
+                        self.stack.push(a);
+                        self.stack.push(b);
+                    }
+                }
+                Op::ClearStatus => self.ctx.status.set(0),
+                Op::Slice { step } => {
+                    let st = if step { Some(self.pop()) } else { None };
+                    let end = self.pop();
+                    let start = self.pop();
+                    let c = self.pop();
+                    let r = tri!(ops::slice(&c, &start, &end, st.as_ref()));
+                    self.stack.push(r);
+                }
+                Op::Unpack {
+                    before,
+                    rest,
+                    after,
+                } => {
+                    let v = self.pop();
+                    let items = tri!(ops::unpack(&v, before as usize, rest, after as usize));
+                    self.stack.extend(items);
+                }
+                Op::AddInPlace => {
+                    let b = self.pop();
+                    let a = self.pop();
+                    let r = match (&a, &b) {
+                        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int),
+                        _ => None,
+                    };
+                    let r = match r {
+                        Some(v) => v,
+                        None => tri!(ops::add_in_place(a, &b)),
+                    };
+                    self.stack.push(r);
+                }
                 Op::LoadLocal(s) => {
                     let v = self.stack[base + s as usize].clone();
                     self.stack.push(v);

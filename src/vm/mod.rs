@@ -1,6 +1,7 @@
 //! The virtual machine: values, compiled code, and fibers that halt instead
 //! of blocking.
 pub mod budget;
+pub mod chars;
 pub mod chunk;
 pub mod disasm;
 pub mod error;

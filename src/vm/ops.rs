@@ -7,6 +7,7 @@ use crate::ast::{BinaryOp, UnaryOp};
 
 use super::error::{Error as AshError, ErrorKind};
 type Error = AshError;
+use super::chars;
 use super::value::Value;
 
 fn overflow() -> Error {
@@ -104,9 +105,18 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                 Ok(Float(x / y))
             }
         },
+        // `%` and `//` as Python: the remainder has the divisor's sign, the
+        // quotient is floored, and `(a // b) * b + a % b == a`.
         BinaryOp::Rem => match (a, b) {
             (Int(_), Int(0)) => Err(AshError::value("division by zero")),
-            (Int(x), Int(y)) => x.checked_rem_euclid(*y).map(Int).ok_or_else(overflow),
+            (Int(x), Int(y)) => {
+                let r = x.checked_rem(*y).ok_or_else(overflow)?;
+                Ok(Int(if r != 0 && (r < 0) != (*y < 0) {
+                    r + y
+                } else {
+                    r
+                }))
+            }
             _ => {
                 let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else {
                     return Err(bad_operands("%", a, b));
@@ -114,8 +124,41 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                 if y == 0.0 {
                     return Err(AshError::value("division by zero"));
                 }
-                Ok(Float(x.rem_euclid(y)))
+                let r = x % y;
+                Ok(Float(if r != 0.0 && (r < 0.0) != (y < 0.0) {
+                    r + y
+                } else {
+                    r
+                }))
             }
+        },
+        BinaryOp::FloorDiv => match (a, b) {
+            (Int(_), Int(0)) => Err(AshError::value("division by zero")),
+            (Int(x), Int(y)) => {
+                let q = x.checked_div(*y).ok_or_else(overflow)?;
+                Ok(Int(if x % y != 0 && (*x < 0) != (*y < 0) {
+                    q - 1
+                } else {
+                    q
+                }))
+            }
+            _ => {
+                let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else {
+                    return Err(bad_operands("//", a, b));
+                };
+                if y == 0.0 {
+                    return Err(AshError::value("division by zero"));
+                }
+                Ok(Float((x / y).floor()))
+            }
+        },
+        BinaryOp::Pow => match (a, b) {
+            (Int(x), Int(y)) if *y >= 0 => {
+                let e = u32::try_from(*y).map_err(|_| overflow())?;
+                x.checked_pow(e).map(Int).ok_or_else(overflow)
+            }
+            (Int(0), Int(_)) => Err(AshError::value("0 cannot be raised to a negative power")),
+            _ => float_op("**", a, b, f64::powf),
         },
         BinaryOp::Eq => Ok(Bool(a.equals(b))),
         BinaryOp::Ne => Ok(Bool(!a.equals(b))),
@@ -136,12 +179,38 @@ fn float_op(name: &str, a: &Value, b: &Value, f: fn(f64, f64) -> f64) -> Result<
     }
 }
 
+/// An int and a float compared exactly (not through `as f64`, which
+/// rounds ints past 2^53); `None` when the float is NaN.
+pub fn int_float_cmp(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    // 2^63 as a float: every float at or past it is beyond every i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f >= LIMIT {
+        return Some(Ordering::Less);
+    }
+    if f < -LIMIT {
+        return Some(Ordering::Greater);
+    }
+    let t = f.trunc();
+    // `t` is integral and within i64's range here.
+    match i.cmp(&(t as i64)) {
+        Ordering::Equal if f > t => Some(Ordering::Less),
+        Ordering::Equal if f < t => Some(Ordering::Greater),
+        o => Some(o),
+    }
+}
+
 /// Ordering for `< <= > >=` and sorting: numbers with numbers, strings
 /// bytewise, durations, and lists element by element.
 pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Error> {
     use Value::*;
+    let nan = || AshError::value("cannot compare NaN");
     match (a, b) {
         (Int(x), Int(y)) => Ok(x.cmp(y)),
+        (Int(x), Float(y)) => int_float_cmp(*x, *y).ok_or_else(nan),
+        (Float(x), Int(y)) => int_float_cmp(*y, *x).map(Ordering::reverse).ok_or_else(nan),
         (Str(x), Str(y)) => Ok(x.cmp(y)),
         (Duration(x), Duration(y)) => x
             .partial_cmp(y)
@@ -196,26 +265,16 @@ pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
             )
         }),
         (Value::Str(s), Value::Int(i)) => {
-            // Index by character when the string is valid UTF-8.
-            match std::str::from_utf8(s) {
-                Ok(text) => {
-                    let n = text.chars().count();
-                    list_index(n, *i)
-                        .and_then(|i| text.chars().nth(i))
-                        .map(|ch| Value::str(ch.to_string()))
-                        .ok_or_else(|| {
-                            AshError::new(
-                                ErrorKind::Index,
-                                format!("string index {i} out of range (length {n})"),
-                            )
-                        })
-                }
-                Err(_) => list_index(s.len(), *i)
-                    .map(|i| Value::str([s[i]]))
-                    .ok_or_else(|| {
-                        AshError::new(ErrorKind::Index, format!("string index {i} out of range"))
-                    }),
-            }
+            // By character when the string is UTF-8 (as `len` counts).
+            let n = chars::char_len(s);
+            list_index(n, *i)
+                .map(|k| Value::str(chars::char_slice(s, k, k + 1)))
+                .ok_or_else(|| {
+                    AshError::new(
+                        ErrorKind::Index,
+                        format!("string index {i} out of range (length {n})"),
+                    )
+                })
         }
         (Value::Error(e), Value::Str(s)) => error_field(e, s),
         _ => Err(AshError::type_err(format!(
@@ -224,6 +283,154 @@ pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
             k.type_name()
         ))),
     }
+}
+
+/// A slice bound: an int, or null for "omitted".
+fn bound(v: &Value, what: &str) -> Result<Option<i64>, Error> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Int(i) => Ok(Some(*i)),
+        other => Err(AshError::type_err(format!(
+            "a slice {what} must be an int, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// The positions `c[start:end:step]` takes from a sequence of `len`, as
+/// Python: negative bounds count from the end, bounds out of range are
+/// clamped, so the result is empty rather than an error.
+fn slice_positions(len: usize, start: Option<i64>, end: Option<i64>, step: i64) -> (i64, i64, i64) {
+    let len = len as i64;
+    let clamp = |v: Option<i64>, default: i64| -> i64 {
+        match v {
+            None => default,
+            Some(v) if v < 0 => {
+                let v = v.saturating_add(len);
+                if v < 0 {
+                    if step < 0 { -1 } else { 0 }
+                } else {
+                    v
+                }
+            }
+            Some(v) if v >= len => {
+                if step < 0 {
+                    len - 1
+                } else {
+                    len
+                }
+            }
+            Some(v) => v,
+        }
+    };
+    if step > 0 {
+        (clamp(start, 0), clamp(end, len), step)
+    } else {
+        (clamp(start, len - 1), clamp(end, -1), step)
+    }
+}
+
+/// `c[start:end]` / `c[start:end:step]` on a list or a string (strings by
+/// character).
+pub fn slice(c: &Value, start: &Value, end: &Value, step: Option<&Value>) -> Result<Value, Error> {
+    let start = bound(start, "start")?;
+    let end = bound(end, "end")?;
+    let step = match step {
+        None => 1,
+        Some(v) => bound(v, "step")?.unwrap_or(1),
+    };
+    if step == 0 {
+        return Err(AshError::value("slice step cannot be zero"));
+    }
+    let len = match c {
+        Value::List(l) => l.borrow().len(),
+        Value::Str(s) => chars::char_len(s),
+        other => {
+            return Err(AshError::type_err(format!(
+                "cannot slice {}",
+                other.type_name()
+            )));
+        }
+    };
+    let (a, b, st) = slice_positions(len, start, end, step);
+    let positions = move || {
+        let mut i = a;
+        std::iter::from_fn(move || {
+            let more = if st > 0 { i < b } else { i > b };
+            if !more {
+                return None;
+            }
+            let here = i as usize;
+            i += st;
+            Some(here)
+        })
+    };
+    match c {
+        Value::List(l) => {
+            let l = l.borrow();
+            if st == 1 {
+                let (a, b) = (a as usize, (b.max(a)) as usize);
+                return Ok(Value::list(l[a..b].to_vec()));
+            }
+            Ok(Value::list(positions().map(|i| l[i].clone()).collect()))
+        }
+        Value::Str(s) => {
+            if st == 1 {
+                return Ok(Value::str(chars::char_slice(
+                    s,
+                    a as usize,
+                    b.max(a) as usize,
+                )));
+            }
+            Ok(Value::from(chars::chars_at(s, positions())))
+        }
+        _ => Ok(Value::Null),
+    }
+}
+
+/// `[a, b, ...rest] = v`: the items, in order, for the pattern's names.
+pub fn unpack(v: &Value, before: usize, rest: bool, after: usize) -> Result<Vec<Value>, Error> {
+    let Value::List(l) = v else {
+        return Err(AshError::type_err(format!(
+            "cannot unpack {} (a list pattern needs a list)",
+            v.type_name()
+        )));
+    };
+    let items = l.borrow();
+    let fixed = before + after;
+    let n = items.len();
+    if (!rest && n != fixed) || (rest && n < fixed) {
+        let want = if rest {
+            format!("at least {fixed}")
+        } else {
+            fixed.to_string()
+        };
+        return Err(AshError::value(format!(
+            "cannot unpack a list of {n} into {want} names"
+        )));
+    }
+    let mut out = Vec::with_capacity(fixed + usize::from(rest));
+    out.extend(items[..before].iter().cloned());
+    if rest {
+        out.push(Value::list(items[before..n - after].to_vec()));
+    }
+    out.extend(items[n - after..].iter().cloned());
+    Ok(out)
+}
+
+/// `a += b`: a list is extended in place (as Python's `+=`, so other names
+/// for the list see it); anything else is `a + b`.
+pub fn add_in_place(a: Value, b: &Value) -> Result<Value, Error> {
+    if let (Value::List(x), Value::List(y)) = (&a, b) {
+        if Rc::ptr_eq(x, y) {
+            let copy = y.borrow().clone();
+            x.borrow_mut().extend(copy);
+        } else {
+            x.borrow_mut().extend(y.borrow().iter().cloned());
+        }
+        return Ok(a);
+    }
+    binary(BinaryOp::Add, &a, b)
 }
 
 /// `c[k] = v`

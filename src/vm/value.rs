@@ -225,7 +225,8 @@ impl Value {
     }
 
     /// `==`: structural for data, identity for functions, tasks and the like.
-    /// Ints and floats compare by value (`1 == 1.0`).
+    /// Ints and floats compare by value, exactly (`1 == 1.0`, but
+    /// `2**53 + 1 != float(2**53 + 1)`).
     pub fn equals(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Null, Value::Null) => true,
@@ -233,7 +234,7 @@ impl Value {
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
-                (*a as f64) == *b
+                super::ops::int_float_cmp(*a, *b) == Some(std::cmp::Ordering::Equal)
             }
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,

@@ -126,11 +126,10 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
 fn not_found_message(args: &[Value]) -> String {
     let name = args.first().map(Value::to_text).unwrap_or_default();
     if name == "read" {
-        // `read NAME` is compiled as a statement; anywhere else (a pipeline
-        // stage, with a redirection) it would be looked up as a program.
-        return "command not found: read (`read NAME` is a statement of its own, \
-                not a pipeline stage and without redirections; to read a stream, \
-                pipe it into a function that runs `while read line { ... }`)"
+        // `read NAME` is compiled specially (alone, with redirections, or as
+        // the last stage); anywhere else it is looked up as a program.
+        return "command not found: read (`read NAME` reads as the last stage of a pipeline \
+                or with `< file`, not a pipeline stage in the middle; it needs a variable name)"
             .to_string();
     }
     match crate::check::hints::command_not_found(&name) {

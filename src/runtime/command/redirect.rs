@@ -32,6 +32,11 @@ pub(super) async fn apply_redirects(
         };
         match *op {
             RedirOp::Read => io.stdin = Rc::new(InSource::shared(open(OpenMode::Read).await?)),
+            RedirOp::Here => {
+                let fd = process::here_doc(target)
+                    .map_err(|e| Error::io(format!("here-document: {e}")))?;
+                io.stdin = Rc::new(InSource::shared(fd));
+            }
             RedirOp::Write(fd) | RedirOp::Append(fd) => {
                 let mode = if matches!(op, RedirOp::Write(_)) {
                     OpenMode::Write
