@@ -195,28 +195,14 @@ pub fn dump_source(name: &str, text: &str) -> Result<String, String> {
     let main = compile_main(&rt, name, text)?;
     Ok(crate::vm::disasm::disassemble(
         &main.proto,
-        &rt.names.borrow(),
+        &rt.globals.borrow(),
     ))
 }
 
 /// Parse and compile a script; the error report on failure.
 fn compile_main(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, String> {
-    let source = diag::add_source(name, text);
-    let block = crate::syntax::parse(text)
-        .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
-    let proto = crate::compile::compile_script(
-        &block,
-        name,
-        source,
-        &mut rt.names.borrow_mut(),
-        crate::compile::TopLevel::ScriptLocals,
-    )
-    .map_err(|e| diag::render(source, e.span, "syntax error: ", &e.message))?;
-    rt.sync_globals();
-    Ok(Rc::new(Closure {
-        proto,
-        captures: crate::vm::objects::Captures::none(),
-    }))
+    rt.load(name, text, crate::compile::TopLevel::ScriptLocals)
+        .map_err(|e| e.report())
 }
 
 fn main_ctx() -> TaskCtx {

@@ -107,7 +107,7 @@ fn parse_and_compile(name: String, text: String) -> Result<(), String> {
                 ash::compile::TopLevel::ScriptLocals,
                 ash::compile::TopLevel::Globals,
             ] {
-                let mut names = ash::compile::GlobalNames::default();
+                let mut names = ash::vm::globals::Globals::default();
                 let source = ash::diag::add_source(&name, &text);
                 let _ = ash::compile::compile_script(&block, &name, source, &mut names, top);
             }

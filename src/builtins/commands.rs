@@ -432,13 +432,9 @@ fn builtin_exit(_: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Ou
 fn builtin_unset(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>, args: &[Value]) -> Result<Output, Error> {
     for name in bytes_of(&args[1.min(args.len())..]) {
         ctx.env_mut(|env| env.remove(&name));
-        let name = String::from_utf8_lossy(&name);
-        let index = rt.names.borrow().get(&name);
-        if let Some(i) = index
-            && let Some(slot) = rt.globals.borrow_mut().get_mut(i as usize)
-        {
-            *slot = None;
-        }
+        rt.globals
+            .borrow_mut()
+            .unset(&String::from_utf8_lossy(&name));
     }
     Ok(Output::status(0))
 }

@@ -163,7 +163,7 @@ pub fn check_text(
 ) -> Result<Vec<Finding>, (u32, Span, String)> {
     let source = diag::add_source(name, text);
     let block = crate::syntax::parse(text).map_err(|e| (source, e.span, e.message))?;
-    let mut names = crate::compile::GlobalNames::default();
+    let mut names = crate::vm::globals::Globals::default();
     crate::compile::compile_script(
         &block,
         name,

@@ -31,6 +31,7 @@ use std::rc::Rc;
 
 use crate::ast::{Block, Span};
 use crate::vm::chunk::{CaptureFrom, CmdSpec, Op, Proto};
+use crate::vm::globals::Globals;
 use crate::vm::value::Value;
 
 /// A compile error: a span and what is wrong there.
@@ -49,42 +50,6 @@ fn error<T>(span: Span, message: impl Into<String>) -> CResult<T> {
     })
 }
 
-/// The interned names of global variables; the values live in the runtime,
-/// in a vector indexed the same way.
-#[derive(Default)]
-pub struct GlobalNames {
-    index: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl GlobalNames {
-    pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.index.insert(name.to_string(), i);
-        i
-    }
-
-    pub fn get(&self, name: &str) -> Option<u32> {
-        self.index.get(name).copied()
-    }
-
-    pub fn name(&self, index: u32) -> &str {
-        self.names.get(index as usize).map_or("?", |s| s.as_str())
-    }
-
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-}
-
 /// Where the top-level `let`s of a compiled text live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TopLevel {
@@ -99,7 +64,7 @@ pub fn compile_script(
     block: &Block,
     name: &str,
     source: u32,
-    globals: &mut GlobalNames,
+    globals: &mut Globals,
     top: TopLevel,
 ) -> Result<Rc<Proto>, CompileError> {
     let mut c = Compiler {
@@ -343,7 +308,7 @@ impl FuncState {
 }
 
 pub(crate) struct Compiler<'g> {
-    globals: &'g mut GlobalNames,
+    globals: &'g mut Globals,
     funcs: Vec<FuncState>,
     source: u32,
 }

@@ -40,12 +40,8 @@ impl Shared {
         let mut functions = BTreeSet::new();
         let mut globals = BTreeSet::new();
         {
-            let names = rt.names.borrow();
-            let values = rt.globals.borrow();
-            for (i, v) in values.iter().enumerate() {
-                let Some(v) = v else { continue };
-                let name = names.name(i as u32);
-                if name.starts_with('<') || name == "?" {
+            for (name, v) in rt.globals.borrow().defined() {
+                if name.starts_with('<') {
                     continue;
                 }
                 if matches!(v, Value::Func(_)) {

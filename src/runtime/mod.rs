@@ -31,8 +31,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::compile::GlobalNames;
 use crate::process::{InSource, OutSink};
+use crate::vm::globals::Globals;
 use crate::vm::value::Value;
 
 pub use cancel::{CancelReason, CancelToken};
@@ -207,8 +207,8 @@ fn cloned<T: Clone + Default>(cell: &Cell<T>) -> T {
 
 pub struct Runtime {
     pub executor: Rc<Executor>,
-    pub names: RefCell<GlobalNames>,
-    pub globals: RefCell<Vec<Option<Value>>>,
+    /// Global variables: names (interned by the compiler) and values.
+    pub globals: RefCell<Globals>,
     /// Live spawned tasks (for `jobs`, `fg`, and to cancel at exit).
     pub tasks: RefCell<task::TaskTable>,
     next_id: Cell<u64>,
@@ -256,8 +256,7 @@ impl Runtime {
         let (slots, capture_slots) = admission::Slots::from_fd_limit();
         Rc::new(Runtime {
             executor: Rc::new(Executor::new()),
-            names: RefCell::new(GlobalNames::default()),
-            globals: RefCell::new(Vec::new()),
+            globals: RefCell::new(Globals::default()),
             tasks: RefCell::default(),
             next_id: Cell::new(1),
             groups: RefCell::new(HashSet::new()),
@@ -282,26 +281,14 @@ impl Runtime {
         id
     }
 
-    /// Make room for globals interned since the last call.
-    pub fn sync_globals(&self) {
-        let n = self.names.borrow().len();
-        let mut g = self.globals.borrow_mut();
-        if g.len() < n {
-            g.resize(n, None);
-        }
-    }
-
-    pub fn set_global(&self, name: &str, v: Value) {
-        let i = self.names.borrow_mut().intern(name) as usize;
-        self.sync_globals();
-        if let Some(slot) = self.globals.borrow_mut().get_mut(i) {
-            *slot = Some(v);
-        }
-    }
-
+    /// The value of the global `name`, if defined.
     pub fn get_global(&self, name: &str) -> Option<Value> {
-        let i = self.names.borrow().get(name)? as usize;
-        self.globals.borrow().get(i).cloned().flatten()
+        self.globals.borrow().get(name).cloned()
+    }
+
+    /// Define the global `name`.
+    pub fn set_global(&self, name: &str, v: Value) {
+        self.globals.borrow_mut().set(name, v);
     }
 
     /// `exit N` from any task: remember N and stop everything, main task

@@ -4,11 +4,13 @@
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
+use crate::ast::Span;
+use crate::compile::TopLevel;
 use crate::process;
 use crate::runtime::Runtime;
-use crate::vm::error::{Error, ErrorKind};
+use crate::vm::error::{Error, ErrorKind, Location};
 use crate::vm::fiber::{Fiber, FrameKind, Halt, Resume};
-use crate::vm::objects::Closure;
+use crate::vm::objects::{Captures, Closure};
 use crate::vm::value::Value;
 
 /// `use std/NAME`, `use ./file.ash`, `source FILE`.
@@ -75,35 +77,63 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     })))
 }
 
-/// Parse and compile a module's text into a closure to run.
+/// A text that does not parse or compile: where and what.
+#[derive(Debug)]
+pub struct LoadError {
+    pub source: u32,
+    pub span: Span,
+    pub message: String,
+}
+
+impl LoadError {
+    /// The report `ash FILE` prints: `ash: FILE:LINE:COL: syntax error: ...`
+    /// with the line and a caret.
+    pub fn report(&self) -> String {
+        crate::diag::render(self.source, self.span, "syntax error: ", &self.message)
+    }
+
+    /// As the `SyntaxError` a module or sourced file raises where it is
+    /// loaded.
+    pub fn into_error(self) -> Error {
+        let err = Error::new(ErrorKind::Syntax, self.message);
+        *err.location.borrow_mut() = Some(Location {
+            source: self.source,
+            span: self.span,
+        });
+        err
+    }
+}
+
+impl Runtime {
+    /// Parse and compile a text (a script, module, interactive line or the
+    /// prelude) into a closure to run, its globals interned in this
+    /// runtime. The text is registered as a source for error locations.
+    pub fn load(&self, name: &str, text: &str, top: TopLevel) -> Result<Rc<Closure>, LoadError> {
+        let source = crate::diag::add_source(name, text);
+        let error = |span, message| LoadError {
+            source,
+            span,
+            message,
+        };
+        let block = crate::syntax::parse(text).map_err(|e| error(e.span, e.message))?;
+        let proto = crate::compile::compile_script(
+            &block,
+            name,
+            source,
+            &mut self.globals.borrow_mut(),
+            top,
+        )
+        .map_err(|e| error(e.span, e.message))?;
+        Ok(Rc::new(Closure {
+            proto,
+            captures: Captures::none(),
+        }))
+    }
+}
+
+/// A module's (or interactive line's) text as a closure to run: its
+/// top-level `let`s and `fn`s are globals; an error is a `SyntaxError`.
 pub fn load_module(rt: &Runtime, name: &str, text: &str) -> Result<Rc<Closure>, Error> {
-    let source = crate::diag::add_source(name, text);
-    let block = crate::syntax::parse(text).map_err(|e| {
-        let err = Error::new(ErrorKind::Syntax, e.message);
-        *err.location.borrow_mut() = Some(crate::vm::error::Location {
-            source,
-            span: e.span,
-        });
-        err
-    })?;
-    let proto = crate::compile::compile_script(
-        &block,
-        name,
-        source,
-        &mut rt.names.borrow_mut(),
-        crate::compile::TopLevel::Globals,
-    )
-    .map_err(|e| {
-        let err = Error::new(ErrorKind::Syntax, e.message);
-        *err.location.borrow_mut() = Some(crate::vm::error::Location {
-            source,
-            span: e.span,
-        });
-        err
-    })?;
-    rt.sync_globals();
-    Ok(Rc::new(Closure {
-        proto,
-        captures: crate::vm::objects::Captures::none(),
-    }))
+    rt.load(name, text, TopLevel::Globals)
+        .map_err(LoadError::into_error)
 }

@@ -396,24 +396,14 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
 mod tests {
     use std::rc::Rc;
 
-    use crate::compile::{TopLevel, compile_script};
+    use crate::compile::TopLevel;
     use crate::runtime::{Io, Runtime, TaskCtx};
     use crate::vm::fiber::{Fiber, Halt};
     use crate::vm::objects::Closure;
 
-    fn compiled(src: &str, rt: &Runtime) -> Rc<super::Proto> {
-        let block = crate::syntax::parse(src).expect("parses");
-        let source = crate::diag::add_source("<test>", src);
-        let proto = compile_script(
-            &block,
-            "<test>",
-            source,
-            &mut rt.names.borrow_mut(),
-            TopLevel::ScriptLocals,
-        )
-        .expect("compiles");
-        rt.sync_globals();
-        proto
+    fn compiled(src: &str, rt: &Runtime) -> Rc<Closure> {
+        rt.load("<test>", src, TopLevel::ScriptLocals)
+            .expect("compiles")
     }
 
     /// Run `src` (code that never waits and calls no ash function, so all
@@ -421,12 +411,8 @@ mod tests {
     /// and the capacity the stack had at the end: equal unless it grew.
     fn needed_and_used(src: &str) -> (usize, usize) {
         let rt = Runtime::new(false);
-        let proto = compiled(src, &rt);
-        let needed = proto.stack_needed;
-        let main = Rc::new(Closure {
-            proto,
-            captures: crate::vm::objects::Captures::none(),
-        });
+        let main = compiled(src, &rt);
+        let needed = main.proto.stack_needed;
         let ctx = Rc::new(TaskCtx::main(Io::standard()));
         let mut fiber = Fiber::call(rt, ctx, main, Vec::new());
         loop {
@@ -459,7 +445,7 @@ mod tests {
     fn a_task_that_only_sleeps_needs_one_value() {
         let rt = Runtime::new(false);
         let main = compiled("let s = 1\nspawn { sleep $s }", &rt);
-        let block = &main.protos[0];
+        let block = &main.proto.protos[0];
         assert_eq!(block.stack_needed, 1);
     }
 }

@@ -9,19 +9,19 @@
 
 use std::fmt::Write as _;
 
-use crate::compile::GlobalNames;
+use super::globals::Globals;
 
 use super::chunk::{CaptureFrom, CmdSpec, Op, Proto};
 
 /// The text of `proto` and every function nested in it.
-pub fn disassemble(proto: &Proto, names: &GlobalNames) -> String {
+pub fn disassemble(proto: &Proto, names: &Globals) -> String {
     let mut out = String::new();
     function(&mut out, proto, names, "");
     out
 }
 
 /// One function, then its nested ones (named `parent/child` by position).
-fn function(out: &mut String, proto: &Proto, names: &GlobalNames, path: &str) {
+fn function(out: &mut String, proto: &Proto, names: &Globals, path: &str) {
     let path = if path.is_empty() {
         proto.name.clone()
     } else {
@@ -81,7 +81,7 @@ fn function(out: &mut String, proto: &Proto, names: &GlobalNames, path: &str) {
 }
 
 /// What an instruction's operand refers to, after a `;`.
-fn note(op: &Op, proto: &Proto, names: &GlobalNames) -> String {
+fn note(op: &Op, proto: &Proto, names: &Globals) -> String {
     let constant = |k: u32| {
         proto
             .consts
@@ -106,7 +106,7 @@ fn note(op: &Op, proto: &Proto, names: &GlobalNames) -> String {
 }
 
 /// A command spec on one line: its text, flags, and per stage what it pops.
-fn command(spec: &CmdSpec, names: &GlobalNames) -> String {
+fn command(spec: &CmdSpec, names: &Globals) -> String {
     let mut out = format!("`{}`", spec.text);
     for (flag, set) in [
         ("negated", spec.negated),
@@ -147,7 +147,7 @@ mod tests {
     fn dump(src: &str) -> String {
         let block = crate::syntax::parse(src).expect("parses");
         let source = crate::diag::add_source("t.ash", src);
-        let mut names = GlobalNames::default();
+        let mut names = Globals::default();
         let proto = crate::compile::compile_script(
             &block,
             "<main>",

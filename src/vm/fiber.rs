@@ -365,7 +365,7 @@ impl Fiber {
                     *self.frames[n].closure.captures[i as usize].borrow_mut() = v;
                 }
                 Op::LoadGlobal(g) => {
-                    let v = self.rt.globals.borrow().get(g as usize).cloned().flatten();
+                    let v = self.rt.globals.borrow().value(g).cloned();
                     let v = match v {
                         Some(v) => v,
                         None => tri!(self.global_fallback(g)),
@@ -374,28 +374,19 @@ impl Fiber {
                 }
                 Op::StoreGlobal(g) => {
                     let v = self.pop();
-                    let mut globals = self.rt.globals.borrow_mut();
-                    match globals.get_mut(g as usize) {
-                        Some(slot @ Some(_)) => *slot = Some(v),
-                        _ => {
-                            drop(globals);
-                            let name = self.rt.names.borrow().name(g).to_string();
-                            save_pc!();
-                            return Err(Error::new(
-                                ErrorKind::Name,
-                                format!(
-                                    "variable '{name}' is not declared (use `let {name} = ...`)"
-                                ),
-                            ));
-                        }
+                    let assigned = self.rt.globals.borrow_mut().assign(g, v);
+                    if !assigned {
+                        let name = self.rt.globals.borrow().name(g).to_string();
+                        save_pc!();
+                        return Err(Error::new(
+                            ErrorKind::Name,
+                            format!("variable '{name}' is not declared (use `let {name} = ...`)"),
+                        ));
                     }
                 }
                 Op::DefineGlobal(g) => {
                     let v = self.pop();
-                    self.rt.sync_globals();
-                    if let Some(slot) = self.rt.globals.borrow_mut().get_mut(g as usize) {
-                        *slot = Some(v);
-                    }
+                    self.rt.globals.borrow_mut().define(g, v);
                 }
                 Op::LoadStatus => self.stack.push(Value::Int(self.ctx.status.get() as i64)),
                 Op::Unary(op) => {

@@ -7,6 +7,7 @@ pub mod disasm;
 pub mod error;
 pub mod fiber;
 pub mod frame;
+pub mod globals;
 pub mod halt;
 pub mod objects;
 pub mod ops;

@@ -243,15 +243,14 @@ impl Fiber {
     /// first use), a built-in function, an environment variable, else
     /// `NameError`.
     pub(super) fn global_fallback(&self, g: u32) -> Result<Value, Error> {
-        let wanted = self.rt.names.borrow().name(g).to_string();
-        if shell::is_prelude_name(&wanted) && !self.rt.prelude_loaded.get() {
+        let name = self.rt.globals.borrow().name(g).to_string();
+        if shell::is_prelude_name(&name) && !self.rt.prelude_loaded.get() {
             shell::load_prelude(&self.rt, &self.ctx)?;
-            if let Some(Some(v)) = self.rt.globals.borrow().get(g as usize) {
+            if let Some(v) = self.rt.globals.borrow().value(g) {
                 return Ok(v.clone());
             }
         }
-        let names = self.rt.names.borrow();
-        let name = names.name(g);
+        let name = name.as_str();
         if let Some(f) = shell::builtin_function(name) {
             return Ok(f);
         }

@@ -91,7 +91,7 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
         return Target::Func(f.clone());
     }
     if let Some(g) = stage.global
-        && let Some(Some(Value::Func(f))) = fiber.rt.globals.borrow().get(g as usize)
+        && let Some(Value::Func(f)) = fiber.rt.globals.borrow().value(g)
     {
         return Target::Func(f.clone());
     }
