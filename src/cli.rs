@@ -228,6 +228,9 @@ fn run_source(
 ) -> i32 {
     process::raise_fd_limit();
     process::contain::become_subreaper();
+    // Before the compile, which takes a while for a large script: Ctrl-C
+    // meanwhile is noted, and nothing of the script runs.
+    let _ = crate::runtime::signals::install();
     let rt = Runtime::new(debug);
     *rt.script_dir.borrow_mut() = dir;
     let main = match compile_main(&rt, name, text) {
@@ -237,6 +240,9 @@ fn run_source(
             return 2;
         }
     };
+    if let Some(sig) = crate::runtime::signals::pending() {
+        return signal_status(sig);
+    }
     let argv = args
         .into_iter()
         .map(|a| Value::from(std::os::unix::ffi::OsStringExt::into_vec(a)))
@@ -278,6 +284,10 @@ fn run_source(
     }
     if let Some(code) = signal_code.get() {
         return code;
+    }
+    // A signal in the last moments of the run, when nothing awaited it.
+    if let Some(sig) = crate::runtime::signals::pending() {
+        return signal_status(sig);
     }
     let unretrieved = report_unretrieved(&rt);
     match outcome {
@@ -427,7 +437,7 @@ fn watch_signals(
                 main.cancel.pop_deadline(scope);
             }
             count += 1;
-            code.set(Some(if sig == Signal::Term { 143 } else { 130 }));
+            code.set(Some(signal_status(sig)));
             let grace = if count > 1 {
                 Duration::ZERO
             } else {
@@ -436,13 +446,27 @@ fn watch_signals(
             main.cancel.cancel(CancelReason::Signal, grace);
             rt2.cancel_all(CancelReason::Signal, grace);
             if count > 1 {
+                // The second signal ends ash, whatever the script catches
+                // (a loop that catches `CancelledError` would run on): its
+                // process groups are killed now, and the sentinel kills
+                // what left them when ash is gone.
                 for &pgid in rt2.groups.borrow().iter() {
                     if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
                         let _ =
                             rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
                     }
                 }
+                process::contain::at_exit();
+                std::process::exit(signal_status(sig));
             }
         }
     }))
+}
+
+/// The exit status after a signal: 130 for SIGINT, 143 for SIGTERM.
+fn signal_status(sig: crate::runtime::signals::Signal) -> i32 {
+    match sig {
+        crate::runtime::signals::Signal::Term => 143,
+        _ => 130,
+    }
 }

@@ -1173,3 +1173,23 @@ fn completion_of_options_from_a_man_page() {
     t.expect("ran:--secret-option");
     t.prompt();
 }
+
+/// Ctrl-C interrupts a prompt function that loops (issue 12): the shell
+/// says so, shows the default prompt, and takes commands again.
+#[test]
+fn ctrl_c_interrupts_a_looping_prompt_function() {
+    let dir = temp_dir("looping-prompt");
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "let spin = true\nfn prompt { if (spin) { spin = false; while (true) { } }; return \"ASH> \" }\n",
+    )
+    .expect("write config");
+    let mut t = Term::start(&dir);
+    t.settle(500);
+    t.send("\x03");
+    t.expect("prompt: interrupted");
+    t.settle(300);
+    t.line("echo after");
+    t.expect("after");
+    t.prompt();
+}

@@ -229,3 +229,143 @@ echo (contains($(env), \"PATH=\"))",
     );
     assert_eq!(lines[2], "false", "the child's environment has a PATH");
 }
+
+/// A running ash whose stdout lines arrive on a channel.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(cmd: &mut Command) -> Running {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn ash");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// Wait for the next line of output; panics naming `what` after 20 s.
+    fn expect_line(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no output line: {what}"))
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// The exit status within `limit`, else kill it and panic.
+    fn status_within(&mut self, limit: Duration, what: &str) -> Option<i32> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st.code();
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{what}: still running after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the process catches `signal` (its `SigCgt` mask).
+    fn catches(&self, signal: u32) -> bool {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The contract's "a second Ctrl-C skips the grace period" holds whatever
+/// the script catches: a loop that catches `CancelledError` runs on after
+/// the first SIGINT or SIGTERM, and the second one ends ash (130 or 143),
+/// its process groups killed.
+#[test]
+fn a_second_signal_ends_ash_whatever_the_script_catches() {
+    for (sig, status) in [("INT", 130), ("TERM", 143), ("INT TERM", 143)] {
+        let token = common::token();
+        let mut ash = Running::start(
+            Command::new(ash_bin())
+                .env("ASH_TEST_TOKEN", &token)
+                .arg("-c")
+                .arg(
+                    "echo started
+while (true) {
+  try { sh -c 'trap \"\" TERM; sleep 100' } catch CancelledError e { echo caught }
+}",
+                ),
+        );
+        ash.expect_line("started");
+        let (first, second) = sig.split_once(' ').unwrap_or((sig, sig));
+        std::thread::sleep(Duration::from_millis(200));
+        ash.signal(first);
+        // The first signal cancels the command (its group gets SIGTERM,
+        // then SIGKILL after the grace); the loop catches that and goes on.
+        assert_eq!(ash.expect_line("the first cancellation caught"), "caught");
+        std::thread::sleep(Duration::from_millis(200));
+        ash.signal(second);
+        let got = ash.status_within(Duration::from_secs(5), "after a second signal");
+        assert_eq!(got, Some(status), "{sig}");
+        std::thread::sleep(Duration::from_millis(100));
+        let left = common::leftovers(&token);
+        common::kill_all(&left);
+        assert!(left.is_empty(), "left running: {left:?}");
+    }
+}
+
+/// SIGINT while a large script is being compiled is noted, and nothing of
+/// the script runs (before, the handlers were installed only once the
+/// script started, so the signal was lost and the script ran in full).
+#[test]
+fn sigint_during_the_compile_of_a_large_script_runs_nothing() {
+    let dir = common::TempDir::new();
+    let script = dir.0.join("big.ash");
+    let mut text = String::from("echo ran\nlet x = 0\n");
+    text.push_str(&"x = x + 1\n".repeat(300_000));
+    std::fs::write(&script, text).expect("write the script");
+    let mut ash = Running::start(Command::new(ash_bin()).arg(&script));
+    // Once ash catches SIGINT (and well before its compile ends: seconds
+    // for 300,000 lines in a debug build), interrupt it.
+    let start = std::time::Instant::now();
+    while !ash.catches(2) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "ash never caught SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ash.signal("INT");
+    let status = ash.status_within(Duration::from_secs(60), "after SIGINT in the compile");
+    assert_eq!(status, Some(130));
+    assert!(ash.lines.try_recv().is_err(), "the script ran");
+}

@@ -333,10 +333,16 @@ impl Session {
         child.io.borrow_mut().stdout = Rc::new(OutSink::from_fd(w));
         child.status.set(ctx.status.get());
         let reader = self.rt.executor.spawn(crate::process::read_to_end(r));
+        // Ctrl-C interrupts a prompt function that runs too long.
+        *self.fg_token.borrow_mut() = Some(child.cancel.clone());
         let outcome = drive(Fiber::call(self.rt.clone(), Rc::new(child), f, Vec::new())).await;
+        *self.fg_token.borrow_mut() = None;
         let out = reader.await.unwrap_or_default();
         match outcome {
             Outcome::Value(Value::Str(s)) => Ok(String::from_utf8_lossy(&s).into_owned()),
+            Outcome::Error(e) if e.kind == crate::vm::error::ErrorKind::Cancelled => {
+                Err("ash: prompt: interrupted\n".to_string())
+            }
             Outcome::Error(e) => Err(diag::render_error(&e)),
             _ => Ok(String::from_utf8_lossy(&out)
                 .trim_end_matches('\n')

@@ -91,6 +91,20 @@ pub async fn next() -> Signal {
     .await
 }
 
+/// SIGTERM or SIGINT came and was not taken by [`next`] yet (one that
+/// arrived while the script was compiled, or in the last moments of the
+/// run, when nothing waited for it any more).
+pub fn pending() -> Option<Signal> {
+    INSTALLED.with_borrow(|installed| {
+        let installed = installed.as_ref()?;
+        installed
+            .flags
+            .iter()
+            .find(|(signal, flag)| *signal != Signal::Child && flag.load(Ordering::SeqCst))
+            .map(|(signal, _)| *signal)
+    })
+}
+
 /// Wake the waiting task if a signal came (the loop calls this often).
 pub fn deliver() {
     let waiter = INSTALLED.with_borrow_mut(|installed| {
