@@ -5,7 +5,7 @@
 
 use std::rc::Rc;
 
-use crate::builtins::commands::BuiltinCmd;
+use crate::builtins::commands::{BuiltinCmd, BuiltinCtx};
 use crate::process::OutSink;
 use crate::runtime::Io;
 use crate::vm::chunk::CmdSpec;
@@ -84,7 +84,7 @@ pub(super) fn run_builtin_here(
     text: Rc<str>,
 ) -> Result<Option<Halt>, Error> {
     let io = fiber.ctx.io();
-    let out = (b.run)(&fiber.rt, &fiber.ctx, &stage.args)?;
+    let out = (b.run)(&BuiltinCtx::new(&fiber.rt, &fiber.ctx), &stage.args)?;
     if let Some(code) = out.exit {
         fiber.rt.exit_code.set(Some(code));
         return Ok(Some(Halt::Exit(code)));

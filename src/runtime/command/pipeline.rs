@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use futures_lite::future;
 
-use crate::builtins::commands::{BuiltinCmd, Output};
+use crate::builtins::commands::{BuiltinCmd, BuiltinCtx, Output};
 use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio};
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
@@ -452,7 +452,7 @@ fn builtin_stage(
     args: Vec<Value>,
 ) -> StageFuture {
     Box::pin(async move {
-        let out: Output = (b.run)(&rt, &ctx, &args).map_err(Rc::new)?;
+        let out: Output = (b.run)(&BuiltinCtx::new(&rt, &ctx), &args).map_err(Rc::new)?;
         let io = ctx.io();
         match write_output(&io, &out.stdout, &out.stderr).await {
             Ok(()) => Ok(out.status),

@@ -1,0 +1,75 @@
+//! `cd [DIR]`: the task's working directory, changed logically (as sh's
+//! `cd` without `-P`).
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use super::{BuiltinCtx, Output, io_message};
+use crate::vm::error::Error;
+use crate::vm::value::Value;
+
+/// `cd [DIR]`: changes this task's working directory only.
+pub(super) fn builtin_cd(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
+    // `cd -`: back to $OLDPWD, and say where (as sh does).
+    let back = args.get(1).is_some_and(|a| a.to_bytes() == b"-");
+    let target = if back {
+        match ctx.getenv(b"OLDPWD") {
+            Some(d) if !d.is_empty() => d.as_bytes().to_vec(),
+            _ => return Ok(Output::fail("cd", "OLDPWD is not set", 1)),
+        }
+    } else {
+        match args.get(1) {
+            Some(v) => v.to_bytes(),
+            None => match ctx.getenv(b"HOME") {
+                Some(h) => h.as_bytes().to_vec(),
+                None => return Ok(Output::fail("cd", "HOME is not set", 1)),
+            },
+        }
+    };
+    let path = ctx.cwd().join(std::ffi::OsStr::from_bytes(&target));
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => {
+            let clean = normalize(&path);
+            let old = ctx.cwd();
+            ctx.env_mut(|env| {
+                env.set(b"OLDPWD", old.as_os_str().as_bytes());
+                env.set(b"PWD", clean.as_os_str().as_bytes());
+            });
+            let said = if back {
+                let mut line = clean.as_os_str().as_bytes().to_vec();
+                line.push(b'\n');
+                line
+            } else {
+                Vec::new()
+            };
+            ctx.set_cwd(Rc::new(clean));
+            Ok(Output::out(said))
+        }
+        Ok(_) => Ok(Output::fail(
+            "cd",
+            format!("{}: not a directory", String::from_utf8_lossy(&target)),
+            1,
+        )),
+        Err(e) => Ok(Output::fail(
+            "cd",
+            format!("{}: {}", String::from_utf8_lossy(&target), io_message(&e)),
+            1,
+        )),
+    }
+}
+
+/// A path without `.` and `..` components (logical, as `cd` in sh).
+fn normalize(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
