@@ -37,20 +37,6 @@ fn _fs_call(f, arg) {
   return v
 }
 
-# Removes path (recursively). Work-around: inside a `timeout` that has
-# expired, every wait of the task is cancelled again, even in a `finally`
-# (an interpreter bug, see docs/stdlib.md); then the removal is handed to a
-# fresh task, which finishes it within milliseconds.
-fn _fs_remove(path) {
-  try {
-    rm -rf -- $path
-  } catch CancelledError e {
-    # Not awaited on purpose: this task is being cancelled.
-    spawn rm -rf -- $path  # ash: allow unused
-    throw $e
-  }
-}
-
 # with_tempdir(f[, prefix]): f(dir) with a new directory; removed with
 # everything in it when f ends, however it ends. Returns f's value.
 fn with_tempdir(f, ...prefix) {
@@ -60,7 +46,7 @@ fn with_tempdir(f, ...prefix) {
   try {
     return _fs_call(f, dir)
   } finally {
-    _fs_remove(dir)
+    rm -rf -- $dir
   }
 }
 
@@ -73,7 +59,7 @@ fn with_tempfile(f, ...prefix) {
   try {
     return _fs_call(f, path)
   } finally {
-    _fs_remove(path)
+    rm -rf -- $path
   }
 }
 

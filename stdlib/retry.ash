@@ -24,13 +24,6 @@
 # retried: cancelling the caller (or an enclosing `timeout`) cancels the
 # retry loop, including the wait between attempts.
 
-# A number in [0, 1) that changes from call to call. ash has no random
-# generator; the microseconds of the clock are enough to spread retries.
-fn _retry_rand() {
-  let us = int(now() * 1000000) % 1000003
-  return float((us * 7919) % 1000) / 1000.0
-}
-
 fn _retry_opts(more) {
   let o = {attempts: 3, delay: 100ms, factor: 2, max_delay: 10s, jitter: 0.1, timeout: null, on: null, verbose: false}
   if (len(more) == 0 or more[0] == null) { return o }
@@ -65,7 +58,7 @@ fn retry_delay(o, n) {
   for i in (range(n - 1)) { d = d * o.factor }
   if (d > o.max_delay) { d = o.max_delay }
   if (o.jitter > 0) {
-    d = d * (1 - o.jitter + 2 * o.jitter * _retry_rand())
+    d = d * (1 - o.jitter + 2 * o.jitter * random())
   }
   return d
 }

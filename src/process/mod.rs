@@ -26,9 +26,14 @@
 //! has exec'd; under load (hundreds of children, so a large fd table to copy)
 //! that is a millisecond or more per spawn, which would hold every timer of
 //! the loop. So the spawn itself runs on smol's blocking pool, and the child
-//! is then waited for on the loop through a pidfd. This is also why ash does
-//! not use async-process, the product's first choice: its `spawn` runs on the
-//! calling thread and it cannot adopt a child spawned elsewhere.
+//! is then waited for on the loop through a pidfd. ash does not use
+//! async-process, the product's first choice, though its `Command::spawn`
+//! could run inside `unblock` too (the `Child` is `Send`): every child it
+//! spawns is registered with a global reaper driven by a thread of its own
+//! (`async-process`), started on the first spawn with an `expect` that
+//! panics when no thread can be created (a tight `ulimit -u`), and each
+//! child costs an `Arc<Mutex<..>>` allocation. A pidfd per child needs
+//! neither, and reaps exactly that child.
 //!
 //! **Shared file descriptions.** ash's own stdin/stdout/stderr and the pipes it
 //! hands to children are shared file descriptions: setting `O_NONBLOCK` on

@@ -200,9 +200,10 @@ struct Member {
 /// The external processes of one pipeline: one process group.
 ///
 /// Dropping a `Group` before every process was seen to exit (by [`wait`])
-/// sends SIGKILL to the whole group; async-process reaps them in the
-/// background. A group whose processes all exited is left alone on drop
-/// (background grandchildren it left behind keep running, as in sh).
+/// sends SIGKILL to the whole group and reaps them (through their pidfds)
+/// on the blocking pool. A group whose processes all exited is left alone
+/// on drop (background grandchildren it left behind keep running, as in
+/// sh).
 ///
 /// [`wait`]: Group::wait
 pub struct Group {

@@ -420,7 +420,7 @@ fn dropping_a_group_kills_and_reaps() {
         g.spawn(cmd(&["sleep", "100"])).await.unwrap();
         let pid = g.pids()[0];
         drop(g);
-        // async-process's thread reaps it: gone, not a zombie.
+        // Reaped on the blocking pool: gone, not a zombie.
         let start = Instant::now();
         while proc_stat(pid).is_some() {
             assert!(start.elapsed() < Duration::from_secs(5), "not reaped");
