@@ -379,6 +379,13 @@ pub enum ExprKind {
     },
     Sleep(Box<Expr>),
     Cancel(Box<Expr>),
+    /// `spawn --on HOST ...`, `gather --on HOSTS ...`, `race --on HOSTS
+    /// ...`: `inner` (a `Spawn`, `Gather` or `Race`) runs its body or
+    /// branches in an ash on other hosts (section 15).
+    OnHosts {
+        hosts: Box<Expr>,
+        inner: Box<Expr>,
+    },
 }
 
 /// The body of `spawn` or `timeout`.

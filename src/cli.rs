@@ -19,10 +19,12 @@ usage: ash [--debug] [FILE [ARGS...]]
        ash [--debug] -c CODE [ARGS...]
        ash --check [--path] [--format text|json] FILE...
        ash --dump FILE | --dump -c CODE
+       ash --serve
        ash --version | --help
 
 With no FILE, ash reads commands from standard input (an interactive shell
-when it is a terminal).
+when it is a terminal). `ash --serve` is the agent that runs the bodies of
+`spawn --on HOST` sent from another host over ssh (on its stdin and stdout).
 ";
 
 thread_local! {
@@ -57,6 +59,11 @@ pub fn main() -> i32 {
                 return crate::process::contain::sentinel_main(&prefix.unwrap_or_default());
             }
             Some("--check") => return crate::check::main(&args[i + 1..]),
+            // `ash --serve`: the agent a remote ash starts over ssh
+            // (section 15; see crate::remote).
+            Some("--serve") => return crate::remote::serve_main(),
+            // Internal: one remote body, started by the agent.
+            Some("--remote-job") => return run_remote_job(debug),
             Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
@@ -249,23 +256,80 @@ fn run_source(
         .collect();
     rt.set_global("args", Value::list(argv));
     rt.set_global("script", Value::str(name));
+    let outcome = match run_main(&rt, main, Vec::new(), None) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
+    };
+    let unretrieved = report_unretrieved(&rt);
+    match outcome {
+        Outcome::Value(_) => i32::from(unretrieved),
+        Outcome::Exit(code) => code,
+        // `ash script | head -1`: the reader left; end quietly, as a
+        // process killed by SIGPIPE would.
+        Outcome::Error(e) if e.broken_pipe => e.exit_status(),
+        Outcome::Error(e) => {
+            eprint!("{}", diag::render_error(&e));
+            e.exit_status()
+        }
+    }
+}
+
+/// `ash --remote-job`: run the body the agent sends on fd 0 and answer
+/// there (see `crate::remote::job`).
+fn run_remote_job(debug: bool) -> i32 {
+    process::raise_fd_limit();
+    process::contain::become_subreaper();
+    let rt = Runtime::new(debug);
+    let mut job = match crate::remote::job::Job::start(&rt) {
+        Ok(job) => job,
+        Err(code) => return code,
+    };
+    let (main, args, stop) = job.take_main();
+    let ran = run_main(&rt, main, args, Some(stop));
+    job.finish(&rt, ran)
+}
+
+/// A future that stops a run when it completes (see [`run_main`]).
+pub type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+/// Run `main(args)` as a script's main task, to the end of the run: with
+/// ash's signal handling, under the deadline it was started with
+/// (`ASH_DEADLINE`, whose expiry becomes a `TimeoutError`), then cancelling
+/// and waiting for the tasks still running, closing the connections to
+/// other hosts and killing what was left behind. `stop`, when it
+/// completes, stops everything as a SIGTERM would (a remote job's agent
+/// gone). `Err` is the exit status when the run ended by `exit N` or a
+/// signal, or could not start.
+pub fn run_main(
+    rt: &Rc<Runtime>,
+    main: Rc<Closure>,
+    args: Vec<Value>,
+    stop: Option<Stop>,
+) -> Result<Outcome, i32> {
     let ctx = Rc::new(main_ctx());
     *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
     // Started under a parent's deadline (`ASH_DEADLINE`): the whole run is
     // a `timeout` scope of its own.
-    let deadline = match inherited_deadline(&rt, &ctx) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    let deadline = inherited_deadline(rt, &ctx)?;
     let deadline_scope = deadline.map(|d| d.0);
     let signal_code = Rc::new(std::cell::Cell::new(None));
     let outcome = crate::runtime::run_loop(&rt.executor.clone(), {
         let (rt, signal_code) = (rt.clone(), signal_code.clone());
         async move {
             let _signals = watch_signals(&rt, &ctx, signal_code, deadline);
-            let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, Vec::new())).await;
+            let _stop = stop.map(|stop| {
+                let (rt, ctx) = (rt.clone(), ctx.clone());
+                rt.executor.clone().spawn(async move {
+                    stop.await;
+                    let grace = signal_grace().min(Duration::from_millis(500));
+                    ctx.cancel.cancel(CancelReason::Signal, grace);
+                    rt.cancel_all(CancelReason::Signal, grace);
+                })
+            });
+            let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, args)).await;
             // When the main body ends: cancel what still runs, and wait for it.
             rt.cancel_and_wait_all(DEFAULT_GRACE).await;
+            crate::remote::shutdown(&rt).await;
             // Descendants that left their process group (daemons) are
             // killed by the sentinel when ash exits (see process::contain).
             process::contain::at_exit();
@@ -276,26 +340,20 @@ fn run_source(
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("ash: cannot start: {e}");
-            return 1;
+            return Err(1);
         }
     };
     if let Some(code) = rt.exit_code.get() {
-        return code;
+        return Err(code);
     }
     if let Some(code) = signal_code.get() {
-        return code;
+        return Err(code);
     }
     // A signal in the last moments of the run, when nothing awaited it.
     if let Some(sig) = crate::runtime::signals::pending() {
-        return signal_status(sig);
+        return Err(signal_status(sig));
     }
-    let unretrieved = report_unretrieved(&rt);
-    match outcome {
-        Outcome::Value(_) => i32::from(unretrieved),
-        Outcome::Exit(code) => code,
-        // `ash script | head -1`: the reader left; end quietly, as a
-        // process killed by SIGPIPE would.
-        Outcome::Error(e) if e.broken_pipe => e.exit_status(),
+    Ok(match outcome {
         Outcome::Error(e)
             if deadline_scope.is_some()
                 && e.kind == crate::vm::error::ErrorKind::Cancelled
@@ -306,14 +364,11 @@ fn run_source(
                 "the deadline in ASH_DEADLINE passed",
             );
             *t.location.borrow_mut() = e.location.borrow().clone();
-            eprint!("{}", diag::render_error(&t));
-            t.exit_status()
+            *t.trace.borrow_mut() = e.trace.borrow().clone();
+            Outcome::Error(Rc::new(t))
         }
-        Outcome::Error(e) => {
-            eprint!("{}", diag::render_error(&e));
-            e.exit_status()
-        }
-    }
+        other => other,
+    })
 }
 
 /// `ASH_DEADLINE` (section 16): a deadline on the main task's token for

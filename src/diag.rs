@@ -107,6 +107,21 @@ impl LineIndex {
     }
 }
 
+/// The text of the line a location starts on (without its newline), and
+/// how many characters of the location are on it (at least 1).
+pub fn line_and_width(loc: &Location) -> Option<(String, usize)> {
+    let text = source_of(loc.source)?;
+    let start = (loc.span.start as usize).min(text.len());
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text
+        .get(start..)?
+        .find('\n')
+        .map_or(text.len(), |i| start + i);
+    let end = (loc.span.end as usize).clamp(start, line_end);
+    let width = text.get(start..end).map_or(0, |t| t.chars().count()).max(1);
+    Some((text[line_start..line_end].to_string(), width))
+}
+
 pub fn line_col(loc: &Location) -> (usize, usize) {
     source_line_col(loc.source, loc.span.start as usize)
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod process;
+pub mod remote;
 pub mod repl;
 pub mod runtime;
 pub mod stdlib;

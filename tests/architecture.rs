@@ -34,6 +34,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "compile",
             "diag",
             "process",
+            "remote",
             "stdlib",
             "syntax",
             "vm",
@@ -55,17 +56,26 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "vm",
         ],
     ),
+    // Other hosts (section 15): packs bodies, runs ssh, the agent and the
+    // ash that runs one remote body (which the CLI starts).
+    (
+        "remote",
+        &[
+            "ast", "builtins", "cli", "compile", "diag", "process", "runtime", "syntax", "vm",
+        ],
+    ),
     (
         "repl",
         &[
-            "ast", "builtins", "compile", "diag", "process", "runtime", "stdlib", "syntax", "vm",
+            "ast", "builtins", "compile", "diag", "process", "remote", "runtime", "stdlib",
+            "syntax", "vm",
         ],
     ),
     (
         "cli",
         &[
-            "ast", "builtins", "check", "compile", "diag", "process", "repl", "runtime", "stdlib",
-            "syntax", "vm",
+            "ast", "builtins", "check", "compile", "diag", "process", "remote", "repl", "runtime",
+            "stdlib", "syntax", "vm",
         ],
     ),
     ("lib", &[]),

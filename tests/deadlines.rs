@@ -191,3 +191,49 @@ fn a_nested_ash_stops_its_own_children_within_the_parents_grace() {
     );
     assert!(took < 5.0, "took {took}");
 }
+
+#[test]
+fn a_nested_ash_sentinel_does_not_carry_its_parents_token() {
+    // The parent's sweeps kill what carries its token; the sentinel of a
+    // nested ash must survive them to kill what the nested ash started
+    // when the parent kills it.
+    let parent_token = format!("1.2.3-test-{}", std::process::id());
+    let mut child = Command::new(ASH)
+        .args(["-c", "/bin/true; sleep 3"])
+        .env("ASH_SCOPE", &parent_token)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ash");
+    let me = child.id().to_string();
+    let start = Instant::now();
+    let sentinel = loop {
+        let found = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .find_map(|e| {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let ppid = stat
+                    .rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .to_string();
+                (ppid == me && cmd.windows(10).any(|w| w == b"--sentinel")).then_some(pid)
+            });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(start.elapsed().as_secs() < 10, "no sentinel started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let env = std::fs::read(format!("/proc/{sentinel}/environ")).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let needle = format!("ASH_SCOPE={parent_token}");
+    assert!(
+        !env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()),
+        "the sentinel carries the parent's token"
+    );
+}

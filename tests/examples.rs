@@ -76,6 +76,8 @@ fn every_example_is_tested_and_has_a_header() {
     let tested = [
         "buildmatrix.ash",
         "checksum.ash",
+        // Needs ssh hosts: tested against the test sshd in tests/remote.rs.
+        "fanout.ash",
         "healthcheck.ash",
         "hello.ash",
         "pipeline.ash",

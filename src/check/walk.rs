@@ -1053,6 +1053,20 @@ impl<'a> Walker<'a> {
                 self.expr(t);
                 Shape::OTHER
             }
+            ExprKind::OnHosts { hosts, inner } => {
+                self.expr(hosts);
+                match &inner.kind {
+                    // Bounded per host (`-j`, 4 by default).
+                    ExprKind::Gather { opts, branches } => {
+                        if let Some(limit) = &opts.limit {
+                            self.expr(limit);
+                        }
+                        self.branches(branches, "gather", true);
+                        Shape::UNKNOWN
+                    }
+                    _ => self.expr(inner),
+                }
+            }
         }
     }
 

@@ -172,6 +172,40 @@ impl Compiler<'_> {
                 self.emit(Op::Cancel, span);
                 self.emit(Op::Null, span);
             }
+            ExprKind::OnHosts { hosts, inner } => self.on_hosts(hosts, inner, span)?,
+        }
+        Ok(())
+    }
+
+    /// `spawn --on`, `gather --on`, `race --on`: the hosts, then what the
+    /// plain form would push, then the remote form of its op.
+    fn on_hosts(&mut self, hosts: &Expr, inner: &Expr, span: crate::ast::Span) -> CResult {
+        self.expr(hosts)?;
+        match &inner.kind {
+            ExprKind::Spawn(body) => {
+                self.coroutine_body("spawn", body)?;
+                self.emit(Op::SpawnOn, span);
+            }
+            ExprKind::Gather { opts, branches } => {
+                self.branches(branches)?;
+                if let Some(limit) = &opts.limit {
+                    self.expr(limit)?;
+                }
+                self.emit(
+                    Op::GatherOn {
+                        n: branches.len() as u32,
+                        keep_going: opts.keep_going,
+                        group: opts.group,
+                        limit: opts.limit.is_some(),
+                    },
+                    span,
+                );
+            }
+            ExprKind::Race(branches) => {
+                self.branches(branches)?;
+                self.emit(Op::RaceOn(branches.len() as u32), span);
+            }
+            _ => return super::error(span, "`--on` goes with `spawn`, `gather` or `race`"),
         }
         Ok(())
     }
@@ -194,7 +228,7 @@ impl Compiler<'_> {
     /// The body of `spawn` / `timeout`, as a value on the stack: a closure
     /// for a block or command (the VM runs it as a coroutine), or the value
     /// of an expression (a coroutine or a task).
-    fn coroutine_body(&mut self, name: &str, body: &Body) -> CResult {
+    pub(super) fn coroutine_body(&mut self, name: &str, body: &Body) -> CResult {
         match body {
             Body::Block(block) => {
                 self.body_closure(name, block)?;

@@ -96,6 +96,78 @@ pub fn compile_script(
     Ok(Rc::new(c.finish_func()))
 }
 
+/// What a unit of code sent from another host runs (section 15).
+pub enum UnitEntry<'a> {
+    /// A coroutine body: a block, a command line, a keyword expression.
+    Body(&'a crate::ast::Body),
+    /// A function, called with the unit's arguments.
+    Fn(&'a crate::ast::FnDef),
+}
+
+/// A function a unit binds to one of its parameters.
+pub struct UnitFn<'a> {
+    pub param: usize,
+    pub def: &'a crate::ast::FnDef,
+    /// The loaded source its spans refer to.
+    pub source: u32,
+}
+
+/// Compile a unit sent from another host: a function whose parameters are
+/// the names the code uses (`params`), then `n_args` arguments for the
+/// entry. It binds `fns` to their parameters (as closures, so they can
+/// call each other and themselves), runs the entry (a body, as `spawn`
+/// would, or a function called with the arguments) and returns its value.
+/// Every name is a local of the unit: units running side by side in one
+/// process never share a variable.
+pub fn compile_unit(
+    globals: &mut Globals,
+    params: &[String],
+    fns: &[UnitFn],
+    entry: UnitEntry,
+    n_args: usize,
+    source: u32,
+    span: Span,
+) -> Result<Rc<Proto>, CompileError> {
+    let mut c = Compiler {
+        globals,
+        funcs: Vec::new(),
+        source,
+    };
+    c.funcs
+        .push(FuncState::new("<remote>".to_string(), false, span));
+    for p in params {
+        c.new_local(p);
+    }
+    let args: Vec<u16> = (0..n_args)
+        .map(|i| c.new_local(&format!(" argument {i}")))
+        .collect();
+    c.f().n_params = (params.len() + n_args) as u16;
+    for f in fns {
+        c.source = f.source;
+        c.function(f.def)?;
+        c.emit(Op::StoreLocal(f.param as u16), f.def.span);
+    }
+    c.source = source;
+    match entry {
+        UnitEntry::Body(body) => {
+            c.coroutine_body("remote body", body)?;
+            c.emit(Op::Await, span);
+        }
+        UnitEntry::Fn(def) => {
+            c.function(def)?;
+            for slot in args {
+                c.emit(Op::LoadLocal(slot), span);
+            }
+            c.emit(Op::Call(n_args as u32), span);
+            if def.is_async {
+                c.emit(Op::Await, span);
+            }
+        }
+    }
+    c.emit(Op::Return, span);
+    Ok(Rc::new(c.finish_func()))
+}
+
 /// The literal names given to `unset` anywhere in the block.
 fn unset_names(block: &Block, out: &mut Vec<String>) {
     use crate::ast::{StmtKind::*, WordPart};
@@ -622,6 +694,7 @@ impl Compiler<'_> {
             consts: f.consts,
             cmds: f.cmds,
             protos: f.protos,
+            capture_names: f.captures.iter().map(|(n, _)| n.as_str().into()).collect(),
             captures: f.captures.into_iter().map(|(_, c)| c).collect(),
             n_params: f.n_params,
             has_rest: f.has_rest,

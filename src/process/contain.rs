@@ -317,6 +317,10 @@ fn start_sentinel() -> io::Result<std::fs::File> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.arg("--sentinel")
         .arg(own_token_prefix())
+        // Not with the token this ash was started with (by another ash):
+        // that ash's sweeps, when it stops this one, must leave the
+        // sentinel to do its work, or what this ash started would live on.
+        .env_remove(SCOPE_VAR)
         .stdin(std::process::Stdio::from(r))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -624,6 +624,8 @@ impl Session {
             deadline.await;
         })
         .await;
+        // Connections to other hosts (`spawn --on`) close with the shell.
+        crate::remote::shutdown(&self.rt).await;
         self.rt.exit_code.get().unwrap_or(code)
     }
 }

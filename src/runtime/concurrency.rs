@@ -372,3 +372,68 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
         }
     }))
 }
+
+/// `spawn --on HOSTS BODY` (section 15): a task whose body runs in an ash
+/// on a host (see `crate::remote`).
+pub fn spawn_on(
+    rt: &Rc<Runtime>,
+    ctx: &TaskCtx,
+    hosts: Value,
+    body: Value,
+) -> Result<TaskRef, Error> {
+    let stub = crate::remote::spawn_stub(rt, &hosts, body)?;
+    super::task::spawn(rt, ctx, &stub, false)
+}
+
+/// `gather --on HOSTS [-j N] ...`: a plain `gather` of tasks that each run
+/// their branch on one of the hosts, at most N at a time on each.
+pub fn gather_on(
+    rt: &Rc<Runtime>,
+    ctx: &Rc<TaskCtx>,
+    hosts: Value,
+    branches: Vec<Value>,
+    limit: Option<Value>,
+    keep_going: bool,
+    group: bool,
+) -> Result<Pending, Error> {
+    let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, limit, "gather")?;
+    let fut = gather(
+        rt.clone(),
+        ctx.clone(),
+        vec![stubs],
+        None,
+        keep_going,
+        group,
+    )?;
+    Ok(Box::pin(async move {
+        let _fleet = fleet;
+        fut.await
+    }))
+}
+
+/// `race --on HOSTS ...`: a plain `race` of tasks that each run their
+/// branch on one of the hosts.
+pub fn race_on(
+    rt: &Rc<Runtime>,
+    ctx: &Rc<TaskCtx>,
+    hosts: Value,
+    branches: Vec<Value>,
+) -> Result<Pending, Error> {
+    let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, None, "race")?;
+    let fut = race(rt.clone(), ctx.clone(), vec![stubs])?;
+    Ok(Box::pin(async move {
+        let _fleet = fleet;
+        fut.await
+    }))
+}
+
+/// The body of a task started by the three above: run the packed body on
+/// a host of `target` and wait for its answer.
+pub fn remote_run(
+    rt: &Rc<Runtime>,
+    ctx: &Rc<TaskCtx>,
+    target: Value,
+    unit: Value,
+) -> Result<Pending, Error> {
+    crate::remote::run(rt, ctx, target, unit)
+}

@@ -34,7 +34,7 @@ pub use super::glob::{escape as escape_glob, expand as expand_glob};
 pub use super::modules::use_module;
 
 // Tasks.
-pub use super::concurrency::{gather, race};
+pub use super::concurrency::{gather, gather_on, race, race_on, remote_run, spawn_on};
 pub use super::task::{TaskKey, await_task, check_wait, spawn};
 
 /// The number the next process group will get (a `timeout` body kills

@@ -644,8 +644,34 @@ fn kw_await<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
 
 #[inline(never)]
 fn kw_spawn<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
+    let (j, hosts) = on_hosts(sp(j))?;
     let (k, b) = body(j, nl, "`spawn`")?;
-    Ok((k, mk(ExprKind::Spawn(Box::new(b)), &start, &k)))
+    let spawn = mk(ExprKind::Spawn(Box::new(b)), &start, &k);
+    Ok((k, on(hosts, spawn)))
+}
+
+/// `--on HOSTS` at `i`, if written there: the hosts expression and what
+/// follows it.
+fn on_hosts(i: In) -> PR<Option<Expr>> {
+    let Some(j) = kw_at(i, "--on") else {
+        return Ok((i, None));
+    };
+    let (k, hosts) = operand(sp(j), "a host or a list of hosts after `--on`")?;
+    Ok((sp(k), Some(hosts)))
+}
+
+/// `inner` run on `hosts`, if given.
+fn on(hosts: Option<Expr>, inner: Expr) -> Expr {
+    match hosts {
+        None => inner,
+        Some(hosts) => Expr {
+            span: inner.span,
+            kind: ExprKind::OnHosts {
+                hosts: Box::new(hosts),
+                inner: Box::new(inner),
+            },
+        },
+    }
 }
 
 #[inline(never)]
@@ -695,9 +721,17 @@ fn kw_timeout<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
 #[inline(never)]
 fn kw_gather<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
     let mut opts = GatherOpts::default();
+    let mut hosts = None;
     let mut k = sp(j);
     loop {
-        if let Some(l) = kw_at(k, "-j") {
+        if kw_at(k, "--on").is_some() {
+            if hosts.is_some() {
+                return fail(&k, "`--on` given twice");
+            }
+            let (l, h) = on_hosts(k)?;
+            hosts = h;
+            k = l;
+        } else if let Some(l) = kw_at(k, "-j") {
             let (l, e) = operand(sp(l), "a number after `-j`")?;
             opts.limit = Some(Box::new(e));
             k = sp(l);
@@ -711,20 +745,25 @@ fn kw_gather<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
             let tok = token_at(rest(&k));
             return fail(
                 &k,
-                format!("unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`)"),
+                format!(
+                    "unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`, `--on HOSTS`)"
+                ),
             );
         } else {
             break;
         }
     }
     let (k, branches) = branches(k, "`gather`")?;
-    Ok((k, mk(ExprKind::Gather { opts, branches }, &start, &k)))
+    let gather = mk(ExprKind::Gather { opts, branches }, &start, &k);
+    Ok((k, on(hosts, gather)))
 }
 
 #[inline(never)]
 fn kw_race<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
-    let (k, branches) = branches(sp(j), "`race`")?;
-    Ok((k, mk(ExprKind::Race(branches), &start, &k)))
+    let (j, hosts) = on_hosts(sp(j))?;
+    let (k, branches) = branches(j, "`race`")?;
+    let race = mk(ExprKind::Race(branches), &start, &k);
+    Ok((k, on(hosts, race)))
 }
 
 fn grace_opt(i: In) -> Option<In> {

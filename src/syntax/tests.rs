@@ -369,7 +369,50 @@ fn r_expr(e: &Expr) -> String {
         ),
         ExprKind::Sleep(x) => format!("(sleep {})", r_expr(x)),
         ExprKind::Cancel(x) => format!("(cancel {})", r_expr(x)),
+        ExprKind::OnHosts { hosts, inner } => format!("(on {} {})", r_expr(hosts), r_expr(inner)),
     }
+}
+
+#[test]
+fn on_hosts() {
+    t(
+        r#"spawn --on "h1" { true }"#,
+        "(expr (on str('h1') (spawn {[true]})))",
+    );
+    t(
+        "gather --on $hosts -j 8 -k { a } { b }",
+        "(expr (on hosts (gather -j 8 -k {[a]} {[b]})))",
+    );
+    t(
+        "gather -j 2 --on [\"a\", \"b\"] --group $cs",
+        "(expr (on [str('a'), str('b')] (gather -j 2 --group cs)))",
+    );
+    t(
+        "race --on $hs { a } { b }",
+        "(expr (on hs (race {[a]} {[b]})))",
+    );
+    t(
+        "let t = spawn --on (hosts[0]) make -s",
+        "(let t (on (idx hosts 0) (spawn [make -s])))",
+    );
+    e(
+        "gather --on { a }",
+        "expected a host or a list of hosts after `--on`",
+        12,
+        false,
+    );
+    e(
+        "gather --on $a --on $b { x }",
+        "`--on` given twice",
+        15,
+        false,
+    );
+    e(
+        "spawn --on",
+        "expected a host or a list of hosts after `--on`",
+        10,
+        true,
+    );
 }
 
 // ---------------------------------------------------------------- helpers

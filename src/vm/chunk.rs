@@ -180,6 +180,20 @@ pub enum Op {
     Timeout {
         grace: bool,
     },
+    /// `[hosts c] -> [task]`: spawn coroutine c on a host (section 15).
+    SpawnOn,
+    /// `[hosts b1 .. bn limit?] -> [list]`: `gather --on`; `limit` is per host.
+    GatherOn {
+        n: u32,
+        keep_going: bool,
+        group: bool,
+        limit: bool,
+    },
+    /// `[hosts b1 .. bn] -> [value]`: `race --on`.
+    RaceOn(u32),
+    /// `[target unit] -> [value]`: run a packed body on a host; the code of
+    /// the task `spawn --on` and `gather --on` start (built by `remote`).
+    RemoteRun,
     /// `[duration] -> []`
     Sleep,
     /// `[task] -> []`
@@ -206,6 +220,9 @@ pub struct Proto {
     /// Nested functions, referred to by `Op::Closure`.
     pub protos: Vec<std::rc::Rc<Proto>>,
     pub captures: Vec<CaptureFrom>,
+    /// The names of the captured variables, in the order of `captures`:
+    /// a body sent to another host takes their values (section 15).
+    pub capture_names: Box<[Box<str>]>,
     pub n_params: u16,
     pub has_rest: bool,
     /// Value slots, parameters first.
@@ -343,6 +360,9 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             Op::MakeMap(n) => (2 * n as isize, 1),
             Op::Call(n) => (n as isize + 1, 1),
             Op::Gather { n, limit, .. } => (n as isize + isize::from(limit), 1),
+            Op::SpawnOn | Op::RemoteRun => (2, 1),
+            Op::GatherOn { n, limit, .. } => (n as isize + 1 + isize::from(limit), 1),
+            Op::RaceOn(n) => (n as isize + 1, 1),
             Op::Timeout { grace } => (2 + isize::from(grace), 1),
             Op::Exec(i) => {
                 let values = cmds.get(i as usize).map_or(0, |spec| {

@@ -180,6 +180,49 @@ impl Fiber {
         Ok(Some(Halt::Await(fut)))
     }
 
+    /// `SpawnOn`: a task whose body runs on a host (section 15).
+    pub(super) fn op_spawn_on(&mut self) -> Step {
+        let body = self.pop();
+        let hosts = self.pop();
+        let t = shell::spawn_on(&self.rt, &self.ctx, hosts, body)?;
+        self.stack.push(Value::Task(t));
+        Ok(None)
+    }
+
+    /// `GatherOn`: `gather` with each branch on one of the hosts.
+    pub(super) fn op_gather_on(
+        &mut self,
+        n: u32,
+        keep_going: bool,
+        group: bool,
+        limit: bool,
+    ) -> Step {
+        let limit = if limit { Some(self.pop()) } else { None };
+        let branches = self.pop_n(n as usize);
+        let hosts = self.pop();
+        let fut = shell::gather_on(
+            &self.rt, &self.ctx, hosts, branches, limit, keep_going, group,
+        )?;
+        Ok(Some(Halt::Await(fut)))
+    }
+
+    /// `RaceOn`: `race` with each branch on one of the hosts.
+    pub(super) fn op_race_on(&mut self, n: u32) -> Step {
+        let branches = self.pop_n(n as usize);
+        let hosts = self.pop();
+        let fut = shell::race_on(&self.rt, &self.ctx, hosts, branches)?;
+        Ok(Some(Halt::Await(fut)))
+    }
+
+    /// `RemoteRun`: the code of a remote branch's task: send the packed
+    /// body to a host and halt until its answer.
+    pub(super) fn op_remote_run(&mut self) -> Step {
+        let unit = self.pop();
+        let target = self.pop();
+        let fut = shell::remote_run(&self.rt, &self.ctx, target, unit)?;
+        Ok(Some(Halt::Await(fut)))
+    }
+
     /// `Timeout`: run the body in a `Timeout` frame, its deadline on the
     /// task's cancel token.
     pub(super) fn op_timeout(&mut self, grace: bool) -> Step {

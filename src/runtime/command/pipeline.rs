@@ -47,7 +47,8 @@ pub(super) fn run_pipeline(
         let n = stages.len();
         let _permit = admit(&rt, &ctx, &stages).await?;
         let ios = connect(&ctx, &stages).await?;
-        let mut started = Started::new(n, &ctx);
+        let external = stages.iter().any(|(_, t)| matches!(t, Target::External(_)));
+        let mut started = Started::new(n, &ctx, external);
         let lone_checked = check && n == 1;
         for (i, ((stage, target), io)) in stages.into_iter().zip(ios).enumerate() {
             match target {
@@ -146,9 +147,11 @@ struct Started {
 }
 
 impl Started {
-    fn new(n: usize, ctx: &TaskCtx) -> Started {
+    /// `external`: some stage is a program (which gets the deadline the
+    /// task is under, if any).
+    fn new(n: usize, ctx: &TaskCtx, external: bool) -> Started {
         let mut group = Group::in_scope(ctx.cancel.id());
-        if let Some(vars) = crate::runtime::deadline::env_for(&ctx.cancel) {
+        if external && let Some(vars) = crate::runtime::deadline::env_for(&ctx.cancel) {
             for (k, v) in vars {
                 group.set_env(k, v);
             }
