@@ -5,6 +5,9 @@
 //! config are never touched. The terminal side is played by [`Term`]: it
 //! answers the editor's cursor-position queries, strips escape sequences
 //! and waits (generously: the test machine is small and busy) for text.
+//!
+//! `ASH_UNDER_TEST=/path/to/ash` runs another build (to see a test fail on
+//! the code before a fix).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -98,7 +101,7 @@ fn strip_ansi(raw: &[u8]) -> String {
 
 impl Term {
     fn start(dir: &Path) -> Term {
-        Term::spawn(dir, Command::new(env!("CARGO_BIN_EXE_ash")))
+        Term::spawn(dir, Command::new(ash_binary()))
     }
 
     /// Run `cmd` (ash, or something that runs it) in a pty, in `dir/work`,
@@ -251,6 +254,13 @@ impl Drop for Term {
     }
 }
 
+/// The ash under test.
+fn ash_binary() -> PathBuf {
+    std::env::var_os("ASH_UNDER_TEST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ash")))
+}
+
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
@@ -284,7 +294,7 @@ fn shell_with(dir: &Path, change: impl FnOnce(&mut Command)) -> Term {
         "fn prompt { return \"ASH> \" }\n",
     )
     .expect("write config");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ash"));
+    let mut cmd = Command::new(ash_binary());
     change(&mut cmd);
     let mut t = Term::spawn(dir, cmd);
     t.prompt();
@@ -690,7 +700,7 @@ cat "$1/data/ash/history.txt"
 echo "==end==""#;
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "sh", "-c", script])
-        .arg(env!("CARGO_BIN_EXE_ash"))
+        .arg(ash_binary())
         .arg(dir)
         .arg(size)
         .arg(if fill { "fill" } else { "no" });
@@ -933,7 +943,8 @@ fn a_paste_is_inserted_whole_and_runs_on_enter() {
 }
 
 /// Pasting a long script and pressing Enter runs it at once (it took 7 s
-/// for 2,000 lines, and 25 s of nothing for 10,000).
+/// for 2,000 lines, and 25 s of nothing for 10,000). Most of what is left
+/// is reedline redrawing the whole buffer.
 #[test]
 fn a_long_paste_runs_quickly() {
     let dir = temp_dir("paste-long");
@@ -950,7 +961,11 @@ fn a_long_paste_runs_quickly() {
         t.expect(&format!("ran-{lines}"));
         let took = start.elapsed();
         eprintln!("{lines} lines pasted and run in {took:?}");
-        assert!(took < Duration::from_secs(8), "{lines} lines took {took:?}");
+        // Measured alone (debug build): 0.25 s and 1.6 s. The bounds are
+        // well under what the issue saw (7 s; 25 s of nothing) and leave
+        // room for a loaded machine.
+        let bound = Duration::from_secs(if lines <= 2_000 { 5 } else { 15 });
+        assert!(took < bound, "{lines} lines took {took:?}");
         t.prompt();
     }
 }
@@ -1049,7 +1064,7 @@ fn no_color_means_no_color() {
     drop(t);
     // The default prompt, with a failed status.
     std::fs::write(dir.join("config/ash/config.ash"), "").expect("write config");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ash"));
+    let mut cmd = Command::new(ash_binary());
     no_color(&mut cmd);
     let mut t = Term::spawn(&dir, cmd);
     t.expect("work");
@@ -1191,5 +1206,276 @@ fn ctrl_c_interrupts_a_looping_prompt_function() {
     t.settle(300);
     t.line("echo after");
     t.expect("after");
+}
+
+/// The last word of each line (what is left on screen of a line that the
+/// editor overwrote, `\r` being removed from the text).
+fn last_words(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect()
+}
+
+/// The numbers of the `n=N` lines in `text`.
+fn numbers_in(text: &str) -> Vec<u64> {
+    last_words(text)
+        .into_iter()
+        .filter_map(|w| w.strip_prefix("n=")?.parse().ok())
+        .collect()
+}
+
+/// Lots of background output: every line shown whole, in order, once,
+/// while the user is at the prompt and while a command runs.
+#[test]
+fn background_output_stays_in_order_at_any_volume() {
+    let dir = temp_dir("bg-volume");
+    let mut t = shell(&dir);
+    // `n=` marks the lines: the echoed command line has no such line.
+    t.line("seq -f n=%g 1 12000 &");
+    t.settle(300);
+    // A command in the foreground while the output flows.
+    t.line("sleep 0.4");
+    t.settle(300);
+    t.line("echo (\"fg-\" + \"done\")");
+    t.expect("fg-done");
+    t.expect("ASH> ");
+    let deadline = Instant::now() + TIMEOUT;
+    while numbers_in(&t.text).last() != Some(&12000) && Instant::now() < deadline {
+        t.settle(100);
+    }
+    let got = numbers_in(&t.text);
+    let want: Vec<u64> = (1..=12000).collect();
+    if got != want {
+        let first_bad = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{} lines of 12000; first difference at index {first_bad}: {:?}",
+            got.len(),
+            &got[first_bad.saturating_sub(3)..(first_bad + 3).min(got.len())]
+        );
+    }
+    // No line was drawn into another (staircased or glued).
+    for line in t.text.lines() {
+        if line.contains("n=") {
+            assert_eq!(line.matches("n=").count(), 1, "glued: {line:?}");
+        }
+    }
+}
+
+/// A task's last line without a newline is shown on a line of its own,
+/// not glued to another task's output, and not lost at exit.
+#[test]
+fn background_half_lines_stay_apart_and_are_shown_at_exit() {
+    let dir = temp_dir("bg-partial");
+    let mut t = shell(&dir);
+    t.line("spawn { printf (\"half\" + \"-a\") }; spawn { sleep 0.3; echo (\"whole\" + \"-b\") }");
+    t.expect("whole-b");
+    t.settle(500);
+    let lines = last_words(&t.text);
+    assert!(lines.contains(&"whole-b"), "{lines:?}");
+    assert!(
+        lines.contains(&"half-a"),
+        "half line shown when the task ended: {lines:?}"
+    );
+    t.prompt();
+    // At exit: what a task printed last, without a newline, is shown.
+    t.line("spawn { sleep 0.2; printf (\"last-\" + \"words\") }; spawn { sleep 30 }");
+    t.prompt();
+    t.send("\x04");
+    t.expect("still running");
+    t.prompt();
+    t.send("\x04");
+    assert!(t.wait_exit(), "exits");
+    assert!(t.text.contains("last-words"), "{}", t.text);
+}
+
+/// Wait until a process whose command line contains `needle` runs.
+fn wait_for_process(needle: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while processes_with(needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!processes_with(needle).is_empty(), "{needle} started");
+}
+
+/// Wait until no process whose command line contains `needle` is left.
+fn wait_gone(needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processes_with(needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(processes_with(needle).is_empty(), "{needle} left behind");
+}
+
+#[test]
+fn jobs_stay_jobs_through_bg_fg_kill_and_cancel() {
+    let dir = temp_dir("jobs");
+    let mut t = shell(&dir);
+    // Ctrl-Z, bg, jobs, fg, Ctrl-C.
+    t.line("/bin/sleep 30.5");
+    wait_for_process("sleep 30.5");
+    t.send("\x1a");
+    t.expect("[1] stopped");
+    t.prompt();
+    t.line("bg");
+    t.expect("[1] /bin/sleep 30.5 &");
+    t.prompt();
+    t.line("jobs");
+    t.expect("[1]+ running");
+    t.prompt();
+    t.line("fg %1");
+    t.expect("/bin/sleep 30.5");
+    t.settle(300);
+    t.send("\x03");
+    t.prompt();
+    wait_gone("sleep 30.5");
+    t.line("jobs; echo (\"no-\" + \"jobs\")");
+    let seen = t.expect("no-jobs");
+    assert!(!seen.contains("[1]"), "{seen}");
+    t.prompt();
+    // kill %N on a `cmd &` job; numbers start again from 1.
+    t.line("/bin/sleep 31.5 &");
+    t.expect("[1] /bin/sleep 31.5");
+    t.prompt();
+    wait_for_process("sleep 31.5");
+    t.line("kill %1");
+    t.expect("[1] exit 143");
+    wait_gone("sleep 31.5");
+    t.prompt();
+    t.line("/bin/sleep 32.5 &");
+    t.expect("[1] /bin/sleep 32.5");
+    t.prompt();
+    t.line("/bin/sleep 33.5 &");
+    t.expect("[2] /bin/sleep 33.5");
+    t.prompt();
+    wait_for_process("sleep 33.5");
+    // `cancel` on a job number.
+    t.line("cancel 1");
+    t.expect("[1] cancelled");
+    t.prompt();
+    t.line("cancel \"%2\"");
+    t.expect("[2] cancelled");
+    wait_gone("sleep 32.5");
+    wait_gone("sleep 33.5");
+    t.prompt();
+    t.line("cancel 7");
+    t.expect("no job 7");
+    t.prompt();
+}
+
+#[test]
+fn exit_with_jobs_asks_first() {
+    let dir = temp_dir("exit-jobs");
+    let mut t = shell(&dir);
+    t.line("/bin/sleep 34.5 &");
+    t.prompt();
+    wait_for_process("sleep 34.5");
+    t.line("exit");
+    t.expect("still running");
+    t.prompt();
+    t.line("exit");
+    assert!(t.wait_exit(), "a second exit exits");
+    wait_gone("sleep 34.5");
+}
+
+#[test]
+fn a_note_when_a_background_job_ends() {
+    let dir = temp_dir("job-note");
+    let mut t = shell(&dir);
+    t.line("/bin/sleep 0.3 &");
+    t.expect("[1] /bin/sleep 0.3");
+    t.prompt();
+    // Shown above the prompt while it waits for input.
+    t.expect("[1] done");
+    t.line("sh -c 'exit 3' &");
+    t.expect("[1] exit 3");
+}
+
+/// A session with the default prompt (an empty config.ash).
+fn default_shell(dir: &Path) -> Term {
+    std::fs::write(dir.join("config/ash/config.ash"), "").expect("write config");
+    let mut t = Term::start(dir);
+    t.expect("work> ");
+    t.settle(150);
+    t
+}
+
+#[test]
+fn the_default_prompt_shows_status_duration_and_tasks() {
+    let dir = temp_dir("prompt-default");
+    let mut t = default_shell(&dir);
+    t.line("false");
+    t.expect("work [1]> ");
+    t.settle(150);
+    t.line("true; sleep 3.1");
+    t.expect("work 3.1s> ");
+    t.settle(150);
+    // The count of running tasks, updated when the task ends while the
+    // prompt waits.
+    t.line("spawn { sleep 1.5 }");
+    t.expect("work (1 task)> ");
+    let start = Instant::now();
+    t.expect("work> ");
+    assert!(start.elapsed() > Duration::from_millis(500));
+}
+
+#[test]
+fn prompt_functions_see_duration_and_a_right_prompt() {
+    let dir = temp_dir("prompt-fn");
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "fn prompt { return \"took=${cmd_duration >= 0.2} tasks=$running_tasks ASH> \" }\n\
+         fn right_prompt { return \"RIGHT\" + \"-SIDE\" }\n",
+    )
+    .expect("write config");
+    let mut t = Term::start(&dir);
+    t.expect("took=false tasks=0 ASH> ");
+    t.expect("RIGHT-SIDE");
+    t.settle(150);
+    t.line("sleep 0.3");
+    t.expect("took=true tasks=0 ASH> ");
+}
+
+#[test]
+fn cd_minus_oldpwd_and_directory_history() {
+    let dir = temp_dir("dirs");
+    for d in ["one", "two", "three"] {
+        std::fs::create_dir_all(dir.join("work").join(d)).expect("mkdir");
+    }
+    let mut t = shell(&dir);
+    t.line("cd one");
+    t.prompt();
+    t.line("cd ../two");
+    t.prompt();
+    t.line("cd -");
+    t.expect("work/one");
+    t.prompt();
+    t.line("echo \"old=$OLDPWD\"");
+    t.expect("old=");
+    t.expect("work/two");
+    t.prompt();
+    t.line("cd ../three");
+    t.prompt();
+    // History: work, one, two, one; now in three.
+    t.line("prevd 2");
+    t.prompt();
+    t.line("echo (\"at-\" + $(pwd))");
+    t.expect("at-");
+    t.expect("work/two");
+    t.prompt();
+    t.line("nextd");
+    t.prompt();
+    t.line("echo (\"at-\" + $(pwd))");
+    t.expect("at-");
+    t.expect("work/one");
+    t.prompt();
+    t.line("dirh");
+    t.expect("work/two");
+    t.prompt();
+    t.line("prevd 99");
+    t.expect("no previous directory");
     t.prompt();
 }

@@ -391,7 +391,7 @@ fn command_names(snap: &Snapshot, prefix: &str) -> Vec<(String, &'static str)> {
     for b in crate::builtins::commands::BUILTINS {
         add(b.name, "builtin", &mut out);
     }
-    for b in ["fg", "bg"] {
+    for b in super::commands::NAMES {
         add(b, "builtin", &mut out);
     }
     for k in KEYWORDS {

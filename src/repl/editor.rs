@@ -38,26 +38,38 @@ pub struct Request {
     pub prompt: AshPrompt,
     /// Text to start the line with (a line that did not parse, to fix).
     pub initial: Option<String>,
+    /// Where background output comes from while the line is edited (one
+    /// per prompt: see `super::output`).
+    pub printer: ExternalPrinter<String>,
 }
 
 pub struct Editor {
     requests: mpsc::Sender<Request>,
     replies: smol::channel::Receiver<Reply>,
-    /// Lines to print above the prompt.
-    pub printer: mpsc::SyncSender<String>,
+    /// Redraws the prompt (its text changed: a job ended).
+    pub repaint: std::sync::Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Editor {
     pub fn start(settings: Settings, shared: Shared) -> std::io::Result<Editor> {
         let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = smol::channel::unbounded();
-        let printer = ExternalPrinter::<String>::new(4096);
-        let sender = printer.sender();
+        let (repaint_tx, repaint_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("ash-editor".into())
             .spawn(move || {
-                let mut ed = build(settings, shared, printer);
-                while let Ok(Request { prompt, initial }) = req_rx.recv() {
+                let mut ed = build(settings, shared);
+                let signal = ed.repaint_signal();
+                let repaint: std::sync::Arc<dyn Fn() + Send + Sync> =
+                    std::sync::Arc::new(move || signal.request_repaint());
+                let _ = repaint_tx.send(repaint);
+                while let Ok(Request {
+                    prompt,
+                    initial,
+                    printer,
+                }) = req_rx.recv()
+                {
+                    ed = ed.with_external_printer(printer);
                     if let Some(text) = initial {
                         ed.run_edit_commands(&[EditCommand::InsertString(text)]);
                     }
@@ -78,10 +90,13 @@ impl Editor {
                     }
                 }
             })?;
+        let repaint = repaint_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the line editor did not start"))?;
         Ok(Editor {
             requests: req_tx,
             replies: rep_rx,
-            printer: sender,
+            repaint,
         })
     }
 
@@ -118,7 +133,7 @@ fn add_common_bindings(kb: &mut Keybindings) {
     );
 }
 
-fn build(settings: Settings, shared: Shared, printer: ExternalPrinter<String>) -> Reedline {
+fn build(settings: Settings, shared: Shared) -> Reedline {
     let menu = ColumnarMenu::default().with_name("completion_menu");
     let edit_mode: Box<dyn reedline::EditMode> = if settings.vi {
         let mut insert = default_vi_insert_keybindings();
@@ -155,7 +170,6 @@ fn build(settings: Settings, shared: Shared, printer: ExternalPrinter<String>) -
         .with_menu(ReedlineMenu::EngineCompleter(Box::new(QuietMenu(menu))))
         .with_validator(Box::new(AshValidator))
         .with_edit_mode(edit_mode)
-        .with_external_printer(printer)
         .with_poll_interval(Duration::from_millis(50))
         // A paste arrives as one insertion: never run line by line, and a
         // TAB in it is text, not completion.

@@ -14,6 +14,7 @@
 //!
 //! See `docs/interactive.md` for what the user sees.
 
+mod commands;
 mod complete;
 mod editor;
 mod highlight;
@@ -21,40 +22,35 @@ mod history;
 mod jobs;
 mod menu;
 mod options;
+mod output;
 mod prompt;
 mod shared;
+mod terminal;
 mod validate;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::future;
 
 use crate::diag;
 use crate::process::OutSink;
 use crate::runtime::cancel::DEFAULT_GRACE;
-use crate::runtime::task::{Outcome, await_task, drive};
+use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{CancelReason, CancelToken, Io, Runtime, TaskCtx};
 use crate::vm::error::ErrorKind;
 use crate::vm::fiber::Fiber;
 use crate::vm::value::Value;
 
 use editor::{Editor, Reply, Request, Settings};
-use jobs::{ReplHooks, Terminal};
-use prompt::AshPrompt;
+use jobs::{JobKind, Shell, ShellHooks};
+use output::Outbox;
+use prompt::{AshPrompt, PromptText};
 use shared::Shared;
-
-/// A foreground line stopped with Ctrl-Z.
-struct StoppedJob {
-    id: u64,
-    text: String,
-    ctx: Rc<TaskCtx>,
-    groups: Vec<i32>,
-    task: smol::Task<Outcome>,
-}
+use terminal::Terminal;
 
 enum Fg {
     Done(Outcome),
@@ -73,14 +69,16 @@ enum Ran {
 struct Session {
     rt: Rc<Runtime>,
     ctx: RefCell<Rc<TaskCtx>>,
-    hooks: Rc<ReplHooks>,
-    terminal: Option<Rc<Terminal>>,
+    shell: Rc<Shell>,
     shared: Shared,
     /// The cancel token Ctrl-C (SIGINT) cancels: the foreground's.
     fg_token: Rc<RefCell<Option<Rc<CancelToken>>>>,
-    at_prompt: Rc<Cell<bool>>,
-    stopped: RefCell<Vec<StoppedJob>>,
-    printer: RefCell<Option<std::sync::mpsc::SyncSender<String>>>,
+    /// The prompt being shown (updated in place when a job ends).
+    prompt: PromptText,
+    /// How long the last line ran.
+    duration: Cell<Duration>,
+    /// The running tasks and stopped jobs the prompt shows.
+    counts_shown: Cell<(usize, usize)>,
 }
 
 /// Run the interactive shell; returns the exit status.
@@ -92,35 +90,28 @@ pub fn run(debug: bool) -> i32 {
         return 1;
     }
     let terminal = Terminal::init().map(Rc::new);
-    let stop_signals = jobs::catch_stop_signals();
+    let stop_signals = terminal::catch_stop_signals();
     crate::process::raise_fd_limit();
     let rt = Runtime::new(debug);
-    let (background, bg_read) = match jobs::background_pipe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("ash: cannot create a pipe: {e}");
-            return 1;
-        }
-    };
-    let hooks = Rc::new(ReplHooks {
-        foreground: Cell::new(0),
-        fg_groups: RefCell::new(Vec::new()),
-        terminal: terminal.clone(),
-        background,
-    });
-    *rt.hooks.borrow_mut() = Some(hooks.clone());
+    let outbox = Outbox::new();
+    let shell = Shell::new(terminal.clone(), outbox.clone(), rt.executor.clone());
+    *rt.hooks.borrow_mut() = Some(Rc::new(ShellHooks(shell.clone())));
     rt.set_global("args", Value::list(Vec::new()));
     rt.set_global("script", Value::str("ash"));
+    // Jobs started or ended: the prompt and the notes are due.
+    let (jobs_changed, jobs_changed_rx) = smol::channel::bounded(1);
+    *shell.on_change.borrow_mut() = Some(Box::new(move || {
+        let _ = jobs_changed.try_send(());
+    }));
     let session = Rc::new(Session {
         rt: rt.clone(),
         ctx: RefCell::new(Rc::new(TaskCtx::main(Io::standard()))),
-        hooks,
-        terminal,
+        shell,
         shared: Shared::default(),
         fg_token: Rc::new(RefCell::new(None)),
-        at_prompt: Rc::new(Cell::new(false)),
-        stopped: RefCell::new(Vec::new()),
-        printer: RefCell::new(None),
+        prompt: PromptText::default(),
+        duration: Cell::new(Duration::ZERO),
+        counts_shown: Cell::new((0, 0)),
     });
     let executor = rt.executor.clone();
     if let Some(mut signals) = stop_signals {
@@ -131,15 +122,16 @@ pub fn run(debug: bool) -> i32 {
             })
             .detach();
     }
+    executor.spawn(outbox.clone().pump()).detach();
     // run_loop, not `executor.run`: it also fires the loop's timers.
-    let code =
-        crate::runtime::run_loop(&executor, session.clone().main(bg_read)).unwrap_or_else(|e| {
+    let code = crate::runtime::run_loop(&executor, session.clone().main(jobs_changed_rx))
+        .unwrap_or_else(|e| {
             eprintln!("ash: cannot start: {e}");
             1
         });
     // Entries a full disk kept from the file get a last chance.
     history::save_at_exit();
-    if let Some(t) = &session.terminal {
+    if let Some(t) = &terminal {
         t.take_back();
     }
     code
@@ -163,18 +155,40 @@ impl Session {
         diag::colors_wanted() && self.ctx().getenv(b"NO_COLOR").is_none_or(|v| v.is_empty())
     }
 
-    /// Print a message: above the prompt while editing, else to stderr.
-    fn notify(&self, msg: &str) {
-        if self.at_prompt.get()
-            && let Some(p) = self.printer.borrow().as_ref()
-            && p.try_send(msg.trim_end().to_string()).is_ok()
-        {
-            return;
-        }
-        eprint!("{msg}");
+    /// Running tasks and stopped lines: what `exit` and Ctrl-D ask about.
+    fn unfinished(&self) -> (usize, usize) {
+        let stopped = self.shell.stopped_jobs();
+        let lines = self
+            .shell
+            .jobs()
+            .iter()
+            .filter(|j| matches!(j.kind, JobKind::Line(_)) && !j.stopped.get())
+            .count();
+        (self.rt.tasks.borrow().len() + lines, stopped)
     }
 
-    async fn main(self: Rc<Self>, bg_read: std::os::fd::OwnedFd) -> i32 {
+    /// "ash: 2 tasks are still running and 1 job is stopped (see `jobs`)"
+    fn unfinished_warning(&self, again: &str) -> Option<String> {
+        let (running, stopped) = self.unfinished();
+        if running + stopped == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if running > 0 {
+            let what = if running == 1 { "task is" } else { "tasks are" };
+            parts.push(format!("{running} {what} still running"));
+        }
+        if stopped > 0 {
+            let what = if stopped == 1 { "job is" } else { "jobs are" };
+            parts.push(format!("{stopped} {what} stopped"));
+        }
+        Some(format!(
+            "ash: {} (see `jobs`); {again} to end them and exit",
+            parts.join(" and ")
+        ))
+    }
+
+    async fn main(self: Rc<Self>, jobs_changed: smol::channel::Receiver<()>) -> i32 {
         let rt = self.rt.clone();
         let _signals = self.watch_sigint();
         // config.ash: errors are reported; the shell starts anyway.
@@ -201,15 +215,11 @@ impl Session {
                 return 1;
             }
         };
-        *self.printer.borrow_mut() = Some(editor.printer.clone());
-        rt.executor
-            .spawn(jobs::forward_output(
-                bg_read,
-                self.at_prompt.clone(),
-                editor.printer.clone(),
-            ))
-            .detach();
-        let _notifier = rt.executor.spawn(self.clone().watch_failures());
+        let _failures = rt.executor.spawn(self.clone().watch_failures());
+        let _jobs = rt.executor.spawn(
+            self.clone()
+                .watch_jobs(jobs_changed, editor.repaint.clone()),
+        );
         let mut warned_exit = false;
         // A line that did not parse comes back for editing (as in fish).
         let mut keep: Option<String> = None;
@@ -217,36 +227,51 @@ impl Session {
             if let Some(code) = rt.exit_code.get() {
                 return self.finish(code).await;
             }
+            for note in self.shell.take_notes() {
+                eprintln!("{note}");
+            }
             self.shared.refresh(&rt, &self.ctx());
-            let left = self.prompt_text().await;
-            self.at_prompt.set(true);
+            self.render_prompt().await;
+            let printer = self.shell.output.prompt_starts();
             let reply = editor
                 .read(Request {
-                    prompt: AshPrompt { left },
+                    prompt: AshPrompt {
+                        text: self.prompt.clone(),
+                    },
                     initial: keep.take(),
+                    printer,
                 })
                 .await;
-            self.at_prompt.set(false);
+            self.shell.output.prompt_ends();
             match reply {
                 Reply::Line(line) => {
-                    warned_exit = false;
                     if line.trim().is_empty() {
                         continue;
                     }
+                    let was_warned = std::mem::take(&mut warned_exit);
                     match self.run_line(&line).await {
-                        Ran::Exit(code) => return self.finish(code).await,
+                        Ran::Exit(code) => {
+                            // `exit` with jobs left: ask first (a second
+                            // `exit` exits), as Ctrl-D does.
+                            if !was_warned
+                                && let Some(msg) = self.unfinished_warning("run `exit` again")
+                            {
+                                eprintln!("{msg}");
+                                rt.exit_code.set(None);
+                                warned_exit = true;
+                                continue;
+                            }
+                            return self.finish(code).await;
+                        }
                         Ran::NotParsed => keep = Some(line),
                         Ran::Done => {}
                     }
                 }
                 Reply::CtrlC => warned_exit = false,
                 Reply::CtrlD => {
-                    let running = rt.tasks.borrow().len() + self.stopped.borrow().len();
-                    if running > 0 && !warned_exit {
-                        let what = if running == 1 { "task is" } else { "tasks are" };
-                        eprintln!(
-                            "ash: {running} {what} still running (see `jobs`); press Ctrl-D again to cancel and exit"
-                        );
+                    if !warned_exit && let Some(msg) = self.unfinished_warning("press Ctrl-D again")
+                    {
+                        eprintln!("{msg}");
                         warned_exit = true;
                         continue;
                     }
@@ -286,46 +311,110 @@ impl Session {
         }))
     }
 
-    /// Report failed background tasks nobody awaited, as they fail.
+    /// Report failed tasks nobody awaited, as they fail (jobs are reported
+    /// when they end, see `Shell::take_notes`).
     async fn watch_failures(self: Rc<Self>) {
         let mut seen = HashSet::new();
         loop {
             async_io::Timer::after(Duration::from_millis(200)).await;
             let failed: Vec<_> = self.rt.failed.borrow().iter().cloned().collect();
             for t in failed {
-                if t.retrieved.get() || !seen.insert(t.id) {
+                if t.retrieved.get() || self.shell.is_job_task(t.id) || !seen.insert(t.id) {
                     continue;
                 }
                 if let Some(Outcome::Error(e)) = t.outcome() {
                     let report = diag::render_error(&e);
                     let report = report.strip_prefix("ash: ").unwrap_or(&report);
-                    self.notify(&format!("ash: task {} failed: {report}", t.id));
+                    self.shell
+                        .output
+                        .note(&format!("ash: task {} failed: {report}", t.id));
                 }
             }
         }
     }
 
-    async fn prompt_text(&self) -> String {
-        let ctx = self.ctx();
-        if let Some(Value::Func(f)) = self.rt.get_global("prompt") {
-            match self.capture(f).await {
-                Ok(text) => return text,
-                Err(report) => eprint!("{report}"),
+    /// While the prompt waits: say how jobs ended, and show a new count of
+    /// running tasks and stopped jobs in the prompt at once (a job's end
+    /// wakes this; other tasks are counted every 250 ms).
+    async fn watch_jobs(
+        self: Rc<Self>,
+        changed: smol::channel::Receiver<()>,
+        repaint: std::sync::Arc<dyn Fn() + Send + Sync>,
+    ) {
+        loop {
+            future::or(
+                async {
+                    let _ = changed.recv().await;
+                },
+                async {
+                    async_io::Timer::after(Duration::from_millis(250)).await;
+                },
+            )
+            .await;
+            if !self.shell.output.at_prompt() {
+                continue;
             }
+            let notes = self.shell.take_notes();
+            for note in &notes {
+                self.shell.output.note(note);
+            }
+            if notes.is_empty() && self.unfinished() == self.counts_shown.get() {
+                continue;
+            }
+            self.render_prompt().await;
+            repaint();
         }
-        let home = ctx.getenv(b"HOME").map(PathBuf::from);
-        let running = self.rt.tasks.borrow().len();
-        prompt::default_prompt(
-            &ctx.cwd(),
-            home.as_deref(),
-            ctx.status.get(),
-            running,
-            self.stopped.borrow().len(),
-            self.colors(),
-        )
     }
 
-    /// Call `prompt`: its string return value, else its stdout.
+    /// Compute the prompt (`fn prompt`, `fn right_prompt`, or the default)
+    /// into `self.prompt`.
+    async fn render_prompt(&self) {
+        let ctx = self.ctx();
+        let (running, stopped) = self.unfinished();
+        self.counts_shown.set((running, stopped));
+        let duration = self.duration.get();
+        self.rt
+            .set_global("cmd_duration", Value::Float(duration.as_secs_f64()));
+        self.rt
+            .set_global("running_tasks", Value::Int(running as i64));
+        self.rt
+            .set_global("stopped_jobs", Value::Int(stopped as i64));
+        let left = match self.rt.get_global("prompt") {
+            Some(Value::Func(f)) => match self.capture(f).await {
+                Ok(text) => Some(text),
+                Err(report) => {
+                    eprint!("{report}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let left = left.unwrap_or_else(|| {
+            let home = ctx.getenv(b"HOME").map(PathBuf::from);
+            prompt::default_prompt(&prompt::Info {
+                cwd: &ctx.cwd(),
+                home: home.as_deref(),
+                status: ctx.status.get(),
+                duration,
+                running,
+                stopped,
+                color: self.colors(),
+            })
+        });
+        let right = match self.rt.get_global("right_prompt") {
+            Some(Value::Func(f)) => match self.capture(f).await {
+                Ok(text) => text,
+                Err(report) => {
+                    eprint!("{report}");
+                    String::new()
+                }
+            },
+            _ => String::new(),
+        };
+        self.prompt.set(left, right);
+    }
+
+    /// Call a prompt function: its string return value, else its stdout.
     async fn capture(&self, f: Rc<crate::vm::objects::Closure>) -> Result<String, String> {
         let ctx = self.ctx();
         let (r, w) = crate::process::pipe().map_err(|e| format!("ash: prompt: {e}\n"))?;
@@ -352,42 +441,14 @@ impl Session {
 
     /// Run one accepted line.
     async fn run_line(&self, line: &str) -> Ran {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let Some(&cmd) = words.first()
-            && shared::is_repl_command(cmd)
-            && !matches!(self.rt.get_global(cmd), Some(Value::Func(_)))
-            && line
-                .chars()
-                .all(|c| c.is_alphanumeric() || c.is_whitespace() || c == '%')
-        {
-            let arg = words.get(1).map(|a| a.trim_start_matches('%'));
-            let id = match arg.map(str::parse::<u64>) {
-                Some(Ok(n)) => Some(n),
-                Some(Err(_)) => {
-                    eprintln!("ash: {cmd}: not a job number: {}", words[1]);
-                    self.ctx().status.set(2);
-                    return Ran::Done;
-                }
-                None => None,
-            };
-            return if cmd == "fg" {
-                match self.fg(id).await {
-                    Some(code) => Ran::Exit(code),
-                    None => Ran::Done,
-                }
-            } else {
-                self.bg(id);
-                Ran::Done
-            };
-        }
-        let code = self.run_text("<stdin>", line).await;
-        if line.trim() == "jobs" {
-            // The builtin lists tasks; the shell adds its stopped jobs.
-            for j in self.stopped.borrow().iter() {
-                println!("[{}] {:<10} {:>8}  {}", j.id, "stopped", "", j.text);
-            }
-        }
-        code
+        let start = Instant::now();
+        let before = self.ctx().cwd();
+        let ran = self.run_text("<stdin>", line).await;
+        self.duration.set(start.elapsed());
+        self.shell
+            .state
+            .directory_changed(&before, &self.ctx().cwd());
+        ran
     }
 
     /// Parse, compile and run text as the session's main task.
@@ -395,6 +456,7 @@ impl Session {
         let ctx = self.ctx();
         // A Ctrl-C that arrived after the last command finished is stale.
         ctx.cancel.take();
+        self.shell.foreground.set(ctx.id);
         let closure = match crate::runtime::modules::load_module(&self.rt, name, text) {
             Ok(c) => c,
             Err(e) => {
@@ -409,22 +471,16 @@ impl Session {
             closure,
             Vec::new(),
         )));
-        match self.foreground(task, ctx.cancel.clone()).await {
+        match self.foreground(task, &ctx).await {
             Fg::Done(outcome) => match self.finished(outcome, &ctx) {
                 Some(code) => Ran::Exit(code),
                 None => Ran::Done,
             },
             Fg::Stopped(task) => {
-                let groups = std::mem::take(&mut *self.hooks.fg_groups.borrow_mut());
-                let id = self.rt.next_id();
-                eprintln!("\n[{id}] stopped  {}", text.trim());
-                self.stopped.borrow_mut().push(StoppedJob {
-                    id,
-                    text: text.trim().to_string(),
-                    ctx: ctx.clone(),
-                    groups,
-                    task,
-                });
+                let job = self
+                    .shell
+                    .add_job(text, ctx.id, JobKind::Line(ctx.clone()), true, task);
+                eprintln!("\n[{}] stopped  {}", job.number, job.text);
                 // Later lines run in a fresh main task with the same state.
                 let fresh = TaskCtx::with(
                     self.rt.next_id(),
@@ -434,7 +490,7 @@ impl Session {
                     Rc::new(CancelToken::default()),
                 );
                 fresh.status.set(148);
-                self.hooks.foreground.set(fresh.id);
+                self.shell.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);
                 Ran::Done
             }
@@ -451,7 +507,7 @@ impl Session {
                     || e.broken_pipe
                     // The program was killed by Ctrl-C itself.
                     || (e.kind == ErrorKind::Command && e.status == Some(130))
-                    || ran_and_failed_at_the_prompt(&e);
+                    || jobs::program_failed(&e);
                 let status = if e.kind == ErrorKind::Cancelled {
                     130
                 } else {
@@ -468,14 +524,14 @@ impl Session {
 
     /// Await a foreground line, watching for Ctrl-Z (a stopped process in
     /// one of its groups) and routing Ctrl-C to its cancel token.
-    async fn foreground(&self, mut task: smol::Task<Outcome>, token: Rc<CancelToken>) -> Fg {
-        *self.fg_token.borrow_mut() = Some(token);
-        let hooks = self.hooks.clone();
+    async fn foreground(&self, mut task: smol::Task<Outcome>, ctx: &TaskCtx) -> Fg {
+        *self.fg_token.borrow_mut() = Some(ctx.cancel.clone());
+        let shell = self.shell.clone();
+        let id = ctx.id;
         let stopped = async {
             loop {
                 async_io::Timer::after(Duration::from_millis(100)).await;
-                let groups = hooks.fg_groups.borrow().clone();
-                if groups.iter().any(|&g| jobs::group_stopped(g)) {
+                if shell.stopped(id) {
                     return;
                 }
             }
@@ -486,7 +542,7 @@ impl Session {
         })
         .await;
         *self.fg_token.borrow_mut() = None;
-        if let Some(t) = &self.terminal {
+        if let Some(t) = &self.shell.terminal {
             t.take_back();
         }
         match done {
@@ -495,148 +551,33 @@ impl Session {
         }
     }
 
-    /// Take stopped job N (or the most recent one) off the stopped list.
-    fn take_stopped(&self, id: Option<u64>) -> Option<StoppedJob> {
-        let mut stopped = self.stopped.borrow_mut();
-        let pos = match id {
-            Some(n) => stopped.iter().position(|j| j.id == n),
-            None => stopped.len().checked_sub(1),
-        };
-        pos.map(|p| stopped.remove(p))
-    }
-
-    /// `fg [N]`: a stopped job continues in the foreground; a running task
-    /// is awaited in the foreground (Ctrl-C cancels it).
-    async fn fg(&self, id: Option<u64>) -> Option<i32> {
-        let ctx = self.ctx();
-        let job = self.take_stopped(id);
-        if let Some(job) = job {
-            eprintln!("{}", job.text);
-            self.hooks.foreground.set(job.ctx.id);
-            *self.hooks.fg_groups.borrow_mut() = job.groups.clone();
-            for &g in &job.groups {
-                match &self.terminal {
-                    Some(t) => t.give(g),
-                    None => jobs::continue_group(g),
-                }
-            }
-            let r = self.foreground(job.task, job.ctx.cancel.clone()).await;
-            self.hooks.foreground.set(ctx.id);
-            match r {
-                Fg::Done(outcome) => {
-                    self.hooks.fg_groups.borrow_mut().clear();
-                    let code = self.finished(outcome, &job.ctx);
-                    ctx.status.set(job.ctx.status.get());
-                    return code;
-                }
-                Fg::Stopped(task) => {
-                    let groups = std::mem::take(&mut *self.hooks.fg_groups.borrow_mut());
-                    eprintln!("\n[{}] stopped  {}", job.id, job.text);
-                    self.stopped.borrow_mut().push(StoppedJob {
-                        task,
-                        groups,
-                        ..job
-                    });
-                    ctx.status.set(148);
-                    return None;
-                }
-            }
-        }
-        let task = {
-            let tasks = self.rt.tasks.borrow();
-            match id {
-                Some(n) => tasks.get(n),
-                None => tasks.latest(),
-            }
-        };
-        let Some(task) = task else {
-            match id {
-                Some(n) => eprintln!("ash: fg: no job {n}"),
-                None => eprintln!("ash: fg: no current job"),
-            }
-            ctx.status.set(1);
-            return None;
-        };
-        eprintln!("[{}] {}", task.id, task.name());
-        let token = Rc::new(CancelToken::default());
-        *self.fg_token.borrow_mut() = Some(token.clone());
-        let me = crate::runtime::task::TaskKey::of(&ctx);
-        let r = await_task(self.rt.clone(), me, task, token).await;
-        *self.fg_token.borrow_mut() = None;
-        match r {
-            Ok(_) => ctx.status.set(0),
-            Err(e) => return self.finished(Outcome::Error(e), &ctx),
-        }
-        None
-    }
-
-    /// `bg [N]`: a stopped job continues in the background.
-    fn bg(&self, id: Option<u64>) {
-        let ctx = self.ctx();
-        let job = self.take_stopped(id);
-        let Some(job) = job else {
-            eprintln!("ash: bg: no stopped job");
-            ctx.status.set(1);
-            return;
-        };
-        eprintln!("[{}] {} &", job.id, job.text);
-        for &g in &job.groups {
-            jobs::continue_group(g);
-        }
-        ctx.status.set(0);
-        let printer = self.printer.borrow().clone();
-        let at_prompt = self.at_prompt.clone();
-        let (id, text) = (job.id, job.text.clone());
-        self.rt
-            .executor
-            .spawn(async move {
-                let outcome = job.task.await;
-                let msg = match outcome {
-                    Outcome::Error(e) if e.kind != ErrorKind::Cancelled => {
-                        format!("[{id}] failed  {text}\n{}", diag::render_error(&e))
-                    }
-                    _ => format!("[{id}] done  {text}\n"),
-                };
-                if at_prompt.get()
-                    && let Some(p) = &printer
-                    && p.try_send(msg.trim_end().to_string()).is_ok()
-                {
-                    return;
-                }
-                eprint!("{msg}");
-            })
-            .detach();
-    }
-
-    /// Leaving: cancel running tasks and wait for them; stopped jobs are
-    /// terminated.
+    /// Leaving: cancel running tasks and jobs and wait for them (stopped
+    /// programs get SIGTERM and SIGCONT); show what they printed.
     async fn finish(&self, code: i32) -> i32 {
-        for job in self.stopped.borrow_mut().drain(..) {
-            for &g in &job.groups {
-                jobs::kill_group(g, rustix::process::Signal::TERM);
-                jobs::continue_group(g);
+        let jobs = self.shell.jobs();
+        for job in &jobs {
+            job.cancel(&self.shell);
+            for g in self.shell.groups_of(job.task_id) {
+                terminal::kill_group(g, rustix::process::Signal::TERM);
+                terminal::continue_group(g);
             }
-            job.task.detach();
         }
-        let deadline = async_io::Timer::after(DEFAULT_GRACE + Duration::from_secs(1));
-        let wait_all = self.rt.cancel_and_wait_all(DEFAULT_GRACE);
+        let limit = DEFAULT_GRACE + Duration::from_secs(1);
+        let deadline = async_io::Timer::after(limit);
+        let wait_all = async {
+            self.rt.cancel_and_wait_all(DEFAULT_GRACE).await;
+            for job in &jobs {
+                job.ended().await;
+            }
+        };
         future::or(wait_all, async {
             deadline.await;
         })
         .await;
         // Connections to other hosts (`spawn --on`) close with the shell.
         crate::remote::shutdown(&self.rt).await;
+        // What the tasks wrote last, partial lines included.
+        self.shell.output.drain(Duration::from_millis(500)).await;
         self.rt.exit_code.get().unwrap_or(code)
     }
-}
-
-/// A program typed at the prompt that ran and exited non-zero: it has said
-/// what went wrong itself, and the prompt shows the status (as in bash and
-/// fish), so no report is added. Reported still: a command not found or not
-/// executable (126, 127: ash's own message), and failures inside functions
-/// (the report's call trace says where).
-fn ran_and_failed_at_the_prompt(e: &crate::vm::error::Error) -> bool {
-    e.kind == ErrorKind::Command
-        && !matches!(e.status, Some(126 | 127))
-        && e.trace.borrow().is_empty()
 }

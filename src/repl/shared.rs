@@ -111,7 +111,7 @@ impl Snapshot {
     }
 }
 
-/// Commands the interactive shell itself handles (job control).
+/// Commands the interactive shell itself provides (see `super::commands`).
 pub fn is_repl_command(name: &str) -> bool {
-    matches!(name, "fg" | "bg")
+    super::commands::NAMES.contains(&name)
 }

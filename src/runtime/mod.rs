@@ -240,16 +240,33 @@ pub struct Runtime {
     pub waits: task::WaitGraph,
 }
 
-/// What the interactive shell needs to know from the runtime.
+/// What the interactive shell needs to know from the runtime, and the
+/// commands it adds (job control: `fg`, `bg`, `jobs`, `kill %N`, ...).
 pub trait Hooks {
     /// Where a task spawned by task `parent` writes its stdout and stderr
     /// (`None`: inherit the parent's). The shell sends background output
     /// through its line editor so it never corrupts the line being edited.
     fn spawn_output(&self, parent: u64) -> Option<(Rc<OutSink>, Rc<OutSink>)>;
+    /// Task `task` was spawned by task `parent` (`cmd &` at the prompt
+    /// becomes a job).
+    fn spawned(&self, parent: u64, task: &TaskRef);
     /// A pipeline of task `task` started (`true`) or finished its process
     /// group `pgid`: the shell gives the terminal to foreground groups.
     fn group(&self, pgid: i32, task: u64, started: bool);
+    /// Whether `args` (the command name first) is a command of the shell.
+    /// They are looked up after functions, before builtins and programs.
+    fn has_command(&self, args: &[Value]) -> bool;
+    /// Run a command of the shell in `ctx` (whose I/O it writes to);
+    /// its exit status.
+    fn run_command(&self, ctx: Rc<TaskCtx>, args: Vec<Value>) -> ShellCommand;
+    /// `cancel N`: cancel job N; `None` when there is no job table (a
+    /// script: N is then a task's id, as `jobs` shows).
+    fn cancel_job(&self, n: u64) -> Option<bool>;
 }
+
+/// A running command of the shell.
+pub type ShellCommand =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<i32, crate::vm::error::Error>>>>;
 
 impl Runtime {
     pub fn new(debug: bool) -> Rc<Runtime> {

@@ -74,3 +74,17 @@ pub fn load_prelude(rt: &Rc<Runtime>, ctx: &Rc<TaskCtx>) -> Result<(), Error> {
         }
     }
 }
+
+/// `cancel N`: job N of the interactive shell, or (in a script) the task
+/// whose id is N. Whether there was one.
+pub fn cancel_job(rt: &Runtime, n: u64) -> bool {
+    let hooks = rt.hooks.borrow().clone();
+    match hooks.and_then(|h| h.cancel_job(n)) {
+        Some(found) => found,
+        None => {
+            let task = rt.tasks.borrow().get(n);
+            task.map(|t| t.cancel(CancelReason::Cancel, DEFAULT_GRACE))
+                .is_some()
+        }
+    }
+}

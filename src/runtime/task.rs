@@ -507,8 +507,13 @@ pub fn spawn(
     job: bool,
 ) -> Result<TaskRef, Error> {
     let hooks = rt.hooks.borrow().clone();
-    let output = hooks.and_then(|h| h.spawn_output(parent.id));
-    spawn_with_output(rt, parent, coro, job, output)
+    let Some(hooks) = hooks else {
+        return spawn_with_output(rt, parent, coro, job, None);
+    };
+    let output = hooks.spawn_output(parent.id);
+    let task = spawn_with_output(rt, parent, coro, job, output)?;
+    hooks.spawned(parent.id, &task);
+    Ok(task)
 }
 
 /// `spawn`, with the task's stdout and stderr replaced (for `gather --group`).

@@ -275,6 +275,16 @@ impl Fiber {
                 t.cancel(shell::CancelReason::Cancel, shell::DEFAULT_GRACE);
                 Ok(None)
             }
+            // `cancel 2`, `cancel "%2"`: a job of the interactive shell,
+            // else the task with that id (as `jobs` shows).
+            v @ (Value::Int(_) | Value::Str(_)) if job_number(&v).is_some() => {
+                let n = job_number(&v).unwrap_or_default();
+                if shell::cancel_job(&self.rt, n) {
+                    Ok(None)
+                } else {
+                    Err(Error::value(format!("cancel: no job {n}")))
+                }
+            }
             other => Err(Error::type_err(format!(
                 "cancel expects a task, got {}",
                 other.type_name()
@@ -316,4 +326,16 @@ fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
         ));
     }
     Ok(b)
+}
+
+/// A job number: `2` or `"%2"`.
+fn job_number(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        Value::Str(s) => std::str::from_utf8(s.strip_prefix(b"%")?)
+            .ok()?
+            .parse()
+            .ok(),
+        _ => None,
+    }
 }

@@ -22,10 +22,11 @@ use crate::builtins::commands::{self, BuiltinCmd};
 use crate::process;
 use crate::vm::chunk::{CmdSpec, StageSpec};
 use crate::vm::error::Error;
-use crate::vm::fiber::{Fiber, Halt};
+use crate::vm::fiber::{Fiber, Halt, Resume};
 use crate::vm::objects::Closure;
 use crate::vm::value::{Value, flatten_words};
 
+pub use here::write_error;
 use here::{call_function, run_builtin_here};
 use pipeline::run_pipeline;
 
@@ -40,6 +41,8 @@ struct Stage {
 
 enum Target {
     Func(Rc<Closure>),
+    /// A command of the interactive shell (see `Hooks::has_command`).
+    Shell,
     Builtin(&'static BuiltinCmd),
     External(PathBuf),
     NotFound,
@@ -98,6 +101,12 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
     let Some(name) = stage.args.first() else {
         return Target::NotFound;
     };
+    let hooks = fiber.rt.hooks.borrow().clone();
+    if let Some(h) = hooks
+        && h.has_command(&stage.args)
+    {
+        return Target::Shell;
+    }
     let name = name.to_bytes();
     if let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup) {
         return Target::Builtin(b);
@@ -163,6 +172,11 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
             Target::Builtin(b) if stage.redirects.is_empty() => {
                 return run_builtin_here(fiber, b, &stage, spec.check, text);
             }
+            // A shell command alone runs in the task itself (like `cd`,
+            // `prevd` changes its directory).
+            Target::Shell if stage.redirects.is_empty() => {
+                return Ok(Some(shell_command_here(fiber, stage, spec.check, text)));
+            }
             Target::NotFound if spec.check => {
                 fiber.ctx.status.set(127);
                 return Err(Error::command(
@@ -190,4 +204,21 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
         text,
     );
     Ok(Some(Halt::Await(fut)))
+}
+
+/// A command of the interactive shell, run in the calling task.
+fn shell_command_here(fiber: &Fiber, stage: Stage, check: bool, text: Rc<str>) -> Halt {
+    let hooks = fiber.rt.hooks.borrow().clone();
+    let run = hooks.map(|h| h.run_command(fiber.ctx.clone(), stage.args));
+    Halt::Await(Box::pin(async move {
+        let status = match run {
+            Some(run) => run.await.map_err(Rc::new)?,
+            None => 127,
+        };
+        Ok(Resume::Status {
+            status,
+            check,
+            text,
+        })
+    }))
 }

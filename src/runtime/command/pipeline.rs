@@ -59,6 +59,7 @@ pub(super) fn run_pipeline(
                 }
                 Target::NotFound => started.not_found(i, &stage, &io).await,
                 Target::Builtin(b) => started.builtin(&rt, &ctx, i, b, stage, io),
+                Target::Shell => started.shell_command(&rt, &ctx, i, stage, io),
                 Target::Func(f) => started.function(&rt, &ctx, i, f, stage, io),
             }
         }
@@ -259,6 +260,23 @@ impl Started {
         let child = Rc::new(stage_ctx(ctx, io));
         self.ash_stages
             .push((i, builtin_stage(rt.clone(), child, b, stage.args)));
+    }
+
+    /// A stage that is a command of the interactive shell (`jobs | grep`).
+    fn shell_command(&mut self, rt: &Rc<Runtime>, ctx: &TaskCtx, i: usize, stage: Stage, io: Io) {
+        let child = Rc::new(stage_ctx(ctx, io));
+        self.child_tokens.push(child.cancel.clone());
+        let hooks = rt.hooks.borrow().clone();
+        let run = hooks.map(|h| h.run_command(child, stage.args));
+        self.ash_stages.push((
+            i,
+            Box::pin(async move {
+                match run {
+                    Some(run) => run.await.map_err(Rc::new),
+                    None => Ok(127),
+                }
+            }),
+        ));
     }
 
     /// A function stage: a child fiber with its own context.
