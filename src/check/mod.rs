@@ -133,5 +133,8 @@ pub fn lint(block: &crate::ast::Block, text: &str, cx: &Context) -> Vec<Finding>
     let env = modules::Env::for_script(block, cx);
     let mut findings = walk::run(block, text, &env, cx);
     findings.sort_by_key(|f| (f.span.start, f.span.end));
+    // One warning per spot (`x += 1` on an undeclared `x` reads and
+    // assigns it).
+    findings.dedup_by(|a, b| a.lint == b.lint && a.span == b.span);
     findings
 }

@@ -102,6 +102,7 @@ impl Walker<'_> {
             },
             frame: 0,
             loops: 0,
+            group: None,
         });
         self.globals.entry(name.to_string()).or_default().push(id);
     }
@@ -339,9 +340,19 @@ impl Walker<'_> {
 
     /// `let` variables never read; tasks kept in none.
     fn unused(&mut self) {
+        let used_groups: HashSet<usize> = self
+            .bindings
+            .iter()
+            .filter(|b| b.reads > 0)
+            .filter_map(|b| b.group)
+            .collect();
         let mut found = Vec::new();
         for (id, b) in self.bindings.iter().enumerate() {
             if b.kind != Kind::Let || b.reads > 0 || b.name.starts_with('_') {
+                continue;
+            }
+            // Part of a destructuring `let` whose other names are read.
+            if b.group.is_some_and(|g| used_groups.contains(&g)) {
                 continue;
             }
             // A `source`d file runs in the script's scope and may read

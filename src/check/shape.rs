@@ -206,15 +206,14 @@ fn eval_in<F: Facts + ?Sized>(facts: &F, shape: &Shape, st: &mut EvalState, dept
         }
         Shape::Global(name) => match facts.global(name) {
             Global::Val(v) => v,
+            // `Nothing` stays: it is a cycle back to a variable being
+            // evaluated (`xs += [x]` at the top level).
             Global::Bindings(ids) => {
                 let mut v = Val::Nothing;
                 for b in ids {
                     v = v.join(eval_in(facts, &Shape::Ref(b), st, d));
                 }
-                match v {
-                    Val::Nothing => Val::Unknown,
-                    v => v,
-                }
+                v
             }
         },
         Shape::Call(callee) => match eval_in(facts, callee, st, d) {

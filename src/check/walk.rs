@@ -65,6 +65,9 @@ pub(super) struct Binding {
     /// list as long as the input).
     pub(super) frame: usize,
     pub(super) loops: usize,
+    /// The names of one destructuring `let [a, b] = ...` share a group
+    /// (the first one's id): reading any of them uses the pattern.
+    pub(super) group: Option<usize>,
 }
 
 struct Frame {
@@ -299,6 +302,7 @@ impl<'a> Walker<'a> {
             stored: Stored::default(),
             frame,
             loops,
+            group: None,
         });
         if let Some(v) = value {
             self.bindings[id].stored.values.push((v, Vec::new()));
@@ -385,7 +389,7 @@ impl<'a> Walker<'a> {
     }
 
     /// `let NAME = ...` (or a name of a `let` pattern) with the value's shape.
-    fn let_name(&mut self, name: &Ident, shape: Shape) {
+    fn let_name(&mut self, name: &Ident, shape: Shape) -> usize {
         if self.at_top() {
             // The top-level `let`s of one name are one variable.
             if let Some(&b) = self
@@ -394,10 +398,10 @@ impl<'a> Walker<'a> {
                 .and_then(|v| v.iter().find(|&&b| self.bindings[b].kind == Kind::Let))
             {
                 self.bindings[b].stored.values.push((shape, Vec::new()));
-                return;
+                return b;
             }
         }
-        self.declare(name, Kind::Let, Some(shape));
+        self.declare(name, Kind::Let, Some(shape))
     }
 
     /// `read NAME`: stores into an existing variable, else declares it in
@@ -487,18 +491,25 @@ impl<'a> Walker<'a> {
             }
             StmtKind::Let { pattern, value } => {
                 self.expr(value);
+                let mut group = None;
                 for name in pattern.names() {
-                    self.let_name(name, Shape::UNKNOWN);
+                    let b = self.let_name(name, Shape::UNKNOWN);
+                    let g = *group.get_or_insert(b);
+                    self.bindings[b].group = Some(g);
                 }
                 None
             }
             StmtKind::Assign { target, op, value } => {
-                if op.is_some() {
-                    // `x += v` reads `x` too.
-                    self.expr(target);
-                }
+                // `x += v` reads `x` too; `xs += [v]` adds to the list.
+                let current = op.map(|_| self.expr(target));
                 let shape = self.expr(value);
-                let shape = if op.is_some() { Shape::UNKNOWN } else { shape };
+                let shape = match (op, current) {
+                    (Some(crate::ast::BinaryOp::Add), Some(cur)) => {
+                        Shape::Add(Box::new(cur), Box::new(shape))
+                    }
+                    (Some(_), _) => Shape::UNKNOWN,
+                    (None, _) => shape,
+                };
                 self.assign_target(target, shape);
                 None
             }
@@ -731,7 +742,7 @@ impl<'a> Walker<'a> {
                 self.warn(
                     Lint::ReadInPipeline,
                     stage.span,
-                    "`read` in a pipeline stage other than the last: what it reads goes nowhere".into(),
+                    "`read` in a pipeline stage other than the last: it reads only as the last stage or from a file, so here it is looked up as a program".into(),
                     "read the stream where it ends: `... | while read line { ... }` as the last stage, or `read` from a file: `read x < file`".into(),
                 );
             }
