@@ -68,10 +68,14 @@
 //!   `TypeError`.
 //! - `range(n)`, `range(a, b)`, `range(a, b, step)`: the list of ints, as
 //!   Python. `step == 0` → `ValueError`; more than 100,000,000 elements →
-//!   `ValueError`.
+//!   `ValueError`. The list is lazy (`vm::list`): its length, indexing,
+//!   truth and `for` loops read the range; its items are made when
+//!   something needs them all (`push`, `sorted`, `str`, `list`...).
 //!
 //! # Lists and maps
 //! - `keys(m)`, `values(m)`: new lists, in insertion order.
+//! - `list(v)`: a new list of the items of a list (a copy), of a map's
+//!   keys, or of a string's characters (its bytes if it is not UTF-8).
 //! - `contains(list, x)`: some element `== x` (so `1 == 1.0`).
 //!   `contains(map, key)`: `key` is a key; a non-string key is a `TypeError`.
 //! - `push(list, v)`: appends in place, returns `null`.
@@ -180,6 +184,7 @@ pub static FUNCTIONS: &[NativeFn] = natives! {
     "keys" => collections::keys,
     "len" => collections::len,
     "lines" => text::lines,
+    "list" => collections::list,
     "lower" => text::lower,
     "max" => numbers::max,
     "min" => numbers::min,

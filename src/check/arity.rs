@@ -35,6 +35,7 @@ static TABLE: &[(&str, Takes)] = &[
     ("keys", Takes::Range(1, 1)),
     ("len", Takes::Range(1, 1)),
     ("lines", Takes::Range(1, 1)),
+    ("list", Takes::Range(1, 1)),
     ("lower", Takes::Range(1, 1)),
     ("max", Takes::Range(1, ANY)),
     ("min", Takes::Range(1, ANY)),

@@ -118,7 +118,7 @@ pub fn native_cost(callee: &Value, args: &[Value]) -> u32 {
         .iter()
         .map(|a| match a {
             Value::Str(s) => s.len() / 16,
-            Value::List(l) => l.borrow().len(),
+            Value::List(l) => l.len(),
             Value::Map(m) => m.borrow().len(),
             _ => 0,
         })

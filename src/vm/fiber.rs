@@ -15,6 +15,7 @@ use crate::vm::budget;
 use crate::vm::chunk::{CaptureFrom, Op};
 use crate::vm::error::{Error, ErrorKind, Location, command_error};
 use crate::vm::frame::{Frame, Handler, Handlers};
+use crate::vm::list::ListCell;
 use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::ops;
 use crate::vm::value::{Value, flatten_words};
@@ -475,7 +476,17 @@ impl Fiber {
                 }
                 Op::ArgList(n) => {
                     let words = self.pop_n(n as usize);
-                    self.stack.push(Value::list(flatten_words(words)));
+                    let lazy = match words.as_slice() {
+                        [Value::List(l)] => l.lazy_range(),
+                        _ => None,
+                    };
+                    self.stack.push(match lazy {
+                        // `for i in (range(n))`: a lazy copy, so the loop
+                        // starts at once and still sees the items as they
+                        // were, whatever its body does to the list.
+                        Some(range) => Value::List(Rc::new(ListCell::lazy(range))),
+                        None => Value::list(flatten_words(words)),
+                    });
                 }
                 Op::EscapeGlob => shell!(self.op_escape_glob()),
                 Op::Glob => shell!(self.op_glob()),
@@ -540,7 +551,7 @@ impl Fiber {
                         save_pc!();
                         return Err(Error::value("internal error: bad for-loop state"));
                     };
-                    let item = l.borrow().get(*i as usize).cloned();
+                    let item = l.get(*i as usize);
                     match item {
                         Some(item) => {
                             self.stack[n - 1] = Value::Int(i + 1);
@@ -700,7 +711,7 @@ impl Fiber {
 fn copy_cost(v: &Value) -> u32 {
     match v {
         Value::Str(s) => budget::for_copy(s.len()),
-        Value::List(l) => budget::for_copy(l.borrow().len()),
+        Value::List(l) => budget::for_copy(l.len()),
         _ => 0,
     }
 }

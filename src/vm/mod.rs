@@ -9,6 +9,7 @@ pub mod fiber;
 pub mod frame;
 pub mod globals;
 pub mod halt;
+pub mod list;
 pub mod objects;
 pub mod ops;
 pub mod shell_ops;

@@ -247,17 +247,14 @@ fn list_index(len: usize, i: i64) -> Option<usize> {
 /// `c[k]`
 pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
     match (c, k) {
-        (Value::List(l), Value::Int(i)) => {
-            let l = l.borrow();
-            list_index(l.len(), *i)
-                .map(|i| l[i].clone())
-                .ok_or_else(|| {
-                    AshError::new(
-                        ErrorKind::Index,
-                        format!("list index {i} out of range (length {})", l.len()),
-                    )
-                })
-        }
+        (Value::List(l), Value::Int(i)) => list_index(l.len(), *i)
+            .and_then(|i| l.get(i))
+            .ok_or_else(|| {
+                AshError::new(
+                    ErrorKind::Index,
+                    format!("list index {i} out of range (length {})", l.len()),
+                )
+            }),
         (Value::Map(m), Value::Str(s)) => m.borrow().get(s).cloned().ok_or_else(|| {
             AshError::new(
                 ErrorKind::Key,
@@ -343,7 +340,7 @@ pub fn slice(c: &Value, start: &Value, end: &Value, step: Option<&Value>) -> Res
         return Err(AshError::value("slice step cannot be zero"));
     }
     let len = match c {
-        Value::List(l) => l.borrow().len(),
+        Value::List(l) => l.len(),
         Value::Str(s) => chars::char_len(s),
         other => {
             return Err(AshError::type_err(format!(

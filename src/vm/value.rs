@@ -17,7 +17,7 @@ use super::objects::{Closure, Coroutine, NativeFn};
 use crate::runtime::shell::{Channel, Semaphore, SuspendFn, TaskRef};
 
 pub type Str = Rc<[u8]>;
-pub type List = Rc<RefCell<Vec<Value>>>;
+pub type List = Rc<super::list::ListCell>;
 pub type Map = Rc<RefCell<IndexMap<Str, Value>>>;
 
 #[derive(Default)]
@@ -74,7 +74,7 @@ impl Value {
     }
 
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Rc::new(RefCell::new(items)))
+        Value::List(Rc::new(super::list::ListCell::new(items)))
     }
 
     pub fn map(entries: IndexMap<Str, Value>) -> Value {
@@ -110,7 +110,7 @@ impl Value {
             Value::Int(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
-            Value::List(l) => !l.borrow().is_empty(),
+            Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
             Value::Duration(d) => *d != 0.0,
             _ => true,

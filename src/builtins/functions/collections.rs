@@ -32,10 +32,31 @@ pub(super) fn len(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("len", args, 1, 1)?;
     Ok(int(match &args[0] {
         Value::Str(s) => char_len(s),
-        Value::List(l) => l.borrow().len(),
+        Value::List(l) => l.len(),
         Value::Map(m) => m.borrow().len(),
         other => return Err(wrong_type("len", "a string, list or map", other)),
     }))
+}
+
+/// `list(v)`: a new list of `v`'s items: a list's (a range's are made
+/// here), a map's keys, a string's characters (its bytes if it is not
+/// UTF-8), as Python's `list()`.
+pub(super) fn list(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("list", args, 1, 1)?;
+    match &args[0] {
+        Value::List(l) => Ok(Value::list(l.borrow().clone())),
+        Value::Map(m) => Ok(Value::list(
+            m.borrow().keys().map(|k| Value::Str(k.clone())).collect(),
+        )),
+        Value::Str(s) => Ok(Value::list(match std::str::from_utf8(s) {
+            Ok(text) => text
+                .chars()
+                .map(|c| Value::str(c.encode_utf8(&mut [0; 4]).as_bytes()))
+                .collect(),
+            Err(_) => s.iter().map(|b| Value::str([*b])).collect(),
+        })),
+        other => Err(wrong_type("list", "a list, map or string", other)),
+    }
 }
 
 pub(super) fn keys(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
@@ -159,11 +180,10 @@ pub(super) fn get(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
                 Value::Int(i) => *i,
                 other => return Err(wrong_type("get", "an int as a list index", other)),
             };
-            let items = l.borrow();
-            let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
+            let len = i64::try_from(l.len()).unwrap_or(i64::MAX);
             let i = if i < 0 { i.saturating_add(len) } else { i };
-            let item = usize::try_from(i).ok().and_then(|i| items.get(i));
-            Ok(item.cloned().unwrap_or_else(default))
+            let item = usize::try_from(i).ok().and_then(|i| l.get(i));
+            Ok(item.unwrap_or_else(default))
         }
         other => Err(wrong_type("get", "a map or list", other)),
     }

@@ -321,9 +321,17 @@ pub(super) fn range(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
             "range(): too many elements ({count}; the limit is {RANGE_LIMIT})"
         )));
     }
-    let items = (0..count)
-        .map(|k| i64::try_from(start + k * step).map(Value::Int))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| overflow())?;
-    Ok(Value::list(items))
+    // Every item fits an i64: the first is `start`, and the last lies
+    // between it and `stop`.
+    let (Ok(start), Ok(step), Ok(len)) = (
+        i64::try_from(start),
+        i64::try_from(step),
+        usize::try_from(count),
+    ) else {
+        return Err(overflow());
+    };
+    // Lazy: its items are made only when something needs them all.
+    Ok(Value::List(std::rc::Rc::new(
+        crate::vm::list::ListCell::lazy(crate::vm::list::Range { start, step, len }),
+    )))
 }

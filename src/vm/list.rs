@@ -1,0 +1,143 @@
+//! Lists: shared, mutable vectors of values (as in Python). A list made by
+//! `range(...)` starts *lazy*: its items are made only when something needs
+//! them all (`push`, `sorted`, `str`, ...); its length, its items by index,
+//! truth and `for` loops read the range itself. So `for i in
+//! (range(100000000)) { }` starts at once and a `timeout` around it fires on
+//! time, where building the list took seconds and 1.6 GB. A lazy list is
+//! still a list: `type` says so, and everything that takes a list takes it.
+
+use std::cell::{BorrowError, BorrowMutError, Cell, Ref, RefCell, RefMut};
+
+use super::value::Value;
+
+/// An arithmetic sequence of ints: `start`, `start + step`, ... (`len`
+/// items). Every item fits an `i64` (checked by whoever makes one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub start: i64,
+    pub step: i64,
+    pub len: usize,
+}
+
+impl Range {
+    /// Item `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<i64> {
+        if i >= self.len {
+            return None;
+        }
+        // In range by construction: start + (len - 1) * step fits.
+        Some(self.start.wrapping_add((i as i64).wrapping_mul(self.step)))
+    }
+
+    fn items(&self) -> Vec<Value> {
+        (0..self.len)
+            .map(|i| Value::Int(self.get(i).unwrap_or_default()))
+            .collect()
+    }
+}
+
+pub struct ListCell {
+    items: RefCell<Vec<Value>>,
+    /// The range whose items these are, until they are made.
+    range: Cell<Option<Range>>,
+}
+
+impl ListCell {
+    pub fn new(items: Vec<Value>) -> ListCell {
+        ListCell {
+            items: RefCell::new(items),
+            range: Cell::new(None),
+        }
+    }
+
+    /// A list of the items of `range`, made when first needed.
+    pub fn lazy(range: Range) -> ListCell {
+        ListCell {
+            items: RefCell::new(Vec::new()),
+            range: Cell::new(Some(range)),
+        }
+    }
+
+    /// Make a lazy list's items. While the range is there, nobody holds a
+    /// borrow of `items` (every borrow comes through here first).
+    fn materialize(&self) {
+        if let Some(range) = self.range.take() {
+            *self.items.borrow_mut() = range.items();
+        }
+    }
+
+    /// The items (made first if the list is lazy).
+    pub fn borrow(&self) -> Ref<'_, Vec<Value>> {
+        self.materialize();
+        self.items.borrow()
+    }
+
+    pub fn borrow_mut(&self) -> RefMut<'_, Vec<Value>> {
+        self.materialize();
+        self.items.borrow_mut()
+    }
+
+    pub fn try_borrow(&self) -> Result<Ref<'_, Vec<Value>>, BorrowError> {
+        self.materialize();
+        self.items.try_borrow()
+    }
+
+    pub fn try_borrow_mut(&self) -> Result<RefMut<'_, Vec<Value>>, BorrowMutError> {
+        self.materialize();
+        self.items.try_borrow_mut()
+    }
+
+    /// The number of items, without making them.
+    pub fn len(&self) -> usize {
+        match self.range.get() {
+            Some(r) => r.len,
+            None => self.items.borrow().len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Item `i`, without making the others.
+    pub fn get(&self, i: usize) -> Option<Value> {
+        match self.range.get() {
+            Some(r) => r.get(i).map(Value::Int),
+            None => self.items.borrow().get(i).cloned(),
+        }
+    }
+
+    /// The range of a list whose items are not made yet.
+    pub fn lazy_range(&self) -> Option<Range> {
+        self.range.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lazy_list_reads_its_range_until_its_items_are_needed() {
+        let l = ListCell::lazy(Range {
+            start: 10,
+            step: -3,
+            len: 4,
+        });
+        assert_eq!(l.len(), 4);
+        assert!(matches!(l.get(3), Some(Value::Int(1))));
+        assert!(l.get(4).is_none());
+        assert!(l.lazy_range().is_some());
+        l.borrow_mut().push(Value::Int(0));
+        assert!(l.lazy_range().is_none());
+        let items: Vec<i64> = l
+            .borrow()
+            .iter()
+            .map(|v| match v {
+                Value::Int(i) => *i,
+                _ => -1,
+            })
+            .collect();
+        assert_eq!(items, [10, 7, 4, 1, 0]);
+    }
+}
