@@ -153,7 +153,10 @@ impl Fiber {
             }) => {
                 self.ctx.status.set(status);
                 if check && status != 0 {
-                    self.raise(Rc::new(command_error(&text, status)));
+                    let e = self
+                        .pending_cancel()
+                        .unwrap_or_else(|| Rc::new(command_error(&text, status)));
+                    self.raise(e);
                 }
             }
             Ok(Resume::Call {
@@ -192,14 +195,20 @@ impl Fiber {
                 self.rt.exit_code.set(Some(code));
             }
             Err(e) => {
-                let e = if e.kind == ErrorKind::Cancelled && self.ctx.cancel.is_requested() {
-                    self.cancel_error()
-                } else {
-                    e
-                };
+                let e = self.pending_cancel().unwrap_or(e);
                 self.raise(e);
             }
         }
+    }
+
+    /// A wait failed: if the task's cancellation was requested meanwhile
+    /// (or a `timeout` of it expired), its `CancelledError` instead. The
+    /// failure may well come of it (a program under the same deadline that
+    /// gave up first, a pipe closed by the cancellation), and a timeout
+    /// that fired must land as one.
+    fn pending_cancel(&self) -> Option<Rc<Error>> {
+        self.ctx.cancel.check_deadlines();
+        self.ctx.cancel.is_requested().then(|| self.cancel_error())
     }
 
     /// Run until the fiber halts, spending the slice's budget
