@@ -331,6 +331,21 @@ fn names(code: &str, name: &str) -> bool {
     })
 }
 
+/// The line editor's validator, highlighter and completer run on
+/// reedline's thread and parse there: the syntax tree must be `Send` (no
+/// `Rc`), and so must a parse error.
+#[test]
+fn the_syntax_tree_can_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<ash::ast::Block>();
+    send::<ash::syntax::ParseError>();
+    let tree = ash::syntax::parse("echo hi | wc -l").expect("parses");
+    let back = std::thread::spawn(move || tree.stmts.len())
+        .join()
+        .expect("the thread ran");
+    assert_eq!(back, 1);
+}
+
 #[test]
 fn the_path_scanner_reads_use_trees() {
     let paths = crate_paths(&code_of(

@@ -133,6 +133,26 @@ fn ops_in(dump: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Spans sit beside the code, one per instruction (as clox's line array):
+/// every instruction of every case has its source position.
+#[test]
+fn every_instruction_has_its_source_position() {
+    for (path, dump) in cases() {
+        for line in dump.lines() {
+            let mut words = line.split_whitespace();
+            let (Some(pc), Some(at)) = (words.next(), words.next()) else {
+                continue;
+            };
+            if pc.len() == 4 && pc.bytes().all(|b| b.is_ascii_digit()) {
+                let ok = at.split_once(':').is_some_and(|(l, c)| {
+                    l.parse::<u32>().is_ok_and(|l| l > 0) && c.parse::<u32>().is_ok_and(|c| c > 0)
+                });
+                assert!(ok, "{}: no LINE:COL for `{line}`", path.display());
+            }
+        }
+    }
+}
+
 /// Instructions that exist only while a function is being compiled: the
 /// compiler rewrites them before the code is finished, so no dump (and no
 /// fiber) ever sees one.
