@@ -181,9 +181,13 @@ pub fn top_level_reads(stmt: &Stmt) -> Vec<String> {
     };
     match &stmt.kind {
         StmtKind::Command(a) if !a.background => andor(a),
+        // Every condition of an `if` and its `elif`s is compiled at the
+        // top level (only the bodies are blocks).
         StmtKind::If { branches, .. } => {
-            if let Some((Cond::Command(a), _)) = branches.first() {
-                andor(a)
+            for (cond, _) in branches {
+                if let Cond::Command(a) = cond {
+                    andor(a)
+                }
             }
         }
         StmtKind::While {
