@@ -25,6 +25,12 @@ usage: ash [--debug] [FILE [ARGS...]]
 With no FILE, ash reads commands from standard input (an interactive shell
 when it is a terminal). `ash --serve` is the agent that runs the bodies of
 `spawn --on HOST` sent from another host over ssh (on its stdin and stdout).
+
+`ash --check` runs nothing: it reports errors and warnings (a coroutine
+never awaited, an unknown variable, a wrong argument count, ...; `-` reads
+stdin; `--path` also looks commands up on PATH; `--format json` prints one
+object per finding) and exits 0 when clean, 1 with warnings, 2 on errors.
+`# ash: allow NAME` on a line silences one warning.
 ";
 
 thread_local! {
