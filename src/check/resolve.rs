@@ -377,11 +377,23 @@ impl Walker<'_> {
                     format!("the coroutine in `{name}` is never awaited, spawned or gathered: it never runs"),
                     format!("run it where its result is needed: `await ${name}` (or `spawn ${name}`, `gather ${name}`)"),
                 ),
+                Val::List { elem, .. } if *elem == Val::Coroutine => self.warn(
+                    Lint::NeverAwaited,
+                    span,
+                    format!("the coroutines in `{name}` are never awaited or gathered: they never run"),
+                    format!("run them where their results are needed: `gather ${name}`"),
+                ),
                 Val::Task => self.warn(
                     Lint::Unused,
                     span,
                     format!("the task in `{name}` is never awaited, cancelled or kept: when the script ends it is cancelled, and its errors are lost"),
                     format!("`await ${name}` where its work must be done (or `cancel ${name}`)"),
+                ),
+                Val::List { elem, .. } if *elem == Val::Task => self.warn(
+                    Lint::Unused,
+                    span,
+                    format!("the tasks in `{name}` are never awaited, cancelled or kept: when the script ends they are cancelled, and their errors are lost"),
+                    format!("`gather ${name}` where their work must be done"),
                 ),
                 _ => self.warn(
                     Lint::Unused,
