@@ -15,16 +15,33 @@ use crate::vm::objects::Closure;
 use crate::vm::value::Value;
 
 const USAGE: &str = "\
-usage: ash [--debug] [FILE [ARGS...]]
-       ash [--debug] -c CODE [ARGS...]
+usage: ash [OPTIONS] [FILE [ARGS...]]
+       ash [OPTIONS] -c CODE [ARGS...]
+       ash [OPTIONS] -s [ARGS...]     (or `ash - ARGS...`)
        ash --check [--path] [--format text|json] FILE...
        ash --dump FILE | --dump -c CODE
        ash --serve
        ash --version | --help
 
-With no FILE, ash reads commands from standard input (an interactive shell
-when it is a terminal). `ash --serve` is the agent that runs the bodies of
-`spawn --on HOST` sent from another host over ssh (on its stdin and stdout).
+Options:
+  -c CODE        run CODE; $args holds the ARGS that follow
+  -s, -          read the script from standard input; $args holds ARGS
+  -i             interactive: read commands with the line editor (plain
+                 line reading when standard input is not a terminal)
+  -l, --login    a login shell: the interactive shell first runs
+                 login.ash from the config directory (also when ash is
+                 started with a name beginning with `-`, as login(1) does)
+  --debug        report tasks that hold the loop
+  --check FILE   parse, compile and lint only; run nothing
+                 (--path: also check that commands exist; --format json)
+  --dump         print the bytecode of FILE or of -c CODE
+  --serve        the agent that runs `spawn --on HOST` bodies sent from
+                 another host over ssh (on its stdin and stdout)
+  -V, --version  print the version
+  -h, --help     print this help
+
+With no FILE, ash reads commands from standard input: an interactive shell
+when it is a terminal (or with -i), else a script.
 
 `ash --check` runs nothing: it reports errors and warnings (a coroutine
 never awaited, an unknown variable, a wrong argument count, ...; `-` reads
@@ -45,8 +62,15 @@ pub fn main() -> i32 {
     // puts there (so that later fds never take the numbers 0-2).
     CLOSED_AT_START.set(process::closed_std_fds());
     process::ensure_std_fds();
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut argv = std::env::args_os();
+    // login(1) and sshd start a login shell as `-ash`.
+    let mut login = argv
+        .next()
+        .is_some_and(|a0| a0.as_encoded_bytes().starts_with(b"-"));
+    let args: Vec<std::ffi::OsString> = argv.collect();
     let mut debug = false;
+    let mut interactive = false;
+    let mut from_stdin = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].to_str() {
@@ -59,6 +83,14 @@ pub fn main() -> i32 {
                 return 0;
             }
             Some("--debug") => debug = true,
+            Some("-l") | Some("--login") => login = true,
+            Some("-i") => interactive = true,
+            // `ash -s ARGS`, `ash - ARGS`: the script on stdin.
+            Some("-s") | Some("-") => {
+                from_stdin = true;
+                i += 1;
+                break;
+            }
             // Internal: the watchdog started by `process::contain`.
             Some("--sentinel") => {
                 let prefix = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
@@ -83,7 +115,7 @@ pub fn main() -> i32 {
                 let rest = args[i + 2..].to_vec();
                 return run_source("-c", code, rest, debug, None);
             }
-            Some(a) if a.starts_with('-') && a != "-" => {
+            Some(a) if a.starts_with('-') => {
                 eprint!("ash: unknown option {a}\n{USAGE}");
                 return 2;
             }
@@ -91,8 +123,9 @@ pub fn main() -> i32 {
         }
         i += 1;
     }
+    let stdin_is_terminal = std::io::stdin().is_terminal();
     match args.get(i) {
-        Some(file) if file != "-" => {
+        Some(file) if !from_stdin => {
             let name = file.to_string_lossy().into_owned();
             let text = match read_script(&name) {
                 Ok(t) => t,
@@ -107,15 +140,20 @@ pub fn main() -> i32 {
             run_source(&name, &text, args[i + 1..].to_vec(), debug, dir)
         }
         _ => {
-            if std::io::stdin().is_terminal() {
-                return crate::repl::run(debug);
+            if interactive || (stdin_is_terminal && !from_stdin) {
+                return crate::repl::run(crate::repl::Options {
+                    debug,
+                    login,
+                    plain: !stdin_is_terminal,
+                });
             }
             let mut text = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut text) {
                 eprintln!("ash: reading standard input: {e}");
                 return 2;
             }
-            run_source("<stdin>", &text, Vec::new(), debug, None)
+            let rest = args.get(i..).map(<[_]>::to_vec).unwrap_or_default();
+            run_source("<stdin>", &text, rest, debug, None)
         }
     }
 }

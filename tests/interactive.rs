@@ -1479,3 +1479,102 @@ fn cd_minus_oldpwd_and_directory_history() {
     t.expect("no previous directory");
     t.prompt();
 }
+
+/// A login shell (`-l`, `--login`, or started as `-ash` by login(1) and
+/// sshd) runs login.ash before config.ash.
+#[test]
+fn a_login_shell_runs_its_profile() {
+    let dir = temp_dir("login");
+    std::fs::write(
+        dir.join("config/ash/login.ash"),
+        "echo (\"pro\" + \"file-ran\")\nlet from_login = 7\n",
+    )
+    .expect("write login.ash");
+    for how in ["-l", "--login", "argv0"] {
+        let mut t = shell_with(&dir, |c| {
+            if how == "argv0" {
+                use std::os::unix::process::CommandExt;
+                c.arg0("-ash");
+            } else {
+                c.arg(how);
+            }
+        });
+        assert!(t.text.contains("profile-ran"), "{how}: {}", t.text);
+        t.line("echo (from_login * 6)");
+        t.expect("42");
+        t.prompt();
+    }
+    // Not a login shell: no profile.
+    let t = shell(&dir);
+    assert!(!t.text.contains("profile-ran"), "{}", t.text);
+}
+
+/// `-i` without a terminal, `-s ARGS` and `- ARGS` (the script on stdin),
+/// and `--help` naming every flag.
+#[test]
+fn standard_shell_flags() {
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(ash_binary())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .env("ASH_HISTORY", "")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn ash");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (out, _) = run(&["-", "x", "y z"], "echo \"args=$args n=${len(args)}\"\n");
+    assert_eq!(out, "args=x y z n=2\n");
+    let (out, _) = run(&["-s", "a"], "echo \"args=$args\"\n");
+    assert_eq!(out, "args=a\n");
+    // -i: the interactive shell, reading plain lines: prompts on stderr,
+    // a multi-line block, state between lines.
+    let (out, err) = run(&["-i"], "let v = 40\nif true {\necho (v + 2)\n}\n");
+    assert_eq!(out, "42\n");
+    assert!(err.contains("> "), "prompt on stderr: {err:?}");
+    let (help, _) = run(&["--help"], "");
+    for flag in [
+        "-c CODE",
+        "-s",
+        "-i",
+        "-l, --login",
+        "--debug",
+        "--check",
+        "--dump",
+        "--serve",
+        "--version",
+        "--help",
+    ] {
+        assert!(help.contains(flag), "--help names {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn help_type_and_running_a_directory_at_the_prompt() {
+    let dir = temp_dir("help");
+    std::fs::create_dir_all(dir.join("work/subdir")).expect("mkdir");
+    let mut t = shell(&dir);
+    t.line("help gather");
+    t.expect("### gather");
+    t.prompt();
+    t.line("type race");
+    t.expect("race is a keyword");
+    t.prompt();
+    t.line("./subdir");
+    t.expect("./subdir: is a directory");
+    t.prompt();
+}

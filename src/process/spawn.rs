@@ -336,6 +336,11 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
                 )
             }
         }
+        // Running a directory (`./src`): say so, as sh does.
+        Some(libc::EACCES | libc::EISDIR) if cmd.program.is_dir() => SpawnError::NotExecutable(
+            name,
+            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+        ),
         Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {
             SpawnError::NotExecutable(name, e)
         }

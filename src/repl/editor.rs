@@ -31,6 +31,8 @@ pub struct Settings {
     pub vi: bool,
     /// Colors (highlighting, prompt, suggestions, menu); off with NO_COLOR.
     pub color: bool,
+    /// Not a terminal: read plain lines (`ash -i < file`).
+    pub plain: bool,
 }
 
 /// What the main thread asks for: a line, read with this prompt.
@@ -54,6 +56,16 @@ impl Editor {
     pub fn start(settings: Settings, shared: Shared) -> std::io::Result<Editor> {
         let (req_tx, req_rx) = mpsc::channel::<Request>();
         let (rep_tx, rep_rx) = smol::channel::unbounded();
+        if settings.plain {
+            std::thread::Builder::new()
+                .name("ash-editor".into())
+                .spawn(move || plain_lines(&req_rx, &rep_tx))?;
+            return Ok(Editor {
+                requests: req_tx,
+                replies: rep_rx,
+                repaint: std::sync::Arc::new(|| {}),
+            });
+        }
         let (repaint_tx, repaint_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("ash-editor".into())
@@ -109,6 +121,38 @@ impl Editor {
             .recv()
             .await
             .unwrap_or_else(|_| Reply::Failed("the line editor stopped".into()))
+    }
+}
+
+/// Without a terminal: the prompt on stderr, lines from stdin (more lines
+/// while the text is incomplete), end of input as Ctrl-D.
+fn plain_lines(requests: &mpsc::Receiver<Request>, replies: &smol::channel::Sender<Reply>) {
+    use reedline::Prompt;
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    while let Ok(Request { prompt, .. }) = requests.recv() {
+        let mut text = String::new();
+        let mut marker = prompt.render_prompt_left().into_owned();
+        let reply = loop {
+            eprint!("{marker}");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            match stdin.lock().read_line(&mut line) {
+                Ok(0) if text.is_empty() => break Reply::CtrlD,
+                Ok(0) => break Reply::Line(text),
+                Ok(_) => {
+                    text.push_str(&line);
+                    if !super::validate::is_incomplete(&text) {
+                        break Reply::Line(text.trim_end_matches('\n').to_string());
+                    }
+                    marker = prompt.render_prompt_multiline_indicator().into_owned();
+                }
+                Err(e) => break Reply::Failed(e.to_string()),
+            }
+        };
+        if replies.send_blocking(reply).is_err() {
+            break;
+        }
     }
 }
 

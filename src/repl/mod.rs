@@ -81,8 +81,23 @@ struct Session {
     counts_shown: Cell<(usize, usize)>,
 }
 
+/// How the interactive shell was started.
+pub struct Options {
+    pub debug: bool,
+    /// A login shell (`-l`, or a name starting with `-`): run login.ash.
+    pub login: bool,
+    /// Standard input is not a terminal (`ash -i < file`): read plain
+    /// lines, without the line editor.
+    pub plain: bool,
+}
+
 /// Run the interactive shell; returns the exit status.
-pub fn run(debug: bool) -> i32 {
+pub fn run(options: Options) -> i32 {
+    let Options {
+        debug,
+        login,
+        plain,
+    } = options;
     // The shell waits from its first line on: start async-io now, where a
     // failure (a tight `ulimit -u`) can still be reported.
     if let Err(e) = crate::process::io_thread_ready() {
@@ -124,11 +139,14 @@ pub fn run(debug: bool) -> i32 {
     }
     executor.spawn(outbox.clone().pump()).detach();
     // run_loop, not `executor.run`: it also fires the loop's timers.
-    let code = crate::runtime::run_loop(&executor, session.clone().main(jobs_changed_rx))
-        .unwrap_or_else(|e| {
-            eprintln!("ash: cannot start: {e}");
-            1
-        });
+    let code = crate::runtime::run_loop(
+        &executor,
+        session.clone().main(jobs_changed_rx, login, plain),
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("ash: cannot start: {e}");
+        1
+    });
     // Entries a full disk kept from the file get a last chance.
     history::save_at_exit();
     if let Some(t) = &terminal {
@@ -144,6 +162,11 @@ fn config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "ash").map(|d| d.config_dir().join("config.ash"))
 }
 
+/// A login shell's profile: `login.ash` beside config.ash.
+fn login_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "ash").map(|d| d.config_dir().join("login.ash"))
+}
+
 impl Session {
     fn ctx(&self) -> Rc<TaskCtx> {
         self.ctx.borrow().clone()
@@ -152,7 +175,10 @@ impl Session {
     /// Colors, unless NO_COLOR is set (in ash's environment or exported
     /// by config.ash).
     fn colors(&self) -> bool {
-        diag::colors_wanted() && self.ctx().getenv(b"NO_COLOR").is_none_or(|v| v.is_empty())
+        use std::io::IsTerminal;
+        diag::colors_wanted()
+            && self.ctx().getenv(b"NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal()
     }
 
     /// Running tasks and stopped lines: what `exit` and Ctrl-D ask about.
@@ -188,13 +214,21 @@ impl Session {
         ))
     }
 
-    async fn main(self: Rc<Self>, jobs_changed: smol::channel::Receiver<()>) -> i32 {
+    async fn main(
+        self: Rc<Self>,
+        jobs_changed: smol::channel::Receiver<()>,
+        login: bool,
+        plain: bool,
+    ) -> i32 {
         let rt = self.rt.clone();
         let _signals = self.watch_sigint();
-        // config.ash: errors are reported; the shell starts anyway.
-        if let Some(path) = config_path()
-            && path.exists()
-        {
+        // login.ash (a login shell), then config.ash: errors are reported;
+        // the shell starts anyway.
+        let profile = login.then(login_path).flatten();
+        for path in profile.into_iter().chain(config_path()) {
+            if !path.exists() {
+                continue;
+            }
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let name = path.display().to_string();
@@ -208,7 +242,7 @@ impl Session {
         let vi = matches!(rt.get_global("edit_mode"), Some(Value::Str(s)) if &*s == b"vi");
         self.shared.refresh(&rt, &self.ctx());
         let color = self.colors();
-        let editor = match Editor::start(Settings { vi, color }, self.shared.clone()) {
+        let editor = match Editor::start(Settings { vi, color, plain }, self.shared.clone()) {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("ash: cannot start the line editor: {e}");
@@ -232,7 +266,12 @@ impl Session {
             }
             self.shared.refresh(&rt, &self.ctx());
             self.render_prompt().await;
-            let printer = self.shell.output.prompt_starts();
+            // Plain lines: background output goes straight to the terminal.
+            let printer = if plain {
+                reedline::ExternalPrinter::new(1)
+            } else {
+                self.shell.output.prompt_starts()
+            };
             let reply = editor
                 .read(Request {
                     prompt: AshPrompt {

@@ -34,6 +34,7 @@ mod brace;
 mod command;
 mod expr;
 mod lex;
+pub(crate) use lex::is_keyword;
 mod stmt;
 mod word;
 

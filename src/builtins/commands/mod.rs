@@ -10,6 +10,7 @@
 //! `cancel` and friends are keywords, not builtins.
 
 mod cd;
+pub mod help;
 mod printf;
 mod test;
 
@@ -126,6 +127,10 @@ pub static BUILTINS: &[BuiltinCmd] = &[
     BuiltinCmd {
         name: "false",
         run: builtin_false,
+    },
+    BuiltinCmd {
+        name: "help",
+        run: help::builtin_help,
     },
     BuiltinCmd {
         name: "jobs",
@@ -264,7 +269,9 @@ fn builtin_type(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
     let mut out = String::new();
     let mut status = 0;
     for name in args.iter().skip(1).map(Value::to_text) {
-        if ctx.is_function(&name) {
+        if crate::syntax::is_keyword(&name) {
+            let _ = writeln!(out, "{name} is a keyword (see `help {name}`)");
+        } else if ctx.is_function(&name) {
             let _ = writeln!(out, "{name} is a function");
         } else if lookup(&name).is_some() {
             let _ = writeln!(out, "{name} is a builtin");
