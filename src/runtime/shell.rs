@@ -88,3 +88,8 @@ pub fn cancel_job(rt: &Runtime, n: u64) -> bool {
         }
     }
 }
+
+/// Whether `name` is a keyword of the language (`type`).
+pub fn is_keyword(name: &str) -> bool {
+    crate::syntax::is_keyword(name)
+}

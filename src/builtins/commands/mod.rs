@@ -269,7 +269,7 @@ fn builtin_type(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
     let mut out = String::new();
     let mut status = 0;
     for name in args.iter().skip(1).map(Value::to_text) {
-        if crate::syntax::is_keyword(&name) {
+        if crate::runtime::shell::is_keyword(&name) {
             let _ = writeln!(out, "{name} is a keyword (see `help {name}`)");
         } else if ctx.is_function(&name) {
             let _ = writeln!(out, "{name} is a function");
