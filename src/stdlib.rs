@@ -5,7 +5,7 @@
 pub const PRELUDE: &str = include_str!("../stdlib/prelude.ash");
 
 /// The functions the prelude defines.
-pub const PRELUDE_NAMES: &[&str] = &["filter", "map"];
+pub const PRELUDE_NAMES: &[&str] = &["all", "any", "filter", "map", "sorted"];
 
 /// Every standard module by name, sorted.
 static MODULES: &[(&str, &str)] = &[

@@ -106,7 +106,10 @@
 mod collections;
 mod json;
 mod numbers;
+mod paths;
+mod regex;
 mod text;
+mod time;
 
 #[cfg(test)]
 mod tests;
@@ -169,44 +172,65 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Every built-in function, sorted by name (a test checks the order).
 pub static FUNCTIONS: &[NativeFn] = natives! {
+    "_sort" => collections::sort_keyed,
     "abs" => numbers::abs,
+    "abspath" => paths::abspath,
+    "basename" => paths::basename,
     "chan" => chan,
     "close" => close,
     "contains" => collections::contains,
+    "dirname" => paths::dirname,
     "ends_with" => text::ends_with,
+    "enumerate" => collections::enumerate,
+    "ext" => paths::ext,
+    "find_all" => regex::find_all,
     "float" => numbers::float,
+    "format" => text::format,
     "from_json" => json::from_json,
     "get" => collections::get,
     "getenv" => getenv,
     "index_of" => collections::index_of,
     "int" => numbers::int,
+    "items" => collections::items,
     "join" => text::join,
+    "join_path" => paths::join_path,
     "keys" => collections::keys,
     "len" => collections::len,
     "lines" => text::lines,
     "list" => collections::list,
     "lower" => text::lower,
+    "match" => regex::match_,
+    "matches" => regex::matches,
     "max" => numbers::max,
     "min" => numbers::min,
     "now" => now,
+    "pad_left" => text::pad_left,
+    "pad_right" => text::pad_right,
     "push" => collections::push,
     "random" => random,
     "range" => numbers::range,
     "release" => release,
+    "remove" => collections::remove,
+    "repeat" => text::repeat,
     "replace" => text::replace,
     "reversed" => collections::reversed,
     "round" => numbers::round,
     "semaphore" => semaphore,
-    "sorted" => collections::sorted,
     "split" => text::split,
+    "split_re" => regex::split_re,
     "starts_with" => text::starts_with,
+    "stem" => paths::stem,
     "str" => str_,
+    "strftime" => time::strftime,
+    "strptime" => time::strptime,
+    "sub" => regex::sub,
     "sum" => numbers::sum,
     "to_json" => json::to_json,
     "trim" => text::trim,
     "type" => type_,
     "upper" => text::upper,
     "values" => collections::values,
+    "zip" => collections::zip,
 };
 
 /// `random()`: a float in [0, 1); `random(a, b)`: an int from a to b

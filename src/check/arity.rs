@@ -19,47 +19,69 @@ const ANY: usize = usize::MAX;
 
 /// Sorted by name (a test checks it).
 static TABLE: &[(&str, Takes)] = &[
+    ("_sort", Takes::Range(3, 3)),
     ("abs", Takes::Range(1, 1)),
+    ("abspath", Takes::Range(1, 1)),
     ("acquire", Takes::Range(1, 1)),
+    ("basename", Takes::Range(1, 1)),
     ("chan", Takes::Range(0, 1)),
     ("close", Takes::Range(1, 1)),
     ("contains", Takes::Range(2, 2)),
+    ("dirname", Takes::Range(1, 1)),
     ("ends_with", Takes::Range(2, 2)),
+    ("enumerate", Takes::Range(1, 2)),
+    ("ext", Takes::Range(1, 1)),
+    ("find_all", Takes::Range(2, 2)),
     ("float", Takes::Range(1, 1)),
+    ("format", Takes::Range(1, ANY)),
     ("from_json", Takes::Range(1, 1)),
     ("get", Takes::Range(2, 3)),
     ("getenv", Takes::Range(1, 1)),
+    ("glob", Takes::Range(1, 1)),
     ("index_of", Takes::Range(2, 2)),
     ("int", Takes::Range(1, 2)),
+    ("items", Takes::Range(1, 1)),
     ("join", Takes::Range(2, 2)),
+    ("join_path", Takes::Range(1, ANY)),
     ("keys", Takes::Range(1, 1)),
     ("len", Takes::Range(1, 1)),
     ("lines", Takes::Range(1, 1)),
     ("list", Takes::Range(1, 1)),
     ("lower", Takes::Range(1, 1)),
+    ("match", Takes::Range(2, 2)),
+    ("matches", Takes::Range(2, 2)),
     ("max", Takes::Range(1, ANY)),
     ("min", Takes::Range(1, ANY)),
     ("now", Takes::Range(0, 0)),
+    ("pad_left", Takes::Range(2, 3)),
+    ("pad_right", Takes::Range(2, 3)),
     ("push", Takes::Range(2, 2)),
     ("random", Takes::OneOf(&[0, 2])),
     ("range", Takes::Range(1, 3)),
     ("recv", Takes::Range(1, 1)),
     ("release", Takes::Range(1, 1)),
+    ("remove", Takes::Range(2, 2)),
+    ("repeat", Takes::Range(2, 2)),
     ("replace", Takes::Range(3, 3)),
     ("reversed", Takes::Range(1, 1)),
     ("round", Takes::Range(1, 2)),
     ("semaphore", Takes::Range(1, 1)),
     ("send", Takes::Range(2, 2)),
-    ("sorted", Takes::Range(1, 1)),
     ("split", Takes::Range(1, 3)),
+    ("split_re", Takes::Range(2, 2)),
     ("starts_with", Takes::Range(2, 2)),
+    ("stem", Takes::Range(1, 1)),
     ("str", Takes::Range(1, 1)),
+    ("strftime", Takes::Range(1, 3)),
+    ("strptime", Takes::Range(2, 3)),
+    ("sub", Takes::Range(3, 3)),
     ("sum", Takes::Range(1, 1)),
     ("to_json", Takes::Range(1, 2)),
     ("trim", Takes::Range(1, 2)),
     ("type", Takes::Range(1, 1)),
     ("upper", Takes::Range(1, 1)),
     ("values", Takes::Range(1, 1)),
+    ("zip", Takes::Range(1, ANY)),
 ];
 
 pub fn of(name: &str) -> Option<Takes> {
@@ -105,6 +127,10 @@ mod tests {
         fn getenv(&self, _: &[u8]) -> Option<Vec<u8>> {
             None
         }
+
+        fn cwd(&self) -> std::path::PathBuf {
+            std::path::PathBuf::from("/")
+        }
     }
 
     /// Calls the built-in with `n` null arguments: was it refused for
@@ -114,8 +140,9 @@ mod tests {
         let result = if let Some(f) = crate::builtins::functions::lookup(name) {
             (f.call)(&NoEnv, &args).err().map(|e| e.message.clone())
         } else if let Some(f) = crate::runtime::sync::lookup(name) {
-            let token = std::rc::Rc::new(crate::runtime::CancelToken::default());
-            (f.call)(&args, token).err().map(|e| e.message.clone())
+            let ctx =
+                std::rc::Rc::new(crate::runtime::TaskCtx::main(crate::runtime::Io::standard()));
+            (f.call)(&args, &ctx).err().map(|e| e.message.clone())
         } else {
             panic!("`{name}` in check/arity.rs is not a built-in function");
         };

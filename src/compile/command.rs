@@ -218,6 +218,17 @@ impl Compiler<'_> {
             crate::ast::StmtKind::Group(_) => "{ }",
             _ => "stage",
         };
+        // `read NAME` in the stage sets NAME where the pipeline is (as
+        // zsh's last stage): declared there first.
+        let mut reads = Vec::new();
+        stage_reads(&c.body, &mut reads);
+        for var in reads {
+            if !self.is_local_name(&var) && !self.f().at_global_scope() {
+                self.emit(Op::Null, c.span);
+                let slot = self.new_local(&var);
+                self.emit(Op::DeclLocal(slot), c.span);
+            }
+        }
         self.begin_stage_func(name, c.span);
         self.begin_scope();
         let r = self.stmt_in_line(&c.body);
@@ -320,7 +331,7 @@ impl Compiler<'_> {
     fn read_target_here(&mut self, var: &str, span: Span) -> ReadTarget {
         if self.is_local_name(var) {
             ReadTarget::Existing
-        } else if self.f().at_global_scope() {
+        } else if self.f().at_global_scope() || self.stage_at_global_scope() {
             ReadTarget::Global(self.globals.intern(var))
         } else {
             self.emit(Op::Null, span);
@@ -356,6 +367,52 @@ impl Compiler<'_> {
     /// The source text of a span (for messages and `jobs`).
     pub(super) fn text_of(&self, span: Span) -> String {
         crate::diag::source_text(self.source, span)
+    }
+}
+
+/// The names `read NAME` sets in a compound stage's own code (its
+/// conditions and blocks, not functions or `$( )` inside it).
+fn stage_reads(stmt: &crate::ast::Stmt, out: &mut Vec<String>) {
+    use crate::ast::{Cond, StmtKind};
+    let andor = |a: &AndOr, out: &mut Vec<String>| {
+        for p in std::iter::once(&a.first).chain(a.rest.iter().map(|(_, p)| p)) {
+            match p.stages.last() {
+                Some(Stage::Command(c)) => out.extend(read_target(c).map(str::to_string)),
+                Some(Stage::Compound(c)) => stage_reads(&c.body, out),
+                None => {}
+            }
+        }
+    };
+    let cond = |c: &Cond, out: &mut Vec<String>| {
+        if let Cond::Command(a) = c {
+            andor(a, out);
+        }
+    };
+    let block = |b: &crate::ast::Block, out: &mut Vec<String>| {
+        for s in &b.stmts {
+            stage_reads(s, out);
+        }
+    };
+    match &stmt.kind {
+        StmtKind::Command(a) => andor(a, out),
+        StmtKind::While { cond: c, body } => {
+            cond(c, out);
+            block(body, out);
+        }
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
+            for (c, b) in branches {
+                cond(c, out);
+                block(b, out);
+            }
+            if let Some(b) = otherwise {
+                block(b, out);
+            }
+        }
+        StmtKind::For { body, .. } | StmtKind::Group(body) => block(body, out),
+        _ => {}
     }
 }
 

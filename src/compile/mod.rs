@@ -553,6 +553,18 @@ impl Compiler<'_> {
         false
     }
 
+    /// Whether the current code is in compound stages whose enclosing
+    /// function is at the top level of a script (a `read` there sets a
+    /// global).
+    fn stage_at_global_scope(&self) -> bool {
+        for f in self.funcs.iter().rev() {
+            if f.stage.is_none() {
+                return f.at_global_scope();
+            }
+        }
+        false
+    }
+
     /// Whether `break`/`continue` has a loop to leave, seen through the
     /// compound stages around this code.
     fn in_loop(&self) -> bool {

@@ -224,6 +224,35 @@ pub async fn expand(pattern: Value, cwd: Rc<PathBuf>) -> Result<Value, Error> {
     Ok(Value::list(found.into_iter().map(Value::from).collect()))
 }
 
+/// `glob(pattern)`: the sorted matches relative to the task's directory,
+/// as a list, empty when nothing matches (the expression form of a glob
+/// word, which raises instead). Matching runs off the loop.
+pub fn glob_fn(
+    args: &[Value],
+    ctx: &Rc<super::TaskCtx>,
+) -> Result<crate::vm::fiber::Pending, Error> {
+    let [pattern] = args else {
+        return Err(Error::type_err(format!(
+            "glob() takes 1 argument ({} given)",
+            args.len()
+        )));
+    };
+    let Value::Str(pattern) = pattern else {
+        return Err(Error::type_err(format!(
+            "glob() expects a string, got {}",
+            pattern.type_name()
+        )));
+    };
+    let pattern = pattern.to_vec();
+    let dir = ctx.cwd().as_ref().clone();
+    Ok(Box::pin(async move {
+        let found = crate::process::unblock(move || expand_sync(&pattern, &dir)).await;
+        Ok(crate::vm::fiber::Resume::Push(Value::list(
+            found.into_iter().map(Value::from).collect(),
+        )))
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,7 +59,7 @@ impl Semaphore {
 /// A built-in function that may suspend the calling task.
 pub struct SuspendFn {
     pub name: &'static str,
-    pub call: fn(&[Value], Rc<super::CancelToken>) -> Result<Pending, Error>,
+    pub call: fn(&[Value], &Rc<super::TaskCtx>) -> Result<Pending, Error>,
 }
 
 /// Every suspending built-in function, sorted by name.
@@ -67,6 +67,10 @@ pub static SUSPENDING: &[SuspendFn] = &[
     SuspendFn {
         name: "acquire",
         call: acquire,
+    },
+    SuspendFn {
+        name: "glob",
+        call: super::glob::glob_fn,
     },
     SuspendFn {
         name: "recv",
@@ -173,7 +177,8 @@ pub fn release(args: &[Value]) -> Result<Value, Error> {
     Ok(Value::Null)
 }
 
-fn send(args: &[Value], token: Rc<super::CancelToken>) -> Result<Pending, Error> {
+fn send(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
+    let token = ctx.cancel.clone();
     arity("send", args, 2)?;
     let ch = channel_arg("send", &args[0])?;
     let v = args[1].clone();
@@ -197,7 +202,8 @@ fn send(args: &[Value], token: Rc<super::CancelToken>) -> Result<Pending, Error>
     ))
 }
 
-fn recv(args: &[Value], token: Rc<super::CancelToken>) -> Result<Pending, Error> {
+fn recv(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
+    let token = ctx.cancel.clone();
     arity("recv", args, 1)?;
     let ch = channel_arg("recv", &args[0])?;
     Ok(cancellable(
@@ -216,7 +222,8 @@ fn recv(args: &[Value], token: Rc<super::CancelToken>) -> Result<Pending, Error>
     ))
 }
 
-fn acquire(args: &[Value], token: Rc<super::CancelToken>) -> Result<Pending, Error> {
+fn acquire(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
+    let token = ctx.cancel.clone();
     arity("acquire", args, 1)?;
     let s = semaphore_arg("acquire", &args[0])?;
     Ok(cancellable(

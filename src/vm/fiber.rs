@@ -583,7 +583,7 @@ impl Fiber {
                             return Ok(None);
                         }
                         Value::Suspend(f) => {
-                            let pending = (f.call)(&args, self.ctx.cancel.clone())?;
+                            let pending = (f.call)(&args, &self.ctx)?;
                             return Ok(Some(Halt::Await(pending)));
                         }
                         other => {
@@ -761,5 +761,9 @@ impl crate::vm::objects::Host for HostCtx<'_> {
         self.0
             .getenv(name)
             .map(std::os::unix::ffi::OsStringExt::into_vec)
+    }
+
+    fn cwd(&self) -> std::path::PathBuf {
+        self.0.cwd().as_ref().clone()
     }
 }

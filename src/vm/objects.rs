@@ -55,6 +55,8 @@ impl FromIterator<Cell_> for Captures {
 pub trait Host {
     /// The calling task's environment variable `name`.
     fn getenv(&self, name: &[u8]) -> Option<Vec<u8>>;
+    /// The calling task's working directory (`abspath`).
+    fn cwd(&self) -> std::path::PathBuf;
 }
 
 /// A built-in function of expression mode (`len`, `split`, ...).

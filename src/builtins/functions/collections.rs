@@ -4,7 +4,6 @@
 use bstr::ByteSlice;
 
 use super::numbers::compare;
-use super::text::char_len;
 use super::{arity, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
@@ -31,7 +30,7 @@ fn int(n: usize) -> Value {
 pub(super) fn len(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("len", args, 1, 1)?;
     Ok(int(match &args[0] {
-        Value::Str(s) => char_len(s),
+        Value::Str(s) => crate::vm::chars::char_len(s),
         Value::List(l) => l.len(),
         Value::Map(m) => m.borrow().len(),
         other => return Err(wrong_type("len", "a string, list or map", other)),
@@ -98,13 +97,6 @@ pub(super) fn push(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         .map_err(|_| Error::value("push(): the list is in use"))?;
     items.push(args[1].clone());
     Ok(Value::Null)
-}
-
-pub(super) fn sorted(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
-    arity("sorted", args, 1, 1)?;
-    let items = want_list("sorted", &args[0])?.borrow().clone();
-    let items = merge_sort(items, &mut |a, b| compare("sorted", a, b))?;
-    Ok(Value::list(items))
 }
 
 /// A stable merge sort with a comparison that may fail. (`slice::sort_by`
@@ -192,4 +184,112 @@ pub(super) fn get(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
 /// A UTF-8 continuation byte (`10xxxxxx`).
 fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
+}
+
+/// `remove(m, key)` / `remove(xs, i)`: takes the entry out and returns its
+/// value (a map keeps the order of the others); a missing key is a
+/// `KeyError`, an index out of range an `IndexError` (negative counts from
+/// the end).
+pub(super) fn remove(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    use crate::vm::error::ErrorKind;
+    arity("remove", args, 2, 2)?;
+    match (&args[0], &args[1]) {
+        (Value::Map(m), key) => {
+            let k = want_str("remove", "a string key", key)?;
+            m.borrow_mut().shift_remove(k).ok_or_else(|| {
+                Error::new(ErrorKind::Key, format!("no key {}", Value::str(k).repr()))
+            })
+        }
+        (Value::List(l), Value::Int(i)) => {
+            let mut l = l.borrow_mut();
+            let n = l.len();
+            let at = if *i < 0 { *i + n as i64 } else { *i };
+            if !(0..n as i64).contains(&at) {
+                return Err(Error::new(
+                    ErrorKind::Index,
+                    format!("list index {i} out of range (length {n})"),
+                ));
+            }
+            Ok(l.remove(at as usize))
+        }
+        (Value::List(_), other) => Err(wrong_type("remove", "an int index", other)),
+        (other, _) => Err(wrong_type("remove", "a map or a list", other)),
+    }
+}
+
+/// `items(m)`: `[[key, value], ...]` in insertion order.
+pub(super) fn items(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("items", args, 1, 1)?;
+    let m = want_map("items", &args[0])?;
+    let out = m
+        .borrow()
+        .iter()
+        .map(|(k, v)| Value::list(vec![Value::Str(k.clone()), v.clone()]))
+        .collect();
+    Ok(Value::list(out))
+}
+
+/// `zip(a, b, ...)`: `[[a0, b0], [a1, b1], ...]`, as long as the shortest.
+pub(super) fn zip(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("zip", args, 1, usize::MAX)?;
+    let lists: Vec<Vec<Value>> = args
+        .iter()
+        .map(|a| want_list("zip", a).map(|l| l.borrow().clone()))
+        .collect::<Result<_, _>>()?;
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    let out = (0..n)
+        .map(|i| Value::list(lists.iter().map(|l| l[i].clone()).collect()))
+        .collect();
+    Ok(Value::list(out))
+}
+
+/// `enumerate(xs[, start])`: `[[0, x0], [1, x1], ...]`.
+pub(super) fn enumerate(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("enumerate", args, 1, 2)?;
+    let l = want_list("enumerate", &args[0])?;
+    let start = match args.get(1) {
+        None => 0,
+        Some(v) => super::want_int("enumerate", "an int start", v)?,
+    };
+    let out = l
+        .borrow()
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let i = start.saturating_add(i64::try_from(i).unwrap_or(i64::MAX));
+            Value::list(vec![Value::Int(i), x.clone()])
+        })
+        .collect();
+    Ok(Value::list(out))
+}
+
+/// `_sort(xs, keys, reverse)`: the prelude's `sorted` after it computed the
+/// keys (or `null`: the items are their own keys). Stable both ways, as
+/// Python's `sorted(reverse=True)`.
+pub(super) fn sort_keyed(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("_sort", args, 3, 3)?;
+    let items = want_list("sorted", &args[0])?.borrow().clone();
+    let keys = match &args[1] {
+        Value::Null => items.clone(),
+        other => want_list("sorted", other)?.borrow().clone(),
+    };
+    let reverse = args[2].truthy();
+    let order: Vec<Value> = (0..items.len() as i64).map(Value::Int).collect();
+    let order = merge_sort(order, &mut |a, b| {
+        let (Value::Int(a), Value::Int(b)) = (a, b) else {
+            return Ok(std::cmp::Ordering::Equal);
+        };
+        let (ka, kb) = (&keys[*a as usize], &keys[*b as usize]);
+        let o = compare("sorted", ka, kb)?;
+        Ok(if reverse { o.reverse() } else { o })
+    })?;
+    Ok(Value::list(
+        order
+            .iter()
+            .filter_map(|i| match i {
+                Value::Int(i) => items.get(*i as usize).cloned(),
+                _ => None,
+            })
+            .collect(),
+    ))
 }

@@ -57,13 +57,57 @@ pub(super) fn to_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         }
     };
     let json = to_json_value(&args[0], 0)?;
-    let text = if pretty {
-        serde_json::to_string_pretty(&json)
-    } else {
-        serde_json::to_string(&json)
-    }
-    .map_err(|e| Error::value(format!("to_json(): {e}")))?;
+    let mut text = String::new();
+    write_json(&json, pretty, 0, &mut text)?;
     Ok(Value::from(text))
+}
+
+/// JSON text, compact or indented by 2 as serde_json writes it, but with
+/// floats as ash prints them (`1e+16`, `0.1`), so `echo` and `to_json`
+/// agree.
+fn write_json(v: &Json, pretty: bool, indent: usize, out: &mut String) -> Result<(), Error> {
+    let newline = |out: &mut String, n: usize| {
+        if pretty {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', 2 * n));
+        }
+    };
+    match v {
+        Json::Number(n) if n.is_f64() => out.push_str(&format_float(n.as_f64().unwrap_or(0.0))),
+        Json::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (k, item) in items.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                newline(out, indent + 1);
+                write_json(item, pretty, indent + 1, out)?;
+            }
+            newline(out, indent);
+            out.push(']');
+        }
+        Json::Object(entries) if !entries.is_empty() => {
+            out.push('{');
+            for (k, (key, item)) in entries.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                newline(out, indent + 1);
+                out.push_str(
+                    &serde_json::to_string(key)
+                        .map_err(|e| Error::value(format!("to_json(): {e}")))?,
+                );
+                out.push_str(if pretty { ": " } else { ":" });
+                write_json(item, pretty, indent + 1, out)?;
+            }
+            newline(out, indent);
+            out.push('}');
+        }
+        other => out.push_str(
+            &serde_json::to_string(other).map_err(|e| Error::value(format!("to_json(): {e}")))?,
+        ),
+    }
+    Ok(())
 }
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String, Error> {

@@ -145,3 +145,89 @@ pub(super) fn char_len(s: &[u8]) -> usize {
         Err(_) => s.len(),
     }
 }
+
+/// `repeat(s, n)`: `s` n times (a list: its items n times); `n < 0` is 0.
+pub(super) fn repeat(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("repeat", args, 2, 2)?;
+    let n = usize::try_from(want_int("repeat", "an int count", &args[1])?).unwrap_or(0);
+    match &args[0] {
+        Value::Str(s) => {
+            if s.len().saturating_mul(n) > 1 << 30 {
+                return Err(Error::value("repeat(): the result is too large"));
+            }
+            Ok(Value::str(s.repeat(n)))
+        }
+        Value::List(l) => {
+            let l = l.borrow();
+            if l.len().saturating_mul(n) > 1 << 27 {
+                return Err(Error::value("repeat(): the result is too large"));
+            }
+            let mut out = Vec::with_capacity(l.len() * n);
+            for _ in 0..n {
+                out.extend(l.iter().cloned());
+            }
+            Ok(Value::list(out))
+        }
+        other => Err(wrong_type("repeat", "a string or a list", other)),
+    }
+}
+
+/// `pad_left(s, width[, fill])` / `pad_right(...)`: `s` (as by `str`)
+/// padded with `fill` (a space by default, one character) to `width`
+/// characters; longer text is not cut.
+fn pad(name: &str, args: &[Value], left: bool) -> Result<Value, Error> {
+    arity(name, args, 2, 3)?;
+    let mut text = Vec::new();
+    stringify(name, &args[0], &mut text, 0)?;
+    let width = usize::try_from(want_int(name, "an int width", &args[1])?).unwrap_or(0);
+    if width > 1 << 20 {
+        return Err(Error::value(format!(
+            "{name}(): width {width} is too large"
+        )));
+    }
+    let fill = match args.get(2) {
+        None => " ".to_string(),
+        Some(v) => {
+            let f = want_str(name, "a one-character fill", v)?;
+            match std::str::from_utf8(f)
+                .ok()
+                .filter(|t| t.chars().count() == 1)
+            {
+                Some(t) => t.to_string(),
+                None => {
+                    return Err(Error::value(format!(
+                        "{name}(): the fill must be one character"
+                    )));
+                }
+            }
+        }
+    };
+    let n = char_len(&text);
+    if n >= width {
+        return Ok(Value::from(text));
+    }
+    let padding = fill.repeat(width - n).into_bytes();
+    Ok(Value::from(if left {
+        [padding, text].concat()
+    } else {
+        [text, padding].concat()
+    }))
+}
+
+pub(super) fn pad_left(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    pad("pad_left", args, true)
+}
+
+pub(super) fn pad_right(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    pad("pad_right", args, false)
+}
+
+/// `format(fmt, args...)`: printf's conversions (`builtins::format`),
+/// strictly: the number of arguments must fit the format.
+pub(super) fn format(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("format", args, 1, usize::MAX)?;
+    let fmt = want_str("format", "a format string", &args[0])?;
+    let done =
+        crate::builtins::format::format(fmt, &args[1..], crate::builtins::format::Mode::Format)?;
+    Ok(Value::from(done.out))
+}
