@@ -290,6 +290,30 @@ echo "left: ${{trim($(sh -c "grep -l ASH_TEST_TOKEN=$tok /proc/[0-9]*/environ 2>
     gone_after(&tok, Duration::from_secs(1));
 }
 
+#[test]
+fn what_a_body_leaves_behind_is_killed_when_it_ends() {
+    let tok = token();
+    let r = ash(&format!(
+        r#"
+let tok = "{tok}"
+await (spawn --on "h1" {{
+  env ASH_TEST_TOKEN=$tok sh -c 'sleep 30 &'
+  env ASH_TEST_TOKEN=$tok setsid sh -c 'sleep 30 & sleep 30' &
+  sleep 200ms
+  return "body done"
+}})
+echo (await (spawn --on "h1" {{ return "next" }}))
+"#
+    ));
+    assert_eq!(r.status, 0, "{}", r.err);
+    assert_eq!(
+        r.out,
+        "next
+"
+    );
+    gone_after(&tok, Duration::from_secs(1));
+}
+
 /// Start a script whose bodies run `sleep 30` on two hosts (one ignoring
 /// SIGTERM), wait until they run, send `signal` to the local ash, and
 /// return how long until nothing is left on the hosts.

@@ -280,9 +280,72 @@ fn children_of_ash() -> Option<Vec<i32>> {
 pub fn at_exit() {
     let started_programs = SENTINEL_TRIED.get();
     let has_sentinel = SENTINEL.with(|s| s.borrow().is_some());
-    if started_programs && !has_sentinel {
+    if started_programs && !has_sentinel && !supervisor_alive() {
         sweep_until_clean(&own_token_prefix());
     }
+}
+
+/// The ash that supervises this one (its parent, a subreaper that kills
+/// what this one leaves behind), if any; 0 for none.
+static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// This ash runs one body for an agent of `spawn --on` (its parent, which
+/// is a subreaper): it starts no sentinel, and does not sweep `/proc` when
+/// it ends, while that parent lives. What it leaves behind, or what is left
+/// when it is killed, is re-parented to the agent, which kills it
+/// ([`kill_adopted`]). A sentinel and a sweep per body cost more than
+/// running a short body.
+pub fn supervised_by_parent() {
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    SUPERVISOR.store(parent, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn supervisor_alive() -> bool {
+    let s = SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed);
+    s != 0 && rustix::process::getppid().is_some_and(|p| p.as_raw_nonzero().get() == s)
+}
+
+/// SIGKILL every live child of ash it did not spawn itself (orphans it
+/// adopted as a subreaper) and their process groups, until none is left
+/// (a killed one's descendants are adopted in turn); the killed are reaped
+/// later by [`reap_adopted`]. Skipped while a spawn is in flight (that
+/// child's pid is not known yet): false then, and the caller tries again.
+pub fn kill_adopted() -> bool {
+    if SPAWNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        return false;
+    }
+    for _ in 0..10 {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let children = children_of_ash().unwrap_or_else(|| {
+            numeric_dirs()
+                .filter(|pid| matches!(stat_of(pid), Some((_, ppid)) if ppid == me))
+                .filter_map(|pid| pid.parse().ok())
+                .collect()
+        });
+        let mut killed = 0;
+        for pid in children {
+            if own().contains(&pid) || !is_live(&pid.to_string()) {
+                continue;
+            }
+            let group = pgrp_of(&pid.to_string());
+            if let Some(p) = Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, Signal::KILL);
+            }
+            let own_group = rustix::process::getpgrp().as_raw_nonzero().get();
+            if let Some(g) = group
+                .filter(|&g| g != me && g != own_group)
+                .and_then(Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(g, Signal::KILL);
+            }
+            killed += 1;
+        }
+        if killed == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    true
 }
 
 /// Register a process group with the sentinel (starting it the first time).
@@ -298,6 +361,10 @@ pub fn sentinel_remove(pgid: i32) {
 fn sentinel_send(value: i32) {
     if !SENTINEL_TRIED.get() {
         SENTINEL_TRIED.set(true);
+        if SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            // A supervised ash: its supervisor does this work.
+            return;
+        }
         if let Ok(w) = start_sentinel() {
             SENTINEL.with(|s| *s.borrow_mut() = Some(w));
         }

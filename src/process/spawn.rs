@@ -220,6 +220,8 @@ pub struct Group {
     env: Vec<(OsString, OsString)>,
     /// Its processes contain their own descendants (see [`Group::contained`]).
     contained: bool,
+    /// Registered with the sentinel (see [`Group::outlives_ash`]).
+    watched: bool,
 }
 
 /// Bounded exponential backoff for transient spawn failures:
@@ -363,7 +365,18 @@ impl Group {
             number,
             env: Vec::new(),
             contained: false,
+            watched: true,
         }
+    }
+
+    /// A group the sentinel leaves alone when ash dies (not registered,
+    /// and without ash's scope token, so no sweep finds it): its program
+    /// (an ash running a remote body) notices that by itself and stops in
+    /// order (its `finally` blocks, its own programs), which SIGKILL would
+    /// prevent.
+    pub fn outlives_ash(mut self) -> Group {
+        self.watched = false;
+        self
     }
 
     /// A group of programs that contain their own descendants (an ash, an
@@ -445,7 +458,11 @@ impl Group {
             std_cmd.current_dir(cwd);
         }
         std_cmd.process_group(pgid);
-        std_cmd.env(super::contain::SCOPE_VAR, &self.token);
+        if self.watched {
+            std_cmd.env(super::contain::SCOPE_VAR, &self.token);
+        } else {
+            std_cmd.env_remove(super::contain::SCOPE_VAR);
+        }
         for (k, v) in &self.env {
             std_cmd.env(k, v);
         }
@@ -488,7 +505,9 @@ impl Group {
     fn add(&mut self, pid: i32, pidfd: OwnedFd, leader: bool) -> io::Result<()> {
         if leader {
             self.pgids.push(pid);
-            super::contain::sentinel_add(pid);
+            if self.watched {
+                super::contain::sentinel_add(pid);
+            }
         }
         self.members.push(Member {
             pid,
@@ -690,7 +709,9 @@ impl Default for Group {
 impl Drop for Group {
     fn drop(&mut self) {
         for &g in &self.pgids {
-            super::contain::sentinel_remove(g);
+            if self.watched {
+                super::contain::sentinel_remove(g);
+            }
         }
         if self.all_exited() {
             return;

@@ -139,6 +139,9 @@ async fn serve(executor: Rc<Executor>) -> i32 {
                         w.0.extend_from_slice(&answer);
                         out.send(&wire::frame(wire::DONE, &w.0));
                         jobs.borrow_mut().remove(&id);
+                        // The orphans killed when it ended are zombies now.
+                        Timer::after(Duration::from_millis(20)).await;
+                        process::contain::reap_adopted();
                     }));
                 }
                 wire::CANCEL => {
@@ -223,7 +226,9 @@ async fn run_job(
     let pipe = || process::pipe().map_err(|e| format!("cannot make a pipe for the body: {e}"));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    let mut group = Group::new().contained();
+    // Not killed by the agent's sentinel if the agent dies: the body's ash
+    // then sees its control socket close and stops in order by itself.
+    let mut group = Group::new().contained().outlives_ash();
     if let Some(d) = job.deadline {
         group.set_env(deadline::DEADLINE_VAR, deadline::format_unix(d));
     }
@@ -253,7 +258,15 @@ async fn run_job(
     };
     let forward_out = forward(out, job.id, 1, out_r);
     let forward_err = forward(out, job.id, 2, err_r);
-    let exit = group.wait(token.requested());
+    let exit = async {
+        let exit = group.wait(token.requested()).await;
+        // What the body's ash left behind is ours now (a subreaper's):
+        // nothing of it may outlive it.
+        while !process::contain::kill_adopted() {
+            Timer::after(Duration::from_millis(1)).await;
+        }
+        exit
+    };
     let ((answer, exit), _) = future::zip(
         future::zip(send, exit),
         future::zip(forward_out, forward_err),

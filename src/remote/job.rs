@@ -50,6 +50,9 @@ impl Job {
     /// answer (if the agent can be told) is sent, and the exit status
     /// returned.
     pub fn start(rt: &Runtime) -> Result<Job, i32> {
+        // The agent kills what this ash leaves behind (see
+        // `contain::supervised_by_parent`).
+        crate::process::contain::supervised_by_parent();
         let control = rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3)
             .map(UnixStream::from)
             .map_err(|e| {
