@@ -62,19 +62,26 @@ pub fn matches(pat: &[u8], name: &[u8]) -> bool {
                     continue;
                 }
                 b'?' => {
+                    // One character, not one byte (`?1` matches `é1`).
                     p += 1;
-                    n += 1;
+                    n += char_width(&name[n..]);
                     continue;
                 }
-                b'[' => {
-                    if let Some((ok, len)) = class(&pat[p..], name[n])
-                        && ok
-                    {
+                b'[' => match class(&pat[p..], name[n]) {
+                    Some((true, len)) => {
                         p += len;
                         n += 1;
                         continue;
                     }
-                }
+                    Some((false, _)) => {}
+                    // Not closed: a literal `[` (`*[b` matches `a[b`).
+                    None if name[n] == b'[' => {
+                        p += 1;
+                        n += 1;
+                        continue;
+                    }
+                    None => {}
+                },
                 b'\\' if p + 1 < pat.len() && pat[p + 1] == name[n] => {
                     p += 2;
                     n += 1;
@@ -101,6 +108,21 @@ pub fn matches(pat: &[u8], name: &[u8]) -> bool {
         p += 1;
     }
     p == pat.len()
+}
+
+/// The length of the UTF-8 character starting `s` (1 for a byte that does
+/// not start a valid one).
+fn char_width(s: &[u8]) -> usize {
+    let want = match s.first() {
+        Some(0xc2..=0xdf) => 2,
+        Some(0xe0..=0xef) => 3,
+        Some(0xf0..=0xf4) => 4,
+        _ => return 1,
+    };
+    match s.get(..want).map(std::str::from_utf8) {
+        Some(Ok(_)) => want,
+        _ => 1,
+    }
 }
 
 /// Match `c` against the class at the start of `pat` (`[...]`): whether it
@@ -268,6 +290,9 @@ mod tests {
         assert!(!matches(b"\\*", b"a"));
         assert!(matches(b"*a*b*", b"xxaxxbxx"));
         assert!(matches(b"[]]", b"]"));
+        assert!(matches(b"*[b", b"a[b"));
+        assert!(matches("?1".as_bytes(), "é1".as_bytes()));
+        assert!(!matches(b"??1", "é1".as_bytes()));
     }
 
     #[test]
