@@ -1146,7 +1146,7 @@ impl<'a> Walker<'a> {
         let mut arg = || Box::new(shapes.next().unwrap_or(Shape::UNKNOWN));
         match builtin {
             Some("map") if args.len() == 2 => Shape::Map(arg(), arg()),
-            Some("filter" | "sorted" | "reversed") => Shape::SameList(arg()),
+            Some("filter" | "sorted" | "reversed" | "enumerate" | "zip") => Shape::SameList(arg()),
             Some("lines" | "split" | "glob" | "find_all" | "split_re" | "from_json") => {
                 Shape::input_list()
             }
