@@ -635,7 +635,12 @@ impl<'a> Walker<'a> {
             }
             StmtKind::Expr(e) => {
                 let shape = self.expr(e);
-                if let ExprKind::Spawn(_) = e.kind {
+                let spawned = match &e.kind {
+                    ExprKind::Spawn(_) => true,
+                    ExprKind::OnHosts { inner, .. } => matches!(inner.kind, ExprKind::Spawn(_)),
+                    _ => false,
+                };
+                if spawned {
                     self.warn(
                         Lint::Unused,
                         e.span,
