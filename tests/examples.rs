@@ -83,6 +83,7 @@ fn every_example_is_tested_and_has_a_header() {
         "pipeline.ash",
         "seeds.ash",
         "testrunner.ash",
+        "tour.ash",
     ];
     for entry in std::fs::read_dir(root().join("examples")).expect("examples/") {
         let name = entry.expect("entry").file_name();
@@ -214,4 +215,22 @@ fn seeds() {
     // Everything concurrent: far less than the 0.9 + 5 + 2 s of sequential
     // waits it avoids.
     assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
+}
+
+/// The README's tour, as written there.
+#[test]
+fn tour() {
+    let r = run("tour.ash", &[]);
+    status(&r, 0);
+    for line in [
+        "HELLO",
+        "a.log.gz",
+        "4 ash 11",
+        "status 1",
+        "5 page of a",
+        "done",
+        "timed out",
+    ] {
+        has(&r, line);
+    }
 }
