@@ -1578,3 +1578,33 @@ fn help_type_and_running_a_directory_at_the_prompt() {
     t.expect("./subdir: is a directory");
     t.prompt();
 }
+
+/// The first prompt with a full history (10,000 entries): measured from
+/// the spawn to the prompt on the screen (a debug build, with process
+/// start and config.ash; the release figure is in the report).
+#[test]
+fn first_prompt_with_a_full_history() {
+    let dir = temp_dir("first-prompt");
+    std::fs::create_dir_all(dir.join("data/ash")).expect("mkdir");
+    let history: String = (0..10_000)
+        .map(|i| format!("echo history entry number {i} | wc -c\n"))
+        .collect();
+    std::fs::write(dir.join("data/ash/history.txt"), history).expect("write history");
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "fn prompt { return \"ASH> \" }\n",
+    )
+    .expect("write config");
+    let start = Instant::now();
+    let mut t = Term::start(&dir);
+    t.expect("ASH> ");
+    let took = start.elapsed();
+    eprintln!("first prompt with 10,000 history entries: {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The history is there.
+    t.settle(150);
+    t.send("\x1b[A");
+    t.settle(300);
+    t.send("\r");
+    t.expect("number 9999");
+}
