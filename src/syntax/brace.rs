@@ -184,21 +184,15 @@ fn skip_group(b: &[u8], k: usize) -> Option<usize> {
 /// letters), as bash: either direction, the step's sign ignored, numbers
 /// zero-padded to the wider end when either end has a leading zero.
 fn sequence(content: &str) -> Result<Option<Vec<String>>, usize> {
-    let mut it = content.split("..");
-    let (Some(a), Some(b)) = (it.next(), it.next()) else {
+    let Some((a, b, step)) = sequence_parts(content) else {
         return Ok(None);
     };
-    let step = match it.next() {
+    let step = match step.map(str::parse::<i64>) {
         None => 1,
-        Some(st) => match parse_int(st) {
-            Some(v) => v.unsigned_abs().max(1),
-            None => return Ok(None),
-        },
+        Some(Ok(v)) => v.unsigned_abs().max(1),
+        Some(Err(_)) => return Ok(None),
     };
-    if it.next().is_some() {
-        return Ok(None);
-    }
-    if let (Some(x), Some(y)) = (parse_int(a), parse_int(b)) {
+    if let (Ok(x), Ok(y)) = (a.parse::<i64>(), b.parse::<i64>()) {
         let count = (x.abs_diff(y) / step).saturating_add(1);
         if count > MAX_WORDS as u64 {
             return Err(usize::try_from(count).unwrap_or(usize::MAX));
@@ -247,12 +241,21 @@ fn sequence(content: &str) -> Result<Option<Vec<String>>, usize> {
     Ok(None)
 }
 
-fn parse_int(t: &str) -> Option<i64> {
-    let digits = t.strip_prefix('-').unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    t.parse().ok()
+/// `A..B` or `A..B..STEP`, the whole of `content`: the ends integers
+/// (`-` allowed) or single letters, the step an integer.
+fn sequence_parts(content: &str) -> Option<(&str, &str, Option<&str>)> {
+    use nom::Parser;
+    use nom::branch::alt;
+    use nom::bytes::complete::tag;
+    use nom::character::complete::{char, digit1, satisfy};
+    use nom::combinator::{all_consuming, opt, recognize};
+    use nom::sequence::preceded;
+    let int = || recognize((opt(char('-')), digit1));
+    let end = || alt((int(), recognize(satisfy(|c| c.is_ascii_alphabetic()))));
+    let mut parts = all_consuming((end(), tag(".."), end(), opt(preceded(tag(".."), int()))));
+    let result: nom::IResult<&str, _, nom::error::Error<&str>> = parts.parse(content);
+    let (_, (a, _, b, step)) = result.ok()?;
+    Some((a, b, step))
 }
 
 fn pad_number(v: i128, width: usize) -> String {
@@ -330,6 +333,22 @@ mod tests {
         assert_eq!(items("e..c").unwrap(), ["e", "d", "c"]);
         assert!(items("1..x").is_none());
         assert!(items("1...3").is_none());
+        assert!(items("1..5..").is_none());
+        assert!(items("1..5..x").is_none());
+        assert!(items("1..5..2..1").is_none());
+        assert!(items("..5").is_none());
+        assert!(items("--1..2").is_none());
+        assert!(items("ab..c").is_none());
+        assert!(items("a..5").is_none());
+        assert!(items("+1..3").is_none());
+        assert!(items("99999999999999999999..1").is_none());
+        assert!(items("1..3..99999999999999999999").is_none());
+        assert_eq!(items("1..5..-2").unwrap(), ["1", "3", "5"]);
+        assert_eq!(items("5..1..0").unwrap(), ["5", "4", "3", "2", "1"]);
+        assert_eq!(
+            items("Z..b").unwrap(),
+            ["Z", "[", "\\", "]", "^", "_", "`", "a", "b"]
+        );
         assert_eq!(sequence("1..1000000"), Err(1_000_000));
     }
 

@@ -462,35 +462,22 @@ fn string(i: In) -> PR<Expr> {
 
 /// A number, integer, float or duration, at `i` (a digit). `neg`: a `-`
 /// was written before it, at `start`.
+///
+/// The numeral's shape is nom combinators: digits, then an optional
+/// fraction (a `.` followed by digits: `1.` and `1.x` stay an int and a
+/// suffix) and an optional exponent (digits required, else the `e` is a
+/// suffix). The suffix is read whole by hand, so that a wrong one is named
+/// in the error.
 fn number<'a>(i: In<'a>, neg: bool, start: In<'a>) -> PR<'a, Expr> {
-    let s = rest(&i).as_bytes();
-    let mut n = 0;
-    while n < s.len() && s[n].is_ascii_digit() {
-        n += 1;
-    }
-    let mut float = false;
-    if n + 1 < s.len() && s[n] == b'.' && s[n + 1].is_ascii_digit() {
-        float = true;
-        n += 1;
-        while n < s.len() && s[n].is_ascii_digit() {
-            n += 1;
-        }
-    }
-    if n < s.len() && (s[n] == b'e' || s[n] == b'E') {
-        let mut k = n + 1;
-        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
-            k += 1;
-        }
-        if k < s.len() && s[k].is_ascii_digit() {
-            float = true;
-            while k < s.len() && s[k].is_ascii_digit() {
-                k += 1;
-            }
-            n = k;
-        }
-    }
-    let text = &rest(&i)[..n];
-    let j = adv(i, n);
+    use nom::Parser;
+    use nom::character::complete::{char, digit1, one_of};
+    use nom::combinator::{consumed, opt};
+    let fraction = (char('.'), digit1);
+    let exponent = (one_of("eE"), opt(one_of("+-")), digit1);
+    let (j, (text, (_, fraction, exponent))) =
+        consumed((digit1, opt(fraction), opt(exponent))).parse(i)?;
+    let text = *text.fragment();
+    let float = fraction.is_some() || exponent.is_some();
     let (k, suffix) = take_while_in(j, is_ident_char);
     let unit = match suffix {
         "" => None,

@@ -9,6 +9,27 @@
 //! Nesting is bounded twice: 200 levels, and 1 MiB of parser stack (debug
 //! builds have large frames), so deep input fails with "nesting too deep".
 //!
+//! Where nom's combinators are used, and where not:
+//! - **Combinators** for the lexical pieces with a regular shape and
+//!   nothing to explain when they do not match: the numeral of a number
+//!   literal (`expr::number`: digits, fraction, exponent) and the
+//!   `A..B..STEP` of a brace sequence (`brace::sequence_parts`). There a
+//!   failed alternative just means "not this shape", and the combinators
+//!   say it in one line.
+//! - **Hand-written descent** for statements, expressions, commands, words,
+//!   strings and escapes. At every choice it commits (nom's `alt` would
+//!   backtrack and report the last alternative's error, and deep
+//!   backtracking would make parsing non-linear), and it says what it
+//!   expected in the user's terms: "expected `}` to close the `{` opened at
+//!   line 3", "invalid number suffix `x` (durations use ms, s, m or h)",
+//!   "expected an expression after `+`", with `incomplete` set when more
+//!   input could fix it (the interactive shell keeps reading). Operators
+//!   and redirections are matched on byte slices (`binop`, `redir_op`),
+//!   which read as a table; `lex::take_while_in` is nom's `take_while`
+//!   open-coded, as the hottest loop of the parser.
+//! - nom's types throughout: the input (`nom_locate::LocatedSpan`), the
+//!   result (`IResult`) and `nom::Err::Failure` for committed errors.
+//!
 //! Decisions beyond LANGUAGE.md:
 //! - An unquoted `(` , `)`, `{` or `}` is never part of a word: `)` outside
 //!   `$( )` is "unexpected `)`"; `(` only starts a word (`(expr)`), mid-word

@@ -884,6 +884,15 @@ fn numbers() {
         false,
     );
     e("let x = 3x", "invalid number suffix `x`", 9, false);
+    // The numeral's edges: an exponent needs digits, a fraction too.
+    t("let x = 2E+2", "(let x 200.0)");
+    t("let x = 1e-3s", "(let x 0.001s)");
+    t("let x = 10.25ms", "(let x 0.01025s)");
+    t("let x = 07", "(let x 7)");
+    e("let x = 1e", "invalid number suffix `e`", 9, false);
+    e("let x = 1e+", "invalid number suffix `e`", 9, false);
+    e("let x = 1.5.2", "unexpected `.2`", 11, false);
+    t("let x = 1.y", "(let x (. 1 y))");
 }
 
 #[test]
