@@ -608,12 +608,18 @@ impl<'a> Walker<'a> {
             } => {
                 let body_leaves = self.scoped(body).is_some();
                 let mut catches_leave = true;
-                for c in catches {
+                for crate::ast::Catch {
+                    kind: _,
+                    var,
+                    body,
+                    span: _,
+                } in catches
+                {
                     self.frame().scopes.push(Vec::new());
-                    if let Some(var) = &c.var {
+                    if let Some(var) = var {
                         self.declare(var, Kind::Opaque, None);
                     }
-                    catches_leave &= self.block(&c.body).is_some();
+                    catches_leave &= self.block(body).is_some();
                     self.frame().scopes.pop();
                 }
                 let finally_leaves = finally.as_ref().is_some_and(|f| self.scoped(f).is_some());
@@ -695,14 +701,24 @@ impl<'a> Walker<'a> {
 
     /// A function's body: a frame with its parameters; its signature.
     fn function(&mut self, def: &FnDef) -> Rc<Sig> {
+        // Every field named: a new one (a kind of parameter) must be
+        // declared here before this compiles.
+        let FnDef {
+            name,
+            params,
+            rest,
+            body,
+            is_async,
+            span,
+        } = def;
         self.frames.push(Frame::new(None));
-        for p in &def.params {
+        for p in params {
             self.declare(p, Kind::Opaque, None);
         }
-        if let Some(rest) = &def.rest {
+        if let Some(rest) = rest {
             self.declare(rest, Kind::Opaque, None);
         }
-        self.block(&def.body);
+        self.block(body);
         let frame = self.frames.pop();
         let mut returns = frame.map(|f| f.returns).unwrap_or_default();
         // Several `return`s: their join (the element of a list of them).
@@ -715,12 +731,12 @@ impl<'a> Walker<'a> {
             })),
         };
         Rc::new(Sig {
-            name: def.name.as_ref().map(|n| n.name.clone()),
-            params: def.params.len(),
-            rest: def.rest.is_some(),
-            is_async: def.is_async,
+            name: name.as_ref().map(|n| n.name.clone()),
+            params: params.len(),
+            rest: rest.is_some(),
+            is_async: *is_async,
             ret,
-            defined: Defined::Here(def.span),
+            defined: Defined::Here(*span),
         })
     }
 
@@ -765,24 +781,20 @@ impl<'a> Walker<'a> {
                         && !p.negated
                         && let Some(var) = read_target(c) =>
                 {
-                    for r in &c.redirects {
-                        if let Some(t) = &r.target {
-                            self.word(t);
-                        }
-                    }
+                    self.redirects(&c.redirects);
                     let span = c.words.get(1).map_or(c.span, |w| w.span);
                     self.read_into(var, span);
                 }
                 Stage::Command(c) => self.stage(c, single),
                 // A compound stage runs in the current task, with the
                 // variables around it.
-                Stage::Compound(c) => {
-                    self.stmt(&c.body);
-                    for r in &c.redirects {
-                        if let Some(t) = &r.target {
-                            self.word(t);
-                        }
-                    }
+                Stage::Compound(crate::ast::Compound {
+                    body,
+                    redirects,
+                    span: _,
+                }) => {
+                    self.stmt(body);
+                    self.redirects(redirects);
                 }
             }
         }
@@ -791,7 +803,13 @@ impl<'a> Walker<'a> {
     /// One command; `single`: alone in its pipeline, where an `async fn`
     /// named by it makes a coroutine that is dropped.
     fn stage(&mut self, cmd: &Command, single: bool) {
-        for (_, value) in &cmd.env {
+        let Command {
+            env,
+            words: _,
+            redirects,
+            span: _,
+        } = cmd;
+        for (_, value) in env {
             self.word(value);
         }
         let mut callee = None;
@@ -831,11 +849,7 @@ impl<'a> Walker<'a> {
         for w in args {
             self.word(w);
         }
-        for r in &cmd.redirects {
-            if let Some(t) = &r.target {
-                self.word(t);
-            }
-        }
+        self.redirects(redirects);
         if let Some((shape, name)) = callee {
             let splices = args.iter().any(words::may_splice);
             let given = args.iter().filter(|w| !words::may_splice(w)).count();
@@ -853,6 +867,20 @@ impl<'a> Walker<'a> {
                     span: cmd.span,
                     command: true,
                 });
+            }
+        }
+    }
+
+    /// The files of redirections (and here-documents' bodies).
+    fn redirects(&mut self, redirects: &[crate::ast::Redirect]) {
+        for crate::ast::Redirect {
+            op: _,
+            target,
+            span: _,
+        } in redirects
+        {
+            if let Some(t) = target {
+                self.word(t);
             }
         }
     }
@@ -1042,10 +1070,7 @@ impl<'a> Walker<'a> {
                 Shape::TASK
             }
             ExprKind::Gather { opts, branches } => {
-                if let Some(limit) = &opts.limit {
-                    self.expr(limit);
-                }
-                let bounded = opts.limit.is_some();
+                let bounded = self.gather_opts(opts);
                 self.branches(branches, "gather", bounded);
                 Shape::UNKNOWN
             }
@@ -1078,9 +1103,7 @@ impl<'a> Walker<'a> {
                 match &inner.kind {
                     // Bounded per host (`-j`, 4 by default).
                     ExprKind::Gather { opts, branches } => {
-                        if let Some(limit) = &opts.limit {
-                            self.expr(limit);
-                        }
+                        self.gather_opts(opts);
                         self.branches(branches, "gather", true);
                         Shape::UNKNOWN
                     }
@@ -1088,6 +1111,20 @@ impl<'a> Walker<'a> {
                 }
             }
         }
+    }
+
+    /// `gather`'s options; whether a limit (`-j N`) bounds it. (Every field
+    /// named: a new option holding an expression must be walked.)
+    fn gather_opts(&mut self, opts: &crate::ast::GatherOpts) -> bool {
+        let crate::ast::GatherOpts {
+            limit,
+            keep_going: _,
+            group: _,
+        } = opts;
+        if let Some(limit) = limit {
+            self.expr(limit);
+        }
+        limit.is_some()
     }
 
     /// The body of `spawn` or `timeout`.
