@@ -75,13 +75,9 @@ pub fn main() -> i32 {
     while i < args.len() {
         match args[i].to_str() {
             Some("--version") | Some("-V") => {
-                println!("ash {}", env!("CARGO_PKG_VERSION"));
-                return 0;
+                return print_or_fail(&format!("ash {}\n", env!("CARGO_PKG_VERSION")));
             }
-            Some("--help") | Some("-h") => {
-                print!("{USAGE}");
-                return 0;
-            }
+            Some("--help") | Some("-h") => return print_or_fail(USAGE),
             Some("--debug") => debug = true,
             Some("-l") | Some("--login") => login = true,
             Some("-i") => interactive = true,
@@ -105,18 +101,18 @@ pub fn main() -> i32 {
             Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
-                    eprint!("ash: -c needs CODE\n{USAGE}");
+                    crate::diag::report!("ash: -c needs CODE\n{USAGE}");
                     return 2;
                 };
                 let Some(code) = code.to_str() else {
-                    eprintln!("ash: -c: the code is not valid UTF-8");
+                    crate::diag::reportln!("ash: -c: the code is not valid UTF-8");
                     return 2;
                 };
                 let rest = args[i + 2..].to_vec();
                 return run_source("-c", code, rest, debug, None);
             }
             Some(a) if a.starts_with('-') => {
-                eprint!("ash: unknown option {a}\n{USAGE}");
+                crate::diag::report!("ash: unknown option {a}\n{USAGE}");
                 return 2;
             }
             _ => break,
@@ -149,11 +145,26 @@ pub fn main() -> i32 {
             }
             let mut text = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-                eprintln!("ash: reading standard input: {e}");
+                crate::diag::reportln!("ash: reading standard input: {e}");
                 return 2;
             }
             let rest = args.get(i..).map(<[_]>::to_vec).unwrap_or_default();
             run_source("<stdin>", &text, rest, debug, None)
+        }
+    }
+}
+
+/// Print ash's own output; status 0, or 1 with a message if stdout
+/// cannot take it (`ash --help > /dev/full`).
+fn print_or_fail(text: &str) -> i32 {
+    match diag::to_stdout(text) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::diag::reportln!(
+                "ash: write error: {}",
+                crate::builtins::commands::io_message(&e)
+            );
+            1
         }
     }
 }
@@ -164,7 +175,7 @@ pub(crate) fn read_script(name: &str) -> Result<String, i32> {
     let bytes = match std::fs::read(name) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("ash: {name}: {}", crate::builtins::commands::io_message(&e));
+            crate::diag::reportln!("ash: {name}: {}", crate::builtins::commands::io_message(&e));
             return Err(if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
@@ -180,20 +191,20 @@ pub(crate) fn read_script(name: &str) -> Result<String, i32> {
                 &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
                 e.valid_up_to(),
             );
-            eprintln!("ash: {name}:{line}:{col}: the script is not valid UTF-8");
+            crate::diag::reportln!("ash: {name}:{line}:{col}: the script is not valid UTF-8");
             return Err(2);
         }
     };
     if let Some(pos) = text.find('\0') {
         let (line, col) = diag::offset_line_col(&text, pos);
-        eprintln!(
+        crate::diag::reportln!(
             "ash: {name}:{line}:{col}: the script contains a NUL byte (is it a binary file?)"
         );
         return Err(2);
     }
     if let Some(pos) = text.find("\r\n") {
         let (line, _) = diag::offset_line_col(&text, pos);
-        eprintln!(
+        crate::diag::reportln!(
             "ash: {name}:{line}: the script has Windows (CRLF) line endings; convert it with `dos2unix {name}`"
         );
         return Err(2);
@@ -207,17 +218,17 @@ fn dump_main(args: &[std::ffi::OsString]) -> i32 {
         Some("-c") => match args.get(1).map(|c| c.to_str()) {
             Some(Some(code)) => ("-c".to_string(), code.to_string()),
             Some(None) => {
-                eprintln!("ash: -c: the code is not valid UTF-8");
+                crate::diag::reportln!("ash: -c: the code is not valid UTF-8");
                 return 2;
             }
             None => {
-                eprint!("ash: -c needs CODE\n{USAGE}");
+                crate::diag::report!("ash: -c needs CODE\n{USAGE}");
                 return 2;
             }
         },
         _ => {
             let Some(file) = args.first() else {
-                eprint!("ash: --dump needs a FILE or -c CODE\n{USAGE}");
+                crate::diag::report!("ash: --dump needs a FILE or -c CODE\n{USAGE}");
                 return 2;
             };
             let name = file.to_string_lossy().into_owned();
@@ -228,12 +239,9 @@ fn dump_main(args: &[std::ffi::OsString]) -> i32 {
         }
     };
     match dump_source(&name, &text) {
-        Ok(dump) => {
-            print!("{dump}");
-            0
-        }
+        Ok(dump) => print_or_fail(&dump),
         Err(report) => {
-            eprint!("{report}");
+            crate::diag::report!("{report}");
             2
         }
     }
@@ -287,7 +295,7 @@ fn run_source(
     let main = match compile_main(&rt, name, text) {
         Ok(m) => m,
         Err(report) => {
-            eprint!("{report}");
+            crate::diag::report!("{report}");
             return 2;
         }
     };
@@ -312,7 +320,7 @@ fn run_source(
         // process killed by SIGPIPE would.
         Outcome::Error(e) if e.broken_pipe => e.exit_status(),
         Outcome::Error(e) => {
-            eprint!("{}", diag::render_error(&e));
+            crate::diag::report!("{}", diag::render_error(&e));
             e.exit_status()
         }
     }
@@ -383,7 +391,7 @@ pub fn run_main(
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("ash: cannot start: {e}");
+            crate::diag::reportln!("ash: cannot start: {e}");
             return Err(1);
         }
     };
@@ -428,7 +436,7 @@ fn inherited_deadline(
     };
     let when = deadline::instant_at(unix);
     if when <= std::time::Instant::now() {
-        eprintln!(
+        crate::diag::reportln!(
             "ash: TimeoutError: the deadline in ASH_DEADLINE passed before the script started"
         );
         return Err(124);

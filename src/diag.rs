@@ -254,7 +254,40 @@ pub fn render_error(e: &Error) -> String {
 
 /// A warning line on stderr: `ash: warning: ...`.
 pub fn warn(message: &str) {
-    eprintln!("ash: warning: {message}");
+    to_stderr(&format!("ash: warning: {message}\n"));
+}
+
+/// Write ash's own report (an error, a warning, a usage message) to
+/// stderr. A stderr that cannot take it (`2>/dev/full`, a full disk, a
+/// pipe whose reader has gone, as in `2>&1 | head`) drops it quietly: the
+/// exit status still says what happened. (`eprint!` panics there, which
+/// turned every such status into 101.)
+pub fn to_stderr(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Write ash's own output (`--help`, `--version`, the job list) to
+/// stdout; the error, if it could not be written.
+pub fn to_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// `eprint!` that never panics: see [`to_stderr`].
+macro_rules! report {
+    ($($arg:tt)*) => {
+        $crate::diag::to_stderr(&format!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics: see [`to_stderr`].
+macro_rules! reportln {
+    ($($arg:tt)*) => {
+        $crate::diag::to_stderr(&format!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// Colors are used unless `NO_COLOR` is set to a non-empty value
@@ -262,3 +295,5 @@ pub fn warn(message: &str) {
 pub fn colors_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+pub(crate) use {report, reportln};

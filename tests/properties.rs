@@ -15,7 +15,7 @@
 //! the records byte for byte.
 
 mod common;
-use common::TempDir;
+use common::{Rng, TempDir};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
@@ -30,22 +30,6 @@ const BATCH: usize = 24;
 const ROUNDS: usize = 4;
 
 // ---------------------------------------------------------------- helpers
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// A string of shell metacharacters, blanks, letters and non-ASCII text.
 fn meta_string(rng: &mut Rng) -> String {

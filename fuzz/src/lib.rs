@@ -26,6 +26,8 @@
 //! inputs that timed out are kept under `$ASH_FUZZ_OUT/timeouts/` (at most
 //! 200) for review, and counts are written to `$ASH_FUZZ_OUT/stats-PID`.
 
+pub mod values;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;

@@ -83,7 +83,7 @@ impl Args<'_> {
             Value::Null => Ok(0),
             Value::Float(f) if f.is_finite() => Ok(f.trunc() as i64),
             other => {
-                let text = other.to_text();
+                let text = other.to_text()?;
                 match parse_int(&text) {
                     Some(i) => Ok(i),
                     None => {
@@ -107,7 +107,7 @@ impl Args<'_> {
             Value::Bool(b) => Ok(f64::from(u8::from(*b))),
             Value::Null => Ok(0.0),
             other => {
-                let text = other.to_text();
+                let text = other.to_text()?;
                 match parse_float(&text) {
                     Some(f) => Ok(f),
                     None => {
@@ -121,7 +121,7 @@ impl Args<'_> {
 
     /// An argument as bytes (`%s %b`).
     fn bytes(&mut self) -> Result<Vec<u8>, Error> {
-        Ok(self.take()?.map(Value::to_bytes).unwrap_or_default())
+        Ok(self.take()?.map(Value::to_bytes).transpose()?.unwrap_or_default())
     }
 }
 
@@ -433,7 +433,7 @@ fn convert(conv: u8, spec: &Spec, args: &mut Args, out: &mut Vec<u8>) -> Result<
                     .map(|c| c.to_string().into_bytes())
                     .ok_or_else(|| Error::value(format!("format(): {i} is not a character")))?,
                 Some(v) => {
-                    let b = v.to_bytes();
+                    let b = v.to_bytes()?;
                     match std::str::from_utf8(&b) {
                         Ok(t) => t.chars().next().map(|c| c.to_string().into_bytes()),
                         Err(_) => b.first().map(|x| vec![*x]),

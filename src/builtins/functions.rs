@@ -16,9 +16,9 @@
 //!   else bytes. `len` of a list or map is its number of entries.
 //! - `str(v)`: the bytes `v` becomes in a command argument: strings
 //!   unchanged, `null` → `""`, `1.0` → `"1.0"`, lists joined by spaces, maps
-//!   and others as their `repr`, durations as `1.5s`. Lists nested more
-//!   than 64 deep (a list that contains itself) → `ValueError: str():
-//!   nesting too deep`.
+//!   and others as their `repr`, durations as `1.5s`. Any depth; a list
+//!   or map that contains itself → `ValueError: str(): a list that
+//!   contains itself cannot be turned into text`.
 //! - `lines(s)`: split on `\n`; a `\r` before it is dropped; a final newline
 //!   does not make an empty last line; `lines("")` is `[]`.
 //! - `split(s)`: on runs of (Unicode) whitespace, ignoring leading and
@@ -117,6 +117,7 @@ mod tests;
 use crate::vm::error::Error;
 use crate::vm::objects::{Host, NativeFn};
 use crate::vm::value::{Value, type_error};
+use crate::vm::walk::{Form, OnCycle};
 
 macro_rules! natives {
     ($($name:literal => $func:path,)*) => {
@@ -326,31 +327,11 @@ fn overflow() -> Error {
     Error::value("integer overflow")
 }
 
-/// How deeply `str` and `join` follow lists inside lists.
-const STR_DEPTH: usize = 64;
-
-/// Appends the bytes of `v` as `Value::to_bytes` gives them, but fails on
-/// lists nested more than `STR_DEPTH` deep (a list that contains itself)
-/// instead of overflowing the stack.
-fn stringify(name: &str, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Error> {
-    match v {
-        Value::Str(s) => out.extend_from_slice(s),
-        Value::Null => {}
-        Value::List(l) => {
-            if depth >= STR_DEPTH {
-                return Err(Error::value(format!("{name}(): nesting too deep")));
-            }
-            for (i, item) in l.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                stringify(name, item, out, depth + 1)?;
-            }
-        }
-        // `repr` bounds its own depth.
-        other => out.extend_from_slice(other.repr().as_bytes()),
-    }
-    Ok(())
+/// Appends the bytes of `v` as `Value::to_bytes` gives them; a list or
+/// map that contains itself is a `ValueError` naming the function.
+fn stringify(name: &str, v: &Value, out: &mut Vec<u8>) -> Result<(), Error> {
+    crate::vm::walk::write(v, Form::Text, OnCycle::Fail, out)
+        .map_err(|e| Error::value(format!("{name}(): {}", e.message)))
 }
 
 fn str_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
@@ -359,7 +340,7 @@ fn str_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         s @ Value::Str(_) => s.clone(),
         other => {
             let mut out = Vec::new();
-            stringify("str", other, &mut out, 0)?;
+            stringify("str", other, &mut out)?;
             Value::from(out)
         }
     })

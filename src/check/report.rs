@@ -60,7 +60,7 @@ pub fn main(args: &[OsString]) -> i32 {
                     match args.get(i) {
                         Some(v) => v.to_string_lossy().into_owned(),
                         None => {
-                            eprint!("ash: --format needs text or json\n{USAGE}");
+                            crate::diag::report!("ash: --format needs text or json\n{USAGE}");
                             return 2;
                         }
                     }
@@ -70,18 +70,18 @@ pub fn main(args: &[OsString]) -> i32 {
                 "text" => Format::Text,
                 "json" => Format::Json,
                 other => {
-                    eprint!("ash: unknown format `{other}` (text or json)\n{USAGE}");
+                    crate::diag::report!("ash: unknown format `{other}` (text or json)\n{USAGE}");
                     return 2;
                 }
             };
         } else {
-            eprint!("ash: unknown option {a} for --check\n{USAGE}");
+            crate::diag::report!("ash: unknown option {a} for --check\n{USAGE}");
             return 2;
         }
         i += 1;
     }
     if files.is_empty() {
-        eprint!("ash: --check needs a FILE\n{USAGE}");
+        crate::diag::report!("ash: --check needs a FILE\n{USAGE}");
         return 2;
     }
     let mut status = 0;
@@ -99,7 +99,7 @@ fn check_one(file: &OsString, opts: &Options, out: &mut impl Write) -> i32 {
     let (name, text, dir) = if file == "-" {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("ash: reading standard input: {e}");
+            crate::diag::reportln!("ash: reading standard input: {e}");
             return 2;
         }
         ("<stdin>".to_string(), text, None)
@@ -128,7 +128,10 @@ fn check_one(file: &OsString, opts: &Options, out: &mut impl Write) -> i32 {
         Err((source, span, message)) => {
             match opts.format {
                 Format::Text => {
-                    eprint!("{}", diag::render(source, span, "syntax error: ", &message))
+                    crate::diag::report!(
+                        "{}",
+                        diag::render(source, span, "syntax error: ", &message)
+                    )
                 }
                 Format::Json => {
                     let _ = writeln!(out, "{}", at.json(span, "error", "syntax", &message, ""));

@@ -115,6 +115,15 @@ impl FdIo {
         }
     }
 
+    /// Whether this is a pipe (or socket) whose reading end has gone: a
+    /// write would fail with EPIPE (and kill a child with SIGPIPE).
+    fn reader_gone(&self) -> bool {
+        let fd = self.fd.as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+        matches!(rustix::event::poll(&mut fds, Some(&ZERO)), Ok(n) if n > 0)
+            && fds[0].revents().contains(PollFlags::ERR)
+    }
+
     /// Write some of `buf` if that can be done without waiting.
     fn try_write(&self, buf: &[u8]) -> Attempt {
         let fd = self.fd.as_fd();
@@ -250,6 +259,11 @@ pub struct OutSink {
 }
 
 impl OutSink {
+    /// Whether the reader of this pipe has gone (see `FdIo::reader_gone`).
+    pub fn reader_gone(&self) -> bool {
+        self.closed.is_none() && self.io.reader_gone()
+    }
+
     fn new(fd: FdRef) -> OutSink {
         OutSink {
             io: FdIo::new(fd),

@@ -55,7 +55,7 @@ pub fn serve_main() -> i32 {
     match crate::runtime::run_loop(&executor, serve(executor.clone())) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ash --serve: {e}");
+            crate::diag::reportln!("ash --serve: {e}");
             1
         }
     }
@@ -69,7 +69,7 @@ struct Running {
 
 async fn serve(executor: Rc<Executor>) -> i32 {
     if let Err(e) = process::io_thread_ready() {
-        eprintln!("ash --serve: {e}");
+        crate::diag::reportln!("ash --serve: {e}");
         return 1;
     }
     let dup = |fd: std::os::fd::BorrowedFd| {
@@ -80,14 +80,14 @@ async fn serve(executor: Rc<Executor>) -> i32 {
     let (mut input, output) = match (dup(rustix::stdio::stdin()), dup(rustix::stdio::stdout())) {
         (Ok(i), Ok(o)) => (i, o),
         _ => {
-            eprintln!("ash --serve: cannot use stdin and stdout");
+            crate::diag::reportln!("ash --serve: cannot use stdin and stdout");
             return 1;
         }
     };
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
-            eprintln!("ash --serve: cannot find its own binary: {e}");
+            crate::diag::reportln!("ash --serve: cannot find its own binary: {e}");
             return 1;
         }
     };
@@ -103,7 +103,7 @@ async fn serve(executor: Rc<Executor>) -> i32 {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
-                    eprintln!("ash --serve: {e}");
+                    crate::diag::reportln!("ash --serve: {e}");
                     break 'read;
                 }
             };
@@ -111,7 +111,7 @@ async fn serve(executor: Rc<Executor>) -> i32 {
             match kind {
                 wire::RUN => {
                     let Ok(job) = read_run(&mut r) else {
-                        eprintln!("ash --serve: a malformed job");
+                        crate::diag::reportln!("ash --serve: a malformed job");
                         break 'read;
                     };
                     let token = Rc::new(CancelToken::default());

@@ -56,7 +56,7 @@ impl Job {
         let control = rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3)
             .map(UnixStream::from)
             .map_err(|e| {
-                eprintln!("ash --remote-job: no control socket on fd 0: {e}");
+                crate::diag::reportln!("ash --remote-job: no control socket on fd 0: {e}");
                 2
             })?;
         // The body's commands read /dev/null, as a spawned task's do.
@@ -70,11 +70,11 @@ impl Job {
         let unit = match read_frame(&mut job.control) {
             Ok((wire::RUN, payload)) => payload,
             Ok(_) => {
-                eprintln!("ash --remote-job: expected a job");
+                crate::diag::reportln!("ash --remote-job: expected a job");
                 return Err(2);
             }
             Err(e) => {
-                eprintln!("ash --remote-job: reading the job: {e}");
+                crate::diag::reportln!("ash --remote-job: reading the job: {e}");
                 return Err(2);
             }
         };

@@ -73,15 +73,19 @@ pub fn is_command(args: &[Value]) -> bool {
         // `kill %1` is the shell's, `kill 1234` the program.
         b"kill" => args[1..]
             .iter()
-            .any(|a| a.to_bytes().first() == Some(&b'%')),
+            .any(|a| matches!(a, Value::Str(s) if s.first() == Some(&b'%'))),
         _ => false,
     }
 }
 
 /// Run a command of the shell; its status.
 pub async fn run(shell: Rc<Shell>, ctx: Rc<TaskCtx>, args: Vec<Value>) -> Result<i32, Error> {
-    let name = args.first().map(Value::to_text).unwrap_or_default();
-    let words: Vec<String> = args.iter().skip(1).map(Value::to_text).collect();
+    let name = args.first().map(Value::to_text).transpose()?.unwrap_or_default();
+    let words = args
+        .iter()
+        .skip(1)
+        .map(Value::to_text)
+        .collect::<Result<Vec<String>, Error>>()?;
     let mut out = Output::default();
     let status = match name.as_str() {
         "fg" => fg(&shell, &ctx, &words, &mut out).await,

@@ -112,7 +112,7 @@ pub fn save_at_exit() {
     match inner.write() {
         Ok(()) => {
             if inner.failing {
-                eprintln!(
+                crate::diag::reportln!(
                     "ash: history saved again ({n} {} written to {})",
                     entries(n),
                     inner.describe_path()
@@ -427,7 +427,7 @@ impl History for AshHistory {
         match inner.write() {
             Ok(()) => {
                 if inner.failing && waiting > 0 {
-                    eprintln!(
+                    crate::diag::reportln!(
                         "ash: history saved again ({waiting} {} written to {})",
                         entries(waiting),
                         inner.describe_path()

@@ -101,7 +101,7 @@ pub fn run(options: Options) -> i32 {
     // The shell waits from its first line on: start async-io now, where a
     // failure (a tight `ulimit -u`) can still be reported.
     if let Err(e) = crate::process::io_thread_ready() {
-        eprintln!("ash: cannot start: {e}");
+        crate::diag::reportln!("ash: cannot start: {e}");
         return 1;
     }
     let terminal = Terminal::init().map(Rc::new);
@@ -144,7 +144,7 @@ pub fn run(options: Options) -> i32 {
         session.clone().main(jobs_changed_rx, login, plain),
     )
     .unwrap_or_else(|e| {
-        eprintln!("ash: cannot start: {e}");
+        crate::diag::reportln!("ash: cannot start: {e}");
         1
     });
     // Entries a full disk kept from the file get a last chance.
@@ -245,7 +245,7 @@ impl Session {
         let editor = match Editor::start(Settings { vi, color, plain }, self.shared.clone()) {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("ash: cannot start the line editor: {e}");
+                crate::diag::reportln!("ash: cannot start the line editor: {e}");
                 return 1;
             }
         };
@@ -262,7 +262,7 @@ impl Session {
                 return self.finish(code).await;
             }
             for note in self.shell.take_notes() {
-                eprintln!("{note}");
+                crate::diag::reportln!("{note}");
             }
             self.shared.refresh(&rt, &self.ctx());
             self.render_prompt().await;
@@ -295,7 +295,7 @@ impl Session {
                             if !was_warned
                                 && let Some(msg) = self.unfinished_warning("run `exit` again")
                             {
-                                eprintln!("{msg}");
+                                crate::diag::reportln!("{msg}");
                                 rt.exit_code.set(None);
                                 warned_exit = true;
                                 continue;
@@ -310,14 +310,14 @@ impl Session {
                 Reply::CtrlD => {
                     if !warned_exit && let Some(msg) = self.unfinished_warning("press Ctrl-D again")
                     {
-                        eprintln!("{msg}");
+                        crate::diag::reportln!("{msg}");
                         warned_exit = true;
                         continue;
                     }
                     return self.finish(self.ctx().status.get()).await;
                 }
                 Reply::Failed(e) => {
-                    eprintln!("ash: line editor: {e}");
+                    crate::diag::reportln!("ash: line editor: {e}");
                     return self.finish(1).await;
                 }
             }
@@ -422,7 +422,7 @@ impl Session {
             Some(Value::Func(f)) => match self.capture(f).await {
                 Ok(text) => Some(text),
                 Err(report) => {
-                    eprint!("{report}");
+                    crate::diag::report!("{report}");
                     None
                 }
             },
@@ -444,7 +444,7 @@ impl Session {
             Some(Value::Func(f)) => match self.capture(f).await {
                 Ok(text) => text,
                 Err(report) => {
-                    eprint!("{report}");
+                    crate::diag::report!("{report}");
                     String::new()
                 }
             },
@@ -499,7 +499,7 @@ impl Session {
         let closure = match crate::runtime::modules::load_module(&self.rt, name, text) {
             Ok(c) => c,
             Err(e) => {
-                eprint!("{}", diag::render_error(&e));
+                crate::diag::report!("{}", diag::render_error(&e));
                 ctx.status.set(2);
                 return Ran::NotParsed;
             }
@@ -519,7 +519,7 @@ impl Session {
                 let job = self
                     .shell
                     .add_job(text, ctx.id, JobKind::Line(ctx.clone()), true, task);
-                eprintln!("\n[{}] stopped  {}", job.number, job.text);
+                crate::diag::reportln!("\n[{}] stopped  {}", job.number, job.text);
                 // Later lines run in a fresh main task with the same state.
                 let fresh = TaskCtx::with(
                     self.rt.next_id(),
@@ -553,7 +553,7 @@ impl Session {
                     e.exit_status()
                 };
                 if !quiet {
-                    eprint!("{}", diag::render_error(&e));
+                    crate::diag::report!("{}", diag::render_error(&e));
                 }
                 ctx.status.set(status);
                 None

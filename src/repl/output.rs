@@ -144,7 +144,7 @@ impl Outbox {
             self.queue.borrow_mut().push_str(&text);
             self.poke();
         } else {
-            eprint!("{text}");
+            crate::diag::report!("{text}");
         }
     }
 

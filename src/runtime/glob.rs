@@ -230,7 +230,7 @@ fn expand_sync(pattern: &[u8], cwd: &std::path::Path) -> Vec<Vec<u8>> {
 
 /// Expand a glob pattern relative to `cwd`.
 pub async fn expand(pattern: Value, cwd: Rc<PathBuf>) -> Result<Value, Error> {
-    let pattern = pattern.to_bytes();
+    let pattern = pattern.to_bytes()?;
     let dir = cwd.as_ref().clone();
     let p = pattern.clone();
     let found = crate::process::unblock(move || expand_sync(&p, &dir)).await;

@@ -15,7 +15,7 @@ use crate::vm::value::Value;
 
 /// `use std/NAME`, `use ./file.ash`, `source FILE`.
 pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, Error> {
-    let path = path.to_bytes();
+    let path = path.to_bytes()?;
     let path_text = String::from_utf8_lossy(&path).into_owned();
     let rt = fiber.rt.clone();
     if let Some(name) = path_text.strip_prefix("std/") {

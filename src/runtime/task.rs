@@ -492,7 +492,7 @@ fn report_held(fiber: &Fiber, at: Option<crate::vm::error::Location>, busy: std:
         }
         None => String::new(),
     };
-    eprintln!(
+    crate::diag::reportln!(
         "ash: debug: {at}task {} held the loop for {:.2} s",
         fiber.ctx.id,
         busy.as_secs_f64()

@@ -42,6 +42,14 @@ pub struct ListCell {
     range: Cell<Option<Range>>,
 }
 
+/// A list nested millions deep is freed without recursing once per level
+/// (see `trash`).
+impl Drop for ListCell {
+    fn drop(&mut self) {
+        super::trash::dispose(std::mem::take(self.items.get_mut()));
+    }
+}
+
 impl ListCell {
     pub fn new(items: Vec<Value>) -> ListCell {
         ListCell {

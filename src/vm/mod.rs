@@ -13,4 +13,6 @@ pub mod list;
 pub mod objects;
 pub mod ops;
 pub mod shell_ops;
+pub mod trash;
 pub mod value;
+pub mod walk;

@@ -30,6 +30,14 @@ impl Captures {
     }
 }
 
+/// A chain of closures each capturing the next is dropped without
+/// recursing once per link (see `trash`).
+impl Drop for Closure {
+    fn drop(&mut self) {
+        super::trash::dispose(std::mem::replace(&mut self.captures, Captures::none()));
+    }
+}
+
 impl std::ops::Deref for Captures {
     type Target = [Cell_];
     fn deref(&self) -> &[Cell_] {
@@ -109,5 +117,6 @@ impl Drop for Coroutine {
         if !self.used.get() {
             crate::diag::warn(&format!("coroutine '{}' was never awaited", self.name()));
         }
+        super::trash::dispose(self.args.get_mut().take());
     }
 }

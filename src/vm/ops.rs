@@ -160,8 +160,8 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
             (Int(0), Int(_)) => Err(AshError::value("0 cannot be raised to a negative power")),
             _ => float_op("**", a, b, f64::powf),
         },
-        BinaryOp::Eq => Ok(Bool(a.equals(b))),
-        BinaryOp::Ne => Ok(Bool(!a.equals(b))),
+        BinaryOp::Eq => Ok(Bool(a.equals(b)?)),
+        BinaryOp::Ne => Ok(Bool(!a.equals(b)?)),
         BinaryOp::Lt => Ok(Bool(compare(a, b)? == Ordering::Less)),
         BinaryOp::Le => Ok(Bool(compare(a, b)? != Ordering::Greater)),
         BinaryOp::Gt => Ok(Bool(compare(a, b)? == Ordering::Greater)),
@@ -203,8 +203,16 @@ pub fn int_float_cmp(i: i64, f: f64) -> Option<Ordering> {
 }
 
 /// Ordering for `< <= > >=` and sorting: numbers with numbers, strings
-/// bytewise, durations, and lists element by element.
+/// bytewise, durations, and lists element by element (any depth: `walk`).
 pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Error> {
+    match (a, b) {
+        (Value::List(_), Value::List(_)) => super::walk::compare(a, b, &mut compare_leaf),
+        _ => compare_leaf(a, b),
+    }
+}
+
+/// [`compare`] on anything but two lists.
+fn compare_leaf(a: &Value, b: &Value) -> Result<Ordering, Error> {
     use Value::*;
     let nan = || AshError::value("cannot compare NaN");
     match (a, b) {
@@ -215,16 +223,6 @@ pub fn compare(a: &Value, b: &Value) -> Result<Ordering, Error> {
         (Duration(x), Duration(y)) => x
             .partial_cmp(y)
             .ok_or_else(|| AshError::value("cannot compare NaN")),
-        (List(x), List(y)) => {
-            let (x, y) = (x.borrow(), y.borrow());
-            for (p, q) in x.iter().zip(y.iter()) {
-                let o = compare(p, q)?;
-                if o != Ordering::Equal {
-                    return Ok(o);
-                }
-            }
-            Ok(x.len().cmp(&y.len()))
-        }
         _ => match (as_f64(a), as_f64(b)) {
             (Some(x), Some(y)) => x
                 .partial_cmp(&y)

@@ -59,7 +59,7 @@ impl Fiber {
     pub(super) fn op_escape_glob(&mut self) -> Step {
         let v = self.pop();
         self.stack
-            .push(Value::from(shell::escape_glob(&v.to_bytes())));
+            .push(Value::from(shell::escape_glob(&v.to_bytes()?)));
         Ok(None)
     }
 
@@ -319,7 +319,7 @@ impl Fiber {
 
 /// An environment value's bytes (no NUL: the OS cannot pass it).
 fn export_bytes(v: &Value) -> Result<Vec<u8>, Error> {
-    let b = v.to_bytes();
+    let b = v.to_bytes()?;
     if b.contains(&0) {
         return Err(Error::value(
             "an environment value cannot contain a NUL byte",

@@ -9,16 +9,33 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-use bstr::ByteSlice;
 use indexmap::IndexMap;
 
 use super::error::{Error, ErrorKind};
 use super::objects::{Closure, Coroutine, NativeFn};
+use super::walk::{self, Form, OnCycle};
 use crate::runtime::shell::{Channel, Semaphore, SuspendFn, TaskRef};
 
 pub type Str = Rc<[u8]>;
 pub type List = Rc<super::list::ListCell>;
-pub type Map = Rc<RefCell<IndexMap<Str, Value>>>;
+pub type Map = Rc<MapCell>;
+
+/// A map's entries, behind the `RefCell` that `Deref` reaches. Its own
+/// type for its destructor: see `trash` (and `list::ListCell`).
+pub struct MapCell(RefCell<IndexMap<Str, Value>>);
+
+impl std::ops::Deref for MapCell {
+    type Target = RefCell<IndexMap<Str, Value>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for MapCell {
+    fn drop(&mut self) {
+        super::trash::dispose(std::mem::take(self.0.get_mut()));
+    }
+}
 
 #[derive(Default)]
 pub enum Value {
@@ -78,7 +95,7 @@ impl Value {
     }
 
     pub fn map(entries: IndexMap<Str, Value>) -> Value {
-        Value::Map(Rc::new(RefCell::new(entries)))
+        Value::Map(Rc::new(MapCell(RefCell::new(entries))))
     }
 
     /// The name `type(v)` returns.
@@ -119,115 +136,53 @@ impl Value {
 
     /// The bytes a value becomes as a command argument or in `"$x"`:
     /// strings as they are, numbers and booleans as their text, null as the
-    /// empty string, lists joined by spaces, maps and others as JSON-like text.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// empty string, lists joined by spaces, maps and others as JSON-like
+    /// text. A list or map that contains itself has no text: `ValueError`.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         match self {
-            Value::Str(s) => s.to_vec(),
-            Value::Null => Vec::new(),
-            Value::List(l) => {
+            Value::Str(s) => Ok(s.to_vec()),
+            Value::Null => Ok(Vec::new()),
+            other => {
                 let mut out = Vec::new();
-                for (i, v) in l.borrow().iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    out.extend_from_slice(&v.to_bytes());
-                }
-                out
+                walk::write(other, Form::Text, OnCycle::Fail, &mut out)?;
+                Ok(out)
             }
-            other => other.repr().into_bytes(),
         }
     }
 
-    /// The text of a value as `str(v)` gives it (strings unchanged, lossy
-    /// for invalid UTF-8 only where a `String` is needed).
-    pub fn to_text(&self) -> String {
-        String::from_utf8_lossy(&self.to_bytes()).into_owned()
+    /// The text of a value as `str(v)` gives it (lossy for invalid UTF-8,
+    /// where a `String` is needed).
+    pub fn to_text(&self) -> Result<String, Error> {
+        Ok(String::from_utf8_lossy(&self.to_bytes()?).into_owned())
     }
 
     /// A representation that shows the type: strings are quoted. Used for
-    /// list and map elements and in messages.
+    /// list and map elements and in messages; a list or map inside itself
+    /// shows as `[...]` or `{...}`.
     pub fn repr(&self) -> String {
-        let mut out = String::new();
-        self.write_repr(&mut out, 0);
-        out
+        let mut out = Vec::new();
+        // Cannot fail: cycles are marked.
+        let _ = walk::write(self, Form::Repr, OnCycle::Mark, &mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
-    fn write_repr(&self, out: &mut String, depth: usize) {
-        if depth > 64 {
-            out.push_str("...");
-            return;
-        }
-        match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
+    /// `==`: structural for data (any depth: `walk`), identity for
+    /// functions, tasks and the like. Ints and floats compare by value,
+    /// exactly (`1 == 1.0`, but `2**53 + 1 != float(2**53 + 1)`). Two lists
+    /// or maps that contain themselves can make the comparison endless:
+    /// `ValueError`.
+    pub fn equals(&self, other: &Value) -> Result<bool, Error> {
+        match (self, other) {
+            (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                walk::equals(self, other, &mut Value::equals_leaf)
             }
-            Value::Float(f) => out.push_str(&format_float(*f)),
-            Value::Str(s) => {
-                let _ = write!(out, "{:?}", s.as_bstr());
-            }
-            Value::Duration(d) => out.push_str(&format_duration(*d)),
-            Value::List(l) => {
-                out.push('[');
-                let Ok(items) = l.try_borrow() else {
-                    out.push_str("...]");
-                    return;
-                };
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    v.write_repr(out, depth + 1);
-                }
-                out.push(']');
-            }
-            Value::Map(m) => {
-                out.push('{');
-                let Ok(entries) = m.try_borrow() else {
-                    out.push_str("...}");
-                    return;
-                };
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    let _ = write!(out, "{:?}: ", k.as_bstr());
-                    v.write_repr(out, depth + 1);
-                }
-                out.push('}');
-            }
-            Value::Func(c) => {
-                let _ = write!(out, "<function {}>", c.proto.name);
-            }
-            Value::Native(n) => {
-                let _ = write!(out, "<builtin function {}>", n.name);
-            }
-            Value::Coroutine(c) => {
-                let _ = write!(out, "<coroutine {}>", c.name());
-            }
-            Value::Task(t) => {
-                let _ = write!(out, "<task {}>", t.id());
-            }
-            Value::Error(e) => {
-                let _ = write!(out, "{}: {}", e.kind.name(), e.message);
-            }
-            Value::Suspend(f) => {
-                let _ = write!(out, "<builtin function {}>", f.name);
-            }
-            Value::Channel(c) => {
-                let _ = write!(out, "<channel {}/{}>", c.len(), c.capacity());
-            }
-            Value::Semaphore(s) => {
-                let _ = write!(out, "<semaphore {}>", s.permits());
-            }
+            _ => Ok(self.equals_leaf(other)),
         }
     }
 
-    /// `==`: structural for data, identity for functions, tasks and the like.
-    /// Ints and floats compare by value, exactly (`1 == 1.0`, but
-    /// `2**53 + 1 != float(2**53 + 1)`).
-    pub fn equals(&self, other: &Value) -> bool {
+    /// `==` on anything but a pair of lists or a pair of maps.
+    fn equals_leaf(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
@@ -238,20 +193,6 @@ impl Value {
             }
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,
-            (Value::List(a), Value::List(b)) => {
-                if Rc::ptr_eq(a, b) {
-                    return true;
-                }
-                let (a, b) = (a.borrow(), b.borrow());
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
-            }
-            (Value::Map(a), Value::Map(b)) => {
-                if Rc::ptr_eq(a, b) {
-                    return true;
-                }
-                let (a, b) = (a.borrow(), b.borrow());
-                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
-            }
             (Value::Func(a), Value::Func(b)) => Rc::ptr_eq(a, b),
             (Value::Native(a), Value::Native(b)) => std::ptr::eq(*a, *b),
             (Value::Coroutine(a), Value::Coroutine(b)) => Rc::ptr_eq(a, b),

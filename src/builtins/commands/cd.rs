@@ -12,7 +12,7 @@ use crate::vm::value::Value;
 /// `cd [DIR]`: changes this task's working directory only.
 pub(super) fn builtin_cd(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
     // `cd -`: back to $OLDPWD, and say where (as sh does).
-    let back = args.get(1).is_some_and(|a| a.to_bytes() == b"-");
+    let back = matches!(args.get(1), Some(Value::Str(a)) if &a[..] == b"-");
     let target = if back {
         match ctx.getenv(b"OLDPWD") {
             Some(d) if !d.is_empty() => d.as_bytes().to_vec(),
@@ -20,7 +20,7 @@ pub(super) fn builtin_cd(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Err
         }
     } else {
         match args.get(1) {
-            Some(v) => v.to_bytes(),
+            Some(v) => v.to_bytes()?,
             None => match ctx.getenv(b"HOME") {
                 Some(h) => h.as_bytes().to_vec(),
                 None => return Ok(Output::fail("cd", "HOME is not set", 1)),

@@ -98,7 +98,11 @@ pub fn lookup(topic: &str) -> Option<String> {
 
 /// `help [TOPIC...]`
 pub fn builtin_help(_: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
-    let topics: Vec<String> = args.iter().skip(1).map(Value::to_text).collect();
+    let topics = args
+        .iter()
+        .skip(1)
+        .map(Value::to_text)
+        .collect::<Result<Vec<String>, Error>>()?;
     if topics.is_empty() {
         let mut out = String::from(
             "help TOPIC shows the reference for a keyword, builtin, standard module or\n\

@@ -169,7 +169,7 @@ pub fn lookup(name: &str) -> Option<&'static BuiltinCmd> {
         .map(|i| &BUILTINS[i])
 }
 
-fn bytes_of(args: &[Value]) -> Vec<Vec<u8>> {
+fn bytes_of(args: &[Value]) -> Result<Vec<Vec<u8>>, Error> {
     args.iter().map(Value::to_bytes).collect()
 }
 
@@ -183,7 +183,7 @@ fn builtin_false(_: &BuiltinCtx, _: &[Value]) -> Result<Output, Error> {
 
 /// `echo [-n] ARGS...`: arguments joined by one space, then a newline.
 fn builtin_echo(_: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
-    let args = bytes_of(&args[1.min(args.len())..]);
+    let args = bytes_of(&args[1.min(args.len())..])?;
     let (newline, args) = match args.first() {
         Some(a) if a == b"-n" => (false, &args[1..]),
         _ => (true, &args[..]),
@@ -218,19 +218,26 @@ fn builtin_pwd(ctx: &BuiltinCtx, _: &[Value]) -> Result<Output, Error> {
 
 /// `exit [N]`: end the script with N (default: `$status`).
 fn builtin_exit(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
+    if args.len() > 2 {
+        // As bash and zsh: a usage error, and the script does not end.
+        return Ok(Output::fail("exit", "too many arguments", 2));
+    }
     let code = match args.get(1) {
         None => ctx.status.get(),
         Some(Value::Int(i)) => (*i & 0xff) as i32,
-        Some(v) => match v.to_text().trim().parse::<i64>() {
-            Ok(i) => (i & 0xff) as i32,
-            Err(_) => {
-                return Ok(Output::fail(
-                    "exit",
-                    format!("{}: numeric argument required", v.to_text()),
-                    2,
-                ));
+        Some(v) => {
+            let text = v.to_text()?;
+            match text.trim().parse::<i64>() {
+                Ok(i) => (i & 0xff) as i32,
+                Err(_) => {
+                    return Ok(Output::fail(
+                        "exit",
+                        format!("{text}: numeric argument required"),
+                        2,
+                    ));
+                }
             }
-        },
+        }
     };
     Ok(Output {
         exit: Some(code),
@@ -241,7 +248,7 @@ fn builtin_exit(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
 /// `unset NAME...`: remove environment variables of this task (and a
 /// global shell variable of that name).
 fn builtin_unset(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
-    for name in bytes_of(&args[1.min(args.len())..]) {
+    for name in bytes_of(&args[1.min(args.len())..])? {
         ctx.env_mut(|env| env.remove(&name));
         ctx.unset_global(&String::from_utf8_lossy(&name));
     }
@@ -269,6 +276,7 @@ fn builtin_type(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
     let mut out = String::new();
     let mut status = 0;
     for name in args.iter().skip(1).map(Value::to_text) {
+        let name = name?;
         if crate::runtime::shell::is_keyword(&name) {
             let _ = writeln!(out, "{name} is a keyword (see `help {name}`)");
         } else if ctx.is_function(&name) {

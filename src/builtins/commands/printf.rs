@@ -19,7 +19,7 @@ pub(super) fn builtin_printf(_: &BuiltinCtx, args: &[Value]) -> Result<Output, E
             2,
         ));
     };
-    match format(&fmt.to_bytes(), &args[2..], Mode::Printf) {
+    match format(&fmt.to_bytes()?, &args[2..], Mode::Printf) {
         Ok(done) => {
             let mut stderr = Vec::new();
             for w in &done.warnings {

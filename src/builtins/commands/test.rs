@@ -9,7 +9,7 @@ use crate::vm::value::Value;
 
 /// `test EXPR` / `[ EXPR ]`: the POSIX file, string and integer tests.
 pub(super) fn builtin_test(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
-    let mut a = bytes_of(args);
+    let mut a = bytes_of(args)?;
     let name = String::from_utf8_lossy(&a[0]).into_owned();
     if name == "[" {
         if a.last().map(|l| l.as_slice()) != Some(b"]") {

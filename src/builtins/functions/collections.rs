@@ -72,6 +72,19 @@ pub(super) fn values(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     Ok(Value::list(values))
 }
 
+/// The index of the first element `== x`; `ValueError` (named after the
+/// function) if a comparison cannot end.
+fn position(name: &str, items: &[Value], x: &Value) -> Result<Option<usize>, Error> {
+    for (i, v) in items.iter().enumerate() {
+        if v.equals(x)
+            .map_err(|e| Error::value(format!("{name}(): {}", e.message)))?
+        {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
 pub(super) fn contains(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("contains", args, 2, 2)?;
     let found = match &args[0] {
@@ -79,7 +92,7 @@ pub(super) fn contains(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
             let sub = want_str("contains", "a string to look for in a string", &args[1])?;
             s.find(sub).is_some()
         }
-        Value::List(l) => l.borrow().iter().any(|v| v.equals(&args[1])),
+        Value::List(l) => position("contains", &l.borrow(), &args[1])?.is_some(),
         Value::Map(m) => {
             let key = want_str("contains", "a string as a map key", &args[1])?;
             m.borrow().contains_key(key)
@@ -139,7 +152,7 @@ pub(super) fn reversed(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
 pub(super) fn index_of(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("index_of", args, 2, 2)?;
     let found = match &args[0] {
-        Value::List(l) => l.borrow().iter().position(|v| v.equals(&args[1])),
+        Value::List(l) => position("index_of", &l.borrow(), &args[1])?,
         Value::Str(s) => {
             let sub = want_str("index_of", "a string to look for in a string", &args[1])?;
             // In UTF-8 text, the index of the character the match starts in

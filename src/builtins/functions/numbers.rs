@@ -6,15 +6,12 @@ use std::cmp::Ordering;
 use bstr::ByteSlice;
 
 use super::{arity, overflow, want_int, wrong_type};
-use crate::vm::error::Error;
+use crate::vm::error::{Error, ErrorKind};
 use crate::vm::objects::Host;
 use crate::vm::value::Value;
 
 /// The longest list `range` builds.
 pub(super) const RANGE_LIMIT: i128 = 100_000_000;
-
-/// How deep `compare` follows nested lists.
-const COMPARE_DEPTH: usize = 128;
 
 fn float_to_int(name: &str, f: f64) -> Result<i64, Error> {
     // i64::MIN is -2^63 exactly; 2^63 itself is out of range.
@@ -190,12 +187,23 @@ fn cmp_floats(a: f64, b: f64) -> Ordering {
     }
 }
 
-/// The ordering of `min`, `max` and `sorted`.
+/// The ordering of `min`, `max` and `sorted`: lists lexicographically, at
+/// any depth (`walk`; a comparison that cannot end is a `ValueError`).
 pub(super) fn compare(name: &str, a: &Value, b: &Value) -> Result<Ordering, Error> {
-    compare_at(name, a, b, 0)
+    let mut leaf = |a: &Value, b: &Value| compare_leaf(name, a, b);
+    match (a, b) {
+        (Value::List(_), Value::List(_)) => {
+            crate::vm::walk::compare(a, b, &mut leaf).map_err(|e| match e.kind {
+                ErrorKind::Value => Error::value(format!("{name}(): {}", e.message)),
+                _ => e,
+            })
+        }
+        _ => leaf(a, b),
+    }
 }
 
-fn compare_at(name: &str, a: &Value, b: &Value, depth: usize) -> Result<Ordering, Error> {
+/// [`compare`] on anything but two lists.
+fn compare_leaf(name: &str, a: &Value, b: &Value) -> Result<Ordering, Error> {
     Ok(match (a, b) {
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
         (Value::Float(x), Value::Float(y)) | (Value::Duration(x), Value::Duration(y)) => {
@@ -204,19 +212,6 @@ fn compare_at(name: &str, a: &Value, b: &Value, depth: usize) -> Result<Ordering
         (Value::Int(x), Value::Float(y)) => cmp_int_float(*x, *y),
         (Value::Float(x), Value::Int(y)) => cmp_int_float(*y, *x).reverse(),
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        (Value::List(x), Value::List(y)) => {
-            if depth >= COMPARE_DEPTH {
-                return Err(Error::value(format!("{name}(): nesting too deep")));
-            }
-            let (x, y) = (x.borrow(), y.borrow());
-            for (p, q) in x.iter().zip(y.iter()) {
-                match compare_at(name, p, q, depth + 1)? {
-                    Ordering::Equal => {}
-                    other => return Ok(other),
-                }
-            }
-            x.len().cmp(&y.len())
-        }
         _ => {
             return Err(Error::type_err(format!(
                 "{name}() cannot compare {} and {}",

@@ -50,7 +50,7 @@ pub(super) fn join(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         if i > 0 {
             out.extend_from_slice(sep);
         }
-        stringify("join", v, &mut out, 0)?;
+        stringify("join", v, &mut out)?;
     }
     Ok(Value::from(out))
 }
@@ -178,7 +178,7 @@ pub(super) fn repeat(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
 fn pad(name: &str, args: &[Value], left: bool) -> Result<Value, Error> {
     arity(name, args, 2, 3)?;
     let mut text = Vec::new();
-    stringify(name, &args[0], &mut text, 0)?;
+    stringify(name, &args[0], &mut text)?;
     let width = usize::try_from(want_int(name, "an int width", &args[1])?).unwrap_or(0);
     if width > 1 << 20 {
         return Err(Error::value(format!(

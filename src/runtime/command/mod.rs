@@ -48,7 +48,7 @@ enum Target {
     NotFound,
 }
 
-fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
+fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Result<Vec<Stage>, Error> {
     // The compiler pushed exactly what the spec says (see `Op::Exec`); a
     // missing value would silently become `null` in a release build.
     debug_assert_eq!(
@@ -65,8 +65,8 @@ fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
             let env = st
                 .env
                 .iter()
-                .map(|n| (n.clone(), it.next().unwrap_or_default().to_bytes()))
-                .collect();
+                .map(|n| Ok((n.clone(), it.next().unwrap_or_default().to_bytes()?)))
+                .collect::<Result<_, Error>>()?;
             let words: Vec<Value> = (0..st.words)
                 .map(|_| it.next().unwrap_or_default())
                 .collect();
@@ -74,66 +74,80 @@ fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Vec<Stage> {
                 .redirects
                 .iter()
                 .map(|&op| match op {
-                    RedirOp::Dup { .. } => (op, None),
-                    _ => (op, Some(it.next().unwrap_or_default().to_bytes())),
+                    RedirOp::Dup { .. } => Ok((op, None)),
+                    _ => Ok((op, Some(it.next().unwrap_or_default().to_bytes()?))),
                 })
-                .collect();
-            Stage {
+                .collect::<Result<_, Error>>()?;
+            Ok(Stage {
                 callee,
                 env,
                 args: flatten_words(words),
                 redirects,
                 global: st.global,
-            }
+            })
         })
         .collect()
 }
 
-fn resolve(fiber: &Fiber, stage: &Stage) -> Target {
+fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
     if let Some(Value::Func(f)) = &stage.callee {
-        return Target::Func(f.clone());
+        return Ok(Target::Func(f.clone()));
     }
     if let Some(g) = stage.global
         && let Some(Value::Func(f)) = fiber.rt.globals.borrow().value(g)
     {
-        return Target::Func(f.clone());
+        return Ok(Target::Func(f.clone()));
     }
     let Some(name) = stage.args.first() else {
-        return Target::NotFound;
+        return Ok(Target::NotFound);
     };
     let hooks = fiber.rt.hooks.borrow().clone();
     if let Some(h) = hooks
         && h.has_command(&stage.args)
     {
-        return Target::Shell;
+        return Ok(Target::Shell);
     }
-    let name = name.to_bytes();
+    let name = name.to_bytes()?;
     if let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup) {
-        return Target::Builtin(b);
+        return Ok(Target::Builtin(b));
+    }
+    // A list or map argument that has no text (it contains itself) fails
+    // here, before anything is started.
+    for arg in &stage.args[1..] {
+        if matches!(arg, Value::List(_) | Value::Map(_)) {
+            arg.to_bytes()?;
+        }
     }
     let path = fiber.ctx.getenv(b"PATH");
-    match process::find_program(
-        std::ffi::OsStr::from_bytes(&name),
-        path.as_deref(),
-        &fiber.ctx.cwd(),
-    ) {
-        Some(p) => Target::External(p),
-        // A path that exists but cannot run: let the spawn say why (126).
-        None if name.contains(&b'/')
-            && fiber
-                .ctx
-                .cwd()
-                .join(std::ffi::OsStr::from_bytes(&name))
-                .exists() =>
-        {
-            Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
-        }
-        None => Target::NotFound,
-    }
+    Ok(
+        match process::find_program(
+            std::ffi::OsStr::from_bytes(&name),
+            path.as_deref(),
+            &fiber.ctx.cwd(),
+        ) {
+            Some(p) => Target::External(p),
+            // A path that exists but cannot run: let the spawn say why (126).
+            None if name.contains(&b'/')
+                && fiber
+                    .ctx
+                    .cwd()
+                    .join(std::ffi::OsStr::from_bytes(&name))
+                    .exists() =>
+            {
+                Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
+            }
+            None => Target::NotFound,
+        },
+    )
+}
+
+/// A value's text for a message (its repr if it has none).
+fn text_for_message(v: &Value) -> String {
+    v.to_text().unwrap_or_else(|_| v.repr())
 }
 
 fn not_found_message(args: &[Value]) -> String {
-    let name = args.first().map(Value::to_text).unwrap_or_default();
+    let name = args.first().map(text_for_message).unwrap_or_default();
     if name == "read" {
         // `read NAME` is compiled specially (alone, with redirections, or as
         // the last stage); anywhere else it is looked up as a program.
@@ -150,7 +164,7 @@ fn not_found_message(args: &[Value]) -> String {
 /// Run `spec` with its values. `Ok(None)`: continue running the fiber (a
 /// frame was pushed or the command already finished).
 pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Option<Halt>, Error> {
-    let mut stages = split_stages(spec, values);
+    let mut stages = split_stages(spec, values)?;
     for s in &stages {
         if s.callee.is_none()
             && let Some(Value::Str(name)) = s.args.first()
@@ -167,7 +181,7 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
         && !spec.negated
         && let Some(stage) = stages.pop()
     {
-        match resolve(fiber, &stage) {
+        match resolve(fiber, &stage)? {
             Target::Func(f) => return call_function(fiber, f, stage, spec),
             Target::Builtin(b) if stage.redirects.is_empty() => {
                 return run_builtin_here(fiber, b, &stage, spec.check, text);
@@ -191,10 +205,10 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
     let prepared = stages
         .into_iter()
         .map(|s| {
-            let target = resolve(fiber, &s);
-            (s, target)
+            let target = resolve(fiber, &s)?;
+            Ok((s, target))
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let fut = run_pipeline(
         fiber.rt.clone(),
         fiber.ctx.clone(),

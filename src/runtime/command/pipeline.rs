@@ -21,9 +21,9 @@ use crate::vm::value::Value;
 
 use super::here::{write_error, write_output};
 use super::redirect::apply_redirects;
-use super::{Stage, Target, not_found_message};
+use super::{Stage, Target, not_found_message, text_for_message};
 
-fn arg_bytes(args: &[Value]) -> Vec<Vec<u8>> {
+fn arg_bytes(args: &[Value]) -> Result<Vec<Vec<u8>>, Error> {
     args.iter().map(Value::to_bytes).collect()
 }
 
@@ -46,9 +46,9 @@ pub(super) fn run_pipeline(
     Box::pin(async move {
         let n = stages.len();
         let _permit = admit(&rt, &ctx, &stages).await?;
-        let ios = connect(&ctx, &stages).await?;
+        let (ios, writes) = connect(&ctx, &stages).await?;
         let external = stages.iter().any(|(_, t)| matches!(t, Target::External(_)));
-        let mut started = Started::new(n, &ctx, external);
+        let mut started = Started::new(n, &ctx, external, writes);
         let lone_checked = check && n == 1;
         for (i, ((stage, target), io)) in stages.into_iter().zip(ios).enumerate() {
             match target {
@@ -95,14 +95,32 @@ async fn admit(
     }
 }
 
+/// Where a stage writes, to tell what its death by SIGPIPE means.
+enum Writes {
+    /// Into the pipe to the next stage (stdout, or stderr with `2>&1`): a
+    /// SIGPIPE only means that the next stage stopped reading.
+    NextStage,
+    /// Elsewhere: ash's own stdout, a file... (Never the pipe itself: a
+    /// write end held here would keep the next stage from its end of file.)
+    Own {
+        stdout: Rc<OutSink>,
+        stderr: Rc<OutSink>,
+    },
+}
+
 /// Each stage's I/O: the task's, with a pipe from each stage to the next,
-/// then the stage's own redirections applied in order.
-async fn connect(ctx: &TaskCtx, stages: &[(Stage, Target)]) -> Result<Vec<Io>, Rc<Error>> {
+/// then the stage's own redirections applied in order; and where each
+/// stage writes.
+async fn connect(
+    ctx: &TaskCtx,
+    stages: &[(Stage, Target)],
+) -> Result<(Vec<Io>, Vec<Writes>), Rc<Error>> {
     let n = stages.len();
     let base_io = ctx.io();
     let cwd = ctx.cwd();
     // Stage i writes a pipe's write end; stage i+1 reads its read end.
     let mut ios = Vec::with_capacity(n);
+    let mut writes = Vec::with_capacity(n);
     let mut next_stdin: Option<OwnedFd> = None;
     for (i, (stage, target)) in stages.iter().enumerate() {
         let mut io = base_io.clone();
@@ -113,17 +131,29 @@ async fn connect(ctx: &TaskCtx, stages: &[(Stage, Target)]) -> Result<Vec<Io>, R
                 InSource::exclusive(r)
             });
         }
+        let mut pipe_out = None;
         if i + 1 < n {
             let (r, w) = process::pipe().map_err(|e| Rc::new(Error::io(format!("pipe: {e}"))))?;
             io.stdout = Rc::new(OutSink::from_fd(w));
+            pipe_out = Some(io.stdout.clone());
             next_stdin = Some(r);
         }
         let io = apply_redirects(io, &stage.redirects, &cwd)
             .await
             .map_err(Rc::new)?;
+        writes.push(
+            if pipe_out.is_some_and(|p| Rc::ptr_eq(&p, &io.stdout) || Rc::ptr_eq(&p, &io.stderr)) {
+                Writes::NextStage
+            } else {
+                Writes::Own {
+                    stdout: io.stdout.clone(),
+                    stderr: io.stderr.clone(),
+                }
+            },
+        );
         ios.push(io);
     }
-    Ok(ios)
+    Ok((ios, writes))
 }
 
 /// A pipeline whose stages are being started: the process group of its
@@ -145,12 +175,14 @@ struct Started {
     /// The task's environment and directory, for the external stages.
     env: Env,
     cwd: Rc<PathBuf>,
+    /// Where each stage writes (see `Writes`).
+    writes: Vec<Writes>,
 }
 
 impl Started {
     /// `external`: some stage is a program (which gets the deadline the
-    /// task is under, if any).
-    fn new(n: usize, ctx: &TaskCtx, external: bool) -> Started {
+    /// task is under, if any). `writes`: where each stage writes.
+    fn new(n: usize, ctx: &TaskCtx, external: bool, writes: Vec<Writes>) -> Started {
         let mut group = Group::in_scope(ctx.cancel.id());
         if external && let Some(vars) = crate::runtime::deadline::env_for(&ctx.cancel) {
             for (k, v) in vars {
@@ -166,6 +198,7 @@ impl Started {
             stderr: ctx.io().stderr,
             env: ctx.env(),
             cwd: ctx.cwd(),
+            writes,
         }
     }
 
@@ -186,13 +219,13 @@ impl Started {
         for (k, v) in &stage.env {
             env.set(k.as_bytes(), v);
         }
-        let argv = arg_bytes(&stage.args);
+        let argv = arg_bytes(&stage.args).map_err(Rc::new)?;
         // The OS cannot pass a NUL byte: say so instead of truncating the
         // argument.
         if let Some(i) = argv.iter().position(|a| a.contains(&0)) {
             return Err(Rc::new(Error::value(format!(
                 "argument {i} of `{}` contains a NUL byte, which cannot be passed to a program",
-                stage.args.first().map(Value::to_text).unwrap_or_default()
+                stage.args.first().map(text_for_message).unwrap_or_default()
             ))));
         }
         if let Some((k, _)) = stage.env.iter().find(|(_, v)| v.contains(&0)) {
@@ -301,8 +334,6 @@ impl Started {
             Box::pin(async move {
                 match drive(fiber).await {
                     Outcome::Value(v) => Ok(status_of_value(&v)),
-                    // Like a process killed by SIGPIPE.
-                    Outcome::Error(e) if e.broken_pipe => Ok(141),
                     Outcome::Error(e) => Err(e),
                     Outcome::Exit(c) => Ok(c),
                 }
@@ -321,6 +352,7 @@ impl Started {
             ash_stages,
             child_tokens,
             spawned,
+            writes,
             ..
         } = self;
         if let Some(pgid) = group.pgid() {
@@ -353,12 +385,23 @@ impl Started {
         if ext.is_ok() && group.pgid().is_some() {
             ctx.cancel.group_finished(group.number());
         }
+        // A stage killed by SIGPIPE because a later stage stopped reading
+        // is not a failure. One whose own output (ash's stdout, say) lost
+        // its reader ends the script quietly, as bash dies of SIGPIPE when
+        // its stdout goes away: nobody reads what it would go on to do.
+        let mut reader_gone = false;
+        let mut sigpipe = |i: usize, gone: bool| match &writes[i] {
+            Writes::NextStage => 0,
+            Writes::Own { stdout, stderr } => {
+                reader_gone |= gone || stdout.reader_gone() || stderr.reader_gone();
+                141
+            }
+        };
         if let Ok(infos) = ext {
-            // Exit infos come in spawn order. A stage killed by SIGPIPE
-            // because a later stage stopped reading is not a failure.
+            // Exit infos come in spawn order.
             for (&i, info) in spawned.iter().zip(infos) {
                 statuses[i] = Some(if info.signal == Some(13) {
-                    0
+                    sigpipe(i, false)
                 } else {
                     info.code
                 });
@@ -367,7 +410,9 @@ impl Started {
         let mut first_error = None;
         for (i, r) in ash {
             match r {
-                Ok(status) => statuses[i] = Some(if status == 141 { 0 } else { status }),
+                Ok(status) => statuses[i] = Some(status),
+                // A write failed with EPIPE: like a process killed by SIGPIPE.
+                Err(e) if e.broken_pipe => statuses[i] = Some(sigpipe(i, true)),
                 Err(e) => {
                     statuses[i] = Some(1);
                     if first_error.is_none() {
@@ -381,6 +426,7 @@ impl Started {
         }
         match first_error {
             Some(e) => Err(e),
+            None if reader_gone => Err(Rc::new(Error::broken_pipe())),
             None => Ok(statuses),
         }
     }
@@ -477,7 +523,7 @@ fn builtin_stage(
         let io = ctx.io();
         match write_output(&io, &out.stdout, &out.stderr).await {
             Ok(()) => Ok(out.status),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(141),
+            // A broken pipe is `write_error`'s quiet error.
             Err(e) => Err(Rc::new(write_error(&e))),
         }
     })

@@ -1,0 +1,534 @@
+//! The one walk over values that contain values.
+//!
+//! Every operation that follows lists and maps into their elements goes
+//! through here: the text a value becomes (command arguments, `echo`,
+//! `"$x"`, `export`, env prefixes, `throw`, `str`, `join`), its `repr`
+//! (messages, maps as text), `==` (and `contains`, `index_of`) and
+//! ordering (`<`, `sorted`, `min`). Two promises:
+//!
+//! - **Any depth.** The walk keeps its own stack of frames on the heap, so
+//!   a list nested millions deep is printed or compared, never overflowing
+//!   the Rust stack.
+//! - **Cycles end.** A list or map that contains itself (directly or
+//!   through others) has no finite text and no finite comparison: the walk
+//!   notices when it enters a container that is already being walked
+//!   (for a comparison: the same *pair* of containers) and fails with a
+//!   `ValueError` naming the cycle, or, for the `repr` of messages, shows
+//!   it as `[...]` / `{...}` as Python does.
+//!
+//! Tracking costs a hash set insert per container, so it starts only when
+//! a walk gets deep ([`TRACK_DEPTH`]) or, for comparisons, long
+//! ([`TRACK_WORK`]): ordinary values are walked without it, and a cycle is
+//! still caught, a few dozen levels later. Comparisons also remember the
+//! pairs they found equal, so shared sublists (`a = [a, a]` a hundred
+//! times over) are compared once, not 2^100 times.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::io::Write as _;
+
+use bstr::ByteSlice;
+
+use super::error::Error;
+use super::value::{List, Map, Value, format_duration, format_float};
+
+/// Walks deeper than this track which containers they are inside.
+const TRACK_DEPTH: usize = 64;
+/// Comparisons that entered this many pairs of containers track them.
+const TRACK_WORK: usize = 1_000;
+
+/// What the walk writes.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Form {
+    /// The bytes of a command argument: strings as they are, null as
+    /// nothing, list elements joined by spaces, anything else its repr.
+    Text,
+    /// The repr: strings quoted, lists `[a, b]`, maps `{"k": v}`.
+    Repr,
+}
+
+/// What to do on meeting a container inside itself.
+#[derive(Clone, Copy, PartialEq)]
+pub enum OnCycle {
+    /// A `ValueError`: the value has no finite text.
+    Fail,
+    /// Write `[...]` or `{...}` (for messages, which must not fail).
+    Mark,
+}
+
+fn kind(is_list: bool) -> &'static str {
+    if is_list { "list" } else { "map" }
+}
+
+/// The error for a value with no finite text.
+fn text_cycle(is_list: bool) -> Error {
+    let k = kind(is_list);
+    Error::value(format!(
+        "a {k} that contains itself cannot be turned into text"
+    ))
+}
+
+/// The error for a comparison that would never end.
+fn compare_cycle(is_list: bool) -> Error {
+    let k = kind(is_list);
+    Error::value(format!(
+        "cannot compare two {k}s that contain themselves (the comparison would never end)"
+    ))
+}
+
+/// Hashing for addresses: one multiply (SipHash made deep walks 3x slower).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(29) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type AddrSet<K> = HashSet<K, std::hash::BuildHasherDefault<AddrHasher>>;
+
+fn addr<T: ?Sized>(rc: &std::rc::Rc<T>) -> usize {
+    std::rc::Rc::as_ptr(rc).cast::<()>() as usize
+}
+
+/// A container being written, and the index of its next element.
+enum Frame {
+    List { list: List, next: usize, form: Form },
+    Map { map: Map, next: usize },
+}
+
+impl Frame {
+    fn addr(&self) -> usize {
+        match self {
+            Frame::List { list, .. } => addr(list),
+            Frame::Map { map, .. } => addr(map),
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    frames: Vec<Frame>,
+    /// The containers being written, once the walk is deep.
+    inside: Option<AddrSet<usize>>,
+    on_cycle: OnCycle,
+}
+
+/// Append the text or repr of `v` to `out`.
+pub fn write(v: &Value, form: Form, on_cycle: OnCycle, out: &mut Vec<u8>) -> Result<(), Error> {
+    let mut w = Writer {
+        out,
+        frames: Vec::new(),
+        // A message shows a cycle where it starts (messages are rare).
+        inside: (on_cycle == OnCycle::Mark).then(AddrSet::default),
+        on_cycle,
+    };
+    w.value(v, form)?;
+    w.run()
+}
+
+/// The repr of a value that is not a list or a map, or a string in Repr
+/// form (the leaves of both forms).
+pub fn write_leaf(v: &Value, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = match v {
+        Value::Null => out.write_all(b"null"),
+        Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Float(f) => out.write_all(format_float(*f).as_bytes()),
+        Value::Str(s) => write!(out, "{:?}", s.as_bstr()),
+        Value::Duration(d) => out.write_all(format_duration(*d).as_bytes()),
+        Value::List(_) => out.write_all(b"[...]"),
+        Value::Map(_) => out.write_all(b"{...}"),
+        Value::Func(c) => write!(out, "<function {}>", c.proto.name),
+        Value::Native(n) => write!(out, "<builtin function {}>", n.name),
+        Value::Coroutine(c) => write!(out, "<coroutine {}>", c.name()),
+        Value::Task(t) => write!(out, "<task {}>", t.id()),
+        Value::Error(e) => write!(out, "{}: {}", e.kind.name(), e.message),
+        Value::Suspend(f) => write!(out, "<builtin function {}>", f.name),
+        Value::Channel(c) => write!(out, "<channel {}/{}>", c.len(), c.capacity()),
+        Value::Semaphore(s) => write!(out, "<semaphore {}>", s.permits()),
+    };
+}
+
+impl Writer<'_> {
+    /// Write a leaf, or open a container (its elements follow in `run`).
+    fn value(&mut self, v: &Value, form: Form) -> Result<(), Error> {
+        match (v, form) {
+            (Value::Str(s), Form::Text) => self.out.extend_from_slice(s),
+            (Value::Null, Form::Text) => {}
+            (Value::List(l), _) => {
+                self.open(Frame::List {
+                    list: l.clone(),
+                    next: 0,
+                    form,
+                })?;
+            }
+            // Maps have no text of their own: their repr.
+            (Value::Map(m), _) => {
+                self.open(Frame::Map {
+                    map: m.clone(),
+                    next: 0,
+                })?;
+            }
+            (other, _) => write_leaf(other, self.out),
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame) -> Result<(), Error> {
+        let is_list = matches!(frame, Frame::List { .. });
+        if self.inside.is_none() && self.frames.len() >= TRACK_DEPTH {
+            self.inside = Some(self.frames.iter().map(Frame::addr).collect());
+        }
+        if let Some(inside) = &mut self.inside
+            && !inside.insert(frame.addr())
+        {
+            return match self.on_cycle {
+                OnCycle::Fail => Err(text_cycle(is_list)),
+                OnCycle::Mark => {
+                    self.out
+                        .extend_from_slice(if is_list { b"[...]" } else { b"{...}" });
+                    Ok(())
+                }
+            };
+        }
+        match frame {
+            Frame::List {
+                form: Form::Repr, ..
+            } => self.out.push(b'['),
+            Frame::Map { .. } => self.out.push(b'{'),
+            _ => {}
+        }
+        self.frames.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        if let Some(frame) = self.frames.pop() {
+            if let Some(inside) = &mut self.inside {
+                inside.remove(&frame.addr());
+            }
+            match frame {
+                Frame::List {
+                    form: Form::Repr, ..
+                } => self.out.push(b']'),
+                Frame::Map { .. } => self.out.push(b'}'),
+                _ => {}
+            }
+        }
+    }
+
+    fn run(&mut self) -> Result<(), Error> {
+        while let Some(top) = self.frames.last() {
+            // Write the top container's leaves up to its next element
+            // that is a container itself, if any.
+            let step = match top {
+                Frame::List { list, next, form } => {
+                    let (list, start, form) = (list.clone(), *next, *form);
+                    let Ok(items) = list.try_borrow() else {
+                        self.busy();
+                        continue;
+                    };
+                    self.elements(items.iter().skip(start).map(|v| (None, v)), start, form)
+                }
+                Frame::Map { map, next } => {
+                    let (map, start) = (map.clone(), *next);
+                    let Ok(entries) = map.try_borrow() else {
+                        self.busy();
+                        continue;
+                    };
+                    let entries = entries.iter().skip(start).map(|(k, v)| (Some(&k[..]), v));
+                    self.elements(entries, start, Form::Repr)
+                }
+            };
+            match step {
+                (next, Some((child, form))) => {
+                    if let Some(Frame::List { next: n, .. } | Frame::Map { next: n, .. }) =
+                        self.frames.last_mut()
+                    {
+                        *n = next;
+                    }
+                    self.value(&child, form)?;
+                }
+                (_, None) => self.close(),
+            }
+        }
+        Ok(())
+    }
+
+    /// Write elements (with their keys, for a map) from index `i` on,
+    /// until one is a container: the index after it, and it.
+    fn elements<'v>(
+        &mut self,
+        items: impl Iterator<Item = (Option<&'v [u8]>, &'v Value)>,
+        mut i: usize,
+        form: Form,
+    ) -> (usize, Option<(Value, Form)>) {
+        for (key, item) in items {
+            if i > 0 {
+                self.out.extend_from_slice(match form {
+                    Form::Text => b" ",
+                    Form::Repr => b", ",
+                });
+            }
+            i += 1;
+            if let Some(k) = key {
+                let _ = write!(self.out, "{:?}: ", k.as_bstr());
+            }
+            match (item, form) {
+                (Value::List(_) | Value::Map(_), _) => return (i, Some((item.clone(), form))),
+                (Value::Str(s), Form::Text) => self.out.extend_from_slice(s),
+                (Value::Null, Form::Text) => {}
+                (leaf, _) => write_leaf(leaf, self.out),
+            }
+        }
+        (i, None)
+    }
+
+    /// The top container is being changed right now (cannot happen from a
+    /// script: kept from the old repr).
+    fn busy(&mut self) {
+        self.out.extend_from_slice(b"...");
+        self.close();
+    }
+}
+
+/// What a comparison walks into besides lists.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// `==`: lists and maps; any difference ends the walk.
+    Equality,
+    /// Ordering: lists, lexicographically (maps are the leaf's business).
+    Order,
+}
+
+/// A pair of containers being compared.
+enum PairFrame {
+    Lists { a: List, b: List, next: usize },
+    Maps { a: Map, b: Map, next: usize },
+}
+
+impl PairFrame {
+    fn key(&self) -> (usize, usize) {
+        match self {
+            PairFrame::Lists { a, b, .. } => (addr(a), addr(b)),
+            PairFrame::Maps { a, b, .. } => (addr(a), addr(b)),
+        }
+    }
+}
+
+/// Whether two values are a pair of containers the walk opens.
+fn container_pair(mode: Mode, a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::List(_), Value::List(_)) => true,
+        (Value::Map(_), Value::Map(_)) => mode == Mode::Equality,
+        _ => false,
+    }
+}
+
+struct Pairs<'a> {
+    mode: Mode,
+    leaf: &'a mut dyn FnMut(&Value, &Value) -> Result<Ordering, Error>,
+    frames: Vec<PairFrame>,
+    /// Pairs of containers entered so far (until tracking starts).
+    work: usize,
+    /// Once tracking: the pairs being compared, and those found equal.
+    inside: Option<Tracked>,
+}
+
+#[derive(Default)]
+struct Tracked {
+    path: AddrSet<(usize, usize)>,
+    equal: AddrSet<(usize, usize)>,
+}
+
+/// Compare `a` and `b`: lists (and, for `==`, maps) element by element
+/// on the walk's own stack; every other pair of values by `leaf`.
+fn compare_pairs(
+    mode: Mode,
+    a: &Value,
+    b: &Value,
+    leaf: &mut dyn FnMut(&Value, &Value) -> Result<Ordering, Error>,
+) -> Result<Ordering, Error> {
+    if !container_pair(mode, a, b) {
+        return leaf(a, b);
+    }
+    let mut w = Pairs {
+        mode,
+        leaf,
+        frames: Vec::new(),
+        work: 0,
+        inside: None,
+    };
+    match w.open(a, b)? {
+        Ordering::Equal => w.run(),
+        differs => Ok(differs),
+    }
+}
+
+impl Pairs<'_> {
+    /// Enter a pair of containers. `Equal`: entered, or known equal;
+    /// anything else: they differ (for `==`, without looking inside).
+    fn open(&mut self, a: &Value, b: &Value) -> Result<Ordering, Error> {
+        let frame = match (a, b) {
+            (Value::List(x), Value::List(y)) => {
+                if std::rc::Rc::ptr_eq(x, y) {
+                    return Ok(Ordering::Equal);
+                }
+                if self.mode == Mode::Equality && x.borrow().len() != y.borrow().len() {
+                    return Ok(Ordering::Less);
+                }
+                PairFrame::Lists {
+                    a: x.clone(),
+                    b: y.clone(),
+                    next: 0,
+                }
+            }
+            (Value::Map(x), Value::Map(y)) => {
+                if std::rc::Rc::ptr_eq(x, y) {
+                    return Ok(Ordering::Equal);
+                }
+                if x.borrow().len() != y.borrow().len() {
+                    return Ok(Ordering::Less);
+                }
+                PairFrame::Maps {
+                    a: x.clone(),
+                    b: y.clone(),
+                    next: 0,
+                }
+            }
+            _ => return (self.leaf)(a, b),
+        };
+        self.work += 1;
+        if self.inside.is_none() && (self.frames.len() >= TRACK_DEPTH || self.work >= TRACK_WORK) {
+            self.inside = Some(Tracked {
+                path: self.frames.iter().map(PairFrame::key).collect(),
+                equal: AddrSet::default(),
+            });
+        }
+        if let Some(t) = &mut self.inside {
+            let key = frame.key();
+            if t.equal.contains(&key) {
+                return Ok(Ordering::Equal);
+            }
+            if !t.path.insert(key) {
+                return Err(compare_cycle(matches!(frame, PairFrame::Lists { .. })));
+            }
+        }
+        self.frames.push(frame);
+        Ok(Ordering::Equal)
+    }
+
+    fn run(&mut self) -> Result<Ordering, Error> {
+        while let Some(top) = self.frames.last_mut() {
+            let mut child = None;
+            match top {
+                PairFrame::Lists { a, b, next } => {
+                    let (a, b) = (a.clone(), b.clone());
+                    let (x, y) = (a.borrow(), b.borrow());
+                    let mut i = *next;
+                    while let (Some(p), Some(q)) = (x.get(i), y.get(i)) {
+                        i += 1;
+                        if container_pair(self.mode, p, q) {
+                            child = Some((p.clone(), q.clone()));
+                            break;
+                        }
+                        match (self.leaf)(p, q)? {
+                            Ordering::Equal => {}
+                            differs => return Ok(differs),
+                        }
+                    }
+                    if child.is_none() {
+                        // All shared positions equal: the shorter is less.
+                        match x.len().cmp(&y.len()) {
+                            Ordering::Equal => {}
+                            differs => return Ok(differs),
+                        }
+                    }
+                    drop((x, y));
+                    if let Some(PairFrame::Lists { next, .. }) = self.frames.last_mut() {
+                        *next = i;
+                    }
+                }
+                PairFrame::Maps { a, b, next } => {
+                    let (a, b) = (a.clone(), b.clone());
+                    let (x, y) = (a.borrow(), b.borrow());
+                    let mut i = *next;
+                    while let Some((k, p)) = x.get_index(i) {
+                        i += 1;
+                        let Some(q) = y.get(k) else {
+                            return Ok(Ordering::Less);
+                        };
+                        if container_pair(self.mode, p, q) {
+                            child = Some((p.clone(), q.clone()));
+                            break;
+                        }
+                        match (self.leaf)(p, q)? {
+                            Ordering::Equal => {}
+                            differs => return Ok(differs),
+                        }
+                    }
+                    drop((x, y));
+                    if let Some(PairFrame::Maps { next, .. }) = self.frames.last_mut() {
+                        *next = i;
+                    }
+                }
+            }
+            match child {
+                Some((p, q)) => match self.open(&p, &q)? {
+                    Ordering::Equal => {}
+                    differs => return Ok(differs),
+                },
+                None => {
+                    // This pair is equal.
+                    if let Some(frame) = self.frames.pop()
+                        && let Some(t) = &mut self.inside
+                    {
+                        let key = frame.key();
+                        t.path.remove(&key);
+                        t.equal.insert(key);
+                    }
+                }
+            }
+        }
+        Ok(Ordering::Equal)
+    }
+}
+
+/// `==` on two values: structural for lists and maps (any depth), `leaf`
+/// for everything else. A `ValueError` when both contain themselves in a
+/// way that makes the comparison endless.
+pub fn equals(
+    a: &Value,
+    b: &Value,
+    leaf: &mut dyn FnMut(&Value, &Value) -> bool,
+) -> Result<bool, Error> {
+    let mut leaf = |p: &Value, q: &Value| {
+        Ok(if leaf(p, q) {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        })
+    };
+    Ok(compare_pairs(Mode::Equality, a, b, &mut leaf)? == Ordering::Equal)
+}
+
+/// Lexicographic ordering of lists (any depth), `leaf` for every other
+/// pair; cycles as for [`equals`].
+pub fn compare(
+    a: &Value,
+    b: &Value,
+    leaf: &mut dyn FnMut(&Value, &Value) -> Result<Ordering, Error>,
+) -> Result<Ordering, Error> {
+    compare_pairs(Mode::Order, a, b, leaf)
+}
