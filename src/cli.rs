@@ -15,7 +15,7 @@ use crate::vm::objects::Closure;
 use crate::vm::value::Value;
 
 const USAGE: &str = "\
-usage: ash [OPTIONS] [FILE [ARGS...]]
+usage: ash [OPTIONS] [--] [FILE [ARGS...]]
        ash [OPTIONS] -c CODE [ARGS...]
        ash [OPTIONS] -s [ARGS...]     (or `ash - ARGS...`)
        ash --check [--path] [--format text|json] FILE...
@@ -26,6 +26,8 @@ usage: ash [OPTIONS] [FILE [ARGS...]]
 Options:
   -c CODE        run CODE; $args holds the ARGS that follow
   -s, -          read the script from standard input; $args holds ARGS
+  --             the end of the options: FILE follows (even if it starts
+                 with `-`)
   -i             interactive: read commands with the line editor (plain
                  line reading when standard input is not a terminal)
   -l, --login    a login shell: the interactive shell first runs
@@ -110,6 +112,12 @@ pub fn main() -> i32 {
                 };
                 let rest = args[i + 2..].to_vec();
                 return run_source("-c", code, rest, debug, None);
+            }
+            // The end of the options: what follows is the script and its
+            // arguments, even if it starts with `-`.
+            Some("--") => {
+                i += 1;
+                break;
             }
             Some(a) if a.starts_with('-') => {
                 crate::diag::report!("ash: unknown option {a}\n{USAGE}");
@@ -395,6 +403,8 @@ pub fn run_main(
             return Err(1);
         }
     };
+    // Warnings counted while the script ran, before its error's report.
+    diag::flush_repeated();
     if let Some(code) = rt.exit_code.get() {
         return Err(code);
     }

@@ -98,12 +98,19 @@ impl LineIndex {
     }
 
     /// The text of 1-based line `line`, without its newline.
-    pub fn line<'t>(&self, text: &'t str, line: usize) -> &'t str {
-        let start = self.starts.get(line - 1).copied().unwrap_or(text.len());
-        let end = self.starts.get(line).map_or(text.len(), |&next| next - 1);
+    pub fn line<'t>(&self, text: &'t str, line_no: usize) -> &'t str {
+        let start = self.starts.get(line_no - 1).copied().unwrap_or(text.len());
+        let end = self
+            .starts
+            .get(line_no)
+            .map_or(text.len(), |&next| next - 1);
         let line = text.get(start..end.max(start)).unwrap_or("");
-        // As `str::lines`: a `\r` before the newline is not part of it.
-        line.strip_suffix('\r').unwrap_or(line)
+        // As `str::lines`: a `\r` before the newline is not part of it
+        // (a lone `\r` at the end of the text is, and is shown).
+        match self.starts.get(line_no) {
+            Some(_) => line.strip_suffix('\r').unwrap_or(line),
+            None => line,
+        }
     }
 }
 
@@ -135,6 +142,10 @@ pub fn source_line_col(source: u32, offset: usize) -> (usize, usize) {
 /// The report for a located message: header line, source line, caret.
 pub fn render(source: u32, span: Span, head: &str, message: &str) -> String {
     let name = source_name(source);
+    let (name, message) = (
+        escape_controls(&name, false),
+        escape_controls(message, true),
+    );
     let Some(text) = source_of(source) else {
         return format!("ash: {name}: {head}{message}\n");
     };
@@ -181,17 +192,21 @@ pub fn snippet_with(
     };
     let lead = if from > 0 { "…" } else { "" };
     let tail = if to < chars.len() { "…" } else { "" };
-    let shown: String = chars[from..to].iter().collect();
+    // Control and bidi characters are shown escaped (see
+    // `escape_controls`), and the caret counts their escapes' width.
+    let mut shown = String::new();
+    for &c in &chars[from..to] {
+        push_shown(&mut shown, c, false);
+    }
     out.push_str(&format!("  {lead}{shown}{tail}\n"));
-    let pad: String = lead
-        .chars()
-        .map(|_| ' ')
-        .chain(
-            chars[from..(col - 1).min(chars.len())]
-                .iter()
-                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
-        )
-        .collect();
+    let mut pad = String::from(if from > 0 { " " } else { "" });
+    for &c in &chars[from..(col - 1).min(chars.len())] {
+        if c == '\t' {
+            pad.push('\t');
+        } else {
+            pad.extend(std::iter::repeat_n(' ', shown_width(c)));
+        }
+    }
     let width = {
         let end = (span.end as usize).min(text.len());
         let start = (span.start as usize).min(end);
@@ -199,7 +214,7 @@ pub fn snippet_with(
         covered
             .lines()
             .next()
-            .map_or(1, |l| l.chars().count().max(1))
+            .map_or(1, |l| l.chars().map(shown_width).sum::<usize>().max(1))
     };
     let caret = "^".repeat(width.min(2 * WINDOW));
     match color {
@@ -254,7 +269,105 @@ pub fn render_error(e: &Error) -> String {
 
 /// A warning line on stderr: `ash: warning: ...`.
 pub fn warn(message: &str) {
-    to_stderr(&format!("ash: warning: {message}\n"));
+    to_stderr(&format!(
+        "ash: warning: {}\n",
+        escape_controls(message, true)
+    ));
+}
+
+thread_local! {
+    /// Warnings said once, and how often each came again since.
+    static REPEATED: RefCell<indexmap::IndexMap<String, u64>> = RefCell::new(indexmap::IndexMap::new());
+}
+
+/// A warning that can come in floods (a coroutine never awaited, once per
+/// level of a runaway recursion): the first of each text is printed at
+/// once, the ones after it only counted, and [`flush_repeated`] says how
+/// many there were (as Python prints a warning once per place).
+pub fn warn_repeatable(message: &str) {
+    let first = REPEATED.with_borrow_mut(|seen| match seen.get_mut(message) {
+        Some(n) => {
+            *n += 1;
+            false
+        }
+        None => {
+            seen.insert(message.to_string(), 0);
+            true
+        }
+    });
+    if first {
+        warn(message);
+    }
+}
+
+/// One line per repeated warning: `... (N more times)`; the counts start
+/// again. Called when a script ends and after each interactive line.
+pub fn flush_repeated() {
+    let seen = REPEATED.with_borrow_mut(std::mem::take);
+    for (message, more) in seen {
+        if more > 0 {
+            let times = if more == 1 { "time" } else { "times" };
+            warn(&format!("{message} ({more} more {times})"));
+        }
+    }
+}
+
+/// Whether `c` is shown escaped in a report: control characters (but tab,
+/// and newline where `newline` is kept) and the bidirectional formatting
+/// characters, which could make a report (or a source line) read other
+/// than it is (CVE-2021-42574, "Trojan Source").
+fn hidden(c: char, newline: bool) -> bool {
+    match c {
+        '\t' => false,
+        '\n' => !newline,
+        c if c.is_control() => true,
+        '\u{061c}'
+        | '\u{200e}'
+        | '\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}' => true,
+        _ => false,
+    }
+}
+
+/// Append `c` to `out` as a report shows it: `\r`, `\x1b`, `\u{202e}`
+/// for the characters [`hidden`] names, else itself.
+fn push_shown(out: &mut String, c: char, newline: bool) {
+    use std::fmt::Write as _;
+    if !hidden(c, newline) {
+        out.push(c);
+        return;
+    }
+    let _ = match c {
+        '\r' => write!(out, "\\r"),
+        '\n' => write!(out, "\\n"),
+        '\0' => write!(out, "\\0"),
+        c if (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:x}}}", c as u32),
+    };
+}
+
+/// How many columns `c` takes in a shown source line (1, or its escape's).
+fn shown_width(c: char) -> usize {
+    if c == '\t' || !hidden(c, false) {
+        return 1;
+    }
+    let mut s = String::new();
+    push_shown(&mut s, c, false);
+    s.len()
+}
+
+/// `text` with control and bidi characters escaped (see [`hidden`]);
+/// newlines kept when `newline`.
+pub fn escape_controls(text: &str, newline: bool) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| hidden(c, newline)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_shown(&mut out, c, newline);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Write ash's own report (an error, a warning, a usage message) to

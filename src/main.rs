@@ -37,6 +37,8 @@ fn main() {
         // about 1,600 links.
         ash::cli::main()
     };
+    // What was dropped as ash ended may have warned again.
+    ash::diag::flush_repeated();
     std::process::exit(code);
 }
 

@@ -744,3 +744,133 @@ fn sigpipe_from_a_closed_stdout_ends_the_script_quietly() {
         assert!(!marker.exists(), "{script}: the script went on");
     }
 }
+
+// ------------------------------------------------------------ small items
+
+/// `--` ends ash's options, as in sh: the next argument is the script
+/// even if it starts with `-`. Before: "unknown option --", status 2.
+#[test]
+fn double_dash_ends_the_options() {
+    let dir = common::TempDir::new();
+    std::fs::write(dir.0.join("-x.ash"), "echo ran $args\n").expect("write");
+    std::fs::write(dir.0.join("s.ash"), "echo s $args\n").expect("write");
+    for (args, want) in [
+        (&["--", "-x.ash", "a", "--", "b"][..], "ran a -- b\n"),
+        (&["--", "s.ash", "-c", "x"][..], "s -c x\n"),
+        (&["--debug", "--", "s.ash"][..], "s\n"),
+    ] {
+        let out = Command::new(ash_bin())
+            .args(args)
+            .current_dir(&dir.0)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ash runs");
+        assert_eq!(
+            (out.status.code(), text(&out.stdout)),
+            (Some(0), want.to_string()),
+            "ash {args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// A lone carriage return is part of a word, as in sh (an old Mac file's
+/// lines are not silently joined), and shown escaped in messages; the
+/// `\r` of a `\r\n` line end still is not. Before: a lone CR was a blank
+/// (`echo a<CR>b` printed `a b`), and `ls<CR>` printed a raw CR.
+#[test]
+fn a_lone_carriage_return_is_not_a_blank() {
+    let dir = common::TempDir::new();
+    std::fs::write(dir.0.join("cr.ash"), "echo a\rb\n").expect("write");
+    let out = Command::new(ash_bin())
+        .arg(dir.0.join("cr.ash"))
+        .output()
+        .expect("ash runs");
+    assert_eq!(text(&out.stdout), "a\rb\n", "{}", text(&out.stderr));
+    let out = ash("ls\r");
+    assert_eq!(out.status.code(), Some(127));
+    let err = text(&out.stderr);
+    assert!(err.contains("command not found: ls\\r"), "{err}");
+    assert!(!err.contains('\r'), "a raw CR in {err:?}");
+    expect_ok("CRLF", "echo a\r\nif true {\r\n  echo b\r\n}\r\n", "a\nb\n");
+}
+
+/// Ctrl-C during `gather --group`: what each branch wrote is printed
+/// before ash exits 130. Before: it was discarded.
+#[test]
+fn an_interrupted_gather_group_prints_what_each_branch_wrote() {
+    let child = Command::new(ash_bin())
+        .arg("-c")
+        .arg("gather --group { echo one; sleep 10 } { echo two; /bin/echo three; sleep 10 }")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ash starts");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let out = child.wait_with_output().expect("ash ends");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "one\ntwo\nthree\n");
+}
+
+// ------------------------------------------------------------ memory
+
+/// The resident memory (KiB) of `ash -c script` once it printed `ready`
+/// (it then sleeps until killed).
+fn rss_when_ready(script: &str) -> u64 {
+    use std::io::BufRead;
+    let mut child = Command::new(ash_bin())
+        .arg("-c")
+        .arg(format!("{script}\necho ready\nsleep 60"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ash starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line, "ready\n");
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("/proc status");
+    let _ = child.kill();
+    let _ = child.wait();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// A failed task or `gather` branch whose error was retrieved (caught)
+/// costs no memory once it is gone. Before: every failed task stayed in
+/// the list of failures to report at exit, about 440 bytes each
+/// (200,000 caught failures: 86 MB).
+#[test]
+fn caught_task_failures_do_not_accumulate() {
+    for (what, body) in [
+        (
+            "awaited task",
+            "try { await (spawn { throw \"x\" }) } catch e { }",
+        ),
+        (
+            "gather branch",
+            "try { gather { throw \"x\" } } catch e { }",
+        ),
+    ] {
+        let run = |n: u64| {
+            rss_when_ready(&format!(
+                "let i = 0\nwhile (i < {n}) {{\n  {body}\n  i = i + 1\n}}"
+            ))
+        };
+        let (small, big) = (run(20_000), run(120_000));
+        let per_failure = (big.saturating_sub(small) * 1024) / 100_000;
+        assert!(
+            per_failure < 100,
+            "{what}: {per_failure} bytes per failure ({small} KiB -> {big} KiB)"
+        );
+    }
+}

@@ -134,7 +134,7 @@ fn plain_lines(requests: &mpsc::Receiver<Request>, replies: &smol::channel::Send
         let mut text = String::new();
         let mut marker = prompt.render_prompt_left().into_owned();
         let reply = loop {
-            eprint!("{marker}");
+            crate::diag::report!("{marker}");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
             match stdin.lock().read_line(&mut line) {

@@ -288,7 +288,9 @@ impl Session {
                         continue;
                     }
                     let was_warned = std::mem::take(&mut warned_exit);
-                    match self.run_line(&line).await {
+                    let ran = self.run_line(&line).await;
+                    diag::flush_repeated();
+                    match ran {
                         Ran::Exit(code) => {
                             // `exit` with jobs left: ask first (a second
                             // `exit` exits), as Ctrl-D does.

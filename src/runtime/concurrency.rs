@@ -243,6 +243,28 @@ async fn flush_group(
     }
 }
 
+/// How long a cancelled `gather --group` may take to print what its
+/// branches wrote: a descendant that escaped the cancellation and holds a
+/// branch's output open, or a reader that stopped reading, must not keep
+/// the cancellation from completing.
+const GROUP_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// After the gather was cancelled (its branches cancelled and waited
+/// for): print every started branch's output, in argument order, within
+/// [`GROUP_FLUSH_LIMIT`].
+async fn flush_cancelled(
+    ctx: &TaskCtx,
+    outputs: &mut [Option<GroupOutput>],
+    done: &mut [bool],
+    next: &mut usize,
+) {
+    done.fill(true);
+    future::or(flush_group(ctx, outputs, done, next), async {
+        async_io::Timer::after(GROUP_FLUSH_LIMIT).await;
+    })
+    .await;
+}
+
 /// Branches `gather -j` never started because it stopped early: they were
 /// handed to gather, so they are not "never awaited".
 fn discard(pending: impl Iterator<Item = (usize, Item)>) {
@@ -305,8 +327,12 @@ pub fn gather(
                 break;
             }
             let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
-                // This task was cancelled: its branches were, then raise.
+                // This task was cancelled (a timeout, Ctrl-C): its branches
+                // were, then what each wrote is printed, then raise.
                 discard(pending);
+                if group {
+                    flush_cancelled(&ctx, &mut outputs, &mut done, &mut flushed).await;
+                }
                 return Err(Rc::new(Error::cancelled()));
             };
             task.retrieved.set(true);

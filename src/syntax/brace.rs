@@ -100,7 +100,8 @@ pub(crate) fn scan(s: &str) -> Result<Option<Scan>, usize> {
                 Some(n) => k = n,
                 None => return Ok(None),
             },
-            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')' => {
+            b'\r' if b.get(k + 1) == Some(&b'\n') => return Ok(None),
+            b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')' => {
                 return Ok(None);
             }
             _ => k += 1,
@@ -125,7 +126,8 @@ pub(crate) fn literal_len(s: &str) -> Option<usize> {
                 }
             }
             b'\\' | b'\'' | b'"' | b'$' => return None,
-            b' ' | b'\t' | b'\r' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')' => {
+            b'\r' if b.get(k + 1) == Some(&b'\n') => return None,
+            b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')' => {
                 return None;
             }
             _ => {}

@@ -148,7 +148,11 @@ fn binary_rhs(lhs: Expr, j: In, op: BinaryOp, prec: u8, nl: bool) -> PR<Expr> {
 fn not_expr<'a>(start: In<'a>, j: In<'a>, nl: bool) -> PR<'a, Expr> {
     let _g = enter(&start)?;
     let j = ws(j, nl);
-    let (j, operand) = with_context(binary(j, nl, 4), off(&j), "`not`")?;
+    // `not not x`, as in Python: the operand may itself be a `not`.
+    let (j, operand) = match ident_at(j) {
+        Some((k, "not")) => not_expr(j, k, nl)?,
+        _ => with_context(binary(j, nl, 4), off(&j), "`not`")?,
+    };
     Ok((
         j,
         Expr {

@@ -368,17 +368,19 @@ pub(crate) fn keyword_at<'a>(i: In<'a>) -> Option<(In<'a>, &'a str)> {
     }
 }
 
-/// Skip blanks on the line: spaces, tabs, `\r`, backslash-newline and a
-/// comment up to (not including) the newline.
+/// Skip blanks on the line: spaces, tabs, the `\r` of a `\r\n`,
+/// backslash-newline and a comment up to (not including) the newline. A
+/// lone `\r` is not a blank (as in sh, it is part of a word).
 pub(crate) fn sp(mut i: In) -> In {
     loop {
         let s = rest(&i);
         let b = s.as_bytes();
         match b.first() {
-            Some(b' ' | b'\t' | b'\r') => {
-                let (j, _) = take_while_in(i, |c| matches!(c, ' ' | '\t' | '\r'));
+            Some(b' ' | b'\t') => {
+                let (j, _) = take_while_in(i, |c| matches!(c, ' ' | '\t'));
                 i = j;
             }
+            Some(b'\r') if b.get(1) == Some(&b'\n') => i = adv(i, 1),
             Some(b'\\') if b.get(1) == Some(&b'\n') => i = newline(adv(i, 1)),
             Some(b'\\') if b.get(1) == Some(&b'\r') && b.get(2) == Some(&b'\n') => i = adv(i, 3),
             Some(b'#') => {
@@ -414,7 +416,8 @@ pub(crate) fn rest_blank(s: &str) -> bool {
     let mut k = 0;
     while k < b.len() {
         match b[k] {
-            b' ' | b'\t' | b'\r' | b'\n' => k += 1,
+            b' ' | b'\t' | b'\n' => k += 1,
+            b'\r' if b.get(k + 1) == Some(&b'\n') => k += 1,
             b'#' => {
                 while k < b.len() && b[k] != b'\n' {
                     k += 1;

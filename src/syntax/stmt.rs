@@ -536,7 +536,7 @@ fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
                 }
                 (_, None) => return unexpected(&l),
             },
-            Some(c) if !word_end(c) => match super::word::words(l)? {
+            Some(c) if !word_end(c) && !super::word::crlf(&l) => match super::word::words(l)? {
                 (m, Some(ws)) => {
                     words.extend(ws);
                     k = m;

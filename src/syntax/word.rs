@@ -51,16 +51,24 @@ impl Parts {
     }
 }
 
-/// A character that ends an unquoted word (besides end of input).
+/// A character that ends an unquoted word (besides end of input, and the
+/// `\r` of a `\r\n`: see [`crlf`]).
 pub(crate) fn word_end(c: char) -> bool {
     matches!(
         c,
-        ' ' | '\t' | '\r' | '\n' | ';' | '|' | '&' | '<' | '>' | ')' | '{' | '}'
+        ' ' | '\t' | '\n' | ';' | '|' | '&' | '<' | '>' | ')' | '{' | '}'
     )
 }
 
+/// Whether `i` is at the `\r` of a `\r\n` line end. A lone `\r` is
+/// part of a word, as in sh (`ls\r` is a command not found), never a
+/// blank that would silently join two lines of an old Mac file.
+pub(crate) fn crlf(i: &In) -> bool {
+    rest(i).as_bytes().starts_with(b"\r\n")
+}
+
 fn plain(c: char) -> bool {
-    !word_end(c) && !matches!(c, '\'' | '"' | '$' | '\\' | '(')
+    !word_end(c) && !matches!(c, '\'' | '"' | '$' | '\\' | '(' | '\r')
 }
 
 /// One command-mode word at `i`, or `None` when a word cannot start there.
@@ -95,7 +103,7 @@ fn word_impl(i: In, braces: bool) -> PR<Option<Vec<Word>>> {
                 parts.0.push(WordPart::Tilde);
                 i = j;
             }
-            Some(c) if word_end(c) => {
+            Some(c) if word_end(c) || crlf(&j) => {
                 parts.0.push(WordPart::Tilde);
                 i = j;
             }
@@ -113,7 +121,11 @@ fn word_impl(i: In, braces: bool) -> PR<Option<Vec<Word>>> {
                 }
                 None => break,
             },
-            Some(c) if word_end(c) => break,
+            Some(c) if word_end(c) || crlf(&i) => break,
+            Some('\r') => {
+                parts.lit("\r", false);
+                i = adv(i, 1);
+            }
             Some('\'') => i = single_quoted(i, &mut parts)?,
             Some('"') => i = double_quoted(i, &mut parts)?,
             Some('$') => i = dollar_part(i, false, &mut parts)?,
@@ -254,7 +266,11 @@ fn brace_word<'a>(start: In<'a>, i: In<'a>, parts: Parts) -> PR<'a, Option<Vec<W
                 parts.lit(ch.encode_utf8(&mut buf), false);
                 i = adv(i, 1);
             }
-            Some(ch) if word_end(ch) => break,
+            Some(ch) if word_end(ch) || crlf(&i) => break,
+            Some('\r') => {
+                parts.lit("\r", false);
+                i = adv(i, 1);
+            }
             Some('\'') => i = single_quoted(i, &mut parts)?,
             Some('"') => i = double_quoted(i, &mut parts)?,
             Some('$') => i = dollar_part(i, false, &mut parts)?,

@@ -115,7 +115,7 @@ impl Coroutine {
 impl Drop for Coroutine {
     fn drop(&mut self) {
         if !self.used.get() {
-            crate::diag::warn(&format!("coroutine '{}' was never awaited", self.name()));
+            crate::diag::warn_repeatable(&format!("coroutine '{}' was never awaited", self.name()));
         }
         super::trash::dispose(self.args.get_mut().take());
     }

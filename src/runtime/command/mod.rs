@@ -155,6 +155,9 @@ fn not_found_message(args: &[Value]) -> String {
                 or with `< file`, not a pipeline stage in the middle; it needs a variable name)"
             .to_string();
     }
+    // Written to stderr as it is (not through `diag::render`): a `\r` or
+    // a bidi override in the name is shown escaped here.
+    let name = crate::diag::escape_controls(&name, false);
     match crate::check::hints::command_not_found(&name) {
         Some(hint) => format!("command not found: {name} ({hint})"),
         None => format!("command not found: {name}"),
