@@ -874,3 +874,83 @@ fn caught_task_failures_do_not_accumulate() {
         );
     }
 }
+
+// ------------------------------------------------------ working directory
+
+/// Started in a directory that was removed, ash stays there: its commands
+/// fail with a clear error and nothing is made in `/`. Before: ash worked
+/// in `/` (`touch f` made `/f`).
+#[test]
+fn started_in_a_removed_directory_ash_never_falls_back_to_root() {
+    let dir = common::TempDir::new();
+    let gone = dir.0.join("gone");
+    std::fs::create_dir(&gone).expect("mkdir");
+    let name = format!("ash-robust-{}", std::process::id());
+    let script = format!(
+        "pwd\ntry {{ touch {name}-1 }} catch e {{ echo (e.kind) (e.message) }}\n\
+         try {{ echo x > {name}-2 }} catch e {{ echo (e.kind) }}\ncd {}\npwd",
+        dir.0.display()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("cd \"$1\" && rmdir \"$1\" && exec \"$2\" -c \"$3\"")
+        .args(["sh", &gone.display().to_string(), &ash_bin(), &script])
+        .output()
+        .expect("sh runs");
+    let made: Vec<_> = [1, 2]
+        .iter()
+        .map(|i| std::path::PathBuf::from(format!("/{name}-{i}")))
+        .filter(|p| p.exists())
+        .collect();
+    for p in &made {
+        let _ = std::fs::remove_file(p);
+    }
+    assert!(made.is_empty(), "made in /: {made:?}");
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{gone}\nIOError the working directory {gone} was removed (cd to another one)\nIOError\n{}\n",
+            dir.0.display(),
+            gone = gone.display()
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A task's directory is held open: after the directory is renamed, or a
+/// symlink it was entered through is pointed elsewhere, its commands,
+/// redirections, globs and tests still run where it is. Before: the path
+/// was looked up again for every command (the renamed case failed with
+/// "cannot change directory", the symlink case wrote into the new target).
+#[test]
+fn a_renamed_directory_or_a_swapped_symlink_does_not_move_a_task() {
+    let dir = common::TempDir::new();
+    let d = dir.0.display().to_string();
+    std::fs::create_dir(dir.0.join("x")).expect("mkdir");
+    expect_ok(
+        "renamed",
+        &format!(
+            "cd {d}/x\nmv {d}/x {d}/y\ntouch a\necho b > b\necho *\ntest -f a && echo test\n/bin/pwd\npwd"
+        ),
+        &format!("a b\ntest\n{d}/y\n{d}/x\n"),
+    );
+    assert!(dir.0.join("y/a").exists() && dir.0.join("y/b").exists());
+    std::fs::create_dir(dir.0.join("A")).expect("mkdir");
+    std::fs::create_dir(dir.0.join("B")).expect("mkdir");
+    std::os::unix::fs::symlink("A", dir.0.join("link")).expect("symlink");
+    expect_ok(
+        "swapped symlink",
+        &format!(
+            "cd {d}/link\nln -sfn B {d}/link\ntouch z\necho z > y\nspawn {{ touch w }}\nsleep 100ms\necho *"
+        ),
+        "w y z\n",
+    );
+    assert!(dir.0.join("A/z").exists() && dir.0.join("A/w").exists());
+    assert!(
+        std::fs::read_dir(dir.0.join("B"))
+            .expect("B")
+            .next()
+            .is_none()
+    );
+}

@@ -66,13 +66,17 @@ pub mod contain;
 mod io;
 mod spawn;
 mod unblock;
+mod workdir;
 
 pub use io::{
     InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, here_doc, open_file, pipe,
     raise_fd_limit, read_to_end, record_closed_std_fds,
 };
-pub use spawn::{Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program};
+pub use spawn::{
+    Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program, find_program_in,
+};
 pub use unblock::{io_thread_ready, unblock};
+pub use workdir::WorkDir;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Resolving, spawning, waiting for and killing external processes.
 
+use super::WorkDir;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
@@ -38,7 +39,8 @@ pub struct ExternalCmd {
     /// `argv[0]` is the name as written; must be non-empty.
     pub argv: Vec<OsString>,
     /// Resolved path (see [`find_program`]). A relative path is taken
-    /// relative to ash's cwd (not `cwd`), as `find_program` returns it.
+    /// relative to `cwd` (the child looks it up after entering `cwd`), as
+    /// [`find_program_in`] returns it.
     pub program: PathBuf,
     /// `None`: inherit ash's own environment unchanged; `Some`: exactly these.
     pub env: Option<Vec<(OsString, OsString)>>,
@@ -59,23 +61,43 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// [`DEFAULT_PATH`]. Only executable regular files (after following
 /// symlinks) match. The result is `cwd`-joined, so absolute whenever `cwd` is.
 pub fn find_program(name: &OsStr, path: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
+    find_with(name, path, |p| cwd.join(p)).map(|p| cwd.join(p))
+}
+
+/// [`find_program`] for a task's working directory: the result is the
+/// program as a child started in `cwd` runs it, so relative when it was
+/// found relative to `cwd` (`./x`, `bin/x`, a relative `PATH` entry), and
+/// looked up through the directory itself, not its path (see `WorkDir`).
+pub fn find_program_in(name: &OsStr, path: Option<&OsStr>, cwd: &WorkDir) -> Option<PathBuf> {
+    find_with(name, path, |p| cwd.resolve(p))
+}
+
+/// The program, relative to the directory it will run in where it was
+/// found relative to it; `resolve` makes such a path one to check from
+/// here.
+fn find_with(
+    name: &OsStr,
+    path: Option<&OsStr>,
+    resolve: impl Fn(&Path) -> PathBuf,
+) -> Option<PathBuf> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
         return None;
     }
     if bytes.contains(&b'/') {
-        let candidate = cwd.join(name);
-        return is_executable_file(&candidate).then_some(candidate);
+        let candidate = PathBuf::from(name);
+        return is_executable_file(&resolve(&candidate)).then_some(candidate);
     }
     let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     for dir in path.as_bytes().split(|&b| b == b':') {
+        // `./name`, never a bare `name`: std would search `PATH` for it.
         let dir = if dir.is_empty() {
-            cwd.to_path_buf()
+            Path::new(".")
         } else {
-            cwd.join(OsStr::from_bytes(dir))
+            Path::new(OsStr::from_bytes(dir))
         };
         let candidate = dir.join(name);
-        if is_executable_file(&candidate) {
+        if is_executable_file(&resolve(&candidate)) {
             return Some(candidate);
         }
     }
@@ -328,7 +350,12 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
                     format!("cannot change directory to {}: {e}", cwd.display()),
                 ));
             }
-            if std::fs::metadata(&cmd.program).is_err() {
+            // A relative program is relative to the child's directory.
+            let program = match &cmd.cwd {
+                Some(cwd) => cwd.join(&cmd.program),
+                None => cmd.program.clone(),
+            };
+            if std::fs::metadata(&program).is_err() {
                 SpawnError::NotFound(name)
             } else {
                 // The file exists: a missing #! interpreter.

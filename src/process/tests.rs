@@ -659,6 +659,18 @@ fn find_program_cases() {
         Some(dir.join("x"))
     );
     assert!(find_program(OsStr::new("y"), Some(OsStr::new(":")), &dir).is_none());
+    // In a task's directory (held open): what is found relative to it
+    // stays relative, for the child to look up once it is there.
+    let wd = super::WorkDir::open(dir.clone(), &dir);
+    assert_eq!(
+        find_program_in(OsStr::new("./x"), None, &wd),
+        Some(PathBuf::from("./x"))
+    );
+    assert_eq!(
+        find_program_in(OsStr::new("x"), Some(OsStr::new(":")), &wd),
+        Some(PathBuf::from("./x"))
+    );
+    assert!(find_program_in(OsStr::new("./y"), None, &wd).is_none());
     let _ = std::fs::remove_dir_all(dir);
 }
 

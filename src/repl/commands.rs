@@ -80,7 +80,11 @@ pub fn is_command(args: &[Value]) -> bool {
 
 /// Run a command of the shell; its status.
 pub async fn run(shell: Rc<Shell>, ctx: Rc<TaskCtx>, args: Vec<Value>) -> Result<i32, Error> {
-    let name = args.first().map(Value::to_text).transpose()?.unwrap_or_default();
+    let name = args
+        .first()
+        .map(Value::to_text)
+        .transpose()?
+        .unwrap_or_default();
     let words = args
         .iter()
         .skip(1)
@@ -399,7 +403,7 @@ fn step_dir(shell: &Shell, ctx: &TaskCtx, args: &[String], back: bool, out: &mut
         ));
         return 1;
     }
-    let mut here = ctx.cwd().as_ref().clone();
+    let mut here = ctx.cwd().path().to_path_buf();
     for _ in 0..steps {
         let (from, to) = if back {
             (&mut d.prev, &mut d.next)
@@ -419,11 +423,11 @@ fn step_dir(shell: &Shell, ctx: &TaskCtx, args: &[String], back: bool, out: &mut
     use std::os::unix::ffi::OsStrExt;
     let old = ctx.cwd();
     ctx.env_mut(|env| {
-        env.set(b"OLDPWD", old.as_os_str().as_bytes());
+        env.set(b"OLDPWD", old.path().as_os_str().as_bytes());
         env.set(b"PWD", here.as_os_str().as_bytes());
     });
     d.moved_to = Some(here.clone());
-    ctx.set_cwd(Rc::new(here));
+    ctx.set_cwd(Rc::new(crate::process::WorkDir::open(here.clone(), &here)));
     0
 }
 
@@ -435,7 +439,7 @@ fn dirh(shell: &Shell, ctx: &TaskCtx, out: &mut Output) -> i32 {
     for (i, dir) in d.prev.iter().enumerate() {
         out.out(format!("{:>3}) {}", n - i, dir.display()));
     }
-    out.out(format!("     {}", ctx.cwd().display()));
+    out.out(format!("     {}", ctx.cwd().path().display()));
     for (i, dir) in d.next.iter().rev().enumerate() {
         out.out(format!("{:>3}) {}", i + 1, dir.display()));
     }

@@ -433,7 +433,7 @@ impl Session {
         let left = left.unwrap_or_else(|| {
             let home = ctx.getenv(b"HOME").map(PathBuf::from);
             prompt::default_prompt(&prompt::Info {
-                cwd: &ctx.cwd(),
+                cwd: ctx.cwd().path(),
                 home: home.as_deref(),
                 status: ctx.status.get(),
                 duration,
@@ -488,7 +488,7 @@ impl Session {
         self.duration.set(start.elapsed());
         self.shell
             .state
-            .directory_changed(&before, &self.ctx().cwd());
+            .directory_changed(before.path(), self.ctx().cwd().path());
         ran
     }
 

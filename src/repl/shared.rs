@@ -67,7 +67,7 @@ impl Shared {
         snap.functions = functions;
         snap.globals = globals;
         snap.env = env;
-        snap.cwd = ctx.cwd().as_ref().clone();
+        snap.cwd = ctx.cwd().path().to_path_buf();
         snap.path = path;
         snap.home = home;
     }

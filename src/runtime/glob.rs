@@ -228,10 +228,12 @@ fn expand_sync(pattern: &[u8], cwd: &std::path::Path) -> Vec<Vec<u8>> {
     out
 }
 
-/// Expand a glob pattern relative to `cwd`.
-pub async fn expand(pattern: Value, cwd: Rc<PathBuf>) -> Result<Value, Error> {
+/// Expand a glob pattern relative to the directory `cwd`.
+pub async fn expand(pattern: Value, cwd: Rc<crate::process::WorkDir>) -> Result<Value, Error> {
     let pattern = pattern.to_bytes()?;
-    let dir = cwd.as_ref().clone();
+    // Read through the directory itself (see `process::WorkDir`); the
+    // matches are relative, so they do not show how it was reached.
+    let dir = cwd.os_path();
     let p = pattern.clone();
     let found = crate::process::unblock(move || expand_sync(&p, &dir)).await;
     if found.is_empty() {

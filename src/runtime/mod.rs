@@ -31,7 +31,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use crate::process::{InSource, OutSink};
+use crate::process::{InSource, OutSink, WorkDir};
 use crate::vm::globals::Globals;
 use crate::vm::value::Value;
 
@@ -93,7 +93,7 @@ pub struct TaskCtx {
     /// The working directory and environment are `Cell`s, taken and put
     /// back by the accessors below: one context lives in every task, and
     /// two `RefCell` borrow flags moved it up a malloc size class.
-    cwd: Cell<Option<Rc<PathBuf>>>,
+    cwd: Cell<Option<Rc<WorkDir>>>,
     env: Cell<Env>,
     pub io: RefCell<Io>,
     pub status: Cell<i32>,
@@ -120,9 +120,8 @@ impl TaskCtx {
     /// The main task's context: ash's working directory and environment,
     /// and `io`.
     pub fn main(io: Io) -> TaskCtx {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
         let cancel = Rc::new(CancelToken::default());
-        TaskCtx::with(0, Rc::new(cwd), Env::default(), io, cancel)
+        TaskCtx::with(0, Rc::new(WorkDir::at_start()), Env::default(), io, cancel)
     }
 
     /// A child task's context: copies of cwd, env and output; stdin from
@@ -146,7 +145,7 @@ impl TaskCtx {
     }
 
     /// A context with these fields (status 0, not a spawned task's).
-    pub fn with(id: u64, cwd: Rc<PathBuf>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
+    pub fn with(id: u64, cwd: Rc<WorkDir>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
         TaskCtx {
             id,
             cwd: Cell::new(Some(cwd)),
@@ -159,12 +158,13 @@ impl TaskCtx {
         }
     }
 
-    pub fn cwd(&self) -> Rc<PathBuf> {
-        cloned(&self.cwd).unwrap_or_else(|| Rc::new(PathBuf::from("/")))
+    /// The working directory (see `process::WorkDir`).
+    pub fn cwd(&self) -> Rc<WorkDir> {
+        cloned(&self.cwd).unwrap_or_else(|| Rc::new(WorkDir::by_path(PathBuf::from("/"))))
     }
 
     /// Change directory; the old one.
-    pub fn set_cwd(&self, cwd: Rc<PathBuf>) -> Option<Rc<PathBuf>> {
+    pub fn set_cwd(&self, cwd: Rc<WorkDir>) -> Option<Rc<WorkDir>> {
         self.cwd.replace(Some(cwd))
     }
 

@@ -35,25 +35,23 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
             })
         })));
     }
-    // `use` is relative to the using file's directory, `source` to the cwd.
-    let base = if source {
-        fiber.ctx.cwd().as_ref().clone()
-    } else {
-        fiber
-            .rt
-            .script_dir
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| fiber.ctx.cwd().as_ref().clone())
+    // `use` is relative to the using file's directory, `source` to the cwd
+    // (the directory itself, see `process::WorkDir`).
+    let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(&path));
+    let script_dir = fiber.rt.script_dir.borrow().clone();
+    let (full, read_at) = match script_dir {
+        Some(dir) if !source => (dir.join(rel), dir.join(rel)),
+        _ => {
+            let cwd = fiber.ctx.cwd();
+            (cwd.shown(rel), cwd.resolve(rel))
+        }
     };
-    let full = base.join(std::ffi::OsStr::from_bytes(&path));
     let key = full.to_string_lossy().into_owned();
     if !source && !rt.modules.borrow_mut().insert(key.clone()) {
         return Ok(Halt::Await(Box::pin(async { Ok(Resume::Nothing) })));
     }
     Ok(Halt::Await(Box::pin(async move {
-        let p = full.clone();
-        let read = process::unblock(move || std::fs::read(p));
+        let read = process::unblock(move || std::fs::read(read_at));
         let text = read.await.map_err(|e| {
             Rc::new(Error::io(format!(
                 "cannot read {}: {}",

@@ -26,6 +26,7 @@ pub use super::cancel::DEFAULT_GRACE;
 pub use super::sync::{Channel, Semaphore, SuspendFn};
 pub use super::task::{Task, TaskRef};
 pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+pub use crate::process::WorkDir;
 
 // Shell work.
 pub use super::capture::begin_capture;

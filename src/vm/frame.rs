@@ -22,7 +22,7 @@ use crate::runtime::shell::{Env, Io};
 pub struct Restore {
     pub io: Option<Io>,
     pub env: Option<Env>,
-    pub cwd: Option<Rc<std::path::PathBuf>>,
+    pub cwd: Option<Rc<crate::runtime::shell::WorkDir>>,
 }
 
 pub enum FrameKind {

@@ -2,10 +2,11 @@
 //! `cd` without `-P`).
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use super::{BuiltinCtx, Output, io_message};
+use crate::process::WorkDir;
 use crate::vm::error::Error;
 use crate::vm::value::Value;
 
@@ -27,13 +28,22 @@ pub(super) fn builtin_cd(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Err
             },
         }
     };
-    let path = ctx.cwd().join(std::ffi::OsStr::from_bytes(&target));
-    match std::fs::metadata(&path) {
+    let old = ctx.cwd();
+    let rel = Path::new(std::ffi::OsStr::from_bytes(&target));
+    let clean = normalize(&old.shown(rel));
+    // The new directory is looked up through the old one itself (see
+    // `process::WorkDir`), unless the way there goes up with `..`: that
+    // is logical, as in sh (`..` of a symlinked directory is where the
+    // link is), so it goes by the path.
+    let found = if rel.components().any(|c| c == Component::ParentDir) {
+        clean.clone()
+    } else {
+        old.resolve(rel)
+    };
+    match std::fs::metadata(&found) {
         Ok(m) if m.is_dir() => {
-            let clean = normalize(&path);
-            let old = ctx.cwd();
             ctx.env_mut(|env| {
-                env.set(b"OLDPWD", old.as_os_str().as_bytes());
+                env.set(b"OLDPWD", old.path().as_os_str().as_bytes());
                 env.set(b"PWD", clean.as_os_str().as_bytes());
             });
             let said = if back {
@@ -43,7 +53,7 @@ pub(super) fn builtin_cd(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Err
             } else {
                 Vec::new()
             };
-            ctx.set_cwd(Rc::new(clean));
+            ctx.set_cwd(Rc::new(WorkDir::open(clean, &found)));
             Ok(Output::out(said))
         }
         Ok(_) => Ok(Output::fail(

@@ -211,7 +211,7 @@ pub fn io_message(e: &std::io::Error) -> String {
 }
 
 fn builtin_pwd(ctx: &BuiltinCtx, _: &[Value]) -> Result<Output, Error> {
-    let mut out = ctx.cwd().as_os_str().as_bytes().to_vec();
+    let mut out = ctx.cwd().path().as_os_str().as_bytes().to_vec();
     out.push(b'\n');
     Ok(Output::out(out))
 }
@@ -283,12 +283,12 @@ fn builtin_type(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
             let _ = writeln!(out, "{name} is a function");
         } else if lookup(&name).is_some() {
             let _ = writeln!(out, "{name} is a builtin");
-        } else if let Some(p) = crate::process::find_program(
+        } else if let Some(p) = crate::process::find_program_in(
             std::ffi::OsStr::new(&name),
             ctx.getenv(b"PATH").as_deref(),
             &ctx.cwd(),
         ) {
-            let _ = writeln!(out, "{name} is {}", p.display());
+            let _ = writeln!(out, "{name} is {}", ctx.cwd().shown(&p).display());
         } else {
             let _ = writeln!(out, "ash: type: {name}: not found");
             status = 1;

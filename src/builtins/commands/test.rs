@@ -25,7 +25,7 @@ pub(super) fn builtin_test(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, E
     }
 }
 
-fn eval_test(a: &[Vec<u8>], cwd: &std::path::Path) -> Result<bool, String> {
+fn eval_test(a: &[Vec<u8>], cwd: &crate::process::WorkDir) -> Result<bool, String> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let int = |b: &[u8]| -> Result<i64, String> {
         text(b)
@@ -38,7 +38,7 @@ fn eval_test(a: &[Vec<u8>], cwd: &std::path::Path) -> Result<bool, String> {
         [bang, rest @ ..] if bang == b"!" => Ok(!eval_test(rest, cwd)?),
         [s] => Ok(!s.is_empty()),
         [op, x] => {
-            let path = cwd.join(std::ffi::OsStr::from_bytes(x));
+            let path = cwd.resolve(std::path::Path::new(std::ffi::OsStr::from_bytes(x)));
             let meta = std::fs::metadata(&path);
             Ok(match op.as_slice() {
                 b"-n" => !x.is_empty(),
@@ -106,11 +106,11 @@ mod tests {
 
     #[test]
     fn test_expressions() {
-        let cwd = std::path::Path::new("/");
+        let cwd = crate::process::WorkDir::by_path("/".into());
         let t = |a: &[&str]| {
             eval_test(
                 &a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>(),
-                cwd,
+                &cwd,
             )
         };
         assert_eq!(t(&["-d", "/"]), Ok(true));

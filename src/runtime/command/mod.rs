@@ -119,22 +119,14 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
         }
     }
     let path = fiber.ctx.getenv(b"PATH");
+    let cwd = fiber.ctx.cwd();
+    let name = std::path::Path::new(std::ffi::OsStr::from_bytes(&name));
     Ok(
-        match process::find_program(
-            std::ffi::OsStr::from_bytes(&name),
-            path.as_deref(),
-            &fiber.ctx.cwd(),
-        ) {
+        match process::find_program_in(name.as_os_str(), path.as_deref(), &cwd) {
             Some(p) => Target::External(p),
             // A path that exists but cannot run: let the spawn say why (126).
-            None if name.contains(&b'/')
-                && fiber
-                    .ctx
-                    .cwd()
-                    .join(std::ffi::OsStr::from_bytes(&name))
-                    .exists() =>
-            {
-                Target::External(fiber.ctx.cwd().join(std::ffi::OsStr::from_bytes(&name)))
+            None if name.as_os_str().as_bytes().contains(&b'/') && cwd.resolve(name).exists() => {
+                Target::External(name.to_path_buf())
             }
             None => Target::NotFound,
         },

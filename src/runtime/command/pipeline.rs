@@ -11,7 +11,7 @@ use std::rc::Rc;
 use futures_lite::future;
 
 use crate::builtins::commands::{BuiltinCmd, BuiltinCtx, Output};
-use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio};
+use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio, WorkDir};
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
 use crate::vm::error::Error;
@@ -174,7 +174,7 @@ struct Started {
     stderr: Rc<OutSink>,
     /// The task's environment and directory, for the external stages.
     env: Env,
-    cwd: Rc<PathBuf>,
+    cwd: Rc<WorkDir>,
     /// Where each stage writes (see `Writes`).
     writes: Vec<Writes>,
 }
@@ -234,11 +234,17 @@ impl Started {
             ))));
         }
         let argv: Vec<OsString> = argv.into_iter().map(OsString::from_vec).collect();
+        // A task whose directory was removed runs nothing there (what it
+        // would create could not be made, and its files are gone).
+        self.cwd
+            .check()
+            .map_err(|e| Rc::new(Error::io(e.to_string())))?;
         let cmd = ExternalCmd {
             argv,
             program,
             env: env.for_child(),
-            cwd: Some(self.cwd.as_ref().clone()),
+            // The child enters the directory itself (see `WorkDir`).
+            cwd: Some(self.cwd.os_path()),
             stdin: stdio_of_in(&io.stdin).map_err(Rc::new)?,
             stdout: io
                 .stdout

@@ -2,38 +2,40 @@
 //! a copy of the task's I/O, files opened off the loop thread.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use crate::ast::RedirOp;
-use crate::process::{self, InSource, OpenMode, OutSink};
+use crate::process::{self, InSource, OpenMode, OutSink, WorkDir};
 use crate::runtime::Io;
 use crate::vm::error::Error;
 
-fn path_of(cwd: &Path, bytes: &[u8]) -> PathBuf {
-    cwd.join(std::ffi::OsStr::from_bytes(bytes))
-}
-
-/// Apply redirections in order to a copy of `io`.
+/// Apply redirections in order to a copy of `io`. A relative target is
+/// opened in the directory `cwd` itself (see `process::WorkDir`).
 pub(super) async fn apply_redirects(
     mut io: Io,
     redirects: &[(RedirOp, Option<Vec<u8>>)],
-    cwd: &Path,
+    cwd: &WorkDir,
 ) -> Result<Io, Error> {
     for (op, target) in redirects {
-        let target = target.as_deref().unwrap_or_default();
+        let target = Path::new(std::ffi::OsStr::from_bytes(
+            target.as_deref().unwrap_or_default(),
+        ));
         let open = |mode: OpenMode| {
-            let path = path_of(cwd, target);
+            let (path, shown) = (cwd.resolve(target), cwd.shown(target));
+            let gone = cwd.check().err();
             async move {
-                process::open_file(path.clone(), mode)
-                    .await
-                    .map_err(|e| Error::io(format!("cannot open {}: {e}", path.display())))
+                process::open_file(path, mode).await.map_err(|e| {
+                    // In a removed directory, say so rather than ENOENT.
+                    let e = gone.unwrap_or(e);
+                    Error::io(format!("cannot open {}: {e}", shown.display()))
+                })
             }
         };
         match *op {
             RedirOp::Read => io.stdin = Rc::new(InSource::shared(open(OpenMode::Read).await?)),
             RedirOp::Here => {
-                let fd = process::here_doc(target)
+                let fd = process::here_doc(target.as_os_str().as_bytes())
                     .map_err(|e| Error::io(format!("here-document: {e}")))?;
                 io.stdin = Rc::new(InSource::shared(fd));
             }
