@@ -121,7 +121,11 @@ impl Args<'_> {
 
     /// An argument as bytes (`%s %b`).
     fn bytes(&mut self) -> Result<Vec<u8>, Error> {
-        Ok(self.take()?.map(Value::to_bytes).transpose()?.unwrap_or_default())
+        Ok(self
+            .take()?
+            .map(Value::to_bytes)
+            .transpose()?
+            .unwrap_or_default())
     }
 }
 

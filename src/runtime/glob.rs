@@ -268,7 +268,8 @@ pub fn glob_fn(
         )));
     };
     let pattern = pattern.to_vec();
-    let dir = ctx.cwd().as_ref().clone();
+    // Read through the directory itself (see `process::WorkDir`).
+    let dir = ctx.cwd().os_path();
     Ok(Box::pin(async move {
         let found = crate::process::unblock(move || expand_sync(&pattern, &dir)).await;
         Ok(crate::vm::fiber::Resume::Push(Value::list(

@@ -744,7 +744,7 @@ impl crate::vm::objects::Host for HostCtx<'_> {
     }
 
     fn cwd(&self) -> std::path::PathBuf {
-        self.0.cwd().as_ref().clone()
+        self.0.cwd().path().to_path_buf()
     }
 }
 
