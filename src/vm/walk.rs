@@ -376,7 +376,40 @@ fn compare_pairs(
     }
 }
 
+/// How a run of element pairs compared.
+enum Scan {
+    /// A pair differs (or a map key is missing on the right).
+    Differs(Ordering),
+    /// A pair of containers, to open; the index after it.
+    Child(usize, Value, Value),
+    /// All equal up to the end.
+    End,
+}
+
 impl Pairs<'_> {
+    /// Compare element pairs (`None`: a key missing on the right) from
+    /// index `i` on, leaves by `leaf`, until a pair of containers.
+    fn scan<'v>(
+        &mut self,
+        pairs: impl Iterator<Item = Option<(&'v Value, &'v Value)>>,
+        mut i: usize,
+    ) -> Result<Scan, Error> {
+        for pair in pairs {
+            let Some((p, q)) = pair else {
+                return Ok(Scan::Differs(Ordering::Less));
+            };
+            i += 1;
+            if container_pair(self.mode, p, q) {
+                return Ok(Scan::Child(i, p.clone(), q.clone()));
+            }
+            match (self.leaf)(p, q)? {
+                Ordering::Equal => {}
+                differs => return Ok(Scan::Differs(differs)),
+            }
+        }
+        Ok(Scan::End)
+    }
+
     /// Enter a pair of containers. `Equal`: entered, or known equal;
     /// anything else: they differ (for `==`, without looking inside).
     fn open(&mut self, a: &Value, b: &Value) -> Result<Ordering, Error> {
@@ -430,60 +463,39 @@ impl Pairs<'_> {
     }
 
     fn run(&mut self) -> Result<Ordering, Error> {
-        while let Some(top) = self.frames.last_mut() {
-            let mut child = None;
-            match top {
+        while let Some(top) = self.frames.last() {
+            // Compare the top pair's elements up to the next pair of
+            // containers, if any.
+            let scan = match top {
                 PairFrame::Lists { a, b, next } => {
-                    let (a, b) = (a.clone(), b.clone());
+                    let (a, b, start) = (a.clone(), b.clone(), *next);
                     let (x, y) = (a.borrow(), b.borrow());
-                    let mut i = *next;
-                    while let (Some(p), Some(q)) = (x.get(i), y.get(i)) {
-                        i += 1;
-                        if container_pair(self.mode, p, q) {
-                            child = Some((p.clone(), q.clone()));
-                            break;
-                        }
-                        match (self.leaf)(p, q)? {
-                            Ordering::Equal => {}
-                            differs => return Ok(differs),
-                        }
-                    }
-                    if child.is_none() {
+                    let pairs = x.iter().zip(y.iter()).skip(start).map(Some);
+                    match self.scan(pairs, start)? {
                         // All shared positions equal: the shorter is less.
-                        match x.len().cmp(&y.len()) {
-                            Ordering::Equal => {}
-                            differs => return Ok(differs),
-                        }
-                    }
-                    drop((x, y));
-                    if let Some(PairFrame::Lists { next, .. }) = self.frames.last_mut() {
-                        *next = i;
+                        Scan::End if x.len() != y.len() => Scan::Differs(x.len().cmp(&y.len())),
+                        scan => scan,
                     }
                 }
                 PairFrame::Maps { a, b, next } => {
-                    let (a, b) = (a.clone(), b.clone());
+                    let (a, b, start) = (a.clone(), b.clone(), *next);
                     let (x, y) = (a.borrow(), b.borrow());
-                    let mut i = *next;
-                    while let Some((k, p)) = x.get_index(i) {
-                        i += 1;
-                        let Some(q) = y.get(k) else {
-                            return Ok(Ordering::Less);
-                        };
-                        if container_pair(self.mode, p, q) {
-                            child = Some((p.clone(), q.clone()));
-                            break;
-                        }
-                        match (self.leaf)(p, q)? {
-                            Ordering::Equal => {}
-                            differs => return Ok(differs),
-                        }
-                    }
-                    drop((x, y));
-                    if let Some(PairFrame::Maps { next, .. }) = self.frames.last_mut() {
+                    let pairs = x.iter().skip(start).map(|(k, p)| y.get(k).map(|q| (p, q)));
+                    self.scan(pairs, start)?
+                }
+            };
+            let child = match scan {
+                Scan::Differs(o) => return Ok(o),
+                Scan::End => None,
+                Scan::Child(i, p, q) => {
+                    if let Some(PairFrame::Lists { next, .. } | PairFrame::Maps { next, .. }) =
+                        self.frames.last_mut()
+                    {
                         *next = i;
                     }
+                    Some((p, q))
                 }
-            }
+            };
             match child {
                 Some((p, q)) => match self.open(&p, &q)? {
                     Ordering::Equal => {}
