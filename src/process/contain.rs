@@ -237,6 +237,17 @@ pub fn reap_adopted() -> bool {
     if SPAWNING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
         return false;
     }
+    for pid in adopted() {
+        // Only that pid: a child still running is left alone (NOHANG).
+        if let Some(p) = Pid::from_raw(pid) {
+            let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
+        }
+    }
+    true
+}
+
+/// ash's children that it did not spawn itself: orphans it adopted.
+fn adopted() -> Vec<i32> {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let children = children_of_ash().unwrap_or_else(|| {
         // No /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): every
@@ -246,16 +257,8 @@ pub fn reap_adopted() -> bool {
             .filter_map(|pid| pid.parse().ok())
             .collect()
     });
-    for pid in children {
-        if own().contains(&pid) {
-            continue;
-        }
-        // Only that pid: a child still running is left alone (NOHANG).
-        if let Some(p) = Pid::from_raw(pid) {
-            let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
-        }
-    }
-    true
+    let own = own();
+    children.into_iter().filter(|p| !own.contains(p)).collect()
 }
 
 /// ash's children, from each of its threads' `children` file (adopted
@@ -316,15 +319,9 @@ pub fn kill_adopted() -> bool {
     }
     for _ in 0..10 {
         let me = rustix::process::getpid().as_raw_nonzero().get();
-        let children = children_of_ash().unwrap_or_else(|| {
-            numeric_dirs()
-                .filter(|pid| matches!(stat_of(pid), Some((_, ppid)) if ppid == me))
-                .filter_map(|pid| pid.parse().ok())
-                .collect()
-        });
         let mut killed = 0;
-        for pid in children {
-            if own().contains(&pid) || !is_live(&pid.to_string()) {
+        for pid in adopted() {
+            if !is_live(&pid.to_string()) {
                 continue;
             }
             let group = pgrp_of(&pid.to_string());
