@@ -106,6 +106,7 @@
 mod collections;
 mod json;
 mod numbers;
+mod offload;
 mod paths;
 mod regex;
 mod text;
@@ -121,7 +122,12 @@ use crate::vm::walk::{Form, OnCycle};
 
 macro_rules! natives {
     ($($name:literal => $func:path,)*) => {
-        &[$(NativeFn { name: $name, call: $func, linear: !is_constant_time($name) },)*]
+        &[$(NativeFn {
+            name: $name,
+            call: $func,
+            linear: !is_constant_time($name),
+            off_loop: offload::preparer($name),
+        },)*]
     };
 }
 

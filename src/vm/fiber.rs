@@ -573,6 +573,17 @@ impl Fiber {
                             return Ok(Some(Halt::Await(pending)));
                         }
                         other => {
+                            // A large input: the work is waited for, off the loop.
+                            if let Value::Native(n) = &other
+                                && let Some(prepare) = n.off_loop
+                                && let Some(work) = prepare(&args)
+                            {
+                                *budget = budget.saturating_sub(budget::NATIVE);
+                                return Ok(Some(Halt::Await(cancellable(
+                                    self.ctx.cancel.clone(),
+                                    async move { work.await.map(Resume::Push).map_err(Rc::new) },
+                                ))));
+                            }
                             *budget = budget.saturating_sub(budget::native_cost(&other, &args));
                             self.call_value(other, args)?
                         }

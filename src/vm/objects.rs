@@ -67,6 +67,18 @@ pub trait Host {
     fn cwd(&self) -> std::path::PathBuf;
 }
 
+/// The work of a built-in function over a large input (section 10:
+/// JSON, sorting, joining and splitting): a future the calling task waits
+/// on, which does its heavy part on a worker thread, or a little at a time
+/// between which the loop runs other tasks (see
+/// `builtins::functions::offload`).
+pub type OffLoop = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, Error>>>>;
+
+/// Whether a call with these arguments is worth the way off the loop; if
+/// so, its future. (Checking the arguments is left to the function
+/// itself, called in place when this says no.)
+pub type OffLoopPrep = fn(&[Value]) -> Option<OffLoop>;
+
 /// A built-in function of expression mode (`len`, `split`, ...).
 pub struct NativeFn {
     pub name: &'static str,
@@ -75,6 +87,8 @@ pub struct NativeFn {
     /// `to_json`), so a call is charged to the slice by that size
     /// (`vm::budget::native_cost`); `len`, `push`, `get` are not.
     pub linear: bool,
+    /// Above a size of input, the work runs off the loop thread.
+    pub off_loop: Option<OffLoopPrep>,
 }
 
 /// A coroutine: a function and its arguments, not started until awaited,

@@ -112,13 +112,40 @@ pub(super) fn push(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     Ok(Value::Null)
 }
 
+/// What `sorted` can order among themselves: numbers, durations, strings,
+/// lists. A mix, or a value of no order at all, is the error of comparing
+/// it with the first item (the same error whatever the list's length, and
+/// so whether it is sorted in place or off the loop).
+pub(super) fn check_sortable(items: &[Value]) -> Result<(), Error> {
+    let kind = |v: &Value| match v {
+        Value::Int(_) | Value::Float(_) => Some(0),
+        Value::Duration(_) => Some(1),
+        Value::Str(_) => Some(2),
+        Value::List(_) => Some(3),
+        _ => None,
+    };
+    // One item needs no comparing (as in Python: `sorted([{}])` is fine).
+    let [first, _, ..] = items else {
+        return Ok(());
+    };
+    for v in items {
+        if kind(v).is_none() || kind(v) != kind(first) {
+            // In the order the merge sort compares a later item with an
+            // earlier one.
+            compare("sorted", v, first)?;
+            // Comparable after all: no error to give.
+        }
+    }
+    Ok(())
+}
+
 /// A stable merge sort with a comparison that may fail. (`slice::sort_by`
 /// may panic when the comparison is not a total order, and ours gives up on
 /// incomparable values.)
-fn merge_sort(
-    mut items: Vec<Value>,
-    cmp: &mut impl FnMut(&Value, &Value) -> Result<std::cmp::Ordering, Error>,
-) -> Result<Vec<Value>, Error> {
+fn merge_sort<T>(
+    mut items: Vec<T>,
+    cmp: &mut impl FnMut(&T, &T) -> Result<std::cmp::Ordering, Error>,
+) -> Result<Vec<T>, Error> {
     if items.len() <= 1 {
         return Ok(items);
     }
@@ -286,7 +313,11 @@ pub(super) fn sort_keyed(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         Value::Null => items.clone(),
         other => want_list("sorted", other)?.borrow().clone(),
     };
+    if keys.len() != items.len() {
+        return Err(Error::value("_sort(): one key per item is needed"));
+    }
     let reverse = args[2].truthy();
+    check_sortable(&keys)?;
     let order: Vec<Value> = (0..items.len() as i64).map(Value::Int).collect();
     let order = merge_sort(order, &mut |a, b| {
         let (Value::Int(a), Value::Int(b)) = (a, b) else {

@@ -13,17 +13,21 @@ use crate::vm::value::{Value, format_float};
 
 /// How deeply lists and maps may nest in `to_json` (serde_json's parser has
 /// the same limit for `from_json`).
-const MAX_DEPTH: usize = 128;
+pub(super) const MAX_DEPTH: usize = 128;
 
 pub(super) fn from_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("from_json", args, 1, 1)?;
-    let text = want_str("from_json", "a string", &args[0])?;
+    parse(want_str("from_json", "a string", &args[0])?)
+}
+
+/// JSON text to a value (made fresh: it may be made on a worker thread).
+pub(super) fn parse(text: &[u8]) -> Result<Value, Error> {
     let json: Json =
         serde_json::from_slice(text).map_err(|e| Error::value(format!("from_json(): {e}")))?;
     Ok(from_json_value(json))
 }
 
-fn from_json_value(json: Json) -> Value {
+pub(super) fn from_json_value(json: Json) -> Value {
     match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(b),
@@ -65,7 +69,12 @@ pub(super) fn to_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
 /// JSON text, compact or indented by 2 as serde_json writes it, but with
 /// floats as ash prints them (`1e+16`, `0.1`), so `echo` and `to_json`
 /// agree.
-fn write_json(v: &Json, pretty: bool, indent: usize, out: &mut String) -> Result<(), Error> {
+pub(super) fn write_json(
+    v: &Json,
+    pretty: bool,
+    indent: usize,
+    out: &mut String,
+) -> Result<(), Error> {
     let newline = |out: &mut String, n: usize| {
         if pretty {
             out.push('\n');
@@ -121,7 +130,7 @@ fn number(f: f64) -> Result<Json, Error> {
         .ok_or_else(|| Error::value(format!("to_json(): cannot encode {}", format_float(f))))
 }
 
-fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
+pub(super) fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
     let nested = || {
         if depth >= MAX_DEPTH {
             Err(Error::value("to_json(): nesting too deep"))

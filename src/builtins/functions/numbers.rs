@@ -161,7 +161,7 @@ fn round_float(f: f64, n: i64) -> f64 {
 }
 
 /// Compares ints and floats exactly.
-fn cmp_int_float(i: i64, f: f64) -> Ordering {
+pub(super) fn cmp_int_float(i: i64, f: f64) -> Ordering {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if f.is_nan() {
         return Ordering::Less; // NaN sorts after every number.
@@ -180,7 +180,7 @@ fn cmp_int_float(i: i64, f: f64) -> Ordering {
 }
 
 /// Floats in a total order: NaN after everything, equal to itself.
-fn cmp_floats(a: f64, b: f64) -> Ordering {
+pub(super) fn cmp_floats(a: f64, b: f64) -> Ordering {
     match a.partial_cmp(&b) {
         Some(o) => o,
         None => a.is_nan().cmp(&b.is_nan()),

@@ -45,14 +45,20 @@ pub(super) fn join(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         other => return Err(wrong_type("join", "a list", other)),
     };
     let sep = want_str("join", "a string as the separator", &args[1])?;
+    Ok(Value::from(join_bytes(&list.borrow(), sep)?))
+}
+
+/// `items` as `join` puts them together (reading them only: it may run on
+/// a worker thread).
+pub(super) fn join_bytes(items: &[Value], sep: &[u8]) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    for (i, v) in list.borrow().iter().enumerate() {
+    for (i, v) in items.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(sep);
         }
         stringify("join", v, &mut out)?;
     }
-    Ok(Value::from(out))
+    Ok(out)
 }
 
 pub(super) fn starts_with(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {

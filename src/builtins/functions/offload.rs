@@ -1,0 +1,452 @@
+//! Built-in functions whose work over a large input must not hold the loop
+//! (section 10): `from_json`, `to_json`, `sorted` (its native part,
+//! `_sort`), `join`, `split`, `lines`.
+//!
+//! Below the thresholds they run in place. Above, the call becomes a wait
+//! of the calling task: timers, other tasks and signals go on meanwhile,
+//! and a signal or a `timeout` ends the wait at once. Values are `Rc`s that
+//! belong to the loop thread (ash has no `unsafe` code to send them
+//! elsewhere), so each function splits its work:
+//! - the monolithic CPU-heavy part runs on a worker thread over plain data
+//!   (parsing and printing JSON text, sorting keys);
+//! - what reads or makes values runs on the loop a little at a time,
+//!   charged to the task's slice (`vm::budget`) and yielding when the slice
+//!   is over (turning JSON into values and values into JSON, reading sort
+//!   keys, joining, splitting).
+//!
+//! A function whose steps span several slices reads its input across them:
+//! `to_json` and `join` of a list that another task changes meanwhile may
+//! see part of the change (`sorted` and `join` copy the list's items
+//! first; strings never change).
+
+use std::cmp::Ordering;
+use std::rc::Rc;
+
+use bstr::ByteSlice;
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use super::Value;
+use super::collections::check_sortable;
+use super::numbers::{cmp_floats, cmp_int_float};
+use super::{json, stringify};
+use crate::vm::budget;
+use crate::vm::error::Error;
+use crate::vm::objects::{OffLoop, OffLoopPrep};
+
+/// Lists with at least this many items go off the loop...
+pub const ITEMS: usize = 20_000;
+/// ...and strings (or all the strings of a list) of at least this many
+/// bytes. Either is about a millisecond of work.
+pub const BYTES: usize = 256 * 1024;
+
+/// The functions that have an off-loop path, and their preparers.
+const PREPARERS: &[(&str, OffLoopPrep)] = &[
+    ("_sort", sorted),
+    ("from_json", from_json),
+    ("join", join),
+    ("lines", lines),
+    ("split", split),
+    ("to_json", to_json),
+];
+
+/// The preparer of function `name` (for the table of functions).
+pub const fn preparer(name: &str) -> Option<OffLoopPrep> {
+    let mut i = 0;
+    while i < PREPARERS.len() {
+        if super::same(PREPARERS[i].0.as_bytes(), name.as_bytes()) {
+            return Some(PREPARERS[i].1);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Units of the slice's budget (about a VM loop iteration each) for a
+/// node of JSON made or read (allocations, a map insert: about 0.5 µs in a
+/// release build)...
+const NODE: u32 = 10;
+/// ...and for an item read or placed by `sorted`.
+const ITEM: u32 = 2;
+
+/// One step of work done on the loop: charged to the slice, and a yield
+/// to the loop when the slice is over.
+async fn step(units: u32) {
+    budget::charge(units);
+    if budget::over() {
+        futures_lite::future::yield_now().await;
+    }
+}
+
+fn from_json(args: &[Value]) -> Option<OffLoop> {
+    let [Value::Str(s)] = args else {
+        return None;
+    };
+    if s.len() < BYTES {
+        return None;
+    }
+    let text = s.to_vec();
+    Some(Box::pin(async move {
+        let parsed: Result<Json, String> = crate::process::unblock(move || {
+            serde_json::from_slice(&text).map_err(|e| format!("from_json(): {e}"))
+        })
+        .await;
+        build(parsed.map_err(Error::value)?).await
+    }))
+}
+
+/// A JSON container being turned into a value.
+enum Building {
+    List(Vec<Value>, std::vec::IntoIter<Json>),
+    Map(
+        IndexMap<Rc<[u8]>, Value>,
+        serde_json::map::IntoIter,
+        Rc<[u8]>,
+    ),
+}
+
+/// The value of a JSON document, made a node per step (what `from_json`
+/// makes in place, without recursion).
+async fn build(root: Json) -> Result<Value, Error> {
+    let mut stack: Vec<Building> = Vec::new();
+    let mut todo = Some(root);
+    let mut made: Option<Value> = None;
+    loop {
+        step(NODE).await;
+        match todo.take() {
+            Some(Json::Array(items)) => {
+                stack.push(Building::List(
+                    Vec::with_capacity(items.len()),
+                    items.into_iter(),
+                ));
+            }
+            Some(Json::Object(entries)) => stack.push(Building::Map(
+                IndexMap::with_capacity(entries.len()),
+                entries.into_iter(),
+                Rc::from(&b""[..]),
+            )),
+            Some(scalar) => made = Some(json::from_json_value(scalar)),
+            None => {}
+        }
+        if let Some(v) = made.take() {
+            match stack.last_mut() {
+                None => return Ok(v),
+                Some(Building::List(out, _)) => out.push(v),
+                Some(Building::Map(out, _, key)) => {
+                    out.insert(std::mem::replace(key, Rc::from(&b""[..])), v);
+                }
+            }
+        }
+        let finished = match stack.last_mut() {
+            Some(Building::List(_, items)) => match items.next() {
+                Some(item) => {
+                    todo = Some(item);
+                    false
+                }
+                None => true,
+            },
+            Some(Building::Map(_, entries, key)) => match entries.next() {
+                Some((k, item)) => {
+                    *key = Rc::from(k.into_bytes());
+                    todo = Some(item);
+                    false
+                }
+                None => true,
+            },
+            None => false,
+        };
+        if finished {
+            made = match stack.pop() {
+                Some(Building::List(out, _)) => Some(Value::list(out)),
+                Some(Building::Map(out, _, _)) => Some(Value::map(out)),
+                None => None,
+            };
+        }
+    }
+}
+
+fn to_json(args: &[Value]) -> Option<OffLoop> {
+    let pretty = match args {
+        [_] => false,
+        [_, Value::Bool(b)] => *b,
+        _ => return None,
+    };
+    if size_at_least(&args[0], ITEMS) < ITEMS {
+        return None;
+    }
+    let value = args[0].clone();
+    Some(Box::pin(async move {
+        let doc = encode(&value).await?;
+        let text: Result<String, Error> = crate::process::unblock(move || {
+            let mut text = String::new();
+            json::write_json(&doc, pretty, 0, &mut text).map(|()| text)
+        })
+        .await;
+        Ok(Value::from(text?))
+    }))
+}
+
+/// How many values `v` holds, counted up to `enough` (and no further).
+fn size_at_least(v: &Value, enough: usize) -> usize {
+    let mut n = 0;
+    let mut todo = vec![v.clone()];
+    while let Some(v) = todo.pop() {
+        n += 1;
+        if n >= enough {
+            break;
+        }
+        match v {
+            Value::List(l) => todo.extend(l.borrow().iter().take(enough - n).cloned()),
+            Value::Map(m) => todo.extend(m.borrow().values().take(enough - n).cloned()),
+            _ => {}
+        }
+    }
+    n
+}
+
+/// A list or map being turned into JSON: its next index, and the output.
+enum Encoding {
+    List(crate::vm::value::List, usize, Vec<Json>),
+    Map(
+        crate::vm::value::Map,
+        usize,
+        serde_json::Map<String, Json>,
+        String,
+    ),
+}
+
+/// The JSON document of `value`, a node per step (what `to_json` does in
+/// place, without recursion): the lists and maps are read an item at a
+/// time, so a change made meanwhile by another task may be seen.
+async fn encode(value: &Value) -> Result<Json, Error> {
+    let mut stack: Vec<Encoding> = Vec::new();
+    let mut todo = Some(value.clone());
+    let mut made: Option<Json> = None;
+    loop {
+        step(NODE).await;
+        match todo.take() {
+            Some(v @ (Value::List(_) | Value::Map(_))) => {
+                if stack.len() >= json::MAX_DEPTH {
+                    return Err(Error::value("to_json(): nesting too deep"));
+                }
+                stack.push(match v {
+                    Value::List(l) => Encoding::List(l, 0, Vec::new()),
+                    Value::Map(m) => Encoding::Map(m, 0, serde_json::Map::new(), String::new()),
+                    _ => return Err(Error::value("to_json(): internal error")),
+                });
+            }
+            Some(scalar) => made = Some(json::to_json_value(&scalar, 0)?),
+            None => {}
+        }
+        if let Some(j) = made.take() {
+            match stack.last_mut() {
+                None => return Ok(j),
+                Some(Encoding::List(_, _, out)) => out.push(j),
+                Some(Encoding::Map(_, _, out, key)) => {
+                    out.insert(std::mem::take(key), j);
+                }
+            }
+        }
+        let finished = match stack.last_mut() {
+            Some(Encoding::List(l, i, _)) => match l.get(*i) {
+                Some(item) => {
+                    *i += 1;
+                    todo = Some(item);
+                    false
+                }
+                None => true,
+            },
+            Some(Encoding::Map(m, i, _, key)) => {
+                let entry = m
+                    .borrow()
+                    .get_index(*i)
+                    .map(|(k, v)| (k.clone(), v.clone()));
+                match entry {
+                    Some((k, item)) => {
+                        *i += 1;
+                        *key = String::from_utf8(k.to_vec())
+                            .map_err(|_| Error::value("to_json(): a map key is not valid UTF-8"))?;
+                        todo = Some(item);
+                        false
+                    }
+                    None => true,
+                }
+            }
+            None => false,
+        };
+        if finished {
+            made = match stack.pop() {
+                Some(Encoding::List(_, _, out)) => Some(Json::Array(out)),
+                Some(Encoding::Map(_, _, out, _)) => Some(Json::Object(out)),
+                None => None,
+            };
+        }
+    }
+}
+
+/// A sort key that can go to a worker thread: a number, a duration, or a
+/// string's place in one buffer of all their bytes.
+#[derive(Clone, Copy)]
+enum Key {
+    Int(i64),
+    Float(f64),
+    Duration(f64),
+    Str(usize, usize),
+}
+
+/// `_sort(xs, keys, reverse)`, the native part of the prelude's `sorted`.
+fn sorted(args: &[Value]) -> Option<OffLoop> {
+    let [Value::List(l), keys, reverse] = args else {
+        return None;
+    };
+    if l.len() < ITEMS {
+        return None;
+    }
+    let mut items = l.borrow().clone();
+    let keys = match keys {
+        Value::Null => None,
+        Value::List(k) if k.len() == items.len() => Some(k.borrow().clone()),
+        _ => return None,
+    };
+    // Lists compare item by item through their cells: those stay in place.
+    if keys
+        .as_ref()
+        .unwrap_or(&items)
+        .iter()
+        .any(|v| matches!(v, Value::List(_)))
+    {
+        return None;
+    }
+    let reverse = reverse.truthy();
+    Some(Box::pin(async move {
+        // The keys as plain data, read on the loop a slice at a time.
+        let of = keys.as_ref().unwrap_or(&items);
+        let mut plain = Vec::with_capacity(of.len());
+        let mut bytes = Vec::new();
+        let mut first_kind = None;
+        for v in of {
+            step(ITEM).await;
+            let (key, kind) = match v {
+                Value::Int(n) => (Key::Int(*n), 0),
+                Value::Float(f) => (Key::Float(*f), 0),
+                Value::Duration(d) => (Key::Duration(*d), 1),
+                Value::Str(s) => {
+                    bytes.extend_from_slice(s);
+                    (Key::Str(bytes.len() - s.len(), bytes.len()), 2)
+                }
+                _ => (Key::Int(0), 3),
+            };
+            if kind == 3 || first_kind.is_some_and(|k| k != kind) {
+                // A mix, or a value of no order: the error in place gives.
+                check_sortable(of)?;
+            }
+            first_kind.get_or_insert(kind);
+            plain.push(key);
+        }
+        drop(keys);
+        // The order, on a worker thread: a stable sort of the indices
+        // (stable in reverse too, as Python's `reverse=True`).
+        let order = crate::process::unblock(move || {
+            let mut order: Vec<usize> = (0..plain.len()).collect();
+            order.sort_by(|&a, &b| {
+                let o = cmp_keys(&plain[a], &plain[b], &bytes);
+                if reverse { o.reverse() } else { o }
+            });
+            order
+        })
+        .await;
+        let mut out = Vec::with_capacity(order.len());
+        for i in order {
+            step(ITEM).await;
+            out.push(std::mem::take(&mut items[i]));
+        }
+        Ok(Value::list(out))
+    }))
+}
+
+/// `compare`'s order, for keys of one kind (checked before).
+fn cmp_keys(a: &Key, b: &Key, bytes: &[u8]) -> Ordering {
+    match (*a, *b) {
+        (Key::Int(x), Key::Int(y)) => x.cmp(&y),
+        (Key::Float(x), Key::Float(y)) | (Key::Duration(x), Key::Duration(y)) => cmp_floats(x, y),
+        (Key::Int(x), Key::Float(y)) => cmp_int_float(x, y),
+        (Key::Float(x), Key::Int(y)) => cmp_int_float(y, x).reverse(),
+        (Key::Str(a0, a1), Key::Str(b0, b1)) => bytes[a0..a1].cmp(&bytes[b0..b1]),
+        _ => Ordering::Equal,
+    }
+}
+
+fn join(args: &[Value]) -> Option<OffLoop> {
+    let [Value::List(l), Value::Str(sep)] = args else {
+        return None;
+    };
+    let items = l.borrow().clone();
+    let bytes: usize = items
+        .iter()
+        .map(|v| match v {
+            Value::Str(s) => s.len(),
+            _ => 8,
+        })
+        .sum();
+    if items.len() < ITEMS && bytes < BYTES {
+        return None;
+    }
+    let sep = sep.clone();
+    Some(Box::pin(async move {
+        let mut out = Vec::with_capacity(bytes + sep.len() * items.len());
+        for (i, v) in items.iter().enumerate() {
+            step(ITEM + budget::for_copy(sep.len() + 64)).await;
+            if i > 0 {
+                out.extend_from_slice(&sep);
+            }
+            stringify("join", v, &mut out, 0)?;
+        }
+        Ok(Value::from(out))
+    }))
+}
+
+fn split(args: &[Value]) -> Option<OffLoop> {
+    let (text, sep, limit) = match args {
+        [Value::Str(s)] => (s, None, -1),
+        [Value::Str(s), Value::Str(sep)] if !sep.is_empty() => (s, Some(sep.clone()), -1),
+        [Value::Str(s), Value::Str(sep), Value::Int(n)] if !sep.is_empty() => {
+            (s, Some(sep.clone()), *n)
+        }
+        _ => return None,
+    };
+    if text.len() < BYTES {
+        return None;
+    }
+    let text = text.clone();
+    Some(Box::pin(async move {
+        let pieces: Box<dyn Iterator<Item = &[u8]>> = match (&sep, usize::try_from(limit)) {
+            (None, _) => Box::new(text.fields()),
+            (Some(sep), Ok(n)) => Box::new(text.splitn_str(n.saturating_add(1), &sep[..])),
+            (Some(sep), Err(_)) => Box::new(text.split_str(&sep[..])),
+        };
+        made_of(pieces).await
+    }))
+}
+
+fn lines(args: &[Value]) -> Option<OffLoop> {
+    let [Value::Str(text)] = args else {
+        return None;
+    };
+    if text.len() < BYTES {
+        return None;
+    }
+    let text = text.clone();
+    Some(Box::pin(
+        async move { made_of(Box::new(text.lines())).await },
+    ))
+}
+
+/// The list of the pieces of a string, a piece per step.
+async fn made_of(pieces: Box<dyn Iterator<Item = &[u8]> + '_>) -> Result<Value, Error> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        step(ITEM + budget::for_copy(piece.len())).await;
+        out.push(Value::str(piece));
+    }
+    Ok(Value::list(out))
+}
