@@ -116,7 +116,7 @@ mod time;
 mod tests;
 
 use crate::vm::error::Error;
-use crate::vm::objects::{Host, NativeFn};
+use crate::vm::objects::{Host, NativeFn, Work};
 use crate::vm::value::{Value, type_error};
 use crate::vm::walk::{Form, OnCycle};
 
@@ -125,7 +125,7 @@ macro_rules! natives {
         &[$(NativeFn {
             name: $name,
             call: $func,
-            linear: !is_constant_time($name),
+            work: work_of($name),
             off_loop: offload::preparer($name),
         },)*]
     };
@@ -152,15 +152,19 @@ const CONSTANT_TIME: &[&str] = &[
     "type",
 ];
 
-const fn is_constant_time(name: &str) -> bool {
+/// How the work of function `name` grows (see `Work`).
+const fn work_of(name: &str) -> Work {
+    if same(name.as_bytes(), b"_sort") {
+        return Work::Sort;
+    }
     let mut i = 0;
     while i < CONSTANT_TIME.len() {
         if same(CONSTANT_TIME[i].as_bytes(), name.as_bytes()) {
-            return true;
+            return Work::Constant;
         }
         i += 1;
     }
-    false
+    Work::Linear
 }
 
 const fn same(a: &[u8], b: &[u8]) -> bool {

@@ -24,6 +24,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use crate::vm::objects::Work;
 use crate::vm::value::Value;
 
 /// How long a task runs before it yields to the loop (plus at most one
@@ -32,6 +33,8 @@ pub const SLICE: Duration = Duration::from_millis(1);
 /// Units between two looks at the clock (about 50-100 µs of VM loop
 /// iterations in a release build, 1-2 ms in a debug build).
 pub const CHUNK: u32 = 1_000;
+/// The units before a slice's clock starts.
+pub const FIRST_CHUNK: u32 = CHUNK / 4;
 /// A command: a builtin (with its output written), a function called in
 /// command form, or a pipeline or redirection started (about 2-20 µs).
 pub const COMMAND: u32 = 200;
@@ -48,10 +51,12 @@ thread_local! {
     static SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// A task's turn begins.
+/// A task's turn begins. Its clock starts when a first, short chunk runs
+/// out: a task that halts sooner never reads it, and a costly first step
+/// does not go untimed for long.
 #[inline]
 pub fn begin_slice() {
-    LEFT.set(CHUNK);
+    LEFT.set(FIRST_CHUNK);
     SINCE.set(None);
 }
 
@@ -106,12 +111,12 @@ fn chunk_ended() -> bool {
 /// The cost of calling `callee` (a built-in function) with `args`: a
 /// unit, plus, for one whose work grows with its input, a unit per list
 /// element or map entry and per 16 bytes of a string (about what each
-/// costs in `sorted`, `join` or `split`).
+/// costs in `join` or `split`), times log2 of the size for a sort.
 pub fn native_cost(callee: &Value, args: &[Value]) -> u32 {
     let Value::Native(f) = callee else {
         return NATIVE;
     };
-    if !f.linear {
+    if f.work == Work::Constant {
         return NATIVE;
     }
     let size: usize = args
@@ -123,6 +128,10 @@ pub fn native_cost(callee: &Value, args: &[Value]) -> u32 {
             _ => 0,
         })
         .sum();
+    let size = match f.work {
+        Work::Sort => size.saturating_mul(size.max(2).ilog2() as usize),
+        _ => size,
+    };
     NATIVE.saturating_add(u32::try_from(size).unwrap_or(u32::MAX))
 }
 

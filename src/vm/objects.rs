@@ -79,14 +79,24 @@ pub type OffLoop = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Val
 /// itself, called in place when this says no.)
 pub type OffLoopPrep = fn(&[Value]) -> Option<OffLoop>;
 
+/// How the work of a built-in function grows with its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// `len`, `push`, `get`: the same whatever the size.
+    Constant,
+    /// `split`, `join`, `to_json`: with the size.
+    Linear,
+    /// Sorting: n log n comparisons.
+    Sort,
+}
+
 /// A built-in function of expression mode (`len`, `split`, ...).
 pub struct NativeFn {
     pub name: &'static str,
     pub call: fn(&dyn Host, &[Value]) -> Result<Value, Error>,
-    /// Its work grows with the size of its arguments (`sorted`, `split`,
-    /// `to_json`), so a call is charged to the slice by that size
-    /// (`vm::budget::native_cost`); `len`, `push`, `get` are not.
-    pub linear: bool,
+    /// How its work grows with the size of its arguments: a call is
+    /// charged to the slice by it (`vm::budget::native_cost`).
+    pub work: Work,
     /// Above a size of input, the work runs off the loop thread.
     pub off_loop: Option<OffLoopPrep>,
 }
