@@ -399,7 +399,7 @@ fn join(args: &[Value]) -> Option<OffLoop> {
             if i > 0 {
                 out.extend_from_slice(&sep);
             }
-            stringify("join", v, &mut out, 0)?;
+            stringify("join", v, &mut out)?;
         }
         Ok(Value::from(out))
     }))
