@@ -341,26 +341,27 @@ impl Compiler<'_> {
         }
     }
 
-    /// `read NAME`: the line is stored into the variable.
+    /// `read NAME`: the line is stored into the variable, the empty line
+    /// at end of input too (as bash); then, under errexit, a failure raises.
     fn read_line(&mut self, var: &str, target: ReadTarget, check: bool, span: Span) -> CResult {
-        self.emit(Op::ReadLine { check }, span);
-        let failed = self.emit(
-            Op::JumpIfStatus {
-                nonzero: true,
-                target: 0,
-            },
-            span,
-        );
+        self.emit(Op::ReadLine, span);
         match target {
             ReadTarget::Global(g) => {
                 self.emit(Op::DefineGlobal(g), span);
             }
             ReadTarget::Existing => self.store_var(var, span),
         }
-        let done = self.emit(Op::Jump(0), span);
-        self.patch(failed);
-        self.emit(Op::Pop, span);
-        self.patch(done);
+        if check {
+            let read = self.emit(
+                Op::JumpIfStatus {
+                    nonzero: false,
+                    target: 0,
+                },
+                span,
+            );
+            self.emit(Op::ReadFailed, span);
+            self.patch(read);
+        }
         Ok(())
     }
 

@@ -146,11 +146,13 @@ pub enum Op {
     /// `[e] -> [e bool]`: whether e is caught by a plain `catch`
     /// (every kind but `CancelledError`).
     IsCatchable,
-    /// `[] -> [line]` and `$status` 0, or `[] -> [null]` and status 1 at
-    /// end of input: the `read NAME` builtin (the compiler stores the line).
-    ReadLine {
-        check: bool,
-    },
+    /// `[] -> [line]` and `$status` 0, or `[] -> [""]` and status 1 at
+    /// end of input: the `read NAME` builtin (the compiler stores the
+    /// line, the empty one too, as bash).
+    ReadLine,
+    /// `[] -> !`: the `CommandError` of a `read` at end of input (after
+    /// the compiler stored the empty line).
+    ReadFailed,
     /// `[v] -> !`: raise (a string becomes an `Error`).
     Throw,
 
@@ -322,7 +324,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             | Op::LoadStatus
             | Op::Home
             | Op::Closure(_)
-            | Op::ReadLine { .. } => (0, 1),
+            | Op::ReadLine => (0, 1),
             Op::Pop
             | Op::StoreLocal(_)
             | Op::StoreCell(_)
@@ -375,7 +377,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
                 reachable = false;
                 (0, 0)
             }
-            Op::Return | Op::Throw => {
+            Op::Return | Op::Throw | Op::ReadFailed => {
                 reachable = false;
                 (1, 0)
             }

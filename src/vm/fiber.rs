@@ -655,7 +655,8 @@ impl Fiber {
                     self.raise(e);
                     return Ok(None);
                 }
-                Op::ReadLine { check } => shell!(self.op_read_line(check)),
+                Op::ReadLine => shell!(self.op_read_line()),
+                Op::ReadFailed => shell!(Err(command_error("read", 1))),
                 Op::Export => shell!(self.op_export()),
                 Op::Use { source } => shell!(self.op_use(source)),
                 Op::Await => shell!(self.op_await()),

@@ -13,7 +13,7 @@
 use std::rc::Rc;
 
 use super::chunk::Proto;
-use super::error::{Error, ErrorKind, command_error};
+use super::error::{Error, ErrorKind};
 use super::fiber::Fiber;
 use super::frame::FrameKind;
 use super::halt::{Halt, Resume, cancellable};
@@ -71,8 +71,9 @@ impl Fiber {
         Ok(None)
     }
 
-    /// `ReadLine`: `read NAME`, one line of the task's stdin.
-    pub(super) fn op_read_line(&mut self, check: bool) -> Step {
+    /// `ReadLine`: `read NAME`, one line of the task's stdin; at end of
+    /// input the empty string and status 1 (bash empties the variable).
+    pub(super) fn op_read_line(&mut self) -> Step {
         let stdin = self.ctx.io.borrow().stdin.clone();
         let ctx = self.ctx.clone();
         Ok(Some(Halt::Await(cancellable(
@@ -83,13 +84,9 @@ impl Fiber {
                         ctx.status.set(0);
                         Ok(Resume::Push(Value::from(line)))
                     }
-                    Ok(None) if check => {
-                        ctx.status.set(1);
-                        Err(Rc::new(command_error("read", 1)))
-                    }
                     Ok(None) => {
                         ctx.status.set(1);
-                        Ok(Resume::Push(Value::Null))
+                        Ok(Resume::Push(Value::str("")))
                     }
                     Err(e) => Err(Rc::new(Error::io(format!("read: {e}")))),
                 }
