@@ -106,6 +106,14 @@ pub enum StmtKind {
     Source {
         path: Word,
     },
+    /// `unset m.k xs[i] m["k"] NAME`: at least one argument is a place
+    /// (a `Field` or `Index` of a variable), whose key or item is removed;
+    /// `names` are unset as the `unset` command does. Without a place,
+    /// `unset NAME...` is an ordinary command.
+    Unset {
+        places: Vec<Expr>,
+        names: Vec<Ident>,
+    },
     /// A command line: pipelines joined by `&&` / `||`, maybe with `&`.
     Command(AndOr),
     /// `{ statements }` as a statement: a group with its own scope. Piped

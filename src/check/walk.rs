@@ -639,6 +639,13 @@ impl<'a> Walker<'a> {
                 // (Unless the script defines a function of that name.)
                 (is_exit(a) && !self.top_names.contains("exit")).then_some("exit")
             }
+            StmtKind::Unset { places, names: _ } => {
+                // The names are the `unset` command's words: text, not reads.
+                for place in places {
+                    self.expr(place);
+                }
+                None
+            }
             StmtKind::Expr(e) => {
                 let shape = self.expr(e);
                 let spawned = match &e.kind {

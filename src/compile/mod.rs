@@ -194,6 +194,7 @@ fn unset_names(block: &Block, out: &mut Vec<String>) {
                 }
             }
             Group(body) => unset_names(body, out),
+            Unset { names, .. } => out.extend(names.iter().map(|n| n.name.clone())),
             If {
                 branches,
                 otherwise,

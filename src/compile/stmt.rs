@@ -1,6 +1,6 @@
 //! Statements: declarations, control flow, `try`, loops.
 
-use crate::ast::{BinaryOp, Block, Cond, ExprKind, FnDef, Pattern, Span, Stmt, StmtKind};
+use crate::ast::{BinaryOp, Block, Cond, Expr, ExprKind, FnDef, Pattern, Span, Stmt, StmtKind};
 use crate::vm::chunk::Op;
 use crate::vm::error::ErrorKind;
 
@@ -128,12 +128,63 @@ impl Compiler<'_> {
                 self.emit(Op::Use { source: true }, span);
             }
             StmtKind::Command(andor) => self.andor(andor, false)?,
+            StmtKind::Unset { places, names } => self.unset(places, names, span)?,
             StmtKind::Expr(e) => {
                 self.expr(e)?;
                 self.emit(Op::Pop, span);
             }
         }
         Ok(())
+    }
+
+    /// `unset m.k xs[i] NAME`: each place's key or item removed, in order;
+    /// the names then go to the `unset` command.
+    fn unset(&mut self, places: &[Expr], names: &[crate::ast::Ident], span: Span) -> CResult {
+        for place in places {
+            match &place.kind {
+                ExprKind::Field(c, name) => {
+                    self.expr(c)?;
+                    self.push_str(&name.name, name.span);
+                }
+                ExprKind::Index(c, k) => {
+                    self.expr(c)?;
+                    self.expr(k)?;
+                }
+                _ => return error(place.span, "`unset` removes a key or an item"),
+            }
+            self.emit(Op::Remove, place.span);
+        }
+        if names.is_empty() {
+            return Ok(());
+        }
+        let lit = |text: &str, span: Span| crate::ast::Word {
+            parts: vec![crate::ast::WordPart::Lit {
+                text: text.to_string(),
+                quoted: false,
+            }],
+            span,
+        };
+        let mut words = vec![lit("unset", span)];
+        words.extend(names.iter().map(|n| lit(&n.name, n.span)));
+        let pipeline = crate::ast::Pipeline {
+            negated: false,
+            stages: vec![crate::ast::Stage::Command(crate::ast::Command {
+                env: Vec::new(),
+                words,
+                redirects: Vec::new(),
+                span,
+            })],
+            span,
+        };
+        self.andor(
+            &crate::ast::AndOr {
+                first: pipeline,
+                rest: Vec::new(),
+                background: false,
+                span,
+            },
+            false,
+        )
     }
 
     /// Leave the function with the value on the stack (through the stage

@@ -168,6 +168,7 @@ impl FreeNames {
             StmtKind::Use { .. } => {}
             StmtKind::Source { path } => self.word(path),
             StmtKind::Command(a) => self.andor(a),
+            StmtKind::Unset { places, names: _ } => places.iter().for_each(|e| self.expr(e)),
             StmtKind::Expr(e) => self.expr(e),
         }
     }

@@ -199,7 +199,64 @@ pub(crate) fn stmt(i: In) -> PR<Stmt> {
     {
         return expr_stmt(i);
     }
+    if let Some(j) = unset_with_place(i) {
+        return unset_stmt(i, j);
+    }
     command_stmt(i)
+}
+
+/// `unset` followed by a place (`m.k`, `xs[`...) among its arguments: past
+/// the word `unset`.
+fn unset_with_place(i: In) -> Option<In> {
+    let (j, word) = ident_at(i)?;
+    if word != "unset" || !matches!(peek(&j), Some(' ' | '\t')) {
+        return None;
+    }
+    let mut k = sp(j);
+    while let Some((l, _)) = ident_at(k) {
+        match peek(&l) {
+            Some('[') => return Some(j),
+            Some('.') if peek2(&l).is_some_and(is_ident_start) => return Some(j),
+            Some(' ' | '\t') => k = sp(l),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// `unset ARG...` where the arguments are names and places (`m.k`,
+/// `m["k"]`, `xs[i]`, `m.a.b`), up to the end of the statement.
+#[inline(never)]
+fn unset_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
+    let mut places = Vec::new();
+    let mut names = Vec::new();
+    let mut k = sp(j);
+    while !at_stmt_end(&k) {
+        let (l, id) = ident(k, "a name, `m.k`, `m[key]` or `xs[i]` after `unset`")?;
+        if !matches!(peek(&l), Some('[' | '.')) {
+            names.push(id);
+            k = sp(l);
+            continue;
+        }
+        let var = Expr {
+            span: id.span,
+            kind: ExprKind::Var(id),
+        };
+        let (l, place) = postfix(l, var)?;
+        if !matches!(place.kind, ExprKind::Field(..) | ExprKind::Index(..)) {
+            return fail(
+                &k,
+                "`unset` removes a key (`m.k`, `m[key]`) or an item (`xs[i]`): \
+                 this is not one",
+            );
+        }
+        if !at_stmt_end(&l) && !matches!(peek(&l), Some(' ' | '\t')) {
+            return unexpected(&l);
+        }
+        places.push(place);
+        k = sp(l);
+    }
+    Ok((k, mk(StmtKind::Unset { places, names }, &start, &k)))
 }
 
 /// A statement that can be a pipeline stage, at `i`: `if`, `while`, `for`

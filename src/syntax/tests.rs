@@ -107,6 +107,17 @@ fn r_stmt(s: &Stmt) -> String {
         StmtKind::Use { path } => format!("(use {path})"),
         StmtKind::Source { path } => format!("(source {})", r_word(path)),
         StmtKind::Command(a) => r_andor(a),
+        StmtKind::Unset { places, names } => {
+            let mut out = String::from("(unset");
+            for p in places {
+                out.push_str(&format!(" {}", r_expr(p)));
+            }
+            for n in names {
+                out.push_str(&format!(" {}", n.name));
+            }
+            out.push(')');
+            out
+        }
         StmtKind::Expr(e) => format!("(expr {})", r_expr(e)),
     }
 }
@@ -512,6 +523,30 @@ fn let_assign_export() {
     t("export FOO", "(export FOO)");
     t("export A=b$c", "(export A str('b'$c))");
     t("x == 1", "[x == 1]");
+}
+
+#[test]
+fn unset_places() {
+    // Without a place, `unset` is a command; with one, a statement.
+    t("unset A B", "[unset A B]");
+    t("unset m.k", "(unset (. m k))");
+    t(
+        "unset m[\"a b\"] xs[-1] A",
+        "(unset (idx m str('a b')) (idx xs -1) A)",
+    );
+    t("unset m.a.b; echo", "(unset (. (. m a) b)); [echo]");
+    e(
+        "unset m.f(1)",
+        "`unset` removes a key (`m.k`, `m[key]`) or an item (`xs[i]`): this is not one",
+        6,
+        false,
+    );
+    e(
+        "unset m.k | cat",
+        "expected a name, `m.k`, `m[key]` or `xs[i]` after `unset`, found `|`",
+        10,
+        false,
+    );
 }
 
 #[test]

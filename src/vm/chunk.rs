@@ -63,6 +63,9 @@ pub enum Op {
     Index,
     /// `[c k v] -> []`
     SetIndex,
+    /// `[c k] -> []`: `unset m.k`, `unset xs[i]`: the key or item removed
+    /// (nothing when there is none).
+    Remove,
     /// `[c start end step?] -> [c[start:end:step]]`; a null bound is
     /// omitted.
     Slice {
@@ -357,7 +360,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             | Op::Capture => (1, 1),
             Op::Binary(_) | Op::Index => (2, 1),
             Op::SetIndex => (3, 0),
-            Op::SetField(_) | Op::Export => (2, 0),
+            Op::SetField(_) | Op::Export | Op::Remove => (2, 0),
             Op::MakeList(n) | Op::Concat(n) | Op::ArgList(n) | Op::Race(n) => (n as isize, 1),
             Op::MakeMap(n) => (2 * n as isize, 1),
             Op::Call(n) => (n as isize + 1, 1),

@@ -434,6 +434,11 @@ impl Fiber {
                     let c = self.pop();
                     tri!(ops::set_index(&c, &k, v));
                 }
+                Op::Remove => {
+                    let k = self.pop();
+                    let c = self.pop();
+                    tri!(ops::remove(&c, &k));
+                }
                 Op::Field(k) => {
                     let v = self.pop();
                     let name = tri!(proto.consts[k as usize].expect_str("a field name"));

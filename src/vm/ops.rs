@@ -457,6 +457,37 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
     }
 }
 
+/// `unset m.k`, `unset m[k]`, `unset xs[i]`: the key or the item (negative
+/// from the end) taken out; a missing one is no error, as `unset NAME` of
+/// a name that is not set.
+pub fn remove(c: &Value, k: &Value) -> Result<(), Error> {
+    match (c, k) {
+        (Value::Map(m), Value::Str(s)) => {
+            m.borrow_mut().shift_remove(s);
+            Ok(())
+        }
+        (Value::List(l), Value::Int(i)) => {
+            let mut l = l.borrow_mut();
+            if let Some(i) = list_index(l.len(), *i) {
+                l.remove(i);
+            }
+            Ok(())
+        }
+        (Value::Map(_), k) => Err(AshError::type_err(format!(
+            "unset: a map key is a string, not {}",
+            k.type_name()
+        ))),
+        (Value::List(_), k) => Err(AshError::type_err(format!(
+            "unset: a list index is an int, not {}",
+            k.type_name()
+        ))),
+        (c, _) => Err(AshError::type_err(format!(
+            "unset: cannot remove an item from {} (only from a map or a list)",
+            c.type_name()
+        ))),
+    }
+}
+
 /// `v.name`: map fields, and the fields of errors and tasks.
 pub fn field(v: &Value, name: &[u8]) -> Result<Value, Error> {
     match v {

@@ -15,3 +15,5 @@ cat f | while read l { echo $l } | sort
 test -f x || { echo no }
 while false { } && echo done
 echo hi | read got
+unset m.n
+unset m["b"] HOME
