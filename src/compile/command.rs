@@ -4,6 +4,7 @@ use crate::ast::{
     AndOr, Command, Compound, Connector, Pipeline, RedirOp, Span, Stage, Word, WordPart,
 };
 use crate::vm::chunk::{CmdSpec, Op, StageSpec};
+use crate::vm::value::Value;
 
 use super::{CResult, Compiler, StageExit};
 
@@ -359,7 +360,8 @@ impl Compiler<'_> {
                 },
                 span,
             );
-            self.emit(Op::ReadFailed, span);
+            let name = self.constant(Value::str(var));
+            self.emit(Op::ReadFailed(name), span);
             self.patch(read);
         }
         Ok(())

@@ -154,8 +154,8 @@ pub enum Op {
     /// line, the empty one too, as bash).
     ReadLine,
     /// `[] -> !`: the `CommandError` of a `read` at end of input (after
-    /// the compiler stored the empty line).
-    ReadFailed,
+    /// the compiler stored the empty line); `consts[i]` is the name read.
+    ReadFailed(u32),
     /// `[v] -> !`: raise (a string becomes an `Error`).
     Throw,
 
@@ -380,7 +380,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
                 reachable = false;
                 (0, 0)
             }
-            Op::Return | Op::Throw | Op::ReadFailed => {
+            Op::Return | Op::Throw | Op::ReadFailed(_) => {
                 reachable = false;
                 (1, 0)
             }

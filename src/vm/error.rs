@@ -96,8 +96,12 @@ pub struct ErrorData {
     pub message: String,
     /// `CommandError`: the exit status (128+N for a signal).
     pub status: Option<i32>,
-    /// `CommandError`: the command line as text.
+    /// `CommandError`: the command line as it ran (`e.command`): its words
+    /// expanded and quoted where needed (see [`command_line`]).
     pub command: Option<String>,
+    /// `CommandError`: the failing command's arguments (`e.argv`), the
+    /// command name first; empty for a compound stage.
+    pub argv: Vec<Vec<u8>>,
     /// Set once, where the error was first raised.
     pub location: RefCell<Option<Location>>,
     /// Function names and call sites, innermost first, for the report.
@@ -117,6 +121,7 @@ impl Error {
             message: message.into(),
             status: None,
             command: None,
+            argv: Vec::new(),
             location: RefCell::new(None),
             trace: RefCell::new(Vec::new()),
             timeout_scope: Cell::new(None),
@@ -129,6 +134,12 @@ impl Error {
         e.0.status = Some(status);
         e.0.command = Some(command);
         e
+    }
+
+    /// The same, with the failing command's arguments (`e.argv`).
+    pub fn with_argv(mut self, argv: Vec<Vec<u8>>) -> Error {
+        self.0.argv = argv;
+        self
     }
 
     pub fn value(message: impl Into<String>) -> Error {
@@ -167,11 +178,88 @@ impl Error {
     }
 }
 
-/// The `CommandError` of a command that exited with `status`.
-pub fn command_error(text: &str, status: i32) -> Error {
+/// The `CommandError` of a command that exited with `status`: `line` is
+/// the command as it ran (see [`command_line`]), `argv` the failing
+/// command's arguments.
+pub fn command_error(line: &str, argv: Vec<Vec<u8>>, status: i32) -> Error {
     Error::command(
-        text.to_string(),
+        line.to_string(),
         status,
-        format!("`{text}` exited with status {status}"),
+        format!("`{}` exited with status {status}", shorten(line)),
     )
+    .with_argv(argv)
+}
+
+/// Characters the message shows of a command line: a command with a
+/// whole file in an argument still makes a one-line report.
+const SHOWN: usize = 200;
+
+/// `line`, cut to [`SHOWN`] characters (with `...`).
+pub fn shorten(line: &str) -> std::borrow::Cow<'_, str> {
+    match line.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}...", &line[..at]).into(),
+        None => line.into(),
+    }
+}
+
+/// A word as it can be pasted into a shell (ash, bash or sh): as it is
+/// when it holds only `A-Z a-z 0-9 @ % + = : , . / _ -` (and is not
+/// empty), else in single quotes with each `'` written `'\''` (Python's
+/// `shlex.quote`). Bytes that are not UTF-8 show as U+FFFD.
+pub fn shell_quote(word: &[u8]) -> String {
+    let safe = |b: &u8| b.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(b);
+    let text = String::from_utf8_lossy(word);
+    if !word.is_empty() && word.iter().all(safe) {
+        return text.into_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// One command as it ran: its `NAME=value` prefixes and its words, each
+/// quoted where needed (`FOO=1 grep -r 'a b' src`).
+pub fn command_line(env: &[(String, Vec<u8>)], argv: &[Vec<u8>]) -> String {
+    let mut out = String::new();
+    for (name, value) in env {
+        out.push_str(name);
+        out.push('=');
+        out.push_str(&shell_quote(value));
+        out.push(' ');
+    }
+    for (i, w) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&shell_quote(w));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_where_a_shell_needs_it() {
+        assert_eq!(shell_quote(b"src/main.rs"), "src/main.rs");
+        assert_eq!(shell_quote(b"--opt=a,b:c@d%e+f"), "--opt=a,b:c@d%e+f");
+        assert_eq!(shell_quote(b""), "''");
+        assert_eq!(shell_quote(b"a b"), "'a b'");
+        assert_eq!(shell_quote(b"it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(b"$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(b"x{a,b}"), "'x{a,b}'");
+        assert_eq!(shell_quote(b"*.txt"), "'*.txt'");
+        assert_eq!(shell_quote("é".as_bytes()), "'é'");
+        assert_eq!(
+            command_line(&[("LC_ALL".into(), b"C".to_vec())], &[b"grep".to_vec(), b"a b".to_vec()]),
+            "LC_ALL=C grep 'a b'"
+        );
+    }
+
+    #[test]
+    fn a_long_command_is_shortened_in_the_message() {
+        let long = "x".repeat(300);
+        let e = command_error(&long, vec![long.clone().into_bytes()], 1);
+        assert_eq!(e.command.as_deref(), Some(long.as_str()));
+        assert!(e.message.starts_with(&format!("`{}...`", "x".repeat(SHOWN))));
+    }
 }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crate::runtime::shell::{CancelReason, Runtime, TaskCtx};
 use crate::vm::budget;
 use crate::vm::chunk::{CaptureFrom, Op};
-use crate::vm::error::{Error, ErrorKind, Location, command_error};
+use crate::vm::error::{Error, ErrorKind, Location, command_error, command_line};
 use crate::vm::frame::{Frame, Handler, Handlers};
 use crate::vm::list::ListCell;
 use crate::vm::objects::{Closure, Coroutine};
@@ -146,16 +146,10 @@ impl Fiber {
         match result {
             Ok(Resume::Push(v)) => self.stack.push(v),
             Ok(Resume::Nothing) => {}
-            Ok(Resume::Status {
-                status,
-                check,
-                text,
-            }) => {
+            Ok(Resume::Status { status, error }) => {
                 self.ctx.status.set(status);
-                if check && status != 0 {
-                    let e = self
-                        .pending_cancel()
-                        .unwrap_or_else(|| Rc::new(command_error(&text, status)));
+                if let Some(e) = error {
+                    let e = self.pending_cancel().unwrap_or_else(|| Rc::new(e));
                     self.raise(e);
                 }
             }
@@ -173,14 +167,7 @@ impl Fiber {
                             None => restore,
                             io => Some(Box::new(Restore {
                                 io,
-                                ..restore.map_or(
-                                    Restore {
-                                        io: None,
-                                        env: None,
-                                        cwd: None,
-                                    },
-                                    |r| *r,
-                                )
+                                ..restore.map_or_else(Restore::default, |r| *r)
                             })),
                         },
                     },
@@ -661,7 +648,11 @@ impl Fiber {
                     return Ok(None);
                 }
                 Op::ReadLine => shell!(self.op_read_line()),
-                Op::ReadFailed => shell!(Err(command_error("read", 1))),
+                Op::ReadFailed(k) => {
+                    let name = proto.consts[k as usize].to_bytes();
+                    let argv = vec![b"read".to_vec(), name];
+                    shell!(Err(command_error(&command_line(&[], &argv), argv, 1)))
+                }
                 Op::Export => shell!(self.op_export()),
                 Op::Use { source } => shell!(self.op_use(source)),
                 Op::Await => shell!(self.op_await()),

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::chunk::Op;
-use super::error::{Error, ErrorKind, Location, command_error};
+use super::error::{Error, ErrorKind, Location, command_error, command_line};
 use super::fiber::{Fiber, MAX_FRAMES};
 use super::halt::{Halt, Resume, cancellable};
 use super::objects::Closure;
@@ -19,10 +19,14 @@ use super::value::Value;
 use crate::runtime::shell::{Env, Io};
 
 /// State restored when a frame is left, normally or by an error.
+#[derive(Default)]
 pub struct Restore {
     pub io: Option<Io>,
     pub env: Option<Env>,
     pub cwd: Option<Rc<crate::runtime::shell::WorkDir>>,
+    /// A checked command-form call's words (the function's name first),
+    /// for the `CommandError` of a failing status (`e.command`, `e.argv`).
+    pub argv: Vec<Value>,
 }
 
 pub enum FrameKind {
@@ -30,9 +34,9 @@ pub enum FrameKind {
     Root,
     /// An expression call or an awaited coroutine: the value is pushed.
     Call,
-    /// A command-form call: the value becomes `$status`. (Its command
-    /// line, for an error, is read from the caller's `Exec`: kept here, it
-    /// made every frame 8 bytes bigger.)
+    /// A command-form call: the value becomes `$status`. (Its words, for
+    /// an error, are in `restore` when `check`: kept here, they made every
+    /// frame bigger.)
     Command {
         check: bool,
         /// Boxed: most calls restore nothing, and frames stay small.
@@ -215,19 +219,6 @@ impl Fiber {
         }
     }
 
-    /// The command line of the `Exec` the top frame is at (after a
-    /// command-form call returns to it).
-    pub(super) fn caller_command_text(&self) -> Rc<str> {
-        let Some(f) = self.frames.last() else {
-            return Rc::from("");
-        };
-        let proto = &f.closure.proto;
-        match proto.code.get(f.pc.saturating_sub(1) as usize) {
-            Some(Op::Exec(i)) => proto.cmds[*i as usize].text.clone(),
-            _ => Rc::from(""),
-        }
-    }
-
     pub(super) fn location_of_caller(&self) -> Option<Location> {
         let f = self.frames.last()?;
         let span = f
@@ -280,13 +271,17 @@ impl Fiber {
                 Ok(None)
             }
             FrameKind::Module => Ok(None),
-            FrameKind::Command { check, restore } => {
+            FrameKind::Command { check, mut restore } => {
+                let argv = restore
+                    .as_mut()
+                    .map(|r| std::mem::take(&mut r.argv))
+                    .unwrap_or_default();
                 self.restore(restore);
                 let status = status_of_return(&v);
                 self.ctx.status.set(status);
                 if check && status != 0 {
-                    let text = self.caller_command_text();
-                    return Err(command_error(&text, status));
+                    let argv: Vec<Vec<u8>> = argv.iter().map(Value::to_bytes).collect();
+                    return Err(command_error(&command_line(&[], &argv), argv, status));
                 }
                 Ok(None)
             }

@@ -8,7 +8,7 @@
 
 use std::cell::{BorrowError, BorrowMutError, Cell, Ref, RefCell, RefMut};
 
-use super::value::Value;
+use super::value::{Map, Value};
 
 /// An arithmetic sequence of ints: `start`, `start + step`, ... (`len`
 /// items). Every item fits an `i64` (checked by whoever makes one).
@@ -38,8 +38,17 @@ impl Range {
 
 pub struct ListCell {
     items: RefCell<Vec<Value>>,
+    /// Almost always `None`; boxed so that it costs every list one word
+    /// (a list is 40 bytes, its `Rc` allocation the 64-byte class).
+    extra: Cell<Option<Box<Extra>>>,
+}
+
+/// What a few lists have besides their items.
+enum Extra {
     /// The range whose items these are, until they are made.
-    range: Cell<Option<Range>>,
+    Range(Range),
+    /// A regex match's named groups, `m.named` (docs/builtins.md, match).
+    Named(Map),
 }
 
 /// A list nested millions deep is freed without recursing once per level
@@ -54,7 +63,7 @@ impl ListCell {
     pub fn new(items: Vec<Value>) -> ListCell {
         ListCell {
             items: RefCell::new(items),
-            range: Cell::new(None),
+            extra: Cell::new(None),
         }
     }
 
@@ -62,15 +71,27 @@ impl ListCell {
     pub fn lazy(range: Range) -> ListCell {
         ListCell {
             items: RefCell::new(Vec::new()),
-            range: Cell::new(Some(range)),
+            extra: Cell::new(Some(Box::new(Extra::Range(range)))),
+        }
+    }
+
+    /// A match: the groups, with the named ones as a map (`m.named`).
+    pub fn with_named(items: Vec<Value>, named: Map) -> ListCell {
+        ListCell {
+            items: RefCell::new(items),
+            extra: Cell::new(Some(Box::new(Extra::Named(named)))),
         }
     }
 
     /// Make a lazy list's items. While the range is there, nobody holds a
     /// borrow of `items` (every borrow comes through here first).
     fn materialize(&self) {
-        if let Some(range) = self.range.take() {
-            *self.items.borrow_mut() = range.items();
+        let Some(extra) = self.extra.take() else {
+            return;
+        };
+        match *extra {
+            Extra::Range(range) => *self.items.borrow_mut() = range.items(),
+            Extra::Named(_) => self.extra.set(Some(extra)),
         }
     }
 
@@ -97,7 +118,7 @@ impl ListCell {
 
     /// The number of items, without making them.
     pub fn len(&self) -> usize {
-        match self.range.get() {
+        match self.lazy_range() {
             Some(r) => r.len,
             None => self.items.borrow().len(),
         }
@@ -109,15 +130,35 @@ impl ListCell {
 
     /// Item `i`, without making the others.
     pub fn get(&self, i: usize) -> Option<Value> {
-        match self.range.get() {
+        match self.lazy_range() {
             Some(r) => r.get(i).map(Value::Int),
             None => self.items.borrow().get(i).cloned(),
         }
     }
 
+    /// Look at the extra without taking it (a `Cell` of a non-`Copy`
+    /// value is read by taking it and putting it back).
+    fn peek_extra<T>(&self, f: impl FnOnce(&Extra) -> Option<T>) -> Option<T> {
+        let extra = self.extra.take()?;
+        let out = f(&extra);
+        self.extra.set(Some(extra));
+        out
+    }
+
     /// The range of a list whose items are not made yet.
     pub fn lazy_range(&self) -> Option<Range> {
-        self.range.get()
+        self.peek_extra(|e| match e {
+            Extra::Range(r) => Some(*r),
+            Extra::Named(_) => None,
+        })
+    }
+
+    /// A match's named groups (`m.named`); `None` for other lists.
+    pub fn named(&self) -> Option<Map> {
+        self.peek_extra(|e| match e {
+            Extra::Named(m) => Some(m.clone()),
+            Extra::Range(_) => None,
+        })
     }
 }
 

@@ -498,6 +498,10 @@ pub fn field(v: &Value, name: &[u8]) -> Result<Value, Error> {
             )
         }),
         Value::Error(e) => error_field(e, name),
+        // A regex match: a list with its named groups (`m.named`).
+        Value::List(l) if name == b"named" => l.named().map(Value::Map).ok_or_else(|| {
+            AshError::type_err("list has no field \"named\" (only a match() has one)")
+        }),
         Value::Task(t) => match name {
             b"id" => Ok(Value::Int(t.id() as i64)),
             b"state" => Ok(Value::str(t.state_name())),
@@ -520,6 +524,10 @@ fn error_field(e: &Rc<Error>, name: &[u8]) -> Result<Value, Error> {
         b"message" => Value::str(&e.message),
         b"status" => e.status.map_or(Value::Null, |s| Value::Int(s as i64)),
         b"command" => e.command.as_ref().map_or(Value::Null, Value::str),
+        b"argv" => match e.command {
+            Some(_) => Value::list(e.argv.iter().map(Value::str).collect()),
+            None => Value::Null,
+        },
         b"line" | b"file" => {
             let loc = e.location.borrow();
             match (loc.as_ref(), name) {

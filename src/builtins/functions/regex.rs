@@ -13,6 +13,7 @@ use regex::bytes::Regex;
 
 use super::{arity, want_str};
 use crate::vm::error::Error;
+use crate::vm::list::ListCell;
 use crate::vm::objects::Host;
 use crate::vm::value::Value;
 
@@ -82,38 +83,44 @@ fn groups(caps: &regex::bytes::Captures) -> Vec<Value> {
         .collect()
 }
 
-/// `match(s, re)`: null, or `[whole, group1, ...]`; when the pattern has
-/// named groups, one more item: a map of them by name.
-pub(super) fn match_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
-    arity("match", args, 2, 2)?;
-    let (s, re) = text_and_pattern("match", args)?;
-    let Some(caps) = re.captures(s) else {
-        return Ok(Value::Null);
-    };
-    let mut out = groups(&caps);
-    let names: Vec<&str> = re.capture_names().flatten().collect();
-    if !names.is_empty() {
-        let mut named = IndexMap::new();
-        for n in names {
+/// A match as a value: the list of the whole match and its groups, with
+/// the named groups as a map under `named` (an empty one when the pattern
+/// names none). The map rides on the list (`ListCell::with_named`), so the
+/// match is a list for everything else: len, indexing, destructuring.
+fn match_value(re: &Regex, caps: &regex::bytes::Captures) -> Value {
+    let named: IndexMap<_, _> = re
+        .capture_names()
+        .flatten()
+        .map(|n| {
             let v = caps
                 .name(n)
                 .map_or(Value::Null, |m| Value::str(m.as_bytes()));
-            named.insert(Rc::from(n.as_bytes()), v);
-        }
-        out.push(Value::map(named));
-    }
-    Ok(Value::list(out))
+            (Rc::from(n.as_bytes()), v)
+        })
+        .collect();
+    Value::List(Rc::new(ListCell::with_named(
+        groups(caps),
+        Rc::new(RefCell::new(named)),
+    )))
+}
+
+/// `match(s, re)`: null, or `[whole, group1, ...]` with `.named`.
+pub(super) fn match_(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    arity("match", args, 2, 2)?;
+    let (s, re) = text_and_pattern("match", args)?;
+    Ok(match re.captures(s) {
+        Some(caps) => match_value(&re, &caps),
+        None => Value::Null,
+    })
 }
 
 /// `find_all(s, re)`: every match, left to right, not overlapping; a
-/// pattern with groups gives `[whole, group1, ...]` for each.
+/// pattern with groups gives a match (as `match` does) for each.
 pub(super) fn find_all(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("find_all", args, 2, 2)?;
     let (s, re) = text_and_pattern("find_all", args)?;
     let out = if re.captures_len() > 1 {
-        re.captures_iter(s)
-            .map(|c| Value::list(groups(&c)))
-            .collect()
+        re.captures_iter(s).map(|c| match_value(&re, &c)).collect()
     } else {
         re.find_iter(s).map(|m| Value::str(m.as_bytes())).collect()
     };

@@ -9,7 +9,7 @@ use crate::builtins::commands::{BuiltinCmd, BuiltinCtx};
 use crate::process::OutSink;
 use crate::runtime::Io;
 use crate::vm::chunk::CmdSpec;
-use crate::vm::error::{Error, command_error};
+use crate::vm::error::Error;
 use crate::vm::fiber::{Fiber, FrameKind, Halt, Restore, Resume};
 use crate::vm::objects::{Closure, Coroutine};
 
@@ -22,7 +22,12 @@ pub(super) fn call_function(
     stage: Stage,
     spec: &CmdSpec,
 ) -> Result<Option<Halt>, Error> {
-    let mut args = stage.args;
+    // A checked call keeps its words for the error a failing status raises.
+    let (mut args, argv) = if spec.check {
+        (stage.args.clone(), stage.args)
+    } else {
+        (stage.args, Vec::new())
+    };
     if !args.is_empty() {
         args.remove(0);
     }
@@ -44,15 +49,16 @@ pub(super) fn call_function(
         fiber.ctx.set_env(env);
         Some(old)
     };
+    let restore = (env_restore.is_some() || !argv.is_empty()).then(|| {
+        Box::new(Restore {
+            env: env_restore,
+            argv,
+            ..Restore::default()
+        })
+    });
     let kind = FrameKind::Command {
         check: spec.check,
-        restore: env_restore.map(|env| {
-            Box::new(Restore {
-                io: None,
-                env: Some(env),
-                cwd: None,
-            })
-        }),
+        restore,
     };
     if stage.redirects.is_empty() {
         fiber.enter(f, args, kind)?;
@@ -81,7 +87,6 @@ pub(super) fn run_builtin_here(
     b: &'static BuiltinCmd,
     stage: &Stage,
     check: bool,
-    text: Rc<str>,
 ) -> Result<Option<Halt>, Error> {
     let io = fiber.ctx.io();
     let out = (b.run)(&BuiltinCtx::new(&fiber.rt, &fiber.ctx), &stage.args)?;
@@ -94,21 +99,18 @@ pub(super) fn run_builtin_here(
     // Fast path: everything written without waiting.
     let written_out = write_now(&io.stdout, &out.stdout)?;
     let written_err = write_now(&io.stderr, &out.stderr)?;
+    let error = (check && status != 0).then(|| stage.failed(status));
     if written_out == out.stdout.len() && written_err == out.stderr.len() {
-        if check && status != 0 {
-            return Err(command_error(&text, status));
-        }
-        return Ok(None);
+        return match error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
     }
     Ok(Some(Halt::Await(Box::pin(async move {
         write_output(&io, &out.stdout[written_out..], &out.stderr[written_err..])
             .await
             .map_err(|e| Rc::new(write_error(&e)))?;
-        Ok(Resume::Status {
-            status,
-            check,
-            text,
-        })
+        Ok(Resume::Status { status, error })
     }))))
 }
 

@@ -21,7 +21,7 @@ use crate::ast::RedirOp;
 use crate::builtins::commands::{self, BuiltinCmd};
 use crate::process;
 use crate::vm::chunk::{CmdSpec, StageSpec};
-use crate::vm::error::Error;
+use crate::vm::error::{Error, command_error, command_line};
 use crate::vm::fiber::{Fiber, Halt, Resume};
 use crate::vm::objects::Closure;
 use crate::vm::value::{Value, flatten_words};
@@ -37,6 +37,59 @@ struct Stage {
     args: Vec<Value>,
     redirects: Vec<(RedirOp, Option<Vec<u8>>)>,
     global: Option<u32>,
+}
+
+impl Stage {
+    /// What the stage shows of itself in `e.command` and `e.argv`.
+    fn shown(&self) -> Shown {
+        Shown {
+            callee: self.callee.clone(),
+            env: self.env.clone(),
+            args: self.args.clone(),
+        }
+    }
+
+    /// The `CommandError` of this stage alone exiting with `status`.
+    fn failed(&self, status: i32) -> Error {
+        let shown = Shown {
+            callee: None,
+            env: self.env.clone(),
+            args: self.args.clone(),
+        };
+        failed(std::slice::from_ref(&shown), 0, status)
+    }
+}
+
+/// A stage as `e.command` shows it: its words, or, for a compound stage
+/// (a closure without words), its source text.
+struct Shown {
+    callee: Option<Value>,
+    env: Vec<(String, Vec<u8>)>,
+    args: Vec<Value>,
+}
+
+impl Shown {
+    fn argv(&self) -> Vec<Vec<u8>> {
+        self.args.iter().map(Value::to_bytes).collect()
+    }
+
+    fn line(&self) -> String {
+        match &self.callee {
+            Some(Value::Func(f)) if self.args.is_empty() => {
+                crate::diag::source_text(f.proto.source, f.proto.span)
+            }
+            _ => command_line(&self.env, &self.argv()),
+        }
+    }
+}
+
+/// The `CommandError` of a command line whose stage `failing` decided the
+/// status: `e.command` is the whole line as it ran (stages joined by
+/// ` | `), `e.argv` that stage's words.
+fn failed(stages: &[Shown], failing: usize, status: i32) -> Error {
+    let line = stages.iter().map(Shown::line).collect::<Vec<_>>().join(" | ");
+    let argv = stages.get(failing).map(Shown::argv).unwrap_or_default();
+    command_error(&line, argv, status)
 }
 
 enum Target {
@@ -171,7 +224,6 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
             )));
         }
     }
-    let text = spec.text.clone();
     if stages.len() == 1
         && !spec.negated
         && let Some(stage) = stages.pop()
@@ -179,20 +231,22 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
         match resolve(fiber, &stage)? {
             Target::Func(f) => return call_function(fiber, f, stage, spec),
             Target::Builtin(b) if stage.redirects.is_empty() => {
-                return run_builtin_here(fiber, b, &stage, spec.check, text);
+                return run_builtin_here(fiber, b, &stage, spec.check);
             }
             // A shell command alone runs in the task itself (like `cd`,
             // `prevd` changes its directory).
             Target::Shell if stage.redirects.is_empty() => {
-                return Ok(Some(shell_command_here(fiber, stage, spec.check, text)));
+                return Ok(Some(shell_command_here(fiber, stage, spec.check)));
             }
             Target::NotFound if spec.check => {
                 fiber.ctx.status.set(127);
+                let e = stage.failed(127);
                 return Err(Error::command(
-                    text.to_string(),
+                    e.command.clone().unwrap_or_default(),
                     127,
                     not_found_message(&stage.args),
-                ));
+                )
+                .with_argv(e.argv.clone()));
             }
             _ => stages.push(stage),
         }
@@ -210,24 +264,20 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
         prepared,
         spec.negated,
         spec.check,
-        text,
     );
     Ok(Some(Halt::Await(fut)))
 }
 
 /// A command of the interactive shell, run in the calling task.
-fn shell_command_here(fiber: &Fiber, stage: Stage, check: bool, text: Rc<str>) -> Halt {
+fn shell_command_here(fiber: &Fiber, stage: Stage, check: bool) -> Halt {
     let hooks = fiber.rt.hooks.borrow().clone();
-    let run = hooks.map(|h| h.run_command(fiber.ctx.clone(), stage.args));
+    let run = hooks.map(|h| h.run_command(fiber.ctx.clone(), stage.args.clone()));
     Halt::Await(Box::pin(async move {
         let status = match run {
             Some(run) => run.await.map_err(Rc::new)?,
             None => 127,
         };
-        Ok(Resume::Status {
-            status,
-            check,
-            text,
-        })
+        let error = (check && status != 0).then(|| stage.failed(status));
+        Ok(Resume::Status { status, error })
     }))
 }

@@ -21,7 +21,7 @@ use crate::vm::value::Value;
 
 use super::here::{write_error, write_output};
 use super::redirect::apply_redirects;
-use super::{Stage, Target, not_found_message, text_for_message};
+use super::{Shown, Stage, Target, failed, not_found_message, text_for_message};
 
 fn arg_bytes(args: &[Value]) -> Result<Vec<Vec<u8>>, Error> {
     args.iter().map(Value::to_bytes).collect()
@@ -41,10 +41,15 @@ pub(super) fn run_pipeline(
     stages: Vec<(Stage, Target)>,
     negated: bool,
     check: bool,
-    text: Rc<str>,
 ) -> Pending {
     Box::pin(async move {
         let n = stages.len();
+        // Kept for the error of a checked line that fails (`e.command`).
+        let shown: Vec<Shown> = if check {
+            stages.iter().map(|(s, _)| s.shown()).collect()
+        } else {
+            Vec::new()
+        };
         let _permit = admit(&rt, &ctx, &stages).await?;
         let (ios, writes) = connect(&ctx, &stages).await?;
         let external = stages.iter().any(|(_, t)| matches!(t, Target::External(_)));
@@ -54,7 +59,7 @@ pub(super) fn run_pipeline(
             match target {
                 Target::External(program) => {
                     started
-                        .external(i, stage, program, io, lone_checked, &text)
+                        .external(i, stage, program, io, lone_checked)
                         .await?;
                 }
                 Target::NotFound => started.not_found(i, &stage, &io).await,
@@ -64,7 +69,7 @@ pub(super) fn run_pipeline(
             }
         }
         let statuses = started.wait(&rt, &ctx).await?;
-        pipeline_status(&statuses, negated, check, text)
+        pipeline_status(&statuses, negated, &shown)
     })
 }
 
@@ -213,7 +218,6 @@ impl Started {
         program: PathBuf,
         io: Io,
         lone_checked: bool,
-        text: &str,
     ) -> Result<(), Rc<Error>> {
         let mut env = self.env.clone();
         for (k, v) in &stage.env {
@@ -264,11 +268,15 @@ impl Started {
                 let _ = self.stderr.write_all(message.as_bytes()).await;
             }
             Err(e) if lone_checked => {
-                return Err(Rc::new(Error::command(
-                    text.to_string(),
-                    e.status(),
-                    e.message(),
-                )));
+                let failed = stage.failed(e.status());
+                return Err(Rc::new(
+                    Error::command(
+                        failed.command.clone().unwrap_or_default(),
+                        e.status(),
+                        e.message(),
+                    )
+                    .with_argv(failed.argv.clone()),
+                ));
             }
             Err(e) => {
                 self.statuses[i] = Some(e.status());
@@ -462,39 +470,38 @@ fn join_stages(
 }
 
 /// The pipeline's status (pipefail: the rightmost failing stage decides),
-/// negated by `!`; a lone checked command that was not found raises.
+/// negated by `!`. `shown` (empty unless the line is checked) makes the
+/// `CommandError` of a failure; a lone command that was not found says so.
 fn pipeline_status(
     statuses: &[Option<i32>],
     negated: bool,
-    check: bool,
-    text: Rc<str>,
+    shown: &[Shown],
 ) -> Result<Resume, Rc<Error>> {
-    let status = statuses
+    let failing = statuses
         .iter()
-        .rev()
-        .flatten()
-        .copied()
-        .find(|&s| s != 0)
-        .unwrap_or(0);
+        .rposition(|s| s.is_some_and(|s| s != 0));
+    let status = failing.and_then(|i| statuses[i]).unwrap_or(0);
     if negated {
         return Ok(Resume::Status {
             status: i32::from(status == 0),
-            check: false,
-            text,
+            error: None,
         });
     }
-    if check && status == 127 && statuses.len() == 1 {
-        return Err(Rc::new(Error::command(
-            text.to_string(),
-            127,
-            format!("command not found: {text}"),
-        )));
-    }
-    Ok(Resume::Status {
-        status,
-        check,
-        text,
-    })
+    let error = match failing {
+        Some(i) if !shown.is_empty() => {
+            let e = failed(shown, i, status);
+            if status == 127 && statuses.len() == 1 {
+                let line = e.command.clone().unwrap_or_default();
+                return Err(Rc::new(
+                    Error::command(line.clone(), 127, format!("command not found: {line}"))
+                        .with_argv(e.argv.clone()),
+                ));
+            }
+            Some(e)
+        }
+        _ => None,
+    };
+    Ok(Resume::Status { status, error })
 }
 
 type StageResults = Vec<(usize, Result<i32, Rc<Error>>)>;
