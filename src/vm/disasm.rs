@@ -89,7 +89,9 @@ fn note(op: &Op, proto: &Proto, names: &Globals) -> String {
             .map_or_else(|| "<no such constant>".to_string(), |v| v.repr())
     };
     match *op {
-        Op::Const(k) | Op::Field(k) | Op::SetField(k) => format!("; {}", constant(k)),
+        Op::Const(k) | Op::Field(k) | Op::SetField(k) | Op::ReadFailed(k) => {
+            format!("; {}", constant(k))
+        }
         Op::LoadGlobal(g) | Op::StoreGlobal(g) | Op::DefineGlobal(g) => {
             format!("; {}", names.name(g))
         }

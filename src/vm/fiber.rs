@@ -649,7 +649,7 @@ impl Fiber {
                 }
                 Op::ReadLine => shell!(self.op_read_line()),
                 Op::ReadFailed(k) => {
-                    let name = proto.consts[k as usize].to_bytes();
+                    let name = proto.consts[k as usize].word_bytes();
                     let argv = vec![b"read".to_vec(), name];
                     shell!(Err(command_error(&command_line(&[], &argv), argv, 1)))
                 }

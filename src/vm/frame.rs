@@ -10,7 +10,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::chunk::Op;
 use super::error::{Error, ErrorKind, Location, command_error, command_line};
 use super::fiber::{Fiber, MAX_FRAMES};
 use super::halt::{Halt, Resume, cancellable};
@@ -280,7 +279,7 @@ impl Fiber {
                 let status = status_of_return(&v);
                 self.ctx.status.set(status);
                 if check && status != 0 {
-                    let argv: Vec<Vec<u8>> = argv.iter().map(Value::to_bytes).collect();
+                    let argv: Vec<Vec<u8>> = argv.iter().map(Value::word_bytes).collect();
                     return Err(command_error(&command_line(&[], &argv), argv, status));
                 }
                 Ok(None)

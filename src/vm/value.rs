@@ -31,6 +31,12 @@ impl std::ops::Deref for MapCell {
     }
 }
 
+impl MapCell {
+    pub fn new(entries: IndexMap<Str, Value>) -> Map {
+        Rc::new(MapCell(RefCell::new(entries)))
+    }
+}
+
 impl Drop for MapCell {
     fn drop(&mut self) {
         super::trash::dispose(std::mem::take(self.0.get_mut()));
@@ -95,7 +101,7 @@ impl Value {
     }
 
     pub fn map(entries: IndexMap<Str, Value>) -> Value {
-        Value::Map(Rc::new(MapCell(RefCell::new(entries))))
+        Value::Map(MapCell::new(entries))
     }
 
     /// The name `type(v)` returns.
@@ -148,6 +154,12 @@ impl Value {
                 Ok(out)
             }
         }
+    }
+
+    /// The bytes of a word for a message or an error's `e.argv`: as
+    /// [`Value::to_bytes`], its repr for a list or map inside itself.
+    pub fn word_bytes(&self) -> Vec<u8> {
+        self.to_bytes().unwrap_or_else(|_| self.repr().into_bytes())
     }
 
     /// The text of a value as `str(v)` gives it (lossy for invalid UTF-8,

@@ -15,7 +15,7 @@ use super::{arity, want_str};
 use crate::vm::error::Error;
 use crate::vm::list::ListCell;
 use crate::vm::objects::Host;
-use crate::vm::value::Value;
+use crate::vm::value::{MapCell, Value};
 
 /// Compiled patterns kept at most (the cache is emptied when full).
 const CACHE: usize = 256;
@@ -100,7 +100,7 @@ fn match_value(re: &Regex, caps: &regex::bytes::Captures) -> Value {
         .collect();
     Value::List(Rc::new(ListCell::with_named(
         groups(caps),
-        Rc::new(RefCell::new(named)),
+        MapCell::new(named),
     )))
 }
 

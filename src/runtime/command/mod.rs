@@ -70,7 +70,7 @@ struct Shown {
 
 impl Shown {
     fn argv(&self) -> Vec<Vec<u8>> {
-        self.args.iter().map(Value::to_bytes).collect()
+        self.args.iter().map(Value::word_bytes).collect()
     }
 
     fn line(&self) -> String {
