@@ -58,7 +58,7 @@ fn capture_frame(
         io: Some(old_io),
         env: Some(ctx.env()),
         cwd: Some(ctx.cwd()),
-        argv: Vec::new(),
+        ..Restore::default()
     });
     Ok((FrameKind::Capture { reader, restore }, io))
 }

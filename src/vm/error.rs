@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(shell_quote(b"*.txt"), "'*.txt'");
         assert_eq!(shell_quote("é".as_bytes()), "'é'");
         assert_eq!(
-            command_line(&[("LC_ALL".into(), b"C".to_vec())], &[b"grep".to_vec(), b"a b".to_vec()]),
+            command_line(
+                &[("LC_ALL".into(), b"C".to_vec())],
+                &[b"grep".to_vec(), b"a b".to_vec()]
+            ),
             "LC_ALL=C grep 'a b'"
         );
     }
@@ -260,6 +263,9 @@ mod tests {
         let long = "x".repeat(300);
         let e = command_error(&long, vec![long.clone().into_bytes()], 1);
         assert_eq!(e.command.as_deref(), Some(long.as_str()));
-        assert!(e.message.starts_with(&format!("`{}...`", "x".repeat(SHOWN))));
+        assert!(
+            e.message
+                .starts_with(&format!("`{}...`", "x".repeat(SHOWN)))
+        );
     }
 }

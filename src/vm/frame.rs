@@ -26,6 +26,8 @@ pub struct Restore {
     /// A checked command-form call's words (the function's name first),
     /// for the `CommandError` of a failing status (`e.command`, `e.argv`).
     pub argv: Vec<Value>,
+    /// Its `NAME=value` prefixes, shown in `e.command` too.
+    pub argv_env: Vec<(String, Vec<u8>)>,
 }
 
 pub enum FrameKind {
@@ -271,16 +273,23 @@ impl Fiber {
             }
             FrameKind::Module => Ok(None),
             FrameKind::Command { check, mut restore } => {
-                let argv = restore
+                let (argv, env) = restore
                     .as_mut()
-                    .map(|r| std::mem::take(&mut r.argv))
+                    .map(|r| (std::mem::take(&mut r.argv), std::mem::take(&mut r.argv_env)))
                     .unwrap_or_default();
                 self.restore(restore);
                 let status = status_of_return(&v);
                 self.ctx.status.set(status);
                 if check && status != 0 {
                     let argv: Vec<Vec<u8>> = argv.iter().map(Value::word_bytes).collect();
-                    return Err(command_error(&command_line(&[], &argv), argv, status));
+                    // A compound stage has no words: its source text.
+                    let line = if argv.is_empty() {
+                        let proto = &frame.closure.proto;
+                        crate::diag::source_text(proto.source, proto.span)
+                    } else {
+                        command_line(&env, &argv)
+                    };
+                    return Err(command_error(&line, argv, status));
                 }
                 Ok(None)
             }

@@ -35,7 +35,10 @@ pub enum Resume {
     /// A command finished: set `$status`; raise `error`, the
     /// `CommandError` of a checked command that failed (made where its
     /// words are known).
-    Status { status: i32, error: Option<Error> },
+    Status {
+        status: i32,
+        error: Option<Error>,
+    },
     /// Call a function here (a command-form call whose redirections had to
     /// be opened first, or a module to run).
     Call {

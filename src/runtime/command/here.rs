@@ -53,6 +53,7 @@ pub(super) fn call_function(
         Box::new(Restore {
             env: env_restore,
             argv,
+            argv_env: if spec.check { stage.env } else { Vec::new() },
             ..Restore::default()
         })
     });

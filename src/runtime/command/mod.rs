@@ -87,7 +87,11 @@ impl Shown {
 /// status: `e.command` is the whole line as it ran (stages joined by
 /// ` | `), `e.argv` that stage's words.
 fn failed(stages: &[Shown], failing: usize, status: i32) -> Error {
-    let line = stages.iter().map(Shown::line).collect::<Vec<_>>().join(" | ");
+    let line = stages
+        .iter()
+        .map(Shown::line)
+        .collect::<Vec<_>>()
+        .join(" | ");
     let argv = stages.get(failing).map(Shown::argv).unwrap_or_default();
     command_error(&line, argv, status)
 }

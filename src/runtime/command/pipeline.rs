@@ -477,9 +477,7 @@ fn pipeline_status(
     negated: bool,
     shown: &[Shown],
 ) -> Result<Resume, Rc<Error>> {
-    let failing = statuses
-        .iter()
-        .rposition(|s| s.is_some_and(|s| s != 0));
+    let failing = statuses.iter().rposition(|s| s.is_some_and(|s| s != 0));
     let status = failing.and_then(|i| statuses[i]).unwrap_or(0);
     if negated {
         return Ok(Resume::Status {
