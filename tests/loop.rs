@@ -493,3 +493,98 @@ let r = {op}"
         );
     }
 }
+
+/// Redirections that wait in `open`: a FIFO that nobody opens.
+const FIFO_WAITS: &[&str] = &[
+    "cat < fifo",
+    "read line < fifo",
+    "echo x > fifo",
+    "echo x >> fifo",
+    "nothing > fifo",
+    "true 2> fifo",
+    "cat < fifo | cat",
+    "let y = $(cat < fifo)",
+    "source fifo",
+];
+
+/// A redirection from or to a FIFO with no peer (or `source` of one) waits
+/// off the loop: a `timeout` around it fires, and the thread that waited in
+/// `open` is released (30 rounds of cancelled opens leave no more threads
+/// than one). Before, the wait ignored the timeout and SIGTERM alike and
+/// ash hung until it was killed.
+#[test]
+fn a_fifo_with_no_peer_does_not_hold_the_loop() {
+    let dir = common::TempDir::new();
+    let made = Command::new("mkfifo")
+        .arg(dir.0.join("fifo"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let mut script = String::from("fn nothing() { }\n");
+    for wait in FIFO_WAITS {
+        script.push_str(&format!(
+            "try {{ timeout 100ms {{ {wait} }} }} catch TimeoutError e {{ echo 'timed out: {wait}' }}\n"
+        ));
+    }
+    script.push_str(
+        "fn threads() { return int($(sh -c 'ls /proc/$PPID/task | wc -l')) }
+let before = threads()
+for i in (range(30)) {
+  try { timeout 5ms { read line < fifo } } catch TimeoutError e { }
+  try { timeout 5ms { echo x > fifo } } catch TimeoutError e { }
+}
+echo more threads: (threads() - before)
+",
+    );
+    let out = common::output_within(
+        Command::new(ash_bin())
+            .current_dir(&dir.0)
+            .arg("-c")
+            .arg(&script),
+        Duration::from_secs(60),
+        "timeouts around opens of a FIFO with no peer",
+    );
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let mut expected: Vec<String> = FIFO_WAITS
+        .iter()
+        .map(|w| format!("timed out: {w}"))
+        .collect();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let more: i64 = lines
+        .last()
+        .and_then(|l| l.strip_prefix("more threads: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("output: {}", out.stdout));
+    expected.push(lines[lines.len() - 1].to_string());
+    assert_eq!(lines, expected);
+    assert!(more <= 1, "60 cancelled opens left {more} more threads");
+}
+
+/// SIGINT and SIGTERM while a redirection or `source` waits for a FIFO's
+/// peer end the run (130/143) at once. Before, they waited for a peer.
+#[test]
+fn a_signal_ends_a_wait_for_a_fifo_peer() {
+    let dir = common::TempDir::new();
+    let made = Command::new("mkfifo")
+        .arg(dir.0.join("fifo"))
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    for (wait, sig, status) in [
+        ("cat < fifo", "TERM", 143),
+        ("echo x > fifo", "INT", 130),
+        ("source fifo", "TERM", 143),
+    ] {
+        let mut ash = Running::start(
+            Command::new(ash_bin())
+                .current_dir(&dir.0)
+                .arg("-c")
+                .arg(format!("echo ready; {wait}")),
+        );
+        ash.expect_line("ready");
+        std::thread::sleep(Duration::from_millis(200));
+        ash.signal(sig);
+        let got = ash.status_within(Duration::from_secs(10), wait);
+        assert_eq!(got, Some(status), "{wait}: SIG{sig}");
+    }
+}

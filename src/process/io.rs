@@ -590,16 +590,75 @@ pub enum OpenMode {
 /// until the other end opens). The fd is `O_CLOEXEC`. Errors are the plain
 /// OS errors; the caller adds the path to the message.
 pub async fn open_file(path: PathBuf, mode: OpenMode) -> io::Result<OwnedFd> {
-    super::unblock(move || {
-        let mut options = OpenOptions::new();
-        match mode {
-            OpenMode::Read => options.read(true),
-            OpenMode::Write => options.write(true).create(true).truncate(true),
-            OpenMode::Append => options.append(true).create(true),
-        };
-        Ok(OwnedFd::from(options.open(&path)?))
+    match open_file_unless(path, mode, futures_lite::future::pending()).await {
+        Some(opened) => opened,
+        None => unreachable!("a pending future never resolves"),
+    }
+}
+
+/// [`open_file`], given up (`None`) when `stop` resolves first: a
+/// redirection from or to a FIFO that nobody opens must not outlive a
+/// `timeout`, a `cancel` or a signal.
+///
+/// The thread blocked in `open` is then released: ash opens the FIFO's
+/// other end for a moment, without blocking (`O_NONBLOCK`), which
+/// completes the pending open, whose fd is dropped. Else each cancelled
+/// wait for a writer would keep a thread of the blocking pool, and a
+/// script that polls a FIFO under a `timeout` in a loop would use them all
+/// up. A process that has the FIFO open at that moment sees the extra
+/// opener come and go (a reader with no other writer gets end of file).
+pub async fn open_file_unless(
+    path: PathBuf,
+    mode: OpenMode,
+    stop: impl std::future::Future<Output = ()>,
+) -> Option<io::Result<OwnedFd>> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let job = {
+        let (path, abandoned) = (path.clone(), abandoned.clone());
+        super::unblock(move || {
+            if abandoned.load(Ordering::Relaxed) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let mut options = OpenOptions::new();
+            match mode {
+                OpenMode::Read => options.read(true),
+                OpenMode::Write => options.write(true).create(true).truncate(true),
+                OpenMode::Append => options.append(true).create(true),
+            };
+            Ok(OwnedFd::from(options.open(&path)?))
+        })
+    };
+    let opened = futures_lite::future::or(async { Some(job.await) }, async {
+        stop.await;
+        None
     })
-    .await
+    .await;
+    if opened.is_none() {
+        abandoned.store(true, Ordering::Relaxed);
+        release_fifo_open(&path, mode);
+    }
+    opened
+}
+
+/// Complete an `open` of the FIFO at `path` that another thread is blocked
+/// in, by opening the other end without blocking and closing it at once.
+/// Nothing happens when `path` is not a FIFO.
+fn release_fifo_open(path: &std::path::Path, mode: OpenMode) {
+    use rustix::fs::{Mode, OFlags};
+    let is_fifo = rustix::fs::stat(path)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Fifo);
+    if !is_fifo {
+        return;
+    }
+    // A blocked reader counts as one, so a non-blocking writer may open.
+    let other_end = match mode {
+        OpenMode::Read => OFlags::WRONLY,
+        OpenMode::Write | OpenMode::Append => OFlags::RDONLY,
+    };
+    let flags = other_end | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    drop(rustix::fs::open(path, flags, Mode::empty()));
 }
 
 /// At start-up: raise the RLIMIT_NOFILE soft limit to the hard limit, capped

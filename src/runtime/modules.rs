@@ -9,7 +9,7 @@ use crate::compile::TopLevel;
 use crate::process;
 use crate::runtime::Runtime;
 use crate::vm::error::{Error, ErrorKind, Location};
-use crate::vm::fiber::{Fiber, FrameKind, Halt, Resume};
+use crate::vm::fiber::{Fiber, FrameKind, Halt, Resume, cancellable};
 use crate::vm::objects::{Captures, Closure};
 use crate::vm::value::Value;
 
@@ -50,8 +50,18 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     if !source && !rt.modules.borrow_mut().insert(key.clone()) {
         return Ok(Halt::Await(Box::pin(async { Ok(Resume::Nothing) })));
     }
-    Ok(Halt::Await(Box::pin(async move {
-        let read = process::unblock(move || std::fs::read(read_at));
+    // Opened and read off the loop, and given up when the task is
+    // cancelled: `source fifo` waits for a writer, then for its data.
+    let token = fiber.ctx.cancel.clone();
+    Ok(Halt::Await(cancellable(token.clone(), async move {
+        let stop = async {
+            token.requested().await;
+        };
+        let opened = process::open_file_unless(read_at, process::OpenMode::Read, stop).await;
+        let Some(opened) = opened else {
+            return Err(Rc::new(Error::cancelled()));
+        };
+        let read = async { process::read_to_end(opened?).await };
         let text = read.await.map_err(|e| {
             Rc::new(Error::io(format!(
                 "cannot read {}: {}",

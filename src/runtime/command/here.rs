@@ -68,9 +68,10 @@ pub(super) fn call_function(
     // Open the redirection targets off the loop, then call.
     let io = fiber.ctx.io();
     let cwd = fiber.ctx.cwd();
+    let token = fiber.ctx.cancel.clone();
     let redirects = stage.redirects;
     Ok(Some(Halt::Await(Box::pin(async move {
-        let io = apply_redirects(io, &redirects, &cwd)
+        let io = apply_redirects(io, &redirects, &cwd, &token)
             .await
             .map_err(Rc::new)?;
         Ok(Resume::Call {

@@ -143,7 +143,7 @@ async fn connect(
             pipe_out = Some(io.stdout.clone());
             next_stdin = Some(r);
         }
-        let io = apply_redirects(io, &stage.redirects, &cwd)
+        let io = apply_redirects(io, &stage.redirects, &cwd, &ctx.cancel)
             .await
             .map_err(Rc::new)?;
         writes.push(

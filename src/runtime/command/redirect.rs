@@ -7,15 +7,18 @@ use std::rc::Rc;
 
 use crate::ast::RedirOp;
 use crate::process::{self, InSource, OpenMode, OutSink, WorkDir};
-use crate::runtime::Io;
+use crate::runtime::{CancelToken, Io};
 use crate::vm::error::Error;
 
 /// Apply redirections in order to a copy of `io`. A relative target is
-/// opened in the directory `cwd` itself (see `process::WorkDir`).
+/// opened in the directory `cwd` itself (see `process::WorkDir`). An open
+/// that waits (a FIFO with no peer) ends with `CancelledError` when the
+/// task is cancelled.
 pub(super) async fn apply_redirects(
     mut io: Io,
     redirects: &[(RedirOp, Option<Vec<u8>>)],
     cwd: &WorkDir,
+    token: &Rc<CancelToken>,
 ) -> Result<Io, Error> {
     for (op, target) in redirects {
         let target = Path::new(std::ffi::OsStr::from_bytes(
@@ -24,12 +27,19 @@ pub(super) async fn apply_redirects(
         let open = |mode: OpenMode| {
             let (path, shown) = (cwd.resolve(target), cwd.shown(target));
             let gone = cwd.check().err();
+            let requested = token.requested();
             async move {
-                process::open_file(path, mode).await.map_err(|e| {
-                    // In a removed directory, say so rather than ENOENT.
-                    let e = gone.unwrap_or(e);
-                    Error::io(format!("cannot open {}: {e}", shown.display()))
-                })
+                let stop = async {
+                    requested.await;
+                };
+                match process::open_file_unless(path, mode, stop).await {
+                    Some(opened) => opened.map_err(|e| {
+                        // In a removed directory, say so rather than ENOENT.
+                        let e = gone.unwrap_or(e);
+                        Error::io(format!("cannot open {}: {e}", shown.display()))
+                    }),
+                    None => Err(Error::cancelled()),
+                }
             }
         };
         match *op {
