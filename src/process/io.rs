@@ -630,27 +630,51 @@ pub async fn open_file_unless(
             Ok(OwnedFd::from(options.open(&path)?))
         })
     };
-    let opened = futures_lite::future::or(async { Some(job.await) }, async {
+    let mut job = std::pin::pin!(job);
+    let opened = futures_lite::future::or(async { Some((&mut job).await) }, async {
         stop.await;
         None
     })
     .await;
     if opened.is_none() {
         abandoned.store(true, Ordering::Relaxed);
-        release_fifo_open(&path, mode);
+        // Wait for the released open to end (and its fd to be closed), so
+        // that the FIFO has no stray end when the script goes on: a writer
+        // opened next would pair with it and get EPIPE. Released again if
+        // the thread was only entering `open`; given up after about a
+        // second. Not waited for when the target is no FIFO (a hung
+        // network file system, say): nothing would release it.
+        for _ in 0..50 {
+            if !release_fifo_open(&path, mode) {
+                break;
+            }
+            let ended = futures_lite::future::or(
+                async {
+                    let _ = (&mut job).await;
+                    true
+                },
+                async {
+                    Timer::after(Duration::from_millis(20)).await;
+                    false
+                },
+            );
+            if ended.await {
+                break;
+            }
+        }
     }
     opened
 }
 
 /// Complete an `open` of the FIFO at `path` that another thread is blocked
 /// in, by opening the other end without blocking and closing it at once.
-/// Nothing happens when `path` is not a FIFO.
-fn release_fifo_open(path: &std::path::Path, mode: OpenMode) {
+/// Nothing happens (`false`) when `path` is not a FIFO.
+fn release_fifo_open(path: &std::path::Path, mode: OpenMode) -> bool {
     use rustix::fs::{Mode, OFlags};
     let is_fifo = rustix::fs::stat(path)
         .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Fifo);
     if !is_fifo {
-        return;
+        return false;
     }
     // A blocked reader counts as one, so a non-blocking writer may open.
     let other_end = match mode {
@@ -659,6 +683,7 @@ fn release_fifo_open(path: &std::path::Path, mode: OpenMode) {
     };
     let flags = other_end | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     drop(rustix::fs::open(path, flags, Mode::empty()));
+    true
 }
 
 /// At start-up: raise the RLIMIT_NOFILE soft limit to the hard limit, capped
