@@ -588,3 +588,60 @@ fn a_signal_ends_a_wait_for_a_fifo_peer() {
         assert_eq!(got, Some(status), "{wait}: SIG{sig}");
     }
 }
+
+/// Kills and reaps its processes when dropped.
+struct Processes(Vec<std::process::Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The sweep for escaped descendants after a cancellation does not wait
+/// on processes with an empty environment: it looks only at ash's own
+/// descendants, checks liveness first, and reads again only those that may
+/// be in the middle of `execve`, off the loop thread. 20 `env -i sleep`
+/// elsewhere on the machine, and one among ash's own descendants, cost a
+/// `timeout` nothing. Before, each was read 20 times with 1 ms sleeps on the
+/// loop thread, in each of several sweeps: 0.74 s late with ten.
+#[test]
+fn the_escapee_sweep_does_not_wait_on_processes_with_an_empty_environment() {
+    let elsewhere = Processes(
+        (0..20)
+            .map(|_| {
+                Command::new("env")
+                    .args(["-i", "sleep", "60"])
+                    .spawn()
+                    .expect("start env -i sleep")
+            })
+            .collect(),
+    );
+    let out = common::output_within(
+        Command::new(ash_bin()).arg("-c").arg(
+            "let own = spawn { env -i sleep 60 }
+sleep 100ms
+let worst = 0
+for i in (range(3)) {
+  let t0 = now()
+  try { timeout 100ms { sh -c 'sleep 1; true'; sleep 5 } } catch TimeoutError e { }
+  let late = now() - t0 - 0.1
+  if (late > worst) { worst = late }
+}
+echo $worst
+cancel $own",
+        ),
+        Duration::from_secs(60),
+        "timeouts beside processes with an empty environment",
+    );
+    drop(elsewhere);
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let worst: f64 = out.stdout.trim().parse().expect("a number");
+    assert!(
+        worst < 0.2,
+        "a `timeout 100ms` returned {worst:.3} s late beside 21 `env -i sleep`"
+    );
+}

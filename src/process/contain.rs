@@ -96,7 +96,8 @@ pub fn own_token_prefix() -> String {
 
 /// At start-up: adopt orphaned descendants instead of letting init have them.
 pub fn become_subreaper() {
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    let made = rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok();
+    SUBREAPER.store(made, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub(crate) fn spawn_started() {
@@ -134,32 +135,9 @@ fn numeric_dirs() -> impl Iterator<Item = String> {
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Process `pid`'s environment. A process in the middle of `execve` shows
-/// an empty one for a moment (the new image's is not set up yet), which a
-/// sweep would take for "no token" and so miss the process: an empty
-/// environment of a process that is not a kernel thread is read again, for
-/// up to about 20 ms.
-fn environ_of(pid: &str) -> Option<Vec<u8>> {
-    let path = format!("/proc/{pid}/environ");
-    let mut env = std::fs::read(&path).ok()?;
-    let mut tries = 0;
-    while env.is_empty() && tries < 20 && !is_kernel_thread(pid) {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        env = std::fs::read(&path).ok()?;
-        tries += 1;
-    }
-    Some(env)
-}
-
 /// Kernel threads (children of kthreadd, pid 2) have no environment at all.
-fn is_kernel_thread(pid: &str) -> bool {
-    pid == "2" || matches!(stat_of(pid), Some((_, 2)))
-}
-
-/// Whether process `pid`'s environment has an entry (`NAME=value`) that
-/// `wanted` accepts.
-fn env_has(pid: &str, wanted: impl Fn(&[u8]) -> bool) -> bool {
-    environ_of(pid).is_some_and(|env| env.split(|&b| b == 0).any(wanted))
+fn is_kernel_thread(pid: &str, ppid: i32) -> bool {
+    pid == "2" || ppid == 2
 }
 
 /// Accepts `ASH_SCOPE=<token>`, or with `prefix` any token starting with it.
@@ -183,6 +161,106 @@ fn pgrp_of(pid: &str) -> Option<i32> {
     rest.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// ash made itself a child subreaper (see [`become_subreaper`]): every
+/// process it started, and everything they started, is then one of its
+/// descendants, wherever it moved (`setsid`, double forks).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The processes a sweep looks at. While ash is a subreaper, only its
+/// descendants (a walk down the `children` files, as many reads as there
+/// are descendants: a machine's other processes cost nothing, and none of
+/// them can carry this ash's token). Else, and without `children` files
+/// (CONFIG_PROC_CHILDREN), or in the sentinel (ash is gone, its orphans
+/// went elsewhere): every process.
+fn candidates() -> Vec<String> {
+    if SUBREAPER.load(std::sync::atomic::Ordering::Relaxed)
+        && let Some(found) = descendants_of_ash()
+    {
+        return found;
+    }
+    numeric_dirs().collect()
+}
+
+/// ash's descendants, breadth first, from the `children` files of each
+/// thread of each process (a child is attached to the thread that forked
+/// it; adopted orphans to one of ash's threads). `None` when ash's own
+/// cannot be read.
+fn descendants_of_ash() -> Option<Vec<String>> {
+    let mut found: Vec<String> = children_of_ash()?
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut next = 0;
+    while next < found.len() {
+        let pid = found[next].clone();
+        next += 1;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+                found.extend(list.split_whitespace().map(str::to_string));
+            }
+        }
+    }
+    Some(found)
+}
+
+/// Visit every live process but ash whose environment has an entry that
+/// `wanted` accepts, until `visit` returns false.
+///
+/// Liveness comes first (one small read; a zombie or a kernel thread is
+/// passed over). A process in the middle of `execve` shows an empty
+/// environment for a moment (the new image's is not set up yet), which
+/// would pass for "no token": those that are running or in an
+/// uninterruptible wait (where `execve` is) are read again, all together,
+/// for up to about 20 ms. A process asleep with an empty environment (`env
+/// -i sleep 60`) is not in `execve` and costs nothing more.
+fn scan(wanted: impl Fn(&[u8]) -> bool, mut visit: impl FnMut(&str) -> bool) {
+    let me = rustix::process::getpid().as_raw_nonzero().get().to_string();
+    let has = |env: &[u8]| env.split(|&b| b == 0).any(&wanted);
+    let mut unsure = Vec::new();
+    for pid in candidates() {
+        if pid == me {
+            continue;
+        }
+        let Some((state, ppid)) = stat_of(&pid) else {
+            continue;
+        };
+        if matches!(state, b'Z' | b'X') || is_kernel_thread(&pid, ppid) {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if env.is_empty() && matches!(state, b'R' | b'D') {
+            unsure.push(pid);
+        } else if has(&env) && !visit(&pid) {
+            return;
+        }
+    }
+    for _ in 0..20 {
+        if unsure.is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        let mut still = Vec::new();
+        for pid in unsure {
+            match std::fs::read(format!("/proc/{pid}/environ")) {
+                Ok(env) if env.is_empty() => still.push(pid),
+                Ok(env) if has(&env) && is_live(&pid) => {
+                    if !visit(&pid) {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        unsure = still;
+    }
+}
+
 /// Send `sig` to every live process but ash whose environment has an entry
 /// that `wanted` accepts; how many were signalled.
 fn signal_where(sig: Signal, wanted: impl Fn(&[u8]) -> bool) -> usize {
@@ -193,20 +271,17 @@ fn signal_where(sig: Signal, wanted: impl Fn(&[u8]) -> bool) -> usize {
 /// (already signalled through their group: a second SIGTERM would tell an
 /// ash among them to stop at once, without its grace period).
 fn signal_where_outside(sig: Signal, skip: &[i32], wanted: impl Fn(&[u8]) -> bool) -> usize {
-    let me = rustix::process::getpid().as_raw_nonzero().get().to_string();
     let mut n = 0;
-    for pid in numeric_dirs() {
-        if pid == me || !env_has(&pid, &wanted) || !is_live(&pid) {
-            continue;
-        }
-        if !skip.is_empty() && pgrp_of(&pid).is_some_and(|g| skip.contains(&g)) {
-            continue;
+    scan(wanted, |pid| {
+        if !skip.is_empty() && pgrp_of(pid).is_some_and(|g| skip.contains(&g)) {
+            return true;
         }
         if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
             let _ = rustix::process::kill_process(p, sig);
             n += 1;
         }
-    }
+        true
+    });
     n
 }
 
@@ -225,8 +300,12 @@ pub fn signal_escapees(token: &str, groups: &[i32], sig: Signal) -> usize {
 
 /// Whether a live process carries exactly `token`.
 pub fn signal_scope_alive(token: &str) -> bool {
-    let wanted = token_entry(token, false);
-    numeric_dirs().any(|pid| env_has(&pid, &wanted) && is_live(&pid))
+    let mut alive = false;
+    scan(token_entry(token, false), |_| {
+        alive = true;
+        false
+    });
+    alive
 }
 
 /// Reap exited descendants that were re-parented to ash (it is a

@@ -627,7 +627,11 @@ impl Group {
             self.signal_groups(Signal::CONT);
             // Only those that left the group: the members just got it.
             if !self.contained {
-                super::contain::signal_escapees(&self.token, &self.pgids, Signal::TERM);
+                let (token, pgids) = (self.token.clone(), self.pgids.clone());
+                super::unblock(move || {
+                    super::contain::signal_escapees(&token, &pgids, Signal::TERM)
+                })
+                .await;
             }
             let deadline = std::time::Instant::now() + grace;
             let mut timer = Timer::at(deadline);
@@ -642,7 +646,7 @@ impl Group {
             // ...then whatever else is left in the group (grandchildren).
             if children_done && !self.contained {
                 let mut step = Duration::from_millis(5);
-                while (self.group_alive() || self.escapees_alive())
+                while (self.group_alive() || self.escapees_alive().await)
                     && std::time::Instant::now() < deadline
                 {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -653,16 +657,19 @@ impl Group {
         }
         self.signal_groups(Signal::KILL);
         if !self.contained {
-            super::contain::signal_scope(&self.token, false, Signal::KILL);
+            let token = self.token.clone();
+            super::unblock(move || super::contain::signal_scope(&token, false, Signal::KILL))
+                .await;
         }
         poll_fn(|cx| self.poll_members(cx)).await;
         super::contain::reap_adopted();
     }
 
     /// Whether a process that left the group (setsid, setpgid) but carries
-    /// its scope token still runs. Signalling with 0 only checks.
-    fn escapees_alive(&self) -> bool {
-        super::contain::signal_scope_alive(&self.token)
+    /// its scope token still runs. A `/proc` walk, off the loop thread.
+    async fn escapees_alive(&self) -> bool {
+        let token = self.token.clone();
+        super::unblock(move || super::contain::signal_scope_alive(&token)).await
     }
 
     /// Whether any process of the group still runs. A zombie does not
