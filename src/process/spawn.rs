@@ -658,8 +658,7 @@ impl Group {
         self.signal_groups(Signal::KILL);
         if !self.contained {
             let token = self.token.clone();
-            super::unblock(move || super::contain::signal_scope(&token, false, Signal::KILL))
-                .await;
+            super::unblock(move || super::contain::signal_scope(&token, false, Signal::KILL)).await;
         }
         poll_fn(|cx| self.poll_members(cx)).await;
         super::contain::reap_adopted();
