@@ -249,11 +249,7 @@ fn scan(wanted: impl Fn(&[u8]) -> bool, mut visit: impl FnMut(&str) -> bool) {
         for pid in unsure {
             match std::fs::read(format!("/proc/{pid}/environ")) {
                 Ok(env) if env.is_empty() => still.push(pid),
-                Ok(env) if has(&env) && is_live(&pid) => {
-                    if !visit(&pid) {
-                        return;
-                    }
-                }
+                Ok(env) if has(&env) && is_live(&pid) && !visit(&pid) => return,
                 _ => {}
             }
         }
