@@ -17,7 +17,9 @@ use std::time::Duration;
 static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn timing() -> std::sync::MutexGuard<'static, ()> {
-    TIMING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    TIMING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn ash_bin() -> String {
