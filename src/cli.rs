@@ -20,6 +20,7 @@ usage: ash [OPTIONS] [--] [FILE [ARGS...]]
        ash [OPTIONS] -s [ARGS...]     (or `ash - ARGS...`)
        ash --check [--path] [--format text|json] FILE...
        ash --dump FILE | --dump -c CODE
+       ash --journal-summary FILE [--json]
        ash --serve
        ash --version | --help
 
@@ -34,6 +35,14 @@ Options:
                  login.ash from the config directory (also when ash is
                  started with a name beginning with `-`, as login(1) does)
   --debug        report tasks that hold the loop
+  --journal FILE append a JSON line to FILE for every gather/race branch
+                 and spawned task that ends: its key, status, error, value
+  --resume FILE  run again, leaving out the branches that ended ok in the
+                 journal FILE (their recorded values stand in); new
+                 records are appended to FILE
+  --journal-summary FILE [--json]
+                 per run of journal FILE: counts by status, the slowest
+                 branches, the failures; what --resume would run again
   --check FILE   parse, compile and lint only; run nothing
                  (--path: also check that commands exist; --format json)
   --dump         print the bytecode of FILE or of -c CODE
@@ -73,9 +82,27 @@ pub fn main() -> i32 {
     let mut debug = false;
     let mut interactive = false;
     let mut from_stdin = false;
+    let mut journal: Option<crate::journal::Options> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].to_str() {
+            // `--journal FILE` / `--resume FILE` (section 14).
+            Some(flag @ ("--journal" | "--resume")) => {
+                let Some(file) = args.get(i + 1).filter(|f| !f.is_empty()) else {
+                    crate::diag::report!("ash: {flag} needs a FILE\n{USAGE}");
+                    return 2;
+                };
+                if journal.is_some() {
+                    crate::diag::reportln!("ash: give one of --journal and --resume, once");
+                    return 2;
+                }
+                journal = Some(crate::journal::Options {
+                    path: file.into(),
+                    resume: flag == "--resume",
+                });
+                i += 1;
+            }
+            Some("--journal-summary") => return crate::journal::summary::main(&args[i + 1..]),
             Some("--version") | Some("-V") => {
                 return print_or_fail(&format!("ash {}\n", env!("CARGO_PKG_VERSION")));
             }
@@ -111,7 +138,7 @@ pub fn main() -> i32 {
                     return 2;
                 };
                 let rest = args[i + 2..].to_vec();
-                return run_source("-c", code, rest, debug, None);
+                return run_source("-c", code, rest, debug, None, journal);
             }
             // The end of the options: what follows is the script and its
             // arguments, even if it starts with `-`.
@@ -141,10 +168,14 @@ pub fn main() -> i32 {
                     .map(|cwd| cwd.join(p))
                     .unwrap_or_else(|_| p.to_path_buf())
             });
-            run_source(&name, &text, args[i + 1..].to_vec(), debug, dir)
+            run_source(&name, &text, args[i + 1..].to_vec(), debug, dir, journal)
         }
         _ => {
             if interactive || (stdin_is_terminal && !from_stdin) {
+                if journal.is_some() {
+                    crate::diag::report!("ash: --journal and --resume need a script\n{USAGE}");
+                    return 2;
+                }
                 return crate::repl::run(crate::repl::Options {
                     debug,
                     login,
@@ -157,7 +188,7 @@ pub fn main() -> i32 {
                 return 2;
             }
             let rest = args.get(i..).map(<[_]>::to_vec).unwrap_or_default();
-            run_source("<stdin>", &text, rest, debug, None)
+            run_source("<stdin>", &text, rest, debug, None, journal)
         }
     }
 }
@@ -285,42 +316,68 @@ fn main_ctx() -> TaskCtx {
     TaskCtx::main(io)
 }
 
-/// Run a script's text with `$args`; returns the exit status.
+/// Run a script's text with `$args` (and a journal); returns the exit
+/// status.
 fn run_source(
     name: &str,
     text: &str,
     args: Vec<std::ffi::OsString>,
     debug: bool,
     dir: Option<std::path::PathBuf>,
+    journal: Option<crate::journal::Options>,
 ) -> i32 {
     process::raise_fd_limit();
     process::contain::become_subreaper();
     // Before the compile, which takes a while for a large script: Ctrl-C
     // meanwhile is noted, and nothing of the script runs.
     let _ = crate::runtime::signals::install();
+    // A journal that cannot be written (or is not one) is a usage error:
+    // nothing runs.
+    let journal = match journal.map(|o| crate::journal::Journal::open(&o)) {
+        None => None,
+        Some(Ok(j)) => Some(Rc::new(j)),
+        Some(Err(message)) => {
+            crate::diag::reportln!("ash: {message}");
+            return 2;
+        }
+    };
     let rt = Runtime::new(debug);
     *rt.script_dir.borrow_mut() = dir;
     let main = match compile_main(&rt, name, text) {
         Ok(m) => m,
         Err(report) => {
             crate::diag::report!("{report}");
+            journal.inspect(|j| j.abandon());
             return 2;
         }
     };
     if let Some(sig) = crate::runtime::signals::pending() {
+        journal.inspect(|j| j.abandon());
         return signal_status(sig);
     }
-    let argv = args
+    let argv: Vec<Value> = args
         .into_iter()
         .map(|a| Value::from(std::os::unix::ffi::OsStringExt::into_vec(a)))
         .collect();
+    if let Some(j) = journal {
+        j.begin(name, &argv);
+        crate::journal::install(&rt, j);
+    }
     rt.set_global("args", Value::list(argv));
     rt.set_global("script", Value::str(name));
-    let outcome = match run_main(&rt, main, Vec::new(), None) {
+    let status = run_script(&rt, main);
+    // The journal's last record, synced to disk.
+    rt.observers.finish(status, false);
+    status
+}
+
+/// Run a compiled script to its exit status.
+fn run_script(rt: &Rc<Runtime>, main: Rc<Closure>) -> i32 {
+    let outcome = match run_main(rt, main, Vec::new(), None) {
         Ok(outcome) => outcome,
         Err(code) => return code,
     };
-    let unretrieved = report_unretrieved(&rt);
+    let unretrieved = report_unretrieved(rt);
     match outcome {
         Outcome::Value(_) => i32::from(unretrieved),
         Outcome::Exit(code) => code,
@@ -574,6 +631,8 @@ fn watch_signals(
                     }
                 }
                 process::contain::at_exit();
+                // The journal's records of what was still running, synced.
+                rt2.observers.finish(signal_status(sig), true);
                 std::process::exit(signal_status(sig));
             }
         }

@@ -14,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diag;
+pub mod journal;
 pub mod process;
 pub mod remote;
 pub mod repl;

@@ -68,55 +68,44 @@ fn _par_draw(st, end) {
 
 # pmap(xs, f[, options]): [f(x) for x in xs], run concurrently (see above).
 #
-# How: `gather -j N` over N workers (N = min(jobs, len(xs))); each worker
-# takes the next index of the list until none is left and stores the result
-# in its place. So only N coroutines exist at a time, however long the list,
-# and an item that never started never exists as a coroutine (a fail-fast
-# cancel leaves nothing "never awaited").
+# How: one `gather -j N` branch per item (`gather -k` with keep_going), so
+# `ash --journal` records each call and `ash --resume` runs again only the
+# calls that did not end ok. The progress state is named `_st`: a captured
+# variable whose name starts with `_` is not part of a branch's journal key
+# (its value changes as the calls run, and with the length of the list).
 fn pmap(xs, f, ...more) {
   let o = _par_opts(more)
-  let total = len(xs)
-  let st = {label: o.label, total: total, done: 0, running: 0, failed: 0, next: 0, esc: ""}
-  let show = o.progress and stderr_is_tty()
+  let n = min(o.jobs, len(xs))
+  if (n == 0) { return [] }
+  let _st = {label: o.label, total: len(xs), done: 0, running: 0, failed: 0, esc: "", show: false}
+  _st.show = o.progress and stderr_is_tty()
   # ash strings have no escape for ESC: the external printf(1) makes one.
-  if (show) { st.esc = $(env printf "\033") }
-  let results = []
-  for i in (range(total)) { push(results, null) }
-  let keep_going = o.keep_going
-  let worker = fn () {
+  if (_st.show) { _st.esc = $(env printf "\033") }
+  let call = fn (x) {
     return async {
-      while (st.next < total) {
-        let i = st.next
-        st.next = i + 1
-        st.running = st.running + 1
-        if (show) { _par_draw(st, false) }
-        try {
-          let v = f(xs[i])
-          if (type(v) == "coroutine" or type(v) == "task") { v = await $v }
-          results[i] = v
-          st.done = st.done + 1
-        } catch e {
-          st.failed = st.failed + 1
-          st.done = st.done + 1
-          if (not keep_going) { throw $e }
-          results[i] = e
-        } finally {
-          st.running = st.running - 1
-          if (show) { _par_draw(st, false) }
-        }
+      _st.running = _st.running + 1
+      if (_st.show) { _par_draw(_st, false) }
+      try {
+        let v = f(x)
+        if (type(v) == "coroutine" or type(v) == "task") { v = await $v }
+        _st.done = _st.done + 1
+        return v
+      } catch e {
+        _st.failed = _st.failed + 1
+        _st.done = _st.done + 1
+        throw $e
+      } finally {
+        _st.running = _st.running - 1
+        if (_st.show) { _par_draw(_st, false) }
       }
     }
   }
-  let n = min(o.jobs, total)
-  if (n == 0) { return results }
-  let workers = []
-  for w in (range(n)) { push(workers, worker()) }
   try {
-    gather -j $n $workers
+    if (o.keep_going) { return gather -k -j $n (map(xs, call)) }
+    return gather -j $n (map(xs, call))
   } finally {
-    if (show and total > 0) { _par_draw(st, true) }
+    if (_st.show) { _par_draw(_st, true) }
   }
-  return results
 }
 
 # peach(xs, f[, options]): like pmap, for the effects; returns null.

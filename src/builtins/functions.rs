@@ -105,6 +105,7 @@
 
 mod collections;
 mod json;
+pub use json::from_json_value;
 mod numbers;
 mod offload;
 mod paths;

@@ -6,7 +6,7 @@ use crate::ast::{
 use crate::vm::chunk::{CmdSpec, Op, StageSpec};
 use crate::vm::value::Value;
 
-use super::{CResult, Compiler, StageExit};
+use super::{CResult, Compiler, SiteKind, StageExit};
 
 /// Unquoted glob metacharacters make a word a glob: `*`, `?`, or a `[`
 /// with a `]` after it (a lone `[`, as in `[ 3 -gt 2 ]`, is literal).
@@ -79,6 +79,7 @@ impl Compiler<'_> {
     /// the last pipeline run is checked (errexit), as in `set -e`.
     pub(super) fn andor(&mut self, a: &AndOr, in_condition: bool) -> CResult {
         if a.background && !in_condition {
+            let site = self.reserve_site(SiteKind::Spawn);
             // The task is named after its command line (for `jobs`).
             let name = self
                 .text_of(a.span)
@@ -95,7 +96,7 @@ impl Compiler<'_> {
             let proto = self.finish_func();
             self.emit_closure(proto, a.span);
             self.emit(Op::MakeCoroutine, a.span);
-            self.emit(Op::Spawn { job: true }, a.span);
+            self.emit_site(Op::Spawn { job: true }, a.span, site);
             self.emit(Op::Pop, a.span);
             return Ok(());
         }

@@ -4,7 +4,7 @@ use crate::ast::{BinaryOp, Body, Branch, Expr, ExprKind, WordPart};
 use crate::vm::chunk::Op;
 use crate::vm::value::Value;
 
-use super::{CResult, Compiler};
+use super::{CResult, Compiler, SiteKind};
 
 impl Compiler<'_> {
     pub(super) fn expr(&mut self, e: &Expr) -> CResult {
@@ -123,15 +123,17 @@ impl Compiler<'_> {
                 self.emit(Op::Await, span);
             }
             ExprKind::Spawn(body) => {
+                let site = self.reserve_site(SiteKind::Spawn);
                 self.coroutine_body("spawn", body)?;
-                self.emit(Op::Spawn { job: false }, span);
+                self.emit_site(Op::Spawn { job: false }, span, site);
             }
             ExprKind::Gather { opts, branches } => {
+                let site = self.reserve_site(SiteKind::Gather);
                 self.branches(branches)?;
                 if let Some(limit) = &opts.limit {
                     self.expr(limit)?;
                 }
-                self.emit(
+                self.emit_site(
                     Op::Gather {
                         n: branches.len() as u32,
                         keep_going: opts.keep_going,
@@ -139,11 +141,13 @@ impl Compiler<'_> {
                         limit: opts.limit.is_some(),
                     },
                     span,
+                    site,
                 );
             }
             ExprKind::Race(branches) => {
+                let site = self.reserve_site(SiteKind::Race);
                 self.branches(branches)?;
-                self.emit(Op::Race(branches.len() as u32), span);
+                self.emit_site(Op::Race(branches.len() as u32), span, site);
             }
             ExprKind::Timeout {
                 duration,
@@ -180,18 +184,24 @@ impl Compiler<'_> {
     /// `spawn --on`, `gather --on`, `race --on`: the hosts, then what the
     /// plain form would push, then the remote form of its op.
     fn on_hosts(&mut self, hosts: &Expr, inner: &Expr, span: crate::ast::Span) -> CResult {
+        let kind = match &inner.kind {
+            ExprKind::Spawn(_) => SiteKind::Spawn,
+            ExprKind::Gather { .. } => SiteKind::Gather,
+            _ => SiteKind::Race,
+        };
+        let site = self.reserve_site(kind);
         self.expr(hosts)?;
         match &inner.kind {
             ExprKind::Spawn(body) => {
                 self.coroutine_body("spawn", body)?;
-                self.emit(Op::SpawnOn, span);
+                self.emit_site(Op::SpawnOn, span, site);
             }
             ExprKind::Gather { opts, branches } => {
                 self.branches(branches)?;
                 if let Some(limit) = &opts.limit {
                     self.expr(limit)?;
                 }
-                self.emit(
+                self.emit_site(
                     Op::GatherOn {
                         n: branches.len() as u32,
                         keep_going: opts.keep_going,
@@ -199,11 +209,12 @@ impl Compiler<'_> {
                         limit: opts.limit.is_some(),
                     },
                     span,
+                    site,
                 );
             }
             ExprKind::Race(branches) => {
                 self.branches(branches)?;
-                self.emit(Op::RaceOn(branches.len() as u32), span);
+                self.emit_site(Op::RaceOn(branches.len() as u32), span, site);
             }
             _ => return super::error(span, "`--on` goes with `spawn`, `gather` or `race`"),
         }

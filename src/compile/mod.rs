@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::ast::{Block, Span};
-use crate::vm::chunk::{CaptureFrom, CmdSpec, Op, Proto};
+use crate::vm::chunk::{CaptureFrom, CmdSpec, Op, Proto, Sites};
 use crate::vm::globals::Globals;
 use crate::vm::value::Value;
 
@@ -333,6 +333,23 @@ struct FuncState {
     loops: Vec<LoopCtx>,
     tries: Vec<TryCtx>,
     span: Span,
+    /// A function declared with a name (`fn NAME`).
+    named: bool,
+    /// The named function this body is written in (see [`Sites`]).
+    scope: Rc<str>,
+    /// In a named function or a file's top level: how many `spawn`,
+    /// `gather` and `race` sites were met so far (the next ordinals).
+    site_counts: [u32; 3],
+    /// `(pc, ordinal)` of this body's sites.
+    sites: Vec<(u32, u32)>,
+}
+
+/// The keywords whose sites the journal names (see [`Sites`]).
+#[derive(Clone, Copy)]
+pub(crate) enum SiteKind {
+    Spawn = 0,
+    Gather = 1,
+    Race = 2,
 }
 
 impl FuncState {
@@ -357,7 +374,17 @@ impl FuncState {
             loops: Vec::new(),
             tries: Vec::new(),
             span,
+            named: false,
+            scope: Rc::from(""),
+            site_counts: [0; 3],
+            sites: Vec::new(),
         }
+    }
+
+    /// Whether sites in it (and in the anonymous bodies it holds) are
+    /// counted here: a named function or a file's top level.
+    fn owns_sites(&self) -> bool {
+        self.named || self.is_script
     }
 
     fn lookup_local(&self, name: &str) -> Option<u16> {
@@ -528,7 +555,41 @@ impl Compiler<'_> {
 
     /// Start compiling a nested function body.
     fn begin_func(&mut self, name: String, span: Span) {
-        self.funcs.push(FuncState::new(name, false, span));
+        let mut f = FuncState::new(name, false, span);
+        if let Some(outer) = self.funcs.last() {
+            f.scope = outer.scope.clone();
+        }
+        self.funcs.push(f);
+    }
+
+    /// The function being compiled is `fn NAME`: sites in it are counted
+    /// in it, named after it (qualified by the named functions around it).
+    fn name_scope(&mut self, name: &str) {
+        let f = self.f();
+        f.named = true;
+        f.scope = match &*f.scope {
+            "" => Rc::from(name),
+            outer => Rc::from(format!("{outer}.{name}")),
+        };
+    }
+
+    /// The ordinal of a new `kind` site in the current scope (counted
+    /// where the keyword is, so ordinals follow the source's order).
+    fn reserve_site(&mut self, kind: SiteKind) -> u32 {
+        let owner = self
+            .funcs
+            .iter()
+            .rposition(FuncState::owns_sites)
+            .unwrap_or(0);
+        let count = &mut self.funcs[owner].site_counts[kind as usize];
+        *count += 1;
+        *count
+    }
+
+    /// Emit a site's instruction, noting its ordinal.
+    fn emit_site(&mut self, op: Op, span: Span, ordinal: u32) {
+        let pc = self.emit(op, span);
+        self.f().sites.push((pc as u32, ordinal));
     }
 
     /// Start compiling a compound pipeline stage's closure.
@@ -717,6 +778,11 @@ impl Compiler<'_> {
             is_async: f.is_async,
             source: self.source,
             span: f.span,
+            sites: Sites {
+                scope: f.scope,
+                named: f.named,
+                at: f.sites.into(),
+            },
         }
     }
 

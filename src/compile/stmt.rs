@@ -440,6 +440,9 @@ impl Compiler<'_> {
     pub(super) fn function(&mut self, def: &FnDef) -> CResult {
         let name = def.name.as_ref().map_or("<fn>", |n| n.name.as_str());
         self.begin_func(name.to_string(), def.span);
+        if def.name.is_some() {
+            self.name_scope(name);
+        }
         for p in &def.params {
             self.new_local(&p.name);
         }

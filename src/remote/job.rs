@@ -206,6 +206,7 @@ fn empty_proto() -> crate::vm::chunk::Proto {
         is_async: false,
         source: 0,
         span: Default::default(),
+        sites: Default::default(),
     }
 }
 

@@ -45,7 +45,7 @@ use crate::runtime::{Runtime, TaskCtx};
 use crate::vm::chunk::{Op, Proto};
 use crate::vm::error::Error;
 use crate::vm::fiber::{Pending, Resume};
-use crate::vm::objects::{Captures, Closure, Coroutine};
+use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::value::Value;
 
 pub use agent::serve_main;
@@ -110,8 +110,18 @@ fn host_list(hosts: &Value, what: &str) -> Result<Vec<Rc<host::Host>>, Error> {
 }
 
 /// The closure of a remote branch's task: `RemoteRun(target, unit)`,
-/// named and located like the body it runs.
-fn stub_closure(name: String, body: &Proto) -> Rc<Closure> {
+/// named and located like the body it runs. It keeps the body's function
+/// and arguments (which the code does not read): the journal names a
+/// remote branch after what it runs (see [`original`]).
+fn stub_closure(name: String, body: &Value) -> Option<Rc<Closure>> {
+    let (func, args) = match body {
+        Value::Coroutine(c) => (c.func.clone(), c.args.borrow().clone().unwrap_or_default()),
+        Value::Func(f) => (f.clone(), Vec::new()),
+        _ => return None,
+    };
+    let keep = |v: Value| Rc::new(std::cell::RefCell::new(v));
+    let captures = [keep(Value::Func(func.clone())), keep(Value::list(args))];
+    let body = &func.proto;
     let code = vec![
         Op::LoadLocal(0),
         Op::LoadLocal(1),
@@ -119,7 +129,7 @@ fn stub_closure(name: String, body: &Proto) -> Rc<Closure> {
         Op::Return,
     ];
     let stack_needed = crate::vm::chunk::stack_needed(&code, &[], 2);
-    Rc::new(Closure {
+    Some(Rc::new(Closure {
         proto: Rc::new(Proto {
             name,
             spans: vec![body.span; code.len()],
@@ -138,9 +148,25 @@ fn stub_closure(name: String, body: &Proto) -> Rc<Closure> {
             stack_needed,
             source: body.source,
             span: body.span,
+            sites: Default::default(),
         }),
-        captures: Captures::none(),
-    })
+        captures: captures.into_iter().collect(),
+    }))
+}
+
+/// The function and arguments a remote branch's task runs on a host
+/// (`None` for any other closure).
+pub fn original(stub: &Closure) -> Option<(Rc<Closure>, Vec<Value>)> {
+    if !matches!(stub.proto.code.get(2), Some(Op::RemoteRun)) {
+        return None;
+    }
+    let [func, args] = &*stub.captures else {
+        return None;
+    };
+    match (&*func.borrow(), &*args.borrow()) {
+        (Value::Func(f), Value::List(a)) => Some((f.clone(), a.borrow().clone())),
+        _ => None,
+    }
 }
 
 fn proto_of(body: &Value) -> Option<Rc<Proto>> {
@@ -155,15 +181,18 @@ fn proto_of(body: &Value) -> Option<Rc<Proto>> {
 /// hosts, the first that can be reached runs it.
 pub fn spawn_stub(rt: &Runtime, hosts: &Value, body: Value) -> Result<Rc<Coroutine>, Error> {
     let names = host_list(hosts, "spawn")?;
-    let unit = pack::pack(rt, &body)?;
-    let Some(proto) = proto_of(&body) else {
-        return Err(Error::type_err("spawn --on expects a block or a coroutine"));
-    };
     let label = match names.as_slice() {
         [one] => one.name.clone(),
         _ => "a host".into(),
     };
-    let stub = stub_closure(format!("{} on {label}", proto.name), &proto);
+    let Some(stub) =
+        proto_of(&body).and_then(|proto| stub_closure(format!("{} on {label}", proto.name), &body))
+    else {
+        // Its error says why this body cannot travel.
+        pack::pack(rt, &body)?;
+        return Err(Error::type_err("spawn --on expects a block or a coroutine"));
+    };
+    let unit = pack::pack(rt, &body)?;
     Ok(Rc::new(Coroutine::new(
         stub,
         vec![hosts.clone(), Value::from(unit)],
@@ -201,17 +230,22 @@ pub fn branch_stubs(
     }
     let mut packed = Vec::with_capacity(bodies.len());
     for body in &bodies {
+        let Some(stub) = proto_of(body)
+            .and_then(|proto| stub_closure(format!("{} on a host", proto.name), body))
+        else {
+            pack::pack(rt, body)?;
+            return Err(Error::type_err(format!(
+                "{what} --on expects blocks or coroutines"
+            )));
+        };
         let unit = pack::pack(rt, body)?;
-        let proto = proto_of(body)
-            .ok_or_else(|| Error::type_err(format!("{what} --on expects blocks or coroutines")))?;
-        packed.push((unit, proto));
+        packed.push((unit, stub));
     }
     let id = NEXT_FLEET.replace(NEXT_FLEET.get() + 1);
     FLEETS.with_borrow_mut(|f| f.insert(id, Sched::new(hosts, per_host)));
     let stubs = packed
         .into_iter()
-        .map(|(unit, proto)| {
-            let stub = stub_closure(format!("{} on a host", proto.name), &proto);
+        .map(|(unit, stub)| {
             Value::Coroutine(Rc::new(Coroutine::new(
                 stub,
                 vec![Value::Int(id), Value::from(unit)],

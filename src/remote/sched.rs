@@ -133,7 +133,10 @@ impl Sched {
             .await;
             match agent {
                 None => return Err(Rc::new(Error::cancelled())),
-                Some(Ok(agent)) => return agent.run(&ctx, unit).await,
+                Some(Ok(agent)) => {
+                    rt.observers.on_host(ctx.id, &host.name);
+                    return agent.run(&ctx, unit).await;
+                }
                 Some(Err(reason)) => {
                     if self.hosts.len() == 1 {
                         return Err(Rc::new(Error::io(format!(

@@ -14,7 +14,9 @@ use std::time::Duration;
 use futures_lite::future;
 
 use super::cancel::DEFAULT_GRACE;
-use super::task::{DoneQueue, Outcome, TaskKey, TaskRef, check_wait, spawn_with_output};
+use super::keys::Site;
+use super::observe::{Kind, Origin};
+use super::task::{DoneQueue, Outcome, Task, TaskKey, TaskRef, check_wait, spawn_with_output};
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::{self, OutSink};
 use crate::vm::error::Error;
@@ -194,6 +196,8 @@ impl Running {
     }
 }
 
+/// Start branch `index` (`origin`: what the observers know of it; one
+/// that replays it makes it a task that has already finished).
 fn start(
     rt: &Rc<Runtime>,
     ctx: &TaskCtx,
@@ -201,10 +205,14 @@ fn start(
     item: Item,
     group: bool,
     outputs: &mut [Option<GroupOutput>],
+    origin: Option<Rc<Origin>>,
 ) -> Result<TaskRef, Error> {
     match item {
         Item::Task(t) => Ok(t),
         Item::Coro(c) => {
+            if let Some(value) = origin.as_deref().and_then(|o| rt.observers.replay(o)) {
+                return Task::replayed(rt, &c, value);
+            }
             let output = if group {
                 let pipe = || process::pipe().map_err(|e| Error::io(format!("pipe: {e}")));
                 let (r1, w1) = pipe()?;
@@ -217,7 +225,7 @@ fn start(
             } else {
                 None
             };
-            spawn_with_output(rt, ctx, &c, false, output)
+            spawn_with_output(rt, ctx, &c, false, output, origin)
         }
     }
 }
@@ -275,9 +283,29 @@ fn discard(pending: impl Iterator<Item = (usize, Item)>) {
     }
 }
 
+/// The origins of the branches, when someone observes the run.
+fn origins(
+    rt: &Runtime,
+    ctx: &TaskCtx,
+    site: Option<&Site>,
+    kind: Kind,
+    branches: &[Value],
+) -> Vec<Option<Rc<Origin>>> {
+    match rt.observers.active() {
+        true => rt.observers.branches(ctx, site, kind, branches),
+        false => Vec::new(),
+    }
+}
+
+/// Take branch `i`'s origin.
+fn origin_of(origins: &mut [Option<Rc<Origin>>], i: usize) -> Option<Rc<Origin>> {
+    origins.get_mut(i).and_then(Option::take)
+}
+
 pub fn gather(
     rt: Rc<Runtime>,
     ctx: Rc<TaskCtx>,
+    site: Option<&Site>,
     branches: Vec<Value>,
     limit: Option<Value>,
     keep_going: bool,
@@ -293,6 +321,7 @@ pub fn gather(
             )));
         }
     };
+    let mut origins = origins(&rt, &ctx, site, Kind::Gather, &branches);
     let items = items_of(&rt, &ctx, branches, "gather")?;
     Ok(Box::pin(async move {
         let n = items.len();
@@ -310,7 +339,8 @@ pub fn gather(
             while running.len() < limit
                 && let Some((i, item)) = pending.next()
             {
-                match start(&rt, &ctx, i, item, group, &mut outputs) {
+                let origin = origin_of(&mut origins, i);
+                match start(&rt, &ctx, i, item, group, &mut outputs, origin) {
                     Ok(t) => running.add(i, t),
                     Err(e) => {
                         running.cancel_all(DEFAULT_GRACE).await;
@@ -358,14 +388,37 @@ pub fn gather(
     }))
 }
 
-pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<Pending, Error> {
+pub fn race(
+    rt: Rc<Runtime>,
+    ctx: Rc<TaskCtx>,
+    site: Option<&Site>,
+    branches: Vec<Value>,
+) -> Result<Pending, Error> {
+    let mut origins = origins(&rt, &ctx, site, Kind::Race, &branches);
+    // A branch that won this race in an earlier run, which the journal
+    // replays: then nothing else starts.
+    let replayed = origins
+        .iter()
+        .find_map(|o| o.as_deref().and_then(|o| rt.observers.replay(o)));
     let items = items_of(&rt, &ctx, branches, "race")?;
     Ok(Box::pin(async move {
         let n = items.len();
         let mut running = Running::new(n, TaskKey::of(&ctx));
+        if let Some(value) = replayed {
+            for (i, item) in items.into_iter().enumerate() {
+                match item {
+                    // Running already: a loser, cancelled as any other.
+                    Item::Task(t) => running.add(i, t),
+                    Item::Coro(c) => c.used.set(true),
+                }
+            }
+            running.cancel_all(DEFAULT_GRACE).await;
+            return Ok(Resume::Push(value));
+        }
         let mut outputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
-            match start(&rt, &ctx, i, item, false, &mut outputs) {
+            let origin = origin_of(&mut origins, i);
+            match start(&rt, &ctx, i, item, false, &mut outputs, origin) {
                 Ok(t) => running.add(i, t),
                 Err(e) => {
                     running.cancel_all(DEFAULT_GRACE).await;
@@ -404,18 +457,21 @@ pub fn race(rt: Rc<Runtime>, ctx: Rc<TaskCtx>, branches: Vec<Value>) -> Result<P
 pub fn spawn_on(
     rt: &Rc<Runtime>,
     ctx: &TaskCtx,
+    site: Option<&Site>,
     hosts: Value,
     body: Value,
 ) -> Result<TaskRef, Error> {
     let stub = crate::remote::spawn_stub(rt, &hosts, body)?;
-    super::task::spawn(rt, ctx, &stub, false)
+    super::task::spawn(rt, ctx, &stub, false, site)
 }
 
 /// `gather --on HOSTS [-j N] ...`: a plain `gather` of tasks that each run
 /// their branch on one of the hosts, at most N at a time on each.
+#[allow(clippy::too_many_arguments)]
 pub fn gather_on(
     rt: &Rc<Runtime>,
     ctx: &Rc<TaskCtx>,
+    site: Option<&Site>,
     hosts: Value,
     branches: Vec<Value>,
     limit: Option<Value>,
@@ -426,6 +482,7 @@ pub fn gather_on(
     let fut = gather(
         rt.clone(),
         ctx.clone(),
+        site,
         vec![stubs],
         None,
         keep_going,
@@ -442,11 +499,12 @@ pub fn gather_on(
 pub fn race_on(
     rt: &Rc<Runtime>,
     ctx: &Rc<TaskCtx>,
+    site: Option<&Site>,
     hosts: Value,
     branches: Vec<Value>,
 ) -> Result<Pending, Error> {
     let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, None, "race")?;
-    let fut = race(rt.clone(), ctx.clone(), vec![stubs])?;
+    let fut = race(rt.clone(), ctx.clone(), site, vec![stubs])?;
     Ok(Box::pin(async move {
         let _fleet = fleet;
         fut.await

@@ -17,7 +17,9 @@ pub mod concurrency;
 pub mod deadline;
 pub mod executor;
 pub mod glob;
+pub mod keys;
 pub mod modules;
+pub mod observe;
 pub mod shell;
 pub mod signals;
 pub mod sync;
@@ -238,6 +240,8 @@ pub struct Runtime {
     pub hooks: RefCell<Option<Rc<dyn Hooks>>>,
     /// Which tasks wait for which (a wait that closes a cycle is an error).
     pub waits: task::WaitGraph,
+    /// Who watches the run (`--journal`; see `observe`).
+    pub observers: observe::Observers,
 }
 
 /// What the interactive shell needs to know from the runtime, and the
@@ -289,6 +293,7 @@ impl Runtime {
             script_dir: RefCell::new(None),
             hooks: RefCell::new(None),
             waits: task::WaitGraph::default(),
+            observers: observe::Observers::default(),
         })
     }
 

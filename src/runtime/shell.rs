@@ -36,6 +36,7 @@ pub use super::modules::use_module;
 
 // Tasks.
 pub use super::concurrency::{gather, gather_on, race, race_on, remote_run, spawn_on};
+pub use super::keys::Site;
 pub use super::task::{TaskKey, await_task, check_wait, spawn};
 
 /// The number the next process group will get (a `timeout` body kills

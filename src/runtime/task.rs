@@ -9,6 +9,8 @@ use std::time::Instant;
 use futures_lite::future;
 
 use super::cancel::WakeList;
+use super::keys::Site;
+use super::observe::Origin;
 use super::{CancelReason, Runtime, TaskCtx};
 use crate::process::OutSink;
 use crate::vm::budget;
@@ -137,6 +139,22 @@ impl Waiters {
 }
 
 impl Task {
+    /// A task that has already finished with `value`, in place of running
+    /// `coro` (a branch the journal replays: see `observe`).
+    pub fn replayed(rt: &Runtime, coro: &Coroutine, value: Value) -> Result<TaskRef, Error> {
+        // Consumed as a run would consume it (a second use is an error).
+        coro.take()?;
+        Ok(Rc::new(Task {
+            id: rt.next_id(),
+            proto: coro.func.proto.clone(),
+            ctx: std::rc::Weak::new(),
+            started: epoch().elapsed().as_micros() as u64,
+            job: false,
+            retrieved: Cell::new(false),
+            state: Cell::new(State::Done(Outcome::Value(value))),
+        }))
+    }
+
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -499,30 +517,41 @@ fn report_held(fiber: &Fiber, at: Option<crate::vm::error::Location>, busy: std:
     );
 }
 
-/// Start a coroutine as a new task, scheduled at once.
+/// Start a coroutine as a new task, scheduled at once (`site`: the
+/// `spawn` instruction, for the observers).
 pub fn spawn(
     rt: &Rc<Runtime>,
     parent: &TaskCtx,
     coro: &Rc<Coroutine>,
     job: bool,
+    site: Option<&Site>,
 ) -> Result<TaskRef, Error> {
+    let origin = match rt.observers.active() {
+        true => Some(rt.observers.spawn(parent, site, coro)),
+        false => None,
+    };
+    if let Some(value) = origin.as_deref().and_then(|o| rt.observers.replay(o)) {
+        return Task::replayed(rt, coro, value);
+    }
     let hooks = rt.hooks.borrow().clone();
     let Some(hooks) = hooks else {
-        return spawn_with_output(rt, parent, coro, job, None);
+        return spawn_with_output(rt, parent, coro, job, None, origin);
     };
     let output = hooks.spawn_output(parent.id);
-    let task = spawn_with_output(rt, parent, coro, job, output)?;
+    let task = spawn_with_output(rt, parent, coro, job, output, origin)?;
     hooks.spawned(parent.id, &task);
     Ok(task)
 }
 
-/// `spawn`, with the task's stdout and stderr replaced (for `gather --group`).
+/// `spawn`, with the task's stdout and stderr replaced (for `gather
+/// --group`), and what the observers know of it.
 pub fn spawn_with_output(
     rt: &Rc<Runtime>,
     parent: &TaskCtx,
     coro: &Rc<Coroutine>,
     job: bool,
     output: Option<(Rc<OutSink>, Rc<OutSink>)>,
+    origin: Option<Rc<Origin>>,
 ) -> Result<TaskRef, Error> {
     let args = coro.take()?;
     let id = rt.next_id();
@@ -543,6 +572,9 @@ pub fn spawn_with_output(
     });
     let slot = rt.tasks.borrow_mut().insert(task.clone());
     ctx.task_slot.set(slot);
+    if let Some(origin) = origin {
+        rt.observers.started(id, origin);
+    }
     let fiber = Fiber::call(rt.clone(), ctx, coro.func.clone(), args);
     rt.executor
         .spawn(TaskBody {
@@ -589,6 +621,9 @@ impl std::future::Future for TaskBody {
             && e.kind != ErrorKind::Cancelled
         {
             remember_failed(&mut rt.failed.borrow_mut(), t.clone());
+        }
+        if rt.observers.active() {
+            rt.observers.ended(t.id, &outcome);
         }
         t.finish(outcome);
         Poll::Ready(())

@@ -243,6 +243,39 @@ pub struct Proto {
     /// Which loaded source file this code came from.
     pub source: u32,
     pub span: Span,
+    /// Where its `spawn`, `gather` and `race` are, by name rather than by
+    /// line: the journal's keys (section 14) name a site this way, so an
+    /// edit elsewhere in the script does not change them.
+    pub sites: Sites,
+}
+
+/// The `spawn`, `gather` and `race` sites of a function body, named as the
+/// journal's keys name them: the named function they are written in (the
+/// `fn NAME` around them, through any anonymous bodies; `""` at the top
+/// level of a file) and their ordinal there, per keyword, in source order.
+#[derive(Default)]
+pub struct Sites {
+    /// The named function this body is (or is written in), qualified by
+    /// the named functions around it: `deploy`, `deploy.inner`.
+    pub scope: std::rc::Rc<str>,
+    /// This body is a function declared with a name (`fn NAME`), not an
+    /// anonymous one (a block, `async { }`, `fn (x) { }`).
+    pub named: bool,
+    /// `(pc, ordinal)` of each `Spawn`, `Gather`, `Race` (or their `--on`
+    /// forms) in this body: the ordinal counts that keyword's sites in the
+    /// scope from 1, in source order.
+    pub at: Box<[(u32, u32)]>,
+}
+
+impl Sites {
+    /// The ordinal of the site whose instruction is at `pc`.
+    pub fn ordinal(&self, pc: usize) -> Option<u32> {
+        let i = self
+            .at
+            .binary_search_by_key(&(pc as u32), |&(p, _)| p)
+            .ok()?;
+        Some(self.at[i].1)
+    }
 }
 
 /// A command line to run, resolved at run time (function, builtin, or

@@ -134,6 +134,16 @@ impl Fiber {
         }
     }
 
+    /// The `spawn`, `gather` or `race` instruction being run (for the
+    /// journal's keys).
+    fn site(&self) -> Option<shell::Site<'_>> {
+        let f = self.frames.last()?;
+        Some(shell::Site {
+            proto: &f.closure.proto,
+            pc: (f.pc as usize).saturating_sub(1),
+        })
+    }
+
     /// `Spawn`: start a coroutine as a new task (a task stays itself).
     pub(super) fn op_spawn(&mut self, job: bool) -> Step {
         let coro = match self.pop() {
@@ -150,7 +160,7 @@ impl Fiber {
                 )));
             }
         };
-        let t = shell::spawn(&self.rt, &self.ctx, &coro, job)?;
+        let t = shell::spawn(&self.rt, &self.ctx, &coro, job, self.site().as_ref())?;
         self.stack.push(Value::Task(t));
         Ok(None)
     }
@@ -162,6 +172,7 @@ impl Fiber {
         let fut = shell::gather(
             self.rt.clone(),
             self.ctx.clone(),
+            self.site().as_ref(),
             branches,
             limit,
             keep_going,
@@ -173,7 +184,12 @@ impl Fiber {
     /// `Race`: the first branch to succeed; halts until then.
     pub(super) fn op_race(&mut self, n: u32) -> Step {
         let branches = self.pop_n(n as usize);
-        let fut = shell::race(self.rt.clone(), self.ctx.clone(), branches)?;
+        let fut = shell::race(
+            self.rt.clone(),
+            self.ctx.clone(),
+            self.site().as_ref(),
+            branches,
+        )?;
         Ok(Some(Halt::Await(fut)))
     }
 
@@ -181,7 +197,7 @@ impl Fiber {
     pub(super) fn op_spawn_on(&mut self) -> Step {
         let body = self.pop();
         let hosts = self.pop();
-        let t = shell::spawn_on(&self.rt, &self.ctx, hosts, body)?;
+        let t = shell::spawn_on(&self.rt, &self.ctx, self.site().as_ref(), hosts, body)?;
         self.stack.push(Value::Task(t));
         Ok(None)
     }
@@ -198,7 +214,14 @@ impl Fiber {
         let branches = self.pop_n(n as usize);
         let hosts = self.pop();
         let fut = shell::gather_on(
-            &self.rt, &self.ctx, hosts, branches, limit, keep_going, group,
+            &self.rt,
+            &self.ctx,
+            self.site().as_ref(),
+            hosts,
+            branches,
+            limit,
+            keep_going,
+            group,
         )?;
         Ok(Some(Halt::Await(fut)))
     }
@@ -207,7 +230,7 @@ impl Fiber {
     pub(super) fn op_race_on(&mut self, n: u32) -> Step {
         let branches = self.pop_n(n as usize);
         let hosts = self.pop();
-        let fut = shell::race_on(&self.rt, &self.ctx, hosts, branches)?;
+        let fut = shell::race_on(&self.rt, &self.ctx, self.site().as_ref(), hosts, branches)?;
         Ok(Some(Halt::Await(fut)))
     }
 

@@ -27,7 +27,9 @@ pub(super) fn parse(text: &[u8]) -> Result<Value, Error> {
     Ok(from_json_value(json))
 }
 
-pub(super) fn from_json_value(json: Json) -> Value {
+/// A parsed JSON document as a value (objects become maps in document
+/// order; integers that fit an `i64` become ints, other numbers floats).
+pub fn from_json_value(json: Json) -> Value {
     match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(b),
