@@ -146,7 +146,10 @@ impl Journal {
         line.text("event", "start")
             .time("time", unix_now())
             .text("script", script);
-        let args: Vec<String> = args.iter().map(Value::to_text).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_text().unwrap_or_default())
+            .collect();
         let mut list = String::from("[");
         for (i, a) in args.iter().enumerate() {
             if i > 0 {
