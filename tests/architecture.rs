@@ -64,6 +64,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "ast", "builtins", "cli", "compile", "diag", "process", "runtime", "syntax", "vm",
         ],
     ),
+    // Journals (section 14): an observer of the runtime's tasks, and the
+    // reader and summary of the file.
+    ("journal", &["builtins", "diag", "runtime", "vm"]),
     (
         "repl",
         &[
@@ -74,8 +77,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "ast", "builtins", "check", "compile", "diag", "process", "remote", "repl", "runtime",
-            "stdlib", "syntax", "vm",
+            "ast", "builtins", "check", "compile", "diag", "journal", "process", "remote", "repl",
+            "runtime", "stdlib", "syntax", "vm",
         ],
     ),
     ("lib", &[]),

@@ -19,6 +19,11 @@ fn root() -> PathBuf {
 
 /// `ash examples/NAME ARGS...` from the repository root, with a deadline.
 fn run(name: &str, args: &[&str]) -> Finished {
+    run_flags(&[], name, args)
+}
+
+/// `ash FLAGS... examples/NAME ARGS...`.
+fn run_flags(flags: &[&str], name: &str, args: &[&str]) -> Finished {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "examples-{}-{}-{}",
@@ -30,6 +35,7 @@ fn run(name: &str, args: &[&str]) -> Finished {
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let r = output_within(
         Command::new(env!("CARGO_BIN_EXE_ash"))
+            .args(flags)
             .arg(root().join("examples").join(name))
             .args(args)
             .current_dir(root())
@@ -81,6 +87,7 @@ fn every_example_is_tested_and_has_a_header() {
         "healthcheck.ash",
         "hello.ash",
         "pipeline.ash",
+        "resume.ash",
         "seeds.ash",
         "testrunner.ash",
         "tour.ash",
@@ -201,6 +208,50 @@ fn buildmatrix_all_pass() {
     status(&r, 0);
     has(&r, "built 8 targets");
     has(&r, "macos/arm64/release    ok");
+}
+
+/// Run with a journal, fix the broken file, resume: only it runs again.
+#[test]
+fn resume() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("examples-resume-input-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("input dir");
+    for i in 1..=6 {
+        std::fs::write(dir.join(format!("f{i}.txt")), format!("word {i}\n")).expect("write");
+    }
+    std::fs::write(dir.join("f3.txt"), "a BROKEN file\n").expect("write");
+    let journal = dir.join("journal.ndjson");
+    let (j, d) = (
+        journal.to_str().expect("utf-8"),
+        dir.to_str().expect("utf-8"),
+    );
+    let r = run_flags(&["--journal", j], "resume.ash", &[d]);
+    status(&r, 1);
+    has(&r, "6 files, 1 failed, 10 words converted");
+    assert_eq!(r.stdout.matches("converting ").count(), 6, "{}", r.stdout);
+    std::fs::write(dir.join("f3.txt"), "fixed now\n").expect("write");
+    let r = run_flags(&["--resume", j], "resume.ash", &[d]);
+    status(&r, 0);
+    has(&r, "6 files, 0 failed, 12 words converted");
+    let converted: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("converting "))
+        .collect();
+    assert_eq!(
+        converted,
+        [format!("converting {d}/f3.txt")],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("resume: 5 skipped, 1 rerun, 0 failed again"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -235,8 +235,14 @@ echo $w
     // and under outer("q") are two keys.
     let inner1: Vec<&&str> = keys.iter().filter(|k| k.ends_with("inner(1)")).collect();
     assert_eq!(inner1.len(), 2, "{keys:?}");
-    assert!(inner1.iter().any(|k| k.contains("outer(\"p\") / ")), "{keys:?}");
-    assert!(inner1.iter().any(|k| k.contains("outer(\"q\") / ")), "{keys:?}");
+    assert!(
+        inner1.iter().any(|k| k.contains("outer(\"p\") / ")),
+        "{keys:?}"
+    );
+    assert!(
+        inner1.iter().any(|k| k.contains("outer(\"q\") / ")),
+        "{keys:?}"
+    );
     // A race's loser is recorded as cancelled.
     assert!(
         recs.iter()
@@ -257,8 +263,7 @@ echo $w
         second.stderr
     );
     assert_eq!(
-        second.stdout,
-        "one 2s [10,20] [10,20]\n[1,2]\nfast\n",
+        second.stdout, "one 2s [10,20] [10,20]\n[1,2]\nfast\n",
         "{}",
         second.stderr
     );
@@ -399,7 +404,10 @@ let r = gather -j 8 (map(range(0, 300), big))
     let branch = recs.iter().filter(|r| r.get("key").is_some()).count();
     assert_eq!(branch, 4 * 300);
     for r in recs.iter().filter(|r| r.get("key").is_some()) {
-        assert_eq!(field(r, "value").len(), 6000 + field(r, "label").len() - "big()".len());
+        assert_eq!(
+            field(r, "value").len(),
+            6000 + field(r, "label").len() - "big()".len()
+        );
     }
     let runs: std::collections::HashSet<&str> = recs.iter().map(|r| field(r, "run")).collect();
     assert_eq!(runs.len(), 4, "four runs");
@@ -490,7 +498,8 @@ fn the_summary_counts_lists_the_slowest_and_the_failures() {
     let text = ash(&dir.0, &["--journal-summary", j]);
     assert_eq!(text.status, 0, "{}", text.stderr);
     assert!(
-        text.stdout.contains("3 branches: 2 ok, 1 failed, 0 cancelled, 0 timeout"),
+        text.stdout
+            .contains("3 branches: 2 ok, 1 failed, 0 cancelled, 0 timeout"),
         "{}",
         text.stdout
     );
@@ -500,7 +509,11 @@ fn the_summary_counts_lists_the_slowest_and_the_failures() {
         "{}",
         text.stdout
     );
-    assert!(text.stdout.contains("1 to run on --resume"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("1 to run on --resume"),
+        "{}",
+        text.stdout
+    );
     let json = ash(&dir.0, &["--journal-summary", j, "--json"]);
     assert_eq!(json.status, 0, "{}", json.stderr);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");

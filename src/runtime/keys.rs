@@ -443,7 +443,10 @@ mod tests {
         // Keys are written to files: the hash of a text never changes
         // (values computed independently: FNV-1a 64, splitmix64's mix).
         assert_eq!(hash_str(""), 0xf52a_15e9_a9b5_e89b);
-        assert_eq!(hash_str("s.ash:gather1 check(\"a\")"), 0x0202_27d6_869f_2ba8);
+        assert_eq!(
+            hash_str("s.ash:gather1 check(\"a\")"),
+            0x0202_27d6_869f_2ba8
+        );
     }
 
     #[test]
