@@ -207,7 +207,10 @@ async fn inner(x) {
 }
 async fn outer(name) {
   echo "outer $name" >> ran.log
-  return gather (map([1, 2], inner))
+  # -k: inner(1) always ends ok (a plain gather may cancel it first).
+  let r = gather -k (map([1, 2], inner))
+  for x in $r { if (type(x) == "error") { throw $x } }
+  return $r
 }
 let r = gather -k { echo lit1 >> ran.log; return "one" } { echo lit2 >> ran.log; return 2s } (outer("p")) (outer("q"))
 fn show(v) { if (type(v) == "error") { return "error" }; return to_json(v) }
@@ -287,15 +290,15 @@ fn wait_for_ok(journal: &Path, n: usize, deadline: Duration) {
 
 #[test]
 fn a_run_killed_with_sigkill_resumes_where_it_stopped() {
-    // 20 branches, 2 at a time, each 100 ms: about a second in all.
+    // 40 branches, 2 at a time, each 100 ms: about 2 s in all.
     let script = r#"
 async fn step(i) {
   sleep 100ms
   echo $i >> ran.log
   return "done $i"
 }
-let r = gather -j 2 (map(range(0, 20), step))
-echo (len(r)) ${r[0]} ${r[19]}
+let r = gather -j 2 (map(range(0, 40), step))
+echo (len(r)) ${r[0]} ${r[39]}
 "#;
     let (dir, journal) = setup(script);
     let j = journal.to_str().expect("utf-8");
@@ -321,27 +324,27 @@ echo (len(r)) ${r[0]} ${r[19]}
         .filter(|r| field(r, "status") == "ok")
         .map(|r| field(r, "value").trim_start_matches("done ").to_string())
         .collect();
-    assert!(done.len() >= 5 && done.len() < 20, "{done:?}");
+    assert!(done.len() >= 5 && done.len() < 40, "{done:?}");
     let mut first_ran = ran(&dir.0);
     let out = ash(&dir.0, &["--resume", j, "s.ash"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "20 done 0 done 19\n");
+    assert_eq!(out.stdout, "40 done 0 done 39\n");
     let rerun = ran(&dir.0);
     // What had ended ok is not run again; everything else is.
     for d in &done {
         assert!(!rerun.contains(d), "{d} ran again: {rerun:?}");
     }
-    assert_eq!(rerun.len(), 20 - done.len(), "{rerun:?}");
+    assert_eq!(rerun.len(), 40 - done.len(), "{rerun:?}");
     first_ran.extend(rerun);
     first_ran.sort();
     first_ran.dedup();
-    assert_eq!(first_ran.len(), 20, "every step ran at least once");
+    assert_eq!(first_ran.len(), 40, "every step ran at least once");
 }
 
 #[test]
 fn sigterm_records_what_was_running_as_cancelled() {
     let script = r#"
-async fn slow(i) { sleep 30s; return $i }
+async fn slow(i) { echo $i >> ran.log; sleep 30s; return $i }
 gather (map([1, 2, 3], slow))
 "#;
     let (dir, journal) = setup(script);
@@ -353,13 +356,16 @@ gather (map([1, 2, 3], slow))
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn ash");
-    // Wait for the start record, then a moment for the branches to start.
+    // Wait for the three branches to be running.
     let start = Instant::now();
-    while fs::read_to_string(&journal).unwrap_or_default().is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(20), "no start record");
+    let log = dir.0.join("ran.log");
+    while fs::read_to_string(&log).unwrap_or_default().lines().count() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the branches did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
