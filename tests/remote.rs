@@ -30,10 +30,16 @@ struct Run {
 
 /// `ash case.ash` in a fresh directory, reaching the test hosts.
 fn command(dir: &TempDir, script: &str) -> Command {
+    command_flags(dir, &[], script)
+}
+
+/// `ash FLAGS... case.ash`.
+fn command_flags(dir: &TempDir, flags: &[&str], script: &str) -> Command {
     let server = sshd::sshd();
     std::fs::write(dir.0.join("case.ash"), script).expect("write the script");
     let mut c = Command::new(ASH);
-    c.arg("case.ash")
+    c.args(flags)
+        .arg("case.ash")
         .current_dir(&dir.0)
         .env("ASH_SSH", &server.ash_ssh)
         .env("D", &dir.0)
@@ -535,4 +541,54 @@ fn the_fanout_example_runs_a_command_across_hosts() {
         "{}",
         r.out
     );
+}
+
+/// `--journal` records the host each remote branch ran on, keyed by the
+/// function and its arguments (not by the stub that carries it there), and
+/// `--resume` runs on a host only what did not end ok.
+#[test]
+fn a_journal_names_the_host_and_a_resume_reruns_only_what_failed() {
+    let dir = TempDir::new();
+    let script = r#"
+let d = $D
+async fn probe(name) {
+  if test -f "$d/bad-$name" { throw "$name is bad" }
+  echo $name >> "$d/ran.log"
+  return "$name ok"
+}
+echo (gather -k --on ["h1", "h2"] (map(["a", "b", "c"], probe)))
+"#;
+    std::fs::write(dir.0.join("bad-b"), "").expect("write");
+    let journal = dir.0.join("j.ndjson");
+    let j = journal.to_str().expect("utf-8");
+    let run = |flag: &str| {
+        let start = Instant::now();
+        let child = command_flags(&dir, &[flag, j], script)
+            .spawn()
+            .expect("start ash");
+        finish(child, start, Duration::from_secs(90))
+    };
+    let r = run("--journal");
+    assert_eq!(r.status, 0, "{}", r.err);
+    assert_eq!(r.out, "a ok Error: b is bad c ok\n", "{}", r.err);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a whole line"))
+        .filter(|r: &serde_json::Value| r.get("key").is_some())
+        .collect();
+    assert_eq!(recs.len(), 3, "{text}");
+    for r in &recs {
+        let host = r["host"].as_str().unwrap_or_default();
+        assert!(host == "h1" || host == "h2", "{r}");
+        let key = r["key"].as_str().unwrap_or_default();
+        assert!(key.starts_with("case.ash:gather1 probe(\""), "{r}");
+    }
+    let _ = std::fs::remove_file(dir.0.join("ran.log"));
+    std::fs::remove_file(dir.0.join("bad-b")).expect("fix b");
+    let r = run("--resume");
+    assert_eq!(r.status, 0, "{}", r.err);
+    assert_eq!(r.out, "a ok b ok c ok\n", "{}", r.err);
+    let ran = std::fs::read_to_string(dir.0.join("ran.log")).unwrap_or_default();
+    assert_eq!(ran, "b\n", "only b runs again");
 }
