@@ -623,6 +623,12 @@ impl Group {
     /// SIGTERM, grace, SIGKILL, reap.
     async fn terminate(&mut self, grace: Duration) {
         if !grace.is_zero() {
+            // The grace period runs from the SIGTERM, not from the end of
+            // the `/proc` scan for escapees below, which a loaded machine
+            // makes slow (a third of a second was seen): a nested ash times
+            // its own children's shorter grace period from its SIGTERM, and
+            // must be done before its parent's SIGKILL.
+            let deadline = std::time::Instant::now() + grace;
             self.signal_groups(Signal::TERM);
             self.signal_groups(Signal::CONT);
             // Only those that left the group: the members just got it.
@@ -633,7 +639,6 @@ impl Group {
                 })
                 .await;
             }
-            let deadline = std::time::Instant::now() + grace;
             let mut timer = Timer::at(deadline);
             // First the direct children...
             let children_done = poll_fn(|cx| {

@@ -26,13 +26,37 @@ use super::cancel::{CancelToken, DEFAULT_GRACE};
 pub const DEADLINE_VAR: &str = "ASH_DEADLINE";
 pub const GRACE_VAR: &str = "ASH_GRACE";
 
+/// The two clocks read at (nearly) the same moment: Unix time in seconds,
+/// and the monotonic instant. The reads are bracketed by two monotonic ones
+/// and retried when something came between them (the thread preempted on a
+/// loaded machine), so that the same deadline exported twice, or read back
+/// by a nested ash, is the same instant to within microseconds, not
+/// however long the preemption lasted.
+fn clocks() -> (f64, Instant) {
+    let mut best: Option<(Duration, f64, Instant)> = None;
+    for _ in 0..4 {
+        let before = Instant::now();
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let after = Instant::now();
+        let spread = after - before;
+        let mid = before + spread / 2;
+        if best.is_none_or(|(s, _, _)| spread < s) {
+            best = Some((spread, wall, mid));
+        }
+        if spread < Duration::from_micros(50) {
+            break;
+        }
+    }
+    best.map(|(_, wall, mid)| (wall, mid))
+        .unwrap_or_else(|| (0.0, Instant::now()))
+}
+
 /// Unix time, in seconds, of an instant of the monotonic clock.
 pub fn unix_time(at: Instant) -> f64 {
-    let now = Instant::now();
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
+    let (wall, now) = clocks();
     if at >= now {
         wall + (at - now).as_secs_f64()
     } else {
@@ -43,11 +67,7 @@ pub fn unix_time(at: Instant) -> f64 {
 /// The instant of the monotonic clock at Unix time `unix` (now if it has
 /// passed).
 pub fn instant_at(unix: f64) -> Instant {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let now = Instant::now();
+    let (wall, now) = clocks();
     let ahead = unix - wall;
     if ahead.is_finite() && ahead > 0.0 {
         // Beyond what an Instant holds: far enough.
