@@ -199,9 +199,25 @@ pub struct FnDef {
     pub params: Vec<Ident>,
     /// `...rest`: collects the remaining arguments as a list.
     pub rest: Option<Ident>,
+    /// `fn main`'s options (`--name`), each also in `params`.
+    pub options: Vec<OptParam>,
     pub body: Block,
     /// `async fn`: calling returns a coroutine instead of running the body.
     pub is_async: bool,
+    pub span: Span,
+}
+
+/// `--name`, `--name -n`, `--name = DEFAULT` among `fn main`'s parameters:
+/// an option of the script's command line (section 18).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptParam {
+    /// The long name as written, without `--` (`dry-run`); the parameter
+    /// (`params[param]`) is named with `_` for `-` (`dry_run`).
+    pub long: String,
+    pub short: Option<char>,
+    /// None: a flag (false unless given).
+    pub default: Option<Expr>,
+    pub param: usize,
     pub span: Span,
 }
 

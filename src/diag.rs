@@ -43,7 +43,8 @@ pub fn source_name(source: u32) -> String {
     })
 }
 
-fn source_of(source: u32) -> Option<Rc<str>> {
+/// The text of a loaded source.
+pub fn source_of(source: u32) -> Option<Rc<str>> {
     SOURCES.with(|s| s.borrow().get(source as usize).map(|f| f.text.clone()))
 }
 

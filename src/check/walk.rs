@@ -714,10 +714,18 @@ impl<'a> Walker<'a> {
             name,
             params,
             rest,
+            options,
             body,
             is_async,
             span,
         } = def;
+        // `fn main`'s option defaults are evaluated where main is called
+        // for the command line: the end of the top level.
+        for o in options {
+            if let Some(d) = &o.default {
+                self.expr(d);
+            }
+        }
         self.frames.push(Frame::new(None));
         for p in params {
             self.declare(p, Kind::Opaque, None);

@@ -24,6 +24,7 @@
 mod command;
 pub(crate) use command::{has_glob_meta, is_identifier, read_target};
 mod expr;
+mod main_call;
 mod stmt;
 
 use std::collections::HashMap;
@@ -91,6 +92,9 @@ pub fn compile_script(
         }
     }
     c.block_stmts(block)?;
+    if top == TopLevel::ScriptLocals {
+        c.call_main(block, name)?;
+    }
     c.emit(Op::Null, block.span);
     c.emit(Op::Return, block.span);
     Ok(Rc::new(c.finish_func()))
@@ -330,6 +334,7 @@ struct FuncState {
     n_params: u16,
     has_rest: bool,
     is_async: bool,
+    main_spec: Option<Rc<crate::vm::main_args::MainSpec>>,
     loops: Vec<LoopCtx>,
     tries: Vec<TryCtx>,
     span: Span,
@@ -371,6 +376,7 @@ impl FuncState {
             n_params: 0,
             has_rest: false,
             is_async: false,
+            main_spec: None,
             loops: Vec::new(),
             tries: Vec::new(),
             span,
@@ -776,6 +782,7 @@ impl Compiler<'_> {
             n_cells: f.cell_of_slot.len() as u16,
             param_cells,
             is_async: f.is_async,
+            main_spec: f.main_spec,
             source: self.source,
             span: f.span,
             sites: Sites {

@@ -204,6 +204,7 @@ fn empty_proto() -> crate::vm::chunk::Proto {
         n_cells: 0,
         param_cells: Vec::new(),
         is_async: false,
+        main_spec: None,
         source: 0,
         span: Default::default(),
         sites: Default::default(),

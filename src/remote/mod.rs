@@ -145,6 +145,7 @@ fn stub_closure(name: String, body: &Value) -> Option<Rc<Closure>> {
             n_cells: 0,
             param_cells: Vec::new(),
             is_async: false,
+            main_spec: None,
             stack_needed,
             source: body.source,
             span: body.span,

@@ -846,10 +846,12 @@ fn branches<'a>(i: In<'a>, what: &str) -> PR<'a, Vec<Branch>> {
 /// `fn (PARAMS) BLOCK` after `fn` (at `j`); `start` is where it began.
 fn lambda<'a>(start: In<'a>, j: In<'a>, is_async: bool) -> PR<'a, FnDef> {
     let k = sp(j);
-    let (k, (ps, rest_)) = if peek(&k) == Some('(') {
-        params(k)?
+    let (k, ps) = if peek(&k) == Some('(') {
+        let (m, ps) = params(k)?;
+        super::stmt::options_only_in_main(k, &ps, None)?;
+        (m, ps)
     } else {
-        (k, (Vec::new(), None))
+        (k, super::stmt::Params::default())
     };
     let k = spnl(k);
     if peek(&k) != Some('{') {
@@ -860,8 +862,9 @@ fn lambda<'a>(start: In<'a>, j: In<'a>, is_async: bool) -> PR<'a, FnDef> {
         k,
         FnDef {
             name: None,
-            params: ps,
-            rest: rest_,
+            params: ps.params,
+            rest: ps.rest,
+            options: ps.options,
             body,
             is_async,
             span: span(&start, &k),

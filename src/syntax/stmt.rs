@@ -1,7 +1,8 @@
 //! Statements and blocks.
 
 use crate::ast::{
-    BinaryOp, Block, Catch, Cond, Expr, ExprKind, FnDef, Ident, Pattern, Stmt, StmtKind, WordPart,
+    BinaryOp, Block, Catch, Cond, Expr, ExprKind, FnDef, Ident, OptParam, Pattern, Stmt, StmtKind,
+    WordPart,
 };
 
 use super::command::{and_or, compound_line, stage_follows};
@@ -129,36 +130,130 @@ fn ident<'a>(i: In<'a>, what: &str) -> PR<'a, Ident> {
     }
 }
 
-/// `(a, b, ...rest)` at `i` (at the `(`).
-pub(crate) fn params(i: In) -> PR<(Vec<Ident>, Option<Ident>)> {
+/// A parameter list: names, `...rest` last, and (for `fn main`) options.
+#[derive(Default)]
+pub(crate) struct Params {
+    pub params: Vec<Ident>,
+    pub rest: Option<Ident>,
+    pub options: Vec<OptParam>,
+}
+
+/// `(a, b, --flag, --name -n = 1, ...rest)` at `i` (at the `(`).
+pub(crate) fn params(i: In) -> PR<Params> {
     let open = i;
     let mut i = spnl(adv(i, 1));
-    let mut ps = Vec::new();
-    let mut rest_ = None;
+    let mut out = Params::default();
     loop {
         if peek(&i) == Some(')') {
-            return Ok((adv(i, 1), (ps, rest_)));
+            return Ok((adv(i, 1), out));
         }
-        if rest_.is_some() {
+        if out.rest.is_some() {
             return close_err(&i, ")", "(", &open);
         }
         if peek(&i).is_none() {
             return close_err(&i, ")", "(", &open);
         }
-        let is_rest = starts(&i, "...");
-        let j = if is_rest { adv(i, 3) } else { i };
-        let (j, id) = ident(j, "a parameter name")?;
-        if is_rest {
-            rest_ = Some(id);
+        let j = if starts(&i, "--") {
+            let (j, (id, opt)) = option_param(i, out.params.len())?;
+            if let Some(o) = out.options.iter().find(|o| {
+                o.long == opt.long || (o.short.is_some() && o.short == opt.short)
+            }) {
+                let what = if o.long == opt.long {
+                    format!("--{}", o.long)
+                } else {
+                    format!("-{}", o.short.unwrap_or('?'))
+                };
+                return fail(&i, format!("option {what} is declared twice"));
+            }
+            out.params.push(id);
+            out.options.push(opt);
+            j
         } else {
-            ps.push(id);
-        }
+            let is_rest = starts(&i, "...");
+            let j = if is_rest { adv(i, 3) } else { i };
+            let (j, id) = ident(j, "a parameter name")?;
+            if is_rest {
+                out.rest = Some(id);
+            } else {
+                out.params.push(id);
+            }
+            j
+        };
         let j = spnl(j);
         match peek(&j) {
             Some(',') => i = spnl(adv(j, 1)),
             Some(')') => i = j,
             _ => return close_err(&j, ")", "(", &open),
         }
+    }
+}
+
+/// `--name [-n] [= DEFAULT]` at `i`: the parameter it binds and the option.
+fn option_param(i: In, param: usize) -> PR<(Ident, OptParam)> {
+    let j = adv(i, 2);
+    let text = rest(&j);
+    let n = text
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        .count();
+    if !text.starts_with(|c: char| c.is_ascii_alphabetic()) || text[..n].ends_with('-') {
+        return fail(&j, "expected an option name after `--` (like `--dry-run`)");
+    }
+    let long = &text[..n];
+    let var = long.replace('-', "_");
+    if is_keyword(&var) {
+        return fail_len(
+            &j,
+            n,
+            format!("`{var}` is a keyword and cannot be an option's name"),
+        );
+    }
+    let k = adv(j, n);
+    let id = Ident {
+        name: var,
+        span: span(&j, &k),
+    };
+    let mut end = k;
+    let mut l = sp(k);
+    let mut short = None;
+    let b = rest(&l).as_bytes();
+    if b.first() == Some(&b'-')
+        && b.get(1).is_some_and(u8::is_ascii_alphabetic)
+        && !b.get(2).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        short = Some(char::from(b[1]));
+        end = adv(l, 2);
+        l = sp(end);
+    }
+    let mut default = None;
+    if peek(&l) == Some('=') && !starts(&l, "==") {
+        let (m, e) = super::expr::expr_after(spnl(adv(l, 1)), true, "`=`")?;
+        default = Some(e);
+        end = m;
+    }
+    let opt = OptParam {
+        long: long.to_string(),
+        short,
+        default,
+        param,
+        span: span(&i, &end),
+    };
+    Ok((end, (id, opt)))
+}
+
+/// Options are for `fn main` only: an error at the first one elsewhere.
+pub(crate) fn options_only_in_main<'a>(i: In<'a>, ps: &Params, name: Option<&str>) -> PR<'a, ()> {
+    match ps.options.first() {
+        Some(o) if name != Some("main") => {
+            let at = adv(i, o.span.start as usize - off(&i));
+            fail_len(
+                &at,
+                (o.span.end - o.span.start) as usize,
+                "options (`--name`) are for `fn main`, whose parameters are the script's \
+                 command line; pass other functions a flag as an argument",
+            )
+        }
+        _ => Ok((i, ())),
     }
 }
 
@@ -615,16 +710,19 @@ fn for_stmt<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Stmt> {
 fn fn_decl<'a>(start: In<'a>, k: In<'a>, is_async: bool) -> PR<'a, Stmt> {
     let (k, name) = ident(k, "a function name after `fn`")?;
     let l = sp(k);
-    let (l, (params, rest_)) = if peek(&l) == Some('(') {
-        params(l)?
+    let (l, ps) = if peek(&l) == Some('(') {
+        let (m, ps) = params(l)?;
+        options_only_in_main(l, &ps, Some(&name.name))?;
+        (m, ps)
     } else {
-        (k, (Vec::new(), None))
+        (k, Params::default())
     };
     let (l, body) = block_after(l, "the function parameters")?;
     let def = FnDef {
         name: Some(name),
-        params,
-        rest: rest_,
+        params: ps.params,
+        rest: ps.rest,
+        options: ps.options,
         body,
         is_async,
         span: span(&start, &l),

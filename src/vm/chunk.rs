@@ -158,6 +158,13 @@ pub enum Op {
     ReadFailed(u32),
     /// `[v] -> !`: raise (a string becomes an `Error`).
     Throw,
+    /// `[main args script defaults...] -> [value]`: call a script's `fn
+    /// main` with `args` parsed against `Proto::main_spec` and the `n`
+    /// option defaults; `--help` or a bad argument ends the script.
+    RunMain(u16),
+    /// `[v] -> []`: main returned `v`; a failing status ends the script
+    /// with it (`return 3`, `return false`).
+    EndMain,
 
     /// `[name value] -> []`: set an environment variable of this task.
     Export,
@@ -238,6 +245,9 @@ pub struct Proto {
     /// cell at call time.
     pub param_cells: Vec<(u16, u16)>,
     pub is_async: bool,
+    /// A script's top level that calls its `fn main`: main's parameters
+    /// as a command line (`Op::RunMain`).
+    pub main_spec: Option<std::rc::Rc<super::main_args::MainSpec>>,
     /// Stack slots a call needs (see [`stack_needed`]).
     pub stack_needed: usize,
     /// Which loaded source file this code came from.
@@ -413,6 +423,8 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
                 reachable = false;
                 (0, 0)
             }
+            Op::RunMain(n) => (n as isize + 3, 1),
+            Op::EndMain => (1, 0),
             Op::Return | Op::Throw | Op::ReadFailed(_) => {
                 reachable = false;
                 (1, 0)

@@ -653,6 +653,8 @@ impl Fiber {
                     let argv = vec![b"read".to_vec(), name];
                     shell!(Err(command_error(&command_line(&[], &argv), argv, 1)))
                 }
+                Op::RunMain(n) => shell!(self.op_run_main(n, proto.main_spec.clone())),
+                Op::EndMain => shell!(self.op_end_main()),
                 Op::Export => shell!(self.op_export()),
                 Op::Use { source } => shell!(self.op_use(source)),
                 Op::Await => shell!(self.op_await()),

@@ -336,7 +336,7 @@ impl Fiber {
 }
 
 /// A function's command-form status: `return true/false`, `return N`, or 0.
-fn status_of_return(v: &Value) -> i32 {
+pub(super) fn status_of_return(v: &Value) -> i32 {
     match v {
         Value::Bool(true) => 0,
         Value::Bool(false) => 1,

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod globals;
 pub mod halt;
 pub mod list;
+pub mod main_args;
 pub mod objects;
 pub mod ops;
 pub mod shell_ops;

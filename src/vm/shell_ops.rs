@@ -17,6 +17,7 @@ use super::error::{Error, ErrorKind};
 use super::fiber::Fiber;
 use super::frame::FrameKind;
 use super::halt::{Halt, Resume, cancellable};
+use super::main_args::{self, MainSpec, Parsed};
 use super::objects::Coroutine;
 use super::value::{Value, to_duration};
 use crate::runtime::shell;
@@ -108,6 +109,59 @@ impl Fiber {
     pub(super) fn op_use(&mut self, source: bool) -> Step {
         let path = self.pop();
         shell::use_module(self, path, source).map(Some)
+    }
+
+    /// `RunMain`: call the script's `fn main` with its command line;
+    /// `--help` and a bad argument end the script (0 and 2) instead.
+    pub(super) fn op_run_main(&mut self, n: u16, spec: Option<Rc<MainSpec>>) -> Step {
+        let at = self.stack.len().saturating_sub(n as usize + 3);
+        let mut operands = self.stack.split_off(at).into_iter();
+        let (main, args, script) = (
+            operands.next().unwrap_or_default(),
+            operands.next().unwrap_or_default(),
+            operands.next().unwrap_or_default(),
+        );
+        let defaults: Vec<Value> = operands.collect();
+        // `main` was assigned something else: nothing to call.
+        let (Value::Func(main), Some(spec)) = (main, spec) else {
+            self.stack.push(Value::Null);
+            return Ok(None);
+        };
+        let args: Vec<Vec<u8>> = match &args {
+            Value::List(l) => l.borrow().iter().map(Value::word_bytes).collect(),
+            _ => Vec::new(),
+        };
+        let script = String::from_utf8_lossy(&script.word_bytes()).into_owned();
+        let (text, to_stderr, code) = match main_args::parse(&spec, &script, defaults, &args) {
+            Err(msg) => return Err(Error::type_err(msg)),
+            Ok(Parsed::Args(values)) => {
+                self.push_frame(main, values, FrameKind::Call)?;
+                return Ok(None);
+            }
+            Ok(Parsed::Help(text)) => (text, false, 0),
+            Ok(Parsed::Usage(text)) => (text, true, 2),
+        };
+        let io = self.ctx.io();
+        Ok(Some(Halt::Await(Box::pin(async move {
+            let sink = if to_stderr { &io.stderr } else { &io.stdout };
+            sink.write_all(text.as_bytes())
+                .await
+                .map_err(|e| Rc::new(Error::io(format!("write error: {e}"))))?;
+            Ok(Resume::Exit(code))
+        }))))
+    }
+
+    /// `EndMain`: main's value as the script's status, as a function's
+    /// in command form (`return 3`, `return false`); a failure ends the
+    /// script with it.
+    pub(super) fn op_end_main(&mut self) -> Step {
+        let v = self.pop();
+        let status = super::frame::status_of_return(&v);
+        if status == 0 {
+            return Ok(None);
+        }
+        self.rt.exit_code.set(Some(status));
+        Ok(Some(Halt::Exit(status)))
     }
 
     /// `Await`: a coroutine runs here, in a new frame; a task is waited for.
