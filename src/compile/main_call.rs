@@ -27,7 +27,9 @@ impl Compiler<'_> {
         let main = self.globals.intern("main");
         let f = self.f();
         let called = refers_to(&f.code, &f.cmds, main)
-            || f.protos.iter().any(|p| p.name != "main" && proto_refers_to(p, main));
+            || f.protos
+                .iter()
+                .any(|p| p.name != "main" && proto_refers_to(p, main));
         if called {
             return Ok(());
         }
@@ -81,7 +83,8 @@ impl Compiler<'_> {
 
 /// Whether code loads the global `g` or runs it as a command.
 fn refers_to(code: &[Op], cmds: &[crate::vm::chunk::CmdSpec], g: u32) -> bool {
-    code.iter().any(|op| matches!(op, Op::LoadGlobal(x) if *x == g))
+    code.iter()
+        .any(|op| matches!(op, Op::LoadGlobal(x) if *x == g))
         || cmds
             .iter()
             .any(|c| c.stages.iter().any(|s| s.global == Some(g)))

@@ -155,9 +155,11 @@ pub(crate) fn params(i: In) -> PR<Params> {
         }
         let j = if starts(&i, "--") {
             let (j, (id, opt)) = option_param(i, out.params.len())?;
-            if let Some(o) = out.options.iter().find(|o| {
-                o.long == opt.long || (o.short.is_some() && o.short == opt.short)
-            }) {
+            if let Some(o) = out
+                .options
+                .iter()
+                .find(|o| o.long == opt.long || (o.short.is_some() && o.short == opt.short))
+            {
                 let what = if o.long == opt.long {
                     format!("--{}", o.long)
                 } else {
@@ -219,7 +221,9 @@ fn option_param(i: In, param: usize) -> PR<(Ident, OptParam)> {
     let b = rest(&l).as_bytes();
     if b.first() == Some(&b'-')
         && b.get(1).is_some_and(u8::is_ascii_alphabetic)
-        && !b.get(2).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !b
+            .get(2)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
     {
         short = Some(char::from(b[1]));
         end = adv(l, 2);

@@ -35,11 +35,13 @@ pub enum Param {
     Positional(Described),
     /// `--name`, `--name -n`, `--name = DEFAULT`: `arg.name` is the long
     /// name as written (`dry-run`); the variable has `_` for `-`.
-    Option { arg: Described, short: Option<char> },
+    Option {
+        arg: Described,
+        short: Option<char>,
+    },
 }
 
 /// What parsing the arguments comes to.
-#[derive(Debug)]
 pub enum Parsed {
     /// main's arguments, in its parameters' order, then the rest.
     Args(Vec<Value>),
@@ -146,11 +148,12 @@ pub fn parse(
             }
         }
     }
+    let shown_defaults = values.clone();
     let help = Help {
         spec,
         script,
         opts: &opts,
-        values: &values,
+        values: &shown_defaults,
     };
     let own_help = opts.iter().any(|o| o.long == "help");
     let own_h = opts.iter().any(|o| o.short == Some('h'));
@@ -499,7 +502,10 @@ mod tests {
         );
         assert_eq!(shown(run(&["a", "--", "-v"])), r#""a" false 4 [] "-v""#);
         assert_eq!(shown(run(&["-5", "-"])), r#""-5" false 4 [] "-""#);
-        assert_eq!(shown(run(&["a", "-v", "--no-verbose"])), r#""a" false 4 []"#);
+        assert_eq!(
+            shown(run(&["a", "-v", "--no-verbose"])),
+            r#""a" false 4 []"#
+        );
     }
 
     #[test]
@@ -509,12 +515,21 @@ mod tests {
             shown(run(&["a", "--jobs", "x"])),
             r#"usage: ash: t.ash: --jobs expects an int, got "x""#
         );
-        assert_eq!(shown(run(&["a", "-j"])), "usage: ash: t.ash: -j needs a value");
-        assert_eq!(shown(run(&["a", "-x"])), "usage: ash: t.ash: unknown option -x");
+        assert_eq!(
+            shown(run(&["a", "-j"])),
+            "usage: ash: t.ash: -j needs a value"
+        );
+        assert_eq!(
+            shown(run(&["a", "-x"])),
+            "usage: ash: t.ash: unknown option -x"
+        );
         assert_eq!(
             shown(run(&["a", "--verbose=1"])),
             "usage: ash: t.ash: --verbose takes no value"
         );
-        assert_eq!(shown(run(&["a", "-h"])), "help: usage: t.ash [-v] [-j N] [--tag TAG]... SRC [FILES...]");
+        assert_eq!(
+            shown(run(&["a", "-h"])),
+            "help: usage: t.ash [-v] [-j N] [--tag TAG]... SRC [FILES...]"
+        );
     }
 }
