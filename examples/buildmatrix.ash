@@ -10,16 +10,14 @@
 #
 # The "builds" are `sh -c` commands that sleep, so it runs anywhere. One
 # branch (linux/arm64/release) fails after 0.3 s; the slowest would take 5 s.
-# Run: ash examples/buildmatrix.ash      Exit status: 0 (the failure is
-# expected and checked); pass `--all-pass` for a matrix without the broken
-# branch, which then succeeds.
+# Run: ash examples/buildmatrix.ash [--all-pass]
+# Exit status: 0 (the failure is expected and checked); `--all-pass` runs
+# a matrix without the broken branch, which then succeeds.
 
 let oses = ["linux", "macos"]
 let arches = ["x86_64", "arm64"]
 let profiles = ["debug", "release"]
 let broken = "linux/arm64/release"
-if (len(args) > 0 and args[0] == "--all-pass") { broken = "" }
-
 let state = {}
 
 fn build(target) {
@@ -44,24 +42,29 @@ fn build(target) {
   }
 }
 
-let targets = []
-for os in $oses {
-  for arch in $arches {
-    for p in $profiles { push(targets, "${os}/${arch}/${p}") }
+# Build every target of the matrix at once; the first failure cancels
+# the others.
+fn main(--all-pass) {   # leave out the broken branch
+  if (all_pass) { broken = "" }
+  let targets = []
+  for os in $oses {
+    for arch in $arches {
+      for p in $profiles { push(targets, "$os/$arch/$p") }
+    }
   }
-}
 
-let t0 = now()
-let code = 0
-try {
-  let built = gather -j 8 (map(targets, build))
-  echo "built ${len(built)} targets"
-} catch e {
-  echo "matrix failed: ${e.message}"
-  code = e.status
+  let t0 = now()
+  let code = 0
+  try {
+    let built = gather -j 8 (map(targets, build))
+    echo "built ${len(built)} targets"
+  } catch e {
+    echo "matrix failed: ${e.message}"
+    code = e.status
+  }
+  let took = now() - t0
+  for t in $targets { printf "  %-22s %s\n" $t ${get(state, t, "not started")} }
+  echo "finished in ${round(took, 1)} s (the slowest branch alone would take 5 s)"
+  if (broken != "" and code != 2) { echo "expected the broken branch's status 2"; return 1 }
+  if (broken == "" and code != 0) { return 1 }
 }
-let took = now() - t0
-for t in $targets { printf "  %-22s %s\n" $t ${get(state, t, "not started")} }
-echo "finished in ${round(took, 1)} s (the slowest branch alone would take 5 s)"
-if (broken != "" and code != 2) { echo "expected the broken branch's status 2"; exit 1 }
-if (broken == "" and code != 0) { exit 1 }

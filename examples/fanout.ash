@@ -52,7 +52,7 @@ let failed = 0
 for i in (range(len(hosts))) {
   let r = results[i]
   if (type(r) == "error") {
-    failed = failed + 1
+    failed += 1
     echo "!! ${hosts[i]}: ${r.kind}: ${r.message}"
   }
 }

@@ -40,8 +40,10 @@ await $producer
 await $stage
 
 let total = 0
-for r in (sorted(map(results, fn (r) { return "${r.word}=${r.bytes}" }))) { echo $r }
-for r in $results { total = total + r.bytes }
+for r in (sorted(results, {key: fn (r) { return r.word }})) {
+  echo "${r.word}=${r.bytes}"
+  total += r.bytes
+}
 echo "${stats.produced} produced, ${len(results)} processed, ${total} bytes in all"
 
 # The same shape by hand, without std/sync: a semaphore caps how many

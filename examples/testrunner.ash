@@ -19,15 +19,14 @@ use std/assert
 fn run_suite(name, tests) {
   let failed = 0
   echo "== ${name}"
-  for t in $tests {
+  for [test, f] in $tests {
     try {
-      let f = t[1]
       f()
-      echo "  ok    ${t[0]}"
+      echo "  ok    $test"
     } catch e {
-      failed = failed + 1
-      echo "  FAIL  ${t[0]}: ${e.message}"
-      echo "${name}/${t[0]}: ${e.kind}" >&2
+      failed += 1
+      echo "  FAIL  $test: ${e.message}"
+      echo "$name/$test: ${e.kind}" >&2
     }
   }
   if (failed > 0) { throw "${failed} of ${len(tests)} tests failed" }
@@ -65,13 +64,12 @@ let results = gather -k --group \
 let names = ["arith", "strings", "processes"]
 let failed = 0
 echo "== summary"
-for i in (range(len(results))) {
-  let r = results[i]
+for [name, r] in (zip(names, results)) {
   if (type(r) == "error") {
-    failed = failed + 1
-    echo "  FAIL  ${names[i]}: ${r.message}"
+    failed += 1
+    echo "  FAIL  $name: ${r.message}"
   } else {
-    echo "  pass  ${names[i]}: ${r} tests"
+    echo "  pass  $name: $r tests"
   }
 }
 echo "${len(results) - failed} suites passed, ${failed} failed in ${round(now() - t0, 1)} s"

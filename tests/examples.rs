@@ -148,6 +148,27 @@ fn checksum_of_given_files() {
 }
 
 #[test]
+fn checksum_is_a_command_line_tool() {
+    // Its options are fn main's parameters: --json, -j, --help, errors.
+    let r = run("checksum.ash", &["--json", "-j", "1", "Cargo.toml"]);
+    status(&r, 0);
+    assert!(r.stdout.starts_with("{\"Cargo.toml\":\""), "{}", r.stdout);
+    assert!(r.stderr.contains("-j 1"), "{}", r.stderr);
+    let r = run("checksum.ash", &["--help"]);
+    status(&r, 0);
+    has(&r, "usage: ");
+    has(&r, "  -j, --jobs N  checksums at once (default: 8)\n");
+    let r = run("checksum.ash", &["--jobs", "many"]);
+    status(&r, 2);
+    assert!(
+        r.stderr
+            .contains("checksum.ash: --jobs expects an int, got \"many\""),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn healthcheck() {
     for program in ["python3", "curl"] {
         if !on_path(program) {
