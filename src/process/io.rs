@@ -373,22 +373,114 @@ impl OutSink {
     }
 }
 
+/// How `read` may consume an [`InSource`]: how far past the newline it may
+/// read. The rule (docs/reference.md, "How `read` reads"): ash reads ahead
+/// only where nobody else can see what it took.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ahead {
+    /// A pipe ash made to a function or compound stage: read ahead freely
+    /// (a command given it sees only what was not read ahead yet).
+    Pipe,
+    /// A regular file ash opened itself (`< file`, a here-document): read
+    /// ahead; before a command is given the fd, seek back to just after
+    /// the last line returned, so that the command reads on from there.
+    File,
+    /// Inherited (ash's own stdin) or shared with commands: never consume
+    /// past the newline (a block then a seek back on regular files, else a
+    /// byte at a time), since whoever else holds it reads on from there.
+    Never,
+}
+
+/// Lines read ahead and not yet returned: `data[start..end]`. `data` is
+/// zeroed once (when it grows), never per read; unread bytes move to the
+/// front only when a read needs room, so each byte is copied at most once
+/// or twice, and the newline scan never goes over the same bytes twice.
+#[derive(Default)]
+struct LineBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// `data[start..scanned]` has no newline.
+    scanned: usize,
+}
+
+impl LineBuf {
+    /// The next complete line (without its `'\n'`), if one is buffered.
+    fn line(&mut self) -> Option<Vec<u8>> {
+        let from = self.scanned.max(self.start);
+        match memchr::memchr(b'\n', &self.data[from..self.end]) {
+            Some(i) => {
+                let nl = from + i;
+                let line = self.data[self.start..nl].to_vec();
+                self.start = nl + 1;
+                self.scanned = self.start;
+                Some(line)
+            }
+            None => {
+                self.scanned = self.end;
+                None
+            }
+        }
+    }
+
+    /// Room at the end to read into (at least `CHUNK / 2` bytes).
+    fn space(&mut self) -> &mut [u8] {
+        if self.start == self.end && self.data.len() > 4 * CHUNK {
+            // A long line grew the buffer: give the memory back.
+            *self = LineBuf::default();
+        }
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+        }
+        if self.data.len() - self.end < CHUNK / 2 {
+            let grow = self.data.len().max(CHUNK);
+            self.data.resize(self.data.len() + grow, 0);
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// `n` bytes were read into [`LineBuf::space`].
+    fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
+    fn unread(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// What is left at end of input (a last line without `'\n'`).
+    fn rest(&mut self) -> Option<Vec<u8>> {
+        let rest = self.data[self.start..self.end].to_vec();
+        self.start = self.end;
+        self.scanned = self.end;
+        (!rest.is_empty()).then_some(rest)
+    }
+}
+
 /// Where the `read` builtin reads lines from.
 pub struct InSource {
     io: FdIo,
-    /// Only ash reads this fd: read ahead freely.
-    exclusive: bool,
-    /// Read ahead but not yet returned (exclusive sources only).
-    buf: RefCell<Vec<u8>>,
+    ahead: Ahead,
+    /// Read ahead but not yet returned (`Ahead::Pipe` and `Ahead::File`).
+    buf: RefCell<LineBuf>,
     lock: smol::lock::Mutex<()>,
 }
 
 impl InSource {
-    fn new(fd: FdRef, exclusive: bool) -> InSource {
+    fn new(fd: FdRef, ahead: Ahead) -> InSource {
+        let io = FdIo::new(fd);
+        let ahead = match (ahead, io.kind) {
+            (Ahead::File, Kind::Direct { seekable: true }) => Ahead::File,
+            (Ahead::File, _) => Ahead::Never,
+            (ahead, _) => ahead,
+        };
         InSource {
-            io: FdIo::new(fd),
-            exclusive,
-            buf: RefCell::new(Vec::new()),
+            io,
+            ahead,
+            buf: RefCell::new(LineBuf::default()),
             lock: smol::lock::Mutex::new(()),
         }
     }
@@ -397,19 +489,21 @@ impl InSource {
     /// (a byte at a time from pipes and ttys; from a regular file a block,
     /// then seeks back to just after the newline, as sh does).
     pub fn stdin() -> InSource {
-        InSource::new(FdRef::Std(rustix::stdio::stdin()), false)
+        InSource::new(FdRef::Std(rustix::stdio::stdin()), Ahead::Never)
     }
 
-    /// Like [`InSource::stdin`], for another fd that children may share
-    /// (e.g. `read < file` or a pipe also given to commands).
+    /// An fd ash opened that commands may be given too (`read < file`, a
+    /// here-document, a pipe to a command): a regular file is read ahead
+    /// and the unread part given back (by seeking) before a command gets
+    /// it; anything else is read like [`InSource::stdin`].
     pub fn shared(fd: OwnedFd) -> InSource {
-        InSource::new(FdRef::Owned(Rc::new(fd)), false)
+        InSource::new(FdRef::Owned(Rc::new(fd)), Ahead::File)
     }
 
     /// A pipe only ash reads (a function as a pipeline stage): reads ahead.
     /// Bytes read ahead are not seen by a child given [`InSource::stdio`].
     pub fn exclusive(fd: OwnedFd) -> InSource {
-        InSource::new(FdRef::Owned(Rc::new(fd)), true)
+        InSource::new(FdRef::Owned(Rc::new(fd)), Ahead::Pipe)
     }
 
     /// Force the `poll` path (tests).
@@ -428,33 +522,44 @@ impl InSource {
     /// returned as is. `None` at EOF with nothing read.
     pub async fn read_line(&self) -> io::Result<Option<Vec<u8>>> {
         let _guard = self.lock.lock().await;
-        if self.exclusive {
-            self.read_line_buffered().await
-        } else if let Kind::Direct { seekable: true } = self.io.kind {
-            self.read_line_seeking()
-        } else {
-            self.read_line_bytewise().await
+        loop {
+            if let Some(done) = self.read_line_unlocked() {
+                return done;
+            }
+            self.io.readable().await?;
         }
     }
 
-    async fn read_line_buffered(&self) -> io::Result<Option<Vec<u8>>> {
-        let mut chunk = vec![0u8; CHUNK];
+    /// [`InSource::read_line`] if it can finish without waiting (a line is
+    /// buffered, or the fd is a regular file, or data is there): `None`
+    /// means "would wait", then call `read_line`. The `read` builtin's fast
+    /// path: most lines of a file or a busy pipe need no trip through the
+    /// scheduler.
+    pub fn try_read_line(&self) -> Option<io::Result<Option<Vec<u8>>>> {
+        let _guard = self.lock.try_lock()?;
+        self.read_line_unlocked()
+    }
+
+    /// One attempt, with the lock held: `None` if it would wait.
+    fn read_line_unlocked(&self) -> Option<io::Result<Option<Vec<u8>>>> {
+        match (self.ahead, self.io.kind) {
+            (Ahead::Pipe | Ahead::File, _) => self.read_line_ahead(),
+            (Ahead::Never, Kind::Direct { seekable: true }) => Some(self.read_line_seeking()),
+            (Ahead::Never, _) => self.read_line_bytewise(),
+        }
+    }
+
+    fn read_line_ahead(&self) -> Option<io::Result<Option<Vec<u8>>>> {
+        let mut buf = self.buf.borrow_mut();
         loop {
-            {
-                let mut buf = self.buf.borrow_mut();
-                if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                    let mut line: Vec<u8> = buf.drain(..=pos).collect();
-                    line.pop();
-                    return Ok(Some(line));
-                }
+            if let Some(line) = buf.line() {
+                return Some(Ok(Some(line)));
             }
-            match self.io.try_read(&mut chunk)? {
-                Some(0) => {
-                    let rest = std::mem::take(&mut *self.buf.borrow_mut());
-                    return Ok((!rest.is_empty()).then_some(rest));
-                }
-                Some(n) => self.buf.borrow_mut().extend_from_slice(&chunk[..n]),
-                None => self.io.readable().await?,
+            match self.io.try_read(buf.space()) {
+                Err(e) => return Some(Err(e)),
+                Ok(None) => return None,
+                Ok(Some(0)) => return Some(Ok(buf.rest())),
+                Ok(Some(n)) => buf.filled(n),
             }
         }
     }
@@ -473,7 +578,7 @@ impl InSource {
             if n == 0 {
                 return Ok((!line.is_empty()).then_some(line));
             }
-            if let Some(pos) = chunk[..n].iter().position(|&b| b == b'\n') {
+            if let Some(pos) = memchr::memchr(b'\n', &chunk[..n]) {
                 line.extend_from_slice(&chunk[..pos]);
                 let excess = (n - pos - 1) as i64;
                 if excess > 0 {
@@ -485,22 +590,44 @@ impl InSource {
         }
     }
 
-    async fn read_line_bytewise(&self) -> io::Result<Option<Vec<u8>>> {
-        let mut line = Vec::new();
+    /// A byte at a time; what was read before a would-block is kept in
+    /// `buf` for the next attempt.
+    fn read_line_bytewise(&self) -> Option<io::Result<Option<Vec<u8>>>> {
+        let mut buf = self.buf.borrow_mut();
         let mut byte = [0u8; 1];
         loop {
-            match self.io.try_read(&mut byte)? {
-                Some(0) => return Ok((!line.is_empty()).then_some(line)),
-                Some(_) if byte[0] == b'\n' => return Ok(Some(line)),
-                Some(_) => line.push(byte[0]),
-                None => self.io.readable().await?,
+            match self.io.try_read(&mut byte) {
+                Err(e) => return Some(Err(e)),
+                Ok(None) => return None,
+                Ok(Some(0)) => return Some(Ok(buf.rest())),
+                Ok(Some(_)) if byte[0] == b'\n' => {
+                    let line = buf.rest().unwrap_or_default();
+                    return Some(Ok(Some(line)));
+                }
+                Ok(Some(_)) => {
+                    buf.space()[0] = byte[0];
+                    buf.filled(1);
+                }
             }
         }
     }
 
     /// For handing this source to a child as its stdin: `Inherit` for ash's
-    /// own fd 0, else the fd itself.
+    /// own fd 0, else the fd itself. A file read ahead is first given back
+    /// what `read` has not returned (the offset moves back to just after
+    /// the last line returned).
     pub fn stdio(&self) -> io::Result<Stdio> {
+        if self.ahead == Ahead::File {
+            let mut buf = self.buf.borrow_mut();
+            let unread = buf.unread();
+            if unread > 0 {
+                rustix::fs::seek(
+                    self.io.fd.as_fd(),
+                    rustix::fs::SeekFrom::Current(-(unread as i64)),
+                )?;
+                *buf = LineBuf::default();
+            }
+        }
         Ok(match &self.io.fd {
             FdRef::Std(fd) if std::os::fd::AsRawFd::as_raw_fd(fd) == 0 => Stdio::Inherit,
             FdRef::Std(fd) => Stdio::Fd(Rc::new(fd.try_clone_to_owned()?)),

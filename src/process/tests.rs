@@ -741,3 +741,70 @@ fn std_sinks_hand_out_the_right_stdio() {
     ));
     assert!(matches!(InSource::stdin().stdio().unwrap(), Stdio::Inherit));
 }
+
+/// Read syscalls made by this thread so far (`syscr` of
+/// /proc/thread-self/io): counts the reads of one source, whatever other
+/// tests do on their threads.
+fn thread_read_syscalls() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscr: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A file ash opened is read ahead (a read per block, not per line), and a
+/// command given it in the middle reads on just after the last line `read`
+/// returned; `read` then reads on after what the command took.
+#[test]
+fn shared_file_source_reads_ahead_and_gives_back() {
+    block_on(20, || async {
+        let dir = temp_dir();
+        let path = dir.join("in");
+        let text: String = (1..=2000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, &text).unwrap();
+        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let before = thread_read_syscalls();
+        for i in 1..=1000 {
+            let line = src.read_line().await.unwrap().unwrap();
+            assert_eq!(line, format!("line {i}").as_bytes());
+        }
+        let reads = thread_read_syscalls() - before;
+        assert!(reads < 50, "{reads} read calls for 1000 lines");
+        let mut c = cmd(&["head", "-n", "1"]);
+        c.stdin = src.stdio().unwrap();
+        let (_, out) = capture(c).await;
+        assert_eq!(out, b"line 1001\n");
+        // GNU head gives back what it read past its line; others may not.
+        let next = src.read_line().await.unwrap().unwrap();
+        assert!(next.starts_with(b"line ") || next.is_empty(), "{next:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// A `read` of a shared pipe cancelled in the middle of a line (a
+/// `timeout`) keeps what it took: the next `read` returns the whole line.
+#[test]
+fn bytewise_read_keeps_a_partial_line_across_cancellation() {
+    block_on(20, || async {
+        let (r, w) = pipe().unwrap();
+        let src = InSource::shared(r);
+        rustix::io::write(&w, b"par").unwrap();
+        let timed_out = futures_lite::future::or(
+            async { Some(src.read_line().await) },
+            async {
+                Timer::after(Duration::from_millis(50)).await;
+                None
+            },
+        )
+        .await;
+        assert!(timed_out.is_none(), "read returned {timed_out:?}");
+        rustix::io::write(&w, b"tial\nnext\n").unwrap();
+        drop(w);
+        assert_eq!(src.read_line().await.unwrap().unwrap(), b"partial");
+        assert_eq!(src.read_line().await.unwrap().unwrap(), b"next");
+        assert_eq!(src.read_line().await.unwrap(), None);
+    });
+}

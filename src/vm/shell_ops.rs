@@ -76,6 +76,22 @@ impl Fiber {
     /// input the empty string and status 1 (bash empties the variable).
     pub(super) fn op_read_line(&mut self) -> Step {
         let stdin = self.ctx.io.borrow().stdin.clone();
+        // Fast path: a line that is already there needs no halt.
+        if let Some(result) = stdin.try_read_line() {
+            return match result {
+                Ok(Some(line)) => {
+                    self.ctx.status.set(0);
+                    self.stack.push(Value::from(line));
+                    Ok(None)
+                }
+                Ok(None) => {
+                    self.ctx.status.set(1);
+                    self.stack.push(Value::str(""));
+                    Ok(None)
+                }
+                Err(e) => Err(Error::io(format!("read: {e}"))),
+            };
+        }
         let ctx = self.ctx.clone();
         Ok(Some(Halt::Await(cancellable(
             self.ctx.cancel.clone(),
