@@ -11,7 +11,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use async_io::{Async, Timer};
-use futures_lite::AsyncReadExt;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::FileType;
 use rustix::io::{Errno, ReadWriteFlags};
@@ -640,48 +639,126 @@ impl InSource {
 /// blocking the loop. Pipes and sockets are set `O_NONBLOCK` and polled;
 /// regular files are read on the blocking pool.
 pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
+    Ok(match read_all(fd).await? {
+        Bytes::Small(v) => v,
+        Bytes::Big(pieces) => pieces.concat(),
+    })
+}
+
+/// [`read_to_end`] for `$( )`: the text without its trailing newlines, in
+/// the string's own allocation. A big output is never held twice: it is
+/// read in pieces, and each piece is freed once copied into the string.
+pub async fn read_capture(fd: OwnedFd) -> io::Result<Rc<[u8]>> {
+    let pieces = match read_all(fd).await? {
+        Bytes::Small(v) => vec![v],
+        Bytes::Big(pieces) => pieces,
+    };
+    // Trailing newlines may span pieces (an output of newlines only).
+    let total: usize = pieces.iter().map(Vec::len).sum();
+    let newlines: usize = pieces
+        .iter()
+        .rev()
+        .flat_map(|p| p.iter().rev())
+        .take_while(|&&c| c == b'\n')
+        .count();
+    let len = total - newlines;
+    if let [one] = pieces.as_slice() {
+        return Ok(Rc::from(&one[..len]));
+    }
+    // `repeat_n` is of known length: one allocation of the right size.
+    let mut text: Rc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+    let Some(dst) = Rc::get_mut(&mut text) else {
+        return Err(io::Error::other("capture buffer shared"));
+    };
+    let mut at = 0;
+    for piece in pieces {
+        let n = piece.len().min(len - at);
+        dst[at..at + n].copy_from_slice(&piece[..n]);
+        at += n;
+        // `piece` is freed here, before the next is copied.
+    }
+    Ok(text)
+}
+
+/// What [`read_all`] read: a small output in one `Vec`, a large one in
+/// pieces of [`PIECE`] bytes.
+enum Bytes {
+    Small(Vec<u8>),
+    Big(Vec<Vec<u8>>),
+}
+
+/// Past this many bytes a read goes on in pieces.
+const SMALL_MAX: usize = 256 * 1024;
+/// The pieces of a large output: big enough that their count stays small,
+/// small enough that holding one twice costs little.
+const PIECE: usize = 1 << 20;
+/// A pipe that carries more than [`SMALL_MAX`] is grown to this (the
+/// unprivileged maximum by default): fewer wake-ups of the writer and of
+/// ash than with the default 64 KiB.
+const BIG_PIPE: usize = 1 << 20;
+
+async fn read_all(fd: OwnedFd) -> io::Result<Bytes> {
     let file = std::fs::File::from(fd);
-    let mut out = Vec::new();
     match kind_of(file.as_fd()) {
         Kind::Polled => {
             super::io_thread_ready()?;
-            let mut file = Async::new(file)?;
-            // Not futures-lite's `read_to_end`: it truncates the buffer when
-            // a read would block and zero-fills the whole spare capacity
-            // again on the next poll, quadratic in practice (a 135 MB capture
-            // spent 80% of its time in memset). Here the tail stays zeroed
-            // between polls and each byte is zeroed once.
-            // The first buffer is small: most captures are a line or two,
-            // and zeroing 64 KB for each of 2,000 `$(sha256sum f)` cost
-            // more than the rest of reading them (W9).
-            let mut len = 0;
+            let file = Async::new(file)?;
+            // Reads go into the spare capacity of the buffer (never zeroed):
+            // futures-lite's `read_to_end` zero-filled the whole spare
+            // capacity again after each would-block, quadratic in practice
+            // (a 135 MB capture spent 80% of its time in memset).
+            // The first buffer is small: most captures are a line or two
+            // (W9 runs 2,000 `$(sha256sum f)`).
+            let mut out = Vec::with_capacity(8 * 1024);
             loop {
-                if len == out.len() {
-                    let grow = match out.len() {
-                        0 => 8 * 1024,
-                        n => n.clamp(64 * 1024, 64 * 1024 * 1024),
-                    };
-                    out.resize(out.len() + grow, 0);
+                if out.len() == out.capacity() {
+                    if out.len() >= SMALL_MAX {
+                        break;
+                    }
+                    out.reserve(out.len().max(64 * 1024).min(SMALL_MAX - out.len()));
                 }
-                match file.read(&mut out[len..]).await {
-                    Ok(0) => break,
-                    Ok(n) => len += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                if read_some(&file, &mut out).await? == 0 {
+                    out.shrink_to_fit();
+                    return Ok(Bytes::Small(out));
                 }
             }
-            out.truncate(len);
-            out.shrink_to_fit();
-            Ok(out)
+            // A big output: go on in pieces, through a bigger pipe.
+            let _ = rustix::pipe::fcntl_setpipe_size(file.get_ref(), BIG_PIPE);
+            let mut pieces = vec![out];
+            loop {
+                let mut piece = Vec::with_capacity(PIECE);
+                while piece.len() < piece.capacity() {
+                    if read_some(&file, &mut piece).await? == 0 {
+                        pieces.push(piece);
+                        return Ok(Bytes::Big(pieces));
+                    }
+                }
+                pieces.push(piece);
+            }
         }
         Kind::Direct { .. } => {
             super::unblock(move || {
+                let mut out = Vec::new();
                 (&file).read_to_end(&mut out)?;
-                Ok(out)
+                Ok(Bytes::Small(out))
             })
             .await
         }
     }
+}
+
+/// One read into `buf`'s spare capacity (not zeroed first), waiting until
+/// the pipe is readable: the bytes read, 0 at end of file.
+async fn read_some(file: &Async<std::fs::File>, buf: &mut Vec<u8>) -> io::Result<usize> {
+    file.read_with(|f| {
+        loop {
+            match rustix::io::read(f, rustix::buffer::spare_capacity(&mut *buf)) {
+                Err(Errno::INTR) => continue,
+                r => return r.map_err(io::Error::from),
+            }
+        }
+    })
+    .await
 }
 
 /// An fd to read `text` from, for a here-document or here-string: an

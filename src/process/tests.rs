@@ -792,13 +792,10 @@ fn bytewise_read_keeps_a_partial_line_across_cancellation() {
         let (r, w) = pipe().unwrap();
         let src = InSource::shared(r);
         rustix::io::write(&w, b"par").unwrap();
-        let timed_out = futures_lite::future::or(
-            async { Some(src.read_line().await) },
-            async {
-                Timer::after(Duration::from_millis(50)).await;
-                None
-            },
-        )
+        let timed_out = futures_lite::future::or(async { Some(src.read_line().await) }, async {
+            Timer::after(Duration::from_millis(50)).await;
+            None
+        })
         .await;
         assert!(timed_out.is_none(), "read returned {timed_out:?}");
         rustix::io::write(&w, b"tial\nnext\n").unwrap();

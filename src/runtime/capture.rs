@@ -46,7 +46,7 @@ fn capture_frame(
 ) -> Result<(FrameKind, Io), Error> {
     let (r, w) = process::pipe().map_err(|e| Error::io(format!("pipe: {e}")))?;
     let reader = rt.executor.spawn(async move {
-        let bytes = process::read_to_end(r).await;
+        let bytes = process::read_capture(r).await;
         drop(permit);
         bytes
     });

@@ -45,7 +45,7 @@ pub enum FrameKind {
     },
     /// `$( )`: stdout goes to a pipe read by `reader`.
     Capture {
-        reader: smol::Task<std::io::Result<Vec<u8>>>,
+        reader: smol::Task<std::io::Result<crate::vm::value::Str>>,
         restore: Box<Restore>,
     },
     /// A `timeout` body: its deadline is on the task's cancel token.
@@ -303,12 +303,8 @@ impl Fiber {
                     self.ctx.cancel.clone(),
                     async move {
                         match reader.await {
-                            Ok(mut bytes) => {
-                                while bytes.last() == Some(&b'\n') {
-                                    bytes.pop();
-                                }
-                                Ok(Resume::Push(Value::from(bytes)))
-                            }
+                            // Trailing newlines are already gone.
+                            Ok(text) => Ok(Resume::Push(Value::Str(text))),
                             Err(e) => {
                                 Err(Rc::new(Error::io(format!("reading command output: {e}"))))
                             }
