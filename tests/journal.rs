@@ -528,3 +528,37 @@ fn the_summary_counts_lists_the_slowest_and_the_failures() {
     assert_eq!(v["runs"][0]["failures"][0]["error"]["message"], "b is bad");
     assert_eq!(v["keys"]["to_run"], 1);
 }
+
+#[test]
+fn a_branch_that_exits_fails_and_the_ones_it_cut_short_are_cancelled() {
+    let script = r#"
+async fn wait(x) { echo $x >> ran.log; sleep 30s }
+async fn quit() {
+  # Once both waits run (ran.log may not exist yet).
+  while (true) {
+    if test -f ran.log { if (len(lines($(cat ran.log))) >= 2) { break } }
+    sleep 10ms
+  }
+  exit 3
+}
+gather (wait(1)) (wait(2)) (quit())
+"#;
+    let (dir, journal) = setup(script);
+    let j = journal.to_str().expect("utf-8");
+    let out = ash(&dir.0, &["--journal", j, "s.ash"]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    let recs = branches(&journal);
+    let by_label = |label: &str| {
+        recs.iter()
+            .find(|r| field(r, "label") == label)
+            .unwrap_or_else(|| panic!("no record of {label}: {recs:?}"))
+    };
+    let quit = by_label("quit()");
+    assert_eq!(field(quit, "status"), "failed", "{quit}");
+    assert_eq!(field(&quit["error"], "kind"), "Exit", "{quit}");
+    for label in ["wait(1)", "wait(2)"] {
+        let r = by_label(label);
+        assert_eq!(field(r, "status"), "cancelled", "{r}");
+        assert!(field(&r["error"], "message").contains("exit 3"), "{r}");
+    }
+}

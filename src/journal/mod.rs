@@ -58,6 +58,9 @@ pub struct Journal {
     failed: Cell<u64>,
     /// A write failed (warned once; the run goes on).
     broken: Cell<bool>,
+    /// A branch called `exit`: the branches that end after it were cut
+    /// short by it (cancelled), they did not exit themselves.
+    exited: Cell<bool>,
 }
 
 /// The last record of a key: its status, and its value if recorded.
@@ -113,6 +116,7 @@ impl Journal {
             ran: Cell::new(0),
             failed: Cell::new(0),
             broken: Cell::new(false),
+            exited: Cell::new(false),
         };
         journal.repair_end()?;
         Ok(journal)
@@ -241,14 +245,27 @@ fn kind_name(kind: Kind) -> &'static str {
 }
 
 /// How a task ended, as the journal says it, and its error.
-fn status_of(outcome: &Outcome) -> (Status, Option<String>) {
+/// `exited`: an earlier branch called `exit` (so this one was cut short).
+fn status_of(outcome: &Outcome, exited: bool) -> (Status, Option<String>) {
     let e = match outcome {
         Outcome::Value(_) => return (Status::Ok, None),
+        // The first branch to end with `exit` called it; the script ends,
+        // and every branch still running ends the same way after it.
         Outcome::Exit(code) => {
-            let mut json = String::from("{\"kind\":\"Exit\",\"message\":");
-            record::string(&format!("exit {code}"), &mut json);
+            let (status, kind, message) = match exited {
+                false => (Status::Failed, "Exit", format!("exit {code}")),
+                true => (
+                    Status::Cancelled,
+                    "CancelledError",
+                    format!("the script exited (exit {code}) while it ran"),
+                ),
+            };
+            let mut json = String::from("{\"kind\":");
+            record::string(kind, &mut json);
+            json.push_str(",\"message\":");
+            record::string(&message, &mut json);
             json.push('}');
-            return (Status::Failed, Some(json));
+            return (status, Some(json));
         }
         Outcome::Error(e) => e,
     };
@@ -286,7 +303,10 @@ impl Observer for Journal {
     }
 
     fn task_ended(&self, _id: u64, origin: &Origin, outcome: &Outcome) {
-        let (status, error) = status_of(outcome);
+        let (status, error) = status_of(outcome, self.exited.get());
+        if matches!(outcome, Outcome::Exit(_)) {
+            self.exited.set(true);
+        }
         self.ran.set(self.ran.get() + 1);
         // A race cancels its losers: that is how it ends, not a failure.
         let lost = origin.kind == Kind::Race && status == Status::Cancelled;
