@@ -395,7 +395,11 @@ pub enum ExprKind {
         opts: GatherOpts,
         branches: Vec<Branch>,
     },
-    Race(Vec<Branch>),
+    /// `race [--progress] BRANCH...`
+    Race {
+        branches: Vec<Branch>,
+        progress: bool,
+    },
     Timeout {
         duration: Box<Expr>,
         grace: Option<Box<Expr>>,
@@ -438,6 +442,8 @@ pub struct GatherOpts {
     pub keep_going: bool,
     /// `--group`: each branch's output printed whole, in order.
     pub group: bool,
+    /// `--progress`: a progress line on a terminal's stderr.
+    pub progress: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

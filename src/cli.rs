@@ -43,6 +43,16 @@ Options:
   --journal-summary FILE [--json]
                  per run of journal FILE: counts by status, the slowest
                  branches, the failures; what --resume would run again
+  --trace FILE   write what ran to FILE as Chrome Trace Event JSON, for
+                 Perfetto (ui.perfetto.dev) or chrome://tracing: tasks,
+                 commands, sleeps, timeouts, gathers, cancellations and
+                 signals; ash processes started below join the same trace
+  --trace-limit SIZE
+                 stop adding events to the trace past SIZE bytes (K, M, G
+                 suffixes; default 512M); what is left out is counted
+  --timeline[=FILE]
+                 when the script ends, draw a timeline of its tasks and
+                 commands on stderr (or into FILE)
   --check FILE   parse, compile and lint only; run nothing
                  (--path: also check that commands exist; --format json)
   --dump         print the bytecode of FILE or of -c CODE
@@ -79,10 +89,9 @@ pub fn main() -> i32 {
         .next()
         .is_some_and(|a0| a0.as_encoded_bytes().starts_with(b"-"));
     let args: Vec<std::ffi::OsString> = argv.collect();
-    let mut debug = false;
+    let mut opts = RunOpts::default();
     let mut interactive = false;
     let mut from_stdin = false;
-    let mut journal: Option<crate::journal::Options> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].to_str() {
@@ -92,11 +101,11 @@ pub fn main() -> i32 {
                     crate::diag::report!("ash: {flag} needs a FILE\n{USAGE}");
                     return 2;
                 };
-                if journal.is_some() {
+                if opts.journal.is_some() {
                     crate::diag::reportln!("ash: give one of --journal and --resume, once");
                     return 2;
                 }
-                journal = Some(crate::journal::Options {
+                opts.journal = Some(crate::journal::Options {
                     path: file.into(),
                     resume: flag == "--resume",
                 });
@@ -107,7 +116,33 @@ pub fn main() -> i32 {
                 return print_or_fail(&format!("ash {}\n", env!("CARGO_PKG_VERSION")));
             }
             Some("--help") | Some("-h") => return print_or_fail(USAGE),
-            Some("--debug") => debug = true,
+            Some("--debug") => opts.debug = true,
+            Some("--trace") => {
+                let Some(file) = args.get(i + 1) else {
+                    crate::diag::report!("ash: --trace needs a FILE\n{USAGE}");
+                    return 2;
+                };
+                opts.trace = Some(file.into());
+                i += 1;
+            }
+            Some("--trace-limit") => {
+                let Some(size) = args
+                    .get(i + 1)
+                    .and_then(|a| a.to_str())
+                    .and_then(parse_size)
+                else {
+                    crate::diag::report!(
+                        "ash: --trace-limit needs a SIZE in bytes (like 100M or 2G)\n{USAGE}"
+                    );
+                    return 2;
+                };
+                opts.trace_limit = size;
+                i += 1;
+            }
+            Some("--timeline") => opts.timeline = Some(None),
+            Some(a) if a.starts_with("--timeline=") => {
+                opts.timeline = Some(Some(a["--timeline=".len()..].into()));
+            }
             Some("-l") | Some("--login") => login = true,
             Some("-i") => interactive = true,
             // `ash -s ARGS`, `ash - ARGS`: the script on stdin.
@@ -126,7 +161,7 @@ pub fn main() -> i32 {
             // (section 15; see crate::remote).
             Some("--serve") => return crate::remote::serve_main(),
             // Internal: one remote body, started by the agent.
-            Some("--remote-job") => return run_remote_job(debug),
+            Some("--remote-job") => return run_remote_job(opts.debug),
             Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
@@ -138,7 +173,7 @@ pub fn main() -> i32 {
                     return 2;
                 };
                 let rest = args[i + 2..].to_vec();
-                return run_source("-c", code, rest, debug, None, journal);
+                return run_source("-c", code, rest, opts, None);
             }
             // The end of the options: what follows is the script and its
             // arguments, even if it starts with `-`.
@@ -168,16 +203,22 @@ pub fn main() -> i32 {
                     .map(|cwd| cwd.join(p))
                     .unwrap_or_else(|_| p.to_path_buf())
             });
-            run_source(&name, &text, args[i + 1..].to_vec(), debug, dir, journal)
+            run_source(&name, &text, args[i + 1..].to_vec(), opts, dir)
         }
         _ => {
             if interactive || (stdin_is_terminal && !from_stdin) {
-                if journal.is_some() {
+                if opts.journal.is_some() {
                     crate::diag::report!("ash: --journal and --resume need a script\n{USAGE}");
                     return 2;
                 }
+                if opts.trace.is_some() || opts.timeline.is_some() {
+                    crate::diag::report!(
+                        "ash: --trace and --timeline need a script (FILE, -c CODE or -s), not the interactive shell\n{USAGE}"
+                    );
+                    return 2;
+                }
                 return crate::repl::run(crate::repl::Options {
-                    debug,
+                    debug: opts.debug,
                     login,
                     plain: !stdin_is_terminal,
                 });
@@ -188,7 +229,7 @@ pub fn main() -> i32 {
                 return 2;
             }
             let rest = args.get(i..).map(<[_]>::to_vec).unwrap_or_default();
-            run_source("<stdin>", &text, rest, debug, None, journal)
+            run_source("<stdin>", &text, rest, opts, None)
         }
     }
 }
@@ -316,9 +357,110 @@ fn main_ctx() -> TaskCtx {
     TaskCtx::main(io)
 }
 
+/// How to run a script: the options of the command line.
+struct RunOpts {
+    debug: bool,
+    /// `--trace FILE`
+    trace: Option<std::path::PathBuf>,
+    trace_limit: u64,
+    /// `--timeline` (on stderr) or `--timeline=FILE`.
+    timeline: Option<Option<std::path::PathBuf>>,
+    /// `--journal FILE` or `--resume FILE`.
+    journal: Option<crate::journal::Options>,
+}
+
+impl Default for RunOpts {
+    fn default() -> RunOpts {
+        RunOpts {
+            debug: false,
+            trace: None,
+            trace_limit: crate::observe::trace::DEFAULT_LIMIT,
+            timeline: None,
+            journal: None,
+        }
+    }
+}
+
+/// `512M`, `2G`, `100000`: a size in bytes (K, M, G are powers of 1024).
+fn parse_size(text: &str) -> Option<u64> {
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return None,
+    };
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0)
+}
+
+/// Start the observers the options ask for (and a nested trace when a
+/// traced ash started this one); the exit status of a usage error when a
+/// file cannot be written.
+fn start_observers(name: &str, opts: &RunOpts) -> Result<(), i32> {
+    use crate::observe;
+    let title = format!("ash {name}");
+    if let Some(path) = &opts.trace {
+        match observe::trace::Trace::create(path, opts.trace_limit, &title) {
+            Ok(t) => observe::add(Box::new(t)),
+            Err(e) => {
+                crate::diag::reportln!(
+                    "ash: --trace {}: {}",
+                    path.display(),
+                    crate::builtins::commands::io_message(&e)
+                );
+                return Err(2);
+            }
+        }
+    } else if let Some(t) = observe::trace::Trace::nested(&title) {
+        observe::add(Box::new(t));
+    }
+    match &opts.timeline {
+        None => {}
+        Some(None) => observe::add(Box::new(observe::timeline::Timeline::new())),
+        Some(Some(path)) => match std::fs::File::create(path) {
+            Ok(f) => observe::add(Box::new(observe::timeline::Timeline::to_file(f))),
+            Err(e) => {
+                observe::finish();
+                crate::diag::reportln!(
+                    "ash: --timeline={}: {}",
+                    path.display(),
+                    crate::builtins::commands::io_message(&e)
+                );
+                return Err(2);
+            }
+        },
+    }
+    if observe::on() {
+        process::set_signal_hook(observe::signal_sent);
+    }
+    Ok(())
+}
+
+/// Run a script's text with `$args`; returns the exit status. Observers
+/// (`--trace`, `--timeline`) see the whole run and finish on every way out.
+fn run_source(
+    name: &str,
+    text: &str,
+    args: Vec<std::ffi::OsString>,
+    opts: RunOpts,
+    dir: Option<std::path::PathBuf>,
+) -> i32 {
+    if let Err(code) = start_observers(name, &opts) {
+        return code;
+    }
+    let code = run_text(name, text, args, opts.debug, dir, opts.journal);
+    crate::observe::finish();
+    code
+}
+
 /// Run a script's text with `$args` (and a journal); returns the exit
 /// status.
-fn run_source(
+fn run_text(
     name: &str,
     text: &str,
     args: Vec<std::ffi::OsString>,
@@ -425,6 +567,17 @@ pub fn run_main(
 ) -> Result<Outcome, i32> {
     let ctx = Rc::new(main_ctx());
     *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
+    if crate::observe::on() {
+        crate::observe::emit(crate::observe::Event::TaskStart {
+            task: ctx.id,
+            owner: ctx.observe_key(),
+            parent: None,
+            origin: crate::observe::Origin::Main,
+            name: &main.proto.name,
+            site: None,
+            args: &args,
+        });
+    }
     // Started under a parent's deadline (`ASH_DEADLINE`): the whole run is
     // a `timeout` scope of its own.
     let deadline = inherited_deadline(rt, &ctx)?;
@@ -444,6 +597,13 @@ pub fn run_main(
                 })
             });
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, args)).await;
+            if crate::observe::on() {
+                crate::observe::emit(crate::observe::Event::TaskEnd {
+                    task: ctx.id,
+                    owner: ctx.observe_key(),
+                    ended: outcome.observed(),
+                });
+            }
             // When the main body ends: cancel what still runs, and wait for it.
             rt.cancel_and_wait_all(DEFAULT_GRACE).await;
             crate::remote::shutdown(&rt).await;
@@ -612,6 +772,10 @@ fn watch_signals(
             }
             count += 1;
             code.set(Some(signal_status(sig)));
+            if crate::observe::on() {
+                let signal = if sig == Signal::Term { 15 } else { 2 };
+                crate::observe::emit(crate::observe::Event::SignalReceived { signal });
+            }
             let grace = if count > 1 {
                 Duration::ZERO
             } else {
@@ -625,14 +789,17 @@ fn watch_signals(
                 // process groups are killed now, and the sentinel kills
                 // what left them when ash is gone.
                 for &pgid in rt2.groups.borrow().iter() {
-                    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
-                        let _ =
-                            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                    if let Some(pid) = rustix::process::Pid::from_raw(pgid)
+                        && rustix::process::kill_process_group(pid, rustix::process::Signal::KILL)
+                            .is_ok()
+                    {
+                        crate::observe::signal_sent(pgid, true, 9);
                     }
                 }
                 process::contain::at_exit();
                 // The journal's records of what was still running, synced.
                 rt2.observers.finish(signal_status(sig), true);
+                crate::observe::finish();
                 std::process::exit(signal_status(sig));
             }
         }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod journal;
+pub mod observe;
 pub mod process;
 pub mod remote;
 pub mod repl;

@@ -14,11 +14,12 @@
 #               calls still running (their processes are killed) and is
 #               raised. true: every call runs; a failed call's error value
 #               takes its place in the result list (as `gather -k`).
-#   progress    true: while running, keep a one-line summary on stderr —
-#               `[done/total] running N, failed N` — redrawn in place. Only
-#               when stderr is a terminal; otherwise nothing is printed.
-#               (default false)
-#   label       text shown before the progress counts (default "pmap")
+#   progress    true: while running, keep `gather --progress`'s line on
+#               stderr — done/total, running, failed, elapsed, ETA, a bar
+#               — redrawn in place, with what the calls print above it.
+#               Only when stderr is a terminal; otherwise nothing is
+#               printed. (default false)
+#   label       accepted for compatibility; the line is gather's
 #
 # `f` is called with one element. It may be an `fn` (it runs inside its own
 # branch, so its commands run concurrently with the other branches) or an
@@ -52,60 +53,29 @@ fn _par_opts(more) {
   return o
 }
 
-# True when stderr is a terminal. `env test` runs the external test(1),
-# which sees the real file descriptor 2.
-fn stderr_is_tty() {
-  if env test -t 2 { return true }
-  return false
-}
-
-fn _par_draw(st, end) {
-  let line = "${st.label} [${st.done}/${st.total}] running ${st.running}, failed ${st.failed}"
-  # \r and "erase to end of line" (ESC [K) redraw the same line.
-  printf "\r%s[K%s" ${st.esc} $line >&2
-  if (end) { printf "\n" >&2 }
-}
-
 # pmap(xs, f[, options]): [f(x) for x in xs], run concurrently (see above).
 #
 # How: one `gather -j N` branch per item (`gather -k` with keep_going), so
 # `ash --journal` records each call and `ash --resume` runs again only the
-# calls that did not end ok. The progress state is named `_st`: a captured
-# variable whose name starts with `_` is not part of a branch's journal key
-# (its value changes as the calls run, and with the length of the list).
+# calls that did not end ok; with `progress`, `gather --progress` counts
+# them.
 fn pmap(xs, f, ...more) {
   let o = _par_opts(more)
   let n = min(o.jobs, len(xs))
   if (n == 0) { return [] }
-  let _st = {label: o.label, total: len(xs), done: 0, running: 0, failed: 0, esc: "", show: false}
-  _st.show = o.progress and stderr_is_tty()
-  # ash strings have no escape for ESC: the external printf(1) makes one.
-  if (_st.show) { _st.esc = $(env printf "\033") }
   let call = fn (x) {
     return async {
-      _st.running = _st.running + 1
-      if (_st.show) { _par_draw(_st, false) }
-      try {
-        let v = f(x)
-        if (type(v) == "coroutine" or type(v) == "task") { v = await $v }
-        _st.done = _st.done + 1
-        return v
-      } catch e {
-        _st.failed = _st.failed + 1
-        _st.done = _st.done + 1
-        throw $e
-      } finally {
-        _st.running = _st.running - 1
-        if (_st.show) { _par_draw(_st, false) }
-      }
+      let v = f(x)
+      if (type(v) == "coroutine" or type(v) == "task") { v = await $v }
+      return v
     }
   }
-  try {
-    if (o.keep_going) { return gather -k -j $n (map(xs, call)) }
-    return gather -j $n (map(xs, call))
-  } finally {
-    if (_st.show) { _par_draw(_st, true) }
+  if (o.progress) {
+    if (o.keep_going) { return gather -k -j $n --progress (map(xs, call)) }
+    return gather -j $n --progress (map(xs, call))
   }
+  if (o.keep_going) { return gather -k -j $n (map(xs, call)) }
+  return gather -j $n (map(xs, call))
 }
 
 # peach(xs, f[, options]): like pmap, for the effects; returns null.

@@ -25,6 +25,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("process", &[]),
     ("stdlib", &[]),
     ("builtins", &["vm", "runtime", "process"]),
+    // Seeing what ran (`--trace`, `--timeline`, progress lines): told by
+    // the runtime, it reads values and errors and reports through diag.
+    ("observe", &["diag", "vm::error", "vm::value", "vm::walk"]),
     (
         "runtime",
         &[
@@ -33,6 +36,7 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "check::hints",
             "compile",
             "diag",
+            "observe",
             "process",
             "remote",
             "stdlib",
@@ -77,8 +81,8 @@ const MAY_USE: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "ast", "builtins", "check", "compile", "diag", "journal", "process", "remote", "repl",
-            "runtime", "stdlib", "syntax", "vm",
+            "ast", "builtins", "check", "compile", "diag", "journal", "observe", "process",
+            "remote", "repl", "runtime", "stdlib", "syntax", "vm",
         ],
     ),
     ("lib", &[]),

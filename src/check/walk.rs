@@ -1089,7 +1089,7 @@ impl<'a> Walker<'a> {
                 self.branches(branches, "gather", bounded);
                 Shape::UNKNOWN
             }
-            ExprKind::Race(branches) => {
+            ExprKind::Race { branches, .. } => {
                 self.branches(branches, "race", true);
                 Shape::UNKNOWN
             }
@@ -1135,6 +1135,7 @@ impl<'a> Walker<'a> {
             limit,
             keep_going: _,
             group: _,
+            progress: _,
         } = opts;
         if let Some(limit) = limit {
             self.expr(limit);

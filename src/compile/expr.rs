@@ -138,16 +138,21 @@ impl Compiler<'_> {
                         n: branches.len() as u32,
                         keep_going: opts.keep_going,
                         group: opts.group,
+                        progress: opts.progress,
                         limit: opts.limit.is_some(),
                     },
                     span,
                     site,
                 );
             }
-            ExprKind::Race(branches) => {
+            ExprKind::Race { branches, progress } => {
                 let site = self.reserve_site(SiteKind::Race);
                 self.branches(branches)?;
-                self.emit_site(Op::Race(branches.len() as u32), span, site);
+                let op = Op::Race {
+                    n: branches.len() as u32,
+                    progress: *progress,
+                };
+                self.emit_site(op, span, site);
             }
             ExprKind::Timeout {
                 duration,
@@ -206,15 +211,20 @@ impl Compiler<'_> {
                         n: branches.len() as u32,
                         keep_going: opts.keep_going,
                         group: opts.group,
+                        progress: opts.progress,
                         limit: opts.limit.is_some(),
                     },
                     span,
                     site,
                 );
             }
-            ExprKind::Race(branches) => {
+            ExprKind::Race { branches, progress } => {
                 self.branches(branches)?;
-                self.emit_site(Op::RaceOn(branches.len() as u32), span, site);
+                let op = Op::RaceOn {
+                    n: branches.len() as u32,
+                    progress: *progress,
+                };
+                self.emit_site(op, span, site);
             }
             _ => return super::error(span, "`--on` goes with `spawn`, `gather` or `race`"),
         }
@@ -252,7 +262,7 @@ impl Compiler<'_> {
                     kind:
                         ExprKind::Sleep(_)
                         | ExprKind::Gather { .. }
-                        | ExprKind::Race(_)
+                        | ExprKind::Race { .. }
                         | ExprKind::Await(_)
                         | ExprKind::Timeout { .. }
                         | ExprKind::Capture(_),

@@ -273,7 +273,9 @@ fn signal_where_outside(sig: Signal, skip: &[i32], wanted: impl Fn(&[u8]) -> boo
             return true;
         }
         if let Some(p) = pid.parse().ok().and_then(Pid::from_raw) {
-            let _ = rustix::process::kill_process(p, sig);
+            if rustix::process::kill_process(p, sig).is_ok() {
+                super::spawn::signal_sent(p.as_raw_nonzero().get(), false, sig);
+            }
             n += 1;
         }
         true

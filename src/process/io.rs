@@ -350,6 +350,15 @@ impl OutSink {
         Ok(done)
     }
 
+    /// Whether this sink is a terminal, and its width in columns (0 when
+    /// the terminal does not say).
+    pub fn terminal(&self) -> Option<u16> {
+        if self.closed.is_some() || !rustix::termios::isatty(self.io.fd.as_fd()) {
+            return None;
+        }
+        Some(rustix::termios::tcgetwinsize(self.io.fd.as_fd()).map_or(0, |w| w.ws_col))
+    }
+
     /// For handing this sink to a child, at any of its fds. For ash's own
     /// 1/2 this is a dup (so that e.g. ash's stdout can become a child's fd
     /// 2); see [`OutSink::stdio_for`] to get `Inherit` where it applies.
@@ -632,6 +641,27 @@ impl InSource {
             FdRef::Std(fd) => Stdio::Fd(Rc::new(fd.try_clone_to_owned()?)),
             FdRef::Owned(fd) => Stdio::Fd(fd.clone()),
         })
+    }
+}
+
+/// The read end of a pipe only ash holds, read a chunk at a time without
+/// blocking the loop (a progress line relays its branches' output).
+pub struct PipeReader(Async<std::fs::File>);
+
+impl PipeReader {
+    pub fn new(fd: OwnedFd) -> io::Result<PipeReader> {
+        super::io_thread_ready()?;
+        Ok(PipeReader(Async::new(std::fs::File::from(fd))?))
+    }
+
+    /// Some bytes into `buf` (0 at EOF).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf).await {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
     }
 }
 

@@ -69,11 +69,12 @@ mod unblock;
 mod workdir;
 
 pub use io::{
-    InSource, OpenMode, OutSink, closed_std_fds, ensure_std_fds, here_doc, open_file,
+    InSource, OpenMode, OutSink, PipeReader, closed_std_fds, ensure_std_fds, here_doc, open_file,
     open_file_unless, pipe, raise_fd_limit, read_capture, read_to_end, record_closed_std_fds,
 };
 pub use spawn::{
     Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program, find_program_in,
+    set_signal_hook,
 };
 pub use unblock::{io_thread_ready, unblock};
 pub use workdir::WorkDir;

@@ -691,9 +691,17 @@ impl Group {
         for &g in &self.pgids {
             if let Some(p) = Pid::from_raw(g) {
                 // ESRCH (group already empty) is fine.
-                let _ = rustix::process::kill_process_group(p, sig);
+                if rustix::process::kill_process_group(p, sig).is_ok() {
+                    signal_sent(g, true, sig);
+                }
             }
         }
+    }
+
+    /// How each process of the group ended, in spawn order (`None`: not
+    /// seen to end).
+    pub fn exits(&self) -> Vec<Option<ExitInfo>> {
+        self.members.iter().map(|m| m.exit).collect()
     }
 
     /// Send a signal to the whole group now. No-op if no process was started
@@ -703,6 +711,24 @@ impl Group {
             return;
         }
         self.signal_groups(sig);
+    }
+}
+
+/// Told of every signal sent to a process group or to a process that left
+/// its group: `(pid or pgid, is a group, signal number)` (see
+/// [`set_signal_hook`]).
+static SIGNAL_HOOK: std::sync::OnceLock<fn(i32, bool, i32)> = std::sync::OnceLock::new();
+
+/// Have `hook` told of every signal ash sends to its processes (for
+/// `--trace`). Set once; later calls are ignored.
+pub fn set_signal_hook(hook: fn(pid: i32, group: bool, signal: i32)) {
+    let _ = SIGNAL_HOOK.set(hook);
+}
+
+/// A signal was sent (to a group when `group`).
+pub(super) fn signal_sent(pid: i32, group: bool, sig: Signal) {
+    if let Some(hook) = SIGNAL_HOOK.get() {
+        hook(pid, group, sig.as_raw());
     }
 }
 

@@ -314,7 +314,7 @@ impl FreeNames {
                 }
                 self.branches(branches);
             }
-            ExprKind::Race(branches) => self.branches(branches),
+            ExprKind::Race { branches, .. } => self.branches(branches),
             ExprKind::Timeout {
                 duration,
                 grace,

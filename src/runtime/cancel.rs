@@ -91,6 +91,17 @@ pub enum CancelReason {
     Signal,
 }
 
+impl CancelReason {
+    /// `cancel`, `timeout` or `signal` (for observers).
+    pub fn name(self) -> &'static str {
+        match self {
+            CancelReason::Cancel => "cancel",
+            CancelReason::Timeout(_) => "timeout",
+            CancelReason::Signal => "signal",
+        }
+    }
+}
+
 pub struct CancelToken {
     /// Names the scope in the `ASH_SCOPE` tokens of the processes started
     /// under it (see `process::contain`).
@@ -271,6 +282,9 @@ impl CancelToken {
         }
         self.deadlines.set(deadlines);
         if let Some((scope, _, grace)) = fired {
+            if crate::observe::on() {
+                crate::observe::emit(crate::observe::Event::TimeoutExpired { scope });
+            }
             // It fires once: the body's `finally` blocks may then await.
             self.with_deadlines(|d| d.retain(|d| d.0 != scope));
             self.cancel(CancelReason::Timeout(scope), grace);

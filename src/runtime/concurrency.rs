@@ -16,10 +16,12 @@ use futures_lite::future;
 use super::cancel::DEFAULT_GRACE;
 use super::keys::Site;
 use super::observe::{Kind, Origin};
+use super::progress::Progress;
 use super::task::{DoneQueue, Outcome, Task, TaskKey, TaskRef, check_wait, spawn_with_output};
 use super::{CancelReason, Runtime, TaskCtx};
+use crate::observe::{self, Event, GroupKind};
 use crate::process::{self, OutSink};
-use crate::vm::error::Error;
+use crate::vm::error::{Error, Location};
 use crate::vm::fiber::{Pending, Resume};
 use crate::vm::objects::Coroutine;
 use crate::vm::value::Value;
@@ -196,16 +198,108 @@ impl Running {
     }
 }
 
-/// Start branch `index` (`origin`: what the observers know of it; one
-/// that replays it makes it a task that has already finished).
+/// How a `gather` or `race` shows while it runs: its spans in a trace
+/// (`observed`, when something observes) and its progress line.
+struct Shown {
+    observed: Option<Observed>,
+    progress: Option<Rc<Progress>>,
+}
+
+impl Shown {
+    fn progress(&self) -> Option<&Progress> {
+        self.progress.as_deref()
+    }
+}
+
+/// A `gather` or `race` as `--trace` and `--timeline` see it: its id and
+/// where it is.
+struct Observed {
+    id: u64,
+    site: Option<Location>,
+}
+
+impl Observed {
+    /// Tell observers a `gather` or `race` of `branches` begins (`None`
+    /// when nothing observes).
+    fn start(
+        ctx: &TaskCtx,
+        kind: GroupKind,
+        branches: usize,
+        limit: Option<usize>,
+        site: Option<&Site>,
+    ) -> Option<Observed> {
+        if !observe::on() {
+            return None;
+        }
+        let id = observe::next_id();
+        let site = site.and_then(Site::location);
+        observe::emit(Event::GroupStart {
+            id,
+            owner: ctx.observe_key(),
+            kind,
+            branches,
+            limit,
+            site: site.as_ref(),
+        });
+        Some(Observed { id, site })
+    }
+
+    /// How branch `index` shows in a trace: as a branch of this group, and
+    /// where the group is.
+    fn traced(this: &Option<Observed>, index: usize) -> (observe::Origin, Option<&Location>) {
+        match this {
+            Some(o) => (
+                observe::Origin::Branch { group: o.id, index },
+                o.site.as_ref(),
+            ),
+            None => (observe::Origin::Spawn, None),
+        }
+    }
+
+    /// The future, telling observers how it ended.
+    fn wrap(
+        id: Option<u64>,
+        fut: impl std::future::Future<Output = Result<Resume, Rc<Error>>> + 'static,
+    ) -> Pending {
+        let Some(id) = id else {
+            return Box::pin(fut);
+        };
+        Box::pin(async move {
+            let result = fut.await;
+            let ended = match &result {
+                Ok(Resume::Push(v)) => observe::Ended::Value(v),
+                Err(e) => observe::Ended::Error(e),
+                Ok(_) => observe::Ended::Value(&Value::Null),
+            };
+            observe::emit(Event::GroupEnd { id, ended });
+            result
+        })
+    }
+}
+
+/// The future of a `gather` or `race`, then the end of its progress line
+/// (after the future, so its branches' outputs are closed by then).
+async fn with_line(
+    line: Option<Rc<Progress>>,
+    fut: impl std::future::Future<Output = Result<Resume, Rc<Error>>>,
+) -> Result<Resume, Rc<Error>> {
+    let result = fut.await;
+    if let Some(line) = line {
+        line.finish().await;
+    }
+    result
+}
+
+/// Start branch `index` (`origin`: what the journal's observers know of
+/// it; one that replays it makes it a task that has already finished).
 fn start(
     rt: &Rc<Runtime>,
     ctx: &TaskCtx,
     index: usize,
     item: Item,
-    group: bool,
     outputs: &mut [Option<GroupOutput>],
     origin: Option<Rc<Origin>>,
+    shown: &Shown,
 ) -> Result<TaskRef, Error> {
     match item {
         Item::Task(t) => Ok(t),
@@ -213,7 +307,8 @@ fn start(
             if let Some(value) = origin.as_deref().and_then(|o| rt.observers.replay(o)) {
                 return Task::replayed(rt, &c, value);
             }
-            let output = if group {
+            // `--group` (the only caller with outputs) captures each branch.
+            let output = if !outputs.is_empty() {
                 let pipe = || process::pipe().map_err(|e| Error::io(format!("pipe: {e}")));
                 let (r1, w1) = pipe()?;
                 let (r2, w2) = pipe()?;
@@ -223,9 +318,10 @@ fn start(
                 });
                 Some((Rc::new(OutSink::from_fd(w1)), Rc::new(OutSink::from_fd(w2))))
             } else {
-                None
+                shown.progress().and_then(Progress::sinks)
             };
-            spawn_with_output(rt, ctx, &c, false, output, origin)
+            let traced = Observed::traced(&shown.observed, index);
+            spawn_with_output(rt, ctx, &c, false, output, origin, traced)
         }
     }
 }
@@ -236,15 +332,23 @@ async fn flush_group(
     outputs: &mut [Option<GroupOutput>],
     done: &[bool],
     next: &mut usize,
+    progress: Option<&Progress>,
 ) {
     while *next < outputs.len() && done[*next] {
         if let Some(out) = outputs[*next].take() {
-            let io = ctx.io();
+            // Under a progress line, through its relay (above the line).
+            let (stdout, stderr) = match progress.and_then(Progress::sinks) {
+                Some(sinks) => sinks,
+                None => {
+                    let io = ctx.io();
+                    (io.stdout, io.stderr)
+                }
+            };
             if let Ok(bytes) = out.stdout.await {
-                let _ = io.stdout.write_all(&bytes).await;
+                let _ = stdout.write_all(&bytes).await;
             }
             if let Ok(bytes) = out.stderr.await {
-                let _ = io.stderr.write_all(&bytes).await;
+                let _ = stderr.write_all(&bytes).await;
             }
         }
         *next += 1;
@@ -265,9 +369,10 @@ async fn flush_cancelled(
     outputs: &mut [Option<GroupOutput>],
     done: &mut [bool],
     next: &mut usize,
+    progress: Option<&Progress>,
 ) {
     done.fill(true);
-    future::or(flush_group(ctx, outputs, done, next), async {
+    future::or(flush_group(ctx, outputs, done, next, progress), async {
         async_io::Timer::after(GROUP_FLUSH_LIMIT).await;
     })
     .await;
@@ -302,15 +407,31 @@ fn origin_of(origins: &mut [Option<Rc<Origin>>], i: usize) -> Option<Rc<Origin>>
     origins.get_mut(i).and_then(Option::take)
 }
 
+/// How a `gather` runs: its options.
+pub struct GatherOpts {
+    /// `-j N` (not yet checked).
+    pub limit: Option<Value>,
+    /// `-k`
+    pub keep_going: bool,
+    /// `--group`
+    pub group: bool,
+    /// `--progress`
+    pub progress: bool,
+}
+
 pub fn gather(
     rt: Rc<Runtime>,
     ctx: Rc<TaskCtx>,
     site: Option<&Site>,
     branches: Vec<Value>,
-    limit: Option<Value>,
-    keep_going: bool,
-    group: bool,
+    opts: GatherOpts,
 ) -> Result<Pending, Error> {
+    let GatherOpts {
+        limit,
+        keep_going,
+        group,
+        progress,
+    } = opts;
     let limit = match limit {
         None => usize::MAX,
         Some(Value::Int(n)) if n >= 1 => n as usize,
@@ -323,7 +444,17 @@ pub fn gather(
     };
     let mut origins = origins(&rt, &ctx, site, Kind::Gather, &branches);
     let items = items_of(&rt, &ctx, branches, "gather")?;
-    Ok(Box::pin(async move {
+    let shown_limit = (limit != usize::MAX).then_some(limit);
+    let shown = Shown {
+        observed: Observed::start(&ctx, GroupKind::Gather, items.len(), shown_limit, site),
+        progress: progress
+            .then(|| Progress::start(&rt, &ctx, "gather", items.len()))
+            .flatten(),
+    };
+    let id = shown.observed.as_ref().map(|o| o.id);
+    let line = shown.progress.clone();
+    let fut = async move {
+        let progress = shown.progress();
         let n = items.len();
         let mut pending = items.into_iter().enumerate();
         let mut running = Running::new(n, TaskKey::of(&ctx));
@@ -340,8 +471,11 @@ pub fn gather(
                 && let Some((i, item)) = pending.next()
             {
                 let origin = origin_of(&mut origins, i);
-                match start(&rt, &ctx, i, item, group, &mut outputs, origin) {
-                    Ok(t) => running.add(i, t),
+                match start(&rt, &ctx, i, item, &mut outputs, origin, &shown) {
+                    Ok(t) => {
+                        running.add(i, t);
+                        progress.inspect(|p| p.started());
+                    }
                     Err(e) => {
                         running.cancel_all(DEFAULT_GRACE).await;
                         return Err(Rc::new(e));
@@ -361,12 +495,13 @@ pub fn gather(
                 // were, then what each wrote is printed, then raise.
                 discard(pending);
                 if group {
-                    flush_cancelled(&ctx, &mut outputs, &mut done, &mut flushed).await;
+                    flush_cancelled(&ctx, &mut outputs, &mut done, &mut flushed, progress).await;
                 }
                 return Err(Rc::new(Error::cancelled()));
             };
             task.retrieved.set(true);
             done[index] = true;
+            progress.inspect(|p| p.ended(matches!(outcome, Outcome::Error(_))));
             match outcome {
                 Outcome::Value(_) | Outcome::Exit(_) => {}
                 Outcome::Error(_) if keep_going => {}
@@ -376,16 +511,17 @@ pub fn gather(
                     for d in done.iter_mut() {
                         *d = true;
                     }
-                    flush_group(&ctx, &mut outputs, &done, &mut flushed).await;
+                    flush_group(&ctx, &mut outputs, &done, &mut flushed, progress).await;
                     return Err(e);
                 }
             }
             if group {
-                flush_group(&ctx, &mut outputs, &done, &mut flushed).await;
+                flush_group(&ctx, &mut outputs, &done, &mut flushed, progress).await;
             }
         }
         Ok(Resume::Push(Value::list(running.values())))
-    }))
+    };
+    Ok(Observed::wrap(id, with_line(line, fut)))
 }
 
 pub fn race(
@@ -393,6 +529,7 @@ pub fn race(
     ctx: Rc<TaskCtx>,
     site: Option<&Site>,
     branches: Vec<Value>,
+    progress: bool,
 ) -> Result<Pending, Error> {
     let mut origins = origins(&rt, &ctx, site, Kind::Race, &branches);
     // A branch that won this race in an earlier run, which the journal
@@ -401,7 +538,16 @@ pub fn race(
         .iter()
         .find_map(|o| o.as_deref().and_then(|o| rt.observers.replay(o)));
     let items = items_of(&rt, &ctx, branches, "race")?;
-    Ok(Box::pin(async move {
+    let shown = Shown {
+        observed: Observed::start(&ctx, GroupKind::Race, items.len(), None, site),
+        progress: progress
+            .then(|| Progress::start(&rt, &ctx, "race", items.len()))
+            .flatten(),
+    };
+    let id = shown.observed.as_ref().map(|o| o.id);
+    let line = shown.progress.clone();
+    let fut = async move {
+        let progress = shown.progress();
         let n = items.len();
         let mut running = Running::new(n, TaskKey::of(&ctx));
         if let Some(value) = replayed {
@@ -418,8 +564,11 @@ pub fn race(
         let mut outputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             let origin = origin_of(&mut origins, i);
-            match start(&rt, &ctx, i, item, false, &mut outputs, origin) {
-                Ok(t) => running.add(i, t),
+            match start(&rt, &ctx, i, item, &mut outputs, origin, &shown) {
+                Ok(t) => {
+                    running.add(i, t);
+                    progress.inspect(|p| p.started());
+                }
                 Err(e) => {
                     running.cancel_all(DEFAULT_GRACE).await;
                     return Err(Rc::new(e));
@@ -433,6 +582,7 @@ pub fn race(
                 return Err(Rc::new(Error::cancelled()));
             };
             task.retrieved.set(true);
+            progress.inspect(|p| p.ended(matches!(outcome, Outcome::Error(_))));
             match outcome {
                 Outcome::Value(v) => {
                     running.cancel_all(DEFAULT_GRACE).await;
@@ -449,7 +599,8 @@ pub fn race(
             Some(e) => Err(e),
             None => Ok(Resume::Push(Value::Null)),
         }
-    }))
+    };
+    Ok(Observed::wrap(id, with_line(line, fut)))
 }
 
 /// `spawn --on HOSTS BODY` (section 15): a task whose body runs in an ash
@@ -467,27 +618,21 @@ pub fn spawn_on(
 
 /// `gather --on HOSTS [-j N] ...`: a plain `gather` of tasks that each run
 /// their branch on one of the hosts, at most N at a time on each.
-#[allow(clippy::too_many_arguments)]
 pub fn gather_on(
     rt: &Rc<Runtime>,
     ctx: &Rc<TaskCtx>,
     site: Option<&Site>,
     hosts: Value,
     branches: Vec<Value>,
-    limit: Option<Value>,
-    keep_going: bool,
-    group: bool,
+    opts: GatherOpts,
 ) -> Result<Pending, Error> {
-    let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, limit, "gather")?;
-    let fut = gather(
-        rt.clone(),
-        ctx.clone(),
-        site,
-        vec![stubs],
-        None,
-        keep_going,
-        group,
-    )?;
+    let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, opts.limit, "gather")?;
+    // The limit is per host: the stubs' own.
+    let opts = GatherOpts {
+        limit: None,
+        ..opts
+    };
+    let fut = gather(rt.clone(), ctx.clone(), site, vec![stubs], opts)?;
     Ok(Box::pin(async move {
         let _fleet = fleet;
         fut.await
@@ -502,9 +647,10 @@ pub fn race_on(
     site: Option<&Site>,
     hosts: Value,
     branches: Vec<Value>,
+    progress: bool,
 ) -> Result<Pending, Error> {
     let (stubs, fleet) = crate::remote::branch_stubs(rt, &hosts, branches, None, "race")?;
-    let fut = race(rt.clone(), ctx.clone(), site, vec![stubs])?;
+    let fut = race(rt.clone(), ctx.clone(), site, vec![stubs], progress)?;
     Ok(Box::pin(async move {
         let _fleet = fleet;
         fut.await

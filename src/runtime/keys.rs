@@ -55,6 +55,16 @@ pub struct Site<'a> {
     pub pc: usize,
 }
 
+impl Site<'_> {
+    /// Where the instruction is in the source (for traces).
+    pub fn location(&self) -> Option<crate::vm::error::Location> {
+        Some(crate::vm::error::Location {
+            source: self.proto.source,
+            span: *self.proto.spans.get(self.pc)?,
+        })
+    }
+}
+
 /// A site's two names: `FILE:LINE` (for people) and the key's SITE.
 #[derive(Clone)]
 pub struct SiteName {
@@ -94,7 +104,7 @@ impl Keys {
         let (line, _) = crate::diag::source_line_col(proto.source, span.start as usize);
         let kind = match proto.code.get(site.pc) {
             Some(Op::Spawn { .. } | Op::SpawnOn) => "spawn",
-            Some(Op::Race(_) | Op::RaceOn(_)) => "race",
+            Some(Op::Race { .. } | Op::RaceOn { .. }) => "race",
             _ => "gather",
         };
         let ordinal = proto.sites.ordinal(site.pc).unwrap_or(0);

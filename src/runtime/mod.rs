@@ -20,6 +20,7 @@ pub mod glob;
 pub mod keys;
 pub mod modules;
 pub mod observe;
+mod progress;
 pub mod shell;
 pub mod signals;
 pub mod sync;
@@ -139,6 +140,12 @@ impl TaskCtx {
         };
         let cancel = Rc::new(self.cancel.child());
         TaskCtx::with(id, self.cwd(), self.env(), io, cancel)
+    }
+
+    /// How observers tell this context from others (its address: stable
+    /// while it lives).
+    pub fn observe_key(&self) -> crate::observe::Owner {
+        std::ptr::from_ref(self).addr()
     }
 
     /// The command the task is running now.

@@ -35,9 +35,42 @@ pub use super::glob::{escape as escape_glob, expand as expand_glob};
 pub use super::modules::use_module;
 
 // Tasks.
-pub use super::concurrency::{gather, gather_on, race, race_on, remote_run, spawn_on};
+pub use super::concurrency::{GatherOpts, gather, gather_on, race, race_on, remote_run, spawn_on};
 pub use super::keys::Site;
 pub use super::task::{TaskKey, await_task, check_wait, spawn};
+
+// Observers (`--trace`, `--timeline`): whether any watches, and the
+// hooks of the VM's own instructions.
+pub use crate::observe::on as observed;
+
+/// A `timeout` body (scope `scope`, `duration` long) begins.
+pub fn observe_timeout_start(
+    ctx: &TaskCtx,
+    scope: u64,
+    duration: std::time::Duration,
+    site: Option<&crate::vm::error::Location>,
+) {
+    crate::observe::emit(crate::observe::Event::TimeoutStart {
+        owner: ctx.observe_key(),
+        scope,
+        seconds: duration.as_secs_f64(),
+        site,
+    });
+}
+
+/// A `timeout` body ended: with its value, or an error (a `TimeoutError`
+/// when its own deadline passed).
+pub fn observe_timeout_end(ctx: &TaskCtx, scope: u64, ended: Result<&Value, &Error>) {
+    let ended = match ended {
+        Ok(v) => crate::observe::Ended::Value(v),
+        Err(e) => crate::observe::Ended::Error(e),
+    };
+    crate::observe::emit(crate::observe::Event::TimeoutEnd {
+        owner: ctx.observe_key(),
+        scope,
+        ended,
+    });
+}
 
 /// The number the next process group will get (a `timeout` body kills
 /// what groups from this one on left behind).

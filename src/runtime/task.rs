@@ -12,9 +12,10 @@ use super::cancel::WakeList;
 use super::keys::Site;
 use super::observe::Origin;
 use super::{CancelReason, Runtime, TaskCtx};
+use crate::observe::{self, Event};
 use crate::process::OutSink;
 use crate::vm::budget;
-use crate::vm::error::{Error, ErrorKind};
+use crate::vm::error::{Error, ErrorKind, Location};
 use crate::vm::fiber::{Fiber, Halt, Pending, Resume};
 use crate::vm::objects::Coroutine;
 use crate::vm::value::Value;
@@ -28,6 +29,17 @@ pub enum Outcome {
     Error(Rc<Error>),
     /// `exit N` was called.
     Exit(i32),
+}
+
+impl Outcome {
+    /// As observers see it.
+    pub fn observed(&self) -> observe::Ended<'_> {
+        match self {
+            Outcome::Value(v) => observe::Ended::Value(v),
+            Outcome::Error(e) => observe::Ended::Error(e),
+            Outcome::Exit(code) => observe::Ended::Exit(*code),
+        }
+    }
 }
 
 pub struct Task {
@@ -187,6 +199,12 @@ impl Task {
     /// Request cancellation (nothing to do once it has ended).
     pub fn cancel(&self, reason: CancelReason, grace: std::time::Duration) {
         if let Some(ctx) = self.ctx.upgrade() {
+            if observe::on() && !ctx.cancel.is_requested() {
+                observe::emit(Event::CancelRequested {
+                    task: self.id,
+                    reason: reason.name(),
+                });
+            }
             ctx.cancel.cancel(reason, grace);
         }
     }
@@ -407,6 +425,10 @@ impl std::future::Future for Drive {
         // The first turn of this loop continues after a suspension; later
         // ones after waits that were ready at once.
         let mut suspended = true;
+        let debug = this.fiber.rt.debug;
+        // `--debug`: the watch of this driver's hold is keyed by its address
+        // (pinned while it is polled).
+        let key = std::ptr::from_ref(this).addr();
         loop {
             match &mut this.wait {
                 Wait::Running => {}
@@ -415,7 +437,15 @@ impl std::future::Future for Drive {
                     this.fiber.check_cancel();
                 }
                 Wait::Await(pending) => {
-                    let result = ready!(pending.as_mut().poll(cx));
+                    let Poll::Ready(result) = pending.as_mut().poll(cx) else {
+                        if debug {
+                            HeldWatch::suspended(key, &this.fiber);
+                        }
+                        return Poll::Pending;
+                    };
+                    if debug && !suspended {
+                        HeldWatch::ready_wait(key);
+                    }
                     this.wait = Wait::Running;
                     this.fiber.resume(result);
                     budget::charge(budget::AWAIT);
@@ -427,8 +457,22 @@ impl std::future::Future for Drive {
                     }
                 }
                 Wait::Sleep(sleep) => {
-                    let slept = ready!(sleep.poll(&this.fiber.ctx.cancel, cx));
+                    let Poll::Ready(slept) = sleep.poll(&this.fiber.ctx.cancel, cx) else {
+                        if debug {
+                            HeldWatch::suspended(key, &this.fiber);
+                        }
+                        return Poll::Pending;
+                    };
+                    if debug && !suspended {
+                        HeldWatch::ready_wait(key);
+                    }
                     this.wait = Wait::Running;
+                    if observe::on() {
+                        observe::emit(Event::SleepEnd {
+                            owner: this.fiber.ctx.observe_key(),
+                            completed: slept.is_ok(),
+                        });
+                    }
                     this.fiber.resume(match slept {
                         Ok(()) => Ok(Resume::Nothing),
                         Err(()) => Err(Rc::new(Error::cancelled())),
@@ -444,11 +488,15 @@ impl std::future::Future for Drive {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            let started = this.fiber.rt.debug.then(Instant::now);
+            let started = debug.then(|| (Instant::now(), this.fiber.resume_location()));
             let halt = this.fiber.run();
-            if let Some(t) = started {
-                let key = std::ptr::from_ref(this).addr();
-                HeldWatch::ran(key, &this.fiber, t.elapsed(), matches!(halt, Halt::Yield));
+            if let Some((t, before)) = started {
+                let ended = matches!(halt, Halt::Done(_) | Halt::Failed(_) | Halt::Exit(_));
+                let yielded = matches!(halt, Halt::Yield);
+                HeldWatch::ran(key, &this.fiber, before, t.elapsed(), yielded);
+                if ended {
+                    HeldWatch::suspended(key, &this.fiber);
+                }
             }
             this.wait = match halt {
                 Halt::Done(v) => return Poll::Ready(Outcome::Value(v)),
@@ -460,40 +508,102 @@ impl std::future::Future for Drive {
                     return Poll::Pending;
                 }
                 Halt::Await(pending) => Wait::Await(pending),
-                Halt::Sleep(until) => Wait::Sleep(super::cancel::Sleep::new(until)),
+                Halt::Sleep(until) => {
+                    if observe::on() {
+                        let seconds = until.saturating_duration_since(Instant::now());
+                        observe::emit(Event::SleepStart {
+                            owner: this.fiber.ctx.observe_key(),
+                            seconds: seconds.as_secs_f64(),
+                        });
+                    }
+                    Wait::Sleep(super::cancel::Sleep::new(until))
+                }
             };
         }
     }
 }
 
-/// `--debug`: how long a task has run without awaiting (budget yields
-/// included), and where it was when that crossed the threshold.
+/// `--debug`: one *hold* of the loop by a task: how long its fiber has run
+/// since it last really waited (budget yields and waits that were ready at
+/// once do not end a hold), and the lines it ran meanwhile.
 #[derive(Default)]
 struct HeldWatch {
     busy: std::time::Duration,
-    at: Option<Option<crate::vm::error::Location>>,
+    /// Where each run of the hold stopped inside the code that ran (a
+    /// budget yield, a wait that turned out ready): the lines to blame.
+    ran: Vec<crate::vm::error::Location>,
+    /// Where the last run stopped, at a wait: a line that ran if the wait
+    /// is ready at once, the next wait (not to blame) if it is not.
+    at_wait: Option<crate::vm::error::Location>,
+    /// Where the first run of the hold began (blamed when nothing else is
+    /// known).
+    first: Option<crate::vm::error::Location>,
 }
 
+/// Lines noted per hold at most (a long hold reports their range).
+const HELD_SAMPLES: usize = 256;
+
 thread_local! {
-    /// The watches of drivers in the middle of a run of budget yields, by
-    /// the driver's address (pinned while it is polled). Kept here, not in
-    /// the driver: a field there made every task 16 bytes bigger for a
-    /// debugging aid.
+    /// The watches of drivers in the middle of a hold, by the driver's
+    /// address (pinned while it is polled). Kept here, not in the driver:
+    /// a field there made every task 16 bytes bigger for a debugging aid.
     static HELD: RefCell<std::collections::HashMap<usize, HeldWatch>> = RefCell::default();
 }
 
 impl HeldWatch {
-    fn ran(key: usize, fiber: &Fiber, took: std::time::Duration, yielded: bool) {
-        let ended = HELD.with_borrow_mut(|held| {
+    /// The fiber ran for `took` and stopped: at a budget yield
+    /// (`yielded`), or at a wait.
+    fn ran(
+        key: usize,
+        fiber: &Fiber,
+        before: Option<crate::vm::error::Location>,
+        took: std::time::Duration,
+        yielded: bool,
+    ) {
+        HELD.with_borrow_mut(|held| {
             let watch = held.entry(key).or_default();
-            watch.busy += took;
-            if watch.busy > HELD_TOO_LONG && watch.at.is_none() {
-                watch.at = Some(fiber.resume_location());
+            if watch.first.is_none() {
+                watch.first = before;
             }
-            if yielded { None } else { held.remove(&key) }
+            watch.busy += took;
+            let at = fiber.resume_location();
+            if yielded {
+                if let Some(at) = at
+                    && watch.ran.len() < HELD_SAMPLES
+                {
+                    watch.ran.push(at);
+                }
+            } else {
+                watch.at_wait = at;
+            }
         });
-        if let Some(HeldWatch { busy, at: Some(at) }) = ended {
-            report_held(fiber, at, busy);
+    }
+
+    /// The wait the fiber stopped at was ready: the hold goes on, and that
+    /// line ran.
+    fn ready_wait(key: usize) {
+        HELD.with_borrow_mut(|held| {
+            if let Some(watch) = held.get_mut(&key)
+                && let Some(at) = watch.at_wait.take()
+                && watch.ran.len() < HELD_SAMPLES
+            {
+                watch.ran.push(at);
+            }
+        });
+    }
+
+    /// The task really waits (or ended): its hold is over; reported if
+    /// it was too long.
+    fn suspended(key: usize, fiber: &Fiber) {
+        let Some(watch) = HELD.with_borrow_mut(|held| held.remove(&key)) else {
+            return;
+        };
+        if watch.busy > HELD_TOO_LONG {
+            let mut lines = watch.ran;
+            if lines.is_empty() {
+                lines.extend(watch.first);
+            }
+            report_held(fiber, &lines, watch.busy);
         }
     }
 }
@@ -501,15 +611,32 @@ impl HeldWatch {
 /// `--debug` reports a task that ran this long without awaiting.
 const HELD_TOO_LONG: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// `ash: debug: FILE:LINE: task N held the loop for X s`
-fn report_held(fiber: &Fiber, at: Option<crate::vm::error::Location>, busy: std::time::Duration) {
-    let at = match at {
-        Some(loc) => {
-            let (line, _) = crate::diag::line_col(&loc);
-            format!("{}:{line}: ", crate::diag::source_name(loc.source))
+/// `ash: debug: FILE:LINE: task N held the loop for X s` (`FILE:L1-L2:`
+/// when the hold ran several lines).
+fn report_held(fiber: &Fiber, ran: &[crate::vm::error::Location], busy: std::time::Duration) {
+    let mut at = String::new();
+    // The lines of the file most samples are in (a hold inside a module
+    // function is blamed on the module's lines).
+    let mut by_source: Vec<(u32, usize, usize, usize)> = Vec::new();
+    for loc in ran {
+        let (line, _) = crate::diag::line_col(loc);
+        match by_source.iter_mut().find(|s| s.0 == loc.source) {
+            Some(s) => {
+                s.1 = s.1.min(line);
+                s.2 = s.2.max(line);
+                s.3 += 1;
+            }
+            None => by_source.push((loc.source, line, line, 1)),
         }
-        None => String::new(),
-    };
+    }
+    if let Some(&(source, lo, hi, _)) = by_source.iter().max_by_key(|s| s.3) {
+        let name = crate::diag::source_name(source);
+        at = if lo == hi {
+            format!("{name}:{lo}: ")
+        } else {
+            format!("{name}:{lo}-{hi}: ")
+        };
+    }
     crate::diag::reportln!(
         "ash: debug: {at}task {} held the loop for {:.2} s",
         fiber.ctx.id,
@@ -533,18 +660,21 @@ pub fn spawn(
     if let Some(value) = origin.as_deref().and_then(|o| rt.observers.replay(o)) {
         return Task::replayed(rt, coro, value);
     }
+    let location = site.and_then(Site::location).filter(|_| observe::on());
+    let traced = (observe::Origin::Spawn, location.as_ref());
     let hooks = rt.hooks.borrow().clone();
     let Some(hooks) = hooks else {
-        return spawn_with_output(rt, parent, coro, job, None, origin);
+        return spawn_with_output(rt, parent, coro, job, None, origin, traced);
     };
     let output = hooks.spawn_output(parent.id);
-    let task = spawn_with_output(rt, parent, coro, job, output, origin)?;
+    let task = spawn_with_output(rt, parent, coro, job, output, origin, traced)?;
     hooks.spawned(parent.id, &task);
     Ok(task)
 }
 
 /// `spawn`, with the task's stdout and stderr replaced (for `gather
-/// --group`), and what the observers know of it.
+/// --group`), what the journal's observers know of it (`origin`), and how
+/// it shows in traces (`traced`: how it was started, and where).
 pub fn spawn_with_output(
     rt: &Rc<Runtime>,
     parent: &TaskCtx,
@@ -552,10 +682,22 @@ pub fn spawn_with_output(
     job: bool,
     output: Option<(Rc<OutSink>, Rc<OutSink>)>,
     origin: Option<Rc<Origin>>,
+    traced: (observe::Origin, Option<&Location>),
 ) -> Result<TaskRef, Error> {
     let args = coro.take()?;
     let id = rt.next_id();
     let ctx = Rc::new(parent.child(id, rt.null_stdin.clone()));
+    if observe::on() {
+        observe::emit(Event::TaskStart {
+            task: id,
+            owner: ctx.observe_key(),
+            parent: Some(parent.observe_key()),
+            origin: traced.0,
+            name: &coro.func.proto.name,
+            site: traced.1,
+            args: &args,
+        });
+    }
     if let Some((out, err)) = output {
         let mut io = ctx.io.borrow_mut();
         io.stdout = out;
@@ -600,6 +742,13 @@ impl std::future::Future for TaskBody {
             return Poll::Ready(());
         };
         let outcome = ready!(Pin::new(&mut *drive).poll(cx));
+        if observe::on() {
+            observe::emit(Event::TaskEnd {
+                task: drive.fiber.ctx.id,
+                owner: drive.fiber.ctx.observe_key(),
+                ended: outcome.observed(),
+            });
+        }
         let rt = drive.fiber.rt.clone();
         let slot = drive.fiber.ctx.task_slot.get();
         if let Outcome::Error(e) = &outcome

@@ -732,12 +732,15 @@ fn kw_gather<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
         } else if let Some(l) = kw_at(k, "--group") {
             opts.group = true;
             k = sp(l);
+        } else if let Some(l) = kw_at(k, "--progress") {
+            opts.progress = true;
+            k = sp(l);
         } else if peek(&k) == Some('-') && peek2(&k).is_some_and(|c| c != ' ') {
             let tok = token_at(rest(&k));
             return fail(
                 &k,
                 format!(
-                    "unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`, `--on HOSTS`)"
+                    "unknown `gather` option `{tok}` (options are `-j N`, `-k`, `--group`, `--progress`, `--on HOSTS`)"
                 ),
             );
         } else {
@@ -751,9 +754,32 @@ fn kw_gather<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
 
 #[inline(never)]
 fn kw_race<'a>(start: In<'a>, j: In<'a>) -> PR<'a, Expr> {
-    let (j, hosts) = on_hosts(sp(j))?;
+    let mut j = sp(j);
+    let mut progress = false;
+    let mut hosts = None;
+    loop {
+        if kw_at(j, "--on").is_some() {
+            if hosts.is_some() {
+                return fail(&j, "`--on` given twice");
+            }
+            let (l, h) = on_hosts(j)?;
+            hosts = h;
+            j = l;
+        } else if let Some(l) = kw_at(j, "--progress") {
+            progress = true;
+            j = sp(l);
+        } else if peek(&j) == Some('-') && peek2(&j).is_some_and(|c| c != ' ') {
+            let tok = token_at(rest(&j));
+            return fail(
+                &j,
+                format!("unknown `race` option `{tok}` (options are `--progress`, `--on HOSTS`)"),
+            );
+        } else {
+            break;
+        }
+    }
     let (k, branches) = branches(j, "`race`")?;
-    let race = mk(ExprKind::Race(branches), &start, &k);
+    let race = mk(ExprKind::Race { branches, progress }, &start, &k);
     Ok((k, on(hosts, race)))
 }
 

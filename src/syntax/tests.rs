@@ -355,15 +355,19 @@ fn r_expr(e: &Expr) -> String {
             if opts.group {
                 out.push_str(" --group");
             }
+            if opts.progress {
+                out.push_str(" --progress");
+            }
             for b in branches {
                 out.push_str(&format!(" {}", r_branch(b)));
             }
             out.push(')');
             out
         }
-        ExprKind::Race(bs) => {
-            let v: Vec<String> = bs.iter().map(r_branch).collect();
-            format!("(race {})", v.join(" "))
+        ExprKind::Race { branches, progress } => {
+            let v: Vec<String> = branches.iter().map(r_branch).collect();
+            let flag = if *progress { "--progress " } else { "" };
+            format!("(race {flag}{})", v.join(" "))
         }
         ExprKind::Timeout {
             duration,
@@ -701,6 +705,14 @@ fn keyword_statements() {
     t(
         "gather -j 4 -k --group { a } $x (y) ${z}",
         "(expr (gather -j 4 -k --group {[a]} x y z))",
+    );
+    t(
+        "gather --progress -j 2 { a } { b }",
+        "(expr (gather -j 2 --progress {[a]} {[b]}))",
+    );
+    t(
+        "race --progress { a } { b }",
+        "(expr (race --progress {[a]} {[b]}))",
     );
     t("gather -j $n {a}", "(expr (gather -j n {[a]}))");
     t("gather {a} \\\n  {b}", "(expr (gather {[a]} {[b]}))");

@@ -184,10 +184,14 @@ pub enum Op {
         n: u32,
         keep_going: bool,
         group: bool,
+        progress: bool,
         limit: bool,
     },
     /// `[b1 .. bn] -> [value]`
-    Race(u32),
+    Race {
+        n: u32,
+        progress: bool,
+    },
     /// `[duration grace? closure] -> [value]`
     Timeout {
         grace: bool,
@@ -199,10 +203,14 @@ pub enum Op {
         n: u32,
         keep_going: bool,
         group: bool,
+        progress: bool,
         limit: bool,
     },
     /// `[hosts b1 .. bn] -> [value]`: `race --on`.
-    RaceOn(u32),
+    RaceOn {
+        n: u32,
+        progress: bool,
+    },
     /// `[target unit] -> [value]`: run a packed body on a host; the code of
     /// the task `spawn --on` and `gather --on` start (built by `remote`).
     RemoteRun,
@@ -404,13 +412,15 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             Op::Binary(_) | Op::Index => (2, 1),
             Op::SetIndex => (3, 0),
             Op::SetField(_) | Op::Export | Op::Remove => (2, 0),
-            Op::MakeList(n) | Op::Concat(n) | Op::ArgList(n) | Op::Race(n) => (n as isize, 1),
+            Op::MakeList(n) | Op::Concat(n) | Op::ArgList(n) | Op::Race { n, .. } => {
+                (n as isize, 1)
+            }
             Op::MakeMap(n) => (2 * n as isize, 1),
             Op::Call(n) => (n as isize + 1, 1),
             Op::Gather { n, limit, .. } => (n as isize + isize::from(limit), 1),
             Op::SpawnOn | Op::RemoteRun => (2, 1),
             Op::GatherOn { n, limit, .. } => (n as isize + 1 + isize::from(limit), 1),
-            Op::RaceOn(n) => (n as isize + 1, 1),
+            Op::RaceOn { n, .. } => (n as isize + 1, 1),
             Op::Timeout { grace } => (2 + isize::from(grace), 1),
             Op::Exec(i) => {
                 let values = cmds.get(i as usize).map_or(0, |spec| {

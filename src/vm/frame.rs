@@ -15,7 +15,7 @@ use super::fiber::{Fiber, MAX_FRAMES};
 use super::halt::{Halt, Resume, cancellable};
 use super::objects::Closure;
 use super::value::Value;
-use crate::runtime::shell::{Env, Io};
+use crate::runtime::shell::{self, Env, Io};
 
 /// State restored when a frame is left, normally or by an error.
 #[derive(Default)]
@@ -210,6 +210,9 @@ impl Fiber {
                         *t.location.borrow_mut() = self.location_of_caller();
                         e = Rc::new(t);
                     }
+                    if shell::observed() {
+                        shell::observe_timeout_end(&self.ctx, scope, Err(&e));
+                    }
                 }
                 FrameKind::Root => {
                     self.finish(Err(e));
@@ -314,6 +317,9 @@ impl Fiber {
             }
             FrameKind::Timeout { scope, .. } => {
                 self.ctx.cancel.pop_deadline(scope);
+                if shell::observed() {
+                    shell::observe_timeout_end(&self.ctx, scope, Ok(&v));
+                }
                 self.stack.push(v);
                 Ok(None)
             }

@@ -236,29 +236,42 @@ impl Fiber {
     }
 
     /// `Gather`: run the branches concurrently; halts until all are done.
-    pub(super) fn op_gather(&mut self, n: u32, keep_going: bool, group: bool, limit: bool) -> Step {
+    pub(super) fn op_gather(
+        &mut self,
+        n: u32,
+        keep_going: bool,
+        group: bool,
+        progress: bool,
+        limit: bool,
+    ) -> Step {
         let limit = if limit { Some(self.pop()) } else { None };
         let branches = self.pop_n(n as usize);
-        let fut = shell::gather(
-            self.rt.clone(),
-            self.ctx.clone(),
-            self.site().as_ref(),
-            branches,
+        let opts = shell::GatherOpts {
             limit,
             keep_going,
             group,
+            progress,
+        };
+        let site = self.site();
+        let fut = shell::gather(
+            self.rt.clone(),
+            self.ctx.clone(),
+            site.as_ref(),
+            branches,
+            opts,
         )?;
         Ok(Some(Halt::Await(fut)))
     }
 
     /// `Race`: the first branch to succeed; halts until then.
-    pub(super) fn op_race(&mut self, n: u32) -> Step {
+    pub(super) fn op_race(&mut self, n: u32, progress: bool) -> Step {
         let branches = self.pop_n(n as usize);
         let fut = shell::race(
             self.rt.clone(),
             self.ctx.clone(),
             self.site().as_ref(),
             branches,
+            progress,
         )?;
         Ok(Some(Halt::Await(fut)))
     }
@@ -278,29 +291,42 @@ impl Fiber {
         n: u32,
         keep_going: bool,
         group: bool,
+        progress: bool,
         limit: bool,
     ) -> Step {
         let limit = if limit { Some(self.pop()) } else { None };
         let branches = self.pop_n(n as usize);
         let hosts = self.pop();
+        let opts = shell::GatherOpts {
+            limit,
+            keep_going,
+            group,
+            progress,
+        };
         let fut = shell::gather_on(
             &self.rt,
             &self.ctx,
             self.site().as_ref(),
             hosts,
             branches,
-            limit,
-            keep_going,
-            group,
+            opts,
         )?;
         Ok(Some(Halt::Await(fut)))
     }
 
     /// `RaceOn`: `race` with each branch on one of the hosts.
-    pub(super) fn op_race_on(&mut self, n: u32) -> Step {
+    pub(super) fn op_race_on(&mut self, n: u32, progress: bool) -> Step {
         let branches = self.pop_n(n as usize);
         let hosts = self.pop();
-        let fut = shell::race_on(&self.rt, &self.ctx, self.site().as_ref(), hosts, branches)?;
+        let site = self.site();
+        let fut = shell::race_on(
+            &self.rt,
+            &self.ctx,
+            site.as_ref(),
+            hosts,
+            branches,
+            progress,
+        )?;
         Ok(Some(Halt::Await(fut)))
     }
 
@@ -335,13 +361,19 @@ impl Fiber {
             }
         };
         let scope = self.rt.next_id();
+        if shell::observed() {
+            shell::observe_timeout_start(&self.ctx, scope, d, self.location().as_ref());
+        }
         self.ctx
             .cancel
             .push_deadline(scope, std::time::Instant::now() + d, grace);
         let first_group = shell::next_group_number();
         let pushed = self.push_frame(func, args, FrameKind::Timeout { scope, first_group });
-        if pushed.is_err() {
+        if let Err(e) = &pushed {
             self.ctx.cancel.pop_deadline(scope);
+            if shell::observed() {
+                shell::observe_timeout_end(&self.ctx, scope, Err(e));
+            }
         }
         pushed.map(|()| None)
     }

@@ -262,12 +262,18 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
             Ok((s, target))
         })
         .collect::<Result<_, Error>>()?;
+    let site = if crate::observe::on() {
+        fiber.location()
+    } else {
+        None
+    };
     let fut = run_pipeline(
         fiber.rt.clone(),
         fiber.ctx.clone(),
         prepared,
         spec.negated,
         spec.check,
+        site,
     );
     Ok(Some(Halt::Await(fut)))
 }

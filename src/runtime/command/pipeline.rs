@@ -11,10 +11,11 @@ use std::rc::Rc;
 use futures_lite::future;
 
 use crate::builtins::commands::{BuiltinCmd, BuiltinCtx, Output};
+use crate::observe::{self, Event, Exit};
 use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio, WorkDir};
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
-use crate::vm::error::Error;
+use crate::vm::error::{Error, Location};
 use crate::vm::fiber::{Fiber, Pending, Resume};
 use crate::vm::objects::Closure;
 use crate::vm::value::Value;
@@ -41,6 +42,7 @@ pub(super) fn run_pipeline(
     stages: Vec<(Stage, Target)>,
     negated: bool,
     check: bool,
+    site: Option<Location>,
 ) -> Pending {
     Box::pin(async move {
         let n = stages.len();
@@ -54,6 +56,7 @@ pub(super) fn run_pipeline(
         let (ios, writes) = connect(&ctx, &stages).await?;
         let external = stages.iter().any(|(_, t)| matches!(t, Target::External(_)));
         let mut started = Started::new(n, &ctx, external, writes);
+        started.site = site;
         let lone_checked = check && n == 1;
         for (i, ((stage, target), io)) in stages.into_iter().zip(ios).enumerate() {
             match target {
@@ -182,6 +185,11 @@ struct Started {
     cwd: Rc<WorkDir>,
     /// Where each stage writes (see `Writes`).
     writes: Vec<Writes>,
+    /// For observers: whose commands these are, where the line is, and the
+    /// id of each spawned stage (in spawn order).
+    owner: observe::Owner,
+    site: Option<Location>,
+    observed: Vec<u64>,
 }
 
 impl Started {
@@ -204,6 +212,9 @@ impl Started {
             env: ctx.env(),
             cwd: ctx.cwd(),
             writes,
+            owner: ctx.observe_key(),
+            site: None,
+            observed: Vec::new(),
         }
     }
 
@@ -260,7 +271,29 @@ impl Started {
                 .map_err(|e| Rc::new(Error::io(e.to_string())))?,
         };
         drop(io);
-        match self.group.spawn(cmd).await {
+        let observed = observe::on().then(|| self.observe_start(&cmd));
+        let spawned = self.group.spawn(cmd).await;
+        if let Some(id) = observed {
+            match &spawned {
+                Ok(()) => {
+                    let pid = self.group.pids().last().copied().unwrap_or(0);
+                    let pgid = self.group.pgid().unwrap_or(pid);
+                    observe::emit(Event::CommandSpawned { id, pid, pgid });
+                    self.observed.push(id);
+                }
+                Err(e) => {
+                    let message = e.message();
+                    observe::emit(Event::CommandEnd {
+                        id,
+                        exit: Exit::NotStarted {
+                            status: e.status(),
+                            message: &message,
+                        },
+                    });
+                }
+            }
+        }
+        match spawned {
             Ok(()) => self.spawned.push(i),
             Err(SpawnError::NotFound(_)) => {
                 self.statuses[i] = Some(127);
@@ -285,6 +318,23 @@ impl Started {
             }
         }
         Ok(())
+    }
+
+    /// Tell observers `cmd` is about to start, and give it (through its
+    /// process group's environment) what they want it to have; its id.
+    fn observe_start(&mut self, cmd: &ExternalCmd) -> u64 {
+        let id = observe::next_id();
+        observe::emit(Event::CommandStart {
+            id,
+            owner: self.owner,
+            argv: &cmd.argv,
+            cwd: self.cwd.path(),
+            site: self.site.as_ref(),
+        });
+        for (k, v) in observe::child_env(id) {
+            self.group.set_env(k, v);
+        }
+        id
     }
 
     /// A stage naming nothing: status 127, reported on its stderr.
@@ -367,6 +417,7 @@ impl Started {
             child_tokens,
             spawned,
             writes,
+            observed,
             ..
         } = self;
         if let Some(pgid) = group.pgid() {
@@ -394,6 +445,18 @@ impl Started {
         if let Some(pgid) = group.pgid() {
             rt.groups.borrow_mut().remove(&pgid);
             rt.group_event(pgid, ctx.id, false);
+        }
+        if !observed.is_empty() {
+            for (id, exit) in observed.into_iter().zip(group.exits()) {
+                let exit = match exit {
+                    Some(info) => match info.signal {
+                        Some(signal) => Exit::Signal(signal),
+                        None => Exit::Code(info.code),
+                    },
+                    None => Exit::Killed,
+                };
+                observe::emit(Event::CommandEnd { id, exit });
+            }
         }
         let cancelled = ext.is_err();
         if ext.is_ok() && group.pgid().is_some() {
