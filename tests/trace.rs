@@ -642,7 +642,7 @@ fn in_pty(args: &[&str]) -> Vec<u8> {
 fn the_progress_line_is_redrawn_in_place_with_output_above_it() {
     let raw = in_pty(&[
         "-c",
-        "gather -j 2 --progress { sleep 0.3; echo one } { sleep 0.6; echo two; echo err >&2 } { printf 'no newline' } { sleep 0.9; sh -c 'echo three' }\n\
+        "gather -j 2 --progress { sleep 0.3; echo one } { sleep 0.6; echo two; echo err >&2 } { sleep 0.2; sh -c 'echo three' } { sleep 0.9; printf 'no newline' }\n\
          echo after",
     ]);
     let text = String::from_utf8_lossy(&raw).to_string();
@@ -679,6 +679,8 @@ fn the_progress_line_is_redrawn_in_place_with_output_above_it() {
             "{word}: {text:?}"
         );
     }
+    // A last line without its newline gets one, before the final line.
+    assert!(text.contains("no newline\r\n\rgather [4/4]"), "{text:?}");
     // The final line stays, then what comes after the gather.
     let last = text.rfind("gather [4/4]").expect("final line");
     let after = text.find("after").expect("after");
@@ -694,7 +696,7 @@ fn progress_is_silent_off_a_terminal() {
          echo (pmap([1, 2, 3], fn (x) { return x * 2 }, {progress: true}))",
     ]);
     assert_eq!(status, Some(0), "{err}");
-    assert_eq!(out, "a\n[2, 4, 6]\n");
+    assert_eq!(out, "a\n2 4 6\n");
     assert_eq!(err, "");
 }
 
@@ -718,7 +720,7 @@ fn pmap_progress_is_the_gather_line() {
             "{word} glued: {text:?}"
         );
     }
-    assert!(text.contains("[10, 20, 30, 40]"), "{text:?}");
+    assert!(text.contains("\n10 20 30 40\r\n"), "{text:?}");
 }
 
 #[test]
