@@ -759,3 +759,38 @@ fn debug_blames_the_lines_that_held_the_loop_once_per_hold() {
         "{err}"
     );
 }
+
+/// The README's walk-through: the trace of `examples/buildmatrix.ash`
+/// shows the failing branch and its cancelled, signalled siblings.
+#[test]
+fn the_readme_example_trace_shows_the_cancelled_siblings() {
+    let dir = TempDir::new();
+    let trace = dir.0.join("matrix.json");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/buildmatrix.ash");
+    let (status, _, err) = ash(&["--trace", trace.to_str().expect("a UTF-8 path"), example]);
+    assert_eq!(status, Some(0), "{err}");
+    let events = load(&trace);
+    let branches: Vec<&Value> = spans(&events, "task")
+        .into_iter()
+        .filter(|t| t["name"] != "main")
+        .collect();
+    assert!(
+        branches.iter().any(|t| t["args"]["outcome"] == "failed"),
+        "{branches:#?}"
+    );
+    assert!(
+        branches
+            .iter()
+            .filter(|t| t["args"]["outcome"] == "cancelled")
+            .count()
+            >= 2
+    );
+    assert!(!instants(&events, "cancel").is_empty());
+    assert!(
+        instants(&events, "signal")
+            .iter()
+            .any(|s| s["name"] == "SIGTERM")
+    );
+    assert_nested(&events);
+    assert_flows_paired(&events);
+}

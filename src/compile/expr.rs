@@ -1,7 +1,7 @@
 //! Expressions, including the concurrency keywords.
 
 use crate::ast::{BinaryOp, Body, Branch, Expr, ExprKind, WordPart};
-use crate::vm::chunk::Op;
+use crate::vm::chunk::{GatherFlags, Op};
 use crate::vm::value::Value;
 
 use super::{CResult, Compiler, SiteKind};
@@ -136,10 +136,12 @@ impl Compiler<'_> {
                 self.emit_site(
                     Op::Gather {
                         n: branches.len() as u32,
-                        keep_going: opts.keep_going,
-                        group: opts.group,
-                        progress: opts.progress,
-                        limit: opts.limit.is_some(),
+                        flags: GatherFlags::new(
+                            opts.keep_going,
+                            opts.group,
+                            opts.progress,
+                            opts.limit.is_some(),
+                        ),
                     },
                     span,
                     site,
@@ -209,10 +211,12 @@ impl Compiler<'_> {
                 self.emit_site(
                     Op::GatherOn {
                         n: branches.len() as u32,
-                        keep_going: opts.keep_going,
-                        group: opts.group,
-                        progress: opts.progress,
-                        limit: opts.limit.is_some(),
+                        flags: GatherFlags::new(
+                            opts.keep_going,
+                            opts.group,
+                            opts.progress,
+                            opts.limit.is_some(),
+                        ),
                     },
                     span,
                     site,

@@ -10,6 +10,58 @@ use crate::ast::{BinaryOp, RedirOp, Span, UnaryOp};
 use super::error::ErrorKind;
 use super::value::Value;
 
+/// The switches of `gather` (`-k`, `--group`, `--progress`, and whether a
+/// `-j` limit is on the stack), packed in a byte so an instruction stays
+/// 8 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GatherFlags(u8);
+
+impl GatherFlags {
+    const KEEP_GOING: u8 = 1;
+    const GROUP: u8 = 2;
+    const PROGRESS: u8 = 4;
+    const LIMIT: u8 = 8;
+
+    pub fn new(keep_going: bool, group: bool, progress: bool, limit: bool) -> GatherFlags {
+        GatherFlags(
+            (u8::from(keep_going) * Self::KEEP_GOING)
+                | (u8::from(group) * Self::GROUP)
+                | (u8::from(progress) * Self::PROGRESS)
+                | (u8::from(limit) * Self::LIMIT),
+        )
+    }
+
+    pub fn keep_going(self) -> bool {
+        self.0 & Self::KEEP_GOING != 0
+    }
+
+    pub fn group(self) -> bool {
+        self.0 & Self::GROUP != 0
+    }
+
+    pub fn progress(self) -> bool {
+        self.0 & Self::PROGRESS != 0
+    }
+
+    pub fn limit(self) -> bool {
+        self.0 & Self::LIMIT != 0
+    }
+}
+
+/// As the fields were shown before they were packed.
+impl std::fmt::Debug for GatherFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "keep_going: {}, group: {}, progress: {}, limit: {}",
+            self.keep_going(),
+            self.group(),
+            self.progress(),
+            self.limit()
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
     /// `[] -> [consts[i]]`
@@ -182,10 +234,7 @@ pub enum Op {
     /// `[b1 .. bn limit?] -> [list]`
     Gather {
         n: u32,
-        keep_going: bool,
-        group: bool,
-        progress: bool,
-        limit: bool,
+        flags: GatherFlags,
     },
     /// `[b1 .. bn] -> [value]`
     Race {
@@ -201,10 +250,7 @@ pub enum Op {
     /// `[hosts b1 .. bn limit?] -> [list]`: `gather --on`; `limit` is per host.
     GatherOn {
         n: u32,
-        keep_going: bool,
-        group: bool,
-        progress: bool,
-        limit: bool,
+        flags: GatherFlags,
     },
     /// `[hosts b1 .. bn] -> [value]`: `race --on`.
     RaceOn {
@@ -417,9 +463,9 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             }
             Op::MakeMap(n) => (2 * n as isize, 1),
             Op::Call(n) => (n as isize + 1, 1),
-            Op::Gather { n, limit, .. } => (n as isize + isize::from(limit), 1),
+            Op::Gather { n, flags } => (n as isize + isize::from(flags.limit()), 1),
             Op::SpawnOn | Op::RemoteRun => (2, 1),
-            Op::GatherOn { n, limit, .. } => (n as isize + 1 + isize::from(limit), 1),
+            Op::GatherOn { n, flags } => (n as isize + 1 + isize::from(flags.limit()), 1),
             Op::RaceOn { n, .. } => (n as isize + 1, 1),
             Op::Timeout { grace } => (2 + isize::from(grace), 1),
             Op::Exec(i) => {

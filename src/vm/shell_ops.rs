@@ -12,7 +12,7 @@
 
 use std::rc::Rc;
 
-use super::chunk::Proto;
+use super::chunk::{GatherFlags, Proto};
 use super::error::{Error, ErrorKind};
 use super::fiber::Fiber;
 use super::frame::FrameKind;
@@ -236,22 +236,14 @@ impl Fiber {
     }
 
     /// `Gather`: run the branches concurrently; halts until all are done.
-    pub(super) fn op_gather(
-        &mut self,
-        n: u32,
-        keep_going: bool,
-        group: bool,
-        progress: bool,
-        limit: bool,
-    ) -> Step {
-        let limit = if limit { Some(self.pop()) } else { None };
-        let branches = self.pop_n(n as usize);
-        let opts = shell::GatherOpts {
-            limit,
-            keep_going,
-            group,
-            progress,
+    pub(super) fn op_gather(&mut self, n: u32, flags: GatherFlags) -> Step {
+        let limit = if flags.limit() {
+            Some(self.pop())
+        } else {
+            None
         };
+        let branches = self.pop_n(n as usize);
+        let opts = gather_opts(limit, flags);
         let site = self.site();
         let fut = shell::gather(
             self.rt.clone(),
@@ -286,23 +278,15 @@ impl Fiber {
     }
 
     /// `GatherOn`: `gather` with each branch on one of the hosts.
-    pub(super) fn op_gather_on(
-        &mut self,
-        n: u32,
-        keep_going: bool,
-        group: bool,
-        progress: bool,
-        limit: bool,
-    ) -> Step {
-        let limit = if limit { Some(self.pop()) } else { None };
+    pub(super) fn op_gather_on(&mut self, n: u32, flags: GatherFlags) -> Step {
+        let limit = if flags.limit() {
+            Some(self.pop())
+        } else {
+            None
+        };
         let branches = self.pop_n(n as usize);
         let hosts = self.pop();
-        let opts = shell::GatherOpts {
-            limit,
-            keep_going,
-            group,
-            progress,
-        };
+        let opts = gather_opts(limit, flags);
         let fut = shell::gather_on(
             &self.rt,
             &self.ctx,
@@ -459,5 +443,15 @@ fn job_number(v: &Value) -> Option<u64> {
             .parse()
             .ok(),
         _ => None,
+    }
+}
+
+/// `gather`'s options from its instruction's switches and its limit.
+fn gather_opts(limit: Option<Value>, flags: GatherFlags) -> shell::GatherOpts {
+    shell::GatherOpts {
+        limit,
+        keep_going: flags.keep_going(),
+        group: flags.group(),
+        progress: flags.progress(),
     }
 }

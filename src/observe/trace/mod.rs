@@ -23,31 +23,36 @@
 //! (`--trace-limit`, 512 MiB by default) later events are left out, counted,
 //! noted in the trace and reported on stderr.
 //!
-//! **Writing.** Events are formatted on the loop's thread into 256 KiB
-//! chunks that a writer thread writes, so a slow disk never holds the loop.
+//! **Writing.** The loop's thread only turns each event into a small
+//! record ([`record`]); a thread of its own runs this state machine and
+//! formats the events into 256 KiB chunks that a writer thread writes, so
+//! neither the bookkeeping nor a slow disk holds the loop.
 //!
 //! **Nested ash.** A traced ash gives every program it starts
-//! `ASH_TRACE_DIR` (a private directory), `ASH_TRACE_FROM` (where the
-//! command's span is: pid, lane, start, and an id for the arrow) and a W3C
-//! `TRACEPARENT`. An ash started with `ASH_TRACE_DIR` (directly, through
-//! `sh -c`, at any depth) writes its own events, under its own pid, to a
-//! file of its own there, one object per line, and draws an arrow from
-//! the command that started it to its main task; the ash that owns the
-//! trace appends every complete line of those files at its end.
+//! `ASH_TRACE_DIR` (a private directory), `ASH_TRACE_FROM` (its pid and
+//! the arrow id of the command) and a W3C `TRACEPARENT`. An ash started
+//! with `ASH_TRACE_DIR` (directly, through `sh -c`, at any depth) writes
+//! its own events, under its own pid, to a file of its own there, one
+//! object per line, ends the arrow at its main task, and leaves a marker
+//! file named by the arrow id: when the command's span closes, the ash
+//! that ran it sees the marker and starts the arrow there. The ash that
+//! owns the trace appends every complete line of those files at its end.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::ffi::OsString;
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io::{self, BufRead, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+mod record;
+
+pub use record::Recorder;
+use record::{CommandExit, CommandStart, Outcome, Rec, command_flow};
+
 use super::json;
-use super::{Ended, Event, Exit, GroupKind, Observer, Origin, Owner};
-use crate::vm::error::Location;
+use super::{GroupKind, Origin, Owner};
 use crate::vm::walk::AddrHasher;
 
 /// The span tables are looked up several times per event: one multiply
@@ -115,11 +120,8 @@ enum What {
     },
 }
 
-/// Where the arrow to a nested ash's main task starts (`ASH_TRACE_FROM`).
+/// The arrow to a nested ash's main task (`ASH_TRACE_FROM`): its id.
 struct From {
-    pid: u32,
-    lane: u32,
-    start: u64,
     flow: u64,
 }
 
@@ -127,7 +129,7 @@ struct From {
 /// of it (a nested one).
 pub struct Trace {
     sink: Sink,
-    pid: u32,
+    pub(super) pid: u32,
     /// Per lane (lane N at index N-1), the spans open on it, innermost last.
     lanes: Vec<Vec<Open>>,
     free: BinaryHeap<Reverse<u32>>,
@@ -135,28 +137,39 @@ pub struct Trace {
     open: FastMap<Key, u32>,
     /// Each owner's home lane, while it has spans open there.
     homes: FastMap<Owner, u32>,
-    /// JSON strings used again and again (task names, `FILE:LINE`s).
-    strings: Vec<Vec<u8>>,
-    names: HashMap<Box<str>, u32>,
-    sites: FastMap<(u32, u32), u32>,
+    /// JSON strings used again and again (task names, `FILE:LINE`s), by
+    /// the number the recorder gave them.
+    strings: Vec<Box<[u8]>>,
     /// Process groups of running commands, for signal instants.
     pgids: FastMap<i32, u64>,
     running: u32,
     next_flow: u64,
-    trace_id: String,
+    pub(super) trace_id: String,
     /// The first ash: the file's path, and the directory nested ones write to.
     root: Option<(PathBuf, PathBuf)>,
     /// A nested ash: its directory, and where its arrow starts.
     nested_dir: Option<PathBuf>,
     from: Option<From>,
     title: String,
+    /// What to tell the user at the end (said on the loop's thread).
+    warnings: Vec<String>,
 }
 
 impl Trace {
     /// The trace of a run, written to `path` (created or truncated now:
     /// an error here is a usage error, before anything runs). `title`
     /// names the process (`ash build.ash`).
-    pub fn create(path: &Path, limit: u64, title: &str) -> io::Result<Trace> {
+    pub fn create(path: &Path, limit: u64, title: &str) -> io::Result<Recorder> {
+        Trace::create_file(path, limit, title).map(Recorder::start)
+    }
+
+    /// The part of an ash started below a traced one (`ASH_TRACE_DIR` is
+    /// set), if its directory is there.
+    pub fn nested(title: &str) -> Option<Recorder> {
+        Trace::nested_part(title).map(Recorder::start)
+    }
+
+    fn create_file(path: &Path, limit: u64, title: &str) -> io::Result<Trace> {
         let file = File::create(path)?;
         let pid = std::process::id();
         let parts = std::env::temp_dir().join(format!("ash-trace-{pid}-{:08x}", fastrand::u32(..)));
@@ -175,9 +188,7 @@ impl Trace {
         Ok(trace)
     }
 
-    /// The part of an ash started below a traced one (`ASH_TRACE_DIR` is
-    /// set), if its directory is there.
-    pub fn nested(title: &str) -> Option<Trace> {
+    fn nested_part(title: &str) -> Option<Trace> {
         let dir = PathBuf::from(std::env::var_os(DIR_VAR)?);
         if !dir.is_absolute() || !dir.is_dir() {
             return None;
@@ -195,8 +206,13 @@ impl Trace {
             .unwrap_or(DEFAULT_LIMIT);
         let trace_id = inherited_trace_id().unwrap_or_else(new_trace_id);
         let mut trace = Trace::new(Sink::new(file, limit, true), pid, trace_id, title);
-        trace.nested_dir = Some(dir);
         trace.from = std::env::var(FROM_VAR).ok().and_then(|v| parse_from(&v));
+        if let Some(from) = &trace.from {
+            // The marker that tells the ash that ran the command to start
+            // the arrow (see the module doc).
+            let _ = File::create(dir.join(format!("{:x}.link", from.flow)));
+        }
+        trace.nested_dir = Some(dir);
         trace.process_name(false);
         Some(trace)
     }
@@ -210,8 +226,6 @@ impl Trace {
             open: FastMap::default(),
             homes: FastMap::default(),
             strings: Vec::new(),
-            names: HashMap::new(),
-            sites: FastMap::default(),
             pgids: FastMap::default(),
             running: 0,
             next_flow: 1,
@@ -220,7 +234,25 @@ impl Trace {
             nested_dir: None,
             from: None,
             title: title.to_string(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// The directory nested ashes write their parts to.
+    fn parts_dir(&self) -> Option<&Path> {
+        match (&self.root, &self.nested_dir) {
+            (Some((_, parts)), _) if !parts.as_os_str().is_empty() => Some(parts),
+            (_, Some(dir)) => Some(dir),
+            _ => None,
+        }
+    }
+
+    fn limit(&self) -> u64 {
+        self.sink.limit
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     fn process_name(&mut self, first: bool) {
@@ -333,34 +365,6 @@ impl Trace {
         }
     }
 
-    // ---------------------------------------------------------------- strings
-
-    fn name_index(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.names.get(name) {
-            return i;
-        }
-        let mut s = Vec::new();
-        json::string(&mut s, name.as_bytes());
-        self.strings.push(s);
-        let i = (self.strings.len() - 1) as u32;
-        self.names.insert(name.into(), i);
-        i
-    }
-
-    fn site_index(&mut self, site: Option<&Location>) -> Option<u32> {
-        let loc = site?;
-        let key = (loc.source, loc.span.start);
-        if let Some(&i) = self.sites.get(&key) {
-            return Some(i);
-        }
-        let mut s = Vec::new();
-        json::string(&mut s, super::file_line(loc).as_bytes());
-        self.strings.push(s);
-        let i = (self.strings.len() - 1) as u32;
-        self.sites.insert(key, i);
-        Some(i)
-    }
-
     // ---------------------------------------------------------------- writing
 
     /// The start of an event on lane `lane`: `{"ph":PH,...,"ts":T,"pid":P,"tid":L`.
@@ -378,7 +382,7 @@ impl Trace {
     fn write_span(&mut self, lane: u32, span: &Open, at: u64, end: &End<'_>) {
         let pid = self.pid;
         let strings = &self.strings;
-        let string = |i: u32| strings.get(i as usize).map_or(&b"\"\""[..], Vec::as_slice);
+        let string = |i: u32| strings.get(i as usize).map_or(&b"\"\""[..], |s| &s[..]);
         self.sink.event(|o| {
             Trace::head(o, b"X", pid, lane, span.start);
             o.extend_from_slice(b",\"dur\":");
@@ -521,24 +525,15 @@ impl Trace {
     // ---------------------------------------------------------------- events
 
     /// A task starts (`event` is a `TaskStart`).
-    fn task_start(&mut self, at: u64, event: &Event<'_>) {
-        let Event::TaskStart {
-            task,
-            owner,
-            parent,
-            origin,
-            name,
-            site,
-            ..
-        } = *event
-        else {
-            return;
-        };
-        let name = match origin {
-            Origin::Main => self.name_index("main"),
-            _ => self.name_index(name),
-        };
-        let site = self.site_index(site);
+    /// A task starts (`name`, `site`: numbers of the string table).
+    fn task_start(
+        &mut self,
+        at: u64,
+        (task, owner, parent): (u64, Owner, Option<Owner>),
+        origin: Origin,
+        name: u32,
+        site: Option<u32>,
+    ) {
         let lane = self.push(Open {
             key: Key::Task(task),
             owner,
@@ -563,14 +558,14 @@ impl Trace {
                 self.lane_of(Key::Group(group)).map(|l| (self.pid, l, at)),
                 b"branch",
             ),
-            Origin::Main => match self.from.take() {
-                Some(f) => {
-                    self.flow(b"s", f.pid, f.lane, f.start + 1, b"ash", f.flow);
+            // The arrow's start is written by the ash that ran the
+            // command (see the module doc).
+            Origin::Main => {
+                if let Some(f) = self.from.take() {
                     self.flow(b"f", self.pid, lane, at + 1, b"ash", f.flow);
-                    (None, b"ash")
                 }
-                None => (None, b"ash"),
-            },
+                (None, b"ash")
+            }
         };
         if let Some((pid, from_lane, ts)) = from {
             let id = self.flow_id();
@@ -579,49 +574,14 @@ impl Trace {
         }
     }
 
-    fn command_start(
-        &mut self,
-        at: u64,
-        id: u64,
-        owner: Owner,
-        argv: &[OsString],
-        cwd: &Path,
-        site: Option<&Location>,
-    ) {
-        let mut name = Vec::new();
-        let mut label = Vec::new();
-        for (i, a) in argv.iter().enumerate() {
-            if i > 0 {
-                label.push(b' ');
-            }
-            label.extend_from_slice(a.as_bytes());
-            if label.len() > 80 {
-                break;
-            }
-        }
-        if label.len() > 80 {
-            let mut cut = 77;
-            while cut > 0 && (label[cut] & 0xc0) == 0x80 {
-                cut -= 1;
-            }
-            label.truncate(cut);
-            label.extend_from_slice("…".as_bytes());
-        }
-        json::string(&mut name, &label);
-        let mut args = Vec::new();
-        args.extend_from_slice(b"\"argv\":[");
-        for (i, a) in argv.iter().enumerate() {
-            if i > 0 {
-                args.push(b',');
-            }
-            json::string(&mut args, a.as_bytes());
-        }
-        args.extend_from_slice(b"],\"cwd\":");
-        json::string(&mut args, cwd.as_os_str().as_bytes());
-        if let Some(loc) = site {
-            args.extend_from_slice(b",\"location\":");
-            json::string(&mut args, super::file_line(loc).as_bytes());
-        }
+    fn command_start(&mut self, c: CommandStart) {
+        let CommandStart {
+            at,
+            id,
+            owner,
+            name,
+            args,
+        } = c;
         self.push(Open {
             key: Key::Command(id),
             owner,
@@ -728,14 +688,14 @@ impl Trace {
             .map_err(|e| e.to_string())?;
         drop(out);
         if dropped > 0 {
-            crate::diag::warn(&format!(
+            self.warnings.push(format!(
                 "the trace {} reached its size limit ({} bytes): {dropped} later events were left out (see --trace-limit)",
                 path.display(),
                 limit
             ));
         }
         if torn > 0 {
-            crate::diag::warn(&format!(
+            self.warnings.push(format!(
                 "the trace {}: {torn} events of nested ash processes were cut short and left out",
                 path.display()
             ));
@@ -746,8 +706,8 @@ impl Trace {
 
 /// How a span ended, as its `args` say.
 enum End<'a> {
-    Ended(Ended<'a>),
-    Command(Exit<'a>),
+    Ended(&'a Outcome),
+    Command(&'a CommandExit),
     Sleep {
         completed: bool,
     },
@@ -759,39 +719,33 @@ impl End<'_> {
     fn write(&self, o: &mut Vec<u8>) {
         o.extend_from_slice(b",\"outcome\":\"");
         match self {
-            End::Ended(ended) => {
-                o.extend_from_slice(super::outcome(ended).as_bytes());
-                o.push(b'"');
-                match ended {
-                    Ended::Error(e) => {
-                        o.extend_from_slice(b",\"error\":");
-                        let text = format!("{}: {}", e.kind.name(), e.message);
-                        json::string(o, text.as_bytes());
-                    }
-                    Ended::Exit(code) => {
-                        o.extend_from_slice(b",\"exit\":");
-                        json::int(o, (*code).into());
-                    }
-                    Ended::Value(_) => {}
-                }
+            End::Ended(Outcome::Ok) => o.extend_from_slice(b"ok\""),
+            End::Ended(Outcome::Exit(code)) => {
+                o.extend_from_slice(b"exit\",\"exit\":");
+                json::int(o, (*code).into());
+            }
+            End::Ended(Outcome::Error { class, text }) => {
+                o.extend_from_slice(class.as_bytes());
+                o.extend_from_slice(b"\",\"error\":");
+                json::string(o, text.as_bytes());
             }
             End::Command(exit) => match exit {
-                Exit::Code(code) => {
+                CommandExit::Code(code) => {
                     o.extend_from_slice(if *code == 0 { b"ok\"" } else { b"failed\"" });
                     o.extend_from_slice(b",\"exit\":");
                     json::int(o, (*code).into());
                 }
-                Exit::Signal(signal) => {
+                CommandExit::Signal(signal) => {
                     o.extend_from_slice(b"killed\",\"signal\":");
                     json::string(o, super::signal_name(*signal).as_bytes());
                 }
-                Exit::NotStarted { status, message } => {
+                CommandExit::NotStarted { status, message } => {
                     o.extend_from_slice(b"failed\",\"exit\":");
                     json::int(o, (*status).into());
                     o.extend_from_slice(b",\"error\":");
                     json::string(o, message.as_bytes());
                 }
-                Exit::Killed => o.extend_from_slice(b"killed\""),
+                CommandExit::Killed => o.extend_from_slice(b"killed\""),
             },
             End::Sleep { completed: true } => o.extend_from_slice(b"ok\""),
             End::Sleep { completed: false } => o.extend_from_slice(b"cancelled\""),
@@ -800,30 +754,41 @@ impl End<'_> {
     }
 }
 
-impl Observer for Trace {
-    fn event(&mut self, at: u64, event: &Event<'_>) {
-        match *event {
-            Event::TaskStart { .. } => self.task_start(at, event),
-            Event::TaskEnd { task, ended, .. } => {
-                self.close(Key::Task(task), at, &End::Ended(ended));
+impl Trace {
+    /// One record of the loop's (see [`record`]).
+    fn record(&mut self, rec: Rec) {
+        match rec {
+            Rec::Str { id, json } => {
+                let i = id as usize;
+                if self.strings.len() <= i {
+                    self.strings.resize_with(i + 1, Default::default);
+                }
+                self.strings[i] = json;
             }
-            Event::CommandStart {
-                id,
+            Rec::TaskStart {
+                at,
+                task,
                 owner,
-                argv,
-                cwd,
+                parent,
+                origin,
+                name,
                 site,
-            } => self.command_start(at, id, owner, argv, cwd, site),
-            Event::CommandSpawned { id, pid, pgid } => self.command_spawned(at, id, pid, pgid),
-            Event::CommandEnd { id, exit } => {
+            } => self.task_start(at, (task, owner, parent), origin, name, site),
+            Rec::TaskEnd { at, task, end } => {
+                self.close(Key::Task(task), at, &End::Ended(&end));
+            }
+            Rec::Command(c) => self.command_start(*c),
+            Rec::CommandSpawned { at, id, pid, pgid } => self.command_spawned(at, id, pid, pgid),
+            Rec::CommandEnd { at, id, exit } => {
                 let spawned = self.lane_of(Key::Command(id)).is_some()
-                    && !matches!(exit, Exit::NotStarted { .. });
-                self.close(Key::Command(id), at, &End::Command(exit));
+                    && !matches!(exit, CommandExit::NotStarted { .. });
+                self.nested_arrow(id);
+                self.close(Key::Command(id), at, &End::Command(&exit));
                 if spawned {
                     self.counter(at);
                 }
             }
-            Event::SleepStart { owner, seconds } => {
+            Rec::SleepStart { at, owner, seconds } => {
                 self.push(Open {
                     key: Key::Sleep(owner),
                     owner,
@@ -832,16 +797,20 @@ impl Observer for Trace {
                     what: What::Sleep { seconds },
                 });
             }
-            Event::SleepEnd { owner, completed } => {
+            Rec::SleepEnd {
+                at,
+                owner,
+                completed,
+            } => {
                 self.close(Key::Sleep(owner), at, &End::Sleep { completed });
             }
-            Event::TimeoutStart {
+            Rec::TimeoutStart {
+                at,
                 owner,
                 scope,
                 seconds,
                 site,
             } => {
-                let site = self.site_index(site);
                 self.push(Open {
                     key: Key::Timeout(scope),
                     owner,
@@ -850,14 +819,15 @@ impl Observer for Trace {
                     what: What::Timeout { seconds, site },
                 });
             }
-            Event::TimeoutEnd { scope, ended, .. } => {
-                self.close(Key::Timeout(scope), at, &End::Ended(ended));
+            Rec::TimeoutEnd { at, scope, end } => {
+                self.close(Key::Timeout(scope), at, &End::Ended(&end));
             }
-            Event::TimeoutExpired { scope } => {
+            Rec::TimeoutExpired { at, scope } => {
                 let lane = self.lane_of(Key::Timeout(scope));
                 self.instant(lane, at, b"timeout", b"timeout expired", b"");
             }
-            Event::GroupStart {
+            Rec::GroupStart {
+                at,
                 id,
                 owner,
                 kind,
@@ -865,7 +835,6 @@ impl Observer for Trace {
                 limit,
                 site,
             } => {
-                let site = self.site_index(site);
                 self.push(Open {
                     key: Key::Group(id),
                     owner,
@@ -879,8 +848,8 @@ impl Observer for Trace {
                     },
                 });
             }
-            Event::GroupEnd { id, ended } => self.close(Key::Group(id), at, &End::Ended(ended)),
-            Event::CancelRequested { task, reason } => {
+            Rec::GroupEnd { at, id, end } => self.close(Key::Group(id), at, &End::Ended(&end)),
+            Rec::Cancel { at, task, reason } => {
                 let lane = self.lane_of(Key::Task(task));
                 let mut args = Vec::new();
                 args.extend_from_slice(b"\"task\":");
@@ -889,8 +858,13 @@ impl Observer for Trace {
                 json::string(&mut args, reason.as_bytes());
                 self.instant(lane, at, b"cancel", b"cancel", &args);
             }
-            Event::SignalSent { pid, group, signal } => self.signal_sent(at, pid, group, signal),
-            Event::SignalReceived { signal } => {
+            Rec::SignalSent {
+                at,
+                pid,
+                group,
+                signal,
+            } => self.signal_sent(at, pid, group, signal),
+            Rec::SignalReceived { at, signal } => {
                 let name = super::signal_name(signal);
                 self.instant(
                     None,
@@ -900,36 +874,30 @@ impl Observer for Trace {
                     b"",
                 );
             }
+            Rec::Finish { at } => self.finish(at),
         }
     }
 
-    fn child_env(&mut self, command: u64, env: &mut Vec<(OsString, OsString)>) {
-        let dir = match (&self.root, &self.nested_dir) {
-            (Some((_, parts)), _) if !parts.as_os_str().is_empty() => parts.clone(),
-            (_, Some(dir)) => dir.clone(),
-            _ => return,
+    /// Command `id` ends: if an ash it ran joined the trace (its marker
+    /// is there), the arrow to that ash's main task starts on its span.
+    fn nested_arrow(&mut self, id: u64) {
+        let flow = command_flow(self.pid, id);
+        let Some(dir) = self.parts_dir() else {
+            return;
         };
-        let Some(lane) = self.lane_of(Key::Command(command)) else {
+        if !dir.join(format!("{flow:x}.link")).exists() {
+            return;
+        }
+        let Some(lane) = self.lane_of(Key::Command(id)) else {
             return;
         };
         let start = self
             .stack(lane)
             .iter()
             .rev()
-            .find(|o| o.key == Key::Command(command))
+            .find(|o| o.key == Key::Command(id))
             .map_or(0, |o| o.start);
-        let flow = self.flow_id();
-        let span_id = format!("{flow:016x}");
-        env.push((DIR_VAR.into(), dir.into_os_string()));
-        env.push((
-            FROM_VAR.into(),
-            format!("{}:{lane}:{start}:{flow:x}", self.pid).into(),
-        ));
-        env.push((LIMIT_VAR.into(), self.sink.limit.to_string().into()));
-        env.push((
-            TRACEPARENT_VAR.into(),
-            format!("00-{}-{span_id}-01", self.trace_id).into(),
-        ));
+        self.flow(b"s", self.pid, lane, start + 1, b"ash", flow);
     }
 
     fn finish(&mut self, at: u64) {
@@ -940,7 +908,7 @@ impl Observer for Trace {
             }
         }
         if let Err(e) = self.close_file(at) {
-            crate::diag::warn(&format!("cannot write the trace: {e}"));
+            self.warnings.push(format!("cannot write the trace: {e}"));
         }
     }
 }
@@ -994,16 +962,13 @@ fn merge_parts(
     Ok(())
 }
 
-/// `PID:LANE:START:FLOW` of `ASH_TRACE_FROM`.
+/// `PID:FLOW` of `ASH_TRACE_FROM` (the arrow id in hex).
 fn parse_from(v: &str) -> Option<From> {
-    let mut it = v.split(':');
-    let from = From {
-        pid: it.next()?.parse().ok()?,
-        lane: it.next()?.parse().ok()?,
-        start: it.next()?.parse().ok()?,
-        flow: u64::from_str_radix(it.next()?, 16).ok()?,
-    };
-    it.next().is_none().then_some(from)
+    let (pid, flow) = v.split_once(':')?;
+    pid.parse::<u32>().ok()?;
+    Some(From {
+        flow: u64::from_str_radix(flow, 16).ok()?,
+    })
 }
 
 /// The trace id of a W3C `TRACEPARENT` in the environment, if valid:
