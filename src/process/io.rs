@@ -656,6 +656,7 @@ impl PipeReader {
 
     /// Some bytes into `buf` (0 at EOF).
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use futures_lite::AsyncReadExt;
         loop {
             match self.0.read(buf).await {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
