@@ -766,6 +766,7 @@ impl Compiler<'_> {
             .filter_map(|p| f.cell_of_slot.get(&p).map(|&c| (p, c)))
             .collect();
         let stack_needed = crate::vm::chunk::stack_needed(&f.code, &f.cmds, f.n_locals);
+        crate::vm::chunk::fuse_locals(&mut f.code, &mut f.spans);
         Proto {
             stack_needed,
             name: f.name,

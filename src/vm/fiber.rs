@@ -479,6 +479,91 @@ impl Fiber {
                 Op::Glob => shell!(self.op_glob()),
                 Op::Home => shell!(self.op_home()),
                 Op::Jump(t) => pc = t as usize,
+                Op::LocalOpInt(op, d, k) => {
+                    let slot = base + d as usize;
+                    let fast = match self.stack[slot] {
+                        Value::Int(x) => int_binary(op, x, i64::from(k)),
+                        _ => None,
+                    };
+                    let r = match fast {
+                        Some(v) => v,
+                        None => {
+                            let r =
+                                tri!(fused_binary(op, &self.stack[slot], &Value::Int(k.into())));
+                            *budget = budget.saturating_sub(copy_cost(&r));
+                            r
+                        }
+                    };
+                    self.stack[slot] = r;
+                    pc += 3;
+                }
+                Op::LocalOpLocal(op, d, s) => {
+                    let (slot, src) = (base + d as usize, base + s as usize);
+                    let fast = match (&self.stack[slot], &self.stack[src]) {
+                        (Value::Int(x), Value::Int(y)) => int_binary(op, *x, *y),
+                        _ => None,
+                    };
+                    let r = match fast {
+                        Some(v) => v,
+                        None => {
+                            let r = tri!(fused_binary(op, &self.stack[slot], &self.stack[src]));
+                            *budget = budget.saturating_sub(copy_cost(&r));
+                            r
+                        }
+                    };
+                    self.stack[slot] = r;
+                    pc += 3;
+                }
+                Op::AddInPlaceInt(d, k) => {
+                    let slot = base + d as usize;
+                    let r = match self.stack[slot] {
+                        Value::Int(x) => x.checked_add(i64::from(k)).map(Value::Int),
+                        _ => None,
+                    };
+                    let r = match r {
+                        Some(v) => v,
+                        None => tri!(ops::add_in_place(
+                            self.stack[slot].clone(),
+                            &Value::Int(k.into())
+                        )),
+                    };
+                    self.stack[slot] = r;
+                    pc += 3;
+                }
+                Op::AddInPlaceLocal(d, s) => {
+                    let (slot, src) = (base + d as usize, base + s as usize);
+                    let r = match (&self.stack[slot], &self.stack[src]) {
+                        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int),
+                        _ => None,
+                    };
+                    let r = match r {
+                        Some(v) => v,
+                        None => {
+                            let b = self.stack[src].clone();
+                            tri!(ops::add_in_place(self.stack[slot].clone(), &b))
+                        }
+                    };
+                    self.stack[slot] = r;
+                    pc += 3;
+                }
+                Op::CompareLocals(op, a, b) => {
+                    let (x, y) = (
+                        &self.stack[base + a as usize],
+                        &self.stack[base + b as usize],
+                    );
+                    let holds = match (x, y) {
+                        (Value::Int(x), Value::Int(y)) => int_compare(op, *x, *y),
+                        _ => tri!(ops::binary(op, x, y)).truthy(),
+                    };
+                    pc = tri!(fused_compare_next(code, pc, holds));
+                }
+                Op::CompareLocalInt(op, a, k) => {
+                    let holds = match &self.stack[base + a as usize] {
+                        Value::Int(x) => int_compare(op, *x, i64::from(k)),
+                        x => tri!(ops::binary(op, x, &Value::Int(k.into()))).truthy(),
+                    };
+                    pc = tri!(fused_compare_next(code, pc, holds));
+                }
                 Op::Loop(t) => {
                     pc = t as usize;
                     *budget = budget.saturating_sub(1);
@@ -716,6 +801,26 @@ fn int_compare(op: crate::ast::BinaryOp, x: i64, y: i64) -> bool {
         Ge => x >= y,
         Eq => x == y,
         _ => x != y,
+    }
+}
+
+/// The general path of a fused `local = local op x` (not inlined: the
+/// loop's code stays small).
+#[inline(never)]
+fn fused_binary(op: crate::ast::BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
+    ops::binary(op, a, b)
+}
+
+/// Where a fused comparison at `pc - 1` goes on: after its `CompareJump`
+/// (at `pc + 1`) when the comparison holds, else to that jump's target.
+#[inline]
+fn fused_compare_next(code: &[Op], pc: usize, holds: bool) -> Result<usize, Error> {
+    match code.get(pc + 1) {
+        Some(_) if holds => Ok(pc + 2),
+        Some(Op::CompareJump(_, t)) => Ok(*t as usize),
+        _ => Err(Error::value(
+            "internal error: a fused comparison without its jump",
+        )),
     }
 }
 

@@ -1,0 +1,16 @@
+# Superinstructions (vm::chunk::fuse_locals): local = local op k,
+# local = local op local, += of either, and comparisons of locals that
+# decide a condition.
+fn sum(n) {
+  let i = 0
+  let s = 0
+  let t = 0
+  while (i < n) {
+    i = i + 1
+    s = s + i
+    t += 2
+    t += i
+    if (t > 100) { break }
+  }
+  return s
+}
