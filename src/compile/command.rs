@@ -162,9 +162,9 @@ impl Compiler<'_> {
                 _ => {}
             }
         }
-        let mut stages = Vec::new();
-        let mut exits = Vec::new();
         let n = p.stages.len();
+        let mut stages = Vec::with_capacity(n);
+        let mut exits = Vec::new();
         for (k, stage) in p.stages.iter().enumerate() {
             let (spec, exit) = match stage {
                 // `read NAME` reads as the last stage (or alone, with a
@@ -227,7 +227,7 @@ impl Compiler<'_> {
         for var in reads {
             if !self.is_local_name(&var) && !self.f().at_global_scope() {
                 self.emit(Op::Null, c.span);
-                let slot = self.new_local(&var);
+                let slot = self.new_local(&var, c.span);
                 self.emit(Op::DeclLocal(slot), c.span);
             }
         }
@@ -337,7 +337,7 @@ impl Compiler<'_> {
             ReadTarget::Global(self.globals.intern(var))
         } else {
             self.emit(Op::Null, span);
-            let slot = self.new_local(var);
+            let slot = self.new_local(var, span);
             self.emit(Op::DeclLocal(slot), span);
             ReadTarget::Existing
         }

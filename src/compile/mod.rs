@@ -72,9 +72,12 @@ pub fn compile_script(
         globals,
         funcs: Vec::new(),
         source,
+        too_many: None,
     };
     let mut main = FuncState::new(name.to_string(), true, block.span);
-    main.top_locals = top == TopLevel::ScriptLocals && !uses_source(block);
+    main.top_locals = top == TopLevel::ScriptLocals
+        && !uses_source(block)
+        && top_level_let_names(block) <= MAX_HOISTED;
     c.funcs.push(main);
     if c.f().top_locals {
         // Hoist: every top-level `let` gets its slot before any code. A
@@ -85,7 +88,7 @@ pub fn compile_script(
             if let crate::ast::StmtKind::Let { pattern, .. } = &stmt.kind {
                 for name in pattern.names() {
                     if c.f().lookup_local(&name.name).is_none() && !unset.contains(&name.name) {
-                        c.new_local(&name.name);
+                        c.new_local(&name.name, name.span);
                     }
                 }
             }
@@ -97,7 +100,22 @@ pub fn compile_script(
     }
     c.emit(Op::Null, block.span);
     c.emit(Op::Return, block.span);
-    Ok(Rc::new(c.finish_func()))
+    let main = c.finish_func();
+    c.check_limits()?;
+    Ok(Rc::new(main))
+}
+
+/// How many distinct names the top-level `let`s of `block` declare.
+fn top_level_let_names(block: &Block) -> usize {
+    let mut names = std::collections::HashSet::new();
+    for stmt in &block.stmts {
+        if let crate::ast::StmtKind::Let { pattern, .. } = &stmt.kind {
+            for name in pattern.names() {
+                names.insert(name.name.as_str());
+            }
+        }
+    }
+    names.len()
 }
 
 /// What a unit of code sent from another host runs (section 15).
@@ -136,14 +154,15 @@ pub fn compile_unit(
         globals,
         funcs: Vec::new(),
         source,
+        too_many: None,
     };
     c.funcs
         .push(FuncState::new("<remote>".to_string(), false, span));
     for p in params {
-        c.new_local(p);
+        c.new_local(p, span);
     }
     let args: Vec<u16> = (0..n_args)
-        .map(|i| c.new_local(&format!(" argument {i}")))
+        .map(|i| c.new_local(&format!(" argument {i}"), span))
         .collect();
     c.f().n_params = (params.len() + n_args) as u16;
     for f in fns {
@@ -169,7 +188,9 @@ pub fn compile_unit(
         }
     }
     c.emit(Op::Return, span);
-    Ok(Rc::new(c.finish_func()))
+    let unit = c.finish_func();
+    c.check_limits()?;
+    Ok(Rc::new(unit))
 }
 
 /// The literal names given to `unset` anywhere in the block.
@@ -328,7 +349,15 @@ struct FuncState {
     cmds: Vec<CmdSpec>,
     protos: Vec<Rc<Proto>>,
     captures: Vec<(String, CaptureFrom)>,
-    scopes: Vec<Vec<(String, u16)>>,
+    /// Each captured name's index in `captures`.
+    capture_index: HashMap<String, u16>,
+    /// Per open block scope, the names it declared (to forget them when it
+    /// ends); the innermost last.
+    scopes: Vec<Vec<String>>,
+    /// Each visible local name's slots, the innermost declaration last: a
+    /// lookup is one hash probe (a scan of the scopes made compiling
+    /// 65,535 `let`s take 27 s).
+    visible: HashMap<String, Vec<u16>>,
     n_locals: u16,
     cell_of_slot: HashMap<u16, u16>,
     n_params: u16,
@@ -370,7 +399,9 @@ impl FuncState {
             cmds: Vec::new(),
             protos: Vec::new(),
             captures: Vec::new(),
+            capture_index: HashMap::new(),
             scopes: vec![Vec::new()],
+            visible: HashMap::new(),
             n_locals: 0,
             cell_of_slot: HashMap::new(),
             n_params: 0,
@@ -394,12 +425,34 @@ impl FuncState {
     }
 
     fn lookup_local(&self, name: &str) -> Option<u16> {
-        for scope in self.scopes.iter().rev() {
-            if let Some((_, slot)) = scope.iter().rev().find(|(n, _)| n == name) {
-                return Some(*slot);
+        self.visible
+            .get(name)
+            .and_then(|slots| slots.last().copied())
+    }
+
+    /// A new local slot for `name` in the innermost scope; `None` when the
+    /// function has no slot left (see [`MAX_LOCALS`]).
+    fn add_local(&mut self, name: &str) -> Option<u16> {
+        let slot = self.n_locals;
+        // Slot numbers are `u16`s, and so is `n_locals` (one past the
+        // highest slot): the last number stays unused.
+        self.n_locals = slot.checked_add(1)?;
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(name.to_string());
+            self.visible.entry(name.to_string()).or_default().push(slot);
+        }
+        Some(slot)
+    }
+
+    fn end_scope(&mut self) {
+        for name in self.scopes.pop().unwrap_or_default() {
+            if let Some(slots) = self.visible.get_mut(&name) {
+                slots.pop();
+                if slots.is_empty() {
+                    self.visible.remove(&name);
+                }
             }
         }
-        None
     }
 
     fn cell_for(&mut self, slot: u16) -> u16 {
@@ -417,9 +470,45 @@ pub(crate) struct Compiler<'g> {
     globals: &'g mut Globals,
     funcs: Vec<FuncState>,
     source: u32,
+    /// The first variable that found no slot left: where, and whether in
+    /// the script's own code (else a function's).
+    too_many: Option<(Span, bool)>,
 }
 
+/// The variables (and captured variables) one function can have: slots
+/// are `u16`s in the instructions, which keeps them small
+/// (`FuncState::add_local`).
+const MAX_LOCALS: u16 = u16::MAX;
+
+/// A script with more top-level `let` names than this keeps them as
+/// globals (no slot limit) instead of hoisted locals.
+const MAX_HOISTED: usize = 60_000;
+
 impl Compiler<'_> {
+    /// The error for a function that ran out of variable slots, if one did.
+    fn check_limits(&self) -> CResult {
+        match self.too_many {
+            Some((span, script)) => {
+                let whose = if script { "the script" } else { "a function" };
+                error(
+                    span,
+                    format!(
+                        "too many variables: {whose} can have at most {MAX_LOCALS} \
+                         (keep the values in a list or a map, or split it into functions)"
+                    ),
+                )
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Note that the current function ran out of slots at `span`; the
+    /// compile goes on (its code is never run) and ends in that error.
+    fn out_of_slots(&mut self, span: Span) {
+        let script = self.f().is_script;
+        self.too_many.get_or_insert((span, script));
+    }
+
     fn f(&mut self) -> &mut FuncState {
         // `funcs` is never empty while compiling.
         let last = self.funcs.len() - 1;
@@ -470,7 +559,7 @@ impl Compiler<'_> {
     }
 
     fn end_scope(&mut self) {
-        self.f().scopes.pop();
+        self.f().end_scope();
     }
 
     /// Declare `name` in the current scope; the value to store is on the
@@ -490,19 +579,19 @@ impl Compiler<'_> {
             let g = self.globals.intern(name);
             self.emit(Op::DefineGlobal(g), span);
         } else {
-            let slot = self.new_local(name);
+            let slot = self.new_local(name, span);
             self.emit(Op::DeclLocal(slot), span);
         }
     }
 
-    fn new_local(&mut self, name: &str) -> u16 {
-        let f = self.f();
-        let slot = f.n_locals;
-        f.n_locals += 1;
-        if let Some(scope) = f.scopes.last_mut() {
-            scope.push((name.to_string(), slot));
+    fn new_local(&mut self, name: &str, span: Span) -> u16 {
+        match self.f().add_local(name) {
+            Some(slot) => slot,
+            None => {
+                self.out_of_slots(span);
+                0
+            }
         }
-        slot
     }
 
     fn resolve(&mut self, name: &str) -> VarRef {
@@ -514,8 +603,8 @@ impl Compiler<'_> {
         if let Some(slot) = self.funcs[f].lookup_local(name) {
             return VarRef::Local(slot);
         }
-        if let Some(i) = self.funcs[f].captures.iter().position(|(n, _)| n == name) {
-            return VarRef::Capture(i as u16);
+        if let Some(&i) = self.funcs[f].capture_index.get(name) {
+            return VarRef::Capture(i);
         }
         if f == 0 {
             return VarRef::Global(self.globals.intern(name));
@@ -525,16 +614,23 @@ impl Compiler<'_> {
             VarRef::Capture(i) => CaptureFrom::Capture(i),
             global => return global,
         };
-        let caps = &mut self.funcs[f].captures;
-        caps.push((name.to_string(), from));
-        VarRef::Capture((caps.len() - 1) as u16)
+        let func = &mut self.funcs[f];
+        let Ok(i) = u16::try_from(func.captures.len()) else {
+            let span = func.span;
+            let script = func.is_script;
+            self.too_many.get_or_insert((span, script));
+            return VarRef::Capture(0);
+        };
+        func.captures.push((name.to_string(), from));
+        func.capture_index.insert(name.to_string(), i);
+        VarRef::Capture(i)
     }
 
     /// Whether `name` is a variable of some enclosing function (not a global).
     fn is_local_name(&self, name: &str) -> bool {
         self.funcs
             .iter()
-            .any(|f| f.lookup_local(name).is_some() || f.captures.iter().any(|(n, _)| n == name))
+            .any(|f| f.lookup_local(name).is_some() || f.capture_index.contains_key(name))
     }
 
     fn load_var(&mut self, name: &str, span: Span) {
@@ -653,11 +749,15 @@ impl Compiler<'_> {
         let n = self.funcs.len();
         let name = format!("\u{0}{what}{}", self.funcs[n - 2].code.len());
         let parent = &mut self.funcs[n - 2];
-        let slot = parent.n_locals;
-        parent.n_locals += 1;
-        if let Some(scope) = parent.scopes.last_mut() {
-            scope.push((name.clone(), slot));
-        }
+        let script = parent.is_script;
+        let slot = match parent.add_local(&name) {
+            Some(slot) => slot,
+            None => {
+                self.too_many.get_or_insert((span, script));
+                0
+            }
+        };
+        let parent = &mut self.funcs[n - 2];
         parent.code.push(Op::Null);
         parent.spans.push(span);
         parent.code.push(Op::DeclLocal(slot));

@@ -202,15 +202,16 @@ impl Compiler<'_> {
     /// names in the current scope.
     fn bind(&mut self, pattern: &Pattern) -> CResult {
         let names = pattern.names();
-        for (k, a) in names.iter().enumerate() {
-            if let Some(b) = names[..k].iter().find(|b| b.name == a.name) {
-                let _ = b;
+        let mut seen = std::collections::HashSet::with_capacity(names.len());
+        for a in &names {
+            if !seen.insert(a.name.as_str()) {
                 return error(
                     a.span,
                     format!("`{}` is bound twice in the pattern", a.name),
                 );
             }
         }
+        pattern_fits(pattern)?;
         self.bind_one(pattern);
         Ok(())
     }
@@ -224,11 +225,12 @@ impl Compiler<'_> {
                 after,
                 span,
             } => {
+                // `pattern_fits` checked both counts.
                 self.emit(
                     Op::Unpack {
-                        before: before.len() as u16,
+                        before: u16::try_from(before.len()).unwrap_or(u16::MAX),
                         rest: rest.is_some(),
-                        after: after.len() as u16,
+                        after: u16::try_from(after.len()).unwrap_or(u16::MAX),
                     },
                     *span,
                 );
@@ -428,7 +430,7 @@ impl Compiler<'_> {
         } else {
             // Declare first so the body can call itself through the cell.
             self.emit(Op::Null, name.span);
-            let slot = self.new_local(&name.name);
+            let slot = self.new_local(&name.name, name.span);
             self.emit(Op::DeclLocal(slot), name.span);
             self.function(def)?;
             self.emit(Op::StoreLocal(slot), name.span);
@@ -444,10 +446,10 @@ impl Compiler<'_> {
             self.name_scope(name);
         }
         for p in &def.params {
-            self.new_local(&p.name);
+            self.new_local(&p.name, p.span);
         }
         if let Some(rest) = &def.rest {
-            self.new_local(&rest.name);
+            self.new_local(&rest.name, rest.span);
         }
         let f = self.f();
         f.n_params = def.params.len() as u16;
@@ -548,4 +550,33 @@ impl Compiler<'_> {
         }
         Ok(())
     }
+}
+
+/// The most items one list pattern can have before (and after) its rest:
+/// the counts are `u16`s in the unpacking instruction.
+const MAX_PATTERN_ITEMS: usize = u16::MAX as usize;
+
+/// Whether every list in `pattern` has few enough items to unpack.
+fn pattern_fits(pattern: &Pattern) -> CResult {
+    if let Pattern::List {
+        before,
+        after,
+        span,
+        ..
+    } = pattern
+    {
+        if before.len() > MAX_PATTERN_ITEMS || after.len() > MAX_PATTERN_ITEMS {
+            return error(
+                *span,
+                format!(
+                    "a list pattern can take apart at most {MAX_PATTERN_ITEMS} items \
+                     (before and after its `...rest`); take the list apart by index"
+                ),
+            );
+        }
+        for p in before.iter().chain(after) {
+            pattern_fits(p)?;
+        }
+    }
+    Ok(())
 }

@@ -364,7 +364,7 @@ fn list_items<'a>(i: In<'a>, close: char, opener: &str, what: &str) -> PR<'a, Ve
     let mut items = Vec::new();
     loop {
         if peek(&i) == Some(close) {
-            return Ok((adv(i, 1), items));
+            return Ok((adv(i, 1), super::tight(items)));
         }
         let (j, e) = match expr(i, true) {
             Err(nom::Err::Failure(e)) if e.pos == off(&i) && e.msg == GENERIC => {

@@ -127,3 +127,13 @@ fn to_error(src: &str, e: lex::PErr) -> ParseError {
         incomplete,
     }
 }
+
+/// `v` without spare capacity. The tree of a script lives until it is
+/// compiled, beside the code: most lists in it (a block's statements, a
+/// word's parts, a call's arguments) hold one to three items, and the
+/// four-item minimum a growing `Vec` takes tripled the memory a big
+/// script needed.
+fn tight<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
+}

@@ -31,7 +31,7 @@ pub(crate) fn stmts<'a>(i: In<'a>, term: Term<'a>) -> PR<'a, Vec<Stmt>> {
         match peek(&i) {
             None => {
                 return match term {
-                    Term::Eof => Ok((i, out)),
+                    Term::Eof => Ok((i, super::tight(out))),
                     Term::Brace(open) => expect(
                         &i,
                         format!(
@@ -52,13 +52,13 @@ pub(crate) fn stmts<'a>(i: In<'a>, term: Term<'a>) -> PR<'a, Vec<Stmt>> {
             }
             Some('}') => {
                 if let Term::Brace(_) = term {
-                    return Ok((i, out));
+                    return Ok((i, super::tight(out)));
                 }
                 return fail(&i, "unexpected `}` (no block to close)");
             }
             Some(')') => {
                 if let Term::Paren(_) = term {
-                    return Ok((i, out));
+                    return Ok((i, super::tight(out)));
                 }
                 return fail(&i, "unexpected `)`");
             }

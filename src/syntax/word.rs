@@ -47,7 +47,7 @@ impl Parts {
                 quoted: true,
             });
         }
-        out.0
+        super::tight(out.0)
     }
 }
 
