@@ -353,12 +353,20 @@ fn children_of_ash() -> Option<Vec<i32>> {
     Some(out)
 }
 
-/// When the script ends: if a program was ever started but the sentinel
-/// could not be, do its work here (kill what carries this ash's tokens).
+/// When the script ends: kill the orphans ash adopted; and if a program
+/// was ever started but the sentinel could not be, do its work here (kill
+/// what carries this ash's tokens).
 /// Otherwise nothing: closing the sentinel's pipe at exit is the signal,
 /// and the sentinel's `/proc` scan then costs ash no time.
 pub fn at_exit() {
     let started_programs = SENTINEL_TRIED.get();
+    if started_programs && SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
+        // Descendants whose parents died were adopted by ash: kill them
+        // (and their groups) whether they carry a token or not, since one
+        // that cleared its environment (`env -i`, `env -u ASH_SCOPE`) is
+        // found by no sweep, and once ash is gone it would be init's.
+        kill_adopted();
+    }
     let has_sentinel = SENTINEL.with(|s| s.borrow().is_some());
     if started_programs && !has_sentinel && !supervisor_alive() {
         sweep_until_clean(&own_token_prefix());
