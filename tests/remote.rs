@@ -226,6 +226,9 @@ try { await (spawn --on "down" { true }) } catch e { echo (e.message) }
         "{}",
         r.err
     );
+    // The last host to fail has no "other hosts" to hand its branches to:
+    // the error names it, no warning says they moved.
+    assert!(!r.err.contains("down2 cannot be used"), "{}", r.err);
 }
 
 #[test]
@@ -418,10 +421,14 @@ fn a_value_that_cannot_travel_is_a_type_error_before_anything_starts() {
 let t = spawn { sleep 100ms }
 let d = $D
 try {
-  gather --on ["h1"] { touch $d/started } { echo $t }
+  gather --on ["h1"] { touch $d/started } { echo $t } { touch $d/started }
 } catch TypeError e { echo (e.message) }
 let c = chan(1)
 try { await (spawn --on "h1" { send(c, 1) }) } catch TypeError e { echo (e.message) }
+# Branches handed to a statement that failed are not "never awaited".
+try { gather --on [] { true } } catch ValueError e { echo (e.message) }
+try { spawn --on 42 { true } } catch TypeError e { echo (e.message) }
+try { gather --on "h1" -j 0 { true } { true } } catch ValueError e { echo (e.message) }
 await $t
 "#,
         )
@@ -434,9 +441,13 @@ await $t
     assert_eq!(
         r.out,
         "`t` cannot travel to another host: it is a task (only null, bool, int, float, string, duration, list, map and error values, and the script's functions, travel)\n\
-         `c` cannot travel to another host: it is a channel (only null, bool, int, float, string, duration, list, map and error values, and the script's functions, travel)\n"
+         `c` cannot travel to another host: it is a channel (only null, bool, int, float, string, duration, list, map and error values, and the script's functions, travel)\n\
+         gather --on: the list of hosts is empty\n\
+         spawn --on expects a host name or a list of them, got int\n\
+         gather -j expects a positive integer, got 0\n"
     );
     assert!(!dir.0.join("started").exists(), "a branch started");
+    assert!(!r.err.contains("never awaited"), "{}", r.err);
 }
 
 #[test]

@@ -181,7 +181,7 @@ fn proto_of(body: &Value) -> Option<Rc<Proto>> {
 /// `spawn --on HOSTS BODY`: the coroutine the task runs. With several
 /// hosts, the first that can be reached runs it.
 pub fn spawn_stub(rt: &Runtime, hosts: &Value, body: Value) -> Result<Rc<Coroutine>, Error> {
-    let names = host_list(hosts, "spawn")?;
+    let names = host_list(hosts, "spawn").inspect_err(|_| consumed(std::slice::from_ref(&body)))?;
     let label = match names.as_slice() {
         [one] => one.name.clone(),
         _ => "a host".into(),
@@ -205,6 +205,30 @@ pub fn spawn_stub(rt: &Runtime, hosts: &Value, body: Value) -> Result<Rc<Corouti
 /// tasks that run them on the hosts; and what keeps the hosts' schedule
 /// alive meanwhile.
 pub fn branch_stubs(
+    rt: &Runtime,
+    hosts: &Value,
+    branches: Vec<Value>,
+    limit: Option<Value>,
+    what: &str,
+) -> Result<(Value, Fleet), Error> {
+    let all = branches.clone();
+    make_branch_stubs(rt, hosts, branches, limit, what).inspect_err(|_| consumed(&all))
+}
+
+/// The branches of a `--on` statement that failed before running them were
+/// handed to it: they are not "never awaited" (a block, a coroutine, or a
+/// list of them).
+fn consumed(bodies: &[Value]) {
+    for b in bodies {
+        match b {
+            Value::Coroutine(c) => c.used.set(true),
+            Value::List(l) => consumed(&l.borrow()),
+            _ => {}
+        }
+    }
+}
+
+fn make_branch_stubs(
     rt: &Runtime,
     hosts: &Value,
     branches: Vec<Value>,

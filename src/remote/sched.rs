@@ -144,7 +144,12 @@ impl Sched {
                             host.name
                         ))));
                     }
-                    host.warn_once(&reason);
+                    // With no host left, the error that follows names
+                    // each one and why: no warning that its branches run
+                    // on "the other hosts".
+                    if self.hosts.iter().any(|h| h.down_reason().is_none()) {
+                        host.warn_once(&reason);
+                    }
                     drop(slot);
                     // Others waiting may now have no host left.
                     self.waiters.wake_all();
