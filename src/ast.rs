@@ -335,8 +335,9 @@ pub enum WordPart {
     /// Literal text. `quoted` is true for text from `'..'`, `".."` or a
     /// backslash escape: only unquoted `*`, `?`, `[` make a glob.
     Lit { text: String, quoted: bool },
-    /// An unquoted `~` at the start of a word (followed by `/` or the end).
-    Tilde,
+    /// An unquoted `~` (the home directory) or `~name` (user name's) at
+    /// the start of a word, followed by `/` or the end of the word.
+    Tilde { user: Option<String> },
     /// `$name`
     Var { name: Ident, quoted: bool },
     /// `${expr}` or a whole-word `(expr)`

@@ -29,7 +29,7 @@ fn bench_driver_runs_every_workload_quickly() {
         "bench/run --quick failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-    for w in 1..=13 {
+    for w in 1..=14 {
         let id = format!("W{w}");
         let has_row = stdout.lines().any(|l| {
             let mut f = l.split_whitespace();

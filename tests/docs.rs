@@ -208,3 +208,75 @@ fn the_parser_of_this_test_finds_blocks() {
     assert_eq!(exs[0].output.as_ref().map(|o| o.2.as_str()), Some("hi\n"));
     assert_eq!(exs[1].output.as_ref().map(|o| o.3), Some(1));
 }
+
+/// The Markdown files of the repository (README.md, docs/*.md, ...),
+/// without the build output.
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            markdown_files(&path, out);
+        } else if name.ends_with(".md") {
+            out.push(path);
+        }
+    }
+}
+
+/// The targets of the Markdown links in `text`: `[text](target)`.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        rest = &rest[i + 2..];
+        if let Some(end) = rest.find(')') {
+            out.push(rest[..end].trim().to_string());
+        }
+    }
+    out
+}
+
+/// Project docs stand alone: a clone has no `../shared`, so no relative
+/// link may leave the repository, and each one must lead to a file that
+/// is there.
+#[test]
+fn no_link_leaves_the_repository() {
+    let root = root();
+    let mut files = Vec::new();
+    markdown_files(&root, &mut files);
+    assert!(files.iter().any(|f| f.ends_with("docs/reference.md")));
+    let mut bad = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).expect("read markdown");
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or_default();
+            let dir = file.parent().expect("a file's directory");
+            let resolved = dir.join(path);
+            let inside = fs::canonicalize(&resolved)
+                .map(|p| p.starts_with(&root))
+                .unwrap_or(false);
+            if !inside {
+                bad.push(format!(
+                    "{}: link to {target} {}",
+                    file.strip_prefix(&root).unwrap_or(file).display(),
+                    if resolved.exists() {
+                        "leaves the repository"
+                    } else {
+                        "leads nowhere"
+                    }
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

@@ -1608,3 +1608,161 @@ fn first_prompt_with_a_full_history() {
     t.send("\r");
     t.expect("number 9999");
 }
+
+/// Abbreviations expand on Space and Enter where a command goes (also
+/// when the keys arrive together, typed ahead), not elsewhere; `abbr`
+/// lists and erases them. An alias is a function that may use its own
+/// name; `command NAME` runs the program past a function of that name.
+#[test]
+fn abbreviations_aliases_and_command() {
+    let dir = temp_dir("abbr");
+    std::fs::create_dir_all(dir.join("work/subdir")).expect("mkdir");
+    let mut t = shell(&dir);
+    t.line("abbr -a gst 'echo (\"ab\" + \"br\")'");
+    t.prompt();
+    // Typed ahead: the keys arrive in one read.
+    t.line("gst one");
+    t.expect("\nabbr one");
+    t.prompt();
+    // One key at a time.
+    for c in "gst two".chars() {
+        t.send(&c.to_string());
+        t.settle(30);
+    }
+    t.send("\r");
+    t.expect("\nabbr two");
+    t.prompt();
+    // Not where a command goes: left as typed.
+    t.line("echo gst three");
+    t.expect("\ngst three");
+    t.prompt();
+    t.line("abbr --show");
+    t.expect("abbr -a -- gst 'echo (\"ab\" + \"br\")'");
+    t.prompt();
+    t.line("abbr -e gst");
+    t.prompt();
+    t.line("gst four");
+    t.expect("command not found: gst");
+    t.prompt();
+    t.line("alias ls='ls -F'");
+    t.prompt();
+    t.line("ls");
+    t.expect("\nsubdir/");
+    t.prompt();
+    t.line("alias");
+    t.expect("alias ls 'ls -F'");
+    t.prompt();
+    t.line("fn ls(...a) { echo (\"fun\" + \"ction\") }");
+    t.prompt();
+    t.line("ls");
+    t.expect("\nfunction");
+    t.prompt();
+    t.line("command ls -d sub*");
+    t.expect("\nsubdir\n");
+    t.prompt();
+}
+
+/// Alt-. inserts the last word of the previous line; again, the one of the
+/// line before (quotes kept); keys after it in the same read are kept.
+#[test]
+fn alt_dot_inserts_the_last_word_of_earlier_lines() {
+    let dir = temp_dir("altdot");
+    let mut t = shell(&dir);
+    t.line("echo one 'two words'");
+    t.expect("\none two words");
+    t.prompt();
+    t.line("echo alpha beta");
+    t.expect("\nalpha beta");
+    t.prompt();
+    t.send("echo x=\x1b.");
+    t.settle(200);
+    t.send("\r");
+    t.expect("\nx=beta");
+    t.prompt();
+    // Three presses: x=beta (the line just run), beta, 'two words'.
+    t.send("echo y=\x1b.");
+    t.settle(200);
+    t.send("\x1b.");
+    t.settle(200);
+    t.send("\x1b.\r");
+    t.expect("\ny=two words");
+    t.prompt();
+}
+
+/// `history` lists and searches the entries (newest first) and deletes
+/// one, from the file too.
+#[test]
+fn the_history_command() {
+    let dir = temp_dir("history-cmd");
+    let mut t = shell(&dir);
+    t.line("echo first-entry");
+    t.prompt();
+    t.line("echo second-entry");
+    t.prompt();
+    t.line("history search -n 2 --prefix 'echo '");
+    t.expect("\necho second-entry\necho first-entry\n");
+    t.prompt();
+    t.line("history delete 'echo first-entry'");
+    t.prompt();
+    t.line("history search first-entry");
+    t.prompt();
+    t.line("echo done-(1)");
+    t.prompt();
+    let entries = history_entries(&dir);
+    assert!(
+        !entries.iter().any(|e| e == "echo first-entry"),
+        "{entries:?}"
+    );
+    assert!(
+        entries.iter().any(|e| e == "echo second-entry"),
+        "{entries:?}"
+    );
+}
+
+/// `~user` is that user's home directory (from the user database).
+#[test]
+fn tilde_user_at_the_prompt() {
+    let dir = temp_dir("tilde-user");
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
+    let root_home = passwd
+        .lines()
+        .find(|l| l.starts_with("root:"))
+        .and_then(|l| l.split(':').nth(5))
+        .expect("root in /etc/passwd")
+        .to_string();
+    let mut t = shell(&dir);
+    t.line("echo ~root/x");
+    t.expect(&format!("\n{root_home}/x"));
+    t.prompt();
+}
+
+/// A terminal that never answers the cursor-position query (some serial
+/// consoles, `script` logs, a few emulators) does not hold up the first
+/// prompt, nor each prompt after it (crossterm waits 2 s for an answer).
+#[test]
+fn a_terminal_that_does_not_answer_queries_does_not_delay_the_prompt() {
+    let dir = temp_dir("no-answer");
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "fn prompt { return \"ASH> \" }\n",
+    )
+    .expect("write config");
+    let start = Instant::now();
+    let mut t = Term::spawn(&dir, Command::new(ash_binary()));
+    t.answer_queries = false;
+    let seen = t.expect("ASH> ");
+    let first = start.elapsed();
+    assert!(seen.contains("line editing is off"), "{seen}");
+    t.settle(100);
+    let start = Instant::now();
+    t.line("echo (\"ne\" + \"xt\")");
+    t.expect("next");
+    t.expect("ASH> ");
+    let next = start.elapsed();
+    eprintln!("no answer to queries: first prompt {first:?}, next {next:?}");
+    assert!(
+        first < Duration::from_millis(1500),
+        "first prompt took {first:?}"
+    );
+    assert!(next < Duration::from_millis(1500), "a line took {next:?}");
+}

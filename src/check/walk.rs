@@ -944,7 +944,7 @@ impl<'a> Walker<'a> {
 
     fn word_part(&mut self, p: &WordPart) -> Shape {
         match p {
-            WordPart::Lit { .. } | WordPart::Tilde => Shape::OTHER,
+            WordPart::Lit { .. } | WordPart::Tilde { .. } => Shape::OTHER,
             WordPart::Var { name, .. } => self.read_name(name),
             WordPart::Expr { expr, .. } => self.expr(expr),
             WordPart::Capture { body, .. } => {

@@ -65,8 +65,12 @@ impl Compiler<'_> {
     pub(super) fn word_part(&mut self, p: &WordPart, span: Span) -> CResult {
         match p {
             WordPart::Lit { text, .. } => self.push_str(text, span),
-            WordPart::Tilde => {
+            WordPart::Tilde { user: None } => {
                 self.emit(Op::Home, span);
+            }
+            WordPart::Tilde { user: Some(user) } => {
+                self.push_str(user, span);
+                self.emit(Op::HomeOf, span);
             }
             WordPart::Var { name, .. } => self.load_var(&name.name, name.span),
             WordPart::Expr { expr, .. } => self.expr(expr)?,

@@ -423,6 +423,15 @@ impl Compiler<'_> {
         let Some(name) = &def.name else {
             return error(def.span, "a function declaration needs a name");
         };
+        if let Some(span) = calls_itself_first(def, &name.name) {
+            return error(
+                span,
+                format!(
+                    "fn {0} runs itself as its first command, which would repeat until a RecursionError; to run the program {0}, write `command {0}` (a builtin: `builtin {0}`)",
+                    name.name
+                ),
+            );
+        }
         if self.f().at_global_scope() {
             self.function(def)?;
             let g = self.globals.intern(&name.name);
@@ -579,4 +588,34 @@ fn pattern_fits(pattern: &Pattern) -> CResult {
         }
     }
     Ok(())
+}
+
+/// Where `fn NAME` runs NAME as the first command of its body (`fn ls(...a)
+/// { ls -F $a }`): the call always comes first, so it can only repeat
+/// until a RecursionError (and, with growing arguments, gigabytes before
+/// that). The wrapper meant `command ls` (fish reports the same mistake).
+/// A parameter of that name is not the function.
+fn calls_itself_first(def: &FnDef, name: &str) -> Option<Span> {
+    use crate::ast::{Stage, WordPart};
+    if def.params.iter().chain(&def.rest).any(|p| p.name == name) {
+        return None;
+    }
+    let StmtKind::Command(andor) = &def.body.stmts.first()?.kind else {
+        return None;
+    };
+    if andor.background {
+        return None;
+    }
+    let Stage::Command(cmd) = andor.first.stages.first()? else {
+        return None;
+    };
+    match cmd.words.first()?.parts.as_slice() {
+        [
+            WordPart::Lit {
+                text,
+                quoted: false,
+            },
+        ] if text == name => Some(cmd.span),
+        _ => None,
+    }
 }

@@ -79,5 +79,15 @@ pub use spawn::{
 pub use unblock::{io_thread_ready, unblock};
 pub use workdir::WorkDir;
 
+/// The home directory of the user `name` (`~name`), from the password
+/// database: `Ok(None)` if there is no such user, `Err` with the reason
+/// if the database cannot be read.
+pub fn home_of(name: &str) -> Result<Option<std::path::PathBuf>, String> {
+    match nix::unistd::User::from_name(name) {
+        Ok(user) => Ok(user.map(|u| u.dir)),
+        Err(e) => Err(e.desc().to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

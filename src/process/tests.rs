@@ -70,8 +70,10 @@ fn fd(fd: OwnedFd) -> Stdio {
     Stdio::Fd(Rc::new(fd))
 }
 
-/// A fresh empty directory.
-fn temp_dir() -> PathBuf {
+/// A fresh empty directory, removed with all it holds when the guard is
+/// dropped (also when the test fails), so `cargo test` leaves nothing in
+/// the temporary directory.
+fn temp_dir() -> Scratch {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "ash-process-test-{}-{}",
@@ -80,7 +82,28 @@ fn temp_dir() -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
+}
+
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Run one command with stdout captured; (exit info, stdout).
@@ -266,7 +289,8 @@ fn non_utf8_bytes_round_trip() {
         assert_eq!(out, [0x80, 0xff]);
 
         // ...and in the environment and the working directory.
-        let dir = temp_dir().join(OsStr::from_bytes(b"d\xfe"));
+        let scratch = temp_dir();
+        let dir = scratch.join(OsStr::from_bytes(b"d\xfe"));
         std::fs::create_dir(&dir).unwrap();
         let mut c = cmd(&["sh", "-c", "printf %s \"$X\"; pwd"]);
         c.env = Some(vec![("X".into(), OsString::from_vec(vec![0xc3, 0x28]))]);

@@ -237,7 +237,7 @@ impl FreeNames {
 
     fn word_part(&mut self, p: &WordPart) {
         match p {
-            WordPart::Lit { .. } | WordPart::Tilde => {}
+            WordPart::Lit { .. } | WordPart::Tilde { .. } => {}
             WordPart::Var { name, .. } => self.use_name(&name.name),
             WordPart::Expr { expr, .. } => self.expr(expr),
             WordPart::Capture { body, .. } => self.block(body),

@@ -11,7 +11,9 @@
 //!   line that changes the directory (`cd`, or anything else) adds the
 //!   directory it left to the history (the newest 25 are kept); `prevd`
 //!   goes back, `nextd` forward again, `dirh` lists it. `cd -` (the
-//!   builtin) swaps with `$OLDPWD`.
+//!   builtin) swaps with `$OLDPWD`;
+//! - `abbr`, `alias`, `unalias`: see [`super::abbr`];
+//! - `history`: see [`super::history`].
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use super::terminal;
 #[derive(Default)]
 pub struct State {
     dirs: std::cell::RefCell<Dirs>,
+    pub abbrs: super::abbr::Abbrs,
 }
 
 /// How many directories `prevd` can go back.
@@ -61,7 +64,9 @@ impl State {
 
 /// The shell's commands (for completion and highlighting; `kill` is one
 /// only with a `%N` argument).
-pub const NAMES: &[&str] = &["bg", "dirh", "fg", "jobs", "nextd", "prevd"];
+pub const NAMES: &[&str] = &[
+    "abbr", "alias", "bg", "dirh", "fg", "history", "jobs", "nextd", "prevd", "unalias",
+];
 
 /// Whether `args` names a command of the shell.
 pub fn is_command(args: &[Value]) -> bool {
@@ -69,7 +74,8 @@ pub fn is_command(args: &[Value]) -> bool {
         return false;
     };
     match &name[..] {
-        b"fg" | b"bg" | b"jobs" | b"prevd" | b"nextd" | b"dirh" => true,
+        b"fg" | b"bg" | b"jobs" | b"prevd" | b"nextd" | b"dirh" | b"abbr" | b"alias"
+        | b"unalias" | b"history" => true,
         // `kill %1` is the shell's, `kill 1234` the program.
         b"kill" => args[1..]
             .iter()
@@ -99,6 +105,15 @@ pub async fn run(shell: Rc<Shell>, ctx: Rc<TaskCtx>, args: Vec<Value>) -> Result
         "prevd" => step_dir(&shell, &ctx, &words, true, &mut out),
         "nextd" => step_dir(&shell, &ctx, &words, false, &mut out),
         "dirh" => dirh(&shell, &ctx, &mut out),
+        "abbr" => super::abbr::abbr(&shell.state.abbrs, &words, &mut out),
+        "alias" | "unalias" => match shell.runtime() {
+            Some(rt) if name == "alias" => {
+                super::abbr::alias(&shell.state.abbrs, &rt, &ctx, &words, &mut out).await
+            }
+            Some(rt) => super::abbr::unalias(&shell.state.abbrs, &rt, &words, &mut out),
+            None => 1,
+        },
+        "history" => super::history::command(&words, &mut out),
         _ => {
             out.err(format!("ash: {name}: not a command of this shell"));
             127
@@ -110,18 +125,18 @@ pub async fn run(shell: Rc<Shell>, ctx: Rc<TaskCtx>, args: Vec<Value>) -> Result
 
 /// What a command prints, written when it is done.
 #[derive(Default)]
-struct Output {
+pub struct Output {
     stdout: String,
     stderr: String,
 }
 
 impl Output {
-    fn out(&mut self, line: impl AsRef<str>) {
+    pub fn out(&mut self, line: impl AsRef<str>) {
         self.stdout.push_str(line.as_ref());
         self.stdout.push('\n');
     }
 
-    fn err(&mut self, line: impl AsRef<str>) {
+    pub fn err(&mut self, line: impl AsRef<str>) {
         self.stderr.push_str(line.as_ref());
         self.stderr.push('\n');
     }

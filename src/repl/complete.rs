@@ -130,6 +130,15 @@ fn site(line: &str, pos: usize) -> Site<'_> {
     }
 }
 
+/// The last word of a line as it was typed (quotes kept), for Alt-.:
+/// a trailing `&` or `;` is not a word; a line that ends in a separator
+/// (`}`, `)`, `|`) has none.
+pub fn last_word(line: &str) -> Option<&str> {
+    let line = line.trim_end_matches(|c: char| c.is_whitespace() || c == '&' || c == ';');
+    let word = site(line, line.len()).word;
+    (!word.is_empty()).then_some(word)
+}
+
 /// Is a command name expected at `start`?
 fn command_position(line: &str, start: usize) -> bool {
     let before = line[..start].trim_end();
@@ -538,6 +547,20 @@ mod tests {
             .into_iter()
             .map(|s| s.value)
             .collect()
+    }
+
+    #[test]
+    fn last_words() {
+        for (line, word) in [
+            ("cp a.txt 'my dir/'", Some("'my dir/'")),
+            ("sleep 10 &", Some("10")),
+            ("echo x;  ", Some("x")),
+            ("vim \"a b\"", Some("\"a b\"")),
+            ("for x in (xs) {\n  echo $x\n}", None),
+            ("", None),
+        ] {
+            assert_eq!(last_word(line), word, "{line:?}");
+        }
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use reedline::{
-    ColumnarMenu, DefaultHinter, EditCommand, Emacs, ExternalPrinter, KeyCode, KeyModifiers,
-    Keybindings, MenuBuilder, Reedline, ReedlineEvent, ReedlineMenu, Signal, Vi,
-    default_emacs_keybindings, default_vi_insert_keybindings, default_vi_normal_keybindings,
-    default_vi_visual_keybindings,
+    ColumnarMenu, DefaultHinter, EditCommand, EditMode, Emacs, ExternalPrinter, KeyCode,
+    KeyModifiers, Keybindings, MenuBuilder, PromptEditMode, Reedline, ReedlineEvent, ReedlineMenu,
+    ReedlineRawEvent, Signal, Vi, default_emacs_keybindings, default_vi_insert_keybindings,
+    default_vi_normal_keybindings, default_vi_visual_keybindings,
 };
 
 use super::complete::AshCompleter;
@@ -43,6 +43,8 @@ pub struct Request {
     /// Where background output comes from while the line is edited (one
     /// per prompt: see `super::output`).
     pub printer: ExternalPrinter<String>,
+    /// The abbreviations (`abbr`) now.
+    pub abbreviations: std::collections::HashMap<String, String>,
 }
 
 pub struct Editor {
@@ -79,9 +81,12 @@ impl Editor {
                     prompt,
                     initial,
                     printer,
+                    abbreviations,
                 }) = req_rx.recv()
                 {
-                    ed = ed.with_external_printer(printer);
+                    ed = ed
+                        .with_external_printer(printer)
+                        .with_abbreviations(abbreviations);
                     if let Some(text) = initial {
                         ed.run_edit_commands(&[EditCommand::InsertString(text)]);
                     }
@@ -156,6 +161,79 @@ fn plain_lines(requests: &mpsc::Receiver<Request>, replies: &smol::channel::Send
     }
 }
 
+/// What the Alt-. binding sends, for [`Keys`] to replace with the words.
+const LAST_ARG: &str = "\u{0}ash:last-arg";
+
+/// The key bindings' edit mode (emacs or vi), with two additions that
+/// need to know the keys before and after:
+///
+/// - Alt-. (as in bash, zsh and fish) inserts the last word of the
+///   previous line; pressed again right after, it replaces that word with
+///   the last word of the line before, and so on back (lines without one,
+///   ending in `}`, are passed over; at the oldest, nothing changes). The
+///   words are what was typed, quotes included.
+/// - A typed space is an edit of its own: reedline fuses the edits of keys
+///   that arrive together (typed ahead while a command ran, a fast typist
+///   on a slow link) and looks for an abbreviation only when the first of
+///   them is a space, so `gco master` typed ahead did not expand `gco`.
+struct Keys {
+    inner: Box<dyn EditMode>,
+    /// After an Alt-.: how far back its word came from (0: the newest
+    /// line with a last word) and how many graphemes it inserted.
+    last_arg: Option<(usize, usize)>,
+}
+
+impl Keys {
+    fn last_arg(&mut self) -> ReedlineEvent {
+        use unicode_segmentation::UnicodeSegmentation;
+        let (back, erase) = match self.last_arg {
+            Some((back, len)) => (back + 1, len),
+            None => (0, 0),
+        };
+        let lines = super::history::newest_first();
+        let Some(word) = lines
+            .iter()
+            .filter_map(|line| super::complete::last_word(line))
+            .nth(back)
+        else {
+            // Nothing further back: the line stays as it is.
+            return ReedlineEvent::None;
+        };
+        let mut edits = vec![EditCommand::Backspace; erase];
+        edits.push(EditCommand::InsertString(word.to_string()));
+        self.last_arg = Some((back, word.graphemes(true).count()));
+        ReedlineEvent::Edit(edits)
+    }
+}
+
+impl EditMode for Keys {
+    fn parse_event(&mut self, event: ReedlineRawEvent) -> ReedlineEvent {
+        let event = self.inner.parse_event(event);
+        match event {
+            ReedlineEvent::Edit(edits) if matches!(edits.as_slice(), [EditCommand::InsertString(s)] if s == LAST_ARG) => {
+                self.last_arg()
+            }
+            ReedlineEvent::Edit(edits)
+                if matches!(edits.first(), Some(EditCommand::InsertChar(' '))) =>
+            {
+                self.last_arg = None;
+                // Not an `Edit`, so not fused with the edits before it
+                // (`UntilFound`, unlike `Multiple`, also reaches the
+                // Ctrl-R search's query).
+                ReedlineEvent::UntilFound(vec![ReedlineEvent::Edit(edits)])
+            }
+            event => {
+                self.last_arg = None;
+                event
+            }
+        }
+    }
+
+    fn edit_mode(&self) -> PromptEditMode {
+        self.inner.edit_mode()
+    }
+}
+
 fn add_common_bindings(kb: &mut Keybindings) {
     kb.add_binding(
         KeyModifiers::NONE,
@@ -175,6 +253,11 @@ fn add_common_bindings(kb: &mut Keybindings) {
         KeyCode::Enter,
         ReedlineEvent::Edit(vec![EditCommand::InsertNewline]),
     );
+    kb.add_binding(
+        KeyModifiers::ALT,
+        KeyCode::Char('.'),
+        ReedlineEvent::Edit(vec![EditCommand::InsertString(LAST_ARG.to_string())]),
+    );
 }
 
 fn build(settings: Settings, shared: Shared) -> Reedline {
@@ -192,6 +275,10 @@ fn build(settings: Settings, shared: Shared) -> Reedline {
         add_common_bindings(&mut kb);
         Box::new(Emacs::new(kb))
     };
+    let edit_mode = Box::new(Keys {
+        inner: edit_mode,
+        last_arg: None,
+    });
     Reedline::create()
         .with_history(super::history::open())
         .with_history_exclusion_prefix(Some(" ".into()))

@@ -66,6 +66,22 @@ impl Highlighter for AshHighlighter {
         }
         out
     }
+
+    /// An abbreviation expands only where a command goes, outside quotes,
+    /// and only if it is still defined (reedline's own map only grows).
+    fn should_expand_abbr(
+        &self,
+        line: &str,
+        word_start: usize,
+        _context: reedline::AbbrExpandContext,
+    ) -> bool {
+        let word = line
+            .get(word_start..)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        self.shared.get().abbrs.contains_key(word)
+            && super::abbr::in_command_position(line, word_start)
+    }
 }
 
 fn is_special(c: char) -> bool {

@@ -37,6 +37,11 @@
 //!   the whole file, and are kept in the file;
 //! - nothing is written at start-up, so a full disk does not stop the
 //!   shell from starting with its history.
+//!
+//! The `history` command (see [`command`]) lists and searches the entries
+//! as fish's does, and deletes entries: from memory, from those waiting to
+//! be written, and from the file (rewritten under the same lock, by a new
+//! file renamed over the old one).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -45,8 +50,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use reedline::{
-    FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchQuery,
+    FileBackedHistory, History, HistoryItem, HistoryItemId, HistorySessionId, SearchDirection,
+    SearchQuery,
 };
+
+use super::commands::Output;
 
 pub const CAPACITY: usize = 10_000;
 /// How far past [`CAPACITY`] the file may grow before it is rewritten
@@ -126,6 +134,16 @@ pub fn save_at_exit() {
             message(&e)
         )),
     }
+}
+
+/// The session's history lines, newest first (for Alt-.).
+pub fn newest_first() -> Vec<String> {
+    let Some(shared) = lock(&OPEN).clone() else {
+        return Vec::new();
+    };
+    let mut lines = lock(&shared).entries();
+    lines.reverse();
+    lines
 }
 
 fn entries(n: usize) -> &'static str {
@@ -373,6 +391,212 @@ impl Inner {
         self.set_memory(entries);
         Ok(())
     }
+}
+
+/// How `history search` and `history delete` match an entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Match {
+    Contains,
+    Prefix,
+    Exact,
+}
+
+struct Query {
+    how: Match,
+    case_sensitive: bool,
+    terms: Vec<String>,
+}
+
+impl Query {
+    fn matches(&self, entry: &str) -> bool {
+        if self.terms.is_empty() {
+            return true;
+        }
+        let entry = if self.case_sensitive {
+            std::borrow::Cow::Borrowed(entry)
+        } else {
+            std::borrow::Cow::Owned(entry.to_lowercase())
+        };
+        self.terms.iter().any(|t| {
+            let t = if self.case_sensitive {
+                t.clone()
+            } else {
+                t.to_lowercase()
+            };
+            match self.how {
+                Match::Contains => entry.contains(&t),
+                Match::Prefix => entry.starts_with(&t),
+                Match::Exact => *entry == t,
+            }
+        })
+    }
+}
+
+/// `history [search] [--contains|--prefix|--exact] [-C] [-n N] [-R]
+/// [TEXT...]`: the entries, newest first, each once (with TEXT: those
+/// that contain it, case-insensitively by default); `history delete
+/// [--exact|--prefix|--contains] [-C] TEXT...`: remove the matching
+/// entries (whole entries: `--exact` by default), here and in the file;
+/// `history merge`: read what other shells have written since.
+pub fn command(args: &[String], out: &mut Output) -> i32 {
+    let (sub, rest) = match args.first().map(String::as_str) {
+        Some(s @ ("search" | "delete" | "merge")) => (s, &args[1..]),
+        _ => ("search", args),
+    };
+    let mut query = Query {
+        how: if sub == "delete" {
+            Match::Exact
+        } else {
+            Match::Contains
+        },
+        case_sensitive: sub == "delete",
+        terms: Vec::new(),
+    };
+    let mut max = usize::MAX;
+    let mut oldest_first = false;
+    let mut options = true;
+    let mut words = rest.iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "--" if options => options = false,
+            "-c" | "--contains" if options => query.how = Match::Contains,
+            "-p" | "--prefix" if options => query.how = Match::Prefix,
+            "-e" | "--exact" if options => query.how = Match::Exact,
+            "-C" | "--case-sensitive" if options => query.case_sensitive = true,
+            "-R" | "--reverse" if options => oldest_first = true,
+            "-n" | "--max" if options => match words.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(n)) => max = n,
+                _ => {
+                    out.err("ash: history: --max needs a number");
+                    return 2;
+                }
+            },
+            o if options && o.starts_with('-') && o.len() > 1 => {
+                out.err(format!(
+                    "ash: history: unknown option {o} (history [search|delete|merge] [--contains|--prefix|--exact] [-C] [-n N] [-R] [TEXT...])"
+                ));
+                return 2;
+            }
+            _ => query.terms.push(w.clone()),
+        }
+    }
+    let Some(shared) = lock(&OPEN).clone() else {
+        out.err("ash: history: no history in this shell");
+        return 1;
+    };
+    let mut inner = lock(&shared);
+    match sub {
+        "merge" => match inner.write() {
+            Ok(()) => 0,
+            Err(e) => {
+                out.err(format!("ash: history: {}", message(&e)));
+                1
+            }
+        },
+        "delete" => {
+            if query.terms.is_empty() {
+                out.err("ash: history: delete needs the text of the entries to delete");
+                return 2;
+            }
+            match inner.delete(&query) {
+                Ok(0) => {
+                    out.err("ash: history: no entry matches");
+                    1
+                }
+                Ok(_) => 0,
+                Err(e) => {
+                    out.err(format!(
+                        "ash: history: cannot delete from {}: {}",
+                        inner.describe_path(),
+                        message(&e)
+                    ));
+                    1
+                }
+            }
+        }
+        _ => {
+            // Newest first, each entry once (at its newest).
+            let mut seen = std::collections::HashSet::new();
+            let mut found: Vec<String> = inner
+                .entries()
+                .into_iter()
+                .rev()
+                .filter(|e| query.matches(e) && seen.insert(e.clone()))
+                .take(max)
+                .collect();
+            if oldest_first {
+                found.reverse();
+            }
+            for e in &found {
+                out.out(e);
+            }
+            if found.is_empty() && !query.terms.is_empty() {
+                1
+            } else {
+                0
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The entries in memory (the file as of the last sync, and this
+    /// session's), oldest first.
+    fn entries(&self) -> Vec<String> {
+        self.memory
+            .search(SearchQuery::everything(SearchDirection::Forward, None))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.command_line)
+            .collect()
+    }
+
+    /// Remove the entries `query` matches from memory, from the pending
+    /// ones and from the file; how many were found.
+    fn delete(&mut self, query: &Query) -> io::Result<usize> {
+        let before = self.entries();
+        let kept: Vec<String> = before
+            .iter()
+            .filter(|e| !query.matches(e))
+            .cloned()
+            .collect();
+        let mut removed = before.len() - kept.len();
+        let pending = self.pending.len();
+        self.pending.retain(|e| !query.matches(e));
+        if let Some(path) = self.path.clone() {
+            removed = removed.max(delete_from_file(&path, query)?);
+        }
+        removed = removed.max(pending - self.pending.len());
+        self.set_memory(kept);
+        Ok(removed)
+    }
+}
+
+/// Rewrite the history file without the entries `query` matches (lines
+/// that are not UTF-8 are kept as they are); how many were removed.
+fn delete_from_file(path: &Path, query: &Query) -> io::Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut file = open_locked(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let (lines, _) = split_lines(&bytes);
+    let mut content = Vec::with_capacity(bytes.len());
+    let mut removed = 0;
+    for line in lines {
+        let (entry, _) = decode(&[line]);
+        if entry.first().is_some_and(|e| query.matches(e)) {
+            removed += 1;
+            continue;
+        }
+        content.extend_from_slice(line);
+        content.push(b'\n');
+    }
+    if removed > 0 {
+        replace(path, &file, &content)?;
+    }
+    Ok(removed)
 }
 
 impl History for AshHistory {

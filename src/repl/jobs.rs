@@ -132,6 +132,8 @@ pub struct Shell {
     pub on_change: RefCell<Option<Box<dyn Fn()>>>,
     /// Directory history, abbreviations, aliases: see [`super::commands`].
     pub state: super::commands::State,
+    /// The runtime (weak: it holds the shell as its hooks).
+    runtime: RefCell<std::rc::Weak<crate::runtime::Runtime>>,
 }
 
 impl Shell {
@@ -150,7 +152,16 @@ impl Shell {
             ended: RefCell::new(Vec::new()),
             on_change: RefCell::new(None),
             state: super::commands::State::default(),
+            runtime: RefCell::new(std::rc::Weak::new()),
         })
+    }
+
+    pub fn set_runtime(&self, rt: &Rc<crate::runtime::Runtime>) {
+        *self.runtime.borrow_mut() = Rc::downgrade(rt);
+    }
+
+    pub fn runtime(&self) -> Option<Rc<crate::runtime::Runtime>> {
+        self.runtime.borrow().upgrade()
     }
 
     pub fn groups_of(&self, task: u64) -> Vec<i32> {

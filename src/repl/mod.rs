@@ -14,6 +14,7 @@
 //!
 //! See `docs/interactive.md` for what the user sees.
 
+mod abbr;
 mod commands;
 mod complete;
 mod editor;
@@ -91,6 +92,11 @@ pub struct Options {
     pub plain: bool,
 }
 
+/// How long the shell waits for the terminal's answer to a cursor-position
+/// query before it reads plain lines instead (local terminals answer in
+/// well under a millisecond, over ssh in a round trip).
+const CURSOR_QUERY_WAIT: Duration = Duration::from_millis(500);
+
 /// Run the interactive shell; returns the exit status.
 pub fn run(options: Options) -> i32 {
     let Options {
@@ -111,6 +117,7 @@ pub fn run(options: Options) -> i32 {
     let outbox = Outbox::new();
     let shell = Shell::new(terminal.clone(), outbox.clone(), rt.executor.clone());
     *rt.hooks.borrow_mut() = Some(Rc::new(ShellHooks(shell.clone())));
+    shell.set_runtime(&rt);
     rt.set_global("args", Value::list(Vec::new()));
     rt.set_global("script", Value::str("ash"));
     // Jobs started or ended: the prompt and the notes are due.
@@ -242,6 +249,21 @@ impl Session {
         let vi = matches!(rt.get_global("edit_mode"), Some(Value::Str(s)) if &*s == b"vi");
         self.shared.refresh(&rt, &self.ctx());
         let color = self.colors();
+        // A terminal that does not answer the editor's cursor-position
+        // query would hold up every prompt (see `terminal::probe_cursor_query`).
+        let mut keep: Option<String> = None;
+        let mut plain = plain;
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        if !plain && !dumb {
+            let probe = terminal::probe_cursor_query(CURSOR_QUERY_WAIT);
+            if !probe.answers {
+                diag::warn(
+                    "the terminal does not answer the cursor-position query: line editing is off (plain lines)",
+                );
+                plain = true;
+            }
+            keep = Some(probe.typed).filter(|t| !t.is_empty());
+        }
         let editor = match Editor::start(Settings { vi, color, plain }, self.shared.clone()) {
             Ok(e) => e,
             Err(e) => {
@@ -255,8 +277,8 @@ impl Session {
                 .watch_jobs(jobs_changed, editor.repaint.clone()),
         );
         let mut warned_exit = false;
-        // A line that did not parse comes back for editing (as in fish).
-        let mut keep: Option<String> = None;
+        // A line that did not parse comes back for editing (as in fish);
+        // so does text typed before the first prompt.
         loop {
             if let Some(code) = rt.exit_code.get() {
                 return self.finish(code).await;
@@ -265,6 +287,9 @@ impl Session {
                 crate::diag::reportln!("{note}");
             }
             self.shared.refresh(&rt, &self.ctx());
+            let abbrs = self.shell.state.abbrs.abbrs.borrow().clone();
+            let abbreviations = abbrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.shared.get().abbrs = abbrs;
             self.render_prompt().await;
             // Plain lines: background output goes straight to the terminal.
             let printer = if plain {
@@ -279,6 +304,7 @@ impl Session {
                     },
                     initial: keep.take(),
                     printer,
+                    abbreviations,
                 })
                 .await;
             self.shell.output.prompt_ends();

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub cwd: PathBuf,
     pub path: Option<OsString>,
     pub home: Option<PathBuf>,
+    /// Abbreviations (`abbr`): name -> expansion.
+    pub abbrs: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Default)]
@@ -84,7 +86,7 @@ pub enum Resolved {
 
 impl Snapshot {
     pub fn resolve(&self, name: &str) -> Resolved {
-        if self.functions.contains(name) {
+        if self.functions.contains(name) || self.abbrs.contains_key(name) {
             Resolved::Function
         } else if crate::builtins::commands::lookup(name).is_some() || is_repl_command(name) {
             Resolved::Builtin

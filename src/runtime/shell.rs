@@ -72,6 +72,11 @@ pub fn observe_timeout_end(ctx: &TaskCtx, scope: u64, ended: Result<&Value, &Err
     });
 }
 
+/// `~name`: the home directory of user `name` (see [`crate::process::home_of`]).
+pub fn home_of(name: &str) -> Result<Option<std::path::PathBuf>, String> {
+    crate::process::home_of(name)
+}
+
 /// The number the next process group will get (a `timeout` body kills
 /// what groups from this one on left behind).
 pub fn next_group_number() -> u64 {

@@ -936,7 +936,10 @@ fn use_source<'a>(start: In<'a>, j: In<'a>, kw: &str) -> PR<'a, Stmt> {
     for p in &w.parts {
         match p {
             WordPart::Lit { text, .. } => path.push_str(text),
-            WordPart::Tilde => path.push('~'),
+            WordPart::Tilde { user } => {
+                path.push('~');
+                path.push_str(user.as_deref().unwrap_or_default());
+            }
             _ => return fail(&k, "a `use` path must be written literally (no `$`)"),
         }
     }

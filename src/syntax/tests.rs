@@ -235,7 +235,10 @@ fn r_parts(parts: &[WordPart]) -> String {
                 quoted: false,
             } => out.push_str(text),
             WordPart::Lit { text, quoted: true } => out.push_str(&format!("'{text}'")),
-            WordPart::Tilde => out.push('~'),
+            WordPart::Tilde { user } => {
+                out.push('~');
+                out.push_str(user.as_deref().unwrap_or_default());
+            }
             WordPart::Var { name, quoted } => out.push_str(&format!(
                 "{}${}",
                 if *quoted { "\"" } else { "" },

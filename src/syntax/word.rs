@@ -80,6 +80,22 @@ pub(crate) fn word(i: In) -> PR<Option<Word>> {
     }
 }
 
+/// The length of the user name at the start of `s` (`~name`): the
+/// portable user-name characters, not starting with `-` or `.` (`~-` and
+/// `~+` stay literal).
+fn user_name_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        return 0;
+    }
+    b.iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        .count()
+}
+
 /// The words at `i` after brace expansion (one, unless the word has a
 /// brace expression; none for `{,}`), or `None` when a word cannot start
 /// there.
@@ -98,16 +114,12 @@ fn word_impl(i: In, braces: bool) -> PR<Option<Vec<Word>>> {
     let mut parts = Parts::default();
     if peek(&i) == Some('~') {
         let j = adv(i, 1);
-        match peek(&j) {
-            None | Some('/') => {
-                parts.0.push(WordPart::Tilde);
-                i = j;
-            }
-            Some(c) if word_end(c) || crlf(&j) => {
-                parts.0.push(WordPart::Tilde);
-                i = j;
-            }
-            _ => {}
+        let name = user_name_len(rest(&j));
+        let k = adv(j, name);
+        if peek(&k).is_none_or(|c| c == '/' || word_end(c)) || crlf(&k) {
+            let user = (name > 0).then(|| rest(&j)[..name].to_string());
+            parts.0.push(WordPart::Tilde { user });
+            i = k;
         }
     }
     loop {

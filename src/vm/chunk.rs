@@ -154,6 +154,8 @@ pub enum Op {
     Glob,
     /// `[] -> [home dir]`
     Home,
+    /// `[user name] -> [that user's home dir]` (`~name`)
+    HomeOf,
 
     /// Unconditional jump to an absolute instruction index.
     Jump(u32),
@@ -476,6 +478,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             Op::AddInPlace => (2, 1),
             Op::Unary(_)
             | Op::ToStr
+            | Op::HomeOf
             | Op::EscapeGlob
             | Op::Glob
             | Op::Field(_)

@@ -478,6 +478,7 @@ impl Fiber {
                 Op::EscapeGlob => shell!(self.op_escape_glob()),
                 Op::Glob => shell!(self.op_glob()),
                 Op::Home => shell!(self.op_home()),
+                Op::HomeOf => shell!(self.op_home_of()),
                 Op::Jump(t) => pc = t as usize,
                 Op::LocalOpInt(op, d, k) => {
                     let slot = base + d as usize;

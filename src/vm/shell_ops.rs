@@ -72,6 +72,28 @@ impl Fiber {
         Ok(None)
     }
 
+    /// `HomeOf`: `~name`, the home directory of user `name` (from the
+    /// password database); no such user is a `ValueError`, as a glob that
+    /// matches nothing is an error (quote it for a literal `~name`).
+    pub(super) fn op_home_of(&mut self) -> Step {
+        let name = self.pop().to_text()?;
+        match shell::home_of(&name) {
+            Ok(Some(dir)) => {
+                self.stack
+                    .push(Value::from(std::os::unix::ffi::OsStringExt::into_vec(
+                        dir.into_os_string(),
+                    )));
+                Ok(None)
+            }
+            Ok(None) => Err(Error::value(format!(
+                "~{name}: no such user (quote it for a literal ~: '~{name}')"
+            ))),
+            Err(e) => Err(Error::value(format!(
+                "~{name}: cannot read the user database: {e}"
+            ))),
+        }
+    }
+
     /// `ReadLine`: `read NAME`, one line of the task's stdin; at end of
     /// input the empty string and status 1 (bash empties the variable).
     pub(super) fn op_read_line(&mut self) -> Step {

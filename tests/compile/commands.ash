@@ -5,7 +5,7 @@ cat < /etc/hostname >> /tmp/ash-golden-never-written 2>> /dev/null
 echo both &> /dev/null
 LANG=C sort /dev/null
 let dir = "src"
-ls $dir/*.rs ~/x ~
+ls $dir/*.rs ~/x ~ ~root/x
 let out = $(echo captured)
 let lines = "${out}!"
 while read line {

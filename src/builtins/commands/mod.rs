@@ -113,8 +113,16 @@ pub static BUILTINS: &[BuiltinCmd] = &[
         run: test::builtin_test,
     },
     BuiltinCmd {
+        name: "builtin",
+        run: builtin_builtin,
+    },
+    BuiltinCmd {
         name: "cd",
         run: cd::builtin_cd,
+    },
+    BuiltinCmd {
+        name: "command",
+        run: builtin_command,
     },
     BuiltinCmd {
         name: "echo",
@@ -269,6 +277,84 @@ fn builtin_jobs(ctx: &BuiltinCtx, _: &[Value]) -> Result<Output, Error> {
         );
     }
     Ok(Output::out(out.into_bytes()))
+}
+
+/// `command -v|-s|-q NAME...`: where each NAME's program is (`-q`: only
+/// the status). `command NAME ARGS` itself (run NAME as a program, past a
+/// function of that name) is resolved by the runtime, which comes here
+/// only for the options.
+fn builtin_command(ctx: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
+    let words = args
+        .iter()
+        .skip(1)
+        .map(Value::to_text)
+        .collect::<Result<Vec<String>, Error>>()?;
+    let (quiet, names) = match words.first().map(String::as_str) {
+        None => return Ok(Output::status(0)),
+        Some("-v" | "-s" | "--search") => (false, &words[1..]),
+        Some("-q" | "--query") => (true, &words[1..]),
+        Some(other) => {
+            return Ok(Output::fail(
+                "command",
+                format!(
+                    "unknown option {other} (command NAME ARGS runs the program NAME; -v, -s or -q NAME says where it is)"
+                ),
+                2,
+            ));
+        }
+    };
+    let mut out = String::new();
+    let mut status = if names.is_empty() { 1 } else { 0 };
+    for name in names {
+        match crate::process::find_program_in(
+            std::ffi::OsStr::new(name),
+            ctx.getenv(b"PATH").as_deref(),
+            &ctx.cwd(),
+        ) {
+            Some(p) if !quiet => {
+                let _ = writeln!(out, "{}", p.display());
+            }
+            Some(_) => {}
+            None => status = 1,
+        }
+    }
+    Ok(Output {
+        status,
+        stdout: out.into_bytes(),
+        ..Output::default()
+    })
+}
+
+/// `builtin -n` lists the builtins, `builtin -q NAME...` says whether they
+/// are all builtins. `builtin NAME ARGS` itself (run the builtin NAME,
+/// past a function of that name) is resolved by the runtime.
+fn builtin_builtin(_: &BuiltinCtx, args: &[Value]) -> Result<Output, Error> {
+    let words = args
+        .iter()
+        .skip(1)
+        .map(Value::to_text)
+        .collect::<Result<Vec<String>, Error>>()?;
+    match words.first().map(String::as_str) {
+        None => Ok(Output::status(0)),
+        Some("-n" | "--names") => {
+            let mut out = String::new();
+            for b in BUILTINS {
+                let _ = writeln!(out, "{}", b.name);
+            }
+            Ok(Output::out(out.into_bytes()))
+        }
+        Some("-q" | "--query") => {
+            let all = words.len() > 1 && words[1..].iter().all(|w| lookup(w).is_some());
+            Ok(Output::status(if all { 0 } else { 1 }))
+        }
+        Some(other) => Ok(Output::fail(
+            "builtin",
+            format!(
+                "unknown option {other} (builtin NAME ARGS runs the builtin NAME; -n lists them; -q NAME asks)"
+            ),
+            2,
+        )),
+    }
 }
 
 /// `type NAME...`: how each name resolves.

@@ -37,6 +37,19 @@ struct Stage {
     args: Vec<Value>,
     redirects: Vec<(RedirOp, Option<Vec<u8>>)>,
     global: Option<u32>,
+    /// `command NAME` / `builtin NAME`: what NAME may resolve to.
+    only: Only,
+}
+
+/// What a stage's name may resolve to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Only {
+    /// A function, a command of the shell, a builtin, then a program.
+    Any,
+    /// `command NAME`: a program (past a function of the same name).
+    Program,
+    /// `builtin NAME`: a builtin or a command of the shell.
+    Builtin,
 }
 
 impl Stage {
@@ -141,9 +154,40 @@ fn split_stages(spec: &CmdSpec, values: Vec<Value>) -> Result<Vec<Stage>, Error>
                 args: flatten_words(words),
                 redirects,
                 global: st.global,
+                only: Only::Any,
             })
         })
         .collect()
+}
+
+/// `command NAME ARGS` and `builtin NAME ARGS` (unless a function of that
+/// name takes precedence): the stage runs NAME, resolved past functions.
+/// With an option first (`command -v ls`) they are builtins of their own.
+fn strip_command_prefix(fiber: &Fiber, stage: &mut Stage) {
+    if stage.callee.is_some() || stage.args.len() < 2 {
+        return;
+    }
+    let only = match &stage.args[0] {
+        Value::Str(s) if &s[..] == b"command" => Only::Program,
+        Value::Str(s) if &s[..] == b"builtin" => Only::Builtin,
+        _ => return,
+    };
+    if let Some(g) = stage.global
+        && let Some(Value::Func(_)) = fiber.rt.globals.borrow().value(g)
+    {
+        return;
+    }
+    let Ok(second) = stage.args[1].to_bytes() else {
+        return;
+    };
+    let skip = match second.as_slice() {
+        b"--" if stage.args.len() > 2 => 2,
+        [b'-', ..] => return,
+        _ => 1,
+    };
+    stage.args.drain(..skip);
+    stage.global = None;
+    stage.only = only;
 }
 
 fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
@@ -151,6 +195,7 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
         return Ok(Target::Func(f.clone()));
     }
     if let Some(g) = stage.global
+        && stage.only == Only::Any
         && let Some(Value::Func(f)) = fiber.rt.globals.borrow().value(g)
     {
         return Ok(Target::Func(f.clone()));
@@ -158,14 +203,18 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
     let Some(name) = stage.args.first() else {
         return Ok(Target::NotFound);
     };
-    let hooks = fiber.rt.hooks.borrow().clone();
-    if let Some(h) = hooks
-        && h.has_command(&stage.args)
-    {
-        return Ok(Target::Shell);
+    if stage.only != Only::Program {
+        let hooks = fiber.rt.hooks.borrow().clone();
+        if let Some(h) = hooks
+            && h.has_command(&stage.args)
+        {
+            return Ok(Target::Shell);
+        }
     }
     let name = name.to_bytes()?;
-    if let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup) {
+    if stage.only != Only::Program
+        && let Some(b) = std::str::from_utf8(&name).ok().and_then(commands::lookup)
+    {
         return Ok(Target::Builtin(b));
     }
     // A list or map argument that has no text (it contains itself) fails
@@ -174,6 +223,9 @@ fn resolve(fiber: &Fiber, stage: &Stage) -> Result<Target, Error> {
         if matches!(arg, Value::List(_) | Value::Map(_)) {
             arg.to_bytes()?;
         }
+    }
+    if stage.only == Only::Builtin {
+        return Ok(Target::NotFound);
     }
     let path = fiber.ctx.getenv(b"PATH");
     let cwd = fiber.ctx.cwd();
@@ -195,8 +247,12 @@ fn text_for_message(v: &Value) -> String {
     v.to_text().unwrap_or_else(|_| v.repr())
 }
 
-fn not_found_message(args: &[Value]) -> String {
+fn not_found_message(stage: &Stage) -> String {
+    let args = &stage.args;
     let name = args.first().map(text_for_message).unwrap_or_default();
+    if stage.only == Only::Builtin {
+        return format!("builtin: {name}: not a builtin");
+    }
     if name == "read" {
         // `read NAME` is compiled specially (alone, with redirections, or as
         // the last stage); anywhere else it is looked up as a program.
@@ -217,6 +273,9 @@ fn not_found_message(args: &[Value]) -> String {
 /// frame was pushed or the command already finished).
 pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Option<Halt>, Error> {
     let mut stages = split_stages(spec, values)?;
+    for s in &mut stages {
+        strip_command_prefix(fiber, s);
+    }
     for s in &stages {
         if s.callee.is_none()
             && let Some(Value::Str(name)) = s.args.first()
@@ -248,7 +307,7 @@ pub fn exec(fiber: &mut Fiber, spec: &CmdSpec, values: Vec<Value>) -> Result<Opt
                 return Err(Error::command(
                     e.command.clone().unwrap_or_default(),
                     127,
-                    not_found_message(&stage.args),
+                    not_found_message(&stage),
                 )
                 .with_argv(e.argv.clone()));
             }

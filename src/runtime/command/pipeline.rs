@@ -297,7 +297,7 @@ impl Started {
             Ok(()) => self.spawned.push(i),
             Err(SpawnError::NotFound(_)) => {
                 self.statuses[i] = Some(127);
-                let message = format!("ash: {}\n", not_found_message(&stage.args));
+                let message = format!("ash: {}\n", not_found_message(&stage));
                 let _ = self.stderr.write_all(message.as_bytes()).await;
             }
             Err(e) if lone_checked => {
@@ -340,7 +340,7 @@ impl Started {
     /// A stage naming nothing: status 127, reported on its stderr.
     async fn not_found(&mut self, i: usize, stage: &Stage, io: &Io) {
         self.statuses[i] = Some(127);
-        let message = format!("ash: {}\n", not_found_message(&stage.args));
+        let message = format!("ash: {}\n", not_found_message(stage));
         let _ = io.stderr.write_all(message.as_bytes()).await;
     }
 
