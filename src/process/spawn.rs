@@ -365,11 +365,20 @@ fn classify(e: io::Error, cmd: &ExternalCmd) -> SpawnError {
                 )
             }
         }
-        // Running a directory (`./src`): say so, as sh does.
-        Some(libc::EACCES | libc::EISDIR) if cmd.program.is_dir() => SpawnError::NotExecutable(
-            name,
-            io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
-        ),
+        // Running a directory (`./src`): say so, as sh does. A relative
+        // program is relative to the child's directory, not ash's.
+        Some(libc::EACCES | libc::EISDIR)
+            if cmd
+                .cwd
+                .as_ref()
+                .map_or_else(|| cmd.program.clone(), |cwd| cwd.join(&cmd.program))
+                .is_dir() =>
+        {
+            SpawnError::NotExecutable(
+                name,
+                io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
+            )
+        }
         Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {
             SpawnError::NotExecutable(name, e)
         }
