@@ -254,6 +254,12 @@ impl Session {
         let mut keep: Option<String> = None;
         let mut plain = plain;
         let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        // The editor paints on standard output: not a terminal there
+        // (`ash -i > log`), it would paint into the file and wait for
+        // answers that never come.
+        if !plain && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            plain = true;
+        }
         if !plain && !dumb {
             let probe = terminal::probe_cursor_query(CURSOR_QUERY_WAIT);
             if !probe.answers {
