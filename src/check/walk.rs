@@ -914,7 +914,7 @@ impl<'a> Walker<'a> {
                 "`{name}` inside a `{body}` body tries to hide a process from the {body}'s cancellation"
             ),
             format!(
-                "ash kills what a cancelled `{body}` started, `{name}` or not; to outlive the script, start the process outside any `timeout`, `gather` or `race`"
+                "ash kills what a cancelled `{body}` started, `{name}` or not; to outlive the scope, start the process outside any `timeout`, `gather` or `race`"
             ),
         );
     }
