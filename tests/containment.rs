@@ -539,11 +539,22 @@ fn zombies_during_sleep(
         );
     }
     // Let ash notice, then sample while it sleeps with the handles held.
+    // A child that has just exited is a zombie until ash's loop reaps it,
+    // which on a loaded machine can take a few hundred milliseconds; one
+    // that is never reaped stays a zombie until the handles are awaited
+    // after the sleep. So a zombie counts when it is still one a second
+    // after it was first seen.
     std::thread::sleep(Duration::from_millis(300));
     let mut samples = 0;
+    let mut first_seen: HashMap<String, Instant> = HashMap::new();
     let mut zombies = HashSet::new();
     while sleep_started.elapsed() < Duration::from_millis(2400) {
-        zombies.extend(zombie_children(ash_pid));
+        for z in zombie_children(ash_pid) {
+            let since = *first_seen.entry(z.clone()).or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(1) {
+                zombies.insert(z);
+            }
+        }
         samples += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
