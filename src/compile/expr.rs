@@ -122,39 +122,9 @@ impl Compiler<'_> {
                 self.expr(inner)?;
                 self.emit(Op::Await, span);
             }
-            ExprKind::Spawn(body) => {
-                let site = self.reserve_site(SiteKind::Spawn);
-                self.coroutine_body("spawn", body)?;
-                self.emit_site(Op::Spawn { job: false }, span, site);
-            }
-            ExprKind::Gather { opts, branches } => {
-                let site = self.reserve_site(SiteKind::Gather);
-                self.branches(branches)?;
-                if let Some(limit) = &opts.limit {
-                    self.expr(limit)?;
-                }
-                self.emit_site(
-                    Op::Gather {
-                        n: branches.len() as u32,
-                        flags: GatherFlags::new(
-                            opts.keep_going,
-                            opts.group,
-                            opts.progress,
-                            opts.limit.is_some(),
-                        ),
-                    },
-                    span,
-                    site,
-                );
-            }
-            ExprKind::Race { branches, progress } => {
-                let site = self.reserve_site(SiteKind::Race);
-                self.branches(branches)?;
-                let op = Op::Race {
-                    n: branches.len() as u32,
-                    progress: *progress,
-                };
-                self.emit_site(op, span, site);
+            ExprKind::Spawn(_) | ExprKind::Gather { .. } | ExprKind::Race { .. } => {
+                let site = self.reserve_site(fan_out_site(e));
+                self.fan_out(e, span, site, false)?;
             }
             ExprKind::Timeout {
                 duration,
@@ -189,49 +159,57 @@ impl Compiler<'_> {
     }
 
     /// `spawn --on`, `gather --on`, `race --on`: the hosts, then what the
-    /// plain form would push, then the remote form of its op.
+    /// plain form would push, then the remote form of its op. The site is
+    /// reserved before the hosts are compiled, so its ordinal comes first.
     fn on_hosts(&mut self, hosts: &Expr, inner: &Expr, span: crate::ast::Span) -> CResult {
-        let kind = match &inner.kind {
-            ExprKind::Spawn(_) => SiteKind::Spawn,
-            ExprKind::Gather { .. } => SiteKind::Gather,
-            _ => SiteKind::Race,
-        };
-        let site = self.reserve_site(kind);
+        let site = self.reserve_site(fan_out_site(inner));
         self.expr(hosts)?;
-        match &inner.kind {
+        self.fan_out(inner, span, site, true)
+    }
+
+    /// `spawn`, `gather` or `race` (`e`), here or on the hosts already
+    /// pushed (`remote`): the body or branches, then the op at `site`.
+    fn fan_out(&mut self, e: &Expr, span: crate::ast::Span, site: u32, remote: bool) -> CResult {
+        let op = match &e.kind {
             ExprKind::Spawn(body) => {
                 self.coroutine_body("spawn", body)?;
-                self.emit_site(Op::SpawnOn, span, site);
+                if remote {
+                    Op::SpawnOn
+                } else {
+                    Op::Spawn { job: false }
+                }
             }
             ExprKind::Gather { opts, branches } => {
                 self.branches(branches)?;
                 if let Some(limit) = &opts.limit {
                     self.expr(limit)?;
                 }
-                self.emit_site(
-                    Op::GatherOn {
-                        n: branches.len() as u32,
-                        flags: GatherFlags::new(
-                            opts.keep_going,
-                            opts.group,
-                            opts.progress,
-                            opts.limit.is_some(),
-                        ),
-                    },
-                    span,
-                    site,
+                let n = branches.len() as u32;
+                let flags = GatherFlags::new(
+                    opts.keep_going,
+                    opts.group,
+                    opts.progress,
+                    opts.limit.is_some(),
                 );
+                if remote {
+                    Op::GatherOn { n, flags }
+                } else {
+                    Op::Gather { n, flags }
+                }
             }
             ExprKind::Race { branches, progress } => {
                 self.branches(branches)?;
-                let op = Op::RaceOn {
-                    n: branches.len() as u32,
-                    progress: *progress,
-                };
-                self.emit_site(op, span, site);
+                let n = branches.len() as u32;
+                let progress = *progress;
+                if remote {
+                    Op::RaceOn { n, progress }
+                } else {
+                    Op::Race { n, progress }
+                }
             }
             _ => return super::error(span, "`--on` goes with `spawn`, `gather` or `race`"),
-        }
+        };
+        self.emit_site(op, span, site);
         Ok(())
     }
 
@@ -321,5 +299,15 @@ impl Compiler<'_> {
         self.body_closure("$( )", block)?;
         self.emit(Op::Capture, block.span);
         Ok(())
+    }
+}
+
+/// The kind of site a `spawn`, `gather` or `race` reserves (anything else
+/// under `--on` is an error reported after its site is taken).
+fn fan_out_site(e: &Expr) -> SiteKind {
+    match &e.kind {
+        ExprKind::Spawn(_) => SiteKind::Spawn,
+        ExprKind::Gather { .. } => SiteKind::Gather,
+        _ => SiteKind::Race,
     }
 }
