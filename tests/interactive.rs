@@ -1766,3 +1766,32 @@ fn a_terminal_that_does_not_answer_queries_does_not_delay_the_prompt() {
     );
     assert!(next < Duration::from_millis(1500), "a line took {next:?}");
 }
+
+/// Vi mode: keys that arrive in one read (typed ahead, a fast burst) are
+/// applied each under the mode it was typed in, also when the burst
+/// switches modes (`echo hello<Esc>` ends in normal mode; `xAo<Esc>`
+/// goes to insert mode and back).
+#[test]
+fn vi_mode_applies_a_burst_under_the_mode_of_each_key() {
+    let dir = temp_dir("vi-burst");
+    std::fs::write(
+        dir.join("config/ash/config.ash"),
+        "fn prompt { return \"ASH> \" }\nlet edit_mode = \"vi\"\n",
+    )
+    .expect("write config");
+    let mut t = Term::start(&dir);
+    t.prompt();
+    t.send("echo hello\x1b");
+    t.settle(300);
+    t.send("\r");
+    t.expect("\nhello\n");
+    t.prompt();
+    t.send("echo two\x1b");
+    t.settle(300);
+    // In normal mode on the last `o`: delete it, append it again.
+    t.send("xAo\x1b");
+    t.settle(300);
+    t.send("\r");
+    t.expect("\ntwo\n");
+    t.prompt();
+}

@@ -15,6 +15,7 @@ use reedline::{
 use super::complete::AshCompleter;
 use super::highlight::AshHighlighter;
 use super::menu::QuietMenu;
+use super::mode_marks::{self, ShownMode};
 use super::prompt::AshPrompt;
 use super::shared::Shared;
 use super::validate::AshValidator;
@@ -176,11 +177,19 @@ const LAST_ARG: &str = "\u{0}ash:last-arg";
 ///   that arrive together (typed ahead while a command ran, a fast typist
 ///   on a slow link) and looks for an abbreviation only when the first of
 ///   them is a space, so `gco master` typed ahead did not expand `gco`.
+///
+/// It also keeps vi mode right for keys that arrive together (see
+/// [`super::mode_marks`]).
 struct Keys {
     inner: Box<dyn EditMode>,
     /// After an Alt-.: how far back its word came from (0: the newest
     /// line with a last word) and how many graphemes it inserted.
     last_arg: Option<(usize, usize)>,
+    /// The mode the engine is told, for the event it is running now.
+    shown: ShownMode,
+    /// Keys were parsed and the engine has not asked for the mode since:
+    /// it is still reading one batch.
+    in_batch: std::cell::Cell<bool>,
 }
 
 impl Keys {
@@ -208,6 +217,35 @@ impl Keys {
 
 impl EditMode for Keys {
     fn parse_event(&mut self, event: ReedlineRawEvent) -> ReedlineEvent {
+        if !self.in_batch.replace(true) {
+            // A new batch: the previous one has run, so its last key's
+            // mode is the mode now (also if a mark was passed over).
+            self.shown.set(self.inner.edit_mode());
+        }
+        let before = self.inner.edit_mode();
+        let event = self.keys(event);
+        let after = self.inner.edit_mode();
+        if before == after {
+            return event;
+        }
+        // The mode changes here: the engine is to adopt it when it runs
+        // this key's events, not before the keys ahead of it. (The second
+        // mark is for a key that closes a completion menu, Esc: the first
+        // is passed over while the menu is open.)
+        let mark = || ReedlineEvent::Menu(mode_marks::name(&after));
+        ReedlineEvent::Multiple(vec![mark(), event, mark()])
+    }
+
+    fn edit_mode(&self) -> PromptEditMode {
+        // The engine asks right after parsing a batch, and before running
+        // each edit of it.
+        self.in_batch.set(false);
+        self.shown.get()
+    }
+}
+
+impl Keys {
+    fn keys(&mut self, event: ReedlineRawEvent) -> ReedlineEvent {
         let event = self.inner.parse_event(event);
         match event {
             ReedlineEvent::Edit(edits) if matches!(edits.as_slice(), [EditCommand::InsertString(s)] if s == LAST_ARG) => {
@@ -227,10 +265,6 @@ impl EditMode for Keys {
                 event
             }
         }
-    }
-
-    fn edit_mode(&self) -> PromptEditMode {
-        self.inner.edit_mode()
     }
 }
 
@@ -275,11 +309,18 @@ fn build(settings: Settings, shared: Shared) -> Reedline {
         add_common_bindings(&mut kb);
         Box::new(Emacs::new(kb))
     };
+    let shown = ShownMode::new(edit_mode.edit_mode());
     let edit_mode = Box::new(Keys {
         inner: edit_mode,
         last_arg: None,
+        shown: shown.clone(),
+        in_batch: std::cell::Cell::new(false),
     });
-    Reedline::create()
+    let mut ed = Reedline::create();
+    for mark in mode_marks::all(&shown) {
+        ed = ed.with_menu(ReedlineMenu::EngineCompleter(Box::new(mark)));
+    }
+    ed
         .with_history(super::history::open())
         .with_history_exclusion_prefix(Some(" ".into()))
         .with_hinter(Box::new(DefaultHinter::default().with_style(

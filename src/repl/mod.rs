@@ -22,6 +22,7 @@ mod highlight;
 mod history;
 mod jobs;
 mod menu;
+mod mode_marks;
 mod options;
 mod output;
 mod prompt;
