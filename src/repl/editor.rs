@@ -320,8 +320,7 @@ fn build(settings: Settings, shared: Shared) -> Reedline {
     for mark in mode_marks::all(&shown) {
         ed = ed.with_menu(ReedlineMenu::EngineCompleter(Box::new(mark)));
     }
-    ed
-        .with_history(super::history::open())
+    ed.with_history(super::history::open())
         .with_history_exclusion_prefix(Some(" ".into()))
         .with_hinter(Box::new(DefaultHinter::default().with_style(
             if settings.color {

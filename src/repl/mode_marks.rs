@@ -34,7 +34,10 @@ impl ShownMode {
     }
 
     pub fn get(&self) -> PromptEditMode {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn set(&self, mode: PromptEditMode) {
