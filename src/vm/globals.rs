@@ -17,6 +17,11 @@ pub struct Globals {
     /// `values[i]` is the value of `names[i]`; `None` until defined (or
     /// after `unset`).
     values: Vec<Option<Value>>,
+    /// The built-in function an undefined name was found to be, by index:
+    /// a call of `contains` in a loop finds it once, not by a search of
+    /// the table of built-ins per call. Built-ins never change, and a
+    /// global defined later with the name is read before this.
+    builtins: Vec<Option<Value>>,
 }
 
 impl Globals {
@@ -45,6 +50,21 @@ impl Globals {
     #[inline]
     pub fn value(&self, index: u32) -> Option<&Value> {
         self.values.get(index as usize).and_then(Option::as_ref)
+    }
+
+    /// The built-in function found earlier for the undefined global `index`.
+    #[inline]
+    pub fn builtin(&self, index: u32) -> Option<&Value> {
+        self.builtins.get(index as usize).and_then(Option::as_ref)
+    }
+
+    /// Remember that the undefined global `index` is the built-in `f`.
+    pub fn remember_builtin(&mut self, index: u32, f: Value) {
+        let i = index as usize;
+        if self.builtins.len() <= i {
+            self.builtins.resize_with(i + 1, || None);
+        }
+        self.builtins[i] = Some(f);
     }
 
     /// `let` / `fn` at the top level: define (or redefine) the global.
@@ -120,6 +140,21 @@ mod tests {
         assert!(matches!(g.get("x"), Some(Value::Int(3))));
         g.unset("x");
         assert!(g.value(i).is_none());
+        assert_eq!(g.defined().count(), 0);
+    }
+
+    #[test]
+    fn a_remembered_builtin_is_not_a_definition() {
+        let mut g = Globals::default();
+        let _ = g.intern("x");
+        let i = g.intern("len");
+        assert!(g.builtin(i).is_none());
+        g.remember_builtin(i, Value::Int(7));
+        assert!(matches!(g.builtin(i), Some(Value::Int(7))));
+        assert!(g.builtin(0).is_none(), "only the name found");
+        // Still undefined: assignment fails and the definitions omit it.
+        assert!(g.value(i).is_none());
+        assert!(!g.assign(i, Value::Int(1)));
         assert_eq!(g.defined().count(), 0);
     }
 }

@@ -424,6 +424,9 @@ impl Fiber {
     /// first use), a built-in function, an environment variable, else
     /// `NameError`.
     pub(super) fn global_fallback(&self, g: u32) -> Result<Value, Error> {
+        if let Some(f) = self.rt.globals.borrow().builtin(g) {
+            return Ok(f.clone());
+        }
         let name = self.rt.globals.borrow().name(g).to_string();
         if shell::is_prelude_name(&name) && !self.rt.prelude_loaded.get() {
             shell::load_prelude(&self.rt, &self.ctx)?;
@@ -433,6 +436,7 @@ impl Fiber {
         }
         let name = name.as_str();
         if let Some(f) = shell::builtin_function(name) {
+            self.rt.globals.borrow_mut().remember_builtin(g, f.clone());
             return Ok(f);
         }
         if let Some(v) = self.ctx.getenv(name.as_bytes()) {

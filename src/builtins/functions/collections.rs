@@ -1,10 +1,8 @@
 //! Functions on lists, maps and strings as containers: `len keys values
 //! contains push sorted reversed index_of get`.
 
-use bstr::ByteSlice;
-
 use super::numbers::compare;
-use super::{arity, want_str, wrong_type};
+use super::{arity, find_bytes, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
 use crate::vm::value::{List, Map, Value};
@@ -90,7 +88,7 @@ pub(super) fn contains(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     let found = match &args[0] {
         Value::Str(s) => {
             let sub = want_str("contains", "a string to look for in a string", &args[1])?;
-            s.find(sub).is_some()
+            find_bytes(s, sub).is_some()
         }
         Value::List(l) => position("contains", &l.borrow(), &args[1])?.is_some(),
         Value::Map(m) => {
@@ -185,7 +183,7 @@ pub(super) fn index_of(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
             // In UTF-8 text, the index of the character the match starts in
             // (a needle that is not UTF-8 may match mid-character).
             let utf8 = std::str::from_utf8(s).is_ok();
-            s.find(sub).map(|at| {
+            find_bytes(s, sub).map(|at| {
                 if !utf8 {
                     return at;
                 }

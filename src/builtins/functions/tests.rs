@@ -409,6 +409,33 @@ fn keys_and_values_keep_insertion_order() {
     type_err("values", vec![s("a")]);
 }
 
+/// The search without a finder (short haystacks) and with one (long
+/// ones) find the same first place: at the start, the end, overlapping,
+/// a needle longer than the haystack, a first byte that repeats.
+#[test]
+fn substring_search_agrees_on_short_and_long_haystacks() {
+    let cases: &[(&[u8], &[u8])] = &[
+        (b"ERROR at the start", b"ERROR"),
+        (b"at the end ERROR", b"ERROR"),
+        (b"EERRORR", b"ERROR"),
+        (b"aaab", b"aab"),
+        (b"ab", b"abc"),
+        (b"abc", b"c"),
+        (b"", b"a"),
+        (b"xyz", b"q"),
+    ];
+    for &(hay, needle) in cases {
+        let want = memchr::memmem::find(hay, needle);
+        assert_eq!(super::find_bytes(hay, needle), want, "{hay:?} {needle:?}");
+        // The same text past the short-haystack limit.
+        let mut long = vec![b'.'; super::SHORT_HAYSTACK];
+        long.extend_from_slice(hay);
+        let want = memchr::memmem::find(&long, needle);
+        assert_eq!(super::find_bytes(&long, needle), want, "long {hay:?}");
+    }
+    assert_eq!(super::find_bytes(b"abc", b""), Some(0));
+}
+
 #[test]
 fn contains_in_strings_lists_and_maps() {
     assert_eq!(ok("contains", vec![s("hello"), s("ell")]), "true");
