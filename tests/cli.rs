@@ -233,6 +233,38 @@ fn version() {
     assert_eq!(text(&out.stdout).trim_end(), "ash 0.1.0");
 }
 
+/// `ash --help` names every flag the command line accepts (each `"-..."`
+/// a match arm of src/cli.rs's argument parsing tests for), except those
+/// marked internal there (started by ash itself, not by users).
+#[test]
+fn help_lists_every_flag() {
+    let d = TempDir::new();
+    let out = run(ash(d.path()).arg("--help"));
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    let source = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli.rs"))
+        .expect("read src/cli.rs");
+    let lines: Vec<&str> = source.lines().collect();
+    let mut flags = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let internal = i > 0 && lines[i - 1].contains("Internal");
+        if internal || !line.contains("=>") {
+            continue;
+        }
+        for (at, _) in line.match_indices("\"-") {
+            let rest = &line[at + 1..];
+            let Some(end) = rest.find('"') else { continue };
+            let flag = rest[..end].trim_end_matches('=');
+            if flag.len() > 1 && !flags.iter().any(|f| f == flag) {
+                flags.push(flag.to_string());
+            }
+        }
+    }
+    assert!(flags.len() >= 15, "flags found in src/cli.rs: {flags:?}");
+    let missing: Vec<_> = flags.iter().filter(|f| !help.contains(f.as_str())).collect();
+    assert!(missing.is_empty(), "not in --help: {missing:?}\n{help}");
+}
+
 #[test]
 fn help_mentions_the_flags() {
     let d = TempDir::new();

@@ -1141,6 +1141,13 @@ fn completion_of_options_and_subcommands_from_help() {
     t.send("\r");
     t.expect("ran:launch");
     t.prompt();
+    // After `sudo` (the line is checked, not run).
+    t.send("sudo zzprog lau");
+    t.send("\t");
+    t.settle(500);
+    t.expect("sudo zzprog launch");
+    t.send("\x03");
+    t.prompt();
     t.send("timeout 5s zzprog -");
     t.send("-fr\t");
     t.settle(500);
@@ -1570,6 +1577,17 @@ fn help_type_and_running_a_directory_at_the_prompt() {
     let mut t = shell(&dir);
     t.line("help gather");
     t.expect("### gather");
+    t.prompt();
+    // A standard module, a builtin, and the list of sections.
+    t.line("help std/retry");
+    t.expect("retry(f[, options])");
+    t.prompt();
+    t.line("help printf");
+    t.expect("POSIX printf");
+    t.prompt();
+    t.line("help");
+    t.expect("Sections:");
+    t.expect("std/retry");
     t.prompt();
     t.line("type race");
     t.expect("race is a keyword");
