@@ -7,6 +7,9 @@
 //! an entry are written as `<\n>`), so files written by earlier versions
 //! read the same.
 //!
+//! The file is read at start-up on a thread of its own
+//! ([`start_loading`]), while the shell runs config.ash and paints its
+//! first prompt; the editor takes the entries in when it first needs them.
 //! The editor keeps the entries in memory (a reedline `FileBackedHistory`
 //! without a file does the searching) and the shell syncs after every
 //! accepted line. A sync takes an exclusive `flock` on the file, reads what
@@ -84,23 +87,105 @@ struct Inner {
     /// The file could not be read or written last time, and that was
     /// reported: further failures are quiet until it works again.
     failing: bool,
+    /// The file being read by [`start_loading`]'s thread: taken in at the
+    /// first use (see [`ready`]).
+    loading: Option<Loading>,
+    /// The file as `memory` (less `pending`) holds it, if it ends with a
+    /// whole line: while it is still that file and that long, no other
+    /// shell wrote, and a sync appends without reading it again.
+    seen: Option<Seen>,
+}
+
+/// Which file, how long, how many lines.
+#[derive(Clone, Copy)]
+struct Seen {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    lines: usize,
+}
+
+impl Seen {
+    fn of(meta: &std::fs::Metadata, len: u64, lines: usize) -> Seen {
+        Seen {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len,
+            lines,
+        }
+    }
+
+    /// `meta` is the file seen, as long as it was.
+    fn is(&self, meta: &std::fs::Metadata) -> bool {
+        self.dev == meta.dev() && self.ino == meta.ino() && self.len == meta.len()
+    }
+}
+
+/// What [`start_loading`]'s thread read.
+struct Loaded {
+    memory: FileBackedHistory,
+    failing: bool,
+    seen: Option<Seen>,
+}
+
+struct Loading {
+    path: Option<PathBuf>,
+    thread: std::thread::JoinHandle<Loaded>,
 }
 
 static OPEN: Mutex<Option<Arc<Mutex<Inner>>>> = Mutex::new(None);
+static LOADING: Mutex<Option<Loading>> = Mutex::new(None);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Open the session's history and read the file (nothing is written).
+/// The history, with the file's entries in it.
+fn ready(shared: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    let mut inner = lock(shared);
+    inner.take_loaded();
+    inner
+}
+
+/// Start reading the history file on a thread of its own, at start-up:
+/// 10,000 entries take a few milliseconds to read and decode, which the
+/// first prompt then does not wait for (the entries are needed from the
+/// first key on: suggestions, Up). What is wrong with the file is sent
+/// on `warnings` (shown above the prompt).
+pub fn start_loading(warnings: smol::channel::Sender<String>) {
+    let path = history_path();
+    let reading = path.clone();
+    let thread = std::thread::Builder::new()
+        .name("ash-history".into())
+        .spawn(move || {
+            let mut said = Vec::new();
+            let loaded = read_entries(reading.as_deref(), &mut said);
+            for w in said {
+                let _ = warnings.send_blocking(w);
+            }
+            loaded
+        });
+    // No thread (a tight `ulimit -u`): `open` reads the file itself.
+    if let Ok(thread) = thread {
+        *lock(&LOADING) = Some(Loading { path, thread });
+    }
+}
+
+/// Open the session's history: the file as [`start_loading`] reads it, or
+/// read now (nothing is written).
 pub fn open() -> Box<dyn History> {
     let mut inner = Inner {
         path: history_path(),
         memory: empty_memory(),
         pending: Vec::new(),
         failing: false,
+        loading: lock(&LOADING).take(),
+        seen: None,
     };
-    inner.load();
+    if inner.loading.as_ref().is_none_or(|l| l.path != inner.path) {
+        inner.loading = None;
+        inner.load();
+    }
     let shared = Arc::new(Mutex::new(inner));
     *lock(&OPEN) = Some(shared.clone());
     Box::new(AshHistory(shared))
@@ -112,7 +197,7 @@ pub fn save_at_exit() {
     let Some(shared) = lock(&OPEN).take() else {
         return;
     };
-    let mut inner = lock(&shared);
+    let mut inner = ready(&shared);
     if inner.pending.is_empty() {
         return;
     }
@@ -141,7 +226,7 @@ pub fn newest_first() -> Vec<String> {
     let Some(shared) = lock(&OPEN).clone() else {
         return Vec::new();
     };
-    let mut lines = lock(&shared).entries();
+    let mut lines = ready(&shared).entries();
     lines.reverse();
     lines
 }
@@ -207,15 +292,49 @@ fn decode(lines: &[&[u8]]) -> (Vec<String>, usize) {
     (out, skipped)
 }
 
+/// The entries of a whole file, how many of its lines are not UTF-8, how
+/// many lines it has, and whether its last one is torn. The same as
+/// [`split_lines`] then [`decode`], faster for the usual file (all UTF-8,
+/// few entries with a newline): one check of the whole file instead of one
+/// per line.
+fn entries_of(bytes: &[u8]) -> (Vec<String>, usize, usize, bool) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let (lines, torn) = split_lines(bytes);
+        let (entries, skipped) = decode(&lines);
+        return (entries, skipped, lines.len(), torn);
+    };
+    let escapes = memchr::memmem::find(bytes, NEWLINE_ESCAPE.as_bytes()).is_some();
+    let mut entries = Vec::with_capacity(bytes.len() / 32 + 1);
+    let mut lines = 0;
+    for line in text.split_terminator('\n') {
+        lines += 1;
+        if line.is_empty() {
+            continue;
+        }
+        entries.push(if escapes && line.contains(NEWLINE_ESCAPE) {
+            line.replace(NEWLINE_ESCAPE, "\n")
+        } else {
+            line.to_owned()
+        });
+    }
+    (entries, 0, lines, !text.is_empty() && !text.ends_with('\n'))
+}
+
 /// The whole file, read under a shared lock (so no other shell is half-way
 /// through an append).
-fn read_shared(path: &Path) -> io::Result<Vec<u8>> {
+fn read_shared(path: &Path) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
     let mut file = File::open(path)?;
     // Best effort: a file system without locks still gets its history.
     let _ = file.lock_shared();
+    let meta = file.metadata()?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((bytes, meta))
+}
+
+/// What [`Seen`] a file read whole is.
+fn seen_whole(bytes: &[u8], meta: &std::fs::Metadata, lines: usize, torn: bool) -> Option<Seen> {
+    (!torn).then(|| Seen::of(meta, bytes.len() as u64, lines))
 }
 
 /// Open `path` for reading and writing (creating it), locked exclusively.
@@ -277,6 +396,55 @@ fn replace(path: &Path, old: &File, content: &[u8]) -> io::Result<()> {
     written
 }
 
+/// The newest [`CAPACITY`] of `entries`, searchable.
+fn memory_of(entries: Vec<String>) -> FileBackedHistory {
+    let mut memory = empty_memory();
+    let skip = entries.len().saturating_sub(CAPACITY);
+    for e in entries.into_iter().skip(skip) {
+        let _ = memory.save(HistoryItem::from_command_line(e));
+    }
+    memory
+}
+
+/// The entries of the history file at `path`; what is wrong with it (not
+/// UTF-8 lines, not readable) is pushed on `warnings`.
+fn read_entries(path: Option<&Path>, warnings: &mut Vec<String>) -> Loaded {
+    let mut loaded = Loaded {
+        memory: empty_memory(),
+        failing: false,
+        seen: None,
+    };
+    let Some(path) = path else {
+        return loaded;
+    };
+    match read_shared(path) {
+        Ok((bytes, meta)) => {
+            let (entries, skipped, lines, torn) = entries_of(&bytes);
+            loaded.seen = seen_whole(&bytes, &meta, lines, torn);
+            if skipped > 0 {
+                warnings.push(format!(
+                    "{skipped} {} of the history file {} {} not UTF-8 and {} skipped",
+                    if skipped == 1 { "line" } else { "lines" },
+                    path.display(),
+                    if skipped == 1 { "is" } else { "are" },
+                    if skipped == 1 { "was" } else { "were" },
+                ));
+            }
+            loaded.memory = memory_of(entries);
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            warnings.push(format!(
+                "cannot read the history file {}: {}; this session's history is kept in memory until the file can be written",
+                path.display(),
+                message(&e)
+            ));
+            loaded.failing = true;
+        }
+    }
+    loaded
+}
+
 impl Inner {
     fn describe_path(&self) -> String {
         self.path
@@ -287,52 +455,49 @@ impl Inner {
 
     /// Keep the newest [`CAPACITY`] of `entries` in memory.
     fn set_memory(&mut self, entries: Vec<String>) {
-        let mut memory = empty_memory();
-        let skip = entries.len().saturating_sub(CAPACITY);
-        for e in entries.into_iter().skip(skip) {
-            let _ = memory.save(HistoryItem::from_command_line(e));
-        }
-        self.memory = memory;
+        self.memory = memory_of(entries);
     }
 
-    /// At start-up: read the file.
+    /// At start-up, without [`start_loading`]: read the file.
     fn load(&mut self) {
-        let Some(path) = self.path.clone() else {
+        let mut said = Vec::new();
+        let loaded = read_entries(self.path.as_deref(), &mut said);
+        for w in said {
+            crate::diag::warn(&w);
+        }
+        self.failing = loaded.failing;
+        self.memory = loaded.memory;
+        self.seen = loaded.seen;
+    }
+
+    /// Take in the entries [`start_loading`]'s thread read (waiting for it
+    /// if it is not done).
+    fn take_loaded(&mut self) {
+        let Some(loading) = self.loading.take() else {
             return;
         };
-        match read_shared(&path) {
-            Ok(bytes) => {
-                let (lines, _) = split_lines(&bytes);
-                let (entries, skipped) = decode(&lines);
-                if skipped > 0 {
-                    crate::diag::warn(&format!(
-                        "{skipped} {} of the history file {} {} not UTF-8 and {} skipped",
-                        if skipped == 1 { "line" } else { "lines" },
-                        path.display(),
-                        if skipped == 1 { "is" } else { "are" },
-                        if skipped == 1 { "was" } else { "were" },
-                    ));
-                }
-                self.set_memory(entries);
+        match loading.thread.join() {
+            Ok(loaded) => {
+                self.failing = loaded.failing;
+                self.memory = loaded.memory;
+                self.seen = loaded.seen;
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                crate::diag::warn(&format!(
-                    "cannot read the history file {}: {}; this session's history is kept in memory until the file can be written",
-                    path.display(),
-                    message(&e)
-                ));
-                self.failing = true;
-            }
+            Err(_) => self.load(),
         }
     }
 
     /// Nothing to write: take in what other shells wrote, under a shared
     /// lock (a file that is not there, or not writable, is no error).
     fn merge(&mut self, path: &Path) -> io::Result<()> {
+        if let (Some(seen), Ok(meta)) = (self.seen, std::fs::metadata(path))
+            && seen.is(&meta)
+        {
+            return Ok(());
+        }
         match read_shared(path) {
-            Ok(bytes) => {
-                let (entries, _) = decode(&split_lines(&bytes).0);
+            Ok((bytes, meta)) => {
+                let (entries, _, lines, torn) = entries_of(&bytes);
+                self.seen = seen_whole(&bytes, &meta, lines, torn);
                 self.set_memory(entries);
                 Ok(())
             }
@@ -358,14 +523,36 @@ impl Inner {
             std::fs::create_dir_all(dir)?;
         }
         let mut file = open_locked(&path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let (lines, torn) = split_lines(&bytes);
+        let meta = file.metadata()?;
         let mut added = Vec::new();
         for e in &self.pending {
             added.extend_from_slice(encode(e).as_bytes());
             added.push(b'\n');
         }
+        // No other shell wrote since: append, memory already holds it all
+        // (the file is not read and decoded again after every line).
+        if let Some(seen) = self.seen
+            && seen.is(&meta)
+            && seen.lines + self.pending.len() <= CAPACITY + SLACK
+        {
+            let appended = file
+                .seek(SeekFrom::Start(seen.len))
+                .and_then(|_| file.write_all(&added));
+            if let Err(e) = appended {
+                let _ = file.set_len(seen.len);
+                return Err(e);
+            }
+            self.seen = Some(Seen::of(
+                &meta,
+                seen.len + added.len() as u64,
+                seen.lines + self.pending.len(),
+            ));
+            self.pending.clear();
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (lines, torn) = split_lines(&bytes);
         let total = lines.len() + self.pending.len();
         let mut kept = &lines[..];
         let mut trimmed = false;
@@ -398,6 +585,14 @@ impl Inner {
                 return Err(e);
             }
         }
+        // A trimmed file is a new one: the next sync reads it.
+        self.seen = (!trimmed).then(|| {
+            Seen::of(
+                &meta,
+                bytes.len() as u64 + added.len() as u64,
+                kept.len() + self.pending.len(),
+            )
+        });
         let (mut entries, _) = decode(kept);
         entries.append(&mut self.pending);
         self.set_memory(entries);
@@ -496,7 +691,7 @@ pub fn command(args: &[String], out: &mut Output) -> i32 {
         out.err("ash: history: no history in this shell");
         return 1;
     };
-    let mut inner = lock(&shared);
+    let mut inner = ready(&shared);
     match sub {
         "merge" => match inner.write() {
             Ok(()) => 0,
@@ -580,6 +775,7 @@ impl Inner {
         }
         removed = removed.max(pending - self.pending.len());
         self.set_memory(kept);
+        self.seen = None;
         Ok(removed)
     }
 }
@@ -613,7 +809,7 @@ fn delete_from_file(path: &Path, query: &Query) -> io::Result<usize> {
 
 impl History for AshHistory {
     fn save(&mut self, h: HistoryItem) -> reedline::Result<HistoryItem> {
-        let mut inner = lock(&self.0);
+        let mut inner = ready(&self.0);
         let line = h.command_line.clone();
         let saved = inner.memory.save(h)?;
         if saved.id.is_some() && inner.path.is_some() {
@@ -626,15 +822,15 @@ impl History for AshHistory {
     }
 
     fn load(&self, id: HistoryItemId) -> reedline::Result<HistoryItem> {
-        lock(&self.0).memory.load(id)
+        ready(&self.0).memory.load(id)
     }
 
     fn count(&self, query: SearchQuery) -> reedline::Result<i64> {
-        lock(&self.0).memory.count(query)
+        ready(&self.0).memory.count(query)
     }
 
     fn search(&self, query: SearchQuery) -> reedline::Result<Vec<HistoryItem>> {
-        lock(&self.0).memory.search(query)
+        ready(&self.0).memory.search(query)
     }
 
     fn update(
@@ -642,23 +838,29 @@ impl History for AshHistory {
         id: HistoryItemId,
         updater: &dyn Fn(HistoryItem) -> HistoryItem,
     ) -> reedline::Result<()> {
-        lock(&self.0).memory.update(id, updater)
+        // Memory no longer holds the file as it is: the next sync reads it.
+        let mut inner = ready(&self.0);
+        inner.seen = None;
+        inner.memory.update(id, updater)
     }
 
     fn clear(&mut self) -> reedline::Result<()> {
-        let mut inner = lock(&self.0);
+        let mut inner = ready(&self.0);
         inner.pending.clear();
+        inner.seen = None;
         inner.memory.clear()
     }
 
     fn delete(&mut self, id: HistoryItemId) -> reedline::Result<()> {
-        lock(&self.0).memory.delete(id)
+        let mut inner = ready(&self.0);
+        inner.seen = None;
+        inner.memory.delete(id)
     }
 
     /// Never fails: a failure is reported here (once, until writing works
     /// again) and the entries are tried again on the next sync.
     fn sync(&mut self) -> io::Result<()> {
-        let mut inner = lock(&self.0);
+        let mut inner = ready(&self.0);
         let waiting = inner.pending.len();
         match inner.write() {
             Ok(()) => {
@@ -702,6 +904,18 @@ mod tests {
         let (entries, skipped) = decode(&[b"ok", b"", b"\xff\xfe bad", b"if x {<\\n>}"]);
         assert_eq!(entries, vec!["ok".to_string(), "if x {\n}".to_string()]);
         assert_eq!(skipped, 1);
+        // The whole-file reading agrees with them, UTF-8 or not.
+        for file in [
+            &b""[..],
+            b"a\n",
+            b"a\n\nb",
+            b"ok\n\nif x {<\\n>}\na<b\n",
+            b"ok\n\xff\xfe bad\nif x {<\\n>}\nec",
+        ] {
+            let (lines, torn) = split_lines(file);
+            let (entries, skipped) = decode(&lines);
+            assert_eq!(entries_of(file), (entries, skipped, lines.len(), torn), "{file:?}");
+        }
     }
 
     fn history_at(path: &Path) -> AshHistory {
@@ -710,9 +924,48 @@ mod tests {
             memory: empty_memory(),
             pending: Vec::new(),
             failing: false,
+            loading: None,
+            seen: None,
         };
         inner.load();
         AshHistory(Arc::new(Mutex::new(inner)))
+    }
+
+    /// A sync appends this shell's entries; what another shell appended in
+    /// between is read and comes before them, in the file's order; with
+    /// nothing written in between, the file is not read again.
+    #[test]
+    fn syncs_append_and_take_in_what_other_shells_wrote() {
+        let dir = std::env::temp_dir().join(format!("ash-history-merge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("history.txt");
+        std::fs::write(&path, "echo old\n").expect("write");
+        let mut h = history_at(&path);
+        let mut run = |line: &str| {
+            h.save(HistoryItem::from_command_line(line)).expect("save");
+            h.sync().expect("sync");
+            lock(&h.0).entries()
+        };
+        run("echo mine1");
+        let mut other = OpenOptions::new().append(true).open(&path).expect("open");
+        other.write_all(b"echo theirs\n").expect("append");
+        let entries = run("echo mine2");
+        assert_eq!(entries, ["echo old", "echo mine1", "echo theirs", "echo mine2"]);
+        let entries = run("echo mine3");
+        assert_eq!(entries.last().map(String::as_str), Some("echo mine3"));
+        assert_eq!(entries.len(), 5);
+        let saved = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            saved,
+            "echo old\necho mine1\necho theirs\necho mine2\necho mine3\n"
+        );
+        // Another shell's line cut short: ours start on a new line.
+        other.write_all(b"echo cut").expect("append");
+        run("echo mine4");
+        let saved = std::fs::read_to_string(&path).expect("read");
+        assert!(saved.ends_with("echo mine3\necho cut\necho mine4\n"), "{saved}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -105,6 +105,12 @@ pub fn run(options: Options) -> i32 {
         login,
         plain,
     } = options;
+    // The history file is read while the shell sets up (see
+    // `history::start_loading`); line editing needs a terminal.
+    let (history_warnings, history_warnings_rx) = smol::channel::unbounded();
+    if !plain && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        history::start_loading(history_warnings);
+    }
     // The shell waits from its first line on: start async-io now, where a
     // failure (a tight `ulimit -u`) can still be reported.
     if let Err(e) = crate::process::io_thread_ready() {
@@ -146,6 +152,15 @@ pub fn run(options: Options) -> i32 {
             .detach();
     }
     executor.spawn(outbox.clone().pump()).detach();
+    let notes = outbox.clone();
+    executor
+        .spawn(async move {
+            while let Ok(w) = history_warnings_rx.recv().await {
+                let w = diag::escape_controls(&w, true).into_owned();
+                notes.note(&format!("ash: warning: {w}"));
+            }
+        })
+        .detach();
     // run_loop, not `executor.run`: it also fires the loop's timers.
     let code = crate::runtime::run_loop(
         &executor,
