@@ -261,7 +261,10 @@ fn help_lists_every_flag() {
         }
     }
     assert!(flags.len() >= 15, "flags found in src/cli.rs: {flags:?}");
-    let missing: Vec<_> = flags.iter().filter(|f| !help.contains(f.as_str())).collect();
+    let missing: Vec<_> = flags
+        .iter()
+        .filter(|f| !help.contains(f.as_str()))
+        .collect();
     assert!(missing.is_empty(), "not in --help: {missing:?}\n{help}");
 }
 

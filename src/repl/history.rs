@@ -914,7 +914,11 @@ mod tests {
         ] {
             let (lines, torn) = split_lines(file);
             let (entries, skipped) = decode(&lines);
-            assert_eq!(entries_of(file), (entries, skipped, lines.len(), torn), "{file:?}");
+            assert_eq!(
+                entries_of(file),
+                (entries, skipped, lines.len(), torn),
+                "{file:?}"
+            );
         }
     }
 
@@ -951,7 +955,10 @@ mod tests {
         let mut other = OpenOptions::new().append(true).open(&path).expect("open");
         other.write_all(b"echo theirs\n").expect("append");
         let entries = run("echo mine2");
-        assert_eq!(entries, ["echo old", "echo mine1", "echo theirs", "echo mine2"]);
+        assert_eq!(
+            entries,
+            ["echo old", "echo mine1", "echo theirs", "echo mine2"]
+        );
         let entries = run("echo mine3");
         assert_eq!(entries.last().map(String::as_str), Some("echo mine3"));
         assert_eq!(entries.len(), 5);
@@ -964,7 +971,10 @@ mod tests {
         other.write_all(b"echo cut").expect("append");
         run("echo mine4");
         let saved = std::fs::read_to_string(&path).expect("read");
-        assert!(saved.ends_with("echo mine3\necho cut\necho mine4\n"), "{saved}");
+        assert!(
+            saved.ends_with("echo mine3\necho cut\necho mine4\n"),
+            "{saved}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
