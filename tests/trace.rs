@@ -794,3 +794,49 @@ fn the_readme_example_trace_shows_the_cancelled_siblings() {
     assert_nested(&events);
     assert_flows_paired(&events);
 }
+
+/// The tracing benchmarks count instructions with callgrind, so a traced
+/// ash must run under valgrind: its clock once crashed there at the first
+/// event (rustix's own vDSO lookup read past the auxiliary vector that
+/// valgrind gives a program). Skipped where valgrind is not installed.
+#[test]
+fn a_traced_run_works_under_valgrind() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: no valgrind");
+        return;
+    }
+    let dir = TempDir::new();
+    let trace = dir.0.join("t.json");
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["--tool=none", "-q", ASH, "--trace"])
+        .arg(&trace)
+        .args(["-c", "sleep 0.01"])
+        .env_remove("ASH_TRACE_DIR")
+        .env_remove("TRACEPARENT");
+    let f = output_within(&mut cmd, Duration::from_secs(120), "valgrind ash --trace");
+    assert_eq!(f.status, Some(0), "{}", f.stderr);
+    let events = load(&trace);
+    assert_eq!(spans(&events, "sleep").len(), 1);
+}
+
+/// A trace is written over the file in place (cheaper than truncating it
+/// first on ext4) and cut to its length at the end: a short run traced
+/// into the file of a longer one leaves nothing of the old one behind.
+#[test]
+fn a_trace_written_over_a_longer_one_holds_only_the_new_run() {
+    let dir = TempDir::new();
+    let trace = dir.0.join("t.json");
+    let path = trace.to_str().expect("a UTF-8 path");
+    let long =
+        "let ts = []\nfor i in (range(0, 300)) { push(ts, spawn { sleep 1ms }) }\ngather $ts";
+    let (status, _, err) = ash(&["--trace", path, "-c", long]);
+    assert_eq!(status, Some(0), "{err}");
+    let before = std::fs::metadata(&trace).expect("trace").len();
+    let (status, _, err) = ash(&["--trace", path, "-c", "sleep 0.01"]);
+    assert_eq!(status, Some(0), "{err}");
+    let after = std::fs::metadata(&trace).expect("trace").len();
+    assert!(after < before / 10, "{after} bytes after {before}");
+    let events = load(&trace);
+    assert_eq!(spans(&events, "task").len(), 1);
+    assert_eq!(spans(&events, "sleep").len(), 1);
+}

@@ -13,10 +13,14 @@ thread_local! {
 
 /// Nanoseconds of `CLOCK_MONOTONIC`, later than any earlier reading here.
 pub fn now() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let ns = (t.tv_sec as u64)
+    // Through the C library's vDSO call: rustix's own vDSO lookup reads
+    // the auxiliary vector in a way that crashes under valgrind, which
+    // the tracing benchmarks run ash under.
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .unwrap_or_else(|_| nix::sys::time::TimeSpec::new(0, 0));
+    let ns = (t.tv_sec() as u64)
         .saturating_mul(1_000_000_000)
-        .saturating_add(t.tv_nsec as u64);
+        .saturating_add(t.tv_nsec() as u64);
     LAST.with(|last| {
         let ns = ns.max(last.get() + 1);
         last.set(ns);

@@ -42,17 +42,17 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::hash::BuildHasherDefault;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 mod record;
 
 pub use record::Recorder;
-use record::{CommandExit, CommandStart, Outcome, Rec, command_flow};
+use record::{CommandExit, NONE, Outcome, Rec, Started, command_flow};
 
 use super::json;
-use super::{GroupKind, Origin, Owner};
+use super::{GroupKind, Owner};
 use crate::vm::walk::AddrHasher;
 
 /// The span tables are looked up several times per event: one multiply
@@ -114,8 +114,8 @@ enum What {
     },
     Group {
         kind: GroupKind,
-        branches: usize,
-        limit: Option<usize>,
+        branches: u32,
+        limit: Option<u32>,
         site: Option<u32>,
     },
 }
@@ -170,7 +170,16 @@ impl Trace {
     }
 
     fn create_file(path: &Path, limit: u64, title: &str) -> io::Result<Trace> {
-        let file = File::create(path)?;
+        // Written over in place and cut to its length at the end
+        // ([`Trace::close_file`]), not truncated now: on ext4, a file
+        // truncated to nothing and written again is flushed to disk when
+        // it is closed (its `auto_da_alloc` guard), which made a run that
+        // replaced a 60 MB trace take a few hundred ms longer.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let pid = std::process::id();
         let parts = std::env::temp_dir().join(format!("ash-trace-{pid}-{:08x}", fastrand::u32(..)));
         // Without it nested ashes cannot add their events (a warning at
@@ -442,10 +451,10 @@ impl Trace {
                         GroupKind::Race => b",\"cat\":\"race\",\"name\":\"race\"",
                     });
                     o.extend_from_slice(b",\"args\":{\"branches\":");
-                    json::uint(o, *branches as u64);
+                    json::uint(o, (*branches).into());
                     if let Some(limit) = limit {
                         o.extend_from_slice(b",\"limit\":");
-                        json::uint(o, *limit as u64);
+                        json::uint(o, (*limit).into());
                     }
                     if let Some(site) = site {
                         o.extend_from_slice(b",\"site\":");
@@ -529,8 +538,8 @@ impl Trace {
     fn task_start(
         &mut self,
         at: u64,
-        (task, owner, parent): (u64, Owner, Option<Owner>),
-        origin: Origin,
+        (task, owner, parent): (u64, Owner, Owner),
+        started: Started,
         name: u32,
         site: Option<u32>,
     ) {
@@ -547,20 +556,18 @@ impl Trace {
         });
         // The arrow from what started it, drawn from the innermost span
         // open there.
-        let (from, flow_name): (Option<(u32, u32, u64)>, &[u8]) = match origin {
-            Origin::Spawn => (
-                parent
-                    .and_then(|p| self.homes.get(&p).copied())
-                    .map(|l| (self.pid, l, at)),
+        let (from, flow_name): (Option<(u32, u32, u64)>, &[u8]) = match started {
+            Started::Spawn => (
+                self.homes.get(&parent).map(|&l| (self.pid, l, at)),
                 b"spawn",
             ),
-            Origin::Branch { group, .. } => (
+            Started::Branch { group } => (
                 self.lane_of(Key::Group(group)).map(|l| (self.pid, l, at)),
                 b"branch",
             ),
             // The arrow's start is written by the ash that ran the
             // command (see the module doc).
-            Origin::Main => {
+            Started::Main => {
                 if let Some(f) = self.from.take() {
                     self.flow(b"f", self.pid, lane, at + 1, b"ash", f.flow);
                 }
@@ -572,28 +579,6 @@ impl Trace {
             self.flow(b"s", pid, from_lane, ts, flow_name, id);
             self.flow(b"f", self.pid, lane, at + 1, flow_name, id);
         }
-    }
-
-    fn command_start(&mut self, c: CommandStart) {
-        let CommandStart {
-            at,
-            id,
-            owner,
-            name,
-            args,
-        } = c;
-        self.push(Open {
-            key: Key::Command(id),
-            owner,
-            start: at,
-            leaf: true,
-            what: What::Command {
-                name,
-                args,
-                pid: 0,
-                pgid: 0,
-            },
-        });
     }
 
     fn command_spawned(&mut self, at: u64, id: u64, new_pid: i32, new_pgid: i32) {
@@ -687,6 +672,11 @@ impl Trace {
             .and_then(|()| out.flush())
             .map_err(|e| e.to_string())?;
         drop(out);
+        // What is left of an earlier, longer file goes (see `create_file`).
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            let end = file.stream_position().map_err(|e| e.to_string())?;
+            file.set_len(end).map_err(|e| e.to_string())?;
+        }
         if dropped > 0 {
             self.warnings.push(format!(
                 "the trace {} reached its size limit ({} bytes): {dropped} later events were left out (see --trace-limit)",
@@ -704,10 +694,11 @@ impl Trace {
     }
 }
 
-/// How a span ended, as its `args` say.
+/// How a span ended, as its `args` say (the bytes: the batch's buffer
+/// that an outcome's text points into).
 enum End<'a> {
-    Ended(&'a Outcome),
-    Command(&'a CommandExit),
+    Ended(Outcome, &'a [u8]),
+    Command(CommandExit, &'a [u8]),
     Sleep {
         completed: bool,
     },
@@ -719,17 +710,17 @@ impl End<'_> {
     fn write(&self, o: &mut Vec<u8>) {
         o.extend_from_slice(b",\"outcome\":\"");
         match self {
-            End::Ended(Outcome::Ok) => o.extend_from_slice(b"ok\""),
-            End::Ended(Outcome::Exit(code)) => {
+            End::Ended(Outcome::Ok, _) => o.extend_from_slice(b"ok\""),
+            End::Ended(Outcome::Exit(code), _) => {
                 o.extend_from_slice(b"exit\",\"exit\":");
                 json::int(o, (*code).into());
             }
-            End::Ended(Outcome::Error { class, text }) => {
+            End::Ended(Outcome::Error { class, text }, bytes) => {
                 o.extend_from_slice(class.as_bytes());
                 o.extend_from_slice(b"\",\"error\":");
-                json::string(o, text.as_bytes());
+                json::string(o, text.of(bytes));
             }
-            End::Command(exit) => match exit {
+            End::Command(exit, bytes) => match exit {
                 CommandExit::Code(code) => {
                     o.extend_from_slice(if *code == 0 { b"ok\"" } else { b"failed\"" });
                     o.extend_from_slice(b",\"exit\":");
@@ -743,7 +734,7 @@ impl End<'_> {
                     o.extend_from_slice(b"failed\",\"exit\":");
                     json::int(o, (*status).into());
                     o.extend_from_slice(b",\"error\":");
-                    json::string(o, message.as_bytes());
+                    json::string(o, message.of(bytes));
                 }
                 CommandExit::Killed => o.extend_from_slice(b"killed\""),
             },
@@ -755,35 +746,56 @@ impl End<'_> {
 }
 
 impl Trace {
-    /// One record of the loop's (see [`record`]).
-    fn record(&mut self, rec: Rec) {
+    /// One record of the loop's (see [`record`]); `bytes`: its batch's
+    /// buffer, which its texts point into.
+    fn record(&mut self, rec: Rec, bytes: &[u8]) {
+        let some = |id: u32| (id != NONE).then_some(id);
         match rec {
             Rec::Str { id, json } => {
                 let i = id as usize;
                 if self.strings.len() <= i {
                     self.strings.resize_with(i + 1, Default::default);
                 }
-                self.strings[i] = json;
+                self.strings[i] = json.of(bytes).into();
             }
             Rec::TaskStart {
                 at,
                 task,
                 owner,
                 parent,
-                origin,
+                started,
                 name,
                 site,
-            } => self.task_start(at, (task, owner, parent), origin, name, site),
+            } => self.task_start(at, (task, owner, parent), started, name, some(site)),
             Rec::TaskEnd { at, task, end } => {
-                self.close(Key::Task(task), at, &End::Ended(&end));
+                self.close(Key::Task(task), at, &End::Ended(end, bytes));
             }
-            Rec::Command(c) => self.command_start(*c),
+            Rec::CommandStart {
+                at,
+                id,
+                owner,
+                name,
+                args,
+            } => {
+                self.push(Open {
+                    key: Key::Command(id),
+                    owner,
+                    start: at,
+                    leaf: true,
+                    what: What::Command {
+                        name: name.of(bytes).to_vec(),
+                        args: args.of(bytes).to_vec(),
+                        pid: 0,
+                        pgid: 0,
+                    },
+                });
+            }
             Rec::CommandSpawned { at, id, pid, pgid } => self.command_spawned(at, id, pid, pgid),
             Rec::CommandEnd { at, id, exit } => {
                 let spawned = self.lane_of(Key::Command(id)).is_some()
                     && !matches!(exit, CommandExit::NotStarted { .. });
                 self.nested_arrow(id);
-                self.close(Key::Command(id), at, &End::Command(&exit));
+                self.close(Key::Command(id), at, &End::Command(exit, bytes));
                 if spawned {
                     self.counter(at);
                 }
@@ -816,11 +828,14 @@ impl Trace {
                     owner,
                     start: at,
                     leaf: false,
-                    what: What::Timeout { seconds, site },
+                    what: What::Timeout {
+                        seconds,
+                        site: some(site),
+                    },
                 });
             }
             Rec::TimeoutEnd { at, scope, end } => {
-                self.close(Key::Timeout(scope), at, &End::Ended(&end));
+                self.close(Key::Timeout(scope), at, &End::Ended(end, bytes));
             }
             Rec::TimeoutExpired { at, scope } => {
                 let lane = self.lane_of(Key::Timeout(scope));
@@ -843,12 +858,14 @@ impl Trace {
                     what: What::Group {
                         kind,
                         branches,
-                        limit,
-                        site,
+                        limit: some(limit),
+                        site: some(site),
                     },
                 });
             }
-            Rec::GroupEnd { at, id, end } => self.close(Key::Group(id), at, &End::Ended(&end)),
+            Rec::GroupEnd { at, id, end } => {
+                self.close(Key::Group(id), at, &End::Ended(end, bytes));
+            }
             Rec::Cancel { at, task, reason } => {
                 let lane = self.lane_of(Key::Task(task));
                 let mut args = Vec::new();

@@ -1,15 +1,19 @@
-//! The loop's side of `--trace`: each event becomes a small owned record,
-//! appended to a batch that a thread of its own turns into the trace
+//! The loop's side of `--trace`: each event becomes a small fixed-size
+//! record ([`Rec`]: plain data, 64 bytes at most, no heap), appended to a
+//! preallocated batch that a thread of its own turns into the trace
 //! ([`super::Trace`]: lanes, JSON, the file). So the loop pays for a clock
 //! reading and a copy per event, not for the lane bookkeeping, the
 //! formatting or the writing (W3's 100,000 tasks made 400,000 events).
 //!
 //! What only the loop's thread can do is done here: task names and
-//! `FILE:LINE`s are interned (sent once, then named by number), a
-//! command's argv is formatted, and an error becomes its text.
+//! `FILE:LINE`s are interned (sent once, then named by number; a name is
+//! found by its address first, so a task costs no string hashing), and the
+//! few variable-length parts (a command's argv, an error's text) are
+//! written into the batch's byte buffer, which a record points into.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::mpsc;
@@ -21,69 +25,111 @@ use crate::vm::error::Location;
 /// Records sent to the trace's thread at a time.
 const BATCH: usize = 4096;
 
+/// No string (a task without a site).
+pub(super) const NONE: u32 = u32::MAX;
+
+/// Bytes of a batch's buffer: `len` bytes from `off`.
+#[derive(Clone, Copy)]
+pub(super) struct Text {
+    off: u32,
+    len: u32,
+}
+
+impl Text {
+    pub(super) fn of(self, bytes: &[u8]) -> &[u8] {
+        let start = self.off as usize;
+        bytes.get(start..start + self.len as usize).unwrap_or(b"")
+    }
+}
+
+/// Records and the bytes they point into, sent to the trace's thread
+/// together and given back empty to be filled again.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub recs: Vec<Rec>,
+    pub bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            recs: Vec::with_capacity(BATCH),
+            bytes: Vec::with_capacity(BATCH * 8),
+        }
+    }
+
+    /// Append what `f` writes to the byte buffer.
+    fn text(&mut self, f: impl FnOnce(&mut Vec<u8>)) -> Text {
+        let off = self.bytes.len();
+        f(&mut self.bytes);
+        Text {
+            off: off as u32,
+            len: (self.bytes.len() - off) as u32,
+        }
+    }
+}
+
 /// How a task, a `timeout` or a `gather` ended, as the trace writes it.
+#[derive(Clone, Copy)]
 pub(super) enum Outcome {
     Ok,
     Exit(i32),
     /// `class`: `failed`, `cancelled`, `timeout`; `text`: `Kind: message`.
     Error {
         class: &'static str,
-        text: Box<str>,
+        text: Text,
     },
 }
 
-impl Outcome {
-    fn of(ended: &Ended<'_>) -> Outcome {
-        match ended {
-            Ended::Value(_) => Outcome::Ok,
-            Ended::Exit(code) => Outcome::Exit(*code),
-            Ended::Error(e) => Outcome::Error {
-                class: crate::observe::outcome(ended),
-                text: format!("{}: {}", e.kind.name(), e.message).into(),
-            },
-        }
-    }
-}
-
 /// How a command ended.
+#[derive(Clone, Copy)]
 pub(super) enum CommandExit {
     Code(i32),
     Signal(i32),
-    NotStarted { status: i32, message: Box<str> },
+    NotStarted { status: i32, message: Text },
     Killed,
 }
 
-/// A command about to start: its span's name and `args` as JSON.
-pub(super) struct CommandStart {
-    pub at: u64,
-    pub id: u64,
-    pub owner: Owner,
-    pub name: Vec<u8>,
-    pub args: Vec<u8>,
+/// How a task was started (an [`Origin`] without the branch's index).
+#[derive(Clone, Copy)]
+pub(super) enum Started {
+    Main,
+    Spawn,
+    Branch { group: u64 },
 }
 
-/// One event, owned (see the module doc). `at`: nanoseconds of the clock.
+/// One event, as plain data (see the module doc). `at`: nanoseconds of
+/// the clock; a string is a number of the tables ([`NONE`]: none); a
+/// parent of 0 is none.
+#[derive(Clone, Copy)]
 pub(super) enum Rec {
     /// String `id` of the tables (a task name or a `FILE:LINE`), as JSON.
     Str {
         id: u32,
-        json: Box<[u8]>,
+        json: Text,
     },
     TaskStart {
         at: u64,
         task: u64,
         owner: Owner,
-        parent: Option<Owner>,
-        origin: Origin,
+        parent: Owner,
+        started: Started,
         name: u32,
-        site: Option<u32>,
+        site: u32,
     },
     TaskEnd {
         at: u64,
         task: u64,
         end: Outcome,
     },
-    Command(Box<CommandStart>),
+    /// A command about to start: its span's name and `args` as JSON.
+    CommandStart {
+        at: u64,
+        id: u64,
+        owner: Owner,
+        name: Text,
+        args: Text,
+    },
     CommandSpawned {
         at: u64,
         id: u64,
@@ -110,7 +156,7 @@ pub(super) enum Rec {
         owner: Owner,
         scope: u64,
         seconds: f64,
-        site: Option<u32>,
+        site: u32,
     },
     TimeoutEnd {
         at: u64,
@@ -126,9 +172,9 @@ pub(super) enum Rec {
         id: u64,
         owner: Owner,
         kind: GroupKind,
-        branches: usize,
-        limit: Option<usize>,
-        site: Option<u32>,
+        branches: u32,
+        limit: u32,
+        site: u32,
     },
     GroupEnd {
         at: u64,
@@ -167,8 +213,8 @@ pub(super) fn command_flow(pid: u32, id: u64) -> u64 {
 /// could be started) the trace itself, here.
 enum To {
     Thread {
-        tx: mpsc::Sender<Vec<Rec>>,
-        recycled: mpsc::Receiver<Vec<Rec>>,
+        tx: mpsc::Sender<Batch>,
+        recycled: mpsc::Receiver<Batch>,
         handle: std::thread::JoinHandle<Vec<String>>,
     },
     Here(Box<Trace>),
@@ -178,9 +224,14 @@ enum To {
 /// The `--trace` observer (see the module doc).
 pub struct Recorder {
     to: To,
-    batch: Vec<Rec>,
+    batch: Batch,
     pid: u32,
+    /// Task names by their text, and by their address and length (the
+    /// fast way: a coroutine's name is found again at the same address;
+    /// the text is compared, as the address may be reused).
     names: HashMap<Box<str>, u32>,
+    names_at: FastMap<(usize, usize), u32>,
+    texts: Vec<Box<str>>,
     sites: FastMap<(u32, u32), u32>,
     next_string: u32,
     /// What programs get to join the trace: `ASH_TRACE_DIR`, the limit,
@@ -196,8 +247,8 @@ impl Recorder {
         let dir = trace.parts_dir().map(|d| d.as_os_str().to_owned());
         let limit = trace.limit();
         let trace_id = trace.trace_id.clone();
-        let (tx, rx) = mpsc::channel::<Vec<Rec>>();
-        let (give_back, recycled) = mpsc::channel::<Vec<Rec>>();
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let (give_back, recycled) = mpsc::channel::<Batch>();
         // Shared until the thread takes it, so that if no thread can be
         // started the trace is still here to run on the loop.
         let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(trace)));
@@ -210,9 +261,11 @@ impl Recorder {
                     return Vec::new();
                 };
                 for mut batch in rx {
-                    for rec in batch.drain(..) {
-                        trace.record(rec);
+                    for &rec in &batch.recs {
+                        trace.record(rec, &batch.bytes);
                     }
+                    batch.recs.clear();
+                    batch.bytes.clear();
                     let _ = give_back.send(batch);
                 }
                 trace.take_warnings()
@@ -231,9 +284,11 @@ impl Recorder {
         };
         Recorder {
             to,
-            batch: Vec::with_capacity(BATCH),
+            batch: Batch::new(),
             pid,
             names: HashMap::new(),
+            names_at: FastMap::default(),
+            texts: Vec::new(),
             sites: FastMap::default(),
             next_string: 0,
             dir,
@@ -242,54 +297,98 @@ impl Recorder {
         }
     }
 
+    /// Append a record; a full batch goes to the trace's thread, and one
+    /// it gave back (else a new one) is filled next.
     fn push(&mut self, rec: Rec) {
+        self.batch.recs.push(rec);
+        if self.batch.recs.len() >= BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
         match &mut self.to {
-            To::Here(trace) => trace.record(rec),
-            To::Done => {}
             To::Thread { tx, recycled, .. } => {
-                self.batch.push(rec);
-                if self.batch.len() >= BATCH {
-                    let next = recycled
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                    let full = std::mem::replace(&mut self.batch, next);
-                    let _ = tx.send(full);
+                let next = recycled.try_recv().unwrap_or_else(|_| Batch::new());
+                let full = std::mem::replace(&mut self.batch, next);
+                let _ = tx.send(full);
+            }
+            To::Here(trace) => {
+                for &rec in &self.batch.recs {
+                    trace.record(rec, &self.batch.bytes);
                 }
+                self.batch.recs.clear();
+                self.batch.bytes.clear();
+            }
+            To::Done => {
+                self.batch.recs.clear();
+                self.batch.bytes.clear();
             }
         }
     }
 
     fn name(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.names.get(name) {
+        let at = (name.as_ptr().addr(), name.len());
+        if let Some(&id) = self.names_at.get(&at)
+            && self.texts.get(id as usize).is_some_and(|t| **t == *name)
+        {
             return id;
         }
-        let id = self.new_string(name.as_bytes());
-        self.names.insert(name.into(), id);
+        let id = match self.names.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.new_string(name.as_bytes());
+                self.names.insert(name.into(), id);
+                id
+            }
+        };
+        self.names_at.insert(at, id);
         id
     }
 
-    fn site(&mut self, site: Option<&Location>) -> Option<u32> {
-        let loc = site?;
+    fn site(&mut self, site: Option<&Location>) -> u32 {
+        let Some(loc) = site else {
+            return NONE;
+        };
         let key = (loc.source, loc.span.start);
         if let Some(&id) = self.sites.get(&key) {
-            return Some(id);
+            return id;
         }
         let id = self.new_string(crate::observe::file_line(loc).as_bytes());
         self.sites.insert(key, id);
-        Some(id)
+        id
     }
 
     fn new_string(&mut self, text: &[u8]) -> u32 {
         let id = self.next_string;
         self.next_string += 1;
-        let mut s = Vec::new();
-        json::string(&mut s, text);
-        self.push(Rec::Str {
-            id,
-            json: s.into_boxed_slice(),
-        });
+        let index = id as usize;
+        if self.texts.len() <= index {
+            self.texts.resize_with(index + 1, Default::default);
+        }
+        self.texts[index] = String::from_utf8_lossy(text).into();
+        let json = self.batch.text(|o| json::string(o, text));
+        self.push(Rec::Str { id, json });
         id
     }
+
+    fn outcome(&mut self, ended: &Ended<'_>) -> Outcome {
+        match ended {
+            Ended::Value(_) => Outcome::Ok,
+            Ended::Exit(code) => Outcome::Exit(*code),
+            Ended::Error(e) => Outcome::Error {
+                class: crate::observe::outcome(ended),
+                text: self.batch.text(|o| {
+                    let _ = write!(o, "{}: {}", e.kind.name(), e.message);
+                }),
+            },
+        }
+    }
+}
+
+/// A count as a record keeps it (`u32::MAX - 1` at most; [`NONE`]: none).
+fn count(n: Option<usize>) -> u32 {
+    n.map_or(NONE, |n| u32::try_from(n).unwrap_or(NONE - 1).min(NONE - 1))
 }
 
 impl Observer for Recorder {
@@ -304,25 +403,25 @@ impl Observer for Recorder {
                 site,
                 ..
             } => {
-                let name = match origin {
-                    Origin::Main => self.name("main"),
-                    _ => self.name(name),
+                let (name, started) = match origin {
+                    Origin::Main => (self.name("main"), Started::Main),
+                    Origin::Spawn => (self.name(name), Started::Spawn),
+                    Origin::Branch { group, .. } => (self.name(name), Started::Branch { group }),
                 };
-                let site = self.site(site);
                 Rec::TaskStart {
                     at,
                     task,
                     owner,
-                    parent,
-                    origin,
+                    parent: parent.unwrap_or(0),
+                    started,
                     name,
-                    site,
+                    site: self.site(site),
                 }
             }
             Event::TaskEnd { task, ended, .. } => Rec::TaskEnd {
                 at,
                 task,
-                end: Outcome::of(&ended),
+                end: self.outcome(&ended),
             },
             Event::CommandStart {
                 id,
@@ -330,7 +429,17 @@ impl Observer for Recorder {
                 argv,
                 cwd,
                 site,
-            } => Rec::Command(Box::new(command_start(at, id, owner, argv, cwd, site))),
+            } => {
+                let name = self.batch.text(|o| command_name(o, argv));
+                let args = self.batch.text(|o| command_args(o, argv, cwd, site));
+                Rec::CommandStart {
+                    at,
+                    id,
+                    owner,
+                    name,
+                    args,
+                }
+            }
             Event::CommandSpawned { id, pid, pgid } => Rec::CommandSpawned { at, id, pid, pgid },
             Event::CommandEnd { id, exit } => Rec::CommandEnd {
                 at,
@@ -340,7 +449,7 @@ impl Observer for Recorder {
                     Exit::Signal(s) => CommandExit::Signal(s),
                     Exit::NotStarted { status, message } => CommandExit::NotStarted {
                         status,
-                        message: message.into(),
+                        message: self.batch.text(|o| o.extend_from_slice(message.as_bytes())),
                     },
                     Exit::Killed => CommandExit::Killed,
                 },
@@ -356,20 +465,17 @@ impl Observer for Recorder {
                 scope,
                 seconds,
                 site,
-            } => {
-                let site = self.site(site);
-                Rec::TimeoutStart {
-                    at,
-                    owner,
-                    scope,
-                    seconds,
-                    site,
-                }
-            }
+            } => Rec::TimeoutStart {
+                at,
+                owner,
+                scope,
+                seconds,
+                site: self.site(site),
+            },
             Event::TimeoutEnd { scope, ended, .. } => Rec::TimeoutEnd {
                 at,
                 scope,
-                end: Outcome::of(&ended),
+                end: self.outcome(&ended),
             },
             Event::TimeoutExpired { scope } => Rec::TimeoutExpired { at, scope },
             Event::GroupStart {
@@ -379,22 +485,19 @@ impl Observer for Recorder {
                 branches,
                 limit,
                 site,
-            } => {
-                let site = self.site(site);
-                Rec::GroupStart {
-                    at,
-                    id,
-                    owner,
-                    kind,
-                    branches,
-                    limit,
-                    site,
-                }
-            }
+            } => Rec::GroupStart {
+                at,
+                id,
+                owner,
+                kind,
+                branches: count(Some(branches)),
+                limit: count(limit),
+                site: self.site(site),
+            },
             Event::GroupEnd { id, ended } => Rec::GroupEnd {
                 at,
                 id,
-                end: Outcome::of(&ended),
+                end: self.outcome(&ended),
             },
             Event::CancelRequested { task, reason } => Rec::Cancel { at, task, reason },
             Event::SignalSent { pid, group, signal } => Rec::SignalSent {
@@ -427,13 +530,23 @@ impl Observer for Recorder {
 
     fn finish(&mut self, at: u64) {
         self.push(Rec::Finish { at });
+        self.send();
         let warnings = match std::mem::replace(&mut self.to, To::Done) {
-            To::Thread { tx, handle, .. } => {
-                let _ = tx.send(std::mem::take(&mut self.batch));
+            To::Thread {
+                tx,
+                recycled,
+                handle,
+            } => {
                 drop(tx);
-                handle
+                let warnings = handle
                     .join()
-                    .unwrap_or_else(|_| vec!["the trace writer stopped".to_string()])
+                    .unwrap_or_else(|_| vec!["the trace writer stopped".to_string()]);
+                // The batches are left to the process's end, which is
+                // near: freeing one (a big block) made glibc consolidate
+                // the whole heap, 100,000 freed tasks of W3's included.
+                std::mem::forget(recycled);
+                std::mem::forget(std::mem::take(&mut self.batch));
+                warnings
             }
             To::Here(mut trace) => trace.take_warnings(),
             To::Done => Vec::new(),
@@ -444,16 +557,8 @@ impl Observer for Recorder {
     }
 }
 
-/// A command's span name (its line, cut at 80 bytes) and `args` as JSON.
-fn command_start(
-    at: u64,
-    id: u64,
-    owner: Owner,
-    argv: &[OsString],
-    cwd: &Path,
-    site: Option<&Location>,
-) -> CommandStart {
-    let mut name = Vec::new();
+/// A command's span name: its line, cut at 80 bytes, as JSON.
+fn command_name(o: &mut Vec<u8>, argv: &[OsString]) {
     let mut label = Vec::new();
     for (i, a) in argv.iter().enumerate() {
         if i > 0 {
@@ -472,26 +577,37 @@ fn command_start(
         label.truncate(cut);
         label.extend_from_slice("…".as_bytes());
     }
-    json::string(&mut name, &label);
-    let mut args = Vec::new();
-    args.extend_from_slice(b"\"argv\":[");
+    json::string(o, &label);
+}
+
+/// A command's `args` as JSON: `"argv":[...],"cwd":...,"location":...`.
+fn command_args(o: &mut Vec<u8>, argv: &[OsString], cwd: &Path, site: Option<&Location>) {
+    o.extend_from_slice(b"\"argv\":[");
     for (i, a) in argv.iter().enumerate() {
         if i > 0 {
-            args.push(b',');
+            o.push(b',');
         }
-        json::string(&mut args, a.as_bytes());
+        json::string(o, a.as_bytes());
     }
-    args.extend_from_slice(b"],\"cwd\":");
-    json::string(&mut args, cwd.as_os_str().as_bytes());
+    o.extend_from_slice(b"],\"cwd\":");
+    json::string(o, cwd.as_os_str().as_bytes());
     if let Some(loc) = site {
-        args.extend_from_slice(b",\"location\":");
-        json::string(&mut args, crate::observe::file_line(loc).as_bytes());
+        o.extend_from_slice(b",\"location\":");
+        json::string(o, crate::observe::file_line(loc).as_bytes());
     }
-    CommandStart {
-        at,
-        id,
-        owner,
-        name,
-        args,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record is a copy of 64 bytes at most: the loop writes 4 per task.
+    #[test]
+    fn a_record_is_small() {
+        assert!(
+            std::mem::size_of::<Rec>() <= 64,
+            "{}",
+            std::mem::size_of::<Rec>()
+        );
     }
 }
