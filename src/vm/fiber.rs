@@ -482,6 +482,15 @@ impl Fiber {
                 Op::Jump(t) => pc = t as usize,
                 Op::LocalOpInt(op, d, k) => {
                     let slot = base + d as usize;
+                    // An int slot takes an int result in place: no drop of
+                    // the old value, no move of a whole `Value`.
+                    if let Value::Int(x) = &mut self.stack[slot]
+                        && let Some(r) = int_arith(op, *x, i64::from(k))
+                    {
+                        *x = r;
+                        pc += 3;
+                        continue;
+                    }
                     let fast = match self.stack[slot] {
                         Value::Int(x) => int_binary(op, x, i64::from(k)),
                         _ => None,
@@ -500,6 +509,14 @@ impl Fiber {
                 }
                 Op::LocalOpLocal(op, d, s) => {
                     let (slot, src) = (base + d as usize, base + s as usize);
+                    if let Value::Int(y) = self.stack[src]
+                        && let Value::Int(x) = &mut self.stack[slot]
+                        && let Some(r) = int_arith(op, *x, y)
+                    {
+                        *x = r;
+                        pc += 3;
+                        continue;
+                    }
                     let fast = match (&self.stack[slot], &self.stack[src]) {
                         (Value::Int(x), Value::Int(y)) => int_binary(op, *x, *y),
                         _ => None,
@@ -517,6 +534,13 @@ impl Fiber {
                 }
                 Op::AddInPlaceInt(d, k) => {
                     let slot = base + d as usize;
+                    if let Value::Int(x) = &mut self.stack[slot]
+                        && let Some(r) = x.checked_add(i64::from(k))
+                    {
+                        *x = r;
+                        pc += 3;
+                        continue;
+                    }
                     let r = match self.stack[slot] {
                         Value::Int(x) => x.checked_add(i64::from(k)).map(Value::Int),
                         _ => None,
@@ -533,6 +557,14 @@ impl Fiber {
                 }
                 Op::AddInPlaceLocal(d, s) => {
                     let (slot, src) = (base + d as usize, base + s as usize);
+                    if let Value::Int(y) = self.stack[src]
+                        && let Value::Int(x) = &mut self.stack[slot]
+                        && let Some(r) = x.checked_add(y)
+                    {
+                        *x = r;
+                        pc += 3;
+                        continue;
+                    }
                     let r = match (&self.stack[slot], &self.stack[src]) {
                         (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map(Value::Int),
                         _ => None,
@@ -822,6 +854,19 @@ fn fused_compare_next(code: &[Op], pc: usize, holds: bool) -> Result<usize, Erro
         _ => Err(Error::value(
             "internal error: a fused comparison without its jump",
         )),
+    }
+}
+
+/// Int `+ - *` without overflow, for a result stored in place; `None`
+/// for other ops and on overflow (the caller takes its general path).
+#[inline(always)]
+fn int_arith(op: crate::ast::BinaryOp, x: i64, y: i64) -> Option<i64> {
+    use crate::ast::BinaryOp::*;
+    match op {
+        Add => x.checked_add(y),
+        Sub => x.checked_sub(y),
+        Mul => x.checked_mul(y),
+        _ => None,
     }
 }
 
