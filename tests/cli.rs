@@ -680,3 +680,16 @@ fn shebang_with_env_dash_s_passes_flags() {
         text(&out.stderr)
     );
 }
+
+/// `build.rs` links ash at a fixed address: a position-independent ash
+/// made its loader apply 16,000 relocations at every start (docs/
+/// performance.md, W1). The ELF header's `e_type` says which: 2 is a
+/// fixed-address executable, 3 a PIE.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_executable_is_not_position_independent() {
+    let bytes = fs::read(ASH).expect("read the ash binary");
+    assert_eq!(&bytes[..4], b"\x7fELF", "an ELF file");
+    let e_type = u16::from_le_bytes([bytes[16], bytes[17]]);
+    assert_eq!(e_type, 2, "e_type of {ASH}: 2 (EXEC) expected, 3 is a PIE");
+}
