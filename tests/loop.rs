@@ -665,3 +665,114 @@ cancel $own",
         "a `timeout 100ms` returned {worst:.3} s late beside 21 `env -i sleep`"
     );
 }
+
+/// Run `script` in ash under `ulimit -n files` (which sizes the process
+/// and capture pools: 32 each at 256, 160 at 1,024, 512 and 1,024 at
+/// 8,192), with a wall-clock limit far past what it needs: a deadlock in
+/// admission sits at 0% CPU until the limit, and fails.
+fn under_fd_limit(files: u32, script: &str, dir: &std::path::Path) -> common::Finished {
+    common::output_within(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" -c \"$1\""))
+            .arg(ash_bin())
+            .arg(script)
+            .current_dir(dir),
+        Duration::from_secs(90),
+        &format!("ash under `ulimit -n {files}`"),
+    )
+}
+
+/// A capture of a function that captures itself, deeper than the capture
+/// pool: each level holds its slot while the one inside runs, so the
+/// levels past the pool take the reserve of the level around them instead
+/// of waiting for a slot that only they would free.
+#[test]
+fn nested_function_captures_deeper_than_the_pool_do_not_deadlock() {
+    let dir = common::TempDir::new();
+    let script = "fn nest(n) { if (n == 0) { echo bottom } else { echo $(nest (n - 1)) } }
+nest $DEPTH";
+    for (files, depth) in [(256, 40), (8192, 1100)] {
+        let out = under_fd_limit(
+            files,
+            &script.replace("$DEPTH", &format!("({depth})")),
+            &dir.0,
+        );
+        assert_eq!(
+            (out.status, out.stdout.as_str()),
+            (Some(0), "bottom\n"),
+            "{depth} nested captures under `ulimit -n {files}`: {}",
+            out.stderr
+        );
+    }
+}
+
+/// `ext | fn` where the function does the same again, deeper than the
+/// process pool (512 under `ulimit -n 8192`): each pipeline holds its slot
+/// while its function stage runs the next one.
+#[test]
+fn a_pipeline_into_a_function_recursing_past_the_pool_does_not_deadlock() {
+    let dir = common::TempDir::new();
+    let out = under_fd_limit(
+        8192,
+        "fn down(n) { read line; if (n == 0) { echo $line } else { /bin/echo $line | down (n - 1) } }
+/bin/echo hi | down (600)",
+        &dir.0,
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (Some(0), "hi\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Fan-out past the pools: a `gather` over 300 files whose branches each
+/// capture a function that runs a command and captures again. The outer
+/// captures fill the capture pool; each inner capture takes its outer
+/// one's reserve.
+#[test]
+fn a_gather_of_nested_captures_past_the_pools_does_not_deadlock() {
+    let dir = common::TempDir::new();
+    for i in 0..300 {
+        std::fs::write(dir.0.join(format!("f{i:03}")), format!("line {i}\n")).expect("write");
+    }
+    let out = under_fd_limit(
+        1024,
+        "fn f(p) { /bin/cat $p > /dev/null; echo $(/bin/cat $p) }
+let cs = []
+for p in (glob(\"f*\")) { push(cs, async { return $(f $p) }) }
+let r = gather $cs
+echo (len(r)) (r[0]) (r[299])",
+        &dir.0,
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (Some(0), "300 line 0 line 299\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Tasks whose capture awaits a task spawned inside it, which captures in
+/// turn: the spawned task inherits the reserve of the capture that waits
+/// for it. 40 such tasks against a capture pool of 32.
+#[test]
+fn tasks_awaiting_captures_spawned_inside_their_captures_do_not_deadlock() {
+    let dir = common::TempDir::new();
+    let out = under_fd_limit(
+        256,
+        "let ts = []
+for i in (range(40)) { push(ts, spawn { return $(await spawn { echo $(echo hi) }) }) }
+let n = 0
+for t in (ts) { if (await $t == \"hi\") { n = n + 1 } }
+echo $n",
+        &dir.0,
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (Some(0), "40\n"),
+        "{}",
+        out.stderr
+    );
+}

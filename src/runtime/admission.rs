@@ -8,6 +8,21 @@
 //! second pool for its pipe. Both are sized from the open-file limit,
 //! capped; when they run out, pipelines and captures wait for a slot
 //! instead of failing with EMFILE or EAGAIN.
+//!
+//! A slot must never be held across a wait for another slot: a `$( )` or
+//! a pipeline keeps its slot while the ash code inside it runs, and that
+//! code (a nested capture, `ext | fn` recursion, a task it spawns and
+//! awaits, the branches of a `gather`) may need slots too. Were it to wait
+//! in the pool, nesting or fan-out past the pool's size would deadlock
+//! with every slot held by a waiter. So every held slot comes with a
+//! [`Reserve`], handed to the code inside through its I/O (`Io::reserve`,
+//! inherited by pipeline stages, spawned tasks and branches): when the
+//! pool is empty, that code takes the reserve, one construct at a time,
+//! past the pool's size. A chain of holders therefore always has one
+//! member that can go on, and the pool still bounds fan-out (a `gather`
+//! of 10,000 branches inside one capture runs at most one construct past
+//! it). Nesting costs what it really holds (a pipe per capture level), no
+//! more.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -25,16 +40,39 @@ pub struct Slots {
     waiters: WakeList,
 }
 
-/// Slots held by a running pipeline; returned when dropped.
+/// Slots held by a running pipeline or capture; returned when dropped.
 pub struct Permit {
     slots: Rc<Slots>,
     n: usize,
+    /// Set when the slots were taken past the pool, on this reserve.
+    reserve: Option<Rc<Reserve>>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        if let Some(reserve) = &self.reserve {
+            reserve.taken.set(false);
+            reserve.waiters.wake_n(1);
+            return;
+        }
         self.slots.free.set(self.slots.free.get() + self.n);
         self.slots.waiters.wake_n(self.n);
+    }
+}
+
+/// What the code inside a held slot may take when the pool is empty: one
+/// construct's slots at a time, past the pool's size (see the module
+/// comment). Shared by everything that runs inside the holder.
+#[derive(Default)]
+pub struct Reserve {
+    taken: Cell<bool>,
+    waiters: WakeList,
+}
+
+impl Reserve {
+    /// A fresh reserve, for the code that runs inside a new permit.
+    pub fn new() -> Rc<Reserve> {
+        Rc::new(Reserve::default())
     }
 }
 
@@ -64,24 +102,35 @@ impl Slots {
         })
     }
 
-    /// Take `n` slots if they are free now.
-    pub fn try_acquire(self: &Rc<Self>, n: usize) -> Option<Permit> {
+    /// Take `n` slots if they are free now: from the pool, else from
+    /// `reserve` (that of the holder this code runs inside, if any).
+    pub fn try_acquire(self: &Rc<Self>, n: usize, reserve: Option<&Rc<Reserve>>) -> Option<Permit> {
         let n = n.min(self.total);
-        (self.free.get() >= n).then(|| {
+        if self.free.get() >= n {
             self.free.set(self.free.get() - n);
-            Permit {
+            return Some(Permit {
                 slots: self.clone(),
                 n,
-            }
+                reserve: None,
+            });
+        }
+        let reserve = reserve.filter(|r| !r.taken.get())?;
+        reserve.taken.set(true);
+        Some(Permit {
+            slots: self.clone(),
+            n,
+            reserve: Some(reserve.clone()),
         })
     }
 
     /// Wait for `n` slots at once (all of a pipeline's, so two pipelines
-    /// never hold part of what each needs). More than the total is clamped.
-    pub fn acquire(self: &Rc<Self>, n: usize) -> Acquire {
+    /// never hold part of what each needs), or for `reserve`. More than
+    /// the total is clamped.
+    pub fn acquire(self: &Rc<Self>, n: usize, reserve: Option<Rc<Reserve>>) -> Acquire {
         Acquire {
             slots: self.clone(),
             n: n.min(self.total),
+            reserve,
             done: false,
         }
     }
@@ -93,6 +142,7 @@ impl Slots {
 pub struct Acquire {
     slots: Rc<Slots>,
     n: usize,
+    reserve: Option<Rc<Reserve>>,
     done: bool,
 }
 
@@ -100,23 +150,59 @@ impl Future for Acquire {
     type Output = Permit;
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Permit> {
         let slots = self.slots.clone();
-        if slots.free.get() >= self.n {
-            slots.free.set(slots.free.get() - self.n);
+        if let Some(permit) = slots.try_acquire(self.n, self.reserve.as_ref()) {
             self.done = true;
             if slots.free.get() > 0 {
                 slots.waiters.wake_n(1);
             }
-            return Poll::Ready(Permit { slots, n: self.n });
+            return Poll::Ready(permit);
         }
         slots.waiters.register(cx.waker());
+        if let Some(reserve) = &self.reserve {
+            reserve.waiters.register(cx.waker());
+        }
         Poll::Pending
     }
 }
 
 impl Drop for Acquire {
     fn drop(&mut self) {
-        if !self.done && self.slots.free.get() > 0 {
+        if self.done {
+            return;
+        }
+        if self.slots.free.get() > 0 {
             self.slots.waiters.wake_n(1);
         }
+        if let Some(reserve) = self.reserve.as_ref().filter(|r| !r.taken.get()) {
+            reserve.waiters.wake_n(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserve_admits_one_construct_past_an_empty_pool() {
+        let pool = Slots::with_total(1);
+        let outer = pool.try_acquire(1, None).expect("a free slot");
+        let reserve = Reserve::new();
+        // The pool is empty: nothing outside a holder gets in...
+        assert!(pool.try_acquire(1, None).is_none());
+        // ...but the code inside the holder does, once at a time.
+        let inner = pool.try_acquire(3, Some(&reserve)).expect("the reserve");
+        assert!(pool.try_acquire(1, Some(&reserve)).is_none());
+        drop(inner);
+        assert_eq!(pool.free.get(), 0, "a reserve's permit is not the pool's");
+        let again = pool
+            .try_acquire(1, Some(&reserve))
+            .expect("the reserve, given back");
+        drop(again);
+        drop(outer);
+        assert_eq!(pool.free.get(), 1);
+        // With the pool free again, the pool comes first.
+        let from_pool = pool.try_acquire(1, Some(&reserve)).expect("a free slot");
+        assert!(from_pool.reserve.is_none() && !reserve.taken.get());
     }
 }

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use crate::process::{self, OutSink};
+use crate::runtime::admission::Reserve;
 use crate::runtime::{Io, Runtime, TaskCtx};
 use crate::vm::error::Error;
 use crate::vm::fiber::{Fiber, FrameKind, Halt, Restore, Resume, cancellable};
@@ -12,10 +13,13 @@ use crate::vm::objects::Closure;
 /// `$( )`: run `f` in a frame whose stdout is a pipe read concurrently.
 ///
 /// The pipe takes a capture slot (see `admission`): without waiting when
-/// one is free, else the fiber halts until one is, so thousands of
-/// concurrent captures never run out of file descriptors.
+/// one is free (or the reserve of the capture or pipeline this one runs
+/// inside is), else the fiber halts until one is, so thousands of
+/// concurrent captures never run out of file descriptors, and nested ones
+/// never wait for the slots their enclosing ones hold.
 pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, Error> {
-    if let Some(permit) = fiber.rt.capture_slots.try_acquire(1) {
+    let reserve = fiber.ctx.io.borrow().reserve.clone();
+    if let Some(permit) = fiber.rt.capture_slots.try_acquire(1, reserve.as_ref()) {
         let (kind, io) = capture_frame(&fiber.rt, &fiber.ctx, permit)?;
         *fiber.ctx.io.borrow_mut() = io;
         fiber.enter(f, Vec::new(), kind)?;
@@ -25,7 +29,7 @@ pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, 
     Ok(Some(Halt::Await(cancellable(
         fiber.ctx.cancel.clone(),
         async move {
-            let permit = rt.capture_slots.acquire(1).await;
+            let permit = rt.capture_slots.acquire(1, reserve).await;
             let (kind, io) = capture_frame(&rt, &ctx, permit).map_err(Rc::new)?;
             Ok(Resume::Call {
                 func: f,
@@ -38,7 +42,8 @@ pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, 
 }
 
 /// The frame of a capture and the I/O its body runs with; the slot is
-/// held until the output has been read to its end.
+/// held until the output has been read to its end, and the body runs with
+/// a reserve of its own.
 fn capture_frame(
     rt: &Runtime,
     ctx: &TaskCtx,
@@ -53,6 +58,7 @@ fn capture_frame(
     let old_io = ctx.io();
     let mut io = old_io.clone();
     io.stdout = Rc::new(OutSink::from_fd(w));
+    io.reserve = Some(Reserve::new());
     // Like a subshell, a capture does not leak `cd` or `export`.
     let restore = Box::new(Restore {
         io: Some(old_io),

@@ -88,6 +88,10 @@ pub struct Io {
     pub stdin: Rc<InSource>,
     pub stdout: Rc<OutSink>,
     pub stderr: Rc<OutSink>,
+    /// The admission reserve of the slot this code runs inside (a capture,
+    /// a pipeline), if any: taken when the pool is empty, so that what a
+    /// held slot waits for never waits for the pool (see `admission`).
+    pub reserve: Option<Rc<admission::Reserve>>,
 }
 
 /// The per-task state every command and builtin sees.
@@ -115,6 +119,7 @@ impl Io {
             stdin: Rc::new(InSource::stdin()),
             stdout: Rc::new(OutSink::stdout()),
             stderr: Rc::new(OutSink::stderr()),
+            reserve: None,
         }
     }
 }
@@ -136,6 +141,7 @@ impl TaskCtx {
                 stdin,
                 stdout: parent.stdout.clone(),
                 stderr: parent.stderr.clone(),
+                reserve: parent.reserve.clone(),
             }
         };
         let cancel = Rc::new(self.cancel.child());

@@ -13,6 +13,7 @@ use futures_lite::future;
 use crate::builtins::commands::{BuiltinCmd, BuiltinCtx, Output};
 use crate::observe::{self, Event, Exit};
 use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio, WorkDir};
+use crate::runtime::admission::Reserve;
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
 use crate::vm::error::{Error, Location};
@@ -52,8 +53,20 @@ pub(super) fn run_pipeline(
         } else {
             Vec::new()
         };
-        let _permit = admit(&rt, &ctx, &stages).await?;
-        let (ios, writes) = connect(&ctx, &stages).await?;
+        let permit = admit(&rt, &ctx, &stages).await?;
+        let (mut ios, writes) = connect(&ctx, &stages).await?;
+        if permit.is_some() {
+            // The ash stages run inside the slots held for the programs:
+            // they take the reserve of those, never wait for the pool.
+            let mut reserve = None;
+            for (io, _) in ios
+                .iter_mut()
+                .zip(&stages)
+                .filter(|(_, (_, t))| !matches!(t, Target::External(_) | Target::NotFound))
+            {
+                io.reserve = Some(reserve.get_or_insert_with(Reserve::new).clone());
+            }
+        }
         let external = stages.iter().any(|(_, t)| matches!(t, Target::External(_)));
         let mut started = Started::new(n, &ctx, external, writes);
         started.site = site;
@@ -77,8 +90,9 @@ pub(super) fn run_pipeline(
 }
 
 /// Admission: one slot per external stage, all at once, waiting
-/// (cancellably) while too many processes run. The slots are held until
-/// the permit is dropped, when the pipeline has been reaped.
+/// (cancellably) while too many processes run, unless the reserve of the
+/// slot this pipeline runs inside is free. The slots are held until the
+/// permit is dropped, when the pipeline has been reaped.
 async fn admit(
     rt: &Runtime,
     ctx: &TaskCtx,
@@ -92,10 +106,14 @@ async fn admit(
         return Ok(None);
     }
     let token = ctx.cancel.clone();
-    let permit = future::or(async { Some(rt.slots.acquire(externals).await) }, async {
-        token.requested().await;
-        None
-    })
+    let reserve = ctx.io.borrow().reserve.clone();
+    let permit = future::or(
+        async { Some(rt.slots.acquire(externals, reserve).await) },
+        async {
+            token.requested().await;
+            None
+        },
+    )
     .await;
     match permit {
         Some(p) => Ok(Some(p)),
