@@ -50,7 +50,9 @@
 //! **Reaping.** Each child is waited for through its pidfd (`pidfd_open`
 //! right after the spawn, Linux 5.3+): the pidfd becomes readable when the
 //! child exits and `waitid(P_PIDFD)` reaps exactly that child, never another
-//! task's. ash installs no SIGCHLD handler and never calls `waitpid(-1)`. A
+//! task's. Where `pidfd_open` fails with ENOSYS or EPERM (kernels before
+//! 5.3, seccomp sandboxes) children are waited for by pid on SIGCHLD
+//! instead (`by_pid.rs`). ash never calls `waitpid(-1)`. A
 //! process group therefore stays alive while a `Group` holds an unreaped
 //! member, so later stages can always join it. Dropping a [`Group`] whose
 //! processes have not all been seen to exit (what happens when a task is
@@ -62,6 +64,7 @@
 //! [`Stdio`] says, dup'd onto 0/1/2 during the spawn and closed in ash right
 //! after it.
 
+mod by_pid;
 pub mod contain;
 mod io;
 mod spawn;

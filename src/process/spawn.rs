@@ -213,10 +213,17 @@ fn reap(pidfd: &Async<OwnedFd>) -> io::Result<Option<ExitInfo>> {
 
 struct Member {
     pid: i32,
+    wait: Wait,
+    exit: Option<ExitInfo>,
+}
+
+/// How a member's exit is waited for.
+enum Wait {
     /// Readable once the child has exited; `waitid` on it reaps exactly
     /// this child (never another task's).
-    pidfd: Async<OwnedFd>,
-    exit: Option<ExitInfo>,
+    PidFd(Async<OwnedFd>),
+    /// Where there are no pidfds (see `by_pid`).
+    ByPid(super::by_pid::ByPid),
 }
 
 /// The external processes of one pipeline: one process group.
@@ -483,7 +490,7 @@ impl Group {
     /// child has exec'd (the kernel copies the fd table, the child closes
     /// its CLOEXEC fds and loads the program), which on a busy machine is
     /// a millisecond or more. On the loop that would delay every timer.
-    async fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<(i32, OwnedFd)> {
+    async fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<(i32, Option<OwnedFd>)> {
         let mut std_cmd = std::process::Command::new(&cmd.program);
         std_cmd.arg0(&cmd.argv[0]).args(&cmd.argv[1..]);
         if let Some(env) = &cmd.env {
@@ -512,13 +519,18 @@ impl Group {
         let mut spawn = move || {
             let child = std_cmd.spawn()?;
             let pid = child.id() as i32;
+            if super::by_pid::no_pidfd() {
+                return Ok((pid, None));
+            }
             // Dropping a std Child neither waits nor kills: the pidfd is
             // how this child is waited for and reaped.
             let pidfd = Pid::from_raw(pid)
                 .ok_or_else(|| io::Error::other("spawn returned pid 0"))
                 .and_then(|p| Ok(rustix::process::pidfd_open(p, PidfdFlags::empty())?));
             match pidfd {
-                Ok(fd) => Ok((pid, fd)),
+                Ok(fd) => Ok((pid, Some(fd))),
+                // No pidfds here (an old kernel, a sandbox): by pid.
+                Err(e) if super::by_pid::pidfd_unavailable(&e) => Ok((pid, None)),
                 Err(e) => {
                     // Without a pidfd the child could not be waited for:
                     // kill and reap it rather than leak it.
@@ -538,16 +550,20 @@ impl Group {
         spawned
     }
 
-    fn add(&mut self, pid: i32, pidfd: OwnedFd, leader: bool) -> io::Result<()> {
+    fn add(&mut self, pid: i32, pidfd: Option<OwnedFd>, leader: bool) -> io::Result<()> {
         if leader {
             self.pgids.push(pid);
             if self.watched {
                 super::contain::sentinel_add(pid);
             }
         }
+        let wait = match pidfd {
+            Some(fd) => Wait::PidFd(Async::new(fd)?),
+            None => Wait::ByPid(super::by_pid::ByPid::new(pid)),
+        };
         self.members.push(Member {
             pid,
-            pidfd: Async::new(pidfd)?,
+            wait,
             exit: None,
         });
         Ok(())
@@ -563,8 +579,14 @@ impl Group {
             if m.exit.is_some() {
                 continue;
             }
-            match m.pidfd.poll_readable(cx) {
-                Poll::Ready(Ok(())) => match reap(&m.pidfd) {
+            let polled = match &mut m.wait {
+                Wait::PidFd(pidfd) => pidfd.poll_readable(cx).map_ok(|()| reap(pidfd)),
+                Wait::ByPid(by_pid) => by_pid
+                    .poll_exit(cx)
+                    .map_ok(|status| Ok(Some(ExitInfo::from_status(status)))),
+            };
+            match polled {
+                Poll::Ready(Ok(reaped)) => match reaped {
                     Ok(Some(exit)) => {
                         super::contain::reaped(m.pid);
                         m.exit = Some(exit);
@@ -795,18 +817,31 @@ impl Drop for Group {
         }
         // Reap the killed children on the blocking pool, so no zombie is
         // left behind even though nobody awaits them any more.
-        let pidfds: Vec<OwnedFd> = std::mem::take(&mut self.members)
+        let waits: Vec<(i32, Wait)> = std::mem::take(&mut self.members)
             .into_iter()
             .filter(|m| m.exit.is_none())
-            .filter_map(|m| m.pidfd.into_inner().ok())
+            .map(|m| (m.pid, m.wait))
+            .collect();
+        let pidfds: Vec<Result<OwnedFd, i32>> = waits
+            .into_iter()
+            .filter_map(|(pid, wait)| match wait {
+                Wait::PidFd(fd) => fd.into_inner().ok().map(Ok),
+                Wait::ByPid(_) => Some(Err(pid)),
+            })
             .collect();
         super::unblock::unblock_detached(move || {
             use rustix::process::{WaitId, WaitIdOptions, waitid};
             for fd in &pidfds {
-                // The pidfd was non-blocking for the reactor; a blocking
-                // waitid needs it blocking again (else it returns EAGAIN).
-                let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
-                let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
+                match fd {
+                    Ok(fd) => {
+                        // The pidfd was non-blocking for the reactor; a
+                        // blocking waitid needs it blocking again (else it
+                        // returns EAGAIN).
+                        let _ = rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::empty());
+                        let _ = waitid(WaitId::PidFd(fd.as_fd()), WaitIdOptions::EXITED);
+                    }
+                    Err(pid) => super::by_pid::reap_blocking(*pid),
+                }
             }
         });
     }

@@ -32,6 +32,7 @@
 //! | `exit N` | exit now with status N |
 //! | `exec PROG ARG...` | replace this process with PROG (searched on `PATH` if it has no `/`); takes the rest of the command line |
 //! | `no-spawn PROG ARG...` | install the seccomp filter described below, then `execve` PROG (a path: no `PATH` search); takes the rest of the command line |
+//! | `no-pidfd ERRNO PROG ARG...` | install a seccomp filter under which `pidfd_open` fails with ERRNO (`ENOSYS`: a kernel older than 5.3; `EPERM`: a sandbox that denies it), then `exec` PROG; takes the rest of the command line (x86_64 only) |
 //!
 //! Examples: `fork sleep 100` is a child and a grandchild in one group;
 //! `ignore-term fork sleep 100` the same, both ignoring SIGTERM;
@@ -245,6 +246,7 @@ const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const ENOSYS: u32 = 38;
+const EPERM: u32 = 1;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const CLONE_THREAD: u32 = 0x0001_0000;
@@ -256,6 +258,7 @@ const NR_VFORK: u32 = 58;
 const NR_EXECVE: u32 = 59;
 const NR_EXECVEAT: u32 = 322;
 const NR_CLONE3: u32 = 435;
+const NR_PIDFD_OPEN: u32 = 434;
 
 // Offsets in `struct seccomp_data`: nr, arch, instruction_pointer, args[6].
 const OFF_NR: u32 = 0;
@@ -365,6 +368,47 @@ fn no_spawn(rest: &[OsString]) -> ! {
     }
     // Only reached if the exec failed (the filter allowed it).
     fail(&format!("execve {prog:?}"))
+}
+
+/// `no-pidfd`: `pidfd_open` fails with `errno` (every other system call,
+/// of any ABI, is allowed), then PROG runs as with `exec`.
+fn no_pidfd(rest: &[OsString]) -> ! {
+    if !cfg!(target_arch = "x86_64") {
+        usage("no-pidfd: only x86_64 is supported");
+    }
+    let errno = match rest.first().and_then(|e| e.to_str()) {
+        Some("ENOSYS") => ENOSYS,
+        Some("EPERM") => EPERM,
+        _ => usage("no-pidfd: ERRNO must be ENOSYS or EPERM"),
+    };
+    let filter = [
+        /* 0 */ stmt(BPF_LD_W_ABS, OFF_ARCH),
+        /* 1 */ jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 0, 3), // jf -> ALLOW
+        /* 2 */ stmt(BPF_LD_W_ABS, OFF_NR),
+        /* 3 */ jump(BPF_JMP_JEQ_K, NR_PIDFD_OPEN, 0, 1), // jf -> ALLOW
+        /* 4 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | errno),
+        /* 5 */ stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+    ];
+    let fprog = SockFprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
+    };
+    // SAFETY: a valid pointer to a live filter; prctl has no other
+    // preconditions.
+    unsafe {
+        if prctl(PR_SET_NO_NEW_PRIVS, 1u64, 0u64, 0u64, 0u64) != 0 {
+            fail("prctl(PR_SET_NO_NEW_PRIVS)");
+        }
+        if prctl(
+            PR_SET_SECCOMP,
+            SECCOMP_MODE_FILTER,
+            &fprog as *const SockFprog,
+        ) != 0
+        {
+            fail("prctl(PR_SET_SECCOMP)");
+        }
+    }
+    exec(&rest[1..])
 }
 
 fn main() {
@@ -479,6 +523,12 @@ fn main() {
             "no-spawn" => {
                 if runs {
                     no_spawn(&args[i..]);
+                }
+                i = args.len();
+            }
+            "no-pidfd" => {
+                if runs {
+                    no_pidfd(&args[i..]);
                 }
                 i = args.len();
             }
