@@ -760,6 +760,54 @@ fn debug_blames_the_lines_that_held_the_loop_once_per_hold() {
     );
 }
 
+/// A hold made of many waits that are ready at once (a channel, `sleep 0`)
+/// is reported for the whole time the loop ran the task, not only the
+/// time its fiber ran between the waits (which once said 0.12 s for
+/// 1.28 s, and 0.53 s for 1 s): the script measures the hold itself.
+#[test]
+fn debug_reports_the_whole_of_a_hold_made_of_ready_waits() {
+    let dir = TempDir::new();
+    let script = dir.0.join("ready.ash");
+    std::fs::write(
+        &script,
+        "let ch = chan(4)\n\
+         send(ch, 1)\n\
+         sleep 10ms\n\
+         let t = now()\n\
+         while (now() - t < 1.0) { send(ch, recv(ch)); sleep 0 }\n\
+         echo (now() - t)\n\
+         sleep 10ms\n",
+    )
+    .expect("write the script");
+    let (status, out, err) = ash(&["--debug", script.to_str().expect("a UTF-8 path")]);
+    assert_eq!(status, Some(0), "{err}");
+    let measured: f64 = out
+        .trim()
+        .parse()
+        .expect("the hold, measured by the script");
+    let reports: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("held the loop"))
+        .collect();
+    assert_eq!(reports.len(), 1, "one hold: {err}");
+    let name = script.display().to_string();
+    assert!(
+        reports[0].starts_with(&format!("ash: debug: {name}:5: "))
+            || reports[0].starts_with(&format!("ash: debug: {name}:5-6: ")),
+        "blamed on the loop's line: {err}"
+    );
+    let reported: f64 = reports[0]
+        .rsplit("for ")
+        .next()
+        .and_then(|s| s.strip_suffix(" s"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a duration: {err}"));
+    assert!(
+        reported >= 0.9 * measured && reported <= measured + 0.2,
+        "reported {reported} s for a hold of {measured:.2} s"
+    );
+}
+
 /// The README's walk-through: the trace of `examples/buildmatrix.ash`
 /// shows the failing branch and its cancelled, signalled siblings.
 #[test]

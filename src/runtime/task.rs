@@ -422,12 +422,32 @@ impl std::future::Future for Drive {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let this = self.get_mut();
+        if !this.fiber.rt.debug {
+            return this.turn(cx, false).0;
+        }
+        // `--debug`: the whole turn holds the loop, the waits that were
+        // ready at once (a pipeline of ash stages, a channel) included, not
+        // only the fiber's runs. The watch is keyed by the driver's address
+        // (pinned while it is polled).
+        let key = std::ptr::from_ref(this).addr();
+        let started = Instant::now();
+        let (poll, hold_over) = this.turn(cx, true);
+        HeldWatch::busy(key, started.elapsed());
+        if hold_over {
+            HeldWatch::suspended(key, &this.fiber);
+        }
+        poll
+    }
+}
+
+impl Drive {
+    /// Run the fiber until it really waits, ends or has spent its slice;
+    /// and (for `--debug`) whether its hold of the loop is over.
+    fn turn(&mut self, cx: &mut Context<'_>, debug: bool) -> (Poll<Outcome>, bool) {
+        let this = self;
         // The first turn of this loop continues after a suspension; later
         // ones after waits that were ready at once.
         let mut suspended = true;
-        let debug = this.fiber.rt.debug;
-        // `--debug`: the watch of this driver's hold is keyed by its address
-        // (pinned while it is polled).
         let key = std::ptr::from_ref(this).addr();
         loop {
             match &mut this.wait {
@@ -438,10 +458,7 @@ impl std::future::Future for Drive {
                 }
                 Wait::Await(pending) => {
                     let Poll::Ready(result) = pending.as_mut().poll(cx) else {
-                        if debug {
-                            HeldWatch::suspended(key, &this.fiber);
-                        }
-                        return Poll::Pending;
+                        return (Poll::Pending, true);
                     };
                     if debug && !suspended {
                         HeldWatch::ready_wait(key);
@@ -458,10 +475,7 @@ impl std::future::Future for Drive {
                 }
                 Wait::Sleep(sleep) => {
                     let Poll::Ready(slept) = sleep.poll(&this.fiber.ctx.cancel, cx) else {
-                        if debug {
-                            HeldWatch::suspended(key, &this.fiber);
-                        }
-                        return Poll::Pending;
+                        return (Poll::Pending, true);
                     };
                     if debug && !suspended {
                         HeldWatch::ready_wait(key);
@@ -486,26 +500,25 @@ impl std::future::Future for Drive {
                 // fibers of pipeline stages), the loop gets its turn.
                 this.wait = Wait::Yielded;
                 cx.waker().wake_by_ref();
-                return Poll::Pending;
+                return (Poll::Pending, false);
             }
-            let started = debug.then(|| (Instant::now(), this.fiber.resume_location()));
+            let before = if debug {
+                this.fiber.resume_location()
+            } else {
+                None
+            };
             let halt = this.fiber.run();
-            if let Some((t, before)) = started {
-                let ended = matches!(halt, Halt::Done(_) | Halt::Failed(_) | Halt::Exit(_));
-                let yielded = matches!(halt, Halt::Yield);
-                HeldWatch::ran(key, &this.fiber, before, t.elapsed(), yielded);
-                if ended {
-                    HeldWatch::suspended(key, &this.fiber);
-                }
+            if debug {
+                HeldWatch::ran(key, &this.fiber, before, matches!(halt, Halt::Yield));
             }
             this.wait = match halt {
-                Halt::Done(v) => return Poll::Ready(Outcome::Value(v)),
-                Halt::Failed(e) => return Poll::Ready(Outcome::Error(e)),
-                Halt::Exit(code) => return Poll::Ready(Outcome::Exit(code)),
+                Halt::Done(v) => return (Poll::Ready(Outcome::Value(v)), true),
+                Halt::Failed(e) => return (Poll::Ready(Outcome::Error(e)), true),
+                Halt::Exit(code) => return (Poll::Ready(Outcome::Exit(code)), true),
                 Halt::Yield => {
                     this.wait = Wait::Yielded;
                     cx.waker().wake_by_ref();
-                    return Poll::Pending;
+                    return (Poll::Pending, false);
                 }
                 Halt::Await(pending) => Wait::Await(pending),
                 Halt::Sleep(until) => {
@@ -523,9 +536,9 @@ impl std::future::Future for Drive {
     }
 }
 
-/// `--debug`: one *hold* of the loop by a task: how long its fiber has run
-/// since it last really waited (budget yields and waits that were ready at
-/// once do not end a hold), and the lines it ran meanwhile.
+/// `--debug`: one *hold* of the loop by a task: how long the loop has been
+/// running it since it last really waited (budget yields and waits that
+/// were ready at once do not end a hold), and the lines it ran meanwhile.
 #[derive(Default)]
 struct HeldWatch {
     busy: std::time::Duration,
@@ -551,21 +564,19 @@ thread_local! {
 }
 
 impl HeldWatch {
-    /// The fiber ran for `took` and stopped: at a budget yield
-    /// (`yielded`), or at a wait.
-    fn ran(
-        key: usize,
-        fiber: &Fiber,
-        before: Option<crate::vm::error::Location>,
-        took: std::time::Duration,
-        yielded: bool,
-    ) {
+    /// The loop ran the task for `took` (one poll of its driver).
+    fn busy(key: usize, took: std::time::Duration) {
+        HELD.with_borrow_mut(|held| held.entry(key).or_default().busy += took);
+    }
+
+    /// The fiber ran and stopped: at a budget yield (`yielded`), or at a
+    /// wait.
+    fn ran(key: usize, fiber: &Fiber, before: Option<crate::vm::error::Location>, yielded: bool) {
         HELD.with_borrow_mut(|held| {
             let watch = held.entry(key).or_default();
             if watch.first.is_none() {
                 watch.first = before;
             }
-            watch.busy += took;
             let at = fiber.resume_location();
             if yielded {
                 if let Some(at) = at
