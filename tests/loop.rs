@@ -387,8 +387,9 @@ fn sigint_during_the_compile_of_a_large_script_runs_nothing() {
     assert!(ash.lines.try_recv().is_err(), "the script ran");
 }
 
-/// The ops of the heavy-builtin tests, over `xs` (300,000 strings) and
-/// `doc` (their JSON text).
+/// The ops of the heavy-builtin tests, over `xs` (300,000 strings),
+/// `doc` (their JSON text) and `wide` (14 MB of UTF-8 text that is not
+/// ASCII, whose `len` counts characters).
 const HEAVY: &[&str] = &[
     "sorted(xs)",
     "to_json(xs)",
@@ -396,11 +397,13 @@ const HEAVY: &[&str] = &[
     "join(xs, \",\")",
     "split(text)",
     "lines(text)",
+    "len(wide)",
 ];
 
 const HEAVY_INPUTS: &str = "let text = \"pear apple fig\\n\" * 100000
 let xs = split(text)
-let doc = to_json(xs)";
+let doc = to_json(xs)
+let wide = \"h\u{e9}llo \" * 2000000";
 
 /// Built-in functions over large inputs (JSON, sorting, joining,
 /// splitting) do not hold the loop: a 10 ms ticker keeps its pace while
@@ -822,4 +825,66 @@ echo zombies $zombies";
             out.stderr
         );
     }
+}
+
+/// A long string repetition (`s * n`) is made a block at a time, yielding
+/// to the loop: a `timeout` around one of 500 MB fires on time (and the
+/// string is never finished). Before, the repetition ran to its end on the
+/// loop thread first: 3.5 s, and 1 GB of memory at its peak.
+#[test]
+fn a_timeout_lands_during_a_long_string_repetition() {
+    let _timing = timing();
+    let out = common::output_within(
+        Command::new(ash_bin()).arg("-c").arg(
+            "let t0 = now()
+try { timeout 100ms { let s = \"ab\" * 250000000; echo finished (len(s)) } } catch TimeoutError e { echo timed out }
+echo (now() - t0)",
+        ),
+        Duration::from_secs(60),
+        "a timeout around a long repetition",
+    );
+    assert_eq!(out.status, Some(0), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "timed out", "{}", out.stdout);
+    let took: f64 = lines[1].parse().expect("a number");
+    assert!(took < 1.0, "`timeout 100ms` returned after {took:.2} s");
+}
+
+/// A `use` that is cancelled (here by a `timeout`, while the module's body
+/// runs) or fails (the file is missing) does not leave the module marked
+/// loaded: a later `use` runs it. Before, the later `use` did nothing and
+/// the module's functions were never defined.
+#[test]
+fn a_cancelled_or_failed_use_leaves_the_module_unloaded() {
+    let dir = common::TempDir::new();
+    std::fs::write(
+        dir.0.join("slow.ash"),
+        "echo loading\nsleep 300ms\nfn hello() { echo hello }\n",
+    )
+    .expect("write the module");
+    let out = common::output_within(
+        Command::new(ash_bin())
+            .arg("-c")
+            .arg(
+                "try { timeout 100ms { use ./slow.ash } } catch TimeoutError e { echo timed out }
+use ./slow.ash
+hello
+try { use ./later.ash } catch e { echo missing }
+echo 'fn later() { echo later }' > later.ash
+use ./later.ash
+later",
+            )
+            .current_dir(&dir.0),
+        Duration::from_secs(30),
+        "a use cancelled by a timeout, then again",
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (
+            Some(0),
+            "loading\ntimed out\nloading\nhello\nmissing\nlater\n"
+        ),
+        "{}",
+        out.stderr
+    );
 }

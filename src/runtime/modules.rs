@@ -25,12 +25,13 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
         if !source && !rt.modules.borrow_mut().insert(path_text.clone()) {
             return Ok(Halt::Await(Box::pin(async { Ok(Resume::Nothing) })));
         }
+        let used = Used::new(&rt, (!source).then(|| path_text.clone()));
         let func = load_module(&rt, &path_text, text)?;
         return Ok(Halt::Await(Box::pin(async move {
             Ok(Resume::Call {
                 func,
                 args: Vec::new(),
-                kind: FrameKind::Module,
+                kind: FrameKind::Module { used: used.ran() },
                 io: None,
             })
         })));
@@ -50,6 +51,7 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     if !source && !rt.modules.borrow_mut().insert(key.clone()) {
         return Ok(Halt::Await(Box::pin(async { Ok(Resume::Nothing) })));
     }
+    let used = Used::new(&rt, (!source).then_some(key));
     // Opened and read off the loop, and given up when the task is
     // cancelled: `source fifo` waits for a writer, then for its data.
     let token = fiber.ctx.cancel.clone();
@@ -79,10 +81,46 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
         Ok(Resume::Call {
             func,
             args: Vec::new(),
-            kind: FrameKind::Module,
+            kind: FrameKind::Module { used: used.ran() },
             io: None,
         })
     })))
+}
+
+/// A module `use` marked loaded before it could read and run it: the mark
+/// is taken back if the `use` fails or is cancelled before the module's
+/// body starts (dropped unused), and by its frame if the body fails.
+/// Else a later `use` would do nothing, the module never run.
+struct Used {
+    rt: Rc<Runtime>,
+    key: Option<String>,
+}
+
+impl Used {
+    fn new(rt: &Rc<Runtime>, key: Option<String>) -> Used {
+        Used {
+            rt: rt.clone(),
+            key,
+        }
+    }
+
+    /// The body starts: its frame holds the mark from now on.
+    fn ran(mut self) -> Option<Rc<str>> {
+        self.key.take().map(Rc::from)
+    }
+}
+
+impl Drop for Used {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            forget_module(&self.rt, &key);
+        }
+    }
+}
+
+/// Forget that module `key` was loaded (its `use` failed or was cancelled).
+pub fn forget_module(rt: &Runtime, key: &str) {
+    rt.modules.borrow_mut().remove(key);
 }
 
 /// A text that does not parse or compile: where and what.

@@ -32,7 +32,7 @@ pub use crate::process::WorkDir;
 pub use super::capture::begin_capture;
 pub use super::command::exec;
 pub use super::glob::{escape as escape_glob, expand as expand_glob};
-pub use super::modules::use_module;
+pub use super::modules::{forget_module, use_module};
 
 // Tasks.
 pub use super::concurrency::{GatherOpts, gather, gather_on, race, race_on, remote_run, spawn_on};

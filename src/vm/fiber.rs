@@ -402,6 +402,13 @@ impl Fiber {
                     let r = match fast {
                         Some(v) => v,
                         None => {
+                            if let Some(work) = ops::long_repeat(op, &a, &b) {
+                                save_pc!();
+                                return Ok(Some(Halt::Await(cancellable(
+                                    self.ctx.cancel.clone(),
+                                    async move { work.await.map(Resume::Push).map_err(Rc::new) },
+                                ))));
+                            }
                             let r = tri!(ops::binary(op, &a, &b));
                             *budget = budget.saturating_sub(copy_cost(&r));
                             r

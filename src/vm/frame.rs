@@ -51,8 +51,10 @@ pub enum FrameKind {
     /// A `timeout` body: its deadline is on the task's cancel token.
     /// `first_group`: the number of the first process group it could start.
     Timeout { scope: u64, first_group: u64 },
-    /// A module or sourced file: the value is dropped.
-    Module,
+    /// A module or sourced file: the value is dropped. `used`: the key
+    /// under which `use` marked it loaded, forgotten if its body fails or
+    /// is cancelled (so a later `use` runs it again).
+    Module { used: Option<Rc<str>> },
 }
 
 pub struct Frame {
@@ -218,7 +220,12 @@ impl Fiber {
                     self.finish(Err(e));
                     return false;
                 }
-                FrameKind::Call | FrameKind::Module => {}
+                FrameKind::Module { used } => {
+                    if let Some(key) = used {
+                        shell::forget_module(&self.rt, &key);
+                    }
+                }
+                FrameKind::Call => {}
             }
         }
     }
@@ -274,7 +281,7 @@ impl Fiber {
                 self.stack.push(v);
                 Ok(None)
             }
-            FrameKind::Module => Ok(None),
+            FrameKind::Module { .. } => Ok(None),
             FrameKind::Command { check, mut restore } => {
                 let (argv, env) = restore
                     .as_mut()

@@ -43,6 +43,49 @@ pub fn unary(op: UnaryOp, v: &Value) -> Result<Value, Error> {
     }
 }
 
+/// The longest string `s * n` makes.
+const MAX_REPEAT: usize = 1 << 30;
+/// `s * n` longer than this is made a piece at a time ([`long_repeat`]).
+const LONG_REPEAT: usize = 256 * 1024;
+
+/// `s * n` (or `n * s`) whose result is long (about a millisecond of work
+/// and more): made a block of about 64 KiB at a time, each charged to the
+/// task's slice, yielding to the loop when the slice is over, so timers and
+/// signals go on meanwhile. `None` for everything else (`binary` does it).
+pub fn long_repeat(
+    op: BinaryOp,
+    a: &Value,
+    b: &Value,
+) -> Option<impl std::future::Future<Output = Result<Value, Error>> + 'static> {
+    if op != BinaryOp::Mul {
+        return None;
+    }
+    let ((Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s))) = (a, b) else {
+        return None;
+    };
+    let n = usize::try_from(*n).ok()?;
+    let total = s.len().checked_mul(n)?;
+    if !(LONG_REPEAT..=MAX_REPEAT).contains(&total) {
+        return None;
+    }
+    let s = s.clone();
+    Some(async move {
+        let block = s.repeat((64 * 1024 / s.len()).clamp(1, n));
+        let mut out = Vec::with_capacity(total);
+        while out.len() + block.len() <= total {
+            out.extend_from_slice(&block);
+            super::budget::charge(super::budget::for_copy(block.len()));
+            if super::budget::over() {
+                futures_lite::future::yield_now().await;
+            }
+        }
+        while out.len() < total {
+            out.extend_from_slice(&s);
+        }
+        Ok(Value::Str(Rc::from(out)))
+    })
+}
+
 pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
     use Value::*;
     match op {
@@ -74,7 +117,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
             }
             (Str(s), Int(n)) | (Int(n), Str(s)) => {
                 let n = usize::try_from(*n).unwrap_or(0);
-                if s.len().saturating_mul(n) > 1 << 30 {
+                if s.len().saturating_mul(n) > MAX_REPEAT {
                     return Err(AshError::value("string repetition too large"));
                 }
                 Ok(Value::Str(Rc::from(s.repeat(n))))

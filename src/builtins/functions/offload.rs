@@ -1,6 +1,7 @@
 //! Built-in functions whose work over a large input must not hold the loop
 //! (section 10): `from_json`, `to_json`, `sorted` (its native part,
-//! `_sort`), `join`, `split`, `lines`.
+//! `_sort`), `join`, `split`, `lines`, and `len` of a string (a count of
+//! its characters).
 //!
 //! Below the thresholds they run in place. Above, the call becomes a wait
 //! of the calling task: timers, other tasks and signals go on meanwhile,
@@ -45,6 +46,7 @@ const PREPARERS: &[(&str, OffLoopPrep)] = &[
     ("_sort", sorted),
     ("from_json", from_json),
     ("join", join),
+    ("len", len),
     ("lines", lines),
     ("split", split),
     ("to_json", to_json),
@@ -439,6 +441,40 @@ fn lines(args: &[Value]) -> Option<OffLoop> {
     Some(Box::pin(
         async move { made_of(Box::new(text.lines())).await },
     ))
+}
+
+/// `len` of a long string: its characters counted a piece at a time (its
+/// bytes if it is not UTF-8), with no copy.
+fn len(args: &[Value]) -> Option<OffLoop> {
+    let [Value::Str(text)] = args else {
+        return None;
+    };
+    if text.len() < BYTES {
+        return None;
+    }
+    let text = text.clone();
+    Some(Box::pin(async move {
+        const PIECE: usize = 64 * 1024;
+        let mut chars = 0;
+        let mut at = 0;
+        while at < text.len() {
+            let mut end = (at + PIECE).min(text.len());
+            // End the piece on the first byte of a character.
+            while end < text.len() && end > at && text[end] & 0xC0 == 0x80 {
+                end -= 1;
+            }
+            let piece = std::str::from_utf8(&text[at..end])
+                .ok()
+                .filter(|_| end > at);
+            let Some(piece) = piece else {
+                return Ok(Value::Int(i64::try_from(text.len()).unwrap_or(i64::MAX)));
+            };
+            chars += piece.chars().count();
+            at = end;
+            step(2 * budget::for_copy(piece.len())).await;
+        }
+        Ok(Value::Int(i64::try_from(chars).unwrap_or(i64::MAX)))
+    }))
 }
 
 /// The list of the pieces of a string, a piece per step.
