@@ -94,7 +94,7 @@ impl ByPid {
                 }
                 self.sigchld = None;
                 let mut buf = [0u8; 64];
-                while matches!((&*exits.socket.get_ref()).read(&mut buf), Ok(n) if n > 0) {}
+                while matches!(exits.socket.get_ref().read(&mut buf), Ok(n) if n > 0) {}
                 exits.waiters.drain(..).for_each(Waker::wake);
             }
             if !exits.waiters.iter().any(|w| w.will_wake(cx.waker())) {
