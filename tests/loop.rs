@@ -854,27 +854,36 @@ echo zombies $zombies";
     }
 }
 
-/// A long string repetition (`s * n`) is made a block at a time, yielding
-/// to the loop: a `timeout` around one of 500 MB fires on time (and the
-/// string is never finished). Before, the repetition ran to its end on the
+/// A long string repetition (`s * n`, also as the fused `s = s * k` and
+/// `s *= n` of locals) is made a block at a time, yielding to the loop: a
+/// `timeout` around one of 500 MB fires on time (and the string is never
+/// finished). Before, the repetition ran to its end on the
 /// loop thread first: 3.5 s, and 1 GB of memory at its peak.
 #[test]
 fn a_timeout_lands_during_a_long_string_repetition() {
     let _timing = timing();
     let out = common::output_within(
         Command::new(ash_bin()).arg("-c").arg(
-            "let t0 = now()
-try { timeout 100ms { let s = \"ab\" * 250000000; echo finished (len(s)) } } catch TimeoutError e { echo timed out }
-echo (now() - t0)",
+            "fn local_op_int() { let s = \"ab\"; s = s * 250000000; return len(s) }
+fn local_op_local(n) { let s = \"ab\"; s *= n; return len(s) }
+for f in ([async { return len(\"ab\" * 250000000) }, async { return local_op_int() }, async { return local_op_local(250000000) }]) {
+  let t0 = now()
+  try { timeout 100ms { echo finished (await $f) } } catch TimeoutError e { echo timed out }
+  echo (now() - t0)
+}",
         ),
         Duration::from_secs(60),
         "a timeout around a long repetition",
     );
     assert_eq!(out.status, Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "timed out", "{}", out.stdout);
-    let took: f64 = lines[1].parse().expect("a number");
-    assert!(took < 1.0, "`timeout 100ms` returned after {took:.2} s");
+    assert_eq!(lines.len(), 6, "{}", out.stdout);
+    // A constant, and the fused forms `local = local * k` and `local *= local`.
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[0], "timed out", "{}", out.stdout);
+        let took: f64 = pair[1].parse().expect("a number");
+        assert!(took < 1.0, "`timeout 100ms` returned after {took:.2} s");
+    }
 }
 
 /// A `use` that is cancelled (here by a `timeout`, while the module's body

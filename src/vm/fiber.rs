@@ -505,6 +505,14 @@ impl Fiber {
                     let r = match fast {
                         Some(v) => v,
                         None => {
+                            if ops::long_repeat_of(op, &self.stack[slot], &Value::Int(k.into())) {
+                                // Made a block at a time by `Binary`: run the
+                                // ops this one stands for (it was their
+                                // `LoadLocal`).
+                                let v = self.stack[slot].clone();
+                                self.stack.push(v);
+                                continue;
+                            }
                             let r =
                                 tri!(fused_binary(op, &self.stack[slot], &Value::Int(k.into())));
                             *budget = budget.saturating_sub(copy_cost(&r));
@@ -531,6 +539,12 @@ impl Fiber {
                     let r = match fast {
                         Some(v) => v,
                         None => {
+                            if ops::long_repeat_of(op, &self.stack[slot], &self.stack[src]) {
+                                // As in `LocalOpInt`.
+                                let v = self.stack[slot].clone();
+                                self.stack.push(v);
+                                continue;
+                            }
                             let r = tri!(fused_binary(op, &self.stack[slot], &self.stack[src]));
                             *budget = budget.saturating_sub(copy_cost(&r));
                             r

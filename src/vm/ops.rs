@@ -43,6 +43,30 @@ pub fn unary(op: UnaryOp, v: &Value) -> Result<Value, Error> {
     }
 }
 
+/// Whether `a op b` is a repetition [`long_repeat`] makes.
+pub fn long_repeat_of(op: BinaryOp, a: &Value, b: &Value) -> bool {
+    long_repeat_args(op, a, b).is_some()
+}
+
+/// The string, count and length of a long repetition.
+fn long_repeat_args<'v>(
+    op: BinaryOp,
+    a: &'v Value,
+    b: &'v Value,
+) -> Option<(&'v super::value::Str, usize, usize)> {
+    if op != BinaryOp::Mul {
+        return None;
+    }
+    let ((Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s))) = (a, b) else {
+        return None;
+    };
+    let n = usize::try_from(*n).ok()?;
+    let total = s.len().checked_mul(n)?;
+    (LONG_REPEAT..=MAX_REPEAT)
+        .contains(&total)
+        .then_some((s, n, total))
+}
+
 /// The longest string `s * n` makes.
 const MAX_REPEAT: usize = 1 << 30;
 /// `s * n` longer than this is made a piece at a time ([`long_repeat`]).
@@ -57,17 +81,7 @@ pub fn long_repeat(
     a: &Value,
     b: &Value,
 ) -> Option<impl std::future::Future<Output = Result<Value, Error>> + 'static> {
-    if op != BinaryOp::Mul {
-        return None;
-    }
-    let ((Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s))) = (a, b) else {
-        return None;
-    };
-    let n = usize::try_from(*n).ok()?;
-    let total = s.len().checked_mul(n)?;
-    if !(LONG_REPEAT..=MAX_REPEAT).contains(&total) {
-        return None;
-    }
+    let (s, n, total) = long_repeat_args(op, a, b)?;
     let s = s.clone();
     Some(async move {
         let block = s.repeat((64 * 1024 / s.len()).clamp(1, n));
