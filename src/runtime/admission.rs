@@ -27,7 +27,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use super::cancel::WakeList;
 
@@ -132,6 +132,7 @@ impl Slots {
             n: n.min(self.total),
             reserve,
             done: false,
+            registered: None,
         }
     }
 }
@@ -144,6 +145,21 @@ pub struct Acquire {
     n: usize,
     reserve: Option<Rc<Reserve>>,
     done: bool,
+    /// The waker registered with the pool (and the reserve): taken off
+    /// both lists when this waiter is served by one of them, or dropped,
+    /// so a release never spends its wake-up on a waiter that left.
+    registered: Option<Waker>,
+}
+
+impl Acquire {
+    fn unregister(&mut self) {
+        if let Some(w) = self.registered.take() {
+            self.slots.waiters.remove(&w);
+            if let Some(reserve) = &self.reserve {
+                reserve.waiters.remove(&w);
+            }
+        }
+    }
 }
 
 impl Future for Acquire {
@@ -152,6 +168,12 @@ impl Future for Acquire {
         let slots = self.slots.clone();
         if let Some(permit) = slots.try_acquire(self.n, self.reserve.as_ref()) {
             self.done = true;
+            // Served by one list while waiting in two: leave the other.
+            // (Without a reserve the pool's release woke this waiter off
+            // its list, as before reserves.)
+            if self.reserve.is_some() {
+                self.unregister();
+            }
             if slots.free.get() > 0 {
                 slots.waiters.wake_n(1);
             }
@@ -160,6 +182,13 @@ impl Future for Acquire {
         slots.waiters.register(cx.waker());
         if let Some(reserve) = &self.reserve {
             reserve.waiters.register(cx.waker());
+        }
+        if !self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.registered = Some(cx.waker().clone());
         }
         Poll::Pending
     }
@@ -170,6 +199,7 @@ impl Drop for Acquire {
         if self.done {
             return;
         }
+        self.unregister();
         if self.slots.free.get() > 0 {
             self.slots.waiters.wake_n(1);
         }
@@ -204,5 +234,45 @@ mod tests {
         // With the pool free again, the pool comes first.
         let from_pool = pool.try_acquire(1, Some(&reserve)).expect("a free slot");
         assert!(from_pool.reserve.is_none() && !reserve.taken.get());
+    }
+
+    /// A waker that notes it was woken.
+    struct Flag(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn flag() -> (std::sync::Arc<Flag>, Waker) {
+        let f = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+        (f.clone(), Waker::from(f))
+    }
+
+    #[test]
+    fn a_waiter_served_by_its_reserve_leaves_the_pool_s_queue() {
+        let pool = Slots::with_total(1);
+        let outer = pool.try_acquire(1, None).expect("a free slot");
+        let reserve = Reserve::new();
+        let inner = pool.try_acquire(1, Some(&reserve)).expect("the reserve");
+        // W waits for the pool or the reserve, X (outside) for the pool.
+        let (_, w_waker) = flag();
+        let (x_woken, x_waker) = flag();
+        let mut w = pool.acquire(1, Some(reserve.clone()));
+        let mut x = pool.acquire(1, None);
+        let mut cx = std::task::Context::from_waker(&w_waker);
+        assert!(std::pin::Pin::new(&mut w).poll(&mut cx).is_pending());
+        let mut cx = std::task::Context::from_waker(&x_waker);
+        assert!(std::pin::Pin::new(&mut x).poll(&mut cx).is_pending());
+        // The reserve comes back first and serves W...
+        drop(inner);
+        let mut cx = std::task::Context::from_waker(&w_waker);
+        let Poll::Ready(_served) = std::pin::Pin::new(&mut w).poll(&mut cx) else {
+            panic!("W not served by its reserve");
+        };
+        // ...then the pool's slot: its wake-up goes to X, not to W.
+        drop(outer);
+        assert!(x_woken.0.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

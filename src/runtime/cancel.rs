@@ -50,6 +50,20 @@ impl WakeList {
         self.0.set(list);
     }
 
+    /// Forget `w` (a waiter that no longer waits here: a wake-up meant
+    /// for the next waiter must not be spent on it).
+    pub fn remove(&self, w: &Waker) {
+        let list = match self.0.take() {
+            Wakers::One(one) if one.will_wake(w) => Wakers::None,
+            Wakers::Many(mut v) => {
+                v.retain(|x| !x.will_wake(w));
+                Wakers::Many(v)
+            }
+            other => other,
+        };
+        self.0.set(list);
+    }
+
     pub fn wake_all(&self) {
         match self.0.take() {
             Wakers::None => {}
