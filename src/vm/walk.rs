@@ -37,6 +37,14 @@ const TRACK_DEPTH: usize = 64;
 /// Comparisons that entered this many pairs of containers track them.
 const TRACK_WORK: usize = 1_000;
 
+/// The most bytes one walk writes into its output (`join` writes all its
+/// items into one). A list that shares its parts (`a = [a, a]` forty
+/// times: a few kilobytes of values) has terabytes of text; past the
+/// limit the walk fails with a `ValueError` instead of asking the
+/// allocator for more, which would abort ash. The same limit as string
+/// repetition.
+pub const TEXT_LIMIT: usize = 1 << 30;
+
 /// What the walk writes.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Form {
@@ -65,6 +73,15 @@ fn text_cycle(is_list: bool) -> Error {
     let k = kind(is_list);
     Error::value(format!(
         "a {k} that contains itself cannot be turned into text"
+    ))
+}
+
+/// The error for a value whose text would pass [`TEXT_LIMIT`].
+fn text_too_large(v: &Value) -> Error {
+    Error::value(format!(
+        "the text of this {} would be larger than {} MiB (does it hold the same list many times over?)",
+        v.type_name(),
+        TEXT_LIMIT >> 20
     ))
 }
 
@@ -134,6 +151,8 @@ struct Writer<'a> {
     /// The containers being written, once the walk is deep.
     inside: Option<AddrSet<usize>>,
     on_cycle: OnCycle,
+    /// The output reached [`TEXT_LIMIT`]: nothing more is written.
+    full: bool,
 }
 
 /// Append the text or repr of `v` to `out`.
@@ -144,9 +163,21 @@ pub fn write(v: &Value, form: Form, on_cycle: OnCycle, out: &mut Vec<u8>) -> Res
         // A message shows a cycle where it starts (messages are rare).
         inside: (on_cycle == OnCycle::Mark).then(AddrSet::default),
         on_cycle,
+        full: false,
     };
     w.value(v, form)?;
-    w.run()
+    w.run()?;
+    if w.full {
+        return match on_cycle {
+            OnCycle::Fail => Err(text_too_large(v)),
+            // A message is cut, never failed.
+            OnCycle::Mark => {
+                w.out.extend_from_slice(b"...");
+                Ok(())
+            }
+        };
+    }
+    Ok(())
 }
 
 /// The repr of a value that is not a list or a map, or a string in Repr
@@ -177,7 +208,7 @@ impl Writer<'_> {
     /// Write a leaf, or open a container (its elements follow in `run`).
     fn value(&mut self, v: &Value, form: Form) -> Result<(), Error> {
         match (v, form) {
-            (Value::Str(s), Form::Text) => self.out.extend_from_slice(s),
+            (Value::Str(s), Form::Text) => self.put(s),
             (Value::Null, Form::Text) => {}
             (Value::List(l), _) => {
                 self.open(Frame::List {
@@ -193,9 +224,35 @@ impl Writer<'_> {
                     next: 0,
                 })?;
             }
-            (other, _) => write_leaf(other, self.out),
+            (other, _) => self.leaf(other),
         }
         Ok(())
+    }
+
+    /// Append bytes, unless that would pass [`TEXT_LIMIT`].
+    fn put(&mut self, bytes: &[u8]) {
+        if self.full || self.out.len() + bytes.len() > TEXT_LIMIT {
+            self.full = true;
+        } else {
+            self.out.extend_from_slice(bytes);
+        }
+    }
+
+    /// Append a leaf's repr, unless that would pass [`TEXT_LIMIT`] (a
+    /// string's repr is at most 4 bytes per byte, `\xff`, and its quotes).
+    fn leaf(&mut self, v: &Value) {
+        let most = match v {
+            Value::Str(s) => 4 * s.len() + 2,
+            _ => 0,
+        };
+        if self.full || self.out.len() + most > TEXT_LIMIT {
+            self.full = true;
+            return;
+        }
+        write_leaf(v, self.out);
+        if self.out.len() > TEXT_LIMIT {
+            self.full = true;
+        }
     }
 
     fn open(&mut self, frame: Frame) -> Result<(), Error> {
@@ -243,6 +300,9 @@ impl Writer<'_> {
 
     fn run(&mut self) -> Result<(), Error> {
         while let Some(top) = self.frames.last() {
+            if self.full {
+                return Ok(());
+            }
             // Write the top container's leaves up to its next element
             // that is a container itself, if any.
             let step = match top {
@@ -288,21 +348,28 @@ impl Writer<'_> {
         form: Form,
     ) -> (usize, Option<(Value, Form)>) {
         for (key, item) in items {
+            if self.full {
+                break;
+            }
             if i > 0 {
-                self.out.extend_from_slice(match form {
+                self.put(match form {
                     Form::Text => b" ",
                     Form::Repr => b", ",
                 });
             }
             i += 1;
             if let Some(k) = key {
+                if self.out.len() + 4 * k.len() + 4 > TEXT_LIMIT {
+                    self.full = true;
+                    break;
+                }
                 let _ = write!(self.out, "{:?}: ", k.as_bstr());
             }
             match (item, form) {
                 (Value::List(_) | Value::Map(_), _) => return (i, Some((item.clone(), form))),
-                (Value::Str(s), Form::Text) => self.out.extend_from_slice(s),
+                (Value::Str(s), Form::Text) => self.put(s),
                 (Value::Null, Form::Text) => {}
-                (leaf, _) => write_leaf(leaf, self.out),
+                (leaf, _) => self.leaf(leaf),
             }
         }
         (i, None)

@@ -10,10 +10,42 @@ use super::{arity, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
 use crate::vm::value::{Value, format_float};
+use crate::vm::walk::TEXT_LIMIT;
 
 /// How deeply lists and maps may nest in `to_json` (serde_json's parser has
 /// the same limit for `from_json`).
 pub(super) const MAX_DEPTH: usize = 128;
+
+/// What a JSON document being made may still take, in bytes: each item
+/// costs [`ITEM_COST`] (the tree serde_json holds before the text is
+/// written) plus the bytes of its string or key. A list that shares its
+/// parts (`a = [a, a]` forty times) is a few kilobytes of values but a
+/// tree of a trillion items: past [`TEXT_LIMIT`] `to_json` fails with a
+/// `ValueError` instead of asking the allocator for more (which aborts).
+pub(super) struct Room(usize);
+
+/// The least an item of the document costs.
+const ITEM_COST: usize = 32;
+
+impl Room {
+    pub(super) fn new() -> Room {
+        Room(TEXT_LIMIT)
+    }
+
+    /// Take room for one item with `bytes` of text of its own.
+    pub(super) fn take(&mut self, bytes: usize) -> Result<(), Error> {
+        match self.0.checked_sub(ITEM_COST + bytes) {
+            Some(left) => {
+                self.0 = left;
+                Ok(())
+            }
+            None => Err(Error::value(format!(
+                "to_json(): the value is too large to encode (its JSON would take over {} MiB; does it hold the same list many times over?)",
+                TEXT_LIMIT >> 20
+            ))),
+        }
+    }
+}
 
 pub(super) fn from_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("from_json", args, 1, 1)?;
@@ -62,7 +94,7 @@ pub(super) fn to_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
             ));
         }
     };
-    let json = to_json_value(&args[0], 0)?;
+    let json = to_json_value(&args[0], 0, &mut Room::new())?;
     let mut text = String::new();
     write_json(&json, pretty, 0, &mut text)?;
     Ok(Value::from(text))
@@ -132,7 +164,7 @@ fn number(f: f64) -> Result<Json, Error> {
         .ok_or_else(|| Error::value(format!("to_json(): cannot encode {}", format_float(f))))
 }
 
-pub(super) fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
+pub(super) fn to_json_value(v: &Value, depth: usize, room: &mut Room) -> Result<Json, Error> {
     let nested = || {
         if depth >= MAX_DEPTH {
             Err(Error::value("to_json(): nesting too deep"))
@@ -140,6 +172,10 @@ pub(super) fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
             Ok(())
         }
     };
+    room.take(match v {
+        Value::Str(s) => s.len(),
+        _ => 0,
+    })?;
     Ok(match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
@@ -152,7 +188,7 @@ pub(super) fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
             Json::Array(
                 items
                     .iter()
-                    .map(|x| to_json_value(x, depth + 1))
+                    .map(|x| to_json_value(x, depth + 1, room))
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -161,7 +197,8 @@ pub(super) fn to_json_value(v: &Value, depth: usize) -> Result<Json, Error> {
             let entries = m.borrow();
             let mut object = serde_json::Map::with_capacity(entries.len());
             for (k, x) in entries.iter() {
-                object.insert(utf8(k, "a map key")?, to_json_value(x, depth + 1)?);
+                room.take(k.len())?;
+                object.insert(utf8(k, "a map key")?, to_json_value(x, depth + 1, room)?);
             }
             Json::Object(object)
         }

@@ -222,6 +222,7 @@ enum Encoding {
 /// time, so a change made meanwhile by another task may be seen.
 async fn encode(value: &Value) -> Result<Json, Error> {
     let mut stack: Vec<Encoding> = Vec::new();
+    let mut room = json::Room::new();
     let mut todo = Some(value.clone());
     let mut made: Option<Json> = None;
     loop {
@@ -231,13 +232,14 @@ async fn encode(value: &Value) -> Result<Json, Error> {
                 if stack.len() >= json::MAX_DEPTH {
                     return Err(Error::value("to_json(): nesting too deep"));
                 }
+                room.take(0)?;
                 stack.push(match v {
                     Value::List(l) => Encoding::List(l, 0, Vec::new()),
                     Value::Map(m) => Encoding::Map(m, 0, serde_json::Map::new(), String::new()),
                     _ => return Err(Error::value("to_json(): internal error")),
                 });
             }
-            Some(scalar) => made = Some(json::to_json_value(&scalar, 0)?),
+            Some(scalar) => made = Some(json::to_json_value(&scalar, 0, &mut room)?),
             None => {}
         }
         if let Some(j) = made.take() {
@@ -266,6 +268,7 @@ async fn encode(value: &Value) -> Result<Json, Error> {
                 match entry {
                     Some((k, item)) => {
                         *i += 1;
+                        room.take(k.len())?;
                         *key = String::from_utf8(k.to_vec())
                             .map_err(|_| Error::value("to_json(): a map key is not valid UTF-8"))?;
                         todo = Some(item);
