@@ -1186,44 +1186,47 @@ fn descendants_that_clear_their_environment_die_when_the_script_ends() {
 
 /// The text of a list that shares its parts (`a = [a, a]` forty times:
 /// 2^40 leaves from a few kilobytes of values) is a `ValueError` at its
-/// location once it passes 1 GiB, for `"$a"`, `echo`, a program's
-/// arguments, `str`, `to_json` and `join`. Before: ash asked the
-/// allocator for more and aborted (SIGABRT, "memory allocation of ...
-/// failed"). Run under a 2.5 GB address-space limit, so the old binary
-/// aborts quickly rather than swallowing the machine's memory; the leaves
-/// are 1 MiB strings, so the limit is reached in a second or two.
+/// location, for `"$a"`, `echo`, a program's arguments, `str`, `to_json`
+/// and `join`: at once when the leaves are small (the walk works out the
+/// least its text takes after its first MiB), at 1 GiB when they are 1 MiB
+/// strings. Before: ash asked the allocator for more and aborted (SIGABRT,
+/// "memory allocation of ... failed"). Run under a 2.5 GB address-space
+/// limit, so the old binary aborts quickly rather than swallowing the
+/// machine's memory.
 #[test]
 fn the_text_of_a_huge_shared_value_is_a_clear_error() {
-    for (what, stmt) in [
-        ("interpolation", "let t = \"$a\""),
-        ("echo", "echo $a"),
-        ("program", "/bin/true $a"),
-        ("str", "let t = str(a)"),
-        ("to_json", "let t = to_json(a)"),
-        ("join", "let t = join(a, \",\")"),
-    ] {
-        let script = format!(
-            "let a = [\"x\" * 1048576]\nfor i in (range(40)) {{ a = [a, a] }}\n{stmt}\necho survived"
-        );
-        let out = Command::new("prlimit")
-            .arg("--as=2500000000")
-            .arg(ash_bin())
-            .arg("-c")
-            .arg(&script)
-            .stdin(Stdio::null())
-            .env("LC_ALL", "C")
-            .output()
-            .expect("prlimit runs ash");
-        let err = text(&out.stderr);
-        assert!(
-            out.status.code() == Some(1)
-                && out.stdout.is_empty()
-                && err.contains("-c:3:")
-                && err.contains("ValueError")
-                && err.contains("1024 MiB"),
-            "{what}: status {:?}\nstderr: {}",
-            out.status,
-            &err[..err.len().min(2000)]
-        );
+    for leaf in ["1", "\"x\" * 1048576"] {
+        for (what, stmt) in [
+            ("interpolation", "let t = \"$a\""),
+            ("echo", "echo $a"),
+            ("program", "/bin/true $a"),
+            ("str", "let t = str(a)"),
+            ("to_json", "let t = to_json(a)"),
+            ("join", "let t = join(a, \",\")"),
+        ] {
+            let script = format!(
+                "let a = [{leaf}]\nfor i in (range(40)) {{ a = [a, a] }}\n{stmt}\necho survived"
+            );
+            let out = Command::new("prlimit")
+                .arg("--as=2500000000")
+                .arg(ash_bin())
+                .arg("-c")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .env("LC_ALL", "C")
+                .output()
+                .expect("prlimit runs ash");
+            let err = text(&out.stderr);
+            assert!(
+                out.status.code() == Some(1)
+                    && out.stdout.is_empty()
+                    && err.contains("-c:3:")
+                    && err.contains("ValueError")
+                    && err.contains("1024 MiB"),
+                "{what} of [{leaf}]: status {:?}\nstderr: {}",
+                out.status,
+                &err[..err.len().min(2000)]
+            );
+        }
     }
 }

@@ -28,6 +28,8 @@ use std::collections::HashSet;
 use std::io::Write as _;
 
 use bstr::ByteSlice;
+#[cfg(test)]
+use indexmap::IndexMap;
 
 use super::error::Error;
 use super::value::{List, Map, Value, format_duration, format_float};
@@ -44,6 +46,11 @@ const TRACK_WORK: usize = 1_000;
 /// allocator for more, which would abort ash. The same limit as string
 /// repetition.
 pub const TEXT_LIMIT: usize = 1 << 30;
+
+/// Once a walk has written this much, it works out (once) the least its
+/// whole text can take ([`text_at_least`]), and fails at once if that is
+/// past [`TEXT_LIMIT`], rather than writing a gigabyte first.
+const ESTIMATE_AT: usize = 1 << 20;
 
 /// What the walk writes.
 #[derive(Clone, Copy, PartialEq)]
@@ -153,10 +160,17 @@ struct Writer<'a> {
     on_cycle: OnCycle,
     /// The output reached [`TEXT_LIMIT`]: nothing more is written.
     full: bool,
+    /// What is being written, in which form, from which length of `out`
+    /// on; and whether its size was estimated yet (see [`ESTIMATE_AT`]).
+    root: Value,
+    form: Form,
+    start: usize,
+    estimated: bool,
 }
 
 /// Append the text or repr of `v` to `out`.
 pub fn write(v: &Value, form: Form, on_cycle: OnCycle, out: &mut Vec<u8>) -> Result<(), Error> {
+    let start = out.len();
     let mut w = Writer {
         out,
         frames: Vec::new(),
@@ -164,6 +178,10 @@ pub fn write(v: &Value, form: Form, on_cycle: OnCycle, out: &mut Vec<u8>) -> Res
         inside: (on_cycle == OnCycle::Mark).then(AddrSet::default),
         on_cycle,
         full: false,
+        root: v.clone(),
+        form,
+        start,
+        estimated: false,
     };
     w.value(v, form)?;
     w.run()?;
@@ -235,6 +253,17 @@ impl Writer<'_> {
             self.full = true;
         } else {
             self.out.extend_from_slice(bytes);
+            self.check_estimate();
+        }
+    }
+
+    /// Past [`ESTIMATE_AT`] bytes, once: will the whole text fit?
+    fn check_estimate(&mut self) {
+        if !self.estimated && self.out.len() - self.start > ESTIMATE_AT {
+            self.estimated = true;
+            if self.start + text_at_least(&self.root, self.form) > TEXT_LIMIT {
+                self.full = true;
+            }
         }
     }
 
@@ -253,6 +282,7 @@ impl Writer<'_> {
         if self.out.len() > TEXT_LIMIT {
             self.full = true;
         }
+        self.check_estimate();
     }
 
     fn open(&mut self, frame: Frame) -> Result<(), Error> {
@@ -381,6 +411,129 @@ impl Writer<'_> {
         self.out.extend_from_slice(b"...");
         self.close();
     }
+}
+
+/// The least number of bytes the text (or repr) of `v` takes, saturating:
+/// each container is counted once per form and its count reused wherever
+/// it appears again, so a list that shares its parts (`a = [a, a]` forty
+/// times) is counted in forty steps, not 2^40; a container met inside
+/// itself counts nothing (the walk fails or marks it). Leaves count their
+/// least (a string its bytes, and its quotes in a repr; anything else one
+/// byte), separators and brackets exactly. On its own heap stack, for
+/// any depth.
+fn text_at_least(v: &Value, form: Form) -> usize {
+    least(v, form, false)
+}
+
+/// How many values `v` holds, itself included, counting shared parts each
+/// time they appear (as `to_json` writes them), saturating; a container
+/// met inside itself counts one. As [`text_at_least`], in steps linear in
+/// the distinct containers.
+pub fn items_at_least(v: &Value) -> usize {
+    least(v, Form::Repr, true)
+}
+
+/// [`text_at_least`], or with `items` [`items_at_least`].
+fn least(v: &Value, form: Form, items: bool) -> usize {
+    type Key = (usize, bool);
+    struct Counting {
+        key: Key,
+        node: Value,
+        form: Form,
+        next: usize,
+        total: usize,
+    }
+    let leaf_least = |v: &Value, form: Form| -> usize {
+        if items {
+            return 1;
+        }
+        match (v, form) {
+            (Value::Str(s), Form::Text) => s.len(),
+            (Value::Str(s), Form::Repr) => s.len() + 2,
+            (Value::Null, Form::Text) => 0,
+            _ => 1,
+        }
+    };
+    let key = |v: &Value, form: Form| -> Option<Key> {
+        match v {
+            Value::List(l) => Some((addr(l), form == Form::Text)),
+            Value::Map(m) => Some((addr(m), false)),
+            _ => None,
+        }
+    };
+    let mut counted: std::collections::HashMap<
+        Key,
+        usize,
+        std::hash::BuildHasherDefault<AddrHasher>,
+    > = Default::default();
+    let mut open: AddrSet<Key> = AddrSet::default();
+    let mut stack: Vec<Counting> = Vec::new();
+    let mut done: Option<usize> = None;
+    let start = |v: &Value, form: Form, k: Key| {
+        let (brackets, form) = match (v, form) {
+            _ if items => (1, form),
+            (Value::List(_), Form::Text) => (0, Form::Text),
+            _ => (2, Form::Repr),
+        };
+        Counting {
+            key: k,
+            node: v.clone(),
+            form,
+            next: 0,
+            total: brackets,
+        }
+    };
+    match key(v, form) {
+        None => return leaf_least(v, form),
+        Some(k) => {
+            open.insert(k);
+            stack.push(start(v, form, k));
+        }
+    }
+    while let Some(top) = stack.last_mut() {
+        if let Some(n) = done.take() {
+            top.total = top.total.saturating_add(n);
+        }
+        let i = top.next;
+        top.next += 1;
+        // The next element (and its key's bytes, in a map), if any.
+        let item = match &top.node {
+            Value::List(l) => l.get(i).map(|v| (0, v)),
+            Value::Map(m) => m
+                .borrow()
+                .get_index(i)
+                .map(|(k, v)| (if items { 0 } else { k.len() + 4 }, v.clone())),
+            _ => None,
+        };
+        let Some((key_bytes, item)) = item else {
+            let finished = stack.pop();
+            if let Some(f) = finished {
+                open.remove(&f.key);
+                counted.insert(f.key, f.total);
+                done = Some(f.total);
+            }
+            continue;
+        };
+        let separator = match (i, top.form) {
+            _ if items => 0,
+            (0, _) => 0,
+            (_, Form::Text) => 1,
+            (_, Form::Repr) => 2,
+        };
+        top.total = top.total.saturating_add(separator + key_bytes);
+        let form = top.form;
+        match key(&item, form) {
+            None => top.total = top.total.saturating_add(leaf_least(&item, form)),
+            Some(k) => {
+                if let Some(&n) = counted.get(&k) {
+                    top.total = top.total.saturating_add(n);
+                } else if open.insert(k) {
+                    stack.push(start(&item, form, k));
+                }
+            }
+        }
+    }
+    done.unwrap_or(0)
 }
 
 /// What a comparison walks into besides lists.
@@ -623,4 +776,56 @@ pub fn compare(
     leaf: &mut dyn FnMut(&Value, &Value) -> Result<Ordering, Error>,
 ) -> Result<Ordering, Error> {
     compare_pairs(Mode::Order, a, b, leaf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(v: &Value, form: Form) -> usize {
+        let mut out = Vec::new();
+        let _ = write(v, form, OnCycle::Mark, &mut out);
+        out.len()
+    }
+
+    /// The estimate never exceeds the text (a value it rejected would
+    /// have fit), is exact where every leaf is a string in text form, and
+    /// counts shared parts each time they appear.
+    #[test]
+    fn the_least_text_is_a_lower_bound_and_counts_shared_parts() {
+        let s = Value::str("abc");
+        let inner = Value::list(vec![s.clone(), Value::str(""), s.clone()]);
+        let mut entries = IndexMap::new();
+        entries.insert(std::rc::Rc::from(&b"key"[..]), inner.clone());
+        entries.insert(std::rc::Rc::from(&b"n"[..]), Value::Int(12345));
+        let map = Value::map(entries);
+        let mixed = Value::list(vec![
+            inner.clone(),
+            map.clone(),
+            Value::Null,
+            Value::Float(1.5),
+            inner.clone(),
+            Value::Bool(true),
+        ]);
+        for v in [&s, &inner, &map, &mixed] {
+            for form in [Form::Text, Form::Repr] {
+                let least = text_at_least(v, form);
+                assert!(least <= text_of(v, form), "{} {least}", v.repr());
+            }
+        }
+        assert_eq!(
+            text_at_least(&inner, Form::Text),
+            text_of(&inner, Form::Text)
+        );
+        let mut shared = Value::list(vec![Value::str("xy")]);
+        for _ in 0..10 {
+            shared = Value::list(vec![shared.clone(), shared]);
+        }
+        assert_eq!(
+            text_at_least(&shared, Form::Text),
+            text_of(&shared, Form::Text)
+        );
+        // 2,047 lists and 1,024 strings.
+        assert_eq!(items_at_least(&shared), 2047 + 1024);
+    }
 }

@@ -10,7 +10,7 @@ use super::{arity, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
 use crate::vm::value::{Value, format_float};
-use crate::vm::walk::TEXT_LIMIT;
+use crate::vm::walk::{TEXT_LIMIT, items_at_least};
 
 /// How deeply lists and maps may nest in `to_json` (serde_json's parser has
 /// the same limit for `from_json`).
@@ -24,12 +24,31 @@ pub(super) const MAX_DEPTH: usize = 128;
 /// `ValueError` instead of asking the allocator for more (which aborts).
 pub(super) struct Room(usize);
 
-/// The least an item of the document costs.
-const ITEM_COST: usize = 32;
+/// When the document being made has taken this much room, `to_json`
+/// checks once whether the whole can fit ([`Room::check`]).
+pub(super) const CHECK_AT: usize = TEXT_LIMIT / 16;
+
+/// The least an item of the document costs: its node in the tree.
+const ITEM_COST: usize = std::mem::size_of::<Json>();
 
 impl Room {
     pub(super) fn new() -> Room {
         Room(TEXT_LIMIT)
+    }
+
+    /// The room taken so far.
+    pub(super) fn used(&self) -> usize {
+        TEXT_LIMIT - self.0
+    }
+
+    /// Fail at once if `v` holds more items than there is room for (a
+    /// value that shares its parts would otherwise fill the room item by
+    /// item first: seconds).
+    pub(super) fn check(&self, v: &Value) -> Result<(), Error> {
+        if items_at_least(v).saturating_mul(ITEM_COST) > self.0 {
+            return Err(too_large());
+        }
+        Ok(())
     }
 
     /// Take room for one item with `bytes` of text of its own.
@@ -39,12 +58,16 @@ impl Room {
                 self.0 = left;
                 Ok(())
             }
-            None => Err(Error::value(format!(
-                "to_json(): the value is too large to encode (its JSON would take over {} MiB; does it hold the same list many times over?)",
-                TEXT_LIMIT >> 20
-            ))),
+            None => Err(too_large()),
         }
     }
+}
+
+fn too_large() -> Error {
+    Error::value(format!(
+        "to_json(): the value is too large to encode (its JSON would take over {} MiB; does it hold the same list many times over?)",
+        TEXT_LIMIT >> 20
+    ))
 }
 
 pub(super) fn from_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {

@@ -223,10 +223,17 @@ enum Encoding {
 async fn encode(value: &Value) -> Result<Json, Error> {
     let mut stack: Vec<Encoding> = Vec::new();
     let mut room = json::Room::new();
+    let mut checked = false;
     let mut todo = Some(value.clone());
     let mut made: Option<Json> = None;
     loop {
         step(NODE).await;
+        // Once the document is big, see (once) whether it can fit at all:
+        // a value that shares its parts would fill the room item by item.
+        if !checked && room.used() > json::CHECK_AT {
+            checked = true;
+            room.check(value)?;
+        }
         match todo.take() {
             Some(v @ (Value::List(_) | Value::Map(_))) => {
                 if stack.len() >= json::MAX_DEPTH {
