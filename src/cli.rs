@@ -154,7 +154,11 @@ pub fn main() -> i32 {
             // Internal: the watchdog started by `process::contain`.
             Some("--sentinel") => {
                 let prefix = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
-                return crate::process::contain::sentinel_main(&prefix.unwrap_or_default());
+                let cgroup_tree = args.get(i + 2).map(std::path::Path::new);
+                return crate::process::contain::sentinel_main(
+                    &prefix.unwrap_or_default(),
+                    cgroup_tree,
+                );
             }
             Some("--check") => return crate::check::main(&args[i + 1..]),
             // `ash --serve`: the agent a remote ash starts over ssh

@@ -13,7 +13,8 @@
 //!   already finished commands left behind is killed
 //!   ([`kill_left_behind`]); when the script ends, every process carrying
 //!   one of this ash's tokens is killed.
-//!   (A descendant that clears its environment escapes this; documented.)
+//!   (A descendant that clears its environment escapes this, except where
+//!   ash can put its commands in cgroups: see `cgroup`.)
 //! - **Subreaper.** ash makes itself a child subreaper
 //!   (`PR_SET_CHILD_SUBREAPER`), so orphaned descendants are re-parented to
 //!   ash, not to init, and [`reap_adopted`] reaps those that exit. It never
@@ -79,6 +80,8 @@ pub fn next_group_number() -> u64 {
 /// `setsid` escapees), which no group's cancellation reaches. A `/proc`
 /// scan, done only when such a scope is cancelled. How many were killed.
 pub fn kill_left_behind(scope: u64, from: u64) -> usize {
+    // Those that cleared their environment too, where cgroups are used.
+    super::cgroup::kill_left_behind(scope, from);
     let me = rustix::process::getpid().as_raw_nonzero();
     let head = format!("{SCOPE_VAR}={me}.{scope}.");
     signal_where(Signal::KILL, |kv| {
@@ -360,6 +363,11 @@ fn children_of_ash() -> Option<Vec<i32>> {
 /// and the sentinel's `/proc` scan then costs ash no time.
 pub fn at_exit() {
     let started_programs = SENTINEL_TRIED.get();
+    if started_programs {
+        // Everything below ash's cgroup, environment or not, wherever it
+        // moved; and the cgroups themselves.
+        super::cgroup::kill_all();
+    }
     if started_programs && SUBREAPER.load(std::sync::atomic::Ordering::Relaxed) {
         // Descendants whose parents died were adopted by ash: kill them
         // (and their groups) whether they carry a token or not, since one
@@ -473,8 +481,15 @@ fn start_sentinel() -> io::Result<std::fs::File> {
         .stdin(std::process::Stdio::from(r))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // Not waited for: it outlives ash by design, and exits on its own.
-    let _child = cmd.spawn()?;
+    // Not waited for: it outlives ash by design, and exits on its own. It
+    // is born in ash's own cgroup, never in one ash kills, and is told
+    // ash's cgroup tree to kill when ash dies.
+    let _child = super::cgroup::at_home(|tree| {
+        if let Some(tree) = tree {
+            cmd.arg(tree);
+        }
+        cmd.spawn()
+    })?;
     Ok(std::fs::File::from(w))
 }
 
@@ -483,7 +498,7 @@ const SENTINEL_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// `ash --sentinel TOKEN_PREFIX`: read group ids from stdin until end of
 /// file, then kill what is left. Runs in its own process; returns its status.
-pub fn sentinel_main(prefix: &str) -> i32 {
+pub fn sentinel_main(prefix: &str, cgroup_tree: Option<&std::path::Path>) -> i32 {
     let mut groups: HashSet<i32> = HashSet::new();
     let mut stdin = io::stdin().lock();
     let mut buf = [0u8; 4096];
@@ -507,6 +522,13 @@ pub fn sentinel_main(prefix: &str) -> i32 {
         std::thread::sleep(SENTINEL_PAUSE);
     }
     // ash is gone (or finished): nothing it started may live on.
+    if let Some(tree) = cgroup_tree
+        && tree
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(b"ash-"))
+    {
+        super::cgroup::kill_tree(tree);
+    }
     for g in groups {
         if let Some(p) = Pid::from_raw(g) {
             let _ = rustix::process::kill_process_group(p, Signal::KILL);

@@ -65,6 +65,7 @@
 //! after it.
 
 mod by_pid;
+mod cgroup;
 pub mod contain;
 mod io;
 mod spawn;

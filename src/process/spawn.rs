@@ -245,6 +245,8 @@ pub struct Group {
     /// descendants that left the process group.
     token: String,
     number: u64,
+    /// The cancel scope it was started under (for its cgroup, see `cgroup`).
+    scope: u64,
     /// Set in every process of the group (`ASH_DEADLINE`, `ASH_GRACE`).
     env: Vec<(OsString, OsString)>,
     /// Its processes contain their own descendants (see [`Group::contained`]).
@@ -406,6 +408,7 @@ impl Group {
             members: Vec::new(),
             token,
             number,
+            scope,
             env: Vec::new(),
             contained: false,
             watched: true,
@@ -516,7 +519,8 @@ impl Group {
         // The Command (and so the dups made for the child) is dropped on
         // the blocking thread right after the spawn.
         super::contain::spawn_started();
-        let mut spawn = move || {
+        let (number, scope, watched) = (self.number, self.scope, self.watched);
+        let mut spawn_here = move || {
             let child = std_cmd.spawn()?;
             let pid = child.id() as i32;
             if super::by_pid::no_pidfd() {
@@ -539,6 +543,15 @@ impl Group {
                     let _ = child.wait();
                     Err(e)
                 }
+            }
+        };
+        // Born in the group's cgroup (see `cgroup`), unless the group must
+        // outlive ash (which kills its cgroups when it dies).
+        let spawn = move || {
+            if watched {
+                super::cgroup::spawn_in(number, scope, spawn_here)
+            } else {
+                spawn_here()
             }
         };
         let spawned = if spawn_inline() {
@@ -664,8 +677,10 @@ impl Group {
             self.signal_groups(Signal::CONT);
             // Only those that left the group: the members just got it.
             if !self.contained {
-                let (token, pgids) = (self.token.clone(), self.pgids.clone());
+                let (token, pgids, number) = (self.token.clone(), self.pgids.clone(), self.number);
                 super::unblock(move || {
+                    // The group's cgroup finds those without a token too.
+                    super::cgroup::signal_group(number, Signal::TERM, &pgids);
                     super::contain::signal_escapees(&token, &pgids, Signal::TERM)
                 })
                 .await;
@@ -682,7 +697,9 @@ impl Group {
             // ...then whatever else is left in the group (grandchildren).
             if children_done && !self.contained {
                 let mut step = Duration::from_millis(5);
-                while (self.group_alive() || self.escapees_alive().await)
+                while (self.group_alive()
+                    || self.escapees_alive().await
+                    || self.cgroup_alive().await)
                     && std::time::Instant::now() < deadline
                 {
                     let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -692,10 +709,15 @@ impl Group {
             }
         }
         self.signal_groups(Signal::KILL);
-        if !self.contained {
-            let token = self.token.clone();
-            super::unblock(move || super::contain::signal_scope(&token, false, Signal::KILL)).await;
-        }
+        let (token, number, contained) = (self.token.clone(), self.number, self.contained);
+        super::unblock(move || {
+            // Everything in the group's cgroup, wherever it moved.
+            super::cgroup::kill_group(number);
+            if !contained {
+                super::contain::signal_scope(&token, false, Signal::KILL);
+            }
+        })
+        .await;
         poll_fn(|cx| self.poll_members(cx)).await;
         super::contain::reap_adopted();
     }
@@ -705,6 +727,12 @@ impl Group {
     async fn escapees_alive(&self) -> bool {
         let token = self.token.clone();
         super::unblock(move || super::contain::signal_scope_alive(&token)).await
+    }
+
+    /// Whether the group's cgroup still holds a process (see `cgroup`).
+    async fn cgroup_alive(&self) -> bool {
+        let number = self.number;
+        super::unblock(move || super::cgroup::group_populated(number)).await
     }
 
     /// Whether any process of the group still runs. A zombie does not
@@ -808,7 +836,12 @@ impl Drop for Group {
                 super::contain::sentinel_remove(g);
             }
         }
+        let number = self.number;
         if self.all_exited() {
+            if !self.members.is_empty() && self.watched {
+                // Its cgroup goes, unless it left something running.
+                super::cgroup::group_ended_soon(number);
+            }
             return;
         }
         self.signal_groups(Signal::KILL);
@@ -829,8 +862,12 @@ impl Drop for Group {
                 Wait::ByPid(_) => Some(Err(pid)),
             })
             .collect();
+        let watched = self.watched;
         super::unblock::unblock_detached(move || {
             use rustix::process::{WaitId, WaitIdOptions, waitid};
+            if watched {
+                super::cgroup::kill_group(number);
+            }
             for fd in &pidfds {
                 match fd {
                     Ok(fd) => {
@@ -842,6 +879,9 @@ impl Drop for Group {
                     }
                     Err(pid) => super::by_pid::reap_blocking(*pid),
                 }
+            }
+            if watched {
+                super::cgroup::group_ended(number);
             }
         });
     }

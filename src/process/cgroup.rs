@@ -1,0 +1,529 @@
+//! Containment through cgroup v2, where ash may make cgroups.
+//!
+//! A process can leave its process group (`setsid`) and clear its
+//! environment (`env -i`), so neither a group signal nor the scope token
+//! (see `contain`) reaches every descendant. A cgroup is a box no process
+//! can leave by itself, and `cgroup.kill` kills everything in it at once.
+//! So where cgroup v2 is mounted and ash may write to its own cgroup (root,
+//! or a delegated user slice), every process group ash starts gets a
+//! cgroup of its own, `<ash's cgroup>/ash-<pid>/c<K>` (made for it, or
+//! the empty one of an ended group, reused): cancelling the group also
+//! SIGTERMs every process in it, then
+//! `cgroup.kill`s it after the grace period; a cancelled scope
+//! `cgroup.kill`s the cgroups of its groups that finished but left
+//! something running; the end of the script (and the sentinel, when ash
+//! was SIGKILLed) `cgroup.kill`s `ash-<pid>` and removes the directories.
+//!
+//! **Placing a child.** ash starts programs with `posix_spawn`, which runs
+//! no code of ash between fork and exec (no `pre_exec`, no `clone3` with
+//! `CLONE_INTO_CGROUP`: both need `unsafe`, which the crate denies, and
+//! `pre_exec` makes std fork instead of vfork). A child is born in the
+//! cgroup of the process that forks it, so ash moves itself into the
+//! group's cgroup, spawns, and moves back ([`spawn_in`]). A move takes the
+//! whole process, all its threads, so spawns, and anything else that forks
+//! or kills a cgroup, hold one lock meanwhile ([`MOVES`]); ash itself is
+//! never in `ash-<pid>` otherwise, so killing it cannot kill ash.
+//!
+//! Where it cannot be done (cgroup v1 only, no write access, `ASH_NO_CGROUP`
+//! set, an old kernel without `cgroup.kill`) nothing changes: the tokens
+//! and process groups do the work, silently.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Set (to anything) in the environment: do not use cgroups.
+pub const OFF_VAR: &str = "ASH_NO_CGROUP";
+
+struct Tree {
+    /// ash's own cgroup: where it lives, and returns to after each spawn.
+    home: PathBuf,
+    /// `home/ash-<pid>`: every program ash starts is below it.
+    root: PathBuf,
+    /// The cgroups of process groups: group number → its cgroup.
+    groups: HashMap<u64, Cgroup>,
+    /// Empty cgroups of ended groups, for the next groups: a `mkdir` and
+    /// an `rmdir` per group cost more than the two moves of a spawn.
+    free: Vec<PathBuf>,
+    /// The number in the name of the next cgroup made (`c<N>`).
+    made: u64,
+    /// The group's cgroup ash sits in since its last spawn (`None`: at
+    /// home). It moves only to spawn elsewhere, and home before anything
+    /// kills or checks that cgroup: one move per spawn, not two.
+    away: Option<PathBuf>,
+    /// A move back home failed: ash may sit in a group's cgroup, which
+    /// must then never be killed.
+    stuck: bool,
+    /// How many groups ended (see [`group_ended`]).
+    ended: u64,
+}
+
+/// The cgroup of a process group.
+struct Cgroup {
+    dir: PathBuf,
+    /// The cancel scope the group was started under.
+    scope: u64,
+    /// The group's processes were reaped; what runs on in the cgroup was
+    /// left behind (a daemon).
+    ended: bool,
+}
+
+/// Every this many ended groups, the kept cgroups are checked for ones
+/// that emptied.
+const SWEEP_EVERY: u64 = 64;
+
+/// At most this many empty cgroups are kept for reuse.
+const FREE_MAX: usize = 64;
+
+/// `None` before the first use; then `Some(None)` where cgroups cannot be
+/// used. Held across each move of ash and its spawn.
+static MOVES: Mutex<Option<Option<Tree>>> = Mutex::new(None);
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Option<Tree>>> {
+    MOVES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Run `f` with the tree, set up on first use (`None` if unusable).
+fn with<R>(f: impl FnOnce(Option<&mut Tree>) -> R) -> R {
+    let mut guard = lock();
+    let state = guard.get_or_insert_with(set_up);
+    f(state.as_mut().filter(|t| !t.stuck))
+}
+
+/// The mount point of the cgroup v2 hierarchy, from `/proc/self/mountinfo`.
+fn cgroup2_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        // "ID PARENT MAJ:MIN ROOT MOUNT OPTS [OPTIONAL...] - TYPE SOURCE ..."
+        let (head, tail) = line.split_once(" - ")?;
+        if tail.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        let mut fields = head.split_whitespace();
+        let root = fields.nth(3)?;
+        let mount = fields.next()?;
+        // A bind mount of a sub-tree would shift every path: not used.
+        (root == "/").then(|| PathBuf::from(unescape(mount)))
+    })
+}
+
+/// mountinfo escapes spaces, tabs, newlines and backslashes as `\ooo`.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// ash's own cgroup v2 path, from the `0::` line of `/proc/self/cgroup`.
+fn own_cgroup() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+}
+
+fn my_pid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
+fn set_up() -> Option<Tree> {
+    if std::env::var_os(OFF_VAR).is_some() {
+        return None;
+    }
+    let mount = cgroup2_mount()?;
+    let own = own_cgroup()?;
+    // "/x/y (deleted)" or a path outside the mount's view cannot be used.
+    if own.ends_with(" (deleted)") {
+        return None;
+    }
+    let home = mount.join(own.trim_start_matches('/'));
+    let procs = home.join("cgroup.procs");
+    // May ash move itself? Writing its pid where it already is checks the
+    // permission and changes nothing.
+    std::fs::write(&procs, my_pid().to_string()).ok()?;
+    clean_stale(&home);
+    let root = home.join(format!("ash-{}", my_pid()));
+    match std::fs::create_dir(&root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(_) => return None,
+    }
+    if !root.join("cgroup.kill").exists() {
+        let _ = std::fs::remove_dir(&root);
+        return None;
+    }
+    Some(Tree {
+        home,
+        root,
+        groups: HashMap::new(),
+        free: Vec::new(),
+        made: 0,
+        away: None,
+        stuck: false,
+        ended: 0,
+    })
+}
+
+/// Remove the empty `ash-<pid>` trees of ashes that are gone (SIGKILLed
+/// together with their sentinel): a tree still holding processes is left.
+fn clean_stale(home: &Path) {
+    let Ok(dir) = std::fs::read_dir(home) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("ash-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid != my_pid() && !Path::new(&format!("/proc/{pid}")).exists() {
+            remove_tree(&entry.path());
+        }
+    }
+}
+
+/// Remove a cgroup and the cgroups below it, deepest first (`rmdir`
+/// fails on one that still holds processes, which is then left).
+fn remove_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+impl Tree {
+    /// Move ash home (from wherever it sits); false if it cannot, and
+    /// then ash is stuck where it is and no cgroup is killed again.
+    fn go_home(&mut self) -> bool {
+        if self.away.is_none() {
+            return true;
+        }
+        if (0..3).any(|_| move_to(&self.home)) {
+            self.away = None;
+            true
+        } else {
+            self.stuck = true;
+            false
+        }
+    }
+
+    /// Make sure ash is not in `dir` (before it is killed or checked).
+    fn leave(&mut self, dir: &Path) -> bool {
+        if self.away.as_deref() == Some(dir) {
+            self.go_home()
+        } else {
+            !self.stuck
+        }
+    }
+}
+
+/// Whether a cgroup (or one below it) holds a process.
+fn populated(dir: &Path) -> bool {
+    match std::fs::read_to_string(dir.join("cgroup.events")) {
+        Ok(events) => events.lines().any(|l| l == "populated 1"),
+        Err(_) => false,
+    }
+}
+
+fn move_to(dir: &Path) -> bool {
+    std::fs::write(dir.join("cgroup.procs"), my_pid().to_string()).is_ok()
+}
+
+/// Run `spawn` (which starts one process) with ash in the cgroup of group
+/// `number` of cancel scope `scope`, made on first use, so the child is
+/// born there (ash stays there, see [`Tree::leave`]). Without cgroups, or
+/// when the cgroup cannot be made, the child is born at home.
+pub fn spawn_in<R>(number: u64, scope: u64, spawn: impl FnOnce() -> R) -> R {
+    let mut guard = lock();
+    let Some(tree) = guard
+        .get_or_insert_with(set_up)
+        .as_mut()
+        .filter(|t| !t.stuck)
+    else {
+        return spawn();
+    };
+    if !tree.groups.contains_key(&number) {
+        let dir = match tree.free.pop() {
+            Some(dir) => dir,
+            None => {
+                tree.made += 1;
+                let dir = tree.root.join(format!("c{}", tree.made));
+                if std::fs::create_dir(&dir).is_err() {
+                    tree.go_home();
+                    return spawn();
+                }
+                dir
+            }
+        };
+        tree.groups.insert(
+            number,
+            Cgroup {
+                dir,
+                scope,
+                ended: false,
+            },
+        );
+    }
+    let Some(dir) = tree.groups.get(&number).map(|c| c.dir.clone()) else {
+        tree.go_home();
+        return spawn();
+    };
+    if tree.away.as_ref() != Some(&dir) {
+        if move_to(&dir) {
+            tree.away = Some(dir);
+        } else {
+            // Born at home: the tokens and process groups still reach it.
+            tree.go_home();
+        }
+    }
+    // ash stays there until it spawns elsewhere, or something kills or
+    // checks this cgroup (see `Tree::leave`).
+    spawn()
+}
+
+/// Run `f` (which forks a process that must not be inside ash's tree, the
+/// sentinel) while no spawn has ash in a group's cgroup.
+pub fn at_home<R>(f: impl FnOnce(Option<&Path>) -> R) -> R {
+    with(|t| match t {
+        Some(t) => {
+            if t.go_home() {
+                f(Some(t.root.as_path()))
+            } else {
+                f(None)
+            }
+        }
+        None => f(None),
+    })
+}
+
+/// Send `sig` to every process directly in group `number`'s cgroup but
+/// those in the process groups `skip` (signalled through their group
+/// already: a second SIGTERM tells an ash to stop at once). Processes in
+/// cgroups below it (those of a nested ash) are its business, and
+/// `cgroup.kill` reaches them. How many were signalled.
+pub fn signal_group(number: u64, sig: rustix::process::Signal, skip: &[i32]) -> usize {
+    let dir = with(|t| t.and_then(|t| t.groups.get(&number)).map(|c| c.dir.clone()));
+    let Some(dir) = dir else {
+        return 0;
+    };
+    let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else {
+        return 0;
+    };
+    let me = my_pid();
+    let mut n = 0;
+    for pid in procs
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        if pid == me || skip.contains(&pgrp_of(pid).unwrap_or(0)) {
+            continue;
+        }
+        if let Some(p) = rustix::process::Pid::from_raw(pid)
+            && rustix::process::kill_process(p, sig).is_ok()
+        {
+            super::spawn::signal_sent(pid, false, sig);
+            n += 1;
+        }
+    }
+    n
+}
+
+fn pgrp_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Whether group `number`'s cgroup still holds a process (false without
+/// cgroups).
+pub fn group_populated(number: u64) -> bool {
+    with(|t| {
+        let Some(t) = t else {
+            return false;
+        };
+        let Some(dir) = t.groups.get(&number).map(|c| c.dir.clone()) else {
+            return false;
+        };
+        t.leave(&dir) && populated(&dir)
+    })
+}
+
+/// SIGKILL everything in group `number`'s cgroup, wherever it moved.
+pub fn kill_group(number: u64) {
+    with(|t| {
+        let Some(t) = t else {
+            return;
+        };
+        if let Some(dir) = t.groups.get(&number).map(|c| c.dir.clone())
+            && t.leave(&dir)
+        {
+            let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+        }
+    });
+}
+
+/// Group `number` has ended (its processes reaped): remove its cgroup if
+/// nothing it started runs on; else keep it, for [`kill_left_behind`] and
+/// the end of the script. Every so often, also remove the kept cgroups
+/// that emptied since (their daemons ended).
+pub fn group_ended(number: u64) {
+    let doomed = with(|t| ended(t, number));
+    // Outside the lock: an `rmdir` of a cgroup waits for the kernel
+    // (hundreds of microseconds on a busy machine), and no spawn needs
+    // these any more.
+    for dir in doomed {
+        remove_tree(&dir);
+    }
+}
+
+/// [`group_ended`] right here if no spawn holds the lock (a read of
+/// `cgroup.events`), else on the blocking pool: a job there per group
+/// cost a run of 1,000 short commands a tenth of its CPU.
+pub fn group_ended_soon(number: u64) {
+    let doomed = match MOVES.try_lock() {
+        Ok(mut guard) => match guard.as_mut() {
+            Some(state) => ended(state.as_mut().filter(|t| !t.stuck), number),
+            None => Vec::new(),
+        },
+        Err(_) => {
+            super::unblock::unblock_detached(move || group_ended(number));
+            return;
+        }
+    };
+    if !doomed.is_empty() {
+        super::unblock::unblock_detached(move || doomed.iter().for_each(|d| remove_tree(d)));
+    }
+}
+
+/// The bookkeeping of [`group_ended`]: the cgroups to remove.
+fn ended(t: Option<&mut Tree>, number: u64) -> Vec<PathBuf> {
+    {
+        let Some(t) = t else {
+            return Vec::new();
+        };
+        let Some(c) = t.groups.get_mut(&number) else {
+            return Vec::new();
+        };
+        c.ended = true;
+        let dir = c.dir.clone();
+        t.ended += 1;
+        let mut emptied = Vec::new();
+        let sweep = t.ended % SWEEP_EVERY == 0;
+        // Whether a cgroup is empty cannot be told with ash inside it.
+        let away_in_ended = t.away.as_ref().is_some_and(|a| {
+            *a == dir || (sweep && t.groups.values().any(|c| c.ended && c.dir == *a))
+        });
+        if away_in_ended && !t.go_home() {
+            return Vec::new();
+        }
+        if sweep {
+            t.groups.retain(|_, c| {
+                if !c.ended || populated(&c.dir) {
+                    return true;
+                }
+                emptied.push(c.dir.clone());
+                false
+            });
+        } else if !populated(&dir) {
+            emptied.push(dir);
+            t.groups.remove(&number);
+        }
+        let room = FREE_MAX.saturating_sub(t.free.len());
+        let doomed = emptied.split_off(room.min(emptied.len()));
+        t.free.extend(emptied);
+        doomed
+    }
+}
+
+/// Cancel scope `scope` was cancelled: SIGKILL what its ended groups
+/// numbered `from` or higher left running, wherever it moved, environment
+/// or not. How many cgroups were killed.
+pub fn kill_left_behind(scope: u64, from: u64) -> usize {
+    with(|t| {
+        let Some(t) = t else {
+            return 0;
+        };
+        let doomed: Vec<PathBuf> = t
+            .groups
+            .iter()
+            .filter(|(number, c)| c.scope == scope && **number >= from && c.ended)
+            .map(|(_, c)| c.dir.clone())
+            .collect();
+        let mut n = 0;
+        for dir in doomed {
+            if t.leave(&dir)
+                && populated(&dir)
+                && std::fs::write(dir.join("cgroup.kill"), "1").is_ok()
+            {
+                n += 1;
+            }
+        }
+        n
+    })
+}
+
+/// The end of the script: SIGKILL everything below `ash-<pid>`, wait
+/// (up to about a second) for it to be gone, and remove the cgroups.
+pub fn kill_all() {
+    // Under the lock: no spawn may have ash inside the tree meanwhile.
+    with(|t| {
+        if let Some(t) = t
+            && t.go_home()
+        {
+            kill_tree(&t.root);
+            t.groups.clear();
+            t.free.clear();
+        }
+    });
+}
+
+/// `cgroup.kill` a tree, wait for it to empty, remove it (ash's exit, and
+/// the sentinel's when ash was killed).
+pub fn kill_tree(root: &Path) {
+    if populated(root) {
+        let _ = std::fs::write(root.join("cgroup.kill"), "1");
+        for _ in 0..200 {
+            if !populated(root) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    remove_tree(root);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape(r"/sys/fs/a\040b"), "/sys/fs/a b");
+        assert_eq!(unescape(r"/x\\"), r"/x\\");
+        assert_eq!(unescape("/plain"), "/plain");
+    }
+}
