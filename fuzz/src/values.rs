@@ -13,7 +13,8 @@
 use std::fmt::Write as _;
 use std::rc::{Rc, Weak};
 
-use ash::vm::value::{ListCell, MapCell, Value};
+use ash::vm::list::ListCell;
+use ash::vm::value::{MapCell, Value};
 
 /// Registers of the little program.
 const REGS: usize = 8;
@@ -28,7 +29,11 @@ pub enum Insn {
     NewMap(usize),
     Push(usize, usize),
     SetKey(usize, u8, usize),
-    Nest { reg: usize, depth: usize, map: bool },
+    Nest {
+        reg: usize,
+        depth: usize,
+        map: bool,
+    },
     Leaf(usize, u8),
     /// Walk `reg` in one of the ways values are walked (`how`).
     Walk(usize, u8),
@@ -59,7 +64,12 @@ pub fn decode(data: &[u8]) -> Vec<Insn> {
                 let extra = data.get(i).copied().unwrap_or(0) as usize;
                 i += 1;
                 let n = usize::from(b) << 8 | extra;
-                let depth = (1 + if op & 0x40 != 0 { n % MAX_NEST } else { n % 100 }).min(budget);
+                let depth = (1 + if op & 0x40 != 0 {
+                    n % MAX_NEST
+                } else {
+                    n % 100
+                })
+                .min(budget);
                 budget -= depth;
                 Insn::Nest {
                     reg: a,
@@ -117,7 +127,8 @@ pub fn run_in_process(program: &[Insn]) {
             Insn::SetKey(r, k, s) => {
                 let v = regs[s].clone();
                 if let Value::Map(m) = &regs[r] {
-                    m.borrow_mut().insert(Rc::from(format!("k{k}").as_bytes()), v);
+                    m.borrow_mut()
+                        .insert(Rc::from(format!("k{k}").as_bytes()), v);
                 }
             }
             Insn::Nest { reg, depth, map } => {
