@@ -164,8 +164,6 @@ pub fn main() -> i32 {
             // `ash --serve`: the agent a remote ash starts over ssh
             // (section 15; see crate::remote).
             Some("--serve") => return crate::remote::serve_main(),
-            // Internal: one remote body, started by the agent.
-            Some("--remote-job") => return run_remote_job(opts.debug),
             Some("--dump") => return dump_main(&args[i + 1..]),
             Some("-c") => {
                 let Some(code) = args.get(i + 1) else {
@@ -519,7 +517,7 @@ fn run_text(
 
 /// Run a compiled script to its exit status.
 fn run_script(rt: &Rc<Runtime>, main: Rc<Closure>) -> i32 {
-    let outcome = match run_main(rt, main, Vec::new(), None) {
+    let outcome = match run_main(rt, main, Vec::new()) {
         Ok(outcome) => outcome,
         Err(code) => return code,
     };
@@ -537,38 +535,13 @@ fn run_script(rt: &Rc<Runtime>, main: Rc<Closure>) -> i32 {
     }
 }
 
-/// `ash --remote-job`: run the body the agent sends on fd 0 and answer
-/// there (see `crate::remote::job`).
-fn run_remote_job(debug: bool) -> i32 {
-    process::raise_fd_limit();
-    process::contain::become_subreaper();
-    let rt = Runtime::new(debug);
-    let mut job = match crate::remote::job::Job::start(&rt) {
-        Ok(job) => job,
-        Err(code) => return code,
-    };
-    let (main, args, stop) = job.take_main();
-    let ran = run_main(&rt, main, args, Some(stop));
-    job.finish(&rt, ran)
-}
-
-/// A future that stops a run when it completes (see [`run_main`]).
-pub type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
 /// Run `main(args)` as a script's main task, to the end of the run: with
 /// ash's signal handling, under the deadline it was started with
 /// (`ASH_DEADLINE`, whose expiry becomes a `TimeoutError`), then cancelling
 /// and waiting for the tasks still running, closing the connections to
-/// other hosts and killing what was left behind. `stop`, when it
-/// completes, stops everything as a SIGTERM would (a remote job's agent
-/// gone). `Err` is the exit status when the run ended by `exit N` or a
+/// other hosts and killing what was left behind. `Err` is the exit status when the run ended by `exit N` or a
 /// signal, or could not start.
-pub fn run_main(
-    rt: &Rc<Runtime>,
-    main: Rc<Closure>,
-    args: Vec<Value>,
-    stop: Option<Stop>,
-) -> Result<Outcome, i32> {
+pub fn run_main(rt: &Rc<Runtime>, main: Rc<Closure>, args: Vec<Value>) -> Result<Outcome, i32> {
     let ctx = Rc::new(main_ctx());
     *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
     if crate::observe::on() {
@@ -591,15 +564,6 @@ pub fn run_main(
         let (rt, signal_code) = (rt.clone(), signal_code.clone());
         async move {
             let _signals = watch_signals(&rt, &ctx, signal_code, deadline);
-            let _stop = stop.map(|stop| {
-                let (rt, ctx) = (rt.clone(), ctx.clone());
-                rt.executor.clone().spawn(async move {
-                    stop.await;
-                    let grace = signal_grace().min(Duration::from_millis(500));
-                    ctx.cancel.cancel(CancelReason::Signal, grace);
-                    rt.cancel_all(CancelReason::Signal, grace);
-                })
-            });
             let outcome = drive(Fiber::call(rt.clone(), ctx.clone(), main, args)).await;
             if crate::observe::on() {
                 crate::observe::emit(crate::observe::Event::TaskEnd {

@@ -60,12 +60,12 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "vm",
         ],
     ),
-    // Other hosts (section 15): packs bodies, runs ssh, the agent and the
-    // ash that runs one remote body (which the CLI starts).
+    // Other hosts (section 15): packs bodies, runs ssh, and the agent,
+    // which runs the bodies sent to it (the CLI starts it).
     (
         "remote",
         &[
-            "ast", "builtins", "cli", "compile", "diag", "process", "runtime", "syntax", "vm",
+            "ast", "builtins", "compile", "diag", "process", "runtime", "syntax", "vm",
         ],
     ),
     // Journals (section 14): an observer of the runtime's tasks, and the

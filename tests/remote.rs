@@ -323,6 +323,50 @@ echo (await (spawn --on "h1" {{ return "next" }}))
     gone_after(&tok, Duration::from_secs(1));
 }
 
+#[test]
+fn what_a_body_leaves_behind_is_killed_while_others_run() {
+    // Bodies share the agent's process: what one leaves behind is found by
+    // its tag, not by "every orphan", while another body still runs.
+    let tok = token();
+    let r = ash(&format!(
+        r#"
+let tok = "{tok}"
+let long = spawn --on "h1" {{ sleep 20s }}
+await (spawn --on "h1" {{
+  env ASH_TEST_TOKEN=$tok sh -c 'sleep 30 &'
+  env ASH_TEST_TOKEN=$tok setsid sh -c 'sleep 30 & sleep 30' &
+  sleep 200ms
+}})
+sleep 100ms
+echo "left: ${{trim($(sh -c "grep -l ASH_TEST_TOKEN=$tok /proc/[0-9]*/environ 2>/dev/null | wc -l"))}}"
+echo (long.state)
+cancel $long
+"#
+    ));
+    assert_eq!(r.status, 0, "{}", r.err);
+    assert_eq!(r.out, "left: 0\nrunning\n", "{}", r.err);
+    gone_after(&tok, Duration::from_secs(1));
+}
+
+#[test]
+fn bodies_run_in_the_agent_apart_from_each_other() {
+    // One process runs every body sent to a host (only their programs are
+    // process starts), yet `cd`, variables and `exit` stay in each body.
+    let r = ash(r#"
+let parents = gather --on ["h1"] -j 3 (map(range(3), fn(i) {
+  return async { return trim($(sh -c 'echo $PPID')) }
+}))
+echo (len(parents)) (parents[0] == parents[1] and parents[1] == parents[2])
+let t1 = spawn --on "h1" { let x = 1; cd /; sleep 400ms; return "$(pwd) $x" }
+let t2 = spawn --on "h1" { let x = 2; sleep 200ms; return "${$(pwd) != "/"} $x" }
+let t3 = spawn --on "h1" { sleep 50ms; exit 3 }
+echo (await $t1) (await $t2)
+try { await $t3 } catch e { echo (e.kind) (e.status) }
+"#);
+    assert_eq!(r.status, 0, "{}", r.err);
+    assert_eq!(r.out, "3 true\n/ 1 true 2\nCommandError 3\n", "{}", r.err);
+}
+
 /// Start a script whose bodies run `sleep 30` on two hosts (one ignoring
 /// SIGTERM), wait until they run, send `signal` to the local ash, and
 /// return how long until nothing is left on the hosts.
@@ -488,9 +532,12 @@ echo (await (spawn --on "h2" {{ return "h2 again" }}))
         "{}",
         lines[2]
     );
-    assert_eq!(
-        lines[3],
-        "died: the ash running the body on h1 ended without an answer: it was killed by signal 9"
+    // The body runs in the agent's process: killing the process that runs
+    // it is killing the agent, and the connection is lost.
+    assert!(
+        lines[3].starts_with("died: lost the connection to h1: "),
+        "{}",
+        lines[3]
     );
     assert!(
         lines[4].starts_with("lost: lost the connection to h2"),

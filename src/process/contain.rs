@@ -376,29 +376,9 @@ pub fn at_exit() {
         kill_adopted();
     }
     let has_sentinel = SENTINEL.with(|s| s.borrow().is_some());
-    if started_programs && !has_sentinel && !supervisor_alive() {
+    if started_programs && !has_sentinel {
         sweep_until_clean(&own_token_prefix());
     }
-}
-
-/// The ash that supervises this one (its parent, a subreaper that kills
-/// what this one leaves behind), if any; 0 for none.
-static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-/// This ash runs one body for an agent of `spawn --on` (its parent, which
-/// is a subreaper): it starts no sentinel, and does not sweep `/proc` when
-/// it ends, while that parent lives. What it leaves behind, or what is left
-/// when it is killed, is re-parented to the agent, which kills it
-/// ([`kill_adopted`]). A sentinel and a sweep per body cost more than
-/// running a short body.
-pub fn supervised_by_parent() {
-    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
-    SUPERVISOR.store(parent, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn supervisor_alive() -> bool {
-    let s = SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed);
-    s != 0 && rustix::process::getppid().is_some_and(|p| p.as_raw_nonzero().get() == s)
 }
 
 /// SIGKILL every live child of ash it did not spawn itself (orphans it
@@ -438,6 +418,41 @@ pub fn kill_adopted() -> bool {
     true
 }
 
+/// SIGKILL the orphans ash adopted whose environment has the entry
+/// `entry` (`NAME=value`), and their process groups; how many. Cheap when
+/// there are none: one read of ash's `children` files. A child spawned
+/// meanwhile has not the entry of a job that ended (only its own job's),
+/// so no spawn in flight is at risk.
+pub fn kill_adopted_where(entry: &[u8]) -> usize {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get();
+    let mut killed = 0;
+    for pid in adopted() {
+        let name = pid.to_string();
+        if !is_live(&name) {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{name}/environ")) else {
+            continue;
+        };
+        if !env.split(|&b| b == 0).any(|kv| kv == entry) {
+            continue;
+        }
+        let group = pgrp_of(&name);
+        if let Some(p) = Pid::from_raw(pid) {
+            let _ = rustix::process::kill_process(p, Signal::KILL);
+        }
+        if let Some(g) = group
+            .filter(|&g| g != me && g != own_group)
+            .and_then(Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(g, Signal::KILL);
+        }
+        killed += 1;
+    }
+    killed
+}
+
 /// Register a process group with the sentinel (starting it the first time).
 pub fn sentinel_add(pgid: i32) {
     sentinel_send(pgid);
@@ -451,10 +466,6 @@ pub fn sentinel_remove(pgid: i32) {
 fn sentinel_send(value: i32) {
     if !SENTINEL_TRIED.get() {
         SENTINEL_TRIED.set(true);
-        if SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-            // A supervised ash: its supervisor does this work.
-            return;
-        }
         if let Ok(w) = start_sentinel() {
             SENTINEL.with(|s| *s.borrow_mut() = Some(w));
         }

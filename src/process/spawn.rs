@@ -415,16 +415,6 @@ impl Group {
         }
     }
 
-    /// A group the sentinel leaves alone when ash dies (not registered,
-    /// and without ash's scope token, so no sweep finds it): its program
-    /// (an ash running a remote body) notices that by itself and stops in
-    /// order (its `finally` blocks, its own programs), which SIGKILL would
-    /// prevent.
-    pub fn outlives_ash(mut self) -> Group {
-        self.watched = false;
-        self
-    }
-
     /// A group of programs that contain their own descendants (an ash, an
     /// `ssh`): stopping it signals only the group, with no `/proc` scans
     /// for processes that left it, which a cancellation otherwise pays

@@ -2,39 +2,54 @@
 //! over ssh; it reads jobs from its stdin and answers on its stdout (see
 //! `wire`), after a one-line greeting with its protocol version.
 //!
-//! Each job runs in an ash of its own (`ash --remote-job`, in a process
-//! group of its own): it has the body's deadline (`ASH_DEADLINE`) and
-//! grace period (`ASH_GRACE`), its stdout and stderr come back as `OUT`
-//! frames, whole, before its `DONE`. `CANCEL` gives it SIGTERM, then
-//! SIGKILL after the grace period. When the agent's input ends (the
-//! connection is gone: the remote ash exited or was killed, or the
-//! network dropped), every job is stopped the same way, with at most
-//! [`LOST_GRACE`], and the agent exits. If the agent itself is killed, each
-//! job's ash sees its control socket close and stops on its own (and the
-//! agent's sentinel kills their process groups).
+//! Each job runs here, in the agent's own process, as a task of a runtime
+//! of its own (globals, tasks, `exit`, working directory and environment
+//! apart from the other jobs'), on the agent's loop: a body costs no
+//! process start of its own, only its programs do. It has the body's
+//! deadline (a `timeout` scope around it) and grace period; its stdout
+//! and stderr (pipes, which its programs write directly) come back as
+//! `OUT` frames, whole, before its `DONE`. `CANCEL` cancels it as `cancel`
+//! does a local task: its `finally` blocks run, its programs get SIGTERM,
+//! then SIGKILL after the grace period. When it ends, the tasks it left
+//! are cancelled and the programs it left behind killed (those that left
+//! their process group carry its tag, `ASH_REMOTE_JOB`, in their
+//! environment; with no job running, every orphan the agent adopted is
+//! killed). When the agent's input ends (the connection is gone: the
+//! remote ash exited or was killed, or the network dropped), every job is
+//! stopped the same way, with at most [`LOST_GRACE`], and the agent exits;
+//! if the agent itself is killed, its sentinel kills the jobs' programs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, future};
+use futures_lite::{AsyncReadExt, future};
 
 use super::outbox::{self, Outbox};
 use super::wire::{self, FrameBuf, Reader, Writer};
-use crate::process::{self, ExternalCmd, Group, Stdio};
-use crate::runtime::cancel::{CancelReason, CancelToken};
-use crate::runtime::{Executor, deadline};
+use crate::process::{self, OutSink, WorkDir};
+use crate::runtime::cancel::{CancelReason, CancelToken, DEFAULT_GRACE, WakeList};
+use crate::runtime::task::{Outcome, drive};
+use crate::runtime::{Env, Executor, Io, Runtime, TaskCtx, deadline};
+use crate::vm::error::{Error, ErrorKind};
+use crate::vm::fiber::Fiber;
 
 /// The grace period jobs get when the connection is lost: nobody waits
 /// for their answer, and nothing may outlive the connection for long.
 pub const LOST_GRACE: Duration = Duration::from_millis(500);
+
+/// In the environment of a job's programs: which job started them, so
+/// what they leave behind is found when it ends while others run.
+pub const JOB_VAR: &str = "ASH_REMOTE_JOB";
+
+/// How long a job's output is still read after it ended and what it left
+/// behind was killed (a program that cleared its environment may hold the
+/// pipe until no job runs).
+const LINGER: Duration = Duration::from_millis(200);
 
 /// Run the agent; its exit status.
 pub fn serve_main() -> i32 {
@@ -51,27 +66,40 @@ pub fn serve_main() -> i32 {
     }
     process::raise_fd_limit();
     process::contain::become_subreaper();
-    let executor = Rc::new(Executor::new());
-    match crate::runtime::run_loop(&executor, serve(executor.clone())) {
+    let rt = Runtime::new(false);
+    let code = match crate::runtime::run_loop(&rt.executor.clone(), serve(rt)) {
         Ok(code) => code,
         Err(e) => {
             crate::diag::reportln!("ash --serve: {e}");
             1
         }
-    }
+    };
+    process::contain::at_exit();
+    code
 }
 
-/// A job in progress: how to stop it, and the grace period it was given.
+/// A job in progress: how to stop it.
 struct Running {
+    rt: Rc<Runtime>,
     token: Rc<CancelToken>,
     grace: Duration,
 }
 
-async fn serve(executor: Rc<Executor>) -> i32 {
+impl Running {
+    /// Cancel the body and the tasks it started, as `cancel` does.
+    fn cancel(&self, grace: Duration) {
+        let grace = deadline::grace_for_children(grace);
+        self.token.cancel(CancelReason::Cancel, grace);
+        self.rt.cancel_all(CancelReason::Cancel, grace);
+    }
+}
+
+async fn serve(base: Rc<Runtime>) -> i32 {
     if let Err(e) = process::io_thread_ready() {
         crate::diag::reportln!("ash --serve: {e}");
         return 1;
     }
+    let executor: Rc<Executor> = base.executor.clone();
     let dup = |fd: std::os::fd::BorrowedFd| {
         fd.try_clone_to_owned()
             .map(std::fs::File::from)
@@ -81,13 +109,6 @@ async fn serve(executor: Rc<Executor>) -> i32 {
         (Ok(i), Ok(o)) => (i, o),
         _ => {
             crate::diag::reportln!("ash --serve: cannot use stdin and stdout");
-            return 1;
-        }
-    };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            crate::diag::reportln!("ash --serve: cannot find its own binary: {e}");
             return 1;
         }
     };
@@ -114,19 +135,21 @@ async fn serve(executor: Rc<Executor>) -> i32 {
                         crate::diag::reportln!("ash --serve: a malformed job");
                         break 'read;
                     };
+                    let rt = Runtime::beside(&base);
                     let token = Rc::new(CancelToken::default());
                     jobs.borrow_mut().insert(
                         job.id,
                         Running {
+                            rt: rt.clone(),
                             token: token.clone(),
                             grace: job.grace,
                         },
                     );
-                    let (out, jobs, exe) = (out.clone(), jobs.clone(), exe.clone());
+                    let (out, jobs) = (out.clone(), jobs.clone());
                     tasks.retain(|t| !t.is_finished());
                     tasks.push(executor.spawn(async move {
                         let id = job.id;
-                        let answer = match run_job(&out, job, &token, exe).await {
+                        let answer = match run_job(&out, job, rt, token).await {
                             Ok(answer) => answer,
                             Err(why) => {
                                 let mut w = Writer::default();
@@ -139,7 +162,15 @@ async fn serve(executor: Rc<Executor>) -> i32 {
                         w.0.extend_from_slice(&answer);
                         out.send(&wire::frame(wire::DONE, &w.0));
                         jobs.borrow_mut().remove(&id);
-                        // The orphans killed when it ended are zombies now.
+                        if jobs.borrow().is_empty() {
+                            // No job runs: every orphan the agent adopted
+                            // was left by one that ended (even one that
+                            // cleared its environment).
+                            while !process::contain::kill_adopted() {
+                                Timer::after(Duration::from_millis(1)).await;
+                            }
+                        }
+                        // The orphans killed are zombies now.
                         Timer::after(Duration::from_millis(20)).await;
                         process::contain::reap_adopted();
                     }));
@@ -149,8 +180,7 @@ async fn serve(executor: Rc<Executor>) -> i32 {
                         break 'read;
                     };
                     if let Some(j) = jobs.borrow().get(&id) {
-                        j.token
-                            .cancel(CancelReason::Cancel, Duration::from_millis(ms.into()));
+                        j.cancel(Duration::from_millis(ms.into()));
                     }
                 }
                 _ => {}
@@ -166,7 +196,7 @@ async fn serve(executor: Rc<Executor>) -> i32 {
     for j in jobs.borrow().values() {
         let grace = j.grace.min(LOST_GRACE);
         longest = longest.max(grace);
-        j.token.cancel(CancelReason::Cancel, grace);
+        j.cancel(grace);
     }
     let all = async {
         for t in tasks {
@@ -177,6 +207,12 @@ async fn serve(executor: Rc<Executor>) -> i32 {
         Timer::after(longest + Duration::from_secs(2)).await;
     })
     .await;
+    // What the jobs still run (a body that ignored its cancellation) dies
+    // with the agent: their programs are killed now, and by the sentinel.
+    for j in jobs.borrow().values() {
+        kill_groups(&j.rt);
+    }
+    crate::remote::shutdown(&base).await;
     out.close();
     future::or(
         async {
@@ -188,6 +224,15 @@ async fn serve(executor: Rc<Executor>) -> i32 {
     )
     .await;
     0
+}
+
+/// SIGKILL every process group a job's runtime runs.
+fn kill_groups(rt: &Runtime) {
+    for &pgid in rt.groups.borrow().iter() {
+        if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 struct RunFrame {
@@ -213,93 +258,154 @@ fn read_run(r: &mut Reader) -> Result<RunFrame, wire::WireError> {
     })
 }
 
-/// Run one job in an ash of its own; its outcome as the `DONE` payload
-/// carries it, or why there is none.
+/// Run one job here, as a task of `rt` under `token`; its outcome as the
+/// `DONE` payload carries it, or why there is none.
 async fn run_job(
     out: &Rc<Outbox>,
     job: RunFrame,
-    token: &Rc<CancelToken>,
-    exe: PathBuf,
+    rt: Rc<Runtime>,
+    token: Rc<CancelToken>,
 ) -> Result<Vec<u8>, String> {
-    let (ours, theirs) =
-        UnixStream::pair().map_err(|e| format!("cannot make a socket for the body: {e}"))?;
     let pipe = || process::pipe().map_err(|e| format!("cannot make a pipe for the body: {e}"));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    // Not killed by the agent's sentinel if the agent dies: the body's ash
-    // then sees its control socket close and stops in order by itself.
-    let mut group = Group::new().contained().outlives_ash();
+    let ended = Rc::new(Ended::default());
+    let forward_out = forward(out, job.id, 1, out_r, ended.clone());
+    let forward_err = forward(out, job.id, 2, err_r, ended.clone());
+    let tag = job.id.to_string();
+    let body = async {
+        let outcome = run_body(&job, &rt, token, out_w, err_w, &tag).await;
+        // What it left behind: its tasks, then its programs.
+        rt.cancel_and_wait_all(DEFAULT_GRACE).await;
+        kill_left_by(&tag).await;
+        ended.set();
+        outcome
+    };
+    let (outcome, _) = future::zip(body, future::zip(forward_out, forward_err)).await;
+    Ok(super::job::outcome_payload(&outcome))
+}
+
+/// Compile and run the body, under its deadline; how it ended.
+async fn run_body(
+    job: &RunFrame,
+    rt: &Rc<Runtime>,
+    token: Rc<CancelToken>,
+    out_w: OwnedFd,
+    err_w: OwnedFd,
+    tag: &str,
+) -> Outcome {
+    let (main, args) = match super::job::prepare(rt, &job.unit) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Error(Rc::new(e)),
+    };
+    let io = Io {
+        stdin: rt.null_stdin.clone(),
+        stdout: Rc::new(OutSink::from_fd(out_w)),
+        stderr: Rc::new(OutSink::from_fd(err_w)),
+        // Not inside a slot: the body's commands take the pool's.
+        reserve: None,
+    };
+    let mut env = Env::default();
+    env.set(JOB_VAR.as_bytes(), tag.as_bytes());
+    let ctx = Rc::new(TaskCtx::with(
+        0,
+        Rc::new(WorkDir::at_start()),
+        env,
+        io,
+        token,
+    ));
+    *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
+    // The local deadline: the whole body is a `timeout` scope.
+    let mut scope = None;
     if let Some(d) = job.deadline {
-        group.set_env(deadline::DEADLINE_VAR, deadline::format_unix(d));
-    }
-    group.set_env(
-        deadline::GRACE_VAR,
-        format!("{:.3}", job.grace.as_secs_f64()),
-    );
-    let cmd = ExternalCmd {
-        argv: vec![OsString::from("ash"), OsString::from("--remote-job")],
-        program: exe,
-        env: None,
-        cwd: None,
-        stdin: Stdio::Fd(Rc::new(OwnedFd::from(theirs))),
-        stdout: Stdio::Fd(Rc::new(out_w)),
-        stderr: Stdio::Fd(Rc::new(err_w)),
-    };
-    group
-        .spawn(cmd)
-        .await
-        .map_err(|e| format!("cannot start ash on the host: {e}"))?;
-    let mut control = Async::new(ours).map_err(|e| e.to_string())?;
-    let send = async {
-        let _ = control.write_all(&wire::frame(wire::RUN, &job.unit)).await;
-        let mut answer = Vec::new();
-        let _ = control.read_to_end(&mut answer).await;
-        answer
-    };
-    let forward_out = forward(out, job.id, 1, out_r);
-    let forward_err = forward(out, job.id, 2, err_r);
-    let exit = async {
-        let exit = group.wait(token.requested()).await;
-        // What the body's ash left behind is ours now (a subreaper's):
-        // nothing of it may outlive it.
-        while !process::contain::kill_adopted() {
-            Timer::after(Duration::from_millis(1)).await;
+        let when = deadline::instant_at(d);
+        if when <= Instant::now() {
+            return Outcome::Error(Rc::new(Error::new(
+                ErrorKind::Timeout,
+                "the deadline passed before the body started on the host",
+            )));
         }
-        exit
-    };
-    let ((answer, exit), _) = future::zip(
-        future::zip(send, exit),
-        future::zip(forward_out, forward_err),
-    )
-    .await;
-    let mut frames = FrameBuf::default();
-    frames.push(&answer);
-    match frames.next_frame() {
-        Ok(Some((wire::DONE, payload))) => Ok(payload),
-        _ => Err(match exit {
-            Ok(infos) => match infos.first() {
-                Some(i) if i.signal.is_some() => {
-                    format!("it was killed by signal {}", i.signal.unwrap_or(0))
-                }
-                Some(i) => format!("it exited with status {}", i.code),
-                None => "it did not start".to_string(),
-            },
-            Err(_) => "it was stopped (cancelled) before it answered".to_string(),
-        }),
+        let id = rt.next_id();
+        ctx.cancel
+            .push_deadline(id, when, deadline::grace_for_children(job.grace));
+        scope = Some(id);
+    }
+    let outcome = drive(Fiber::call(rt.clone(), ctx, main, args)).await;
+    *rt.main_cancel.borrow_mut() = None;
+    if let Some(code) = rt.exit_code.get() {
+        return Outcome::Exit(code);
+    }
+    match outcome {
+        Outcome::Error(e)
+            if scope.is_some()
+                && e.kind == ErrorKind::Cancelled
+                && e.timeout_scope.get() == scope =>
+        {
+            let t = Error::new(ErrorKind::Timeout, "the deadline in ASH_DEADLINE passed");
+            *t.location.borrow_mut() = e.location.borrow().clone();
+            *t.trace.borrow_mut() = e.trace.borrow().clone();
+            Outcome::Error(Rc::new(t))
+        }
+        other => other,
     }
 }
 
-/// Send what the body writes to `fd` as `OUT` frames, until it closes.
-async fn forward(out: &Outbox, id: u32, fd: u8, from: OwnedFd) {
+/// Kill the orphans the agent adopted that carry the job's tag (and their
+/// process groups), until none is left.
+async fn kill_left_by(tag: &str) {
+    let entry = format!("{JOB_VAR}={tag}");
+    for _ in 0..10 {
+        if process::contain::kill_adopted_where(entry.as_bytes()) == 0 {
+            return;
+        }
+        Timer::after(Duration::from_millis(2)).await;
+    }
+}
+
+/// Set once a job has ended and what it left behind is gone.
+#[derive(Default)]
+struct Ended {
+    set: Cell<bool>,
+    wake: WakeList,
+}
+
+impl Ended {
+    fn set(&self) {
+        self.set.set(true);
+        self.wake.wake_all();
+    }
+
+    async fn wait(&self) {
+        future::poll_fn(|cx| {
+            if self.set.get() {
+                std::task::Poll::Ready(())
+            } else {
+                self.wake.register(cx.waker());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Send what the body writes to `fd` as `OUT` frames, until it closes (or,
+/// once the job has ended, nothing came for [`LINGER`]).
+async fn forward(out: &Outbox, id: u32, fd: u8, from: OwnedFd, ended: Rc<Ended>) {
     let Ok(mut from) = Async::new(std::fs::File::from(from)) else {
         return;
     };
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         out.room().await;
-        match from.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
+        let read = future::or(async { Some(from.read(&mut chunk).await) }, async {
+            ended.wait().await;
+            Timer::after(LINGER).await;
+            None
+        })
+        .await;
+        match read {
+            None | Some(Ok(0) | Err(_)) => return,
+            Some(Ok(n)) => {
                 let mut w = Writer::default();
                 w.u32(id);
                 w.u8(fd);

@@ -1,21 +1,11 @@
-//! `ash --remote-job`: one remote body, in an ash of its own, started by
-//! the agent with a control socket on fd 0.
-//!
-//! The agent sends the unit (one `RUN` frame); this ash puts `/dev/null`
-//! on its stdin, registers each piece of code as a source named after its
-//! original file and padded to its original place, compiles the unit and
-//! runs it like a script (signals, `ASH_DEADLINE`, the end-of-run
-//! cleanup), then answers with one `DONE` frame: the body's value, or its
-//! error with the locations and the lines they point at. When the control
-//! socket closes before that (the agent is gone), it stops as if it got
-//! SIGTERM.
+//! One remote body, run by the agent in its own process: the unit it
+//! was sent, compiled (each piece of code registered as a source named
+//! after its original file and padded to its original place, so errors
+//! point where they would have here), and the `DONE` payload of how it
+//! ended: its value, or its error with the locations and the lines they
+//! point at.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-
-use futures_lite::AsyncReadExt;
 
 use super::code::{self, Code};
 use super::wire::{self, Binding, Locator, Reader, WireLocation, Writer};
@@ -25,151 +15,50 @@ use crate::vm::error::{Error, ErrorKind, Location};
 use crate::vm::objects::Closure;
 use crate::vm::value::Value;
 
-pub struct Job {
-    control: UnixStream,
-    main: Option<(Rc<Closure>, Vec<Value>)>,
+thread_local! {
+    /// The pieces of code registered as sources, by file name and text.
+    static SOURCES: std::cell::RefCell<std::collections::HashMap<(String, String), u32>> =
+        std::cell::RefCell::default();
 }
 
-/// Read exactly one frame from a blocking stream.
-fn read_frame(s: &mut UnixStream) -> std::io::Result<(u8, Vec<u8>)> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len)?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > wire::MAX_FRAME {
-        return Err(std::io::Error::other("a frame of impossible length"));
-    }
-    let mut buf = vec![0u8; len];
-    s.read_exact(&mut buf)?;
-    let kind = buf[0];
-    buf.remove(0);
-    Ok((kind, buf))
-}
-
-impl Job {
-    /// Take the control socket, read and compile the unit. On failure the
-    /// answer (if the agent can be told) is sent, and the exit status
-    /// returned.
-    pub fn start(rt: &Runtime) -> Result<Job, i32> {
-        // The agent kills what this ash leaves behind (see
-        // `contain::supervised_by_parent`).
-        crate::process::contain::supervised_by_parent();
-        let control = rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3)
-            .map(UnixStream::from)
-            .map_err(|e| {
-                crate::diag::reportln!("ash --remote-job: no control socket on fd 0: {e}");
-                2
-            })?;
-        // The body's commands read /dev/null, as a spawned task's do.
-        if let Ok(null) = std::fs::File::open("/dev/null") {
-            let _ = rustix::stdio::dup2_stdin(OwnedFd::from(null).as_fd());
-        }
-        let mut job = Job {
-            control,
-            main: None,
-        };
-        let unit = match read_frame(&mut job.control) {
-            Ok((wire::RUN, payload)) => payload,
-            Ok(_) => {
-                crate::diag::reportln!("ash --remote-job: expected a job");
-                return Err(2);
-            }
-            Err(e) => {
-                crate::diag::reportln!("ash --remote-job: reading the job: {e}");
-                return Err(2);
-            }
-        };
-        match prepare(rt, &unit) {
-            Ok(main) => {
-                job.main = Some(main);
-                Ok(job)
-            }
-            Err(e) => {
-                job.answer(&Outcome::Error(Rc::new(e)));
-                Err(0)
-            }
-        }
-    }
-
-    /// The unit's function and arguments, and the future that ends when
-    /// the control socket closes.
-    pub fn take_main(&mut self) -> (Rc<Closure>, Vec<Value>, crate::cli::Stop) {
-        let (main, args) = self.main.take().unwrap_or_else(|| {
-            (
-                Rc::new(Closure {
-                    proto: Rc::new(empty_proto()),
-                    captures: crate::vm::objects::Captures::none(),
-                }),
-                Vec::new(),
-            )
-        });
-        let watch = self.control.try_clone();
-        let stop: crate::cli::Stop = Box::pin(async move {
-            let Ok(stream) = watch else { return };
-            let Ok(mut stream) = async_io::Async::new(stream) else {
-                return;
-            };
-            let mut buf = [0u8; 64];
-            loop {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+/// The `DONE` payload (after the job id) for how a body ended.
+pub fn outcome_payload(outcome: &Outcome) -> Vec<u8> {
+    let mut w = Writer::default();
+    let locate = |l: &Location| wire_location(l);
+    let locator = Locator::Sources(&locate);
+    match outcome {
+        Outcome::Value(v) => {
+            let mut value = Writer::default();
+            match wire::put_value_outcome(&mut value, v) {
+                Ok(()) => w = value,
+                Err(why) => {
+                    let e = Error::type_err(format!(
+                        "the value the remote body returned cannot travel back: it is {}",
+                        why.describe()
+                    ));
+                    wire::put_error_outcome(&mut w, &e, &locator);
                 }
             }
-        });
-        (main, args, stop)
-    }
-
-    /// Answer with how the run ended; the exit status.
-    pub fn finish(mut self, rt: &Runtime, ran: Result<Outcome, i32>) -> i32 {
-        let outcome = match ran {
-            Ok(o) => o,
-            Err(code) if rt.exit_code.get() == Some(code) => Outcome::Exit(code),
-            // A signal (the agent's SIGTERM, or the control socket gone).
-            Err(_) => Outcome::Error(Rc::new(Error::cancelled())),
-        };
-        self.answer(&outcome);
-        0
-    }
-
-    fn answer(&mut self, outcome: &Outcome) {
-        let mut w = Writer::default();
-        let locate = |l: &Location| wire_location(l);
-        let locator = Locator::Sources(&locate);
-        match outcome {
-            Outcome::Value(v) => {
-                let mut value = Writer::default();
-                match wire::put_value_outcome(&mut value, v) {
-                    Ok(()) => w = value,
-                    Err(why) => {
-                        let e = Error::type_err(format!(
-                            "the value the remote body returned cannot travel back: it is {}",
-                            why.describe()
-                        ));
-                        wire::put_error_outcome(&mut w, &e, &locator);
-                    }
-                }
-            }
-            Outcome::Exit(0) => {
-                let _ = wire::put_value_outcome(&mut w, &Value::Null);
-            }
-            Outcome::Exit(code) => {
-                let e = Error::command(
-                    format!("exit {code}"),
-                    *code,
-                    format!("the remote body called `exit {code}`"),
-                );
-                wire::put_error_outcome(&mut w, &e, &locator);
-            }
-            Outcome::Error(e) => {
-                // The last call in the trace is the unit calling the body:
-                // not the user's.
-                e.trace.borrow_mut().pop();
-                wire::put_error_outcome(&mut w, e, &locator);
-            }
         }
-        let _ = self.control.write_all(&wire::frame(wire::DONE, &w.0));
-        let _ = self.control.flush();
+        Outcome::Exit(0) => {
+            let _ = wire::put_value_outcome(&mut w, &Value::Null);
+        }
+        Outcome::Exit(code) => {
+            let e = Error::command(
+                format!("exit {code}"),
+                *code,
+                format!("the remote body called `exit {code}`"),
+            );
+            wire::put_error_outcome(&mut w, &e, &locator);
+        }
+        Outcome::Error(e) => {
+            // The last call in the trace is the unit calling the body:
+            // not the user's.
+            e.trace.borrow_mut().pop();
+            wire::put_error_outcome(&mut w, e, &locator);
+        }
     }
+    w.0
 }
 
 /// A location as it travels: file, line, column, and the line's text.
@@ -185,38 +74,18 @@ fn wire_location(l: &Location) -> Option<WireLocation> {
     })
 }
 
-fn empty_proto() -> crate::vm::chunk::Proto {
-    use crate::vm::chunk::{Op, Proto};
-    let code = vec![Op::Null, Op::Return];
-    Proto {
-        name: "<remote>".into(),
-        spans: vec![Default::default(); 2],
-        stack_needed: crate::vm::chunk::stack_needed(&code, &[], 0),
-        code,
-        consts: Vec::new(),
-        cmds: Vec::new(),
-        protos: Vec::new(),
-        captures: Vec::new(),
-        capture_names: Box::default(),
-        n_params: 0,
-        has_rest: false,
-        n_locals: 0,
-        n_cells: 0,
-        param_cells: Vec::new(),
-        is_async: false,
-        main_spec: None,
-        source: 0,
-        span: Default::default(),
-        sites: Default::default(),
-    }
-}
-
 /// A piece registered as a source (named after its file, padded to its
 /// place) and parsed.
 fn load(piece: &wire::Piece) -> Result<(Code, u32), Error> {
     let padded = piece.padded();
     let pad = padded.len() - piece.text.len();
-    let source = crate::diag::add_source(&piece.file, &padded);
+    // The same code comes with every body of a `gather`: one source for
+    // all of them, so a long-running agent does not keep a copy per body.
+    let source = SOURCES.with_borrow_mut(|known| {
+        *known
+            .entry((piece.file.clone(), padded.clone()))
+            .or_insert_with(|| crate::diag::add_source(&piece.file, &padded))
+    });
     match code::parse(piece.kind, &padded, pad) {
         Ok(code) => Ok((code, source)),
         Err(e) => {
@@ -234,7 +103,7 @@ fn load(piece: &wire::Piece) -> Result<(Code, u32), Error> {
 }
 
 /// Decode and compile the unit: the function to run and its arguments.
-fn prepare(rt: &Runtime, payload: &[u8]) -> Result<(Rc<Closure>, Vec<Value>), Error> {
+pub fn prepare(rt: &Runtime, payload: &[u8]) -> Result<(Rc<Closure>, Vec<Value>), Error> {
     let unit = wire::get_unit(&mut Reader::new(payload))
         .map_err(|e| Error::value(format!("the job sent to this host: {e}")))?;
     let mut names = Vec::with_capacity(unit.bindings.len());

@@ -15,16 +15,18 @@
 //! - [`host`]: one `ssh` session per host for the whole run (sharing
 //!   OpenSSH's master connection), running ash's agent; jobs, their output
 //!   and their outcomes over it ([`wire`]: the framed protocol).
-//! - [`agent`]: `ash --serve`, the agent: runs each job in an ash of its
-//!   own ([`job`]: `ash --remote-job`), forwards its output, and stops it
-//!   when told to, or on its own when the connection goes.
+//! - [`agent`]: `ash --serve`, the agent: runs each job as a task of a
+//!   runtime of its own in its own process ([`job`]: the unit compiled,
+//!   the outcome encoded), forwards its output, and stops it when told
+//!   to, or on its own when the connection goes.
 //!
 //! Cancellation crosses every boundary: a cancelled local task sends
-//! `CANCEL` and waits for the body's `finally` blocks; the agent gives the
-//! job's ash SIGTERM, the grace period, then SIGKILL; when the connection
-//! goes (the local ash killed, even with SIGKILL: its sentinel kills the
-//! `ssh` processes), the agent stops every job; and if the agent itself
-//! dies, each job's ash sees its control socket close and stops.
+//! `CANCEL` and waits for the body's `finally` blocks; the agent cancels
+//! the job as `cancel` does a local task (its programs get SIGTERM, the
+//! grace period, then SIGKILL); when the connection goes (the local ash
+//! killed, even with SIGKILL: its sentinel kills the `ssh` processes), the
+//! agent stops every job; and if the agent itself dies, its sentinel kills
+//! the jobs' programs.
 
 mod agent;
 mod code;

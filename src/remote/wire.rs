@@ -14,9 +14,7 @@
 //! | `OUT` | agent → ash | job id, fd (1 or 2), bytes (the rest) |
 //! | `DONE` | agent → ash | job id, a [`Outcome`] |
 //!
-//! The agent hands a job's unit to the ash that runs it in one `RUN`
-//! frame on its control socket, and that ash answers with the `DONE`
-//! payload's outcome there.
+//! The agent runs each job in its own process (see `agent`).
 //!
 //! Values keep their types: null, booleans, ints, floats, strings (bytes),
 //! durations, lists and maps (in order), and error values. A value nested

@@ -288,8 +288,28 @@ pub type ShellCommand =
 impl Runtime {
     pub fn new(debug: bool) -> Rc<Runtime> {
         let (slots, capture_slots) = admission::Slots::from_fd_limit();
+        Runtime::sharing(Rc::new(Executor::new()), slots, capture_slots, debug)
+    }
+
+    /// A runtime of its own (globals, tasks, `exit`) on `other`'s loop and
+    /// process slots: a remote body run by the agent, beside the others.
+    pub fn beside(other: &Runtime) -> Rc<Runtime> {
+        Runtime::sharing(
+            other.executor.clone(),
+            other.slots.clone(),
+            other.capture_slots.clone(),
+            other.debug,
+        )
+    }
+
+    fn sharing(
+        executor: Rc<Executor>,
+        slots: Rc<admission::Slots>,
+        capture_slots: Rc<admission::Slots>,
+        debug: bool,
+    ) -> Rc<Runtime> {
         Rc::new(Runtime {
-            executor: Rc::new(Executor::new()),
+            executor,
             globals: RefCell::new(Globals::default()),
             tasks: RefCell::default(),
             next_id: Cell::new(1),
