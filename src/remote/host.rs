@@ -1,6 +1,6 @@
-//! One connection per host for the whole run: an `ssh` session (sharing
-//! the host's master connection) running ash's agent, and the jobs sent
-//! to it.
+//! One connection per host for the whole run: an `ssh` (the host's master
+//! connection, or a session over one after a copy) running ash's agent,
+//! and the jobs sent to it.
 //!
 //! A host is brought up at first use by a task of its own (so a branch
 //! cancelled meanwhile does not cut the connection short for the others):
@@ -167,17 +167,26 @@ struct Ssh {
 /// Keep this much of an ssh's stderr for messages.
 const STDERR_TAIL: usize = 8192;
 
-/// Start `ssh` to `host`: its master connection (`command` `None`), or a
-/// session over it running `command`, with `stdin` (a pipe ash writes when
+/// Start `ssh` to `host` in `role` (see [`ssh::Role`]), running `command`
+/// (none for the master connection), with `stdin` (a pipe ash writes when
 /// `None`).
 async fn start_ssh(
     rt: &Rc<Runtime>,
     host: &Host,
+    role: ssh::Role,
     command: Option<&str>,
     stdin: Option<Stdio>,
 ) -> Result<Ssh, String> {
     let base = ssh::base_command()?;
-    let control = control_dir()?.join(format!("m{}", host.index));
+    let control = match role {
+        // A socket of its own: an earlier one may not be gone yet.
+        ssh::Role::MasterRunning => control_dir()?.join(format!(
+            "a{}.{}",
+            host.index,
+            REGISTRY.with_borrow(|r| r.next_index.replace(r.next_index.get() + 1))
+        )),
+        _ => control_dir()?.join(format!("m{}", host.index)),
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let path = std::env::var_os("PATH");
     let program = process::find_program(&base[0], path.as_deref(), &cwd).ok_or_else(|| {
@@ -197,7 +206,7 @@ async fn start_ssh(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let mut argv = base.clone();
-    argv.extend(ssh::options(&control, command.is_none()));
+    argv.extend(ssh::options(&control, role));
     argv.extend([OsString::from("--"), host.name.as_str().into()]);
     argv.extend(command.map(OsString::from));
     let mut group = Group::new().contained();
@@ -362,7 +371,7 @@ async fn ensure_master(rt: &Rc<Runtime>, host: &Host) -> Result<(), String> {
         old.group.signal(rustix::process::Signal::TERM);
         old.finish(Duration::from_secs(1)).await;
     }
-    let mut master = start_ssh(rt, host, None, Some(Stdio::Null)).await?;
+    let mut master = start_ssh(rt, host, ssh::Role::Master, None, Some(Stdio::Null)).await?;
     drop(master.stdout.take());
     let exited = future::or(
         async { Some(master.group.wait(future::pending::<Duration>()).await) },
@@ -387,13 +396,22 @@ async fn ensure_master(rt: &Rc<Runtime>, host: &Host) -> Result<(), String> {
     }
 }
 
-/// Bring up the host's agent.
+/// Bring up the host's agent: first over a connection of its own (which
+/// is the host's master: one handshake, one process); if ash must be
+/// copied there first, over a master connection that the copy and then
+/// the agent share.
 async fn connect(rt: &Rc<Runtime>, host: &Rc<Host>) -> Result<Rc<Agent>, String> {
     process::io_thread_ready().map_err(|e| e.to_string())?;
-    ensure_master(rt, host).await?;
     let mut copied = false;
     loop {
-        let mut ssh = start_ssh(rt, host, Some(&ssh::bootstrap_command(own_size())), None).await?;
+        let role = if copied || host.master.borrow().is_some() {
+            ensure_master(rt, host).await?;
+            ssh::Role::Session
+        } else {
+            ssh::Role::MasterRunning
+        };
+        let bootstrap = ssh::bootstrap_command(own_size());
+        let mut ssh = start_ssh(rt, host, role, Some(&bootstrap), None).await?;
         let out = ssh.stdout.take().map(std::fs::File::from);
         let mut out = match out.map(Async::new) {
             Some(Ok(f)) => f,
@@ -418,6 +436,7 @@ async fn connect(rt: &Rc<Runtime>, host: &Rc<Host>) -> Result<Rc<Agent>, String>
                         std::env::consts::ARCH
                     ));
                 }
+                ensure_master(rt, host).await?;
                 copy_self(rt, host).await?;
                 copied = true;
             }
@@ -451,7 +470,14 @@ async fn copy_self(rt: &Rc<Runtime>, host: &Host) -> Result<(), String> {
         .and_then(std::fs::File::open)
         .map_err(|e| format!("cannot read this ash's binary to copy it: {e}"))?;
     let stdin = Stdio::Fd(Rc::new(OwnedFd::from(exe)));
-    let mut ssh = start_ssh(rt, host, Some(&ssh::copy_command()), Some(stdin)).await?;
+    let mut ssh = start_ssh(
+        rt,
+        host,
+        ssh::Role::Session,
+        Some(&ssh::copy_command()),
+        Some(stdin),
+    )
+    .await?;
     drop(ssh.stdout.take());
     match ssh.finish(Duration::from_secs(600)).await {
         Some(0) => Ok(()),

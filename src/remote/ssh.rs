@@ -1,15 +1,17 @@
 //! The OpenSSH command lines ash runs, and the little `sh` programs it
 //! runs on a host before its agent.
 //!
-//! Every `ssh` to a host shares one connection: ash first starts the
-//! host's master (`ssh -N -o ControlMaster=yes`, its control socket in a
-//! directory of this ash process, mode 0700), a child of ash in a process
-//! group of its own, and waits for its socket to appear (authentication
-//! done); every session after that (the agent, the binary copy, a new
-//! agent after a lost one) goes over it and starts in milliseconds. At
-//! exit the masters get SIGTERM; if ash dies first, its sentinel kills
-//! them (a master left in the background by `ControlPersist` would not be
-//! found: ssh overwrites its environment, where ash's scope token is).
+//! A host's agent runs over a connection of its own, which is also the
+//! host's master (`ControlMaster=yes`, its control socket in a directory
+//! of this ash process, mode 0700): one handshake and one `ssh` process
+//! per host. Only when ash must first be copied to the host does it start
+//! a separate master (`ssh -N -o ControlMaster=yes`), wait for its socket
+//! to appear (authentication done), and run the copy and then the agent
+//! as sessions over it. Every `ssh` is a child of ash in a process group
+//! of its own; at exit the masters get SIGTERM (the agents' connections
+//! end with their agents); if ash dies first, its sentinel kills them (a
+//! master left in the background by `ControlPersist` would not be found:
+//! ssh overwrites its environment, where ash's scope token is).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -81,24 +83,39 @@ fn split_words(text: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
-/// The options of the `ssh` that holds a host's master connection
-/// (`master`), or of one that runs a session over it; `control` is its
-/// socket. Both get keep-alives, so a vanished host is noticed (in about
-/// 30 s), and no terminal.
-pub fn options(control: &Path, master: bool) -> Vec<OsString> {
+/// How an `ssh` reaches the host.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Role {
+    /// The master connection, running nothing (`-N`): sessions go over it.
+    Master,
+    /// A connection of its own that is the master too, running the command
+    /// (the agent: one handshake, no second process, no wait for the
+    /// control socket).
+    MasterRunning,
+    /// A session over the master connection.
+    Session,
+}
+
+/// The options of an `ssh` in `role`; `control` is the master's socket.
+/// All get keep-alives, so a vanished host is noticed (in about 30 s), and
+/// no terminal.
+pub fn options(control: &Path, role: Role) -> Vec<OsString> {
     let mut path = OsString::from("ControlPath=");
     path.push(control);
     let mut out: Vec<OsString> = vec!["-o".into(), path];
-    if master {
+    if role != Role::Session {
         // In the foreground, as ash's child: killed with ash's other
-        // children (by its sentinel, even after a SIGKILL).
+        // children (by its sentinel, even after a SIGKILL); it ends when
+        // its own session does (and the sessions over it have).
         out.extend([
             "-o".into(),
             "ControlMaster=yes".into(),
             "-o".into(),
             "ControlPersist=no".into(),
-            "-N".into(),
         ]);
+        if role == Role::Master {
+            out.push("-N".into());
+        }
     } else {
         out.extend(["-o".into(), "ControlMaster=no".into()]);
     }
