@@ -655,9 +655,24 @@ fn signal_grace() -> Duration {
     }
 }
 
-/// Warn about failed tasks nobody awaited; true if there were any.
+/// Warn about failed tasks nobody awaited; true if there were any. Past
+/// the first hundred no one can await any more, only a count is printed.
 fn report_unretrieved(rt: &Runtime) -> bool {
-    let mut any = false;
+    let mut unheard = rt.unheard_failures.borrow_mut();
+    unheard.take_unreachable(&mut rt.failed.borrow_mut());
+    let mut any = !unheard.is_empty();
+    for (id, report) in &unheard.reports {
+        diag::warn(&format!("task {id} failed and was never awaited: {report}"));
+    }
+    if unheard.more > 0 {
+        let (more, tasks) = (
+            unheard.more,
+            if unheard.more == 1 { "task" } else { "tasks" },
+        );
+        diag::warn(&format!(
+            "{more} more {tasks} failed and were never awaited"
+        ));
+    }
     for t in rt.failed.borrow().iter() {
         if t.retrieved.get() {
             continue;

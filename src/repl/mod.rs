@@ -406,6 +406,20 @@ impl Session {
         let mut seen = HashSet::new();
         loop {
             async_io::Timer::after(Duration::from_millis(200)).await;
+            let unheard = std::mem::take(&mut *self.rt.unheard_failures.borrow_mut());
+            for (id, report) in unheard.reports {
+                if seen.insert(id) {
+                    self.shell
+                        .output
+                        .note(&format!("ash: task {id} failed: {report}"));
+                }
+            }
+            if unheard.more > 0 {
+                let more = unheard.more;
+                self.shell
+                    .output
+                    .note(&format!("ash: {more} more tasks failed (never awaited)"));
+            }
             let failed: Vec<_> = self.rt.failed.borrow().iter().cloned().collect();
             for t in failed {
                 if t.retrieved.get() || self.shell.is_job_task(t.id) || !seen.insert(t.id) {

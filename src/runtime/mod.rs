@@ -232,6 +232,8 @@ pub struct Runtime {
     /// Tasks that failed (not by cancellation): reported at exit unless
     /// someone retrieved the error.
     pub failed: RefCell<Vec<TaskRef>>,
+    /// Failed tasks let go from `failed` unretrieved: reports and a count.
+    pub unheard_failures: RefCell<task::UnheardFailures>,
     /// The main task's cancel token: `exit` in another task stops it too.
     pub main_cancel: RefCell<Option<Rc<CancelToken>>>,
     /// Set by `exit N` anywhere: the script ends with N.
@@ -315,6 +317,7 @@ impl Runtime {
             next_id: Cell::new(1),
             groups: RefCell::new(HashSet::new()),
             failed: RefCell::new(Vec::new()),
+            unheard_failures: RefCell::default(),
             exit_code: Cell::new(None),
             main_cancel: RefCell::new(None),
             debug,

@@ -780,7 +780,11 @@ impl std::future::Future for TaskBody {
         if let Outcome::Error(e) = &outcome
             && e.kind != ErrorKind::Cancelled
         {
-            remember_failed(&mut rt.failed.borrow_mut(), t.clone());
+            remember_failed(
+                &mut rt.failed.borrow_mut(),
+                &mut rt.unheard_failures.borrow_mut(),
+                t.clone(),
+            );
         }
         if rt.observers.active() {
             rt.observers.ended(t.id, &outcome);
@@ -790,19 +794,65 @@ impl std::future::Future for TaskBody {
     }
 }
 
-/// Keep a failed task for the report at exit. The ones whose error was
-/// retrieved since (awaited, gathered) are dropped first when the list is
-/// full, and it grows only if half of it is still unretrieved: memory
-/// stays proportional to the failures nobody retrieved (it kept every
-/// failed task, about 440 bytes each: 200,000 caught failures cost 86 MB).
-fn remember_failed(failed: &mut Vec<TaskRef>, t: TaskRef) {
+/// Keep a failed task for the report at exit. When the list is full, the
+/// tasks whose error was retrieved since (awaited, gathered) are dropped,
+/// and so are those nothing else holds any more (no handle left: no one
+/// can await them now), their report kept in `unheard` instead; the list
+/// grows only if half of it is still awaitable. Memory stays proportional
+/// to the failures someone could still retrieve (it kept every failed
+/// task, about 440 bytes each: 200,000 failures cost 86 MB).
+fn remember_failed(failed: &mut Vec<TaskRef>, unheard: &mut UnheardFailures, t: TaskRef) {
     if failed.len() == failed.capacity() {
-        failed.retain(|t| !t.retrieved.get());
+        unheard.take_unreachable(failed);
         if failed.len() > failed.capacity() / 2 {
             failed.reserve(failed.len().max(16));
         }
     }
     failed.push(t);
+}
+
+/// Failed tasks that nobody awaited and nobody can await any more: the
+/// first reports (rendered when the task was let go), then only a count,
+/// so a flood of failures costs a bounded amount of memory and prints a
+/// bounded number of warnings.
+#[derive(Default)]
+pub struct UnheardFailures {
+    /// Task id and report (the error's text without `ash: `).
+    pub reports: Vec<(u64, String)>,
+    /// Failures past the first [`UnheardFailures::KEPT`], only counted.
+    pub more: u64,
+}
+
+impl UnheardFailures {
+    /// Reports kept in full.
+    pub const KEPT: usize = 100;
+
+    /// Move out of `failed` the tasks whose error was retrieved (dropped)
+    /// and those only `failed` still holds (their report kept here).
+    pub fn take_unreachable(&mut self, failed: &mut Vec<TaskRef>) {
+        failed.retain(|t| {
+            if t.retrieved.get() {
+                return false;
+            }
+            if Rc::strong_count(t) > 1 {
+                return true;
+            }
+            if let Some(Outcome::Error(e)) = t.outcome() {
+                if self.reports.len() < Self::KEPT {
+                    let report = crate::diag::render_error(&e);
+                    let report = report.strip_prefix("ash: ").unwrap_or(&report);
+                    self.reports.push((t.id, report.trim_end().to_string()));
+                } else {
+                    self.more += 1;
+                }
+            }
+            false
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty() && self.more == 0
+    }
 }
 
 /// Await a task: its value, or its error raised here. If the awaiting task
