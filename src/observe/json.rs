@@ -58,10 +58,12 @@ pub fn uint(out: &mut Vec<u8>, mut n: u64) {
 /// An unsigned integer in lowercase hex, without leading zeros.
 pub fn hex(out: &mut Vec<u8>, n: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        out.push(HEX[(n >> (i * 4)) as usize & 15]);
+    let mut digits = [0u8; 16];
+    let len = ((64 - n.leading_zeros()).div_ceil(4).max(1)) as usize;
+    for (i, d) in digits[..len].iter_mut().enumerate() {
+        *d = HEX[(n >> ((len - 1 - i) * 4)) as usize & 15];
     }
+    out.extend_from_slice(&digits[..len]);
 }
 
 /// A signed integer.
@@ -73,14 +75,29 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
 }
 
 /// Nanoseconds as microseconds with three decimals (`1234.567`), the
-/// trace format's unit.
+/// trace format's unit (every event has one or two of these): the whole
+/// seconds as an integer, then the nine digits of the nanoseconds below
+/// them, in 32-bit arithmetic, with the point put in.
 pub fn micros(out: &mut Vec<u8>, ns: u64) {
-    uint(out, ns / 1000);
-    let frac = ns % 1000;
+    let (secs, mut below) = (ns / 1_000_000_000, (ns % 1_000_000_000) as u32);
+    let mut digits = [0u8; 10];
+    for i in (1..5).rev() {
+        let pair = (below % 100) as usize * 2;
+        below /= 100;
+        digits[i * 2..i * 2 + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    digits[1] = b'0' + below as u8;
+    // digits[1..10] are the nine digits; the point goes before the last 3.
+    let (whole, frac) = (&digits[1..7], &digits[7..10]);
+    if secs > 0 {
+        uint(out, secs);
+        out.extend_from_slice(whole);
+    } else {
+        let first = whole.iter().position(|&d| d != b'0').unwrap_or(5);
+        out.extend_from_slice(&whole[first..]);
+    }
     out.push(b'.');
-    out.push(b'0' + (frac / 100) as u8);
-    out.push(b'0' + (frac / 10 % 10) as u8);
-    out.push(b'0' + (frac % 10) as u8);
+    out.extend_from_slice(frac);
 }
 
 /// A float (seconds): to the nanosecond, without trailing zeros (`0.25`,
@@ -134,6 +151,13 @@ mod tests {
         assert_eq!(text(|o| int(o, i64::MIN)), i64::MIN.to_string());
         assert_eq!(text(|o| micros(o, 1_234_567)), "1234.567");
         assert_eq!(text(|o| micros(o, 5)), "0.005");
+        assert_eq!(text(|o| micros(o, 0)), "0.000");
+        assert_eq!(text(|o| micros(o, 1000)), "1.000");
+        assert_eq!(text(|o| micros(o, 98_765)), "98.765");
+        assert_eq!(text(|o| micros(o, u64::MAX)), "18446744073709551.615");
+        assert_eq!(text(|o| micros(o, 1_000_000_000)), "1000000.000");
+        assert_eq!(text(|o| micros(o, 4_380_012_345_678)), "4380012345.678");
+        assert_eq!(text(|o| micros(o, 999_999_999)), "999999.999");
         assert_eq!(text(|o| hex(o, 0)), "0");
         assert_eq!(text(|o| hex(o, 0x1f_0000_00ab)), "1f000000ab");
         assert_eq!(text(|o| hex(o, u64::MAX)), "ffffffffffffffff");

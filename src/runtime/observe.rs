@@ -89,7 +89,8 @@ impl Observers {
     /// Whether anyone watches.
     #[inline]
     pub fn active(&self) -> bool {
-        self.active.get()
+        // See `crate::observe::on` for the feature.
+        !cfg!(feature = "no-observe-hooks") && self.active.get()
     }
 
     fn each(&self) -> Vec<Rc<dyn Observer>> {

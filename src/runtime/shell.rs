@@ -43,7 +43,11 @@ pub use super::task::{TaskKey, await_task, check_wait, spawn};
 // hooks of the VM's own instructions.
 pub use crate::observe::on as observed;
 
-/// A `timeout` body (scope `scope`, `duration` long) begins.
+/// A `timeout` body (scope `scope`, `duration` long) begins. (Cold and
+/// never inlined, as every hook's body: its caller is the VM's dispatch
+/// loop, which should not carry it when nothing observes.)
+#[cold]
+#[inline(never)]
 pub fn observe_timeout_start(
     ctx: &TaskCtx,
     scope: u64,
@@ -60,6 +64,8 @@ pub fn observe_timeout_start(
 
 /// A `timeout` body ended: with its value, or an error (a `TimeoutError`
 /// when its own deadline passed).
+#[cold]
+#[inline(never)]
 pub fn observe_timeout_end(ctx: &TaskCtx, scope: u64, ended: Result<&Value, &Error>) {
     let ended = match ended {
         Ok(v) => crate::observe::Ended::Value(v),

@@ -671,7 +671,11 @@ pub fn spawn(
     if let Some(value) = origin.as_deref().and_then(|o| rt.observers.replay(o)) {
         return Task::replayed(rt, coro, value);
     }
-    let location = site.and_then(Site::location).filter(|_| observe::on());
+    let location = if observe::on() {
+        site.and_then(Site::location)
+    } else {
+        None
+    };
     let traced = (observe::Origin::Spawn, location.as_ref());
     let hooks = rt.hooks.borrow().clone();
     let Some(hooks) = hooks else {

@@ -120,6 +120,32 @@ enum What {
     },
 }
 
+/// `,"pid":P,"tid":` of this process's events, formatted once.
+#[derive(Clone, Copy)]
+struct PidTid {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl PidTid {
+    fn new(pid: u32) -> PidTid {
+        let mut text = Vec::with_capacity(32);
+        text.extend_from_slice(b",\"pid\":");
+        json::uint(&mut text, pid.into());
+        text.extend_from_slice(b",\"tid\":");
+        let mut bytes = [0u8; 32];
+        bytes[..text.len()].copy_from_slice(&text);
+        PidTid {
+            bytes,
+            len: text.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// The arrow to a nested ash's main task (`ASH_TRACE_FROM`): its id.
 struct From {
     flow: u64,
@@ -130,6 +156,7 @@ struct From {
 pub struct Trace {
     sink: Sink,
     pub(super) pid: u32,
+    pid_tid: PidTid,
     /// Per lane (lane N at index N-1), the spans open on it, innermost last.
     lanes: Vec<Vec<Open>>,
     free: BinaryHeap<Reverse<u32>>,
@@ -230,6 +257,7 @@ impl Trace {
         Trace {
             sink,
             pid,
+            pid_tid: PidTid::new(pid),
             lanes: Vec::new(),
             free: BinaryHeap::new(),
             open: FastMap::default(),
@@ -377,23 +405,21 @@ impl Trace {
     // ---------------------------------------------------------------- writing
 
     /// The start of an event on lane `lane`: `{"ph":PH,...,"ts":T,"pid":P,"tid":L`.
-    fn head(o: &mut Vec<u8>, ph: &[u8], pid: u32, lane: u32, ts: u64) {
+    fn head(o: &mut Vec<u8>, ph: &[u8], pid: &PidTid, lane: u32, ts: u64) {
         o.extend_from_slice(b"{\"ph\":\"");
         o.extend_from_slice(ph);
         o.extend_from_slice(b"\",\"ts\":");
         json::micros(o, ts);
-        o.extend_from_slice(b",\"pid\":");
-        json::uint(o, pid.into());
-        o.extend_from_slice(b",\"tid\":");
+        o.extend_from_slice(pid.bytes());
         json::uint(o, lane.into());
     }
 
     fn write_span(&mut self, lane: u32, span: &Open, at: u64, end: &End<'_>) {
-        let pid = self.pid;
+        let pid = self.pid_tid;
         let strings = &self.strings;
         let string = |i: u32| strings.get(i as usize).map_or(&b"\"\""[..], |s| &s[..]);
         self.sink.event(|o| {
-            Trace::head(o, b"X", pid, lane, span.start);
+            Trace::head(o, b"X", &pid, lane, span.start);
             o.extend_from_slice(b",\"dur\":");
             json::micros(o, at.saturating_sub(span.start));
             match &span.what {
@@ -469,11 +495,11 @@ impl Trace {
 
     /// An instant on `lane` (or, without one, on the process).
     fn instant(&mut self, lane: Option<u32>, at: u64, cat: &[u8], name: &[u8], args: &[u8]) {
-        let pid = self.pid;
+        let (pid, pid_tid) = (self.pid, self.pid_tid);
         self.sink.event(|o| {
             match lane {
                 Some(lane) => {
-                    Trace::head(o, b"i", pid, lane, at);
+                    Trace::head(o, b"i", &pid_tid, lane, at);
                     o.extend_from_slice(b",\"s\":\"t\"");
                 }
                 None => {
@@ -495,9 +521,10 @@ impl Trace {
 
     /// One end of an arrow: `s` (from) or `f` (to, bound to the span
     /// around it).
-    fn flow(&mut self, ph: &[u8], pid: u32, lane: u32, at: u64, name: &[u8], id: u64) {
+    fn flow(&mut self, ph: &[u8], lane: u32, at: u64, name: &[u8], id: u64) {
+        let pid_tid = self.pid_tid;
         self.sink.event(|o| {
-            Trace::head(o, ph, pid, lane, at);
+            Trace::head(o, ph, &pid_tid, lane, at);
             if ph == b"f" {
                 o.extend_from_slice(b",\"bp\":\"e\"");
             }
@@ -556,28 +583,24 @@ impl Trace {
         });
         // The arrow from what started it, drawn from the innermost span
         // open there.
-        let (from, flow_name): (Option<(u32, u32, u64)>, &[u8]) = match started {
-            Started::Spawn => (
-                self.homes.get(&parent).map(|&l| (self.pid, l, at)),
-                b"spawn",
-            ),
-            Started::Branch { group } => (
-                self.lane_of(Key::Group(group)).map(|l| (self.pid, l, at)),
-                b"branch",
-            ),
+        let (from, flow_name): (Option<(u32, u64)>, &[u8]) = match started {
+            Started::Spawn => (self.homes.get(&parent).map(|&l| (l, at)), b"spawn"),
+            Started::Branch { group } => {
+                (self.lane_of(Key::Group(group)).map(|l| (l, at)), b"branch")
+            }
             // The arrow's start is written by the ash that ran the
             // command (see the module doc).
             Started::Main => {
                 if let Some(f) = self.from.take() {
-                    self.flow(b"f", self.pid, lane, at + 1, b"ash", f.flow);
+                    self.flow(b"f", lane, at + 1, b"ash", f.flow);
                 }
                 (None, b"ash")
             }
         };
-        if let Some((pid, from_lane, ts)) = from {
+        if let Some((from_lane, ts)) = from {
             let id = self.flow_id();
-            self.flow(b"s", pid, from_lane, ts, flow_name, id);
-            self.flow(b"f", self.pid, lane, at + 1, flow_name, id);
+            self.flow(b"s", from_lane, ts, flow_name, id);
+            self.flow(b"f", lane, at + 1, flow_name, id);
         }
     }
 
@@ -914,7 +937,7 @@ impl Trace {
             .rev()
             .find(|o| o.key == Key::Command(id))
             .map_or(0, |o| o.start);
-        self.flow(b"s", self.pid, lane, start + 1, b"ash", flow);
+        self.flow(b"s", lane, start + 1, b"ash", flow);
     }
 
     fn finish(&mut self, at: u64) {
