@@ -379,7 +379,12 @@ let d = $D
 gather --on ["h1", "h2"] -j 2 {{ touch $d/a; env ASH_TEST_TOKEN={tok} sleep 30 }} {{ touch $d/b; env ASH_TEST_TOKEN={tok} sleep 30 }} {{ touch $d/c; env ASH_TEST_TOKEN={tok} sh -c 'trap "" TERM; sleep 30' }}
 "#
     );
-    let child = command(&dir, &script).spawn().expect("ash");
+    // The control sockets' directory in the test's own: an ash killed by
+    // SIGKILL cannot remove it, and `cargo test` leaves nothing in /tmp.
+    let child = command(&dir, &script)
+        .env("XDG_RUNTIME_DIR", &dir.0)
+        .spawn()
+        .expect("ash");
     for f in ["a", "b", "c"] {
         wait_for(&dir.0.join(f));
     }
