@@ -280,3 +280,21 @@ fn no_link_leaves_the_repository() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The README names the Rust version Cargo.toml requires (`rust-version`,
+/// which cargo checks before building), so a reader with an older one
+/// knows before installing.
+#[test]
+fn the_readme_names_the_rust_version_the_build_needs() {
+    let toml = fs::read_to_string(root().join("Cargo.toml")).expect("read Cargo.toml");
+    let version = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("Cargo.toml sets rust-version");
+    let readme = fs::read_to_string(root().join("README.md")).expect("read README.md");
+    assert!(
+        readme.contains(&format!("Rust {version} or newer")),
+        "README.md should say `Rust {version} or newer`"
+    );
+}
