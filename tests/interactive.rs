@@ -1813,3 +1813,19 @@ fn vi_mode_applies_a_burst_under_the_mode_of_each_key() {
     t.expect("\ntwo\n");
     t.prompt();
 }
+
+/// Ctrl-Z while the line runs ash code (an ash `sleep`) does nothing, as
+/// the docs' limitations say: the line runs on to its end and is no job.
+#[test]
+fn ctrl_z_on_ash_code_leaves_the_line_running() {
+    let dir = temp_dir("ctrl-z-ash");
+    let mut t = shell(&dir);
+    t.line("sleep 1.5; echo (\"af\" + \"ter\")");
+    t.settle(500);
+    t.send("\x1a");
+    t.expect("\nafter");
+    t.prompt();
+    t.line("jobs");
+    t.prompt();
+    assert!(!t.text.contains("stopped"), "{}", t.text);
+}
