@@ -357,23 +357,47 @@ fn sorted(args: &[Value]) -> Option<OffLoop> {
         }
         drop(keys);
         // The order, on a worker thread: a stable sort of the indices
-        // (stable in reverse too, as Python's `reverse=True`).
+        // (stable in reverse too, as Python's `reverse=True`). Each index
+        // carries its string's first bytes as a number, which decides most
+        // comparisons without reaching into the bytes (W13: 1M strings
+        // took 2.4 M memcmp calls and cache misses per level before).
         let order = crate::process::unblock(move || {
-            let mut order: Vec<usize> = (0..plain.len()).collect();
-            order.sort_by(|&a, &b| {
-                let o = cmp_keys(&plain[a], &plain[b], &bytes);
+            let mut order: Vec<(u64, usize)> = plain
+                .iter()
+                .enumerate()
+                .map(|(i, key)| (prefix(key, &bytes), i))
+                .collect();
+            order.sort_by(|a, b| {
+                let o = a
+                    .0
+                    .cmp(&b.0)
+                    .then_with(|| cmp_keys(&plain[a.1], &plain[b.1], &bytes));
                 if reverse { o.reverse() } else { o }
             });
             order
         })
         .await;
         let mut out = Vec::with_capacity(order.len());
-        for i in order {
+        for (_, i) in order {
             step(ITEM).await;
             out.push(std::mem::take(&mut items[i]));
         }
         Ok(Value::list(out))
     }))
+}
+
+/// A number whose order agrees with the order of the keys where the two
+/// differ: a string's first 8 bytes, big-endian, padded with zeros (a
+/// string and its extension by zero bytes tie, and are compared in full);
+/// 0 for the other kinds, which are compared in full.
+fn prefix(key: &Key, bytes: &[u8]) -> u64 {
+    let Key::Str(start, end) = *key else {
+        return 0;
+    };
+    let s = &bytes[start..end.min(start + 8)];
+    let mut first = [0u8; 8];
+    first[..s.len()].copy_from_slice(s);
+    u64::from_be_bytes(first)
 }
 
 /// `compare`'s order, for keys of one kind (checked before).
