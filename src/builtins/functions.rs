@@ -105,6 +105,7 @@
 
 mod collections;
 mod json;
+mod json_doc;
 pub use json::from_json_value;
 mod numbers;
 mod offload;

@@ -1,5 +1,7 @@
-//! `from_json` and `to_json`, through `serde_json::Value` (whose maps keep
-//! document order with the `preserve_order` feature).
+//! `to_json`, through `serde_json::Value` (whose maps keep document order
+//! with the `preserve_order` feature), and `from_json`, whose parse is in
+//! `json_doc` (`from_json_value` turns a `serde_json::Value` of the
+//! journal into a value).
 
 use std::rc::Rc;
 
@@ -72,14 +74,7 @@ fn too_large() -> Error {
 
 pub(super) fn from_json(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("from_json", args, 1, 1)?;
-    parse(want_str("from_json", "a string", &args[0])?)
-}
-
-/// JSON text to a value (made fresh: it may be made on a worker thread).
-pub(super) fn parse(text: &[u8]) -> Result<Value, Error> {
-    let json: Json =
-        serde_json::from_slice(text).map_err(|e| Error::value(format!("from_json(): {e}")))?;
-    Ok(from_json_value(json))
+    super::json_doc::from_json(want_str("from_json", "a string", &args[0])?)
 }
 
 /// A parsed JSON document as a value (objects become maps in document

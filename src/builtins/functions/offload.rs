@@ -21,16 +21,14 @@
 //! first; strings never change).
 
 use std::cmp::Ordering;
-use std::rc::Rc;
 
 use bstr::ByteSlice;
-use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::Value;
 use super::collections::check_sortable;
 use super::numbers::{cmp_floats, cmp_int_float};
-use super::{json, stringify};
+use super::{json, json_doc, stringify};
 use crate::vm::budget;
 use crate::vm::error::Error;
 use crate::vm::objects::{OffLoop, OffLoopPrep};
@@ -89,82 +87,15 @@ fn from_json(args: &[Value]) -> Option<OffLoop> {
     }
     let text = s.to_vec();
     Some(Box::pin(async move {
-        let parsed: Result<Json, String> = crate::process::unblock(move || {
-            serde_json::from_slice(&text).map_err(|e| format!("from_json(): {e}"))
-        })
-        .await;
-        build(parsed.map_err(Error::value)?).await
+        let doc = crate::process::unblock(move || json_doc::parse(&text)).await;
+        let mut build = json_doc::Build::new(doc.map_err(Error::value)?);
+        loop {
+            step(NODE).await;
+            if let Some(v) = build.step() {
+                return Ok(v);
+            }
+        }
     }))
-}
-
-/// A JSON container being turned into a value.
-enum Building {
-    List(Vec<Value>, std::vec::IntoIter<Json>),
-    Map(
-        IndexMap<Rc<[u8]>, Value>,
-        serde_json::map::IntoIter,
-        Rc<[u8]>,
-    ),
-}
-
-/// The value of a JSON document, made a node per step (what `from_json`
-/// makes in place, without recursion).
-async fn build(root: Json) -> Result<Value, Error> {
-    let mut stack: Vec<Building> = Vec::new();
-    let mut todo = Some(root);
-    let mut made: Option<Value> = None;
-    loop {
-        step(NODE).await;
-        match todo.take() {
-            Some(Json::Array(items)) => {
-                stack.push(Building::List(
-                    Vec::with_capacity(items.len()),
-                    items.into_iter(),
-                ));
-            }
-            Some(Json::Object(entries)) => stack.push(Building::Map(
-                IndexMap::with_capacity(entries.len()),
-                entries.into_iter(),
-                Rc::from(&b""[..]),
-            )),
-            Some(scalar) => made = Some(json::from_json_value(scalar)),
-            None => {}
-        }
-        if let Some(v) = made.take() {
-            match stack.last_mut() {
-                None => return Ok(v),
-                Some(Building::List(out, _)) => out.push(v),
-                Some(Building::Map(out, _, key)) => {
-                    out.insert(std::mem::replace(key, Rc::from(&b""[..])), v);
-                }
-            }
-        }
-        let finished = match stack.last_mut() {
-            Some(Building::List(_, items)) => match items.next() {
-                Some(item) => {
-                    todo = Some(item);
-                    false
-                }
-                None => true,
-            },
-            Some(Building::Map(_, entries, key)) => match entries.next() {
-                Some((k, item)) => {
-                    *key = Rc::from(k.into_bytes());
-                    todo = Some(item);
-                    false
-                }
-                None => true,
-            },
-            None => false,
-        };
-        if finished {
-            made = match stack.pop() {
-                Some(Building::List(out, _)) => Some(Value::list(out)),
-                Some(Building::Map(out, _, _)) => Some(Value::map(out)),
-                None => None,
-            };
-        }
-    }
 }
 
 fn to_json(args: &[Value]) -> Option<OffLoop> {
@@ -368,10 +299,9 @@ fn sorted(args: &[Value]) -> Option<OffLoop> {
                 .map(|(i, key)| (prefix(key, &bytes), i))
                 .collect();
             order.sort_by(|a, b| {
-                let o = a
-                    .0
-                    .cmp(&b.0)
-                    .then_with(|| cmp_keys(&plain[a.1], &plain[b.1], &bytes));
+                let o =
+                    a.0.cmp(&b.0)
+                        .then_with(|| cmp_keys(&plain[a.1], &plain[b.1], &bytes));
                 if reverse { o.reverse() } else { o }
             });
             order
@@ -455,10 +385,13 @@ fn split(args: &[Value]) -> Option<OffLoop> {
     }
     let text = text.clone();
     Some(Box::pin(async move {
-        let pieces: Box<dyn Iterator<Item = &[u8]>> = match (&sep, usize::try_from(limit)) {
-            (None, _) => Box::new(text.fields()),
-            (Some(sep), Ok(n)) => Box::new(text.splitn_str(n.saturating_add(1), &sep[..])),
-            (Some(sep), Err(_)) => Box::new(text.split_str(&sep[..])),
+        let pieces: Box<dyn Iterator<Item = &[u8]>> = match &sep {
+            None => Box::new(text.fields()),
+            Some(sep) => Box::new(super::text::split_bytes(
+                &text,
+                sep,
+                usize::try_from(limit).ok(),
+            )),
         };
         made_of(pieces).await
     }))

@@ -293,6 +293,38 @@ fn lines_splits_on_newlines() {
     type_err("lines", vec![i(1)]);
 }
 
+/// `split` with a separator gives bstr's pieces, with and without a
+/// limit, for one-byte and longer separators, at the ends and repeated.
+#[test]
+fn split_pieces_agree_with_bstr() {
+    use bstr::ByteSlice;
+    let texts: &[&[u8]] = &[
+        b"",
+        b",",
+        b",,",
+        b"a,b,,c,",
+        b",a",
+        b"a::b:::c::",
+        b"abc",
+        b"::",
+    ];
+    for &text in texts {
+        for sep in [&b","[..], b"::", b"abcd"] {
+            let all: Vec<&[u8]> = super::text::split_bytes(text, sep, None).collect();
+            assert_eq!(
+                all,
+                text.split_str(sep).collect::<Vec<_>>(),
+                "{text:?} {sep:?}"
+            );
+            for n in 0..4 {
+                let some: Vec<&[u8]> = super::text::split_bytes(text, sep, Some(n)).collect();
+                let want: Vec<&[u8]> = text.splitn_str(n + 1, sep).collect();
+                assert_eq!(some, want, "{text:?} {sep:?} {n}");
+            }
+        }
+    }
+}
+
 #[test]
 fn split_on_whitespace_or_a_separator() {
     assert_eq!(ok("split", vec![s("  a b\t\tc\n")]), r#"["a", "b", "c"]"#);
@@ -795,6 +827,41 @@ fn get_with_default() {
     type_err("get", vec![map, i(1), i(0)]);
     type_err("get", vec![xs, s("0"), i(0)]);
     type_err("get", vec![s("abc"), i(0), i(0)]);
+}
+
+/// The token parse makes what a `serde_json::Value` tree made: shared keys
+/// (records), more distinct keys than are shared, long keys, repeated keys,
+/// nesting, numbers past i64.
+#[test]
+fn from_json_tokens_agree_with_a_serde_tree() {
+    let mut many = String::from("{");
+    for k in 0..5000 {
+        many.push_str(&format!("\"k{k}\": [{k}, {{\"k{k}\": \"v\"}}], "));
+    }
+    many.push_str(&format!("\"{}\": 1, \"k7\": null}}", "x".repeat(100)));
+    let records = format!(
+        "[{}]",
+        (0..300)
+            .map(|i| format!(
+                r#"{{"id": {i}, "city": "c{}", "tags": ["a", "b"], "a": {{"z": -{i}.5}}}}"#,
+                i % 7
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let docs = [
+        many.as_str(),
+        records.as_str(),
+        r#"[1, -2, 18446744073709551615, -9223372036854775809, 1e300, 0.1, "", [], {}, [[[]]]]"#,
+        r#"{"k": 1, "j": {"k": 2, "k": 3}, "k": 4}"#,
+        r#""just a string""#,
+        "null",
+    ];
+    for doc in docs {
+        let tree = super::from_json_value(serde_json::from_str(doc).unwrap());
+        let made = super::json_doc::from_json(doc.as_bytes()).unwrap();
+        assert_eq!(made.repr(), tree.repr(), "{}", &doc[..doc.len().min(80)]);
+    }
 }
 
 #[test]

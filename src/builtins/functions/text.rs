@@ -32,9 +32,35 @@ pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         None => -1,
         Some(n) => want_int("split", "an int as the maximum number of splits", n)?,
     };
-    Ok(match usize::try_from(limit) {
-        Ok(n) => strs(s.splitn_str(n.saturating_add(1), sep)),
-        Err(_) => strs(s.split_str(sep)),
+    Ok(strs(split_bytes(s, sep, usize::try_from(limit).ok())))
+}
+
+/// The pieces of `s` between occurrences of `sep` (not empty), after at
+/// most `splits` splits. A one-byte separator is found with `memchr`;
+/// a longer one with a finder built once per call, not per piece.
+pub(super) fn split_bytes<'a>(
+    s: &'a [u8],
+    sep: &'a [u8],
+    splits: Option<usize>,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let finder = (sep.len() > 1).then(|| memchr::memmem::Finder::new(sep));
+    let mut left = splits.unwrap_or(usize::MAX);
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        let at = match &finder {
+            _ if left == 0 => None,
+            None => memchr::memchr(sep[0], r),
+            Some(f) => f.find(r),
+        };
+        match at {
+            Some(i) => {
+                left -= 1;
+                rest = Some(&r[i + sep.len()..]);
+                Some(&r[..i])
+            }
+            None => rest.take(),
+        }
     })
 }
 
