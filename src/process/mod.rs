@@ -80,7 +80,7 @@ pub use spawn::{
     Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program, find_program_in,
     set_signal_hook,
 };
-pub use unblock::{io_thread_ready, unblock};
+pub use unblock::{io_thread_ready, unblock, unblock_detached};
 pub use workdir::WorkDir;
 
 /// The home directory of the user `name` (`~name`), from the password

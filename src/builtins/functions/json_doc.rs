@@ -219,6 +219,12 @@ impl Build {
         }
     }
 
+    /// The tokens and bytes (to be freed off the loop: unmapping a large
+    /// document's pages takes milliseconds).
+    pub(super) fn into_doc(self) -> Doc {
+        self.doc
+    }
+
     /// Make the value of the next token; after the last one, the
     /// document's value.
     pub(super) fn step(&mut self) -> Option<Value> {

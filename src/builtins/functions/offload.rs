@@ -85,17 +85,33 @@ fn from_json(args: &[Value]) -> Option<OffLoop> {
     if s.len() < BYTES {
         return None;
     }
-    let text = s.to_vec();
+    let s = s.clone();
     Some(Box::pin(async move {
+        let text = copied(&s).await;
+        drop(s);
         let doc = crate::process::unblock(move || json_doc::parse(&text)).await;
         let mut build = json_doc::Build::new(doc.map_err(Error::value)?);
         loop {
             step(NODE).await;
             if let Some(v) = build.step() {
+                let doc = build.into_doc();
+                crate::process::unblock_detached(move || drop(doc));
                 return Ok(v);
             }
         }
     }))
+}
+
+/// A copy of `s` for a worker thread (an `Rc` cannot go there), made a
+/// piece per step: copying 50 MB at once held the loop for tens of ms.
+async fn copied(s: &[u8]) -> Vec<u8> {
+    const PIECE: usize = 1 << 20;
+    let mut out = Vec::with_capacity(s.len());
+    for piece in s.chunks(PIECE) {
+        out.extend_from_slice(piece);
+        step(budget::for_copy(piece.len())).await;
+    }
+    out
 }
 
 fn to_json(args: &[Value]) -> Option<OffLoop> {
