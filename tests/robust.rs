@@ -1122,6 +1122,28 @@ fn a_big_script_compiles_in_little_memory() {
     );
 }
 
+/// A large capture is held once at its peak: its pieces are freed as the
+/// string is filled (W7). Before, the string was zero-filled while all the
+/// pieces were alive: 2.0x the output.
+#[test]
+fn a_big_capture_is_held_once_at_the_peak() {
+    let peak = |mib: usize| {
+        let script = format!(
+            "let x = $(head -c {} /dev/zero | tr '\\0' a)\necho ready\nsleep 60\n",
+            mib << 20
+        );
+        let mut cmd = Command::new(ash_bin());
+        cmd.args(["-c", &script]);
+        kib(&proc_when_ready(cmd).0, "VmHWM:")
+    };
+    let (small, big) = (peak(1), peak(33));
+    let per_mib = (big.saturating_sub(small)) as f64 / 32.0 / 1024.0;
+    assert!(
+        per_mib < 1.25,
+        "{per_mib:.2} MiB at the peak per MiB captured ({small} KiB -> {big} KiB)"
+    );
+}
+
 // ------------------------------------------------------------- containment
 
 /// The pids of live processes whose command line has the argument `arg`.

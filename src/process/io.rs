@@ -696,19 +696,27 @@ pub async fn read_capture(fd: OwnedFd) -> io::Result<Rc<[u8]>> {
     if let [one] = pieces.as_slice() {
         return Ok(Rc::from(&one[..len]));
     }
-    // `repeat_n` is of known length: one allocation of the right size.
-    let mut text: Rc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-    let Some(dst) = Rc::get_mut(&mut text) else {
-        return Err(io::Error::other("capture buffer shared"));
-    };
+    // The string is made byte by byte from an iterator of known length
+    // (`Range::map`), which `Rc` fills in one allocation without zeroing
+    // it first; each piece is freed once read. A zero-filled string
+    // copied into instead had all its pages and all the pieces' at once:
+    // peak RSS 2.0x the output (W7), now ~1.0x. (Safe Rust has no other
+    // way to fill an `Rc<[u8]>` in place. The byte loop costs about 0.8 ms
+    // of CPU per MB more than `memcpy` did; the zeroing and the page
+    // faults of the second copy, about half of that, are saved.)
+    let mut pieces = pieces.into_iter();
+    let mut piece = Vec::new();
     let mut at = 0;
-    for piece in pieces {
-        let n = piece.len().min(len - at);
-        dst[at..at + n].copy_from_slice(&piece[..n]);
-        at += n;
-        // `piece` is freed here, before the next is copied.
-    }
-    Ok(text)
+    let next = move |_| loop {
+        if let Some(&b) = piece.get(at) {
+            at += 1;
+            return b;
+        }
+        // Never past the last piece: `len` is at most their total.
+        piece = pieces.next().unwrap_or_else(|| vec![0]);
+        at = 0;
+    };
+    Ok((0..len).map(next).collect())
 }
 
 /// What [`read_all`] read: a small output in one `Vec`, a large one in
