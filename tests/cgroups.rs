@@ -63,24 +63,6 @@ fn mark(n: u32) -> String {
     format!("317.{}{n}", std::process::id())
 }
 
-/// Live processes with `arg` among their arguments.
-fn with_arg(arg: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let live = common::stat_fields(&pid.to_string()).is_some_and(|f| f[0] != "Z");
-        if live && cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// The processes with any of `marks`, after giving killed ones up to a
 /// second to go; those found are killed (so no test leaves them behind).
 fn left(marks: &[String]) -> Vec<String> {
@@ -88,7 +70,11 @@ fn left(marks: &[String]) -> Vec<String> {
     loop {
         let found: Vec<(String, i32)> = marks
             .iter()
-            .flat_map(|m| with_arg(m).into_iter().map(move |p| (m.clone(), p)))
+            .flat_map(|m| {
+                common::processes_with_arg(m)
+                    .into_iter()
+                    .map(move |p| (m.clone(), p))
+            })
             .collect();
         if found.is_empty() || Instant::now() > deadline {
             for (_, pid) in &found {
@@ -274,7 +260,7 @@ fn sigterm_and_sigkill_of_ash_kill_escapees_without_a_token() {
         expect_line(&rx, "started", &mut child);
         // The escapees are in ash's cgroup tree.
         let pid = child.id();
-        let escapee = with_arg(&marks[1]);
+        let escapee = common::processes_with_arg(&marks[1]);
         let cgroup = escapee
             .first()
             .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
@@ -312,7 +298,7 @@ fn ash_no_cgroup_turns_cgroups_off() {
     let (mut child, rx) = start(&script, &[("ASH_NO_CGROUP", "1")]);
     expect_line(&rx, "SCOPE-ENDED", &mut child);
     let pid = child.id();
-    let in_scope = with_arg(&m);
+    let in_scope = common::processes_with_arg(&m);
     let tree_made = own_cgroup_dir().is_some_and(|h| h.join(format!("ash-{pid}")).exists());
     let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
     let _ = child.wait();

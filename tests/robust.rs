@@ -1146,24 +1146,6 @@ fn a_big_capture_is_held_once_at_the_peak() {
 
 // ------------------------------------------------------------- containment
 
-/// The pids of live processes whose command line has the argument `arg`.
-fn processes_with_arg(arg: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let live = common::stat_fields(&pid.to_string()).is_some_and(|f| f[0] != "Z");
-        if live && cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 /// A descendant that clears its environment carries no scope token, so no
 /// sweep finds it; but once its parent is gone it is ash's (a subreaper),
 /// and the end of the script kills what ash adopted. Before: `env -i
@@ -1190,13 +1172,13 @@ fn descendants_that_clear_their_environment_die_when_the_script_ends() {
         text(&out.stderr)
     );
     // What ash killed may take a moment to be gone.
-    let mut left = processes_with_arg(&mark);
+    let mut left = common::processes_with_arg(&mark);
     for _ in 0..50 {
         if left.is_empty() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
-        left = processes_with_arg(&mark);
+        left = common::processes_with_arg(&mark);
     }
     for &pid in &left {
         // Leave nothing behind for the next test.

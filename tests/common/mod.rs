@@ -253,3 +253,22 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// The pids of live processes (not zombies) with `arg` among their
+/// command-line arguments.
+pub fn processes_with_arg(arg: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let live = stat_fields(&pid.to_string()).is_some_and(|f| f[0] != "Z");
+        if live && cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
