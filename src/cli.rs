@@ -678,12 +678,10 @@ fn report_unretrieved(rt: &Runtime) -> bool {
             continue;
         }
         if let Some(Outcome::Error(e)) = t.outcome() {
-            let report = diag::render_error(&e);
-            let report = report.strip_prefix("ash: ").unwrap_or(&report);
+            let report = crate::runtime::task::failure_report(&e);
             diag::warn(&format!(
-                "task {} failed and was never awaited: {}",
-                t.id,
-                report.trim_end()
+                "task {} failed and was never awaited: {report}",
+                t.id
             ));
             any = true;
         }

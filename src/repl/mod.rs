@@ -426,8 +426,7 @@ impl Session {
                     continue;
                 }
                 if let Some(Outcome::Error(e)) = t.outcome() {
-                    let report = diag::render_error(&e);
-                    let report = report.strip_prefix("ash: ").unwrap_or(&report);
+                    let report = crate::runtime::task::failure_report(&e);
                     self.shell
                         .output
                         .note(&format!("ash: task {} failed: {report}", t.id));

@@ -815,6 +815,14 @@ fn remember_failed(failed: &mut Vec<TaskRef>, unheard: &mut UnheardFailures, t: 
     failed.push(t);
 }
 
+/// A failed task's error as its report shows it after `task N failed...: `
+/// (the rendered error without its `ash: ` and final newline).
+pub fn failure_report(e: &Error) -> String {
+    let report = crate::diag::render_error(e);
+    let report = report.strip_prefix("ash: ").unwrap_or(&report);
+    report.trim_end().to_string()
+}
+
 /// Failed tasks that nobody awaited and nobody can await any more: the
 /// first reports (rendered when the task was let go), then only a count,
 /// so a flood of failures costs a bounded amount of memory and prints a
@@ -843,9 +851,7 @@ impl UnheardFailures {
             }
             if let Some(Outcome::Error(e)) = t.outcome() {
                 if self.reports.len() < Self::KEPT {
-                    let report = crate::diag::render_error(&e);
-                    let report = report.strip_prefix("ash: ").unwrap_or(&report);
-                    self.reports.push((t.id, report.trim_end().to_string()));
+                    self.reports.push((t.id, failure_report(&e)));
                 } else {
                     self.more += 1;
                 }

@@ -341,29 +341,16 @@ fn no_spawn(rest: &[OsString]) -> ! {
     let owned: Vec<CString> = rest.iter().map(cstring).collect();
     let ptrs = argv(&owned);
     let filter = no_spawn_filter(ptrs[0]);
-    let prog_len = u16::try_from(filter.len()).expect("short filter");
-    let fprog = SockFprog {
-        len: prog_len,
-        filter: filter.as_ptr(),
-    };
     let no_core = RLimit { cur: 0, max: 0 };
-    // SAFETY: valid pointers to live structures; prctl/setrlimit/execve
-    // have no other preconditions. `environ` is libc's own.
+    // SAFETY: a valid pointer to a live structure; setrlimit has no other
+    // preconditions.
+    if unsafe { setrlimit(RLIMIT_CORE, &no_core) } != 0 {
+        fail("setrlimit(RLIMIT_CORE)");
+    }
+    install_seccomp(&filter);
+    // SAFETY: valid pointers to live, NUL-terminated argv; `environ` is
+    // libc's own.
     unsafe {
-        if setrlimit(RLIMIT_CORE, &no_core) != 0 {
-            fail("setrlimit(RLIMIT_CORE)");
-        }
-        if prctl(PR_SET_NO_NEW_PRIVS, 1u64, 0u64, 0u64, 0u64) != 0 {
-            fail("prctl(PR_SET_NO_NEW_PRIVS)");
-        }
-        if prctl(
-            PR_SET_SECCOMP,
-            SECCOMP_MODE_FILTER,
-            &fprog as *const SockFprog,
-        ) != 0
-        {
-            fail("prctl(PR_SET_SECCOMP)");
-        }
         execve(ptrs[0], ptrs.as_ptr(), environ);
     }
     // Only reached if the exec failed (the filter allowed it).
@@ -389,8 +376,15 @@ fn no_pidfd(rest: &[OsString]) -> ! {
         /* 4 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | errno),
         /* 5 */ stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
     ];
+    install_seccomp(&filter);
+    exec(&rest[1..])
+}
+
+/// Install `filter` as this process's seccomp filter (after no_new_privs,
+/// which an unprivileged process needs for it); on failure, [`fail`].
+fn install_seccomp(filter: &[SockFilter]) {
     let fprog = SockFprog {
-        len: filter.len() as u16,
+        len: u16::try_from(filter.len()).expect("short filter"),
         filter: filter.as_ptr(),
     };
     // SAFETY: a valid pointer to a live filter; prctl has no other
@@ -408,7 +402,6 @@ fn no_pidfd(rest: &[OsString]) -> ! {
             fail("prctl(PR_SET_SECCOMP)");
         }
     }
-    exec(&rest[1..])
 }
 
 fn main() {
