@@ -1829,3 +1829,32 @@ fn ctrl_z_on_ash_code_leaves_the_line_running() {
     t.prompt();
     assert!(!t.text.contains("stopped"), "{}", t.text);
 }
+
+/// More never-awaited failures than the reports kept in full: the watcher
+/// shows (at least) a hundred reports, then notes with the count of the
+/// rest, and each failure is told exactly once (reports plus counts add up).
+#[test]
+fn a_flood_of_unawaited_failures_is_reported_then_counted() {
+    let dir = temp_dir("failure-flood");
+    let mut t = shell(&dir);
+    t.line("for i in (range(1000)) { spawn { throw \"boom\" } }");
+    t.expect("more tasks failed (never awaited)");
+    t.prompt();
+    t.settle(600);
+    let reports = count(&t.text, "Error: boom");
+    let counted: u64 = t
+        .text
+        .split("ash: ")
+        .filter_map(|note| {
+            note.find(" more tasks failed (never awaited)")
+                .map(|i| &note[..i])
+        })
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    assert!(
+        reports >= 100 && counted > 0,
+        "{reports} reports, {counted} counted:\n{}",
+        tail(&t.text)
+    );
+    assert_eq!(reports as u64 + counted, 1000, "{}", tail(&t.text));
+}
