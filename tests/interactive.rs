@@ -1858,3 +1858,251 @@ fn a_flood_of_unawaited_failures_is_reported_then_counted() {
     );
     assert_eq!(reports as u64 + counted, 1000, "{}", tail(&t.text));
 }
+
+/// ash in a tmux pane: a terminal that rewraps its lines when the window
+/// is resized, as most do today (a pty alone has no screen). The server
+/// has its own socket in the test's directory and is killed at the end,
+/// with ash.
+struct Tmux {
+    socket: PathBuf,
+    /// What ash wrote to the pane (`pipe-pane`), to see when it repainted.
+    log: PathBuf,
+}
+
+impl Tmux {
+    /// Whether tmux is installed; under CI (`CI` set) it must be, since
+    /// these are the only tests of resizing on a real terminal.
+    fn available() -> bool {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but tmux is not installed: the resize tests must run in CI"
+            );
+            eprintln!("skipped: tmux is not installed");
+        }
+        ok
+    }
+
+    fn start(dir: &Path, width: u16, height: u16) -> Tmux {
+        std::fs::write(
+            dir.join("config/ash/config.ash"),
+            "fn prompt { return \"ASH> \" }\n",
+        )
+        .expect("write config");
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+            log: dir.join("pane.log"),
+        };
+        let ash = ash_binary();
+        let (w, h) = (width.to_string(), height.to_string());
+        let env = |name: &str, value: &Path| format!("{name}={}", value.display());
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-c",
+            &dir.join("work").display().to_string(),
+            "-e",
+            &env("HOME", &dir.join("home")),
+            "-e",
+            &env("XDG_DATA_HOME", &dir.join("data")),
+            "-e",
+            &env("XDG_CONFIG_HOME", &dir.join("config")),
+            "-e",
+            "TERM=tmux-256color",
+            &ash.display().to_string(),
+        ]);
+        tmux.run(&["set", "-g", "window-size", "manual"]);
+        tmux.run(&[
+            "pipe-pane",
+            "-o",
+            &format!("cat >> '{}'", tmux.log.display()),
+        ]);
+        tmux.wait_for(|screen| screen.contains("ASH>"));
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-f")
+            .arg("/dev/null")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The pane's rows, scrollback included, trailing spaces removed.
+    fn rows(&self) -> Vec<String> {
+        let text = self.run(&["capture-pane", "-p", "-S", "-"]);
+        let mut rows: Vec<String> = text.lines().map(|r| r.trim_end().to_string()).collect();
+        while rows.last().is_some_and(|r| r.is_empty()) {
+            rows.pop();
+        }
+        rows
+    }
+
+    fn wait_for(&self, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.rows().join("\n");
+            if done(&screen) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out; the pane:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What ash wrote so far.
+    fn written(&self) -> Vec<u8> {
+        std::fs::read(&self.log).unwrap_or_default()
+    }
+
+    /// Type `text` (not Enter) and wait until the editor has painted it.
+    fn type_text(&self, text: &str) {
+        let painted = count_bytes(&self.written(), b"\x1b[?25h");
+        self.run(&["send-keys", "-l", text]);
+        self.wait_for(|screen| screen.replace('\n', "").contains(text));
+        self.wait_repaint(painted);
+    }
+
+    /// Resize the window to `width` columns, and wait until the editor has
+    /// asked where the cursor is and repainted.
+    fn resize(&self, width: u16, height: u16) {
+        let log = self.written();
+        let (asked, painted) = (
+            count_bytes(&log, b"\x1b[6n"),
+            count_bytes(&log, b"\x1b[?25h"),
+        );
+        self.run(&[
+            "resize-window",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+        let deadline = Instant::now() + TIMEOUT;
+        while count_bytes(&self.written(), b"\x1b[6n") <= asked {
+            assert!(Instant::now() < deadline, "ash did not see the resize");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait_repaint(painted);
+    }
+
+    /// Wait until a paint after the first `painted` ones has ended (the
+    /// editor shows the cursor last), then let tmux catch up.
+    fn wait_repaint(&self, painted: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        while count_bytes(&self.written(), b"\x1b[?25h") <= painted {
+            assert!(Instant::now() < deadline, "ash did not repaint");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn count_bytes(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// Resizing a terminal that rewraps its lines (tmux here) leaves one
+/// prompt on screen, the output above it intact, in the cases that left
+/// stale rows before: text ending exactly at the right edge (the cursor
+/// then rests on the row below it), and a narrowing that pushes the
+/// prompt's first rows off the top into the scrollback (the terminal joins
+/// them to the repainted prompt when the window widens again).
+#[test]
+fn resizing_a_rewrapping_terminal_leaves_no_stale_rows() {
+    if !Tmux::available() {
+        return;
+    }
+    let one_prompt = |rows: &[String], text: &str, step: &str| {
+        let prompts: Vec<&String> = rows.iter().filter(|r| r.contains("ASH>")).collect();
+        assert_eq!(
+            prompts,
+            [&format!("ASH> {text}")],
+            "{step}: stale prompt rows; the pane, scrollback included:\n{}",
+            rows.join("|\n")
+        );
+    };
+    // 35 columns of text after the 5 of the prompt: the 40-column row ends
+    // exactly at the right edge.
+    let edge = format!("echo {}", "a".repeat(30));
+    // Text ending at the edge, widened.
+    let dir = temp_dir("resize-edge");
+    let tmux = Tmux::start(&dir, 40, 8);
+    tmux.type_text(&edge);
+    tmux.resize(60, 8);
+    one_prompt(&tmux.rows(), &edge, "40 -> 60 columns, text at the edge");
+    tmux.resize(40, 8);
+    one_prompt(&tmux.rows(), &edge, "60 -> 40 columns");
+    drop(tmux);
+
+    // The prompt on the first row, narrowed (its first rows go into the
+    // scrollback) then widened again.
+    for (name, text) in [
+        ("resize-top", "echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        ("resize-top-edge", &edge),
+    ] {
+        let dir = temp_dir(name);
+        let tmux = Tmux::start(&dir, 40, 8);
+        tmux.type_text(text);
+        tmux.resize(15, 8);
+        tmux.resize(40, 8);
+        one_prompt(
+            &tmux.rows(),
+            text,
+            &format!("{text:?}: 40 -> 15 -> 40 columns"),
+        );
+    }
+
+    // Output above the prompt stays as it was, through the same resizes.
+    let dir = temp_dir("resize-output");
+    let tmux = Tmux::start(&dir, 40, 8);
+    tmux.type_text("echo one; echo two; echo three");
+    tmux.run(&["send-keys", "Enter"]);
+    tmux.wait_for(|screen| screen.matches("ASH>").count() == 2);
+    tmux.type_text(&edge);
+    for width in [60, 40, 15, 40] {
+        tmux.resize(width, 8);
+    }
+    let rows = tmux.rows();
+    assert_eq!(
+        rows,
+        [
+            "ASH> echo one; echo two; echo three".to_string(),
+            "one".to_string(),
+            "two".to_string(),
+            "three".to_string(),
+            format!("ASH> {edge}"),
+        ],
+        "the pane, scrollback included:\n{}",
+        rows.join("|\n")
+    );
+}

@@ -3,7 +3,8 @@ use crate::{CursorConfig, PromptEditMode};
 
 use {
     super::utils::{
-        advance_grapheme, coerce_crlf, deferred_wrap_row, line_width, resolve_wrap, wrap_position,
+        advance_grapheme, coerce_crlf, deferred_wrap_row, line_width, logical_line_cells,
+        resolve_wrap, wrap_position,
     },
     crate::{
         menu::{Menu, ReedlineMenu},
@@ -347,6 +348,110 @@ impl PromptStartRow {
     }
 }
 
+/// ASH PATCH (resize, see ASH-PATCHES.md): what the last paint left above
+/// the cursor, as the terminal's logical lines (rows joined by the
+/// terminal's own wrapping). A terminal that rewraps on a resize (tmux,
+/// kitty, VTE) keeps each logical line together and the cursor at its
+/// place in its line, so from these and the cursor row it reports after
+/// the resize, the prompt's first row at the new width follows, whatever
+/// the width the prompt was painted at. Upstream instead counts the rows
+/// the prompt *would* take if painted at the new width, which is a row
+/// off when the text ended exactly at the right edge (the cursor then
+/// sits on a line of its own below the text), and does not know of
+/// copies of the prompt the terminal put back on screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PaintedLines {
+    /// Lines of an earlier paint that a narrowing pushed off the top of the
+    /// screen into the scrollback, oldest first (cells of each): a terminal
+    /// brings them back on screen when the window widens again.
+    ghosts: Vec<usize>,
+    /// Cells of a line partly pushed into the scrollback whose last row
+    /// there wraps into the prompt's first row: the terminal joins that
+    /// row's text to the rows pushed off.
+    joined: usize,
+    /// Cells of each complete line from the prompt's first row down to the
+    /// line the cursor is on.
+    lines: Vec<usize>,
+    /// Cells from the start of the cursor's line to the cursor.
+    cursor_cells: usize,
+    /// Whether nothing follows the cursor on its line.
+    cursor_at_end: bool,
+}
+
+impl PaintedLines {
+    /// Rows a logical line of `cells` takes at `width` (a line filling its
+    /// last row exactly takes no row more).
+    fn rows(cells: usize, width: usize) -> usize {
+        cells.div_ceil(width).max(1)
+    }
+
+    /// The complete lines, oldest first: ghosts, then the prompt's lines,
+    /// the first one joined to the `joined` cells above it.
+    fn complete_lines(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut joined = self.joined;
+        self.ghosts
+            .iter()
+            .copied()
+            .chain(self.lines.iter().map(move |&cells| {
+                let cells = cells + joined;
+                joined = 0;
+                cells
+            }))
+    }
+
+    /// Cells before the cursor on its line, with the joined cells when the
+    /// cursor is on the prompt's first line.
+    fn cursor_offset(&self) -> usize {
+        if self.lines.is_empty() {
+            self.cursor_cells + self.joined
+        } else {
+            self.cursor_cells
+        }
+    }
+
+    /// Rows from the first row of the oldest line to the cursor's row once
+    /// the terminal has rewrapped them at `width`.
+    fn rows_above_cursor(&self, width: u16) -> usize {
+        let width = usize::from(width.max(1));
+        let rows: usize = self
+            .complete_lines()
+            .map(|cells| Self::rows(cells, width))
+            .sum();
+        let offset = self.cursor_offset();
+        // At the end of a line that fills its last row exactly, the
+        // terminal keeps the cursor on that row (tmux does: its wrap to the
+        // next row is still pending), not on the next.
+        let pending_wrap = self.cursor_at_end && offset > 0 && offset % width == 0;
+        rows + offset / width - usize::from(pending_wrap)
+    }
+
+    /// The top `pushed` rows (at `width`) went into the scrollback: keep
+    /// the lines wholly there as ghosts, and the cells of one cut in two
+    /// as joined to the screen's first row, where the prompt is repainted.
+    fn push_off(&mut self, pushed: usize, width: u16) {
+        let width = usize::from(width.max(1));
+        let mut ghosts = Vec::new();
+        let mut row = 0;
+        let mut joined = None;
+        for cells in self.complete_lines() {
+            let rows = Self::rows(cells, width);
+            if row + rows > pushed {
+                joined = Some((pushed - row) * width);
+                break;
+            }
+            ghosts.push(cells);
+            row += rows;
+            if row == pushed {
+                joined = Some(0);
+                break;
+            }
+        }
+        // Past every complete line: the cursor's line is cut.
+        self.joined = joined.unwrap_or((pushed - row) * width);
+        self.ghosts = ghosts;
+    }
+}
+
 /// Implementation of the output to the terminal
 pub struct Painter {
     // Stdout
@@ -369,6 +474,9 @@ pub struct Painter {
     semantic_markers: Option<Box<dyn SemanticPromptMarkers>>,
     /// Layout computed during the last paint cycle.
     pub(crate) last_layout: Option<PromptLayout>,
+    /// ASH PATCH (resize): what the last paint of this prompt left above the
+    /// cursor; `None` before its first paint.
+    painted: Option<PaintedLines>,
 }
 
 impl Painter {
@@ -387,6 +495,7 @@ impl Painter {
             exit_right_prompt: None,
             semantic_markers: None,
             last_layout: None,
+            painted: None,
         }
     }
 
@@ -628,6 +737,8 @@ impl Painter {
     /// Establishes the prompt's start row for a new line editor invocation by
     /// asking the terminal where the cursor is.
     fn anchor_prompt(&mut self, suspended_state: Option<&PainterSuspendedState>) -> Result<()> {
+        // ASH PATCH (resize): a new prompt, nothing of it painted yet.
+        self.painted = None;
         // The terminal may not answer the cursor-position query in time
         // (crossterm gives it a fixed 2s): a terminal busy repainting, a
         // multiplexer briefly holding the reply, a slow remote link. That is
@@ -1199,6 +1310,21 @@ impl Painter {
             &lines.prompt_indicator,
             &lines.before_cursor,
         ]);
+        // ASH PATCH (resize)
+        let next = if lines.after_cursor.is_empty() && menu.is_none() {
+            &lines.hint
+        } else {
+            &lines.after_cursor
+        };
+        self.record_painted(
+            [
+                &lines.prompt_str_left,
+                &lines.prompt_indicator,
+                &lines.before_cursor,
+            ],
+            !next.is_empty() && !next.starts_with(['\r', '\n']),
+            layout.right_prompt,
+        );
 
         if let Some(menu) = menu {
             self.print_menu(menu, use_ansi_coloring, layout)?;
@@ -1290,6 +1416,26 @@ impl Painter {
         // Computed from the *skipped* text, which is what reached the screen.
         let cursor_row =
             self.margin_cursor_row([prompt_skipped, indicator_skipped, before_cursor_skipped]);
+        // ASH PATCH (resize): the paint started on a fresh screen at row 0,
+        // so no earlier copy is joined to it.
+        let next = if lines.after_cursor.is_empty() && menu.is_none() {
+            &lines.hint
+        } else {
+            &lines.after_cursor
+        };
+        self.record_painted(
+            [prompt_skipped, indicator_skipped, before_cursor_skipped],
+            !next.is_empty() && !next.starts_with(['\r', '\n']),
+            if extra_rows == 0 {
+                layout.right_prompt
+            } else {
+                None
+            },
+        );
+        if let Some(painted) = self.painted.as_mut() {
+            painted.ghosts.clear();
+            painted.joined = 0;
+        }
 
         if let Some(menu) = menu {
             // TODO: Also solve the difficult problem of displaying (parts of)
@@ -1340,8 +1486,69 @@ impl Painter {
         // this read as the only proof of the height until the next reported
         // size.
         if let Ok(Some((_, cursor_row))) = self.measure_cursor_position() {
-            self.prompt_start_row = PromptStartRow::Resized { cursor_row };
+            self.prompt_start_row = match self.painted.as_mut() {
+                // ASH PATCH (resize): where the terminal's rewrap put the
+                // prompt's first row (or the first row of copies of it that
+                // the terminal brought back from its scrollback, so the
+                // repaint clears them too). If that is above the screen, the
+                // terminal has pushed those rows into its scrollback, out of
+                // reach: repaint at the top and remember what is up there.
+                Some(painted) => {
+                    let above = painted.rows_above_cursor(width);
+                    match usize::from(cursor_row).checked_sub(above) {
+                        Some(first_row) => {
+                            painted.ghosts.clear();
+                            painted.joined = 0;
+                            // Fits: `first_row` <= `cursor_row`.
+                            PromptStartRow::Verified(first_row as u16)
+                        }
+                        None => {
+                            painted.push_off(above - usize::from(cursor_row), width);
+                            PromptStartRow::Verified(0)
+                        }
+                    }
+                }
+                None => PromptStartRow::Resized { cursor_row },
+            };
         }
+    }
+
+    /// ASH PATCH (resize): record what this paint put on screen before the
+    /// cursor (`printed`, from the prompt's first row, in order) as logical
+    /// lines. `continues` says whether text was printed right after the
+    /// cursor on its row: a cursor that landed on the right margin is then
+    /// on a row joined to the text, and otherwise on a line of its own.
+    fn record_painted<'a>(
+        &mut self,
+        printed: [&'a str; 3],
+        continues: bool,
+        right_prompt: Option<RightPromptBounds>,
+    ) {
+        let width = self.screen_width();
+        let (mut lines, mut cursor_cells) = logical_line_cells(printed);
+        if deferred_wrap_row(printed, width).is_some() && !continues {
+            lines.push(cursor_cells);
+            cursor_cells = 0;
+        }
+        // The right prompt stretches the line of the row it is drawn on.
+        if let Some(rp) = right_prompt {
+            let rp_row = usize::from(
+                rp.row
+                    .saturating_sub(self.prompt_start_row.last_known_row()),
+            );
+            let mut row = 0;
+            for cells in lines.iter_mut() {
+                if row == rp_row {
+                    *cells = (*cells).max(usize::from(rp.end_col));
+                    break;
+                }
+                row += PaintedLines::rows(*cells, usize::from(width.max(1)));
+            }
+        }
+        let painted = self.painted.get_or_insert_with(PaintedLines::default);
+        painted.lines = lines;
+        painted.cursor_cells = cursor_cells;
+        painted.cursor_at_end = !continues;
     }
 
     /// Writes `line` to the terminal followed by `\r\n` and

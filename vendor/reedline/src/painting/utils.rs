@@ -83,6 +83,30 @@ pub(crate) fn estimate_single_line_wraps(line: &str, terminal_columns: u16) -> u
     row as usize
 }
 
+/// ASH PATCH (resize, see ASH-PATCHES.md): the terminal's logical lines in
+/// `pieces` printed end to end, as cells: each complete line (ended by a line
+/// break), then the cells of the unfinished last one. A rewrapping terminal
+/// keeps a logical line together when the width changes, so these (not the
+/// rows they took) say how many rows the text takes at another width.
+/// Graphemes count their display width; a wide one pushed to the next row by
+/// a single free column at the end of a row is not modelled.
+pub(crate) fn logical_line_cells<'a>(
+    pieces: impl IntoIterator<Item = &'a str>,
+) -> (Vec<usize>, usize) {
+    let mut lines = Vec::new();
+    let mut cells = 0usize;
+    for piece in pieces {
+        for (i, segment) in strip_ansi(piece).split('\n').enumerate() {
+            if i > 0 {
+                lines.push(cells);
+                cells = 0;
+            }
+            cells += segment.trim_end_matches('\r').width();
+        }
+    }
+    (lines, cells)
+}
+
 /// Compute the line width for ANSI escaped text
 pub(crate) fn line_width(line: &str) -> usize {
     strip_ansi(line).width()
