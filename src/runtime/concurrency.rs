@@ -31,24 +31,28 @@ enum Item {
     Task(TaskRef),
 }
 
-/// The branches as coroutines and tasks; an error if the waiting task
-/// (`ctx`'s) would wait for itself, directly or through a cycle.
+/// The branches as coroutines and tasks, not started yet; an error if the
+/// waiting task (`ctx`'s) would wait for itself, directly or through a
+/// cycle.
 fn items_of(
     rt: &Runtime,
     ctx: &TaskCtx,
     branches: Vec<Value>,
     what: &str,
-) -> Result<Vec<Item>, Error> {
+) -> Result<Vec<Branch>, Error> {
     let items = branch_items(branches, what)?;
     for item in &items {
-        if let Item::Task(t) = item {
+        if let Branch::NotStarted(Item::Task(t)) = item {
             check_wait(rt, TaskKey::of(ctx), t)?;
         }
     }
     Ok(items)
 }
 
-fn branch_items(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
+/// The branches, each `NotStarted`, in the list [`Running`] keeps (a
+/// separate list of them, beside it while they started, was W3's peak:
+/// 16 bytes a task).
+fn branch_items(branches: Vec<Value>, what: &str) -> Result<Vec<Branch>, Error> {
     // Sized exactly: with 100,000 branches, doubling would waste 1 MB.
     let count = |b: &Value| match b {
         Value::List(l) => l.borrow().len(),
@@ -57,13 +61,15 @@ fn branch_items(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
     let mut items = Vec::with_capacity(branches.iter().map(count).sum());
     for b in branches {
         match b {
-            Value::Coroutine(c) => items.push(Item::Coro(c)),
-            Value::Task(t) => items.push(Item::Task(t)),
+            Value::Coroutine(c) => items.push(Branch::NotStarted(Item::Coro(c))),
+            Value::Task(t) => items.push(Branch::NotStarted(Item::Task(t))),
             Value::List(l) => {
                 for v in l.borrow().iter() {
                     match v {
-                        Value::Coroutine(c) => items.push(Item::Coro(c.clone())),
-                        Value::Task(t) => items.push(Item::Task(t.clone())),
+                        Value::Coroutine(c) => {
+                            items.push(Branch::NotStarted(Item::Coro(c.clone())))
+                        }
+                        Value::Task(t) => items.push(Branch::NotStarted(Item::Task(t.clone()))),
                         other => {
                             return Err(Error::type_err(format!(
                                 "{what} expects coroutines or tasks, got a list containing {}",
@@ -86,8 +92,8 @@ fn branch_items(branches: Vec<Value>, what: &str) -> Result<Vec<Item>, Error> {
 
 /// Branch output captured for `--group`.
 struct GroupOutput {
-    stdout: smol::Task<std::io::Result<Vec<u8>>>,
-    stderr: smol::Task<std::io::Result<Vec<u8>>>,
+    stdout: crate::runtime::executor::Task<std::io::Result<Vec<u8>>>,
+    stderr: crate::runtime::executor::Task<std::io::Result<Vec<u8>>>,
 }
 
 /// The branches by index (not started, running, or finished with their
@@ -102,7 +108,7 @@ struct Running {
 /// result in place: a new list of 100,000 values, made while every task
 /// record was still alive, was the peak of W3's memory.
 enum Branch {
-    NotStarted,
+    NotStarted(Item),
     Running(TaskRef),
     Done(Value),
 }
@@ -110,12 +116,35 @@ enum Branch {
 const _: () = assert!(std::mem::size_of::<Branch>() == std::mem::size_of::<Value>());
 
 impl Running {
-    /// Branches that task `owner` waits for.
-    fn new(branches: usize, owner: TaskKey) -> Running {
+    /// Branches that task `owner` waits for, none started yet.
+    fn new(branches: Vec<Branch>, owner: TaskKey) -> Running {
         Running {
-            branches: (0..branches).map(|_| Branch::NotStarted).collect(),
+            branches,
             len: 0,
             done: Rc::new(DoneQueue::for_task(owner)),
+        }
+    }
+
+    /// Take branch `index` to start it (then `add` it).
+    fn take(&mut self, index: usize) -> Option<Item> {
+        let branch = self.branches.get_mut(index)?;
+        match std::mem::replace(branch, Branch::Done(Value::Null)) {
+            Branch::NotStarted(item) => Some(item),
+            other => {
+                *branch = other;
+                None
+            }
+        }
+    }
+
+    /// Branches from `from` on were never started because the group
+    /// stopped early: they were handed to it, so they are not "never
+    /// awaited".
+    fn discard_from(&mut self, from: usize) {
+        for branch in self.branches.iter().skip(from) {
+            if let Branch::NotStarted(Item::Coro(c)) = branch {
+                c.used.set(true);
+            }
         }
     }
 
@@ -161,7 +190,7 @@ impl Running {
     fn values(self) -> Vec<Value> {
         let value = |b| match b {
             Branch::Done(v) => v,
-            Branch::NotStarted | Branch::Running(_) => Value::Null,
+            Branch::NotStarted(_) | Branch::Running(_) => Value::Null,
         };
         self.branches.into_iter().map(value).collect()
     }
@@ -193,7 +222,7 @@ impl Running {
         }
         while !self.is_empty() {
             let (_, task, _) = self.next_done().await;
-            task.retrieved.set(true);
+            task.set_retrieved();
         }
     }
 }
@@ -378,16 +407,6 @@ async fn flush_cancelled(
     .await;
 }
 
-/// Branches `gather -j` never started because it stopped early: they were
-/// handed to gather, so they are not "never awaited".
-fn discard(pending: impl Iterator<Item = (usize, Item)>) {
-    for (_, item) in pending {
-        if let Item::Coro(c) = item {
-            c.used.set(true);
-        }
-    }
-}
-
 /// The origins of the branches, when someone observes the run.
 fn origins(
     rt: &Runtime,
@@ -456,8 +475,9 @@ pub fn gather(
     let fut = async move {
         let progress = shown.progress();
         let n = items.len();
-        let mut pending = items.into_iter().enumerate();
-        let mut running = Running::new(n, TaskKey::of(&ctx));
+        let mut running = Running::new(items, TaskKey::of(&ctx));
+        // The next branch to start.
+        let mut next = 0;
         // Only `--group` captures output.
         let mut outputs: Vec<Option<GroupOutput>> = match group {
             true => (0..n).map(|_| None).collect(),
@@ -468,8 +488,10 @@ pub fn gather(
         let token = ctx.cancel.clone();
         loop {
             while running.len() < limit
-                && let Some((i, item)) = pending.next()
+                && let Some(item) = running.take(next)
             {
+                let i = next;
+                next += 1;
                 let origin = origin_of(&mut origins, i);
                 match start(&rt, &ctx, i, item, &mut outputs, origin, &shown) {
                     Ok(t) => {
@@ -482,24 +504,19 @@ pub fn gather(
                     }
                 }
             }
-            if pending.len() == 0 {
-                // Every branch started: free the list of them (16 bytes
-                // each) while they run.
-                pending = Vec::new().into_iter().enumerate();
-            }
             if running.is_empty() {
                 break;
             }
             let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
                 // This task was cancelled (a timeout, Ctrl-C): its branches
                 // were, then what each wrote is printed, then raise.
-                discard(pending);
+                running.discard_from(next);
                 if group {
                     flush_cancelled(&ctx, &mut outputs, &mut done, &mut flushed, progress).await;
                 }
                 return Err(Rc::new(Error::cancelled()));
             };
-            task.retrieved.set(true);
+            task.set_retrieved();
             done[index] = true;
             progress.inspect(|p| p.ended(matches!(outcome, Outcome::Error(_))));
             match outcome {
@@ -507,7 +524,7 @@ pub fn gather(
                 Outcome::Error(_) if keep_going => {}
                 Outcome::Error(e) => {
                     running.cancel_all(DEFAULT_GRACE).await;
-                    discard(pending);
+                    running.discard_from(next);
                     for d in done.iter_mut() {
                         *d = true;
                     }
@@ -549,20 +566,24 @@ pub fn race(
     let fut = async move {
         let progress = shown.progress();
         let n = items.len();
-        let mut running = Running::new(n, TaskKey::of(&ctx));
+        let mut running = Running::new(items, TaskKey::of(&ctx));
         if let Some(value) = replayed {
-            for (i, item) in items.into_iter().enumerate() {
-                match item {
+            for i in 0..n {
+                match running.take(i) {
                     // Running already: a loser, cancelled as any other.
-                    Item::Task(t) => running.add(i, t),
-                    Item::Coro(c) => c.used.set(true),
+                    Some(Item::Task(t)) => running.add(i, t),
+                    Some(Item::Coro(c)) => c.used.set(true),
+                    None => {}
                 }
             }
             running.cancel_all(DEFAULT_GRACE).await;
             return Ok(Resume::Push(value));
         }
         let mut outputs = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
+        for i in 0..n {
+            let Some(item) = running.take(i) else {
+                continue;
+            };
             let origin = origin_of(&mut origins, i);
             match start(&rt, &ctx, i, item, &mut outputs, origin, &shown) {
                 Ok(t) => {
@@ -581,7 +602,7 @@ pub fn race(
             let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
                 return Err(Rc::new(Error::cancelled()));
             };
-            task.retrieved.set(true);
+            task.set_retrieved();
             progress.inspect(|p| p.ended(matches!(outcome, Outcome::Error(_))));
             match outcome {
                 Outcome::Value(v) => {
