@@ -674,7 +674,7 @@ fn report_unretrieved(rt: &Runtime) -> bool {
         ));
     }
     for t in rt.failed.borrow().iter() {
-        if t.retrieved.get() {
+        if t.retrieved() {
             continue;
         }
         if let Some(Outcome::Error(e)) = t.outcome() {
@@ -709,7 +709,7 @@ fn watch_signals(
     main: &Rc<TaskCtx>,
     code: Rc<std::cell::Cell<Option<i32>>>,
     deadline: Option<(u64, std::time::Instant)>,
-) -> Option<smol::Task<()>> {
+) -> Option<crate::runtime::executor::Task<()>> {
     use crate::runtime::signals::{self, Signal};
     signals::install().ok()?;
     let first_grace = signal_grace();

@@ -30,14 +30,17 @@ fn values_and_instructions() {
 
 #[test]
 fn per_task_records() {
-    // In the executor's allocation of every task, with its header.
-    size_is::<ash::runtime::task::Drive>(112, "the driver of every task");
+    // In the executor's allocation of every task, with its header (40,
+    // the executor's number in its padding) and a thread id (8): 152, the
+    // most the 160-byte class holds.
+    size_is::<ash::runtime::task::Drive>(104, "the driver of every task");
+    size_is::<ash::runtime::cancel::Sleep>(16, "in the driver of a sleeping task");
     size_is::<ash::vm::fiber::Fiber>(80, "inside every task's driver");
     // Behind an `Rc` each: T + 16 for the counts.
-    size_is::<ash::runtime::task::Task>(72, "every task's record: Rc, the 96-byte class");
-    // 96 + 16 = 112: the admission reserve in `Io` fills the class.
-    size_is::<ash::runtime::TaskCtx>(96, "every task's context: Rc, the 112-byte class");
-    size_is::<ash::runtime::CancelToken>(72, "every task's token: Rc, the 96-byte class");
+    size_is::<ash::runtime::task::Task>(56, "every task's record: Rc of 72, the 80-byte class");
+    // 72 + 16 = 88, the most the 96-byte class holds.
+    size_is::<ash::runtime::TaskCtx>(72, "every task's context: Rc of 88, the 96-byte class");
+    size_is::<ash::runtime::CancelToken>(40, "every task's token: Rc of 56, the 64-byte class");
     // In every fiber's frame vector (one frame for a sleeping task).
     size_is::<ash::vm::frame::Frame>(56, "a frame: the 64-byte class");
     size_is::<ash::vm::objects::Closure>(24, "a closure: Rc, the 48-byte class");

@@ -189,7 +189,7 @@ impl Compiler<'_> {
             negated: p.negated,
             check,
             run_coroutine,
-            text: text.into(),
+            text: std::rc::Rc::new(text),
         });
         let i = (f.cmds.len() - 1) as u32;
         self.emit(Op::Exec(i), p.span);

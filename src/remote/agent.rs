@@ -115,7 +115,7 @@ async fn serve(base: Rc<Runtime>) -> i32 {
     let out = Rc::new(Outbox::default());
     let writer = executor.spawn(outbox::write_out(out.clone(), output));
     let jobs: Rc<RefCell<HashMap<u32, Running>>> = Rc::default();
-    let mut tasks: Vec<smol::Task<()>> = Vec::new();
+    let mut tasks: Vec<crate::runtime::executor::Task<()>> = Vec::new();
     let mut frames = FrameBuf::default();
     let mut chunk = vec![0u8; 64 * 1024];
     'read: loop {

@@ -508,7 +508,7 @@ pub struct Agent {
     lost: RefCell<Option<String>>,
     stderr: Rc<RefCell<Vec<u8>>>,
     /// Reads the agent's frames; ends when the session does.
-    reader: RefCell<Option<smol::Task<()>>>,
+    reader: RefCell<Option<crate::runtime::executor::Task<()>>>,
 }
 
 impl Agent {

@@ -95,7 +95,7 @@ impl Job {
     /// Whether its result was awaited (`fg`, or `await` on the task), so
     /// its end needs no note.
     fn retrieved(&self) -> bool {
-        matches!(&self.kind, JobKind::Task(t) if t.retrieved.get())
+        matches!(&self.kind, JobKind::Task(t) if t.retrieved())
     }
 }
 
@@ -278,7 +278,7 @@ impl Shell {
                 // A program that exited non-zero: its status says enough.
                 Outcome::Error(e) if program_failed(e) => {
                     if let JobKind::Task(t) = &job.kind {
-                        t.retrieved.set(true);
+                        t.set_retrieved();
                     }
                     let status = e.exit_status();
                     let signal = (status > 128)
@@ -294,7 +294,7 @@ impl Shell {
                 Outcome::Error(e) if e.kind != ErrorKind::Cancelled => {
                     if let JobKind::Task(t) = &job.kind {
                         // Reported here, not again as a lost failure.
-                        t.retrieved.set(true);
+                        t.set_retrieved();
                     }
                     let report = crate::diag::render_error(e);
                     notes.push(format!(
@@ -382,7 +382,7 @@ impl Hooks for ShellHooks {
     fn spawned(&self, parent: u64, task: &TaskRef) {
         // `cmd &` at the prompt is a job; a `spawn` is a task, handled
         // through its value (`await $t`, `cancel $t`).
-        if parent != self.0.foreground.get() || !task.job {
+        if parent != self.0.foreground.get() || !task.is_job() {
             return;
         }
         let t = task.clone();

@@ -56,7 +56,7 @@ use terminal::Terminal;
 
 enum Fg {
     Done(Outcome),
-    Stopped(smol::Task<Outcome>),
+    Stopped(crate::runtime::executor::Task<Outcome>),
 }
 
 /// How running a line (or config.ash) went.
@@ -377,7 +377,7 @@ impl Session {
     /// SIGINT while a command runs cancels the foreground (a second one
     /// skips the grace period). At the prompt the editor sees Ctrl-C as a
     /// key instead.
-    fn watch_sigint(&self) -> Option<smol::Task<()>> {
+    fn watch_sigint(&self) -> Option<crate::runtime::executor::Task<()>> {
         use async_signal::{Signal, Signals};
         use futures_lite::StreamExt;
         let mut signals = Signals::new([Signal::Int]).ok()?;
@@ -422,7 +422,7 @@ impl Session {
             }
             let failed: Vec<_> = self.rt.failed.borrow().iter().cloned().collect();
             for t in failed {
-                if t.retrieved.get() || self.shell.is_job_task(t.id) || !seen.insert(t.id) {
+                if t.retrieved() || self.shell.is_job_task(t.id) || !seen.insert(t.id) {
                     continue;
                 }
                 if let Some(Outcome::Error(e)) = t.outcome() {
@@ -521,7 +521,7 @@ impl Session {
         let ctx = self.ctx();
         let (r, w) = crate::process::pipe().map_err(|e| format!("ash: prompt: {e}\n"))?;
         let child = ctx.child(ctx.id, self.rt.null_stdin.clone());
-        child.io.borrow_mut().stdout = Rc::new(OutSink::from_fd(w));
+        child.with_io(|io| io.stdout = Rc::new(OutSink::from_fd(w)));
         child.status.set(ctx.status.get());
         let reader = self.rt.executor.spawn(crate::process::read_to_end(r));
         // Ctrl-C interrupts a prompt function that runs too long.
@@ -626,7 +626,11 @@ impl Session {
 
     /// Await a foreground line, watching for Ctrl-Z (a stopped process in
     /// one of its groups) and routing Ctrl-C to its cancel token.
-    async fn foreground(&self, mut task: smol::Task<Outcome>, ctx: &TaskCtx) -> Fg {
+    async fn foreground(
+        &self,
+        mut task: crate::runtime::executor::Task<Outcome>,
+        ctx: &TaskCtx,
+    ) -> Fg {
         *self.fg_token.borrow_mut() = Some(ctx.cancel.clone());
         let shell = self.shell.clone();
         let id = ctx.id;

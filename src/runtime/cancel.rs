@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::timers::Timer;
+use super::timers::{self, Registration, Timer};
 
 /// Wakers waiting for something to change. Usually there is one waiter
 /// (the task that owns the token), so one is kept without allocating. A
@@ -23,28 +23,34 @@ use super::timers::Timer;
 #[derive(Default)]
 pub struct WakeList(Cell<Wakers>);
 
-#[derive(Default)]
+/// Two variants, not three: the empty list is `Many(None)`, so the enum
+/// fits in a `Waker`'s 16 bytes (a third variant took 24, in every token).
+#[allow(clippy::box_collection)] // a pointer where a Vec is three: see above
 enum Wakers {
-    #[default]
-    None,
     One(Waker),
-    Many(Vec<Waker>),
+    Many(Option<Box<Vec<Waker>>>),
+}
+
+impl Default for Wakers {
+    fn default() -> Wakers {
+        Wakers::Many(None)
+    }
 }
 
 impl WakeList {
     pub fn register(&self, w: &Waker) {
         let list = match self.0.take() {
-            Wakers::None => Wakers::One(w.clone()),
+            Wakers::Many(None) => Wakers::One(w.clone()),
             Wakers::One(one) if one.will_wake(w) => Wakers::One(one),
-            Wakers::One(one) => Wakers::Many(vec![one, w.clone()]),
+            Wakers::One(one) => Wakers::Many(Some(Box::new(vec![one, w.clone()]))),
             // A waiter polled again before being woken is usually the last
             // one in: checking the tail keeps registering O(1) with 10,000
             // waiters.
-            Wakers::Many(mut v) => {
+            Wakers::Many(Some(mut v)) => {
                 if !v.iter().rev().take(4).any(|x| x.will_wake(w)) {
                     v.push(w.clone());
                 }
-                Wakers::Many(v)
+                Wakers::Many(Some(v))
             }
         };
         self.0.set(list);
@@ -54,10 +60,10 @@ impl WakeList {
     /// for the next waiter must not be spent on it).
     pub fn remove(&self, w: &Waker) {
         let list = match self.0.take() {
-            Wakers::One(one) if one.will_wake(w) => Wakers::None,
-            Wakers::Many(mut v) => {
+            Wakers::One(one) if one.will_wake(w) => Wakers::default(),
+            Wakers::Many(Some(mut v)) => {
                 v.retain(|x| !x.will_wake(w));
-                Wakers::Many(v)
+                Wakers::Many(Some(v))
             }
             other => other,
         };
@@ -66,9 +72,9 @@ impl WakeList {
 
     pub fn wake_all(&self) {
         match self.0.take() {
-            Wakers::None => {}
+            Wakers::Many(None) => {}
             Wakers::One(w) => w.wake(),
-            Wakers::Many(v) => v.into_iter().for_each(Waker::wake),
+            Wakers::Many(Some(v)) => v.into_iter().for_each(Waker::wake),
         }
     }
 
@@ -79,14 +85,14 @@ impl WakeList {
             return;
         }
         let woken: Vec<Waker> = match self.0.take() {
-            Wakers::Many(mut v) => {
+            Wakers::Many(Some(mut v)) => {
                 let n = n.min(v.len());
                 let woken = v.drain(..n).collect();
-                self.0.set(Wakers::Many(v));
+                self.0.set(Wakers::Many(Some(v)));
                 woken
             }
             Wakers::One(w) => vec![w],
-            Wakers::None => Vec::new(),
+            Wakers::Many(None) => Vec::new(),
         };
         for w in woken {
             w.wake();
@@ -120,23 +126,51 @@ pub struct CancelToken {
     /// Names the scope in the `ASH_SCOPE` tokens of the processes started
     /// under it (see `process::contain`).
     id: u64,
+    /// The pending request: what kind, and its grace period; with the
+    /// timeout's scope in `scopes`, the `CancelReason` (see
+    /// [`CancelToken::reason`]). One word, where an `Option<CancelReason>`
+    /// and the grace took three.
+    request: Cell<Request>,
+    wakers: WakeList,
+    /// What only tasks that run commands or open a `timeout` need, boxed
+    /// on first use: every task has a token, an `Rc` of 56 bytes (malloc's
+    /// 64-byte class; tests/sizes.rs), where these fields inline took 80.
+    scopes: Cell<Option<Box<Scopes>>>,
+}
+
+#[derive(Default)]
+struct Scopes {
     /// The number of the latest process group of this scope that finished:
     /// what it left behind is killed if the scope is cancelled.
-    finished_group: Cell<u64>,
-    reason: Cell<Option<CancelReason>>,
-    /// In milliseconds (see [`grace_millis`]).
-    grace: Cell<u32>,
-    wakers: WakeList,
+    finished_group: u64,
+    /// The scope of a pending `CancelReason::Timeout`.
+    timeout_scope: u64,
     /// Deadlines of the task's open `timeout` scopes: (scope, when, grace).
     /// They are checked by whatever the task waits on (see `Requested`),
     /// so a timeout needs no timer task of its own: a separate task would
     /// first have to get its turn on the loop to arm its timer, and under
     /// load (thousands of runnable tasks) that made timeouts fire late.
-    /// Boxed, and only while there are any: every task has a token.
-    deadlines: Cell<Option<Box<Deadlines>>>,
+    deadlines: Deadlines,
 }
 
 type Deadlines = Vec<(u64, Instant, Duration)>;
+
+/// A token's pending request, without the timeout's scope.
+#[derive(Clone, Copy, Default)]
+struct Request {
+    kind: RequestKind,
+    /// In milliseconds (see [`grace_millis`]).
+    grace: u32,
+}
+
+#[derive(Clone, Copy, Default, PartialEq)]
+enum RequestKind {
+    #[default]
+    None,
+    Cancel,
+    Timeout,
+    Signal,
+}
 
 /// The scope of a deadline handed down from the context a task was
 /// started in: exported to the task's programs as `ASH_DEADLINE` (and
@@ -157,11 +191,9 @@ impl Default for CancelToken {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         CancelToken {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            finished_group: Cell::new(0),
-            reason: Cell::new(None),
-            grace: Cell::new(0),
+            request: Cell::default(),
             wakers: WakeList::default(),
-            deadlines: Cell::new(None),
+            scopes: Cell::new(None),
         }
     }
 }
@@ -173,12 +205,14 @@ impl CancelToken {
     /// Request cancellation. A request already pending is kept (the first
     /// reason wins) but a shorter grace period applies.
     pub fn cancel(&self, reason: CancelReason, grace: Duration) {
-        match self.reason.get() {
-            None => {
-                self.reason.set(Some(reason));
-                self.grace.set(grace_millis(grace));
-            }
-            Some(_) => self.grace.set(self.grace.get().min(grace_millis(grace))),
+        let grace = grace_millis(grace);
+        let request = self.request.get();
+        match request.kind {
+            RequestKind::None => self.set_reason(Some(reason), grace),
+            _ => self.request.set(Request {
+                grace: request.grace.min(grace),
+                ..request
+            }),
         }
         self.wakers.wake_all();
     }
@@ -202,20 +236,35 @@ impl CancelToken {
     /// included, with the grace period of its scope: what `ASH_DEADLINE`
     /// says to the task's programs and what a remote body is given.
     pub fn earliest_deadline(&self) -> Option<(Instant, Duration)> {
-        let deadlines = self.deadlines.take();
-        let earliest = deadlines
-            .iter()
-            .flat_map(|d| d.iter())
-            .min_by_key(|d| d.1)
-            .map(|&(_, when, grace)| (when, grace));
-        self.deadlines.set(deadlines);
-        earliest
+        self.peek_scopes(|scopes| {
+            scopes
+                .iter()
+                .flat_map(|s| s.deadlines.iter())
+                .min_by_key(|d| d.1)
+                .map(|&(_, when, grace)| (when, grace))
+        })
+    }
+
+    /// Look at the boxed fields (`None` if never used); nothing in `f` may
+    /// touch them again.
+    fn peek_scopes<R>(&self, f: impl FnOnce(Option<&Scopes>) -> R) -> R {
+        let scopes = self.scopes.take();
+        let r = f(scopes.as_deref());
+        self.scopes.set(scopes);
+        r
+    }
+
+    /// Change the boxed fields (boxed now if they were not).
+    fn with_scopes<R>(&self, f: impl FnOnce(&mut Scopes) -> R) -> R {
+        let mut scopes = self.scopes.take().unwrap_or_default();
+        let r = f(&mut scopes);
+        self.scopes.set(Some(scopes));
+        r
     }
 
     /// A process group started under this scope has finished.
     pub fn group_finished(&self, number: u64) {
-        self.finished_group
-            .set(self.finished_group.get().max(number));
+        self.with_scopes(|s| s.finished_group = s.finished_group.max(number));
     }
 
     /// The scope (or the part of it since group `from`) was cancelled: kill
@@ -223,29 +272,56 @@ impl CancelToken {
     /// so nothing else reaches a daemon they started; the `/proc` scan runs
     /// only if such a command finished.
     pub fn kill_left_behind(&self, from: u64) {
-        let last = self.finished_group.get();
+        let last = self.peek_scopes(|s| s.map_or(0, |s| s.finished_group));
         if last != 0 && last >= from {
             crate::process::contain::kill_left_behind(self.id, from);
         }
     }
 
     pub fn is_requested(&self) -> bool {
-        self.reason.get().is_some()
+        self.request.get().kind != RequestKind::None
     }
 
     pub fn reason(&self) -> Option<CancelReason> {
-        self.reason.get()
+        match self.request.get().kind {
+            RequestKind::None => None,
+            RequestKind::Cancel => Some(CancelReason::Cancel),
+            RequestKind::Timeout => Some(CancelReason::Timeout(
+                self.peek_scopes(|s| s.map_or(0, |s| s.timeout_scope)),
+            )),
+            RequestKind::Signal => Some(CancelReason::Signal),
+        }
+    }
+
+    /// The grace period of the pending request.
+    fn grace(&self) -> Duration {
+        Duration::from_millis(self.request.get().grace.into())
+    }
+
+    fn set_reason(&self, reason: Option<CancelReason>, grace: u32) {
+        let kind = match reason {
+            None => RequestKind::None,
+            Some(CancelReason::Cancel) => RequestKind::Cancel,
+            Some(CancelReason::Timeout(scope)) => {
+                self.with_scopes(|s| s.timeout_scope = scope);
+                RequestKind::Timeout
+            }
+            Some(CancelReason::Signal) => RequestKind::Signal,
+        };
+        self.request.set(Request { kind, grace });
     }
 
     /// Consume the request (the fiber is raising `CancelledError` for it).
     pub fn take(&self) -> Option<CancelReason> {
-        self.reason.take()
+        let reason = self.reason();
+        self.set_reason(None, self.request.get().grace);
+        reason
     }
 
     /// Drop a stale timeout request of a scope that has already ended.
     pub fn clear_if(&self, reason: CancelReason) {
-        if self.reason.get() == Some(reason) {
-            self.reason.set(None);
+        if self.reason() == Some(reason) {
+            self.set_reason(None, self.request.get().grace);
         }
     }
 
@@ -263,25 +339,28 @@ impl CancelToken {
         self.clear_if(CancelReason::Timeout(scope));
     }
 
-    /// Change the open deadlines (the box goes when the last one does).
+    /// Change the open deadlines.
     fn with_deadlines(&self, change: impl FnOnce(&mut Deadlines)) {
-        let mut deadlines = self.deadlines.take().unwrap_or_default();
-        change(&mut deadlines);
-        if !deadlines.is_empty() {
-            self.deadlines.set(Some(deadlines));
-        }
+        self.with_scopes(|s| change(&mut s.deadlines));
     }
 
     /// Request cancellation for every deadline that has passed; the
     /// earliest one still ahead.
     pub fn check_deadlines(&self) -> Option<Instant> {
         // Most tasks are in no `timeout`: no clock read for them.
-        let deadlines = self.deadlines.take()?;
+        let scopes = self.scopes.take();
+        let Some(deadlines) = scopes
+            .as_ref()
+            .map(|s| &s.deadlines)
+            .filter(|d| !d.is_empty())
+        else {
+            self.scopes.set(scopes);
+            return None;
+        };
         let now = Instant::now();
         let mut next = None::<Instant>;
         let mut fired = None;
-        let deadlines = Some(deadlines);
-        for &(scope, when, grace) in deadlines.iter().flat_map(|d| d.iter()) {
+        for &(scope, when, grace) in deadlines {
             if scope == INHERITED {
                 continue;
             }
@@ -294,7 +373,7 @@ impl CancelToken {
                 next = Some(when);
             }
         }
-        self.deadlines.set(deadlines);
+        self.scopes.set(scopes);
         if let Some((scope, _, grace)) = fired {
             if crate::observe::on() {
                 crate::observe::emit(crate::observe::Event::TimeoutExpired { scope });
@@ -326,8 +405,8 @@ impl Future for Requested {
     type Output = Duration;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
         let next = self.token.check_deadlines();
-        if self.token.reason.get().is_some() {
-            return Poll::Ready(Duration::from_millis(self.token.grace.get().into()));
+        if self.token.is_requested() {
+            return Poll::Ready(self.token.grace());
         }
         self.token.wakers.register(cx.waker());
         match next {
@@ -342,17 +421,18 @@ impl Future for Requested {
 /// `timeout` deadlines), with one timer registration for whichever comes
 /// first. Not a future of its own: the task's driver polls it with the
 /// task's token, so the 100,000 sleeping tasks do not each keep a pointer
-/// to a token they already have.
+/// to a token they already have. 16 bytes (tests/sizes.rs): the end as the
+/// timer queue keeps it, and a registration that does not repeat it.
 pub struct Sleep {
-    until: Instant,
-    timer: Timer,
+    until: u64,
+    reg: Registration,
 }
 
 impl Sleep {
     pub fn new(until: Instant) -> Sleep {
         Sleep {
-            until,
-            timer: Timer::default(),
+            until: timers::deadline(until),
+            reg: Registration::default(),
         }
     }
 
@@ -360,15 +440,18 @@ impl Sleep {
     pub fn poll(&mut self, token: &CancelToken, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         let next = token.check_deadlines();
         // A finished sleep wins over a request that came with it.
-        if Instant::now() >= self.until {
+        if timers::is_due(self.until) {
             return Poll::Ready(Ok(()));
         }
-        if token.reason.get().is_some() {
+        if token.is_requested() {
             return Poll::Ready(Err(()));
         }
         token.wakers.register(cx.waker());
-        let when = next.map_or(self.until, |n| n.min(self.until));
-        self.timer.arm(when, cx.waker());
+        // Armed for the end of the sleep, or for an earlier `timeout`
+        // deadline of the task. Those change only when one fires (which
+        // ends the sleep), so a registration for the end is kept as it is.
+        let at = next.map_or(self.until, |n| timers::deadline(n).min(self.until));
+        self.reg.arm(at, at == self.until, cx.waker());
         Poll::Pending
     }
 }

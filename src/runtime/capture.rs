@@ -18,10 +18,10 @@ use crate::vm::objects::Closure;
 /// concurrent captures never run out of file descriptors, and nested ones
 /// never wait for the slots their enclosing ones hold.
 pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, Error> {
-    let reserve = fiber.ctx.io.borrow().reserve.clone();
+    let reserve = fiber.ctx.with_io(|io| io.reserve.clone());
     if let Some(permit) = fiber.rt.capture_slots.try_acquire(1, reserve.as_ref()) {
         let (kind, io) = capture_frame(&fiber.rt, &fiber.ctx, permit)?;
-        *fiber.ctx.io.borrow_mut() = io;
+        fiber.ctx.set_io(io);
         fiber.enter(f, Vec::new(), kind)?;
         return Ok(None);
     }

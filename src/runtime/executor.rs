@@ -12,16 +12,46 @@
 //! itself only ever runs, and is dropped, on the loop's thread (async-task
 //! checks). Once the executor is gone, a task woken on another thread is
 //! leaked rather than dropped there.
+//!
+//! A task finds its executor's queue by a number in its header (async-task's
+//! metadata, which fits in the header's padding) in a registry of live
+//! executors, not by a pointer beside its future: with the pointer, each of
+//! 100,000 sleeping tasks was a malloc size class bigger.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use async_task::{Runnable, Task};
+/// A task of the loop, as [`Executor::spawn`] returns it.
+pub type Task<T> = async_task::Task<T, u32>;
+
+/// A ready task, with its executor's number in the registry.
+type Runnable = async_task::Runnable<u32>;
 
 pub struct Executor {
     shared: Arc<Shared>,
+    /// Its number in [`REGISTRY`].
+    number: u32,
+}
+
+/// The executors, by number (`None` once dropped).
+static REGISTRY: Mutex<Vec<Option<Arc<Shared>>>> = Mutex::new(Vec::new());
+
+fn registry() -> MutexGuard<'static, Vec<Option<Arc<Shared>>>> {
+    // Only whole-slot writes happen under this lock.
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Put a woken task in its executor's queue (on whatever thread woke it).
+fn schedule(runnable: Runnable) {
+    let number = *runnable.metadata() as usize;
+    let shared = registry().get(number).cloned().flatten();
+    match shared {
+        Some(shared) => shared.schedule(runnable),
+        // Its executor is gone: see `Shared::schedule`.
+        None => std::mem::forget(runnable),
+    }
 }
 
 #[derive(Default)]
@@ -64,19 +94,28 @@ impl Shared {
 
 impl Executor {
     pub fn new() -> Executor {
+        let shared = Arc::<Shared>::default();
+        // Numbers are not reused: a task of a dropped executor, woken
+        // later on another thread, must not land in a new executor's queue
+        // (on another thread, which may not run it). One word per executor
+        // ever made, and a process makes a handful.
+        let mut registry = registry();
+        registry.push(Some(shared.clone()));
+        let number = registry.len() - 1;
         Executor {
-            shared: Arc::default(),
+            shared,
+            number: u32::try_from(number).unwrap_or(u32::MAX),
         }
     }
 
     /// Start `future` as a task, scheduled at once. Dropping the returned
     /// handle cancels it; `detach` lets it run to its end.
     pub fn spawn<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> Task<T> {
-        let shared = self.shared.clone();
         let (runnable, task) = async_task::Builder::new()
+            .metadata(self.number)
             // As in smol: a panic surfaces where the task is awaited.
             .propagate_panic(true)
-            .spawn_local(|()| future, move |r| shared.schedule(r));
+            .spawn_local(|_| future, schedule);
         runnable.schedule();
         task
     }
@@ -132,6 +171,9 @@ impl Drop for Executor {
             state.closed = true;
             std::mem::take(&mut state.ready)
         };
+        if let Some(slot) = registry().get_mut(self.number as usize) {
+            *slot = None;
+        }
         drop(ready);
     }
 }
@@ -188,6 +230,25 @@ mod tests {
         assert!(done.get());
         let ran_on = futures_lite::future::block_on(task);
         assert_eq!(ran_on, std::thread::current().id());
+    }
+
+    #[test]
+    fn a_task_of_a_dropped_executor_never_lands_in_a_new_one() {
+        let old = Executor::new();
+        let (tx, rx) = std::sync::mpsc::channel::<Waker>();
+        old.spawn(std::future::poll_fn(move |cx| {
+            let _ = tx.send(cx.waker().clone());
+            Poll::<()>::Pending
+        }))
+        .detach();
+        assert!(old.try_tick());
+        let waker = rx.recv().expect("a waker");
+        drop(old);
+        let new = Executor::new();
+        std::thread::spawn(move || waker.wake())
+            .join()
+            .expect("waking thread");
+        assert!(!new.try_tick(), "the old executor's task is not run here");
     }
 
     #[test]

@@ -97,22 +97,39 @@ pub struct Io {
 /// The per-task state every command and builtin sees.
 pub struct TaskCtx {
     pub id: u64,
-    /// The working directory and environment are `Cell`s, taken and put
-    /// back by the accessors below: one context lives in every task, and
-    /// two `RefCell` borrow flags moved it up a malloc size class.
-    cwd: Cell<Option<Rc<WorkDir>>>,
-    env: Cell<Env>,
-    pub io: RefCell<Io>,
+    /// The working directory and environment, shared with the contexts
+    /// started from this one until one side changes either. Fields here
+    /// are `Cell`s, taken and put back by the accessors below: one context
+    /// lives in every task (an `Rc` of 88 bytes, malloc's 96-byte class;
+    /// tests/sizes.rs), and `RefCell` borrow flags or a second pointer for
+    /// these moved it up a class.
+    place: Cell<Option<Rc<Place>>>,
+    io: Cell<Option<Io>>,
     pub status: Cell<i32>,
     /// A spawned task's slot in [`Runtime::tasks`], set when it starts.
     pub task_slot: Cell<u32>,
     pub cancel: Rc<CancelToken>,
-    /// The command the task is running now, for `jobs`. (A `Cell`: one
-    /// context lives in every task, and a `RefCell` is 8 bytes more.)
-    pub current: Cell<Option<Rc<str>>>,
+    /// The command the task is running now, for `jobs`. (A `Cell` of a
+    /// thin pointer: one context lives in every task, and a `RefCell` or a
+    /// fat `Rc<str>` is 8 bytes more.)
+    pub current: Cell<Option<Rc<String>>>,
+}
+
+/// A task's working directory and environment (see [`TaskCtx::place`]).
+#[derive(Clone)]
+struct Place {
+    cwd: Rc<WorkDir>,
+    env: Env,
 }
 
 impl Io {
+    /// What a context's I/O accessors see if one were called from inside
+    /// another (a bug): ash's own.
+    fn closed() -> Io {
+        debug_assert!(false, "a context's I/O taken twice");
+        Io::standard()
+    }
+
     /// ash's own standard input, output and error.
     pub fn standard() -> Io {
         Io {
@@ -132,20 +149,30 @@ impl TaskCtx {
         TaskCtx::with(0, Rc::new(WorkDir::at_start()), Env::default(), io, cancel)
     }
 
+    /// A context in `place` (status 0, not a spawned task's).
+    fn at(id: u64, place: Option<Rc<Place>>, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
+        TaskCtx {
+            id,
+            place: Cell::new(place),
+            io: Cell::new(Some(io)),
+            status: Cell::new(0),
+            task_slot: Cell::new(u32::MAX),
+            cancel,
+            current: Cell::new(None),
+        }
+    }
+
     /// A child task's context: copies of cwd, env and output; stdin from
     /// /dev/null (only the main task reads ash's stdin).
     pub fn child(&self, id: u64, stdin: Rc<InSource>) -> TaskCtx {
-        let io = {
-            let parent = self.io.borrow();
-            Io {
-                stdin,
-                stdout: parent.stdout.clone(),
-                stderr: parent.stderr.clone(),
-                reserve: parent.reserve.clone(),
-            }
-        };
+        let io = self.with_io(|parent| Io {
+            stdin,
+            stdout: parent.stdout.clone(),
+            stderr: parent.stderr.clone(),
+            reserve: parent.reserve.clone(),
+        });
         let cancel = Rc::new(self.cancel.child());
-        TaskCtx::with(id, self.cwd(), self.env(), io, cancel)
+        TaskCtx::at(id, cloned(&self.place), io, cancel)
     }
 
     /// How observers tell this context from others (its address: stable
@@ -155,60 +182,92 @@ impl TaskCtx {
     }
 
     /// The command the task is running now.
-    pub fn current(&self) -> Option<Rc<str>> {
+    pub fn current(&self) -> Option<Rc<String>> {
         cloned(&self.current)
     }
 
     /// A context with these fields (status 0, not a spawned task's).
     pub fn with(id: u64, cwd: Rc<WorkDir>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
-        TaskCtx {
-            id,
-            cwd: Cell::new(Some(cwd)),
-            env: Cell::new(env),
-            io: RefCell::new(io),
-            status: Cell::new(0),
-            task_slot: Cell::new(u32::MAX),
-            cancel,
-            current: Cell::new(None),
-        }
+        TaskCtx::at(id, Some(Rc::new(Place { cwd, env })), io, cancel)
+    }
+
+    /// Look at (or change) the working directory and environment, copied
+    /// first if they are shared with another context; nothing in `f` may
+    /// touch them again.
+    fn with_place<R>(&self, f: impl FnOnce(&mut Place) -> R) -> R {
+        let mut place = self.place.take().unwrap_or_else(|| {
+            Rc::new(Place {
+                cwd: Rc::new(WorkDir::by_path(PathBuf::from("/"))),
+                env: Env::default(),
+            })
+        });
+        let r = f(Rc::make_mut(&mut place));
+        self.place.set(Some(place));
+        r
+    }
+
+    /// Read the working directory and environment.
+    fn read_place<R>(&self, f: impl FnOnce(&Place) -> R) -> R {
+        let place = self.place.take();
+        let r = match &place {
+            Some(place) => f(place),
+            None => f(&Place {
+                cwd: Rc::new(WorkDir::by_path(PathBuf::from("/"))),
+                env: Env::default(),
+            }),
+        };
+        self.place.set(place);
+        r
     }
 
     /// The working directory (see `process::WorkDir`).
     pub fn cwd(&self) -> Rc<WorkDir> {
-        cloned(&self.cwd).unwrap_or_else(|| Rc::new(WorkDir::by_path(PathBuf::from("/"))))
+        self.read_place(|p| p.cwd.clone())
     }
 
     /// Change directory; the old one.
     pub fn set_cwd(&self, cwd: Rc<WorkDir>) -> Option<Rc<WorkDir>> {
-        self.cwd.replace(Some(cwd))
+        Some(self.with_place(|p| std::mem::replace(&mut p.cwd, cwd)))
     }
 
     /// The environment (a cheap copy: the variables are shared until one
     /// side changes them).
     pub fn env(&self) -> Env {
-        cloned(&self.env)
+        self.read_place(|p| p.env.clone())
     }
 
     /// Replace the environment; the old one.
     pub fn set_env(&self, env: Env) -> Env {
-        self.env.replace(env)
+        self.with_place(|p| std::mem::replace(&mut p.env, env))
     }
 
     /// Change the environment in place.
     pub fn env_mut<R>(&self, change: impl FnOnce(&mut Env) -> R) -> R {
-        let mut env = self.env.take();
-        let r = change(&mut env);
-        self.env.set(env);
-        r
+        self.with_place(|p| change(&mut p.env))
     }
 
     /// One environment variable.
     pub fn getenv(&self, name: &[u8]) -> Option<OsString> {
-        self.env_mut(|env| env.get(name))
+        self.read_place(|p| p.env.get(name))
     }
 
+    /// Where the task's commands read and write.
     pub fn io(&self) -> Io {
-        self.io.borrow().clone()
+        self.with_io(|io| io.clone())
+    }
+
+    /// Look at (or change) where the task's commands read and write;
+    /// nothing in `f` may touch them again.
+    pub fn with_io<R>(&self, f: impl FnOnce(&mut Io) -> R) -> R {
+        let mut io = self.io.take().unwrap_or_else(Io::closed);
+        let r = f(&mut io);
+        self.io.set(Some(io));
+        r
+    }
+
+    /// Replace where the task's commands read and write; the old one.
+    pub fn set_io(&self, io: Io) -> Io {
+        self.io.replace(Some(io)).unwrap_or_else(Io::closed)
     }
 }
 
@@ -386,7 +445,7 @@ impl Runtime {
                 if let task::Outcome::Error(e) = t.join().await
                     && e.kind == crate::vm::error::ErrorKind::Cancelled
                 {
-                    t.retrieved.set(true);
+                    t.set_retrieved();
                 }
             }
         }
@@ -493,7 +552,7 @@ fn run_slice(executor: &Executor) -> Slice {
 }
 
 /// The output of a finished task.
-fn finished<T>(task: &mut smol::Task<T>) -> Option<T> {
+fn finished<T>(task: &mut crate::runtime::executor::Task<T>) -> Option<T> {
     if !task.is_finished() {
         return None;
     }

@@ -23,6 +23,8 @@ use crate::vm::value::Value;
 
 // The state a fiber carries, and runtime objects inside values.
 pub use super::cancel::DEFAULT_GRACE;
+/// A task of the loop (a capture's reader).
+pub use super::executor::Task as LoopTask;
 pub use super::sync::{Channel, Semaphore, SuspendFn};
 pub use super::task::{Task, TaskRef};
 pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
 use futures_lite::future;
@@ -50,13 +50,11 @@ pub struct Task {
     /// its cancellation token is there); weak, so the context and the
     /// pipes it holds close when the task ends.
     ctx: std::rc::Weak<TaskCtx>,
-    /// When it started, in microseconds since [`epoch`] (8 bytes where an
-    /// `Instant` takes 16: this record moves down a malloc size class).
-    started: u64,
-    /// Started with `cmd &`: listed by `jobs` (all live tasks are).
-    pub job: bool,
-    /// Someone awaited (or gathered) the result: its error is not lost.
-    pub retrieved: Cell<bool>,
+    /// When it started, in microseconds since [`epoch`] (the low 62 bits),
+    /// and two flags in the top bits: [`JOB`] and [`RETRIEVED`]. One word
+    /// where an `Instant` and two `bool`s took 24 bytes: the record (an
+    /// `Rc` of 56 bytes) stays in malloc's 80-byte class.
+    stamp: Cell<u64>,
     /// Who waits for it while it runs, then how it ended. (The executor's
     /// task that drives it is detached: it holds this record until the
     /// end.) A `Cell`, taken and put back: with a `RefCell`'s borrow flag
@@ -65,17 +63,37 @@ pub struct Task {
     state: Cell<State>,
 }
 
-/// A running task's waiters and a finished task's outcome share a field:
-/// one is never needed with the other.
-enum State {
-    Running(Waiters),
-    Done(Outcome),
+/// [`Task::stamp`]: started with `cmd &`, listed by `jobs` (all live tasks
+/// are).
+const JOB: u64 = 1 << 62;
+/// [`Task::stamp`]: someone awaited (or gathered) the result, so its error
+/// is not lost.
+const RETRIEVED: u64 = 1 << 63;
+
+/// A task's start stamp: microseconds since [`epoch`], with the `JOB` flag.
+fn stamp_now(job: bool) -> u64 {
+    let micros = (epoch().elapsed().as_micros() as u64) & (JOB - 1);
+    if job { micros | JOB } else { micros }
 }
 
-impl Default for State {
-    fn default() -> State {
-        State::Running(Waiters::None)
-    }
+/// A running task's waiters and a finished task's outcome share a field:
+/// one is never needed with the other. One flat enum of 24 bytes (the
+/// waiters of a running task in the spare values of the outcome's tag): a
+/// `Running(Waiters)` / `Done(Outcome)` pair took 32, and moved every
+/// task record up a malloc size class (tests/sizes.rs).
+#[derive(Default)]
+#[allow(clippy::box_collection)] // a pointer where a Vec is three: see above
+enum State {
+    /// Running; nobody waits yet.
+    #[default]
+    Running,
+    /// Running; one waiter (an `await`, or the `gather` that started it),
+    /// kept without allocating: 100,000 sleeping tasks pay for this.
+    RunningOne(Waker),
+    RunningQueued(Rc<DoneQueue>, usize),
+    /// Running; several wait.
+    RunningMany(Box<Vec<Waiter>>),
+    Done(Outcome),
 }
 
 /// The instant task start times count from.
@@ -84,44 +102,40 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Whoever waits for a task to finish: usually one (an `await`, or the
-/// `gather` that started it), kept without allocating; 100,000 sleeping
-/// tasks pay for this list each.
-#[derive(Default)]
-enum Waiters {
-    #[default]
-    None,
-    One(Waiter),
-    Many(Vec<Waiter>),
-}
-
+/// Whoever waits for a task to finish.
 enum Waiter {
     /// A future polling `join`.
-    Wake(std::task::Waker),
+    Wake(Waker),
     /// A `gather`/`race` queue, told the task's index.
     Queue(Rc<DoneQueue>, usize),
 }
 
-impl Waiters {
+impl State {
+    /// Add a waiter to a running task (nothing once it is done).
     fn add(&mut self, waiter: Waiter) {
-        match std::mem::take(self) {
-            Waiters::None => *self = Waiters::One(waiter),
-            Waiters::One(one) => *self = Waiters::Many(vec![one, waiter]),
-            Waiters::Many(mut v) => {
-                v.push(waiter);
-                *self = Waiters::Many(v);
+        *self = match (std::mem::take(self), waiter) {
+            (State::Running, Waiter::Wake(w)) => State::RunningOne(w),
+            (State::Running, Waiter::Queue(q, i)) => State::RunningQueued(q, i),
+            (State::RunningOne(w), new) => State::RunningMany(Box::new(vec![Waiter::Wake(w), new])),
+            (State::RunningQueued(q, i), new) => {
+                State::RunningMany(Box::new(vec![Waiter::Queue(q, i), new]))
             }
+            (State::RunningMany(mut v), new) => {
+                v.push(new);
+                State::RunningMany(v)
+            }
+            (done @ State::Done(_), _) => done,
         }
     }
 
     /// Is `waker` already on the list? (A join polled again before the
     /// task ended; the last entries are the likely ones.)
-    fn has_waker(&self, waker: &std::task::Waker) -> bool {
+    fn has_waker(&self, waker: &Waker) -> bool {
         let same = |w: &Waiter| matches!(w, Waiter::Wake(x) if x.will_wake(waker));
         match self {
-            Waiters::None => false,
-            Waiters::One(w) => same(w),
-            Waiters::Many(v) => v.iter().rev().take(4).any(same),
+            State::RunningOne(w) => w.will_wake(waker),
+            State::RunningMany(v) => v.iter().rev().take(4).any(same),
+            _ => false,
         }
     }
 
@@ -131,21 +145,23 @@ impl Waiters {
             Waiter::Wake(_) => None,
         };
         match self {
-            Waiters::None => Vec::new(),
-            Waiters::One(w) => owner(w).into_iter().collect(),
-            Waiters::Many(v) => v.iter().filter_map(owner).collect(),
+            State::RunningQueued(queue, _) => queue.owner.into_iter().collect(),
+            State::RunningMany(v) => v.iter().filter_map(owner).collect(),
+            _ => Vec::new(),
         }
     }
 
+    /// Tell every waiter of a running task that it ended.
     fn notify_all(self) {
         let notify = |w: Waiter| match w {
             Waiter::Wake(w) => w.wake(),
             Waiter::Queue(queue, index) => queue.push(index),
         };
         match self {
-            Waiters::None => {}
-            Waiters::One(w) => notify(w),
-            Waiters::Many(v) => v.into_iter().for_each(notify),
+            State::RunningOne(w) => w.wake(),
+            State::RunningQueued(queue, index) => queue.push(index),
+            State::RunningMany(v) => v.into_iter().for_each(notify),
+            State::Running | State::Done(_) => {}
         }
     }
 }
@@ -160,15 +176,28 @@ impl Task {
             id: rt.next_id(),
             proto: coro.func.proto.clone(),
             ctx: std::rc::Weak::new(),
-            started: epoch().elapsed().as_micros() as u64,
-            job: false,
-            retrieved: Cell::new(false),
+            stamp: Cell::new(stamp_now(false)),
             state: Cell::new(State::Done(Outcome::Value(value))),
         }))
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Started with `cmd &` (a job of the interactive shell).
+    pub fn is_job(&self) -> bool {
+        self.stamp.get() & JOB != 0
+    }
+
+    /// Someone awaited (or gathered) the result: its error is not lost.
+    pub fn retrieved(&self) -> bool {
+        self.stamp.get() & RETRIEVED != 0
+    }
+
+    /// The result was awaited or gathered (or is no longer of interest).
+    pub fn set_retrieved(&self) {
+        self.stamp.set(self.stamp.get() | RETRIEVED);
     }
 
     pub fn name(&self) -> &str {
@@ -178,14 +207,19 @@ impl Task {
     /// The command it is running now, else its name (for `jobs`).
     pub fn doing(&self) -> String {
         let current = self.ctx.upgrade().and_then(|c| c.current());
-        current.as_deref().unwrap_or(self.name()).to_string()
+        current
+            .as_deref()
+            .map_or(self.name(), String::as_str)
+            .to_string()
     }
 
     /// How long it has been running.
     pub fn elapsed(&self) -> std::time::Duration {
         epoch()
             .elapsed()
-            .saturating_sub(std::time::Duration::from_micros(self.started))
+            .saturating_sub(std::time::Duration::from_micros(
+                self.stamp.get() & (JOB - 1),
+            ))
     }
 
     /// Look at (or change) the state; nothing in `f` may touch it again.
@@ -215,10 +249,10 @@ impl Task {
 
     pub fn state_name(&self) -> &'static str {
         let name = self.with_state(|s| match s {
-            State::Running(_) => "running",
             State::Done(Outcome::Value(_)) | State::Done(Outcome::Exit(_)) => "done",
             State::Done(Outcome::Error(e)) if e.kind == ErrorKind::Cancelled => "cancelled",
             State::Done(Outcome::Error(_)) => "failed",
+            _ => "running",
         });
         match self.ctx.upgrade() {
             Some(ctx) if name == "running" && ctx.cancel.is_requested() => "cancelling",
@@ -228,19 +262,19 @@ impl Task {
 
     pub fn outcome(&self) -> Option<Outcome> {
         self.with_state(|s| match s {
-            State::Running(_) => None,
             State::Done(outcome) => Some(outcome.clone()),
+            _ => None,
         })
     }
 
     /// Tell `queue` the task's `index` when it finishes (at once if it has).
     pub fn watch(&self, queue: &Rc<DoneQueue>, index: usize) {
         let done = self.with_state(|s| match s {
-            State::Running(waiters) => {
-                waiters.add(Waiter::Queue(queue.clone(), index));
+            State::Done(_) => true,
+            running => {
+                running.add(Waiter::Queue(queue.clone(), index));
                 false
             }
-            State::Done(_) => true,
         });
         if done {
             queue.push(index);
@@ -249,17 +283,12 @@ impl Task {
 
     /// The tasks whose `gather` or `race` waits for this one.
     fn gathered_by(&self) -> Vec<TaskKey> {
-        self.with_state(|s| match s {
-            State::Running(waiters) => waiters.queue_owners(),
-            State::Done(_) => Vec::new(),
-        })
+        self.with_state(|s| s.queue_owners())
     }
 
     /// Record how the task ended and tell whoever waits.
     fn finish(&self, outcome: Outcome) {
-        if let State::Running(waiters) = self.state.replace(State::Done(outcome)) {
-            waiters.notify_all();
-        }
+        self.state.replace(State::Done(outcome)).notify_all();
     }
 
     /// Wait until the task has finished, and return how.
@@ -267,9 +296,9 @@ impl Task {
         future::poll_fn(|cx| {
             self.with_state(|s| match s {
                 State::Done(o) => std::task::Poll::Ready(o.clone()),
-                State::Running(waiters) => {
-                    if !waiters.has_waker(cx.waker()) {
-                        waiters.add(Waiter::Wake(cx.waker().clone()));
+                running => {
+                    if !running.has_waker(cx.waker()) {
+                        running.add(Waiter::Wake(cx.waker().clone()));
                     }
                     std::task::Poll::Pending
                 }
@@ -714,17 +743,16 @@ pub fn spawn_with_output(
         });
     }
     if let Some((out, err)) = output {
-        let mut io = ctx.io.borrow_mut();
-        io.stdout = out;
-        io.stderr = err;
+        ctx.with_io(|io| {
+            io.stdout = out;
+            io.stderr = err;
+        });
     }
     let task = Rc::new(Task {
         id,
         proto: coro.func.proto.clone(),
         ctx: Rc::downgrade(&ctx),
-        started: epoch().elapsed().as_micros() as u64,
-        job,
-        retrieved: Cell::new(false),
+        stamp: Cell::new(stamp_now(job)),
         state: Cell::default(),
     });
     let slot = rt.tasks.borrow_mut().insert(task.clone());
@@ -843,7 +871,7 @@ impl UnheardFailures {
     /// and those only `failed` still holds (their report kept here).
     pub fn take_unreachable(&mut self, failed: &mut Vec<TaskRef>) {
         failed.retain(|t| {
-            if t.retrieved.get() {
+            if t.retrieved() {
                 return false;
             }
             if Rc::strong_count(t) > 1 {
@@ -881,7 +909,7 @@ pub async fn await_task(
         task.join().await
     })
     .await;
-    task.retrieved.set(true);
+    task.set_retrieved();
     match outcome {
         Outcome::Value(v) => Ok(v),
         Outcome::Error(e) => Err(e),

@@ -62,7 +62,8 @@ impl Queue {
     }
 
     fn nanos(&self, when: Instant) -> u64 {
-        when.saturating_duration_since(self.epoch).as_nanos() as u64
+        let nanos = when.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
     }
 
     fn instant(&self, at: u64) -> Instant {
@@ -119,38 +120,69 @@ impl Queue {
 /// A registration in the queue: at most one pending deadline, removed when
 /// re-armed, disarmed or dropped (so a cancelled sleep frees its waker at
 /// once rather than at its deadline).
+#[derive(Default)]
 pub struct Timer {
-    /// Its slot ([`UNARMED`] if none), the slot's generation, and the
-    /// deadline in the queue's nanoseconds. (One lives in every sleeping
-    /// task: its size is held by tests/sizes.rs.)
+    reg: Registration,
+    /// The deadline it is armed for, in the queue's nanoseconds.
+    at: u64,
+}
+
+impl Timer {
+    /// Wake `waker` at `when` (replacing any earlier registration).
+    pub fn arm(&mut self, when: Instant, waker: &Waker) {
+        let at = deadline(when);
+        self.reg.arm(at, self.at == at, waker);
+        self.at = at;
+    }
+
+    pub fn disarm(&mut self) {
+        self.reg.disarm();
+    }
+}
+
+/// A deadline as the loop's timer queue keeps it: nanoseconds since the
+/// queue's start (8 bytes where an `Instant` takes 16).
+pub fn deadline(when: Instant) -> u64 {
+    QUEUE.with_borrow(|queue| queue.nanos(when))
+}
+
+/// Whether `at` (see [`deadline`]) has come.
+pub fn is_due(at: u64) -> bool {
+    deadline(Instant::now()) >= at
+}
+
+/// A [`Timer`] without its deadline: a `sleep` keeps its own (it lives in
+/// every sleeping task's driver, where 8 bytes moved the executor's
+/// allocation of each of 100,000 tasks up a malloc size class).
+pub struct Registration {
+    /// Its slot ([`UNARMED`] if none) and the slot's generation.
     slot: u32,
     generation: u32,
-    at: u64,
 }
 
 const UNARMED: u32 = u32::MAX;
 
-impl Default for Timer {
-    fn default() -> Timer {
-        Timer {
+impl Default for Registration {
+    fn default() -> Registration {
+        Registration {
             slot: UNARMED,
             generation: 0,
-            at: 0,
         }
     }
 }
 
-impl Timer {
-    fn armed(&self) -> Option<(u32, u32, u64)> {
-        (self.slot != UNARMED).then_some((self.slot, self.generation, self.at))
+impl Registration {
+    fn armed(&self) -> Option<(u32, u32)> {
+        (self.slot != UNARMED).then_some((self.slot, self.generation))
     }
 
-    /// Wake `waker` at `when` (replacing any earlier registration).
-    pub fn arm(&mut self, when: Instant, waker: &Waker) {
+    /// Wake `waker` at `at` (see [`deadline`]), replacing any earlier
+    /// registration; `same`: the caller knows a live registration is for
+    /// `at` already, so only its waker may change.
+    pub fn arm(&mut self, at: u64, same: bool, waker: &Waker) {
         QUEUE.with_borrow_mut(|queue| {
-            let at = queue.nanos(when);
-            if let Some((slot, generation, armed_at)) = self.armed() {
-                if armed_at == at && queue.is_live(slot, generation) {
+            if let Some((slot, generation)) = self.armed() {
+                if same && queue.is_live(slot, generation) {
                     let w = queue.slots[slot as usize].waker.as_mut();
                     if let Some(w) = w.filter(|w| !w.will_wake(waker)) {
                         *w = waker.clone();
@@ -160,12 +192,12 @@ impl Timer {
                 queue.remove(slot, generation);
             }
             let (slot, generation) = queue.insert(at, waker.clone());
-            (self.slot, self.generation, self.at) = (slot, generation, at);
+            (self.slot, self.generation) = (slot, generation);
         });
     }
 
     pub fn disarm(&mut self) {
-        if let Some((slot, generation, _)) = self.armed() {
+        if let Some((slot, generation)) = self.armed() {
             self.slot = UNARMED;
             // The thread's queue is gone only while the thread exits.
             let _ = QUEUE.try_with(|q| q.borrow_mut().remove(slot, generation));
@@ -173,7 +205,7 @@ impl Timer {
     }
 }
 
-impl Drop for Timer {
+impl Drop for Registration {
     fn drop(&mut self) {
         self.disarm();
     }

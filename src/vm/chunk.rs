@@ -377,8 +377,10 @@ pub struct CmdSpec {
     /// Run an async function named by the command in place (the body of
     /// `spawn cmd` / `timeout 3s cmd`).
     pub run_coroutine: bool,
-    /// The command line as written, for messages and `jobs`.
-    pub text: std::rc::Rc<str>,
+    /// The command line as written, for messages and `jobs`. A thin
+    /// pointer: a task's context keeps the one it runs (`TaskCtx::current`),
+    /// and a fat `Rc<str>` there moved every context up a malloc size class.
+    pub text: std::rc::Rc<String>,
 }
 
 #[derive(Clone, Debug)]

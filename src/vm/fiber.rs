@@ -159,7 +159,7 @@ impl Fiber {
                 kind,
                 io,
             }) => {
-                let restore_io = io.map(|io| std::mem::replace(&mut *self.ctx.io.borrow_mut(), io));
+                let restore_io = io.map(|io| self.ctx.set_io(io));
                 let kind = match kind {
                     FrameKind::Command { check, restore } => FrameKind::Command {
                         check,

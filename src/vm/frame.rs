@@ -45,7 +45,7 @@ pub enum FrameKind {
     },
     /// `$( )`: stdout goes to a pipe read by `reader`.
     Capture {
-        reader: smol::Task<std::io::Result<crate::vm::value::Str>>,
+        reader: crate::runtime::shell::LoopTask<std::io::Result<crate::vm::value::Str>>,
         restore: Box<Restore>,
     },
     /// A `timeout` body: its deadline is on the task's cancel token.
@@ -248,7 +248,7 @@ impl Fiber {
         let Some(r) = r else { return };
         let r = *r;
         if let Some(io) = r.io {
-            *self.ctx.io.borrow_mut() = io;
+            self.ctx.set_io(io);
         }
         if let Some(env) = r.env {
             self.ctx.set_env(env);

@@ -97,7 +97,7 @@ impl Fiber {
     /// `ReadLine`: `read NAME`, one line of the task's stdin; at end of
     /// input the empty string and status 1 (bash empties the variable).
     pub(super) fn op_read_line(&mut self) -> Step {
-        let stdin = self.ctx.io.borrow().stdin.clone();
+        let stdin = self.ctx.with_io(|io| io.stdin.clone());
         // Fast path: a line that is already there needs no halt.
         if let Some(result) = stdin.try_read_line() {
             return match result {

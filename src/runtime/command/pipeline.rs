@@ -106,7 +106,7 @@ async fn admit(
         return Ok(None);
     }
     let token = ctx.cancel.clone();
-    let reserve = ctx.io.borrow().reserve.clone();
+    let reserve = ctx.with_io(|io| io.reserve.clone());
     let permit = future::or(
         async { Some(rt.slots.acquire(externals, reserve).await) },
         async {
@@ -598,7 +598,7 @@ fn unreachable_pair() -> (
 /// cancellation token.
 fn stage_ctx(parent: &TaskCtx, io: Io) -> TaskCtx {
     let ctx = parent.child(parent.id, io.stdin.clone());
-    *ctx.io.borrow_mut() = io;
+    ctx.set_io(io);
     ctx
 }
 
