@@ -608,6 +608,28 @@ fn writing_to_a_closed_pipe_ends_quietly() {
     assert_eq!(text(&out.stderr), "", "no message on a broken pipe");
 }
 
+/// ash ignores SIGPIPE for its own writes (its C entry point sets that up,
+/// as std's `main` did): a stdout whose reader is gone is a write error
+/// that ends the script, not a death by the signal.
+#[test]
+fn a_closed_stdout_does_not_kill_ash_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = TempDir::new();
+    let mut child = ash(d.path())
+        .arg("-c")
+        .arg("for i in (range(0, 100000)) { echo $i }")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ash");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 2];
+    out.read_exact(&mut first).expect("the first line");
+    assert_eq!(&first, b"0\n");
+    drop(out);
+    let status = finish(child).status;
+    assert_eq!(status.signal(), None, "ash died of a signal: {status}");
+}
+
 #[test]
 fn a_full_disk_is_a_clear_write_error() {
     let out = via_sh("\"$0\" -c \"$1\" > /dev/full", "echo hello");

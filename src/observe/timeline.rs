@@ -365,7 +365,7 @@ fn axis(total: u64, w: usize) -> String {
     // A step of 1, 2 or 5 times a power of ten, about every 12 columns.
     let want = (w / 12).max(1) as f64;
     let raw = secs / want;
-    let mag = 10f64.powf(raw.log10().floor());
+    let mag = libm::pow(10.0, libm::log10(raw).floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)

@@ -44,11 +44,12 @@ fn proc_fd_works() -> bool {
     *WORKS.get_or_init(|| std::fs::metadata("/proc/self/fd").is_ok_and(|m| m.is_dir()))
 }
 
-/// Open `path` as a directory handle (no read permission needed).
+/// Open `path` as a directory handle (no read permission needed). Whether
+/// `/proc` works is asked only when the handle is first used (see
+/// [`WorkDir::held`]): a `stat` of `/proc/self/fd` in a new process costs
+/// more than the rest of a start's system calls together, and `ash -c
+/// true` never needs the answer.
 fn open_dir(path: &Path) -> Option<OwnedFd> {
-    if !proc_fd_works() {
-        return None;
-    }
     rustix::fs::open(
         path,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -95,6 +96,12 @@ impl WorkDir {
         WorkDir { path, dir: None }
     }
 
+    /// The directory's handle, if it is held open and `/proc/self/fd/N`
+    /// paths work here; else the path stands for the directory.
+    fn held(&self) -> Option<&OwnedFd> {
+        self.dir.as_ref().filter(|_| proc_fd_works())
+    }
+
     /// The path ash shows.
     pub fn path(&self) -> &Path {
         &self.path
@@ -103,7 +110,7 @@ impl WorkDir {
     /// The directory itself, as a path for the OS: `/proc/self/fd/N`, or
     /// its path when it is not held open.
     pub fn os_path(&self) -> PathBuf {
-        match &self.dir {
+        match self.held() {
             Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
             None => self.path.clone(),
         }
@@ -115,7 +122,7 @@ impl WorkDir {
         if rel.is_absolute() {
             return rel.to_path_buf();
         }
-        match &self.dir {
+        match self.held() {
             Some(_) if rel.as_os_str().is_empty() => self.os_path(),
             Some(_) => self.os_path().join(rel),
             None => self.path.join(rel),
@@ -129,7 +136,7 @@ impl WorkDir {
 
     /// Whether the directory was removed (nothing can be made in it).
     pub fn gone(&self) -> bool {
-        match &self.dir {
+        match self.held() {
             Some(fd) => rustix::fs::fstat(fd.as_fd()).is_ok_and(|st| st.st_nlink == 0),
             None => std::fs::metadata(&self.path).is_err(),
         }

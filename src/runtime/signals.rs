@@ -3,9 +3,12 @@
 //! The handlers (signal-hook) only set a flag and write a byte to a socket.
 //! [`super::run_loop`] hands raised flags to the task waiting in [`next`]
 //! after every tick slice, and when the loop has nothing to run it also
-//! waits for the socket. The socket joins async-io's reactor only then: a
-//! script that never waits (`ash -c true`) never starts the reactor and its
-//! helper thread, while a busy script still sees a signal within a slice.
+//! waits for the socket. The socket is made, given to the handlers and
+//! joins async-io's reactor only then: a script that never waits (`ash -c
+//! true`) never pays for a socket pair (a sixth of its system time) nor
+//! starts the reactor and its helper thread, while a busy script still sees
+//! a signal within a slice. A signal that came before the socket raised its
+//! flag, which the loop's first wait looks at.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -29,10 +32,11 @@ pub enum Signal {
 struct Installed {
     /// Raised by the handlers, in the order [`next`] reports them.
     flags: [(Signal, Arc<AtomicBool>); 3],
-    /// The read end of the wake-up socket (the handlers write the other).
-    wake: Option<UnixStream>,
-    /// The same, registered with the reactor once the loop first blocks.
-    wake_async: Option<Rc<Async<UnixStream>>>,
+    /// The read end of the wake-up socket (the handlers write the other),
+    /// registered with the reactor; made when the loop first blocks.
+    wake: Option<Rc<Async<UnixStream>>>,
+    /// Whether making it was tried (it is not tried again).
+    wake_tried: bool,
     /// The task waiting in [`next`].
     waiter: Option<Waker>,
 }
@@ -46,7 +50,6 @@ pub fn install() -> std::io::Result<()> {
     if INSTALLED.with_borrow(Option::is_some) {
         return Ok(());
     }
-    let (read, write) = UnixStream::pair()?;
     let flags = [
         (Signal::Term, Arc::new(AtomicBool::new(false))),
         (Signal::Int, Arc::new(AtomicBool::new(false))),
@@ -60,12 +63,11 @@ pub fn install() -> std::io::Result<()> {
         };
         // The flag first: whoever sees the byte then finds the flag set.
         signal_hook::flag::register(number, flag.clone())?;
-        signal_hook::low_level::pipe::register(number, write.try_clone()?)?;
     }
     INSTALLED.set(Some(Installed {
         flags,
-        wake: Some(read),
-        wake_async: None,
+        wake: None,
+        wake_tried: false,
         waiter: None,
     }));
     Ok(())
@@ -127,18 +129,25 @@ pub fn deliver() {
 /// Resolves when a signal handler has run since the last call (for the
 /// loop's blocking wait); never, if no handlers are installed.
 pub async fn arrived() {
+    let mut made_now = false;
     let socket = INSTALLED.with_borrow_mut(|installed| {
         let installed = installed.as_mut()?;
-        if installed.wake_async.is_none() {
+        if !installed.wake_tried {
             crate::process::io_thread_ready().ok()?;
-            let wake = installed.wake.take()?;
-            installed.wake_async = Async::new(wake).ok().map(Rc::new);
+            installed.wake_tried = true;
+            installed.wake = wake_socket().ok().map(Rc::new);
+            made_now = true;
         }
-        installed.wake_async.clone()
+        installed.wake.clone()
     });
     let Some(socket) = socket else {
         return futures_lite::future::pending().await;
     };
+    // A signal that came before the handlers had the socket only raised
+    // its flag: the byte it would have written.
+    if made_now && raised() {
+        return;
+    }
     let _ = socket.readable().await;
     // Drain what the handlers wrote; the flags say which signals came.
     let mut buf = [0u8; 64];
@@ -147,4 +156,24 @@ pub async fn arrived() {
             break;
         }
     }
+}
+
+/// Whether any handler raised its flag and [`next`] has not taken it yet.
+fn raised() -> bool {
+    INSTALLED.with_borrow(|installed| {
+        installed
+            .as_ref()
+            .is_some_and(|i| i.flags.iter().any(|(_, flag)| flag.load(Ordering::SeqCst)))
+    })
+}
+
+/// The wake-up socket, its write end given to the handlers of SIGTERM,
+/// SIGINT and SIGCHLD (after their flags: whoever sees the byte then finds
+/// the flag set).
+fn wake_socket() -> std::io::Result<Async<UnixStream>> {
+    let (read, write) = UnixStream::pair()?;
+    for number in [SIGTERM, SIGINT, SIGCHLD] {
+        signal_hook::low_level::pipe::register(number, write.try_clone()?)?;
+    }
+    Async::new(read)
 }

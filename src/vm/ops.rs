@@ -215,7 +215,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                 x.checked_pow(e).map(Int).ok_or_else(overflow)
             }
             (Int(0), Int(_)) => Err(AshError::value("0 cannot be raised to a negative power")),
-            _ => float_op("**", a, b, f64::powf),
+            _ => float_op("**", a, b, libm::pow),
         },
         BinaryOp::Eq => Ok(Bool(a.equals(b)?)),
         BinaryOp::Ne => Ok(Bool(!a.equals(b)?)),
