@@ -128,7 +128,7 @@ pub fn run_in_process(program: &[Insn]) {
                 let v = regs[s].clone();
                 if let Value::Map(m) = &regs[r] {
                     m.borrow_mut()
-                        .insert(Rc::from(format!("k{k}").as_bytes()), v);
+                        .insert(ash::vm::value::Str::from(format!("k{k}")), v);
                 }
             }
             Insn::Nest { reg, depth, map } => {
@@ -137,7 +137,8 @@ pub fn run_in_process(program: &[Insn]) {
                     regs[reg] = if map {
                         let m = Value::map(Default::default());
                         if let Value::Map(cell) = &m {
-                            cell.borrow_mut().insert(Rc::from(&b"x"[..]), inner);
+                            cell.borrow_mut()
+                                .insert(ash::vm::value::Str::from("x"), inner);
                         }
                         m
                     } else {

@@ -670,73 +670,34 @@ impl PipeReader {
 /// blocking the loop. Pipes and sockets are set `O_NONBLOCK` and polled;
 /// regular files are read on the blocking pool.
 pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
-    Ok(match read_all(fd).await? {
-        Bytes::Small(v) => v,
-        Bytes::Big(pieces) => pieces.concat(),
-    })
+    read_all(fd).await
 }
 
-/// [`read_to_end`] for `$( )`: the text without its trailing newlines, in
-/// the string's own allocation. A big output is never held twice: it is
-/// read in pieces, and each piece is freed once copied into the string.
-pub async fn read_capture(fd: OwnedFd) -> io::Result<Rc<[u8]>> {
-    let pieces = match read_all(fd).await? {
-        Bytes::Small(v) => vec![v],
-        Bytes::Big(pieces) => pieces,
-    };
-    // Trailing newlines may span pieces (an output of newlines only).
-    let total: usize = pieces.iter().map(Vec::len).sum();
-    let newlines: usize = pieces
-        .iter()
-        .rev()
-        .flat_map(|p| p.iter().rev())
-        .take_while(|&&c| c == b'\n')
-        .count();
-    let len = total - newlines;
-    if let [one] = pieces.as_slice() {
-        return Ok(Rc::from(&one[..len]));
-    }
-    // The string is made byte by byte from an iterator of known length
-    // (`Range::map`), which `Rc` fills in one allocation without zeroing
-    // it first; each piece is freed once read. A zero-filled string
-    // copied into instead had all its pages and all the pieces' at once:
-    // peak RSS 2.0x the output (W7), now ~1.0x. (Safe Rust has no other
-    // way to fill an `Rc<[u8]>` in place. The byte loop costs about 0.8 ms
-    // of CPU per MB more than `memcpy` did; the zeroing and the page
-    // faults of the second copy, about half of that, are saved.)
-    let mut pieces = pieces.into_iter();
-    let mut piece = Vec::new();
-    let mut at = 0;
-    let next = move |_| loop {
-        if let Some(&b) = piece.get(at) {
-            at += 1;
-            return b;
-        }
-        // Never past the last piece: `len` is at most their total.
-        piece = pieces.next().unwrap_or_else(|| vec![0]);
-        at = 0;
-    };
-    Ok((0..len).map(next).collect())
+/// [`read_to_end`] for `$( )`: the text without its trailing newlines. The
+/// buffer the output was read into becomes the string (no copy), so a big
+/// output is held once.
+pub async fn read_capture(fd: OwnedFd) -> io::Result<crate::vm::string::Str> {
+    let mut out = read_all(fd).await?;
+    let newlines = out.iter().rev().take_while(|&&c| c == b'\n').count();
+    out.truncate(out.len() - newlines);
+    Ok(crate::vm::string::Str::from(out))
 }
 
-/// What [`read_all`] read: a small output in one `Vec`, a large one in
-/// pieces of [`PIECE`] bytes.
-enum Bytes {
-    Small(Vec<u8>),
-    Big(Vec<Vec<u8>>),
-}
-
-/// Past this many bytes a read goes on in pieces.
+/// Past this many bytes a read goes on through a bigger pipe.
 const SMALL_MAX: usize = 256 * 1024;
-/// The pieces of a large output: big enough that their count stays small,
-/// small enough that holding one twice costs little.
-const PIECE: usize = 1 << 20;
 /// A pipe that carries more than [`SMALL_MAX`] is grown to this (the
 /// unprivileged maximum by default): fewer wake-ups of the writer and of
 /// ash than with the default 64 KiB.
 const BIG_PIPE: usize = 1 << 20;
 
-async fn read_all(fd: OwnedFd) -> io::Result<Bytes> {
+/// Everything the fd gives until its end, in one buffer.
+///
+/// The buffer doubles as it fills; `realloc` grows a big one by moving
+/// its pages (`mremap`), not its bytes, and pages not yet read into are
+/// not resident, so a 100 MiB output costs 100 MiB and one pass of
+/// writes (W7). (Pieces copied into the string at the end cost a second
+/// pass, and a byte loop to fill an `Rc<[u8]>` without zeroing it.)
+async fn read_all(fd: OwnedFd) -> io::Result<Vec<u8>> {
     let file = std::fs::File::from(fd);
     match kind_of(file.as_fd()) {
         Kind::Polled => {
@@ -749,37 +710,29 @@ async fn read_all(fd: OwnedFd) -> io::Result<Bytes> {
             // The first buffer is small: most captures are a line or two
             // (W9 runs 2,000 `$(sha256sum f)`).
             let mut out = Vec::with_capacity(8 * 1024);
+            let mut big_pipe = false;
             loop {
                 if out.len() == out.capacity() {
-                    if out.len() >= SMALL_MAX {
-                        break;
+                    if !big_pipe && out.len() >= SMALL_MAX {
+                        // A big output: go on through a bigger pipe.
+                        let _ = rustix::pipe::fcntl_setpipe_size(file.get_ref(), BIG_PIPE);
+                        big_pipe = true;
                     }
-                    out.reserve(out.len().max(64 * 1024).min(SMALL_MAX - out.len()));
+                    out.reserve(out.len().max(64 * 1024));
                 }
                 if read_some(&file, &mut out).await? == 0 {
-                    out.shrink_to_fit();
-                    return Ok(Bytes::Small(out));
-                }
-            }
-            // A big output: go on in pieces, through a bigger pipe.
-            let _ = rustix::pipe::fcntl_setpipe_size(file.get_ref(), BIG_PIPE);
-            let mut pieces = vec![out];
-            loop {
-                let mut piece = Vec::with_capacity(PIECE);
-                while piece.len() < piece.capacity() {
-                    if read_some(&file, &mut piece).await? == 0 {
-                        pieces.push(piece);
-                        return Ok(Bytes::Big(pieces));
+                    if out.capacity() - out.len() > out.len() / 8 {
+                        out.shrink_to_fit();
                     }
+                    return Ok(out);
                 }
-                pieces.push(piece);
             }
         }
         Kind::Direct { .. } => {
             super::unblock(move || {
                 let mut out = Vec::new();
                 (&file).read_to_end(&mut out)?;
-                Ok(Bytes::Small(out))
+                Ok(out)
             })
             .await
         }

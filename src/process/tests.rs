@@ -829,3 +829,30 @@ fn bytewise_read_keeps_a_partial_line_across_cancellation() {
         assert_eq!(src.read_line().await.unwrap(), None);
     });
 }
+
+/// A capture keeps every byte of a big output (past the size where the
+/// pipe is grown; NULs, invalid UTF-8 and newlines inside), drops only the
+/// trailing newlines, and an output of newlines only is the empty string.
+#[test]
+fn read_capture_keeps_every_byte_of_a_big_output() {
+    block_on(30, || async {
+        let mut data: Vec<u8> = (0..3 << 20)
+            .map(|i: u32| [b'a', 0, 0xff, b'\n', 0xc3][(i % 5) as usize])
+            .collect();
+        data.extend_from_slice(b"end\n\n\n");
+        let (r, w) = pipe().unwrap();
+        let sent = data.clone();
+        let writer = async move { OutSink::from_fd(w).write_all(&sent).await };
+        let (written, got) = futures_lite::future::zip(writer, read_capture(r)).await;
+        written.unwrap();
+        let got = got.unwrap();
+        assert_eq!(got.len(), data.len() - 3);
+        assert!(*got == data[..data.len() - 3], "the bytes differ");
+
+        let (r, w) = pipe().unwrap();
+        let writer = async move { OutSink::from_fd(w).write_all(&[b'\n'; 300_000]).await };
+        let (written, got) = futures_lite::future::zip(writer, read_capture(r)).await;
+        written.unwrap();
+        assert_eq!(got.unwrap().len(), 0);
+    });
+}

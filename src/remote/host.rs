@@ -572,7 +572,11 @@ impl Agent {
     }
 
     /// Run a packed body; its value, or its error (located on the host).
-    pub async fn run(&self, ctx: &Rc<TaskCtx>, unit: Rc<[u8]>) -> Result<Value, Rc<Error>> {
+    pub async fn run(
+        &self,
+        ctx: &Rc<TaskCtx>,
+        unit: crate::vm::string::Str,
+    ) -> Result<Value, Rc<Error>> {
         if self.lost.borrow().is_some() {
             return Err(Rc::new(self.lost_error()));
         }

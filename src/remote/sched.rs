@@ -112,7 +112,7 @@ impl Sched {
         self: Rc<Self>,
         rt: Rc<Runtime>,
         ctx: Rc<TaskCtx>,
-        unit: Rc<[u8]>,
+        unit: crate::vm::string::Str,
     ) -> Result<Value, Rc<Error>> {
         let token = ctx.cancel.clone();
         loop {

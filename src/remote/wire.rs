@@ -22,8 +22,6 @@
 
 use std::rc::Rc;
 
-use indexmap::IndexMap;
-
 use crate::vm::error::{Error, ErrorKind};
 use crate::vm::value::Value;
 
@@ -347,9 +345,12 @@ fn get_value_in(
         }
         T_MAP => {
             let n = r.u32()? as usize;
-            let mut entries = IndexMap::with_capacity(n.min(r.buf.len()));
+            let mut entries = crate::vm::value::Entries::with_capacity_and_hasher(
+                n.min(r.buf.len()),
+                Default::default(),
+            );
             for _ in 0..n {
-                let k: Rc<[u8]> = Rc::from(r.bytes()?);
+                let k = crate::vm::string::Str::from(r.bytes()?);
                 let v = get_value_in(r, depth + 1, locate)?;
                 entries.insert(k, v);
             }
@@ -670,9 +671,9 @@ mod tests {
 
     #[test]
     fn values_keep_their_types() {
-        let mut m = IndexMap::new();
-        m.insert(Rc::from(&b"z"[..]), Value::Int(-7));
-        m.insert(Rc::from(&b"a"[..]), Value::Duration(1.5));
+        let mut m = crate::vm::value::Entries::default();
+        m.insert(crate::vm::value::Str::from("z"), Value::Int(-7));
+        m.insert(crate::vm::value::Str::from("a"), Value::Duration(1.5));
         let v = Value::list(vec![
             Value::Null,
             Value::Bool(true),

@@ -69,7 +69,7 @@ fn layout(s: &Str) -> Rc<Layout> {
     }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if let Some((_, l)) = c.entries.iter().find(|(k, _)| Rc::ptr_eq(k, s)) {
+        if let Some((_, l)) = c.entries.iter().find(|(k, _)| Str::ptr_eq(k, s)) {
             return l.clone();
         }
         let l = Rc::new(layout_of(s));
@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     fn str_of(s: &str) -> Str {
-        Rc::from(s.as_bytes())
+        Str::from(s)
     }
 
     #[test]
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn short_and_invalid_strings() {
-        let s: Str = Rc::from(&b"a\xffb"[..]);
+        let s: Str = Str::from(&b"a\xffb"[..]);
         assert_eq!(char_len(&s), 3);
         assert_eq!(char_slice(&s, 1, 3), b"\xffb");
         assert_eq!(char_slice(&str_of("héllo"), 1, 2), "é".as_bytes());

@@ -944,12 +944,13 @@ impl crate::vm::objects::Host for HostCtx<'_> {
 
 #[inline(never)]
 fn make_map(items: Vec<Value>) -> Result<Value, Error> {
-    let mut map = indexmap::IndexMap::with_capacity(items.len() / 2);
+    let mut map =
+        crate::vm::value::Entries::with_capacity_and_hasher(items.len() / 2, Default::default());
     let mut it = items.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        let key: Rc<[u8]> = match k {
-            Value::Str(s) => s,
-            other => Rc::from(other.to_bytes()?),
+        let key: crate::vm::string::Str = match k {
+            Value::Str(s) => s.compact(),
+            other => crate::vm::string::Str::from(other.to_bytes()?),
         };
         map.insert(key, v);
     }

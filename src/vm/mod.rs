@@ -14,6 +14,7 @@ pub mod main_args;
 pub mod objects;
 pub mod ops;
 pub mod shell_ops;
+pub mod string;
 pub mod trash;
 pub mod value;
 pub mod walk;

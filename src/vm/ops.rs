@@ -96,7 +96,7 @@ pub fn long_repeat(
         while out.len() < total {
             out.extend_from_slice(&s);
         }
-        Ok(Value::Str(Rc::from(out)))
+        Ok(Value::Str(crate::vm::string::Str::from(out)))
     })
 }
 
@@ -109,7 +109,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                 let mut out = Vec::with_capacity(x.len() + y.len());
                 out.extend_from_slice(x);
                 out.extend_from_slice(y);
-                Ok(Value::Str(Rc::from(out)))
+                Ok(Value::Str(crate::vm::string::Str::from(out)))
             }
             (List(x), List(y)) => {
                 let mut out = x.borrow().clone();
@@ -134,7 +134,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, Error> {
                 if s.len().saturating_mul(n) > MAX_REPEAT {
                     return Err(AshError::value("string repetition too large"));
                 }
-                Ok(Value::Str(Rc::from(s.repeat(n))))
+                Ok(Value::Str(crate::vm::string::Str::from(s.repeat(n))))
             }
             _ => float_op("*", a, b, |x, y| x * y),
         },
@@ -503,7 +503,14 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
             }
         }
         (Value::Map(m), Value::Str(s)) => {
-            m.borrow_mut().insert(s.clone(), v);
+            let mut m = m.borrow_mut();
+            match m.get_index_of(&**s) {
+                Some(at) => m[at] = v,
+                // A new key: a piece of a big text is copied, not kept with it.
+                None => {
+                    m.insert(s.clone().compact(), v);
+                }
+            }
             Ok(())
         }
         _ => Err(AshError::type_err(format!(
@@ -606,7 +613,7 @@ fn error_field(e: &Rc<Error>, name: &[u8]) -> Result<Value, Error> {
 pub fn set_field(m: &Value, name: &[u8], v: Value) -> Result<(), Error> {
     match m {
         Value::Map(m) => {
-            m.borrow_mut().insert(Rc::from(name), v);
+            m.borrow_mut().insert(crate::vm::string::Str::from(name), v);
             Ok(())
         }
         _ => Err(AshError::type_err(format!(

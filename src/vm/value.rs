@@ -16,23 +16,64 @@ use super::objects::{Closure, Coroutine, NativeFn};
 use super::walk::{self, Form, OnCycle};
 use crate::runtime::shell::{Channel, Semaphore, SuspendFn, TaskRef};
 
-pub type Str = Rc<[u8]>;
+pub use super::string::Str;
 pub type List = Rc<super::list::ListCell>;
 pub type Map = Rc<MapCell>;
 
 /// A map's entries, behind the `RefCell` that `Deref` reaches. Its own
 /// type for its destructor: see `trash` (and `list::ListCell`).
-pub struct MapCell(RefCell<IndexMap<Str, Value>>);
+pub struct MapCell(RefCell<Entries>);
+
+/// A map's entries in insertion order.
+pub type Entries = IndexMap<Str, Value, KeyHasher>;
+
+/// The hash of map keys: foldhash, seeded per map.
+///
+/// SipHash (std's default) took ~7% of a loop that counts lines by a field
+/// (W12: two lookups a line); foldhash hashes a short key in a few
+/// instructions. Against HashDoS (maps keyed by untrusted input: words of
+/// a log, JSON keys), each map gets its own seed, and all of them a
+/// process-wide secret drawn from the OS's randomness (std's `RandomState`
+/// keys), so colliding keys cannot be computed ahead of time. foldhash
+/// does not resist an attacker who can observe hash values or time many
+/// lookups to recover the secret; ash never shows hash values (maps
+/// iterate in insertion order), which leaves timing, a much harder attack.
+#[derive(Clone)]
+pub struct KeyHasher(foldhash::fast::SeedableRandomState);
+
+impl Default for KeyHasher {
+    fn default() -> KeyHasher {
+        static SHARED: std::sync::OnceLock<foldhash::SharedSeed> = std::sync::OnceLock::new();
+        let shared = SHARED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            // std draws these keys from the OS (getrandom) once per thread.
+            let secret = std::collections::hash_map::RandomState::new().hash_one(0u64);
+            foldhash::SharedSeed::from_u64(secret)
+        });
+        KeyHasher(foldhash::fast::SeedableRandomState::with_seed(
+            fastrand::u64(..),
+            shared,
+        ))
+    }
+}
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
 
 impl std::ops::Deref for MapCell {
-    type Target = RefCell<IndexMap<Str, Value>>;
+    type Target = RefCell<Entries>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
 }
 
 impl MapCell {
-    pub fn new(entries: IndexMap<Str, Value>) -> Map {
+    pub fn new(entries: Entries) -> Map {
         Rc::new(MapCell(RefCell::new(entries)))
     }
 }
@@ -93,14 +134,14 @@ impl Clone for Value {
 
 impl Value {
     pub fn str(bytes: impl AsRef<[u8]>) -> Value {
-        Value::Str(Rc::from(bytes.as_ref()))
+        Value::Str(Str::from(bytes.as_ref()))
     }
 
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Rc::new(super::list::ListCell::new(items)))
     }
 
-    pub fn map(entries: IndexMap<Str, Value>) -> Value {
+    pub fn map(entries: Entries) -> Value {
         Value::Map(MapCell::new(entries))
     }
 
@@ -255,13 +296,13 @@ impl From<&str> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(Rc::from(s.into_bytes()))
+        Value::Str(Str::from(s.into_bytes()))
     }
 }
 
 impl From<Vec<u8>> for Value {
     fn from(s: Vec<u8>) -> Value {
-        Value::Str(Rc::from(s))
+        Value::Str(Str::from(s))
     }
 }
 
@@ -405,4 +446,36 @@ pub fn to_duration(v: &Value, what: &str) -> Result<std::time::Duration, Error> 
         return Err(Error::value(format!("{what}: invalid duration")));
     }
     Ok(std::time::Duration::from_secs_f64(secs.min(1e9)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    /// Each map hashes with a seed of its own (HashDoS: keys that collide
+    /// in one map do not in the next), and a piece of a big text stored as
+    /// a new key is copied out of it.
+    #[test]
+    fn maps_are_seeded_apart_and_keep_compact_keys() {
+        let (a, b) = (KeyHasher::default(), KeyHasher::default());
+        let key: &[u8] = b"host07";
+        assert_ne!(a.hash_one(key), b.hash_one(key));
+        assert_eq!(a.hash_one(key), a.clone().hash_one(key));
+
+        let text = Str::from(vec![b'x'; 100_000]);
+        let piece = text.slice_ref(&text[10..16]);
+        let m = Value::map(Entries::default());
+        super::super::ops::set_index(&m, &Value::Str(piece.clone()), Value::Int(1)).expect("set");
+        super::super::ops::set_index(&m, &Value::Str(piece), Value::Int(2)).expect("set");
+        let Value::Map(m) = m else { unreachable!() };
+        let m = m.borrow();
+        let (k, v) = m.get_index(0).expect("one entry");
+        assert_eq!(m.len(), 1);
+        assert!(matches!(v, Value::Int(2)));
+        assert!(
+            !k.shares_buffer(&text),
+            "the key keeps the 100 kB text alive"
+        );
+    }
 }

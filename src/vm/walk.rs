@@ -28,8 +28,6 @@ use std::collections::HashSet;
 use std::io::Write as _;
 
 use bstr::ByteSlice;
-#[cfg(test)]
-use indexmap::IndexMap;
 
 use super::error::Error;
 use super::value::{List, Map, Value, format_duration, format_float};
@@ -795,9 +793,9 @@ mod tests {
     fn the_least_text_is_a_lower_bound_and_counts_shared_parts() {
         let s = Value::str("abc");
         let inner = Value::list(vec![s.clone(), Value::str(""), s.clone()]);
-        let mut entries = IndexMap::new();
-        entries.insert(std::rc::Rc::from(&b"key"[..]), inner.clone());
-        entries.insert(std::rc::Rc::from(&b"n"[..]), Value::Int(12345));
+        let mut entries = crate::vm::value::Entries::default();
+        entries.insert(crate::vm::value::Str::from("key"), inner.clone());
+        entries.insert(crate::vm::value::Str::from("n"), Value::Int(12345));
         let map = Value::map(entries);
         let mixed = Value::list(vec![
             inner.clone(),

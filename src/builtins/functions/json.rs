@@ -3,9 +3,6 @@
 //! `json_doc` (`from_json_value` turns a `serde_json::Value` of the
 //! journal into a value).
 
-use std::rc::Rc;
-
-use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::{arity, want_str, wrong_type};
@@ -90,9 +87,15 @@ pub fn from_json_value(json: Json) -> Value {
         Json::String(s) => Value::from(s),
         Json::Array(items) => Value::list(items.into_iter().map(from_json_value).collect()),
         Json::Object(entries) => {
-            let mut map = IndexMap::with_capacity(entries.len());
+            let mut map = crate::vm::value::Entries::with_capacity_and_hasher(
+                entries.len(),
+                Default::default(),
+            );
             for (k, v) in entries {
-                map.insert(Rc::from(k.into_bytes()), from_json_value(v));
+                map.insert(
+                    crate::vm::string::Str::from(k.into_bytes()),
+                    from_json_value(v),
+                );
             }
             Value::map(map)
         }

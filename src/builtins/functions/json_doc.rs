@@ -11,9 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
 
-use indexmap::IndexMap;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::vm::error::Error;
@@ -245,7 +243,7 @@ impl Build {
             }
             Tok::Shared(n) => {
                 let slot = &mut self.keys[n as usize];
-                let key = slot.get_or_insert_with(|| Rc::from(&*self.doc.keys[n as usize]));
+                let key = slot.get_or_insert_with(|| Str::from(&*self.doc.keys[n as usize]));
                 Value::Str(key.clone())
             }
             Tok::List(n) => {
@@ -253,7 +251,8 @@ impl Build {
                 Value::list(items)
             }
             Tok::Map(n) => {
-                let mut map = IndexMap::with_capacity(n);
+                let mut map =
+                    crate::vm::value::Entries::with_capacity_and_hasher(n, Default::default());
                 let mut pairs = self.stack.drain(self.stack.len() - 2 * n..);
                 while let (Some(Value::Str(k)), Some(v)) = (pairs.next(), pairs.next()) {
                     // A repeated key keeps its first place and its last value.

@@ -32,6 +32,7 @@ use super::{json, json_doc, stringify};
 use crate::vm::budget;
 use crate::vm::error::Error;
 use crate::vm::objects::{OffLoop, OffLoopPrep};
+use crate::vm::value::Str;
 
 /// Lists with at least this many items go off the loop...
 pub const ITEMS: usize = 20_000;
@@ -409,7 +410,7 @@ fn split(args: &[Value]) -> Option<OffLoop> {
                 usize::try_from(limit).ok(),
             )),
         };
-        made_of(pieces).await
+        made_of(&text, pieces).await
     }))
 }
 
@@ -421,9 +422,9 @@ fn lines(args: &[Value]) -> Option<OffLoop> {
         return None;
     }
     let text = text.clone();
-    Some(Box::pin(
-        async move { made_of(Box::new(text.lines())).await },
-    ))
+    Some(Box::pin(async move {
+        made_of(&text, Box::new(text.lines())).await
+    }))
 }
 
 /// `len` of a long string: its characters counted a piece at a time (its
@@ -460,12 +461,16 @@ fn len(args: &[Value]) -> Option<OffLoop> {
     }))
 }
 
-/// The list of the pieces of a string, a piece per step.
-async fn made_of(pieces: Box<dyn Iterator<Item = &[u8]> + '_>) -> Result<Value, Error> {
+/// The list of the pieces of a string, a piece per step; each shares the
+/// string's buffer.
+async fn made_of(
+    whole: &Str,
+    pieces: Box<dyn Iterator<Item = &[u8]> + '_>,
+) -> Result<Value, Error> {
     let mut out = Vec::new();
     for piece in pieces {
-        step(ITEM + budget::for_copy(piece.len())).await;
-        out.push(Value::str(piece));
+        step(ITEM).await;
+        out.push(Value::Str(whole.slice_ref(piece)));
     }
     Ok(Value::list(out))
 }

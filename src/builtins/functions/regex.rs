@@ -8,7 +8,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use indexmap::IndexMap;
 use regex::bytes::Regex;
 
 use super::{arity, want_str};
@@ -88,14 +87,14 @@ fn groups(caps: &regex::bytes::Captures) -> Vec<Value> {
 /// names none). The map rides on the list (`ListCell::with_named`), so the
 /// match is a list for everything else: len, indexing, destructuring.
 fn match_value(re: &Regex, caps: &regex::bytes::Captures) -> Value {
-    let named: IndexMap<_, _> = re
+    let named: crate::vm::value::Entries = re
         .capture_names()
         .flatten()
         .map(|n| {
             let v = caps
                 .name(n)
                 .map_or(Value::Null, |m| Value::str(m.as_bytes()));
-            (Rc::from(n.as_bytes()), v)
+            (crate::vm::string::Str::from(n.as_bytes()), v)
         })
         .collect();
     Value::List(Rc::new(ListCell::with_named(

@@ -2,10 +2,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::rc::Rc;
-
-use indexmap::IndexMap;
-
 use super::{FUNCTIONS, lookup};
 use crate::vm::error::{Error, ErrorKind};
 use crate::vm::objects::Host;
@@ -48,9 +44,9 @@ fn l(items: Vec<Value>) -> Value {
 }
 
 fn m(entries: &[(&str, Value)]) -> Value {
-    let mut map = IndexMap::new();
+    let mut map = crate::vm::value::Entries::default();
     for (k, v) in entries {
-        map.insert(Rc::from(k.as_bytes()), v.clone());
+        map.insert(crate::vm::value::Str::from(*k), v.clone());
     }
     Value::map(map)
 }
@@ -291,6 +287,70 @@ fn lines_splits_on_newlines() {
     assert_eq!(ok("lines", vec![s("")]), "[]");
     assert_eq!(ok("lines", vec![b(b"\xff\n\xfe")]), r#"["\xff", "\xfe"]"#);
     type_err("lines", vec![i(1)]);
+}
+
+/// The pieces `lines` and `split` cut share the buffer of the string they
+/// were cut from (no allocation or copy per piece: W12), in the loop and
+/// off it (a big input), and have the same bytes either way.
+#[test]
+fn lines_and_split_pieces_share_the_text() {
+    let text: Vec<u8> = (0..40_000)
+        .flat_map(|n| {
+            let mut line = format!("2024-05-03 host{:02} INFO req {n}", n % 40).into_bytes();
+            line.extend_from_slice(b"\x00\xff\n");
+            line
+        })
+        .collect();
+    assert!(text.len() > super::offload::BYTES);
+    let whole = Value::str(&text);
+    let Value::Str(w) = &whole else {
+        unreachable!()
+    };
+    let pieces = |name: &str, args: Vec<Value>, off: bool| -> Vec<Value> {
+        let f = lookup(name).unwrap();
+        let r = if off {
+            let work = (f.off_loop.unwrap())(&args).expect("a big input runs off the loop");
+            futures_lite::future::block_on(work)
+        } else {
+            (f.call)(&Env, &args)
+        };
+        match r.unwrap() {
+            Value::List(l) => l.borrow().clone(),
+            v => panic!("{name}: {}", v.repr()),
+        }
+    };
+    use bstr::ByteSlice;
+    for off in [false, true] {
+        let got = pieces("lines", vec![whole.clone()], off);
+        let want: Vec<&[u8]> = text.lines().collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w2) in got.iter().zip(&want) {
+            let Value::Str(g) = g else { panic!() };
+            assert_eq!(&**g, *w2);
+            assert!(g.shares_buffer(w), "a line is a copy (off the loop: {off})");
+        }
+        for sep in [&b" "[..], b"\x00\xff"] {
+            let got = pieces("split", vec![whole.clone(), Value::str(sep)], off);
+            let want: Vec<&[u8]> = text.split_str(sep).collect();
+            assert_eq!(got.len(), want.len());
+            for (g, w2) in got.iter().zip(&want) {
+                let Value::Str(g) = g else { panic!() };
+                assert_eq!(&**g, *w2);
+                assert!(
+                    g.shares_buffer(w),
+                    "a field is a copy (off the loop: {off})"
+                );
+            }
+        }
+    }
+    // A small line is cut the same way, and a field of a field too.
+    let line = &pieces("lines", vec![whole.clone()], false)[7];
+    let field = &pieces("split", vec![line.clone()], false)[1];
+    let (Value::Str(f), Value::Str(l)) = (field, line) else {
+        panic!()
+    };
+    assert_eq!(&**f, b"host07");
+    assert!(f.shares_buffer(w) && l.shares_buffer(w));
 }
 
 /// `split` with a separator gives bstr's pieces, with and without a
@@ -926,8 +986,8 @@ fn to_json_values() {
         value_err("to_json", vec![b(b"\xff")]),
         "to_json(): a string is not valid UTF-8"
     );
-    let mut bad_key = IndexMap::new();
-    bad_key.insert(Rc::from(&b"\xff"[..]), i(1));
+    let mut bad_key = crate::vm::value::Entries::default();
+    bad_key.insert(crate::vm::value::Str::from(&b"\xff"[..]), i(1));
     assert_eq!(
         value_err("to_json", vec![Value::map(bad_key)]),
         "to_json(): a map key is not valid UTF-8"

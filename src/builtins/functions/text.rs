@@ -6,23 +6,33 @@ use bstr::ByteSlice;
 use super::{arity, stringify, want_int, want_str, wrong_type};
 use crate::vm::error::Error;
 use crate::vm::objects::Host;
-use crate::vm::value::Value;
+use crate::vm::value::{Str, Value};
 
-fn strs<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Value {
-    Value::list(parts.map(Value::str).collect())
+/// The pieces of `whole` as strings that share its buffer (no copy).
+fn strs<'a>(whole: &Str, parts: impl Iterator<Item = &'a [u8]>) -> Value {
+    Value::list(parts.map(|p| Value::Str(whole.slice_ref(p))).collect())
+}
+
+/// The string argument `v` of `name` itself (to cut pieces from), or a
+/// `TypeError`.
+fn want_whole<'a>(name: &str, expected: &str, v: &'a Value) -> Result<&'a Str, Error> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(wrong_type(name, expected, other)),
+    }
 }
 
 pub(super) fn lines(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("lines", args, 1, 1)?;
-    let s = want_str("lines", "a string", &args[0])?;
-    Ok(strs(s.lines()))
+    let s = want_whole("lines", "a string", &args[0])?;
+    Ok(strs(s, s.lines()))
 }
 
 pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     arity("split", args, 1, 3)?;
-    let s = want_str("split", "a string", &args[0])?;
+    let s = want_whole("split", "a string", &args[0])?;
     let Some(sep) = args.get(1) else {
-        return Ok(strs(s.fields()));
+        return Ok(strs(s, s.fields()));
     };
     let sep = want_str("split", "a string as the separator", sep)?;
     if sep.is_empty() {
@@ -32,7 +42,7 @@ pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         None => -1,
         Some(n) => want_int("split", "an int as the maximum number of splits", n)?,
     };
-    Ok(strs(split_bytes(s, sep, usize::try_from(limit).ok())))
+    Ok(strs(s, split_bytes(s, sep, usize::try_from(limit).ok())))
 }
 
 /// The pieces of `s` between occurrences of `sep` (not empty), after at
