@@ -469,11 +469,23 @@ impl Fiber {
                     self.stack.push(s);
                 }
                 Op::ArgList(n) => {
-                    let words = self.pop_n(n as usize);
+                    let mut words = self.pop_n(n as usize);
                     let lazy = match words.as_slice() {
                         [Value::List(l)] => l.lazy_range(),
                         _ => None,
                     };
+                    // `for line in (lines(...))`: a list that nothing else
+                    // holds (a call's result) is iterated as it is; no one
+                    // can change it meanwhile, so the copy was only cost
+                    // (W12: a million items cloned into a new 24 MB list).
+                    if lazy.is_none()
+                        && let [Value::List(l)] = words.as_mut_slice()
+                        && Rc::get_mut(l).is_some()
+                    {
+                        let only = words.pop().unwrap_or_default();
+                        self.stack.push(only);
+                        continue;
+                    }
                     self.stack.push(match lazy {
                         // `for i in (range(n))`: a lazy copy, so the loop
                         // starts at once and still sees the items as they

@@ -86,14 +86,51 @@ impl Str {
         if at > me.len() || sub.len() > me.len() - at {
             return Str::from(sub);
         }
+        self.share(at, sub.len())
+    }
+
+    /// `pieces`, slices of this string's bytes, as strings that share its
+    /// buffer ([`Str::slice_ref`] for many, with the bytes looked up once).
+    pub fn cut<'a>(
+        &'a self,
+        pieces: impl Iterator<Item = &'a [u8]> + 'a,
+    ) -> impl Iterator<Item = Str> + 'a {
+        let me = self.as_bytes();
+        let base = me.as_ptr() as usize;
+        pieces.map(move |sub| {
+            let at = (sub.as_ptr() as usize).wrapping_sub(base);
+            if at > me.len() || sub.len() > me.len() - at {
+                return Str::from(sub);
+            }
+            self.share(at, sub.len())
+        })
+    }
+
+    /// The `len` bytes at `at` of this string, sharing its buffer; what is
+    /// past the end is left out.
+    #[inline]
+    pub fn window(&self, at: usize, len: usize) -> Str {
+        let total = if self.len == TO_END {
+            self.as_bytes().len()
+        } else {
+            self.len as usize
+        };
+        let at = at.min(total);
+        self.share(at, len.min(total - at))
+    }
+
+    /// The window `at..at + len` (inside this string) on the same buffer;
+    /// a copy if it does not fit the fields (past 4 GiB).
+    #[inline]
+    fn share(&self, at: usize, len: usize) -> Str {
         let start = self.start as usize + at;
-        match (u32::try_from(start), u32::try_from(sub.len())) {
+        match (u32::try_from(start), u32::try_from(len)) {
             (Ok(start), Ok(len)) if len != TO_END => Str {
                 buf: self.buf.clone(),
                 start,
                 len,
             },
-            _ => Str::from(sub),
+            _ => Str::from(self.as_bytes().get(at..at + len).unwrap_or_default()),
         }
     }
 

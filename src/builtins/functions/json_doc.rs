@@ -203,12 +203,17 @@ pub(super) struct Build {
     stack: Vec<Value>,
     /// The shared keys made so far, by number.
     keys: Vec<Option<Str>>,
+    /// The document's string bytes (taken from `doc`): each string is a
+    /// window on them, not an allocation and a copy of its own.
+    bytes: Str,
 }
 
 impl Build {
-    pub(super) fn new(doc: Doc) -> Build {
+    pub(super) fn new(mut doc: Doc) -> Build {
         let keys = vec![None; doc.keys.len()];
+        let bytes = Str::from(std::mem::take(&mut doc.bytes));
         Build {
+            bytes,
             doc,
             next: 0,
             at: 0,
@@ -237,7 +242,7 @@ impl Build {
             Tok::Int(i) => Value::Int(i),
             Tok::Float(f) => Value::Float(f),
             Tok::Str(end) | Tok::Key(end) => {
-                let s = Value::str(&self.doc.bytes[self.at..end]);
+                let s = Value::Str(self.bytes.window(self.at, end.saturating_sub(self.at)));
                 self.at = end;
                 s
             }

@@ -385,6 +385,40 @@ fn split_pieces_agree_with_bstr() {
     }
 }
 
+/// `split` on a one-byte separator (one scan for all the separators)
+/// gives bstr's pieces too, with any limit, negative and past the count.
+#[test]
+fn split_on_one_byte_agrees_with_bstr() {
+    use bstr::ByteSlice;
+    let pieces = |args: Vec<Value>| -> Vec<Vec<u8>> {
+        match call("split", args).unwrap() {
+            Value::List(l) => l
+                .borrow()
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => s.to_vec(),
+                    v => panic!("{}", v.repr()),
+                })
+                .collect(),
+            v => panic!("{}", v.repr()),
+        }
+    };
+    let texts: &[&[u8]] = &[b"", b",", b",,", b"a,b,,c,", b",a", b"abc", b"a\xff,\x00,b"];
+    for &text in texts {
+        let all = pieces(vec![b(text), s(",")]);
+        let want: Vec<Vec<u8>> = text.split_str(",").map(<[u8]>::to_vec).collect();
+        assert_eq!(all, want, "{text:?}");
+        for n in -2..6 {
+            let some = pieces(vec![b(text), s(","), i(n)]);
+            let want: Vec<Vec<u8>> = match usize::try_from(n) {
+                Ok(n) => text.splitn_str(n + 1, ",").map(<[u8]>::to_vec).collect(),
+                Err(_) => text.split_str(",").map(<[u8]>::to_vec).collect(),
+            };
+            assert_eq!(some, want, "{text:?} {n}");
+        }
+    }
+}
+
 #[test]
 fn split_on_whitespace_or_a_separator() {
     assert_eq!(ok("split", vec![s("  a b\t\tc\n")]), r#"["a", "b", "c"]"#);

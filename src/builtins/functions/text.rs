@@ -9,8 +9,8 @@ use crate::vm::objects::Host;
 use crate::vm::value::{Str, Value};
 
 /// The pieces of `whole` as strings that share its buffer (no copy).
-fn strs<'a>(whole: &Str, parts: impl Iterator<Item = &'a [u8]>) -> Value {
-    Value::list(parts.map(|p| Value::Str(whole.slice_ref(p))).collect())
+fn strs<'a>(whole: &'a Str, parts: impl Iterator<Item = &'a [u8]> + 'a) -> Value {
+    Value::list(whole.cut(parts).map(Value::Str).collect())
 }
 
 /// The string argument `v` of `name` itself (to cut pieces from), or a
@@ -42,7 +42,41 @@ pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         None => -1,
         Some(n) => want_int("split", "an int as the maximum number of splits", n)?,
     };
-    Ok(strs(s, split_bytes(s, sep, usize::try_from(limit).ok())))
+    let splits = usize::try_from(limit).ok();
+    if let [byte] = *sep {
+        return Ok(split_on_byte(s, byte, splits.unwrap_or(usize::MAX)));
+    }
+    Ok(strs(s, split_bytes(s, sep, splits)))
+}
+
+/// `split` on a one-byte separator. A first scan counts the separators so
+/// the list is allocated once at its size (W12 splits each line in 8
+/// fields). A line-sized text is scanned byte by byte (a `memchr` call per
+/// short field costs more than the field: its SIMD search restarts each
+/// time); a longer one with `memchr`.
+fn split_on_byte(whole: &Str, sep: u8, splits: usize) -> Value {
+    const SHORT: usize = 256;
+    let text: &[u8] = whole;
+    let n = if text.len() <= SHORT {
+        text.iter().filter(|&&b| b == sep).count()
+    } else {
+        memchr::memchr_iter(sep, text).count()
+    }
+    .min(splits);
+    let mut out = Vec::with_capacity(n + 1);
+    let mut from = 0;
+    let mut piece = |at: usize| {
+        out.push(Value::Str(whole.window(from, at - from)));
+        from = at + 1;
+    };
+    if text.len() <= SHORT {
+        let ats = text.iter().enumerate().filter(|&(_, &b)| b == sep);
+        ats.take(n).for_each(|(at, _)| piece(at));
+    } else {
+        memchr::memchr_iter(sep, text).take(n).for_each(piece);
+    }
+    out.push(Value::Str(whole.window(from, text.len() - from)));
+    Value::list(out)
 }
 
 /// The pieces of `s` between occurrences of `sep` (not empty), after at
