@@ -341,7 +341,7 @@ mod tests {
         };
         let s = Str::from(vec![b'k'; 40]);
         let piece = s.slice_ref(&s[1..39]);
-        assert_eq!(h(&|d| piece.hash(d)), h(&|d| (&piece[..]).hash(d)));
+        assert_eq!(h(&|d| piece.hash(d)), h(&|d| piece[..].hash(d)));
         assert!(Str::from("a") < Str::from("b"));
         assert_eq!(Str::from("ab"), Str::from(b"ab".to_vec()));
     }
