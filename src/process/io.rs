@@ -673,14 +673,14 @@ pub async fn read_to_end(fd: OwnedFd) -> io::Result<Vec<u8>> {
     read_all(fd).await
 }
 
-/// [`read_to_end`] for `$( )`: the text without its trailing newlines. The
-/// buffer the output was read into becomes the string (no copy), so a big
-/// output is held once.
-pub async fn read_capture(fd: OwnedFd) -> io::Result<crate::vm::string::Str> {
+/// [`read_to_end`] for `$( )`: the text without its trailing newlines, in
+/// the buffer it was read into (which the string adopts: a big output is
+/// held once, and never copied).
+pub async fn read_capture(fd: OwnedFd) -> io::Result<Vec<u8>> {
     let mut out = read_all(fd).await?;
     let newlines = out.iter().rev().take_while(|&&c| c == b'\n').count();
     out.truncate(out.len() - newlines);
-    Ok(crate::vm::string::Str::from(out))
+    Ok(out)
 }
 
 /// Past this many bytes a read goes on through a bigger pipe.

@@ -9,6 +9,7 @@ use crate::runtime::{Io, Runtime, TaskCtx};
 use crate::vm::error::Error;
 use crate::vm::fiber::{Fiber, FrameKind, Halt, Restore, Resume, cancellable};
 use crate::vm::objects::Closure;
+use crate::vm::value::Str;
 
 /// `$( )`: run `f` in a frame whose stdout is a pipe read concurrently.
 ///
@@ -51,7 +52,8 @@ fn capture_frame(
 ) -> Result<(FrameKind, Io), Error> {
     let (r, w) = process::pipe().map_err(|e| Error::io(format!("pipe: {e}")))?;
     let reader = rt.executor.spawn(async move {
-        let bytes = process::read_capture(r).await;
+        // The buffer becomes the string: no copy.
+        let bytes = process::read_capture(r).await.map(Str::from);
         drop(permit);
         bytes
     });
