@@ -420,6 +420,85 @@ let r = gather -j 8 (map(range(0, 300), big))
 }
 
 #[test]
+fn a_run_starting_while_another_writes_a_line_does_not_split_it() {
+    // Another writer is half-way through a record: it holds the journal's
+    // lock (as every ash writer does while it appends) and has written the
+    // first half of its line. A run that starts now must not take that
+    // half for a line torn by a crash and end it with a newline: it waits
+    // for the lock, and the other writer's line stays whole.
+    let (dir, journal) = setup(CHECK);
+    let j = journal.to_str().expect("utf-8");
+    ash(&dir.0, &["--journal", j, "s.ash", "a"]);
+    ran(&dir.0);
+    let record = format!(
+        r#"{{"run":"other","key":"k","site":"s","label":"l","kind":"gather","status":"ok","value":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    let (first, rest) = record.as_bytes().split_at(record.len() / 2);
+    let mut writer = fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .expect("open");
+    writer.lock().expect("lock the journal");
+    std::io::Write::write_all(&mut writer, first).expect("write");
+    let before = fs::metadata(&journal).expect("stat").len();
+    let child = Command::new(ASH)
+        .args(["--journal", j, "s.ash", "b"])
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ash");
+    // Give the run time to start (and, before the lock, to write into the
+    // half line): until the file grows, at most a second.
+    let start = Instant::now();
+    while fs::metadata(&journal).expect("stat").len() == before
+        && start.elapsed() < Duration::from_secs(1)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let grew = fs::metadata(&journal).expect("stat").len() != before;
+    std::io::Write::write_all(&mut writer, rest).expect("write");
+    std::io::Write::write_all(&mut writer, b"\n").expect("write");
+    writer.unlock().expect("unlock");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let recs = records(&journal);
+    assert!(
+        recs.iter().any(|r| field(r, "run") == "other"),
+        "the other writer's line is whole"
+    );
+    assert!(!stderr.contains("torn"), "{stderr}");
+    assert!(!grew, "the run wrote while another writer held the lock");
+    assert_eq!(ran(&dir.0), ["b"]);
+    assert_eq!(recs.iter().filter(|r| r.get("key").is_some()).count(), 3);
+}
+
+#[test]
+fn a_writer_killed_mid_line_during_a_run_does_not_swallow_its_next_record() {
+    // Another run sharing the journal is killed half-way through a line
+    // while this one runs (the branch plays it): this run's next record
+    // starts on a new line instead of ending the torn one.
+    let script = r#"
+async fn step() { printf '%s' '{"run":"killed","key":"x' >> j.ndjson; return 1 }
+let r = gather (step())
+"#;
+    let (dir, journal) = setup(script);
+    let j = journal.to_str().expect("utf-8");
+    let out = ash(&dir.0, &["--journal", j, "s.ash"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("torn"), "{}", out.stderr);
+    let text = fs::read_to_string(&journal).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[1], r#"{"run":"killed","key":"x"#);
+    let step: serde_json::Value = serde_json::from_str(lines[2]).expect("a record");
+    assert_eq!(field(&step, "status"), "ok");
+    assert!(field(&step, "label").starts_with("step("), "{step}");
+}
+
+#[test]
 fn a_torn_journal_is_read_up_to_the_torn_line() {
     let (dir, journal) = setup(CHECK);
     let j = journal.to_str().expect("utf-8");

@@ -58,6 +58,9 @@ pub struct Journal {
     failed: Cell<u64>,
     /// A write failed (warned once; the run goes on).
     broken: Cell<bool>,
+    /// The file's length after our last record: while it still is, no one
+    /// else wrote, and the file ends with our newline.
+    end: Cell<Option<u64>>,
     /// A branch called `exit`: the branches that end after it were cut
     /// short by it (cancelled), they did not exit themselves.
     exited: Cell<bool>,
@@ -101,10 +104,16 @@ impl Journal {
             }
             None
         };
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
+        // Read too, to see how the file ends (not needed to write it).
+        let append = |read| {
+            std::fs::OpenOptions::new()
+                .read(read)
+                .append(true)
+                .create(true)
+                .open(&path)
+        };
+        let file = append(true)
+            .or_else(|_| append(false))
             .map_err(|e| format!("{what}: {}: {}", path.display(), read::io_message(&e)))?;
         let journal = Journal {
             path,
@@ -116,32 +125,10 @@ impl Journal {
             ran: Cell::new(0),
             failed: Cell::new(0),
             broken: Cell::new(false),
+            end: Cell::new(None),
             exited: Cell::new(false),
         };
-        journal.repair_end()?;
         Ok(journal)
-    }
-
-    /// If the file ends inside a line (a crash tore it), start ours on a
-    /// new line, so that the torn one does not swallow the next record.
-    fn repair_end(&self) -> Result<(), String> {
-        use std::os::unix::fs::FileExt as _;
-        let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
-        if len == 0 {
-            return Ok(());
-        }
-        let Ok(reader) = File::open(&self.path) else {
-            return Ok(());
-        };
-        let mut last = [0u8; 1];
-        if reader.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n' {
-            crate::diag::warn(&format!(
-                "{}: its last line is torn (a run was killed while writing it); new records start on the next line",
-                self.path.display()
-            ));
-            self.write(b"\n");
-        }
-        Ok(())
     }
 
     /// The run's first record: what runs, how.
@@ -179,12 +166,45 @@ impl Journal {
         }
     }
 
-    /// One record: one `write` of one whole line.
+    /// One record: one `write` of one whole line, under an exclusive
+    /// `flock` of the file (as every ash writing this journal does). If the
+    /// file then ends inside a line, no writer is half-way through it: a
+    /// run was killed while writing it, and ours starts on a new line so
+    /// that the torn one does not swallow it. Without the lock, the start
+    /// of another run's big line looked torn, and the newline ended up
+    /// after it (an empty line) or inside it (a writer that writes a line
+    /// in pieces).
     fn write(&self, line: &[u8]) {
+        use std::os::unix::fs::FileExt as _;
         if self.broken.get() {
             return;
         }
-        if let Err(e) = (&self.file).write_all(line) {
+        // Best effort: a file system without locks still gets its records.
+        let locked = self.file.lock().is_ok();
+        let len = self.file.metadata().map(|m| m.len()).ok();
+        let mut last = [b'\n'];
+        if let Some(len) = len
+            && len > 0
+            && self.end.get() != Some(len)
+        {
+            let _ = self.file.read_at(&mut last, len - 1);
+        }
+        let repaired: Vec<u8>;
+        let mut bytes = line;
+        if last[0] != b'\n' {
+            crate::diag::warn(&format!(
+                "{}: its last line is torn (a run was killed while writing it); new records start on the next line",
+                self.path.display()
+            ));
+            repaired = [b"\n", line].concat();
+            bytes = &repaired;
+        }
+        let written = (&self.file).write_all(bytes);
+        self.end.set(len.map(|l| l + bytes.len() as u64));
+        if locked {
+            let _ = self.file.unlock();
+        }
+        if let Err(e) = written {
             self.broken.set(true);
             crate::diag::warn(&format!(
                 "--journal: {}: {}: later records are lost",
