@@ -446,6 +446,16 @@ fn a_run_starting_while_another_writes_a_line_does_not_split_it() {
         .args(["--journal", j, "s.ash", "b"])
         .current_dir(&dir.0)
         .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ash");
+    // A summary read meanwhile waits for the line too.
+    let summary = Command::new(ASH)
+        .args(["--journal-summary", j])
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ash");
@@ -470,6 +480,10 @@ fn a_run_starting_while_another_writes_a_line_does_not_split_it() {
         "the other writer's line is whole"
     );
     assert!(!stderr.contains("torn"), "{stderr}");
+    let summary = summary.wait_with_output().expect("wait");
+    assert!(summary.status.success());
+    let stderr = String::from_utf8_lossy(&summary.stderr);
+    assert!(!stderr.contains("torn"), "the summary: {stderr}");
     assert!(!grew, "the run wrote while another writer held the lock");
     assert_eq!(ran(&dir.0), ["b"]);
     assert_eq!(recs.iter().filter(|r| r.get("key").is_some()).count(), 3);

@@ -16,7 +16,11 @@
 //! data is synced to disk (`fdatasync`) when the run ends, and before ash
 //! exits on a second signal. A crash can still tear the line being written
 //! (a big one): the reader takes such a line as the end of what was
-//! written, and the next run starts its lines on a fresh line.
+//! written. Every record is written under an exclusive `flock`, and a file
+//! that then ends inside a line was torn by a writer that died (a live one
+//! is never half-way through a line while another holds the lock): the
+//! record starts on a fresh line, whether this run just started or the
+//! writer died while this one ran.
 
 pub mod read;
 pub mod record;
@@ -25,7 +29,7 @@ pub mod summary;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write as _;
+use std::io::{Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -181,7 +185,8 @@ impl Journal {
         }
         // Best effort: a file system without locks still gets its records.
         let locked = self.file.lock().is_ok();
-        let len = self.file.metadata().map(|m| m.len()).ok();
+        // The length (a seek: cheaper than a stat).
+        let len = (&self.file).seek(std::io::SeekFrom::End(0)).ok();
         let mut last = [b'\n'];
         if let Some(len) = len
             && len > 0

@@ -40,9 +40,15 @@ pub fn io_message(e: &std::io::Error) -> String {
     crate::builtins::commands::io_message(e)
 }
 
-/// Read the journal at `path`.
+/// Read the journal at `path`, under a shared `flock` (best effort): a
+/// run appending to it meanwhile is not half-way through a line, which
+/// would read as torn.
 pub fn read(path: &Path) -> Result<Journal, ReadError> {
-    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let _ = file.lock_shared();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
     parse(&bytes)
 }
 
