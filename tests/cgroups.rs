@@ -91,10 +91,15 @@ fn left(marks: &[String]) -> Vec<String> {
 
 /// `ash -c script`, stdout piped (line by line), stdin piped.
 fn start(script: &str, envs: &[(&str, &str)]) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(ASH)
-        .arg("-c")
-        .arg(script)
-        .envs(envs.iter().copied())
+    let mut cmd = Command::new(ASH);
+    cmd.arg("-c").arg(script).envs(envs.iter().copied());
+    start_command(cmd)
+}
+
+/// `cmd` (an ash, or the helper that execs one), stdout piped (line by
+/// line), stdin piped.
+fn start_command(mut cmd: Command) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -306,4 +311,174 @@ fn ash_no_cgroup_turns_cgroups_off() {
     assert!(!tree_made, "ASH_NO_CGROUP=1 made a cgroup");
     assert_eq!(in_scope.len(), 1, "the escapee should outlive the timeout");
     assert!(after.is_empty(), "left after ash ended: {after:?}");
+}
+
+/// The cgroup v2 path (the `0::` line of `/proc/PID/cgroup`) of every
+/// thread of process `pid`.
+fn thread_cgroups(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process is there")
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+        if let Some(line) = text.lines().find_map(|l| l.strip_prefix("0::")) {
+            found.push(line.to_string());
+        }
+    }
+    found
+}
+
+/// The cgroup v2 path of this test process (ash's home, as its child).
+fn own_cgroup() -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 line")
+        .to_string()
+}
+
+/// 200 short commands 8 at a time (W4's shape), then a background
+/// command that goes on running, and the script waits: the commands are
+/// in ash's cgroups, and no thread of ash has ever left its own cgroup.
+/// Where `clone3` is available, ash starts each program straight into its
+/// group's cgroup: moving itself there instead (all its threads, under the
+/// kernel's global cgroup lock) cost W4 a third of its time. Before, ash
+/// sat in the cgroup of the last command it started while that one ran.
+#[test]
+fn ash_starts_programs_in_their_cgroups_without_moving_itself() {
+    if !cgroups_usable() || !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let m = mark(61);
+    let script = format!(
+        "async fn one(i) {{ /bin/true }}\necho (len(gather -j 8 (map(range(0, 200), one))))\n/bin/sleep {m} &\nsleep 0.3\necho STARTED\nread line"
+    );
+    let (mut child, rx) = start(&script, &[]);
+    expect_line(&rx, "STARTED", &mut child);
+    let pid = child.id();
+    let threads = thread_cgroups(pid);
+    let job = common::processes_with_arg(&m);
+    let job_cgroup = job
+        .first()
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
+        .unwrap_or_default();
+    let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
+    let _ = child.wait();
+    let after = left(std::slice::from_ref(&m));
+    let home = own_cgroup();
+    assert!(
+        job_cgroup.contains(&format!("/ash-{pid}/c")),
+        "the background command is not in ash's cgroup tree: {job_cgroup:?}"
+    );
+    assert!(
+        !threads.is_empty() && threads.iter().all(|t| *t == home),
+        "ash's threads are not all at home ({home}): {threads:?}"
+    );
+    assert!(after.is_empty(), "left after ash ended: {after:?}");
+    assert_no_cgroup_left(pid);
+}
+
+/// Where `clone3` is refused (a seccomp profile, as container runtimes'
+/// default ones make it fail with ENOSYS), ash moves itself into a
+/// group's cgroup to start its programs instead, and containment holds
+/// the same: a timeout kills escapees without a token. That it moved is
+/// seen while a background command runs: ash sits in that command's
+/// cgroup until it starts another or checks that one.
+#[test]
+fn where_clone3_is_refused_ash_moves_itself_and_still_contains() {
+    if !cgroups_usable() || !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let marks = [mark(71), mark(72), mark(73)];
+    let job = mark(74);
+    let script = format!(
+        "try {{ timeout 500ms {{ {}\n{}\nsleep 100 }} }} catch TimeoutError e {{ echo timed out }}\n/bin/sleep {job} &\nsleep 0.3\necho SCOPE-ENDED\nread line",
+        finished_escapee(&marks[2]),
+        escapees(&marks)
+    );
+    let mut cmd = Command::new(common::helper());
+    cmd.args(["no-clone3", ASH, "-c", &script]);
+    let (mut child, rx) = start_command(cmd);
+    expect_line(&rx, "SCOPE-ENDED", &mut child);
+    let pid = child.id();
+    let in_scope = left(&marks);
+    let threads = thread_cgroups(pid);
+    let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
+    let status = child.wait().expect("ash ends");
+    let after = left(&[job]);
+    assert!(
+        in_scope.is_empty() && after.is_empty() && status.success(),
+        "left after the timeout: {in_scope:?}; after ash ended: {after:?}; status {status:?}"
+    );
+    assert!(
+        !threads.is_empty() && threads.iter().all(|t| t.contains(&format!("/ash-{pid}/c"))),
+        "ash did not move itself into the background command's cgroup: {threads:?}"
+    );
+    assert_no_cgroup_left(pid);
+}
+
+/// A cgroup that was killed (`cgroup.kill`) is never given to another
+/// group: the kernel SIGKILLs a child started into it with
+/// `CLONE_INTO_CGROUP` at once. Here the command after a timeout would
+/// get the timed-out command's cgroup (the last one freed) and die of
+/// SIGKILL (status 137).
+#[test]
+fn a_command_after_a_timeout_is_not_born_in_the_killed_cgroup() {
+    if !cgroups_usable() {
+        return;
+    }
+    let out = Command::new(ASH)
+        .arg("-c")
+        .arg(
+            "for i in (range(0, 3)) {\n  try { timeout 100ms { /bin/sleep 5 } } catch TimeoutError e { echo timed out }\n  try { /bin/sh -c 'exit 3' } catch e { echo status $status }\n}",
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("ash runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "timed out\nstatus 3\n".repeat(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ash started in a cgroup that was killed before (its count of kills is
+/// not zero: a service manager may start a process in a unit's cgroup it
+/// killed): its programs are not killed at birth (see
+/// `spawn_into::available`: the probe finds it, and ash moves itself to
+/// start them instead), and containment holds.
+#[test]
+fn ash_started_in_a_killed_cgroup_runs_its_programs() {
+    if !cgroups_usable() || !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let Some(home) = own_cgroup_dir() else {
+        return;
+    };
+    let dir = home.join(format!("ash-test-killed-{}", std::process::id()));
+    std::fs::create_dir(&dir).expect("make a cgroup");
+    std::fs::write(dir.join("cgroup.kill"), "1").expect("kill the empty cgroup");
+    let m = mark(81);
+    let script = format!(
+        "try {{ /bin/sh -c 'exit 3' }} catch e {{ echo status $status }}\ntry {{ timeout 500ms {{ {}\nsleep 100 }} }} catch TimeoutError e {{ echo timed out }}\necho SCOPE-ENDED\nread line",
+        finished_escapee(&m)
+    );
+    let mut cmd = Command::new(common::helper());
+    cmd.arg("enter-cgroup")
+        .arg(&dir)
+        .args(["exec", ASH, "-c", &script]);
+    let (mut child, rx) = start_command(cmd);
+    expect_line(&rx, "SCOPE-ENDED", &mut child);
+    let in_scope = left(std::slice::from_ref(&m));
+    let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
+    let out = child.wait_with_output().expect("ash ends");
+    let _ = std::fs::remove_dir(&dir);
+    assert!(
+        out.status.success() && in_scope.is_empty(),
+        "status {:?}, left after the timeout: {in_scope:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

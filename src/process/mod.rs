@@ -69,6 +69,7 @@ mod cgroup;
 pub mod contain;
 mod io;
 mod spawn;
+mod spawn_into;
 mod unblock;
 mod workdir;
 

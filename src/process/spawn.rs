@@ -321,14 +321,143 @@ fn validate(cmd: &ExternalCmd) -> Result<(), SpawnError> {
     Ok(())
 }
 
-fn to_std_stdio(s: &Stdio) -> io::Result<std::process::Stdio> {
-    Ok(match s {
-        Stdio::Inherit => std::process::Stdio::inherit(),
-        Stdio::Null => std::process::Stdio::null(),
-        // try_clone: F_DUPFD_CLOEXEC with a minimum of 3, so the dup never
-        // lands on 0/1/2 itself. Closed when the Command is dropped.
-        Stdio::Fd(fd) => std::process::Stdio::from(fd.try_clone()?),
-    })
+/// What a child gets on fd 0, 1 or 2, owned, for the thread that spawns.
+enum Given {
+    Inherit,
+    Null,
+    /// A dup of the fd (`F_DUPFD_CLOEXEC` with a minimum of 3, so it never
+    /// lands on 0/1/2 itself), closed once the child was started.
+    Fd(OwnedFd),
+}
+
+impl Given {
+    fn of(s: &Stdio) -> io::Result<Given> {
+        Ok(match s {
+            Stdio::Inherit => Given::Inherit,
+            Stdio::Null => Given::Null,
+            Stdio::Fd(fd) => Given::Fd(fd.try_clone()?),
+        })
+    }
+
+    fn into_std(self) -> std::process::Stdio {
+        match self {
+            Given::Inherit => std::process::Stdio::inherit(),
+            Given::Null => std::process::Stdio::null(),
+            Given::Fd(fd) => std::process::Stdio::from(fd),
+        }
+    }
+
+    /// The fd to put in place (`None`: inherit ash's).
+    fn into_fd(self) -> io::Result<Option<OwnedFd>> {
+        Ok(match self {
+            Given::Inherit => None,
+            Given::Null => {
+                let null = rustix::fs::open(
+                    "/dev/null",
+                    rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )?;
+                // Never 0/1/2 itself (were one of them closed): it is
+                // dup'd onto them.
+                Some(rustix::io::fcntl_dupfd_cloexec(&null, 3)?)
+            }
+            Given::Fd(fd) => Some(fd),
+        })
+    }
+}
+
+/// One process to start, owned, for the thread that starts it: by
+/// `posix_spawn` (std's `Command`) or straight into a cgroup
+/// (`spawn_into`), with the same program, arguments, environment,
+/// directory, process group and stdio either way.
+struct Launch {
+    program: PathBuf,
+    /// `argv[0]` included.
+    argv: Vec<OsString>,
+    /// `None`: ash's own environment.
+    env: Option<Vec<(OsString, OsString)>>,
+    /// Set over `env` (the scope token, the group's variables).
+    set: Vec<(OsString, OsString)>,
+    /// The scope token is taken out of `env` (an unwatched group).
+    unset_scope: bool,
+    cwd: Option<PathBuf>,
+    /// The process group to join; 0: lead a new one.
+    pgid: i32,
+    stdio: [Given; 3],
+}
+
+impl Launch {
+    /// Start it where ash is, by `posix_spawn`; its pid and pidfd.
+    fn spawn_here(self) -> io::Result<(i32, Option<OwnedFd>)> {
+        let mut std_cmd = std::process::Command::new(&self.program);
+        std_cmd.arg0(&self.argv[0]).args(&self.argv[1..]);
+        if let Some(env) = &self.env {
+            std_cmd.env_clear();
+            std_cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        if let Some(cwd) = &self.cwd {
+            std_cmd.current_dir(cwd);
+        }
+        std_cmd.process_group(self.pgid);
+        if self.unset_scope {
+            std_cmd.env_remove(super::contain::SCOPE_VAR);
+        }
+        for (k, v) in &self.set {
+            std_cmd.env(k, v);
+        }
+        let [stdin, stdout, stderr] = self.stdio;
+        std_cmd
+            .stdin(stdin.into_std())
+            .stdout(stdout.into_std())
+            .stderr(stderr.into_std());
+        let child = std_cmd.spawn()?;
+        let pid = child.id() as i32;
+        if super::by_pid::no_pidfd() {
+            return Ok((pid, None));
+        }
+        // Dropping a std Child neither waits nor kills: the pidfd is
+        // how this child is waited for and reaped.
+        let pidfd = Pid::from_raw(pid)
+            .ok_or_else(|| io::Error::other("spawn returned pid 0"))
+            .and_then(|p| Ok(rustix::process::pidfd_open(p, PidfdFlags::empty())?));
+        match pidfd {
+            Ok(fd) => Ok((pid, Some(fd))),
+            // No pidfds here (an old kernel, a sandbox): by pid.
+            Err(e) if super::by_pid::pidfd_unavailable(&e) => Ok((pid, None)),
+            Err(e) => {
+                // Without a pidfd the child could not be waited for:
+                // kill and reap it rather than leak it.
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// Start it straight into the cgroup open as `cgroup` (see
+    /// `spawn_into`); its pid and pidfd.
+    fn spawn_into(self, cgroup: std::os::fd::BorrowedFd<'_>) -> io::Result<(i32, Option<OwnedFd>)> {
+        let mut env: Vec<(OsString, OsString)> = match self.env {
+            Some(env) => env,
+            None => std::env::vars_os().collect(),
+        };
+        if self.unset_scope {
+            env.retain(|(k, _)| k != super::contain::SCOPE_VAR);
+        }
+        env.extend(self.set);
+        let [stdin, stdout, stderr] = self.stdio;
+        let spec = super::spawn_into::Spec::new(
+            &self.program,
+            &self.argv,
+            &env,
+            self.cwd.as_deref(),
+            self.pgid,
+            [stdin.into_fd()?, stdout.into_fd()?, stderr.into_fd()?],
+        )?;
+        let (pid, pidfd) = super::spawn_into::spawn(&spec, cgroup)?;
+        Ok((pid, Some(pidfd)))
+    }
 }
 
 /// Map a spawn failure that is not transient (or retried too often).
@@ -484,65 +613,42 @@ impl Group {
     /// its CLOEXEC fds and loads the program), which on a busy machine is
     /// a millisecond or more. On the loop that would delay every timer.
     async fn try_spawn(&self, cmd: &ExternalCmd, pgid: i32) -> io::Result<(i32, Option<OwnedFd>)> {
-        let mut std_cmd = std::process::Command::new(&cmd.program);
-        std_cmd.arg0(&cmd.argv[0]).args(&cmd.argv[1..]);
-        if let Some(env) = &cmd.env {
-            std_cmd.env_clear();
-            std_cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        }
-        if let Some(cwd) = &cmd.cwd {
-            std_cmd.current_dir(cwd);
-        }
-        std_cmd.process_group(pgid);
+        let mut set = Vec::with_capacity(self.env.len() + 1);
         if self.watched {
-            std_cmd.env(super::contain::SCOPE_VAR, &self.token);
-        } else {
-            std_cmd.env_remove(super::contain::SCOPE_VAR);
+            set.push((
+                OsString::from(super::contain::SCOPE_VAR),
+                OsString::from(&self.token),
+            ));
         }
-        for (k, v) in &self.env {
-            std_cmd.env(k, v);
-        }
-        std_cmd
-            .stdin(to_std_stdio(&cmd.stdin)?)
-            .stdout(to_std_stdio(&cmd.stdout)?)
-            .stderr(to_std_stdio(&cmd.stderr)?);
-        // The Command (and so the dups made for the child) is dropped on
+        set.extend(self.env.iter().cloned());
+        let launch = Launch {
+            program: cmd.program.clone(),
+            argv: cmd.argv.clone(),
+            env: cmd.env.clone(),
+            set,
+            unset_scope: !self.watched,
+            cwd: cmd.cwd.clone(),
+            pgid,
+            stdio: [
+                Given::of(&cmd.stdin)?,
+                Given::of(&cmd.stdout)?,
+                Given::of(&cmd.stderr)?,
+            ],
+        };
+        // The launch (and so the dups made for the child) is dropped on
         // the blocking thread right after the spawn.
         super::contain::spawn_started();
         let (number, scope, watched) = (self.number, self.scope, self.watched);
-        let mut spawn_here = move || {
-            let child = std_cmd.spawn()?;
-            let pid = child.id() as i32;
-            if super::by_pid::no_pidfd() {
-                return Ok((pid, None));
-            }
-            // Dropping a std Child neither waits nor kills: the pidfd is
-            // how this child is waited for and reaped.
-            let pidfd = Pid::from_raw(pid)
-                .ok_or_else(|| io::Error::other("spawn returned pid 0"))
-                .and_then(|p| Ok(rustix::process::pidfd_open(p, PidfdFlags::empty())?));
-            match pidfd {
-                Ok(fd) => Ok((pid, Some(fd))),
-                // No pidfds here (an old kernel, a sandbox): by pid.
-                Err(e) if super::by_pid::pidfd_unavailable(&e) => Ok((pid, None)),
-                Err(e) => {
-                    // Without a pidfd the child could not be waited for:
-                    // kill and reap it rather than leak it.
-                    let mut child = child;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    Err(e)
-                }
-            }
-        };
         // Born in the group's cgroup (see `cgroup`), unless the group must
         // outlive ash (which kills its cgroups when it dies).
         let spawn = move || {
-            if watched {
-                super::cgroup::spawn_in(number, scope, spawn_here)
-            } else {
-                spawn_here()
+            if !watched {
+                return launch.spawn_here();
             }
+            super::cgroup::start(number, scope, |cgroup| match cgroup {
+                Some(cgroup) => launch.spawn_into(cgroup),
+                None => launch.spawn_here(),
+            })
         };
         let spawned = if spawn_inline() {
             spawn()

@@ -24,6 +24,7 @@
 //! | `fork` | `fork()`; parent and child both go on with the remaining actions |
 //! | `daemon` | `fork()`; the parent exits 0 at once, the child goes on (the double-fork escape: its parent is gone, so it is re-parented to the nearest subreaper) |
 //! | `child:ACTION`, `parent:ACTION` | ACTION (with its arguments) only in the child, or only in the parent, of this process's most recent `fork` or `daemon`; before any, neither runs |
+//! | `enter-cgroup DIR` | move this process into the cgroup v2 directory DIR (its pid written to `DIR/cgroup.procs`) |
 //! | `report FILE` | append one line `pid pgid sid ppid` to FILE (`O_APPEND`, one `write`, so concurrent reporters never interleave) |
 //! | `sleep SECS` | sleep SECS seconds (a decimal number; resumed after signals) |
 //! | `wait` | wait for every child of this process to exit (reaping them) |
@@ -32,7 +33,8 @@
 //! | `exit N` | exit now with status N |
 //! | `exec PROG ARG...` | replace this process with PROG (searched on `PATH` if it has no `/`); takes the rest of the command line |
 //! | `no-spawn PROG ARG...` | install the seccomp filter described below, then `execve` PROG (a path: no `PATH` search); takes the rest of the command line |
-//! | `no-pidfd ERRNO PROG ARG...` | install a seccomp filter under which `pidfd_open` fails with ERRNO (`ENOSYS`: a kernel older than 5.3; `EPERM`: a sandbox that denies it), then `exec` PROG; takes the rest of the command line (x86_64 only) |
+//! | `no-pidfd ERRNO PROG ARG...` | install a seccomp filter under which `pidfd_open` fails with ERRNO (`ENOSYS`: a kernel older than 5.3; `EPERM`: a sandbox that denies it) and `clone3` with `ENOSYS` (such a kernel has no `clone3` either, and such a sandbox denies the newer call too: a `clone3` pidfd would not show whether waiting by pid works), then `exec` PROG; takes the rest of the command line (x86_64 only) |
+//! | `no-clone3 PROG ARG...` | install a seccomp filter under which `clone3` fails with `ENOSYS` (as container runtimes' default profiles make it; glibc falls back to `clone`), then `exec` PROG; takes the rest of the command line (x86_64 only) |
 //!
 //! Examples: `fork sleep 100` is a child and a grandchild in one group;
 //! `ignore-term fork sleep 100` the same, both ignoring SIGTERM;
@@ -357,8 +359,9 @@ fn no_spawn(rest: &[OsString]) -> ! {
     fail(&format!("execve {prog:?}"))
 }
 
-/// `no-pidfd`: `pidfd_open` fails with `errno` (every other system call,
-/// of any ABI, is allowed), then PROG runs as with `exec`.
+/// `no-pidfd`: `pidfd_open` fails with `errno` and `clone3` with ENOSYS
+/// (every other system call, of any ABI, is allowed), then PROG runs as
+/// with `exec`.
 fn no_pidfd(rest: &[OsString]) -> ! {
     if !cfg!(target_arch = "x86_64") {
         usage("no-pidfd: only x86_64 is supported");
@@ -370,14 +373,34 @@ fn no_pidfd(rest: &[OsString]) -> ! {
     };
     let filter = [
         /* 0 */ stmt(BPF_LD_W_ABS, OFF_ARCH),
-        /* 1 */ jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 0, 3), // jf -> ALLOW
+        /* 1 */ jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 0, 4), // jf -> ALLOW
         /* 2 */ stmt(BPF_LD_W_ABS, OFF_NR),
-        /* 3 */ jump(BPF_JMP_JEQ_K, NR_PIDFD_OPEN, 0, 1), // jf -> ALLOW
-        /* 4 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | errno),
-        /* 5 */ stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+        /* 3 */ jump(BPF_JMP_JEQ_K, NR_PIDFD_OPEN, 1, 0), // jt -> ERRNO
+        /* 4 */ jump(BPF_JMP_JEQ_K, NR_CLONE3, 2, 1), // jt -> NOSYS, jf -> ALLOW
+        /* 5 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | errno),
+        /* 6 */ stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+        /* 7 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | ENOSYS),
     ];
     install_seccomp(&filter);
     exec(&rest[1..])
+}
+
+/// `no-clone3`: `clone3` fails with ENOSYS (every other system call, of
+/// any ABI, is allowed), then PROG runs as with `exec`.
+fn no_clone3(rest: &[OsString]) -> ! {
+    if !cfg!(target_arch = "x86_64") {
+        usage("no-clone3: only x86_64 is supported");
+    }
+    let filter = [
+        /* 0 */ stmt(BPF_LD_W_ABS, OFF_ARCH),
+        /* 1 */ jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 0, 3), // jf -> ALLOW
+        /* 2 */ stmt(BPF_LD_W_ABS, OFF_NR),
+        /* 3 */ jump(BPF_JMP_JEQ_K, NR_CLONE3, 0, 1), // jf -> ALLOW
+        /* 4 */ stmt(BPF_RET_K, SECCOMP_RET_ERRNO | ENOSYS),
+        /* 5 */ stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+    ];
+    install_seccomp(&filter);
+    exec(rest)
 }
 
 /// Install `filter` as this process's seccomp filter (after no_new_privs,
@@ -457,6 +480,16 @@ fn main() {
                     role = Role::Child;
                 }
             }
+            "enter-cgroup" => {
+                let dir = std::path::PathBuf::from(arg(&args, i, "enter-cgroup"));
+                i += 1;
+                if runs
+                    && std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+                        .is_err()
+                {
+                    fail(&format!("enter-cgroup {}", dir.display()));
+                }
+            }
             "report" => {
                 let file = arg(&args, i, "report");
                 i += 1;
@@ -522,6 +555,12 @@ fn main() {
             "no-pidfd" => {
                 if runs {
                     no_pidfd(&args[i..]);
+                }
+                i = args.len();
+            }
+            "no-clone3" => {
+                if runs {
+                    no_clone3(&args[i..]);
                 }
                 i = args.len();
             }
