@@ -21,6 +21,11 @@
 //! signal to `SIG_IGN` besides SIGPIPE, nor keep signals blocked on the
 //! threads that spawn (the interactive shell catches its stop signals with
 //! empty handlers instead of blocking or ignoring them).
+//! Where a group's programs go into a cgroup of their own (see `cgroup`),
+//! they are started by `spawn_into` instead (`clone3` with
+//! `CLONE_INTO_CGROUP`, the same vfork-like start), with the same
+//! program, arguments, environment, directory, process group and stdio,
+//! SIGPIPE at its default and an empty signal mask.
 //!
 //! **Off the loop thread.** `posix_spawn` blocks its caller until the child
 //! has exec'd; under load (hundreds of children, so a large fd table to copy)
