@@ -4,7 +4,8 @@
 //! does by hand what std's runtime and the `stacker` crate would do: both
 //! ask glibc for the main thread's stack (`pthread_getattr_np`), which
 //! parses `/proc/self/maps` with `sscanf`, ~110,000 instructions each time,
-//! 40% of a start. The unsafe code of the whole crate is here, in `start`.
+//! 40% of a start. The unsafe code of the crate is here, in `start`, and in
+//! `process::spawn_into` (a program started straight into a cgroup).
 #![no_main]
 
 /// ash runs on a large stack: the compiler and the syntax tree's destructor
