@@ -329,6 +329,20 @@ fn thread_cgroups(pid: u32) -> Vec<String> {
     found
 }
 
+/// The pids of the processes with `mark` in their arguments, once there
+/// is one (10 s at most: a background job starts when the loop gets to
+/// it, which a loaded machine delays).
+fn started(mark: &str) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = common::processes_with_arg(mark);
+        if !found.is_empty() || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The cgroup v2 path of this test process (ash's home, as its child).
 fn own_cgroup() -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
@@ -357,8 +371,8 @@ fn ash_starts_programs_in_their_cgroups_without_moving_itself() {
     let (mut child, rx) = start(&script, &[]);
     expect_line(&rx, "STARTED", &mut child);
     let pid = child.id();
+    let job = started(&m);
     let threads = thread_cgroups(pid);
-    let job = common::processes_with_arg(&m);
     let job_cgroup = job
         .first()
         .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
@@ -403,6 +417,7 @@ fn where_clone3_is_refused_ash_moves_itself_and_still_contains() {
     expect_line(&rx, "SCOPE-ENDED", &mut child);
     let pid = child.id();
     let in_scope = left(&marks);
+    started(&job);
     let threads = thread_cgroups(pid);
     let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
     let status = child.wait().expect("ash ends");
