@@ -49,8 +49,8 @@ fn room_for_big_stack() -> bool {
         .is_none_or(|bytes| bytes >= 2 * STACK_SIZE as u64)
 }
 
-/// The only unsafe code in ash (the library denies it): each block says
-/// why it is sound.
+/// Unsafe code (the library denies it outside `process::spawn_into`):
+/// each block says why it is sound.
 #[allow(unsafe_code)]
 mod start {
     use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
