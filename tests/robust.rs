@@ -869,8 +869,10 @@ fn rss_when_ready(script: &str) -> u64 {
 /// a place in the script's list and in `gather`'s. Measured between 1,024
 /// and 16,384 tasks (powers of two, so no list has spare room), in bytes
 /// of resident memory per task at the peak: about 735 before the records
-/// were packed (session 7), about 640 after (debug and release builds
-/// alike); the bound fails if they grow back.
+/// were packed (session 7), about 640 after, 620-630 with the 40-byte
+/// frame (debug and release builds alike, ±10 from run to run: a change
+/// of one 16-byte size class is within the noise, tests/sizes.rs holds
+/// the records exactly); the bound fails if they grow back.
 #[test]
 fn sleeping_tasks_are_small() {
     let peak = |n: usize| {
@@ -887,7 +889,7 @@ fn sleeping_tasks_are_small() {
     let (small, big) = (peak(1_024), peak(16_384));
     let per_task = (big.saturating_sub(small) * 1024) / (16_384 - 1_024);
     assert!(
-        per_task < 700,
+        per_task < 660,
         "{per_task} bytes per sleeping task ({small} KiB -> {big} KiB)"
     );
 }

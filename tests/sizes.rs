@@ -42,7 +42,8 @@ fn per_task_records() {
     size_is::<ash::runtime::TaskCtx>(72, "every task's context: Rc of 88, the 96-byte class");
     size_is::<ash::runtime::CancelToken>(40, "every task's token: Rc of 56, the 64-byte class");
     // In every fiber's frame vector (one frame for a sleeping task).
-    size_is::<ash::vm::frame::Frame>(56, "a frame: the 64-byte class");
+    size_is::<ash::vm::frame::Frame>(40, "a frame: the 48-byte class");
+    size_is::<ash::vm::frame::FrameKind>(16, "in every frame");
     size_is::<ash::vm::objects::Closure>(24, "a closure: Rc, the 48-byte class");
     // One per sleeping task in the loop's timer queue.
     size_is::<ash::runtime::timers::Timer>(16, "a sleep's registration");

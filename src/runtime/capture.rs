@@ -7,7 +7,7 @@ use crate::process::{self, OutSink};
 use crate::runtime::admission::Reserve;
 use crate::runtime::{Io, Runtime, TaskCtx};
 use crate::vm::error::Error;
-use crate::vm::fiber::{Fiber, FrameKind, Halt, Restore, Resume, cancellable};
+use crate::vm::fiber::{CaptureFrame, Fiber, FrameKind, Halt, Restore, Resume, cancellable};
 use crate::vm::objects::Closure;
 use crate::vm::value::Str;
 
@@ -62,11 +62,14 @@ fn capture_frame(
     io.stdout = Rc::new(OutSink::from_fd(w));
     io.reserve = Some(Reserve::new());
     // Like a subshell, a capture does not leak `cd` or `export`.
-    let restore = Box::new(Restore {
+    let restore = Restore {
         io: Some(old_io),
         env: Some(ctx.env()),
         cwd: Some(ctx.cwd()),
         ..Restore::default()
-    });
-    Ok((FrameKind::Capture { reader, restore }, io))
+    };
+    Ok((
+        FrameKind::Capture(Box::new(CaptureFrame { reader, restore })),
+        io,
+    ))
 }

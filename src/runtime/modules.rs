@@ -105,8 +105,8 @@ impl Used {
     }
 
     /// The body starts: its frame holds the mark from now on.
-    fn ran(mut self) -> Option<Rc<str>> {
-        self.key.take().map(Rc::from)
+    fn ran(mut self) -> Option<Rc<String>> {
+        self.key.take().map(Rc::new)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::vm::objects::{Closure, Coroutine};
 use crate::vm::ops;
 use crate::vm::value::{Value, flatten_words};
 
-pub use crate::vm::frame::{FrameKind, Restore};
+pub use crate::vm::frame::{CaptureFrame, FrameKind, Restore};
 pub use crate::vm::halt::{Halt, Pending, Resume, cancellable};
 
 /// Frames deeper than this raise `RecursionError`.

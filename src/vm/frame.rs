@@ -43,18 +43,65 @@ pub enum FrameKind {
         /// Boxed: most calls restore nothing, and frames stay small.
         restore: Option<Box<Restore>>,
     },
-    /// `$( )`: stdout goes to a pipe read by `reader`.
-    Capture {
-        reader: crate::runtime::shell::LoopTask<std::io::Result<crate::vm::value::Str>>,
-        restore: Box<Restore>,
-    },
+    /// `$( )`: stdout goes to a pipe read by `reader`. (This variant and
+    /// the two below are boxed, thin: a frame lives in every sleeping
+    /// task, and a 16-byte kind keeps it in malloc's 48-byte class.)
+    Capture(Box<CaptureFrame>),
     /// A `timeout` body: its deadline is on the task's cancel token.
-    /// `first_group`: the number of the first process group it could start.
-    Timeout { scope: u64, first_group: u64 },
+    Timeout(Box<TimeoutFrame>),
     /// A module or sourced file: the value is dropped. `used`: the key
     /// under which `use` marked it loaded, forgotten if its body fails or
     /// is cancelled (so a later `use` runs it again).
-    Module { used: Option<Rc<str>> },
+    Module { used: Option<Rc<String>> },
+}
+
+/// A `$( )` frame's pipe reader and what leaving it restores.
+pub struct CaptureFrame {
+    pub reader: crate::runtime::shell::LoopTask<std::io::Result<crate::vm::value::Str>>,
+    pub restore: Restore,
+}
+
+/// A `timeout` frame: the scope of its deadline on the cancel token, and
+/// `first_group`, the number of the first process group it could start.
+pub struct TimeoutFrame {
+    pub scope: u64,
+    pub first_group: u64,
+}
+
+/// A frame's cells (its captured locals), behind a thin pointer: most
+/// frames have none (no allocation), and a boxed slice's fat pointer made
+/// every sleeping task's frame 16 bytes bigger (a malloc size class).
+#[allow(clippy::box_collection)] // a thin pointer: see above
+pub(super) struct Cells(Option<Box<Box<[CellRef]>>>);
+
+/// One captured local, shared with the closures that captured it.
+type CellRef = Rc<RefCell<Value>>;
+
+impl Cells {
+    fn new(n: u16) -> Cells {
+        Cells(
+            (n > 0).then(|| Box::new((0..n).map(|_| Rc::new(RefCell::new(Value::Null))).collect())),
+        )
+    }
+}
+
+impl std::ops::Index<usize> for Cells {
+    type Output = CellRef;
+    fn index(&self, i: usize) -> &Self::Output {
+        match &self.0 {
+            Some(cells) => &cells[i],
+            None => panic!("cell {i} of a frame without cells (a compiler bug)"),
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Cells {
+    fn index_mut(&mut self, i: usize) -> &mut Self::Output {
+        match &mut self.0 {
+            Some(cells) => &mut cells[i],
+            None => panic!("cell {i} of a frame without cells (a compiler bug)"),
+        }
+    }
 }
 
 pub struct Frame {
@@ -64,8 +111,8 @@ pub struct Frame {
     pub(super) pc: u32,
     /// Stack index of local slot 0.
     pub(super) base: u32,
-    /// Boxed slice, not Vec: a frame lives in every sleeping task.
-    pub(super) cells: Box<[Rc<RefCell<Value>>]>,
+    /// A thin pointer: a frame lives in every sleeping task.
+    pub(super) cells: Cells,
     pub(super) kind: FrameKind,
 }
 
@@ -94,10 +141,6 @@ pub(super) struct Handler {
     pub(super) frame: usize,
     pub(super) stack: usize,
     pub(super) target: usize,
-}
-
-fn new_cells(n: u16) -> Box<[Rc<RefCell<Value>>]> {
-    (0..n).map(|_| Rc::new(RefCell::new(Value::Null))).collect()
 }
 
 impl Fiber {
@@ -146,7 +189,7 @@ impl Fiber {
         let params = self.stack.len() - base;
         self.stack
             .resize(base + (proto.n_locals as usize).max(params), Value::Null);
-        let cells = new_cells(proto.n_cells);
+        let cells = Cells::new(proto.n_cells);
         for &(slot, cell) in &proto.param_cells {
             *cells[cell as usize].borrow_mut() = self.stack[base + slot as usize].clone();
         }
@@ -198,8 +241,9 @@ impl Fiber {
             }
             match frame.kind {
                 FrameKind::Command { restore, .. } => self.restore(restore),
-                FrameKind::Capture { restore, .. } => self.restore(Some(restore)),
-                FrameKind::Timeout { scope, first_group } => {
+                FrameKind::Capture(c) => self.restore_all(c.restore),
+                FrameKind::Timeout(t) => {
+                    let TimeoutFrame { scope, first_group } = *t;
                     self.ctx.cancel.pop_deadline(scope);
                     if e.kind == ErrorKind::Cancelled {
                         // Cancelled: no process its commands started lives on.
@@ -245,8 +289,12 @@ impl Fiber {
     }
 
     pub(super) fn restore(&mut self, r: Option<Box<Restore>>) {
-        let Some(r) = r else { return };
-        let r = *r;
+        if let Some(r) = r {
+            self.restore_all(*r);
+        }
+    }
+
+    fn restore_all(&mut self, r: Restore) {
         if let Some(io) = r.io {
             self.ctx.set_io(io);
         }
@@ -303,12 +351,13 @@ impl Fiber {
                 }
                 Ok(None)
             }
-            FrameKind::Capture { reader, restore } => {
+            FrameKind::Capture(c) => {
+                let CaptureFrame { reader, restore } = *c;
                 // Restoring the old stdout drops our write end of the pipe.
                 // Reading to end of file is cancellable: a descendant that
                 // escaped and still holds the pipe open must not keep a
                 // timeout or cancel from returning.
-                self.restore(Some(restore));
+                self.restore_all(restore);
                 Ok(Some(Halt::Await(cancellable(
                     self.ctx.cancel.clone(),
                     async move {
@@ -322,7 +371,8 @@ impl Fiber {
                     },
                 ))))
             }
-            FrameKind::Timeout { scope, .. } => {
+            FrameKind::Timeout(t) => {
+                let scope = t.scope;
                 self.ctx.cancel.pop_deadline(scope);
                 if shell::observed() {
                     shell::observe_timeout_end(&self.ctx, scope, Ok(&v));

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use super::chunk::{GatherFlags, Proto};
 use super::error::{Error, ErrorKind};
 use super::fiber::Fiber;
-use super::frame::FrameKind;
+use super::frame::{FrameKind, TimeoutFrame};
 use super::halt::{Halt, Resume, cancellable};
 use super::main_args::{self, MainSpec, Parsed};
 use super::objects::Coroutine;
@@ -374,7 +374,11 @@ impl Fiber {
             .cancel
             .push_deadline(scope, std::time::Instant::now() + d, grace);
         let first_group = shell::next_group_number();
-        let pushed = self.push_frame(func, args, FrameKind::Timeout { scope, first_group });
+        let pushed = self.push_frame(
+            func,
+            args,
+            FrameKind::Timeout(Box::new(TimeoutFrame { scope, first_group })),
+        );
         if let Err(e) = &pushed {
             self.ctx.cancel.pop_deadline(scope);
             if shell::observed() {
