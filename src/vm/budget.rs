@@ -112,6 +112,7 @@ fn chunk_ended() -> bool {
 /// unit, plus, for one whose work grows with its input, a unit per list
 /// element or map entry and per 16 bytes of a string (about what each
 /// costs in `join` or `split`), times log2 of the size for a sort.
+#[inline]
 pub fn native_cost(callee: &Value, args: &[Value]) -> u32 {
     let Value::Native(f) = callee else {
         return NATIVE;

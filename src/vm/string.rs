@@ -65,6 +65,24 @@ impl Str {
         range.unwrap_or_default()
     }
 
+    /// The string's length in bytes, read from the window's own field (no
+    /// trip through the buffer): `native_cost` asks it of every string
+    /// argument of every built-in call, once per line in a `while read`
+    /// loop.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        if self.len == TO_END {
+            self.as_bytes().len()
+        } else {
+            self.len as usize
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn whole(buf: Buf) -> Str {
         let len = u32::try_from(buf.bytes().len())
             .ok()
@@ -282,6 +300,20 @@ impl From<&Vec<u8>> for Str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn len_is_the_length_of_the_bytes_for_every_form() {
+        for n in [0, 1, INLINE, INLINE + 1, 1000] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let s = Str::from(bytes.clone());
+            assert_eq!((s.len(), s.is_empty()), (n, n == 0));
+            for (at, len) in [(0, n), (n / 3, n / 2), (n, 0)] {
+                let w = s.window(at, len);
+                assert_eq!(w.len(), w.as_bytes().len());
+                assert_eq!(w.as_bytes(), &bytes[at..at + len.min(n - at)]);
+            }
+        }
+    }
 
     #[test]
     fn small_and_big_strings_keep_their_bytes() {
