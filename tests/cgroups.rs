@@ -40,7 +40,11 @@ fn own_cgroup_dir() -> Option<PathBuf> {
 /// may move itself. Under CI, not being able to is a failure.
 fn cgroups_usable() -> bool {
     let usable = own_cgroup_dir().is_some_and(|home| {
-        let probe = home.join(format!("ash-test-probe-{}", std::process::id()));
+        // A name of its own per call: the tests run on parallel threads of
+        // one process, and a shared name made one's probe fail on another's.
+        static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let probe = home.join(format!("ash-test-probe-{}-{n}", std::process::id()));
         let made = std::fs::create_dir(&probe).is_ok();
         let kill = probe.join("cgroup.kill").exists();
         let _ = std::fs::remove_dir(&probe);
