@@ -493,7 +493,13 @@ fn ash_started_in_a_killed_cgroup_runs_its_programs() {
     let in_scope = left(std::slice::from_ref(&m));
     let _ = child.stdin.take().expect("stdin").write_all(b"go\n");
     let out = child.wait_with_output().expect("ash ends");
-    let _ = std::fs::remove_dir(&dir);
+    // ash's own cgroup below `dir` is removed by its sentinel a few ms
+    // after ash ends: until then `dir` is not empty and cannot go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::remove_dir(&dir).is_err() && dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!dir.exists(), "the test's cgroup {dir:?} is left behind");
     assert!(
         out.status.success() && in_scope.is_empty(),
         "status {:?}, left after the timeout: {in_scope:?}, stderr: {}",
