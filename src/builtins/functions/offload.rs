@@ -79,14 +79,17 @@ async fn step(units: u32) {
     }
 }
 
-fn from_json(args: &[Value]) -> Option<OffLoop> {
-    let [Value::Str(s)] = args else {
-        return None;
-    };
-    if s.len() < BYTES {
-        return None;
+/// The one argument of a call that takes a single string, when that
+/// string is big enough to be worked on off the loop.
+fn one_big_str(args: &[Value]) -> Option<crate::vm::string::Str> {
+    match args {
+        [Value::Str(s)] if s.len() >= BYTES => Some(s.clone()),
+        _ => None,
     }
-    let s = s.clone();
+}
+
+fn from_json(args: &[Value]) -> Option<OffLoop> {
+    let s = one_big_str(args)?;
     Some(Box::pin(async move {
         let text = copied(&s).await;
         drop(s);
@@ -415,13 +418,7 @@ fn split(args: &[Value]) -> Option<OffLoop> {
 }
 
 fn lines(args: &[Value]) -> Option<OffLoop> {
-    let [Value::Str(text)] = args else {
-        return None;
-    };
-    if text.len() < BYTES {
-        return None;
-    }
-    let text = text.clone();
+    let text = one_big_str(args)?;
     Some(Box::pin(async move {
         made_of(&text, Box::new(text.lines())).await
     }))
@@ -430,13 +427,7 @@ fn lines(args: &[Value]) -> Option<OffLoop> {
 /// `len` of a long string: its characters counted a piece at a time (its
 /// bytes if it is not UTF-8), with no copy.
 fn len(args: &[Value]) -> Option<OffLoop> {
-    let [Value::Str(text)] = args else {
-        return None;
-    };
-    if text.len() < BYTES {
-        return None;
-    }
-    let text = text.clone();
+    let text = one_big_str(args)?;
     Some(Box::pin(async move {
         const PIECE: usize = 64 * 1024;
         let mut chars = 0;
