@@ -1175,6 +1175,32 @@ fn a_big_capture_is_held_once_at_the_peak() {
     );
 }
 
+/// What docs/reference.md tells users about pieces of a big text: a line
+/// `lines()` cut from a 64 MiB capture keeps the whole capture in memory
+/// while it is held, and `"$piece"` is a copy of its own that does not.
+#[test]
+fn a_piece_keeps_its_text_alive_and_an_interpolated_copy_does_not() {
+    let rss = |kept: &str| {
+        rss_when_ready(&format!(
+            "let text = $(printf 'head\\n'; head -c 67108864 /dev/zero)\n\
+             let piece = lines(text)[0]\n\
+             let kept = {kept}\n\
+             text = null\n\
+             piece = null\n\
+             if (kept != \"head\") {{ exit 1 }}"
+        ))
+    };
+    let (piece, copy) = (rss("piece"), rss("\"$piece\""));
+    assert!(
+        piece > 60 * 1024,
+        "the piece holds {piece} KiB, not the text"
+    );
+    assert!(
+        copy < 40 * 1024,
+        "the copy holds {copy} KiB: the text is kept"
+    );
+}
+
 // ------------------------------------------------------------- containment
 
 /// A descendant that clears its environment carries no scope token, so no
