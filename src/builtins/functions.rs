@@ -129,6 +129,7 @@ macro_rules! natives {
             call: $func,
             work: work_of($name),
             off_loop: offload::preparer($name),
+            pick: pick_of($name),
         },)*]
     };
 }
@@ -153,6 +154,15 @@ const CONSTANT_TIME: &[&str] = &[
     "semaphore",
     "type",
 ];
+
+/// The built-in functions that find an item of their list without making
+/// the list (see `NativeFn::pick`).
+const fn pick_of(name: &str) -> Option<crate::vm::objects::PickFn> {
+    if same(name.as_bytes(), b"split") {
+        return Some(text::split_pick);
+    }
+    None
+}
 
 /// How the work of function `name` grows (see `Work`).
 const fn work_of(name: &str) -> Work {

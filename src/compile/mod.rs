@@ -867,6 +867,7 @@ impl Compiler<'_> {
             .collect();
         let stack_needed = crate::vm::chunk::stack_needed(&f.code, &f.cmds, f.n_locals);
         crate::vm::chunk::fuse_locals(&mut f.code, &mut f.spans);
+        crate::vm::chunk::fuse_calls(&mut f.code);
         Proto {
             stack_needed,
             name: f.name,

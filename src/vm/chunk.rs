@@ -189,6 +189,12 @@ pub enum Op {
     CompareLocals(BinaryOp, u16, u16),
     /// `LoadLocal(a) SmallInt(k) CompareJump(op, t)`, likewise.
     CompareLocalInt(BinaryOp, u16, i32),
+    /// `Call(n) SmallInt(k) Index` (`split(line, " ")[1]`), written by
+    /// [`fuse_calls`]: a built-in with a `pick` (`objects::NativeFn`)
+    /// finds item k of its list without making the list, and the two ops
+    /// after this one are skipped; any other callee is called as by
+    /// `Call(n)` and they run.
+    CallIndex(u16, i32),
     /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).
     OrJump(u32),
     /// Jumps when `$status` is non-zero (`&&`) / zero (`||`).
@@ -495,7 +501,9 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
                 (n as isize, 1)
             }
             Op::MakeMap(n) => (2 * n as isize, 1),
+            // (The `SmallInt` and `Index` it stands for follow.)
             Op::Call(n) => (n as isize + 1, 1),
+            Op::CallIndex(n, _) => (n as isize + 1, 1),
             Op::Gather { n, flags } => (n as isize + isize::from(flags.limit()), 1),
             Op::SpawnOn | Op::RemoteRun => (2, 1),
             Op::GatherOn { n, flags } => (n as isize + 1 + isize::from(flags.limit()), 1),
@@ -630,6 +638,33 @@ pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
                 };
             }
             None => p += 1,
+        }
+    }
+}
+
+/// Write [`Op::CallIndex`] over each `Call(n) SmallInt(k) Index` of a
+/// finished function, as [`fuse_locals`] does (no index moves; not where
+/// a jump lands inside). The span stays the call's: an error of the call
+/// is located there, and an `IndexError` at the `Index` (the VM moves its
+/// pc there first), as unfused.
+pub fn fuse_calls(code: &mut [Op]) {
+    let mut targeted = vec![false; code.len() + 1];
+    for op in code.iter() {
+        if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
+            *slot = true;
+        }
+    }
+    let mut p = 0;
+    while p + 2 < code.len() {
+        if let (Op::Call(n), Op::SmallInt(k), Op::Index) = (code[p], code[p + 1], code[p + 2])
+            && let Ok(n) = u16::try_from(n)
+            && !targeted[p + 1]
+            && !targeted[p + 2]
+        {
+            code[p] = Op::CallIndex(n, k);
+            p += 3;
+        } else {
+            p += 1;
         }
     }
 }

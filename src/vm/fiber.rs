@@ -701,9 +701,14 @@ impl Fiber {
                         }
                     }
                 }
-                Op::Call(argc) => {
+                Op::Call(_) | Op::CallIndex(..) => {
                     save_pc!();
-                    let base = self.stack.len() - argc as usize;
+                    let (argc, index) = match op {
+                        Op::CallIndex(n, k) => (usize::from(n), Some(k)),
+                        Op::Call(n) => (n as usize, None),
+                        _ => (0, None),
+                    };
+                    let base = self.stack.len() - argc;
                     // A built-in function reads its arguments where they
                     // are on the stack: no vector per call (W12 makes two
                     // calls per line).
@@ -722,12 +727,28 @@ impl Fiber {
                         }
                         let cost = budget::native_cost(&self.stack[base - 1], args);
                         *budget = budget.saturating_sub(cost).saturating_sub(1);
+                        // `split(line, " ")[1]`: the item without the list.
+                        if let (Some(k), Some(pick)) = (index, n.pick) {
+                            let r = pick(args, i64::from(k));
+                            self.stack.truncate(base - 1);
+                            // Past the `SmallInt` and the `Index`, whose
+                            // error it may be.
+                            pc += 2;
+                            match r? {
+                                Ok(v) => self.stack.push(v),
+                                Err(len) => {
+                                    save_pc!();
+                                    return Err(ops::list_index_error(k.into(), len));
+                                }
+                            }
+                            continue;
+                        }
                         let r = (n.call)(&HostCtx(&self.ctx), args);
                         self.stack.truncate(base - 1);
                         self.stack.push(r?);
                         continue;
                     }
-                    let args = self.pop_n(argc as usize);
+                    let args = self.pop_n(argc);
                     let callee = self.pop();
                     *budget = budget.saturating_sub(1);
                     match callee {

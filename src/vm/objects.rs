@@ -99,7 +99,16 @@ pub struct NativeFn {
     pub work: Work,
     /// Above a size of input, the work runs off the loop thread.
     pub off_loop: Option<OffLoopPrep>,
+    /// Item `k` of the list the call returns, found without making the
+    /// list: `split(line, " ")[1]` (`vm::chunk::fuse_calls`).
+    pub pick: Option<PickFn>,
 }
+
+/// `f(args)[k]` for a built-in `f` that returns a list: `Ok(Ok(item))`,
+/// or `Ok(Err(len))` when the list it would have made (of `len` items)
+/// has no item `k` (the `IndexError` of the index, made by the caller); an
+/// error of the call itself is the same error the call raises.
+pub type PickFn = fn(&[Value], i64) -> Result<Result<Value, usize>, Error>;
 
 /// A coroutine: a function and its arguments, not started until awaited,
 /// spawned or gathered, and consumed by that first use.

@@ -299,17 +299,21 @@ fn list_index(len: usize, i: i64) -> Option<usize> {
     (0..len as i64).contains(&i).then_some(i as usize)
 }
 
+/// The `IndexError` of `xs[i]` for a list of `len` items.
+#[cold]
+pub fn list_index_error(i: i64, len: usize) -> Error {
+    AshError::new(
+        ErrorKind::Index,
+        format!("list index {i} out of range (length {len})"),
+    )
+}
+
 /// `c[k]`
 pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
     match (c, k) {
         (Value::List(l), Value::Int(i)) => list_index(l.len(), *i)
             .and_then(|i| l.get(i))
-            .ok_or_else(|| {
-                AshError::new(
-                    ErrorKind::Index,
-                    format!("list index {i} out of range (length {})", l.len()),
-                )
-            }),
+            .ok_or_else(|| list_index_error(*i, l.len())),
         (Value::Map(m), Value::Str(s)) => m.borrow().get(s).cloned().ok_or_else(|| {
             AshError::new(
                 ErrorKind::Key,

@@ -419,6 +419,88 @@ fn split_on_one_byte_agrees_with_bstr() {
     }
 }
 
+/// `split(...)[k]` found by `split`'s `pick` (the fused `CallIndex`) is
+/// item k of the list `split` makes, and its errors are `split`'s; past
+/// the ends it gives the list's length, for the index's own error.
+#[test]
+fn split_pick_is_the_item_of_the_split_list() {
+    let pick = lookup("split")
+        .and_then(|f| f.pick)
+        .expect("split has a pick");
+    let texts: Vec<Vec<u8>> = [
+        "",
+        " ",
+        "a",
+        "a b  c ",
+        "  lead\ttab\u{a0}x\u{3000}y ",
+        "2024-05-03T04:05:06 host07 INFO request 12 took 345ms",
+        "a,b,,c,",
+        "a::b:::c::",
+    ]
+    .iter()
+    .map(|t| t.as_bytes().to_vec())
+    .chain([b"\xff,\x00 ,b".to_vec()])
+    .collect();
+    let mut arg_lists: Vec<Vec<Value>> = Vec::new();
+    for text in &texts {
+        arg_lists.push(vec![b(text)]);
+        for sep in [&b" "[..], b",", b"::", b"\x00", b""] {
+            arg_lists.push(vec![b(text), b(sep)]);
+            for n in [-1, 0, 1, 2, 9] {
+                arg_lists.push(vec![b(text), b(sep), i(n)]);
+            }
+            arg_lists.push(vec![b(text), b(sep), s("1")]);
+        }
+    }
+    // Wrong types and counts.
+    arg_lists.extend([
+        vec![],
+        vec![i(1)],
+        vec![s("a"), i(1)],
+        vec![s("a"), s(" "), i(1), i(2)],
+    ]);
+    for args in &arg_lists {
+        let whole = call("split", args.clone());
+        for k in -12..12 {
+            let picked = pick(args, k);
+            match (&whole, picked) {
+                (Ok(Value::List(list)), Ok(item)) => {
+                    let want = crate::vm::ops::index(&Value::List(list.clone()), &i(k))
+                        .map_err(|e| e.message.to_string());
+                    let got = item
+                        .map_err(|n| crate::vm::ops::list_index_error(k, n).message.to_string());
+                    match (&want, &got) {
+                        (Ok(w), Ok(g)) => assert!(
+                            w.equals(g).unwrap(),
+                            "{} [{k}]: {} != {}",
+                            Value::list(args.clone()).repr(),
+                            g.repr(),
+                            w.repr()
+                        ),
+                        (Err(w), Err(g)) => assert_eq!(w, g),
+                        _ => panic!(
+                            "{} [{k}]: {:?} vs {:?}",
+                            Value::list(args.clone()).repr(),
+                            want.as_ref().map(Value::repr),
+                            got.as_ref().map(Value::repr)
+                        ),
+                    }
+                }
+                (Err(e), Err(p)) => {
+                    assert_eq!((e.kind, &e.message), (p.kind, &p.message));
+                }
+                (w, p) => panic!(
+                    "{} [{k}]: split {:?} but pick {:?}",
+                    Value::list(args.clone()).repr(),
+                    w.as_ref().map(Value::repr).map_err(|e| &e.message),
+                    p.map(|r| r.map(|v| v.repr()))
+                        .map_err(|e| e.message.to_string())
+                ),
+            }
+        }
+    }
+}
+
 #[test]
 fn split_on_whitespace_or_a_separator() {
     assert_eq!(ok("split", vec![s("  a b\t\tc\n")]), r#"["a", "b", "c"]"#);

@@ -28,11 +28,22 @@ pub(super) fn lines(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     Ok(strs(s, s.lines()))
 }
 
-pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+/// How `split`'s arguments cut its string.
+enum Cut<'a> {
+    /// On runs of whitespace (`split(s)`).
+    Fields,
+    /// On a one-byte separator, at most this many times.
+    Byte(u8, usize),
+    /// On a longer separator, at most this many times (`None`: no limit).
+    Bytes(&'a [u8], Option<usize>),
+}
+
+/// `split`'s arguments checked: the string and how to cut it.
+fn split_args(args: &[Value]) -> Result<(&Str, Cut<'_>), Error> {
     arity("split", args, 1, 3)?;
     let s = want_whole("split", "a string", &args[0])?;
     let Some(sep) = args.get(1) else {
-        return Ok(strs(s, s.fields()));
+        return Ok((s, Cut::Fields));
     };
     let sep = want_str("split", "a string as the separator", sep)?;
     if sep.is_empty() {
@@ -43,10 +54,55 @@ pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
         Some(n) => want_int("split", "an int as the maximum number of splits", n)?,
     };
     let splits = usize::try_from(limit).ok();
-    if let [byte] = *sep {
-        return Ok(split_on_byte(s, byte, splits.unwrap_or(usize::MAX)));
+    Ok(match *sep {
+        [byte] => (s, Cut::Byte(byte, splits.unwrap_or(usize::MAX))),
+        _ => (s, Cut::Bytes(sep, splits)),
+    })
+}
+
+pub(super) fn split(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
+    let (s, cut) = split_args(args)?;
+    Ok(match cut {
+        Cut::Fields => strs(s, s.fields()),
+        Cut::Byte(byte, splits) => split_on_byte(s, byte, splits),
+        Cut::Bytes(sep, splits) => strs(s, split_bytes(s, sep, splits)),
+    })
+}
+
+/// `split(...)[k]` (a `PickFn`): the same checks and the same pieces as
+/// `split`, cut only as far as piece `k` (W12 takes the second of a
+/// line's eight fields: no list, no eight strings).
+pub(super) fn split_pick(args: &[Value], k: i64) -> Result<Result<Value, usize>, Error> {
+    let (s, cut) = split_args(args)?;
+    Ok(match cut {
+        Cut::Fields => pick(s, || s.fields(), k),
+        Cut::Byte(byte, splits) => {
+            let sep = [byte];
+            pick(s, || split_bytes(s, &sep, Some(splits)), k)
+        }
+        Cut::Bytes(sep, splits) => pick(s, || split_bytes(s, sep, splits), k),
+    })
+}
+
+/// Item `k` of the pieces `pieces()` makes (counted from the end when
+/// negative, as a list index), or `Err` with the number of pieces.
+fn pick<'a, I: Iterator<Item = &'a [u8]>>(
+    whole: &Str,
+    pieces: impl Fn() -> I,
+    k: i64,
+) -> Result<Value, usize> {
+    let at = match usize::try_from(k) {
+        Ok(at) => at,
+        Err(_) => {
+            // From the end: the count first (k < 0, so no overflow).
+            let len = pieces().count();
+            usize::try_from(k + len as i64).map_err(|_| len)?
+        }
+    };
+    match pieces().nth(at) {
+        Some(piece) => Ok(Value::Str(whole.slice_ref(piece))),
+        None => Err(pieces().count()),
     }
-    Ok(strs(s, split_bytes(s, sep, splits)))
 }
 
 /// `split` on a one-byte separator. A first scan counts the separators so
