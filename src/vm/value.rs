@@ -114,9 +114,6 @@ pub enum Value {
     Semaphore(Rc<Semaphore>),
 }
 
-const _: () = assert!(std::mem::size_of::<Value>() == 24);
-const _: () = assert!(std::mem::size_of::<Option<Value>>() == 24);
-
 impl Clone for Value {
     // Inlined into the VM's loads: ints and floats copy without a call.
     #[inline(always)]
