@@ -710,13 +710,10 @@ async fn read_all(fd: OwnedFd) -> io::Result<Vec<u8>> {
             // The first buffer is small: most captures are a line or two
             // (W9 runs 2,000 `$(sha256sum f)`).
             let mut out = Vec::with_capacity(8 * 1024);
-            let mut big_pipe = false;
             loop {
                 if out.len() == out.capacity() {
-                    if !big_pipe && out.len() >= SMALL_MAX {
-                        // A big output: go on through a bigger pipe.
-                        let _ = rustix::pipe::fcntl_setpipe_size(file.get_ref(), BIG_PIPE);
-                        big_pipe = true;
+                    if out.len() >= SMALL_MAX {
+                        return read_big(&file, out).await;
                     }
                     out.reserve(out.len().max(64 * 1024));
                 }
@@ -737,6 +734,74 @@ async fn read_all(fd: OwnedFd) -> io::Result<Vec<u8>> {
             .await
         }
     }
+}
+
+/// The rest of a big output (`out` holds its first [`SMALL_MAX`] bytes or
+/// more), through a pipe grown to [`BIG_PIPE`].
+///
+/// A pipe `read` copies into the reader's buffer holding the pipe's lock,
+/// so the first touch of each page of the buffer (a fault, a page zeroed
+/// by the kernel) was paid under that lock, and a writer on another CPU
+/// (W7's `cat`) spun on the lock meanwhile: on a quiet two-core machine,
+/// where the writer runs beside ash, the capture took twice the CPU
+/// (`mutex_spin_on_owner` a third of the profile). So the pages the next
+/// reads can fill are mapped first, outside the lock, a few pipes' worth
+/// at a time ([`populate`]): one call instead of a fault per page, and
+/// nothing resident more than a few pipes ahead of the data.
+async fn read_big(file: &Async<std::fs::File>, mut out: Vec<u8>) -> io::Result<Vec<u8>> {
+    let _ = rustix::pipe::fcntl_setpipe_size(file.get_ref(), BIG_PIPE);
+    // The most one read returns: the pipe's size.
+    let pipe = rustix::pipe::fcntl_getpipe_size(file.get_ref()).unwrap_or(BIG_PIPE);
+    // The buffer's bytes (from its start) known to be mapped, and where
+    // the buffer was then (a move by `reserve` leaves only the data).
+    let (mut mapped, mut base) = (0, out.as_ptr());
+    let mut populating = true;
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(out.len());
+        }
+        if out.as_ptr() != base {
+            (mapped, base) = (out.len(), out.as_ptr());
+        }
+        if populating && mapped < (out.len() + pipe).min(out.capacity()) {
+            let upto = (out.len() + 4 * pipe).min(out.capacity());
+            // Refused before Linux 5.14: pages fault in the read as before.
+            populating = populate(&mut out, upto).is_ok();
+            mapped = upto;
+        }
+        if read_some(file, &mut out).await? == 0 {
+            if out.capacity() - out.len() > out.len() / 8 {
+                out.shrink_to_fit();
+            }
+            return Ok(out);
+        }
+    }
+}
+
+/// Map the whole pages of `buf`'s spare capacity up to byte `upto` of the
+/// buffer (`MADV_POPULATE_WRITE`: the zeroed pages a first write would
+/// fault in, without writing).
+#[allow(unsafe_code)]
+pub(super) fn populate(buf: &mut Vec<u8>, upto: usize) -> io::Result<()> {
+    let page = rustix::param::page_size();
+    let start = buf.as_mut_ptr() as usize;
+    let from = (start + buf.len()).next_multiple_of(page);
+    let to = (start + upto.min(buf.capacity())) / page * page;
+    if to <= from {
+        return Ok(());
+    }
+    // SAFETY: [from, to) is whole pages inside `buf`'s allocation, past
+    // its initialised bytes; MADV_POPULATE_WRITE maps pages and never
+    // changes what memory holds, so no Rust value (nor the allocator's
+    // data) can be affected.
+    unsafe {
+        rustix::mm::madvise(
+            from as *mut _,
+            to - from,
+            rustix::mm::Advice::LinuxPopulateWrite,
+        )
+    }
+    .map_err(io::Error::from)
 }
 
 /// One read into `buf`'s spare capacity (not zeroed first), waiting until

@@ -1,6 +1,7 @@
 //! Starting a program straight into a cgroup: `clone3` with
-//! `CLONE_INTO_CGROUP` (Linux 5.7+), the one place besides `main.rs`'s
-//! start-up where ash uses `unsafe`.
+//! `CLONE_INTO_CGROUP` (Linux 5.7+), the one module besides `main.rs`'s
+//! start-up where ash uses `unsafe` (`process/io.rs` has one `madvise`
+//! call).
 //!
 //! **Why.** A child is born in the cgroup of the process that forks it,
 //! unless the fork names another one. `posix_spawn` (std's `Command`)

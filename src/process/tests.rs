@@ -856,3 +856,37 @@ fn read_capture_keeps_every_byte_of_a_big_output() {
         assert_eq!(got.unwrap().len(), 0);
     });
 }
+
+/// A big capture maps the pages its next reads fill before it reads
+/// (W7): a pipe read that faulted them in did it holding the pipe's lock,
+/// and the writer on another CPU spun on the lock meanwhile. Mapped pages
+/// take no fault when written, and the bytes already there are kept.
+#[test]
+fn populate_maps_the_spare_capacity_without_touching_the_data() {
+    // Minor faults of this thread (field 10 of its stat).
+    let faults = || -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        after_name
+            .split_whitespace()
+            .nth(7)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Above glibc's largest mmap threshold (32 MiB): fresh, unmapped pages.
+    let size = 64 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(size);
+    buf.extend_from_slice(b"kept");
+    io::populate(&mut buf, size).unwrap();
+    let before = faults();
+    buf.resize(size, 7);
+    let taken = faults() - before;
+    assert!(
+        taken < 1024,
+        "{taken} page faults writing {} pages after populate",
+        size / 4096
+    );
+    assert_eq!(&buf[..4], b"kept");
+    assert!(buf[4..].iter().all(|&b| b == 7));
+}
