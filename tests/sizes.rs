@@ -40,7 +40,7 @@ fn per_task_records() {
     size_is::<ash::runtime::task::Task>(56, "every task's record: Rc of 72, the 80-byte class");
     // 72 + 16 = 88, the most the 96-byte class holds.
     size_is::<ash::runtime::TaskCtx>(72, "every task's context: Rc of 88, the 96-byte class");
-    size_is::<ash::runtime::CancelToken>(40, "every task's token: Rc of 56, the 64-byte class");
+    size_is::<ash::runtime::CancelToken>(24, "every task's token: Rc of 40, the 48-byte class");
     // In every fiber's frame vector (one frame for a sleeping task).
     size_is::<ash::vm::frame::Frame>(40, "a frame: the 48-byte class");
     size_is::<ash::vm::frame::FrameKind>(16, "in every frame");

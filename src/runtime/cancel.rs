@@ -123,23 +123,25 @@ impl CancelReason {
 }
 
 pub struct CancelToken {
-    /// Names the scope in the `ASH_SCOPE` tokens of the processes started
-    /// under it (see `process::contain`).
-    id: u64,
-    /// The pending request: what kind, and its grace period; with the
-    /// timeout's scope in `scopes`, the `CancelReason` (see
-    /// [`CancelToken::reason`]). One word, where an `Option<CancelReason>`
-    /// and the grace took three.
-    request: Cell<Request>,
     wakers: WakeList,
-    /// What only tasks that run commands or open a `timeout` need, boxed
-    /// on first use: every task has a token, an `Rc` of 56 bytes (malloc's
-    /// 64-byte class; tests/sizes.rs), where these fields inline took 80.
+    /// What only tasks that run commands, open a `timeout` or are asked to
+    /// stop need, boxed on first use: every task has a token, an `Rc` of 40
+    /// bytes (malloc's 48-byte class; tests/sizes.rs), where these fields
+    /// inline took 80 (and with the request and the scope's number kept
+    /// inline, 56: the 64-byte class).
     scopes: Cell<Option<Box<Scopes>>>,
 }
 
 #[derive(Default)]
 struct Scopes {
+    /// The pending request: what kind, and its grace period; with the
+    /// timeout's scope below, the `CancelReason` (see
+    /// [`CancelToken::reason`]).
+    request: Request,
+    /// Names the scope in the `ASH_SCOPE` tokens of the processes started
+    /// under it (see `process::contain`); given when the first one starts
+    /// (0: not yet).
+    id: u64,
     /// The number of the latest process group of this scope that finished:
     /// what it left behind is killed if the scope is cancelled.
     finished_group: u64,
@@ -188,10 +190,7 @@ fn grace_millis(grace: Duration) -> u32 {
 
 impl Default for CancelToken {
     fn default() -> CancelToken {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         CancelToken {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            request: Cell::default(),
             wakers: WakeList::default(),
             scopes: Cell::new(None),
         }
@@ -206,10 +205,10 @@ impl CancelToken {
     /// reason wins) but a shorter grace period applies.
     pub fn cancel(&self, reason: CancelReason, grace: Duration) {
         let grace = grace_millis(grace);
-        let request = self.request.get();
+        let request = self.request();
         match request.kind {
             RequestKind::None => self.set_reason(Some(reason), grace),
-            _ => self.request.set(Request {
+            _ => self.set_request(Request {
                 grace: request.grace.min(grace),
                 ..request
             }),
@@ -217,8 +216,16 @@ impl CancelToken {
         self.wakers.wake_all();
     }
 
+    /// The scope's number, unique in the process (given on first use:
+    /// most tasks start no program, and need none).
     pub fn id(&self) -> u64 {
-        self.id
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        self.with_scopes(|s| {
+            if s.id == 0 {
+                s.id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            s.id
+        })
     }
 
     /// A token for a context started from this one (a task, a gather
@@ -254,6 +261,19 @@ impl CancelToken {
         r
     }
 
+    /// The pending request (none if the fields were never boxed).
+    fn request(&self) -> Request {
+        self.peek_scopes(|s| s.map(|s| s.request).unwrap_or_default())
+    }
+
+    fn set_request(&self, request: Request) {
+        // Clearing a request that was never made boxes nothing.
+        if request.kind == RequestKind::None && self.peek_scopes(|s| s.is_none()) {
+            return;
+        }
+        self.with_scopes(|s| s.request = request);
+    }
+
     /// Change the boxed fields (boxed now if they were not).
     fn with_scopes<R>(&self, f: impl FnOnce(&mut Scopes) -> R) -> R {
         let mut scopes = self.scopes.take().unwrap_or_default();
@@ -272,18 +292,19 @@ impl CancelToken {
     /// so nothing else reaches a daemon they started; the `/proc` scan runs
     /// only if such a command finished.
     pub fn kill_left_behind(&self, from: u64) {
-        let last = self.peek_scopes(|s| s.map_or(0, |s| s.finished_group));
+        // A finished group means the scope has its number.
+        let (id, last) = self.peek_scopes(|s| s.map_or((0, 0), |s| (s.id, s.finished_group)));
         if last != 0 && last >= from {
-            crate::process::contain::kill_left_behind(self.id, from);
+            crate::process::contain::kill_left_behind(id, from);
         }
     }
 
     pub fn is_requested(&self) -> bool {
-        self.request.get().kind != RequestKind::None
+        self.request().kind != RequestKind::None
     }
 
     pub fn reason(&self) -> Option<CancelReason> {
-        match self.request.get().kind {
+        match self.request().kind {
             RequestKind::None => None,
             RequestKind::Cancel => Some(CancelReason::Cancel),
             RequestKind::Timeout => Some(CancelReason::Timeout(
@@ -295,7 +316,7 @@ impl CancelToken {
 
     /// The grace period of the pending request.
     fn grace(&self) -> Duration {
-        Duration::from_millis(self.request.get().grace.into())
+        Duration::from_millis(self.request().grace.into())
     }
 
     fn set_reason(&self, reason: Option<CancelReason>, grace: u32) {
@@ -308,20 +329,20 @@ impl CancelToken {
             }
             Some(CancelReason::Signal) => RequestKind::Signal,
         };
-        self.request.set(Request { kind, grace });
+        self.set_request(Request { kind, grace });
     }
 
     /// Consume the request (the fiber is raising `CancelledError` for it).
     pub fn take(&self) -> Option<CancelReason> {
         let reason = self.reason();
-        self.set_reason(None, self.request.get().grace);
+        self.set_reason(None, self.request().grace);
         reason
     }
 
     /// Drop a stale timeout request of a scope that has already ended.
     pub fn clear_if(&self, reason: CancelReason) {
         if self.reason() == Some(reason) {
-            self.set_reason(None, self.request.get().grace);
+            self.set_reason(None, self.request().grace);
         }
     }
 
@@ -453,5 +474,48 @@ impl Sleep {
         let at = next.map_or(self.until, |n| timers::deadline(n).min(self.until));
         self.reg.arm(at, at == self.until, cx.waker());
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(token: &CancelToken) -> bool {
+        token.peek_scopes(|s| s.is_some())
+    }
+
+    /// Every task has a token (tests/sizes.rs: 24 bytes): what a task
+    /// that is never cancelled and starts no program does with it boxes
+    /// nothing.
+    #[test]
+    fn a_token_boxes_nothing_until_it_is_used() {
+        let token = CancelToken::default();
+        assert!(!token.is_requested());
+        assert_eq!(token.take(), None);
+        token.clear_if(CancelReason::Cancel);
+        assert_eq!(token.check_deadlines(), None);
+        assert!(!boxed(&token));
+        token.cancel(CancelReason::Timeout(7), Duration::from_millis(1500));
+        assert!(boxed(&token));
+        assert_eq!(token.reason(), Some(CancelReason::Timeout(7)));
+        assert_eq!(token.grace(), Duration::from_millis(1500));
+        // The first reason wins, the shorter grace applies.
+        token.cancel(CancelReason::Signal, Duration::from_millis(10));
+        assert_eq!(token.take(), Some(CancelReason::Timeout(7)));
+        assert!(!token.is_requested());
+        assert_eq!(token.grace(), Duration::from_millis(10));
+    }
+
+    /// A scope's number is given when a program first starts under it, and
+    /// no two tokens share one.
+    #[test]
+    fn scope_numbers_are_given_on_first_use_and_unique() {
+        let (a, b) = (CancelToken::default(), CancelToken::default());
+        assert!(!boxed(&a));
+        let first = a.id();
+        assert_ne!(first, 0);
+        assert_eq!(a.id(), first);
+        assert_ne!(b.id(), first);
     }
 }

@@ -86,6 +86,26 @@ impl Fiber {
         fiber
     }
 
+    /// Give the value stack's memory back while the fiber waits with
+    /// nothing on it (no locals, nothing pending): most of 100,000 sleeping
+    /// tasks, 32 bytes each. [`Fiber::regrow_stack`] before it goes on.
+    pub fn shed_stack(&mut self) {
+        if self.stack.is_empty() {
+            self.stack = Vec::new();
+        }
+    }
+
+    /// After a wait: room again for what the code in the top frame needs,
+    /// as the compiler sized it (a push on an empty vector would make
+    /// room for four).
+    pub fn regrow_stack(&mut self) {
+        if self.stack.capacity() == 0
+            && let Some(f) = self.frames.last()
+        {
+            self.stack.reserve_exact(f.closure.proto.stack_needed);
+        }
+    }
+
     /// Where a fiber that yielded will continue.
     pub fn resume_location(&self) -> Option<Location> {
         let f = self.frames.last()?;
