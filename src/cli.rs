@@ -543,7 +543,7 @@ fn run_script(rt: &Rc<Runtime>, main: Rc<Closure>) -> i32 {
 /// signal, or could not start.
 pub fn run_main(rt: &Rc<Runtime>, main: Rc<Closure>, args: Vec<Value>) -> Result<Outcome, i32> {
     let ctx = Rc::new(main_ctx());
-    *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
+    *rt.main_cancel.borrow_mut() = Some(Rc::downgrade(&ctx));
     if crate::observe::on() {
         crate::observe::emit(crate::observe::Event::TaskStart {
             task: ctx.id,

@@ -1,6 +1,6 @@
 //! The sizes the runtime's memory use depends on, as tests (piccolo's
 //! `tests/sizes.rs`): 100,000 sleeping tasks each hold a task record, a
-//! context, a cancel token, a driver with its fiber, a frame and a closure,
+//! context with its cancel token, a driver with its fiber, a frame and a closure,
 //! so a field added to one of these costs megabytes (docs/performance.md,
 //! "Per task"). malloc rounds a request plus 8 up to a multiple of 16, so
 //! what counts is the size class: an `Rc<T>` allocation is `T` + 16.
@@ -38,9 +38,10 @@ fn per_task_records() {
     size_is::<ash::vm::fiber::Fiber>(80, "inside every task's driver");
     // Behind an `Rc` each: T + 16 for the counts.
     size_is::<ash::runtime::task::Task>(56, "every task's record: Rc of 72, the 80-byte class");
-    // 72 + 16 = 88, the most the 96-byte class holds.
-    size_is::<ash::runtime::TaskCtx>(72, "every task's context: Rc of 88, the 96-byte class");
-    size_is::<ash::runtime::CancelToken>(24, "every task's token: Rc of 40, the 48-byte class");
+    // 88 + 16 = 104, the most the 112-byte class holds; the cancel token
+    // (24) is inside it, not an `Rc` of its own (a 48-byte block more).
+    size_is::<ash::runtime::TaskCtx>(88, "every task's context: Rc of 104, the 112-byte class");
+    size_is::<ash::runtime::CancelToken>(24, "inside every task's context");
     // In every fiber's frame vector (one frame for a sleeping task).
     size_is::<ash::vm::frame::Frame>(40, "a frame: the 48-byte class");
     size_is::<ash::vm::frame::FrameKind>(16, "in every frame");

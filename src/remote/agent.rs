@@ -23,7 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
@@ -32,7 +32,7 @@ use futures_lite::{AsyncReadExt, future};
 use super::outbox::{self, Outbox};
 use super::wire::{self, FrameBuf, Reader, Writer};
 use crate::process::{self, OutSink, WorkDir};
-use crate::runtime::cancel::{CancelReason, CancelToken, DEFAULT_GRACE, WakeList};
+use crate::runtime::cancel::{CancelReason, DEFAULT_GRACE, WakeList};
 use crate::runtime::task::{Outcome, drive};
 use crate::runtime::{Env, Executor, Io, Runtime, TaskCtx, deadline};
 use crate::vm::error::{Error, ErrorKind};
@@ -81,7 +81,9 @@ pub fn serve_main() -> i32 {
 /// A job in progress: how to stop it.
 struct Running {
     rt: Rc<Runtime>,
-    token: Rc<CancelToken>,
+    /// The body's context, for its cancel token (weak: the context, and
+    /// the pipes its I/O holds, close when the body ends).
+    ctx: Weak<TaskCtx>,
     grace: Duration,
 }
 
@@ -89,7 +91,9 @@ impl Running {
     /// Cancel the body and the tasks it started, as `cancel` does.
     fn cancel(&self, grace: Duration) {
         let grace = deadline::grace_for_children(grace);
-        self.token.cancel(CancelReason::Cancel, grace);
+        if let Some(ctx) = self.ctx.upgrade() {
+            ctx.cancel.cancel(CancelReason::Cancel, grace);
+        }
         self.rt.cancel_all(CancelReason::Cancel, grace);
     }
 }
@@ -136,12 +140,14 @@ async fn serve(base: Rc<Runtime>) -> i32 {
                         break 'read;
                     };
                     let rt = Runtime::beside(&base);
-                    let token = Rc::new(CancelToken::default());
+                    // Made now, so that a `CANCEL` that comes before the
+                    // body starts reaches its token.
+                    let ctx = Rc::new(body_ctx(&rt));
                     jobs.borrow_mut().insert(
                         job.id,
                         Running {
                             rt: rt.clone(),
-                            token: token.clone(),
+                            ctx: Rc::downgrade(&ctx),
                             grace: job.grace,
                         },
                     );
@@ -149,7 +155,7 @@ async fn serve(base: Rc<Runtime>) -> i32 {
                     tasks.retain(|t| !t.is_finished());
                     tasks.push(executor.spawn(async move {
                         let id = job.id;
-                        let answer = match run_job(&out, job, rt, token).await {
+                        let answer = match run_job(&out, job, rt, ctx).await {
                             Ok(answer) => answer,
                             Err(why) => {
                                 let mut w = Writer::default();
@@ -258,13 +264,26 @@ fn read_run(r: &mut Reader) -> Result<RunFrame, wire::WireError> {
     })
 }
 
-/// Run one job here, as a task of `rt` under `token`; its outcome as the
+/// A body's context, before its output pipes are made: its stdout and
+/// stderr are never written (`run_body` gives it its pipes before the body
+/// runs), and are errors if they were.
+fn body_ctx(rt: &Runtime) -> TaskCtx {
+    let io = Io {
+        stdin: rt.null_stdin.clone(),
+        stdout: Rc::new(OutSink::closed_at_startup(1)),
+        stderr: Rc::new(OutSink::closed_at_startup(2)),
+        reserve: None,
+    };
+    TaskCtx::with(0, Rc::new(WorkDir::at_start()), Env::default(), io)
+}
+
+/// Run one job here, as a task of `rt` in `ctx`; its outcome as the
 /// `DONE` payload carries it, or why there is none.
 async fn run_job(
     out: &Rc<Outbox>,
     job: RunFrame,
     rt: Rc<Runtime>,
-    token: Rc<CancelToken>,
+    ctx: Rc<TaskCtx>,
 ) -> Result<Vec<u8>, String> {
     let pipe = || process::pipe().map_err(|e| format!("cannot make a pipe for the body: {e}"));
     let (out_r, out_w) = pipe()?;
@@ -274,7 +293,7 @@ async fn run_job(
     let forward_err = forward(out, job.id, 2, err_r, ended.clone());
     let tag = job.id.to_string();
     let body = async {
-        let outcome = run_body(&job, &rt, token, out_w, err_w, &tag).await;
+        let outcome = run_body(&job, &rt, ctx, out_w, err_w, &tag).await;
         // What it left behind: its tasks, then its programs.
         rt.cancel_and_wait_all(DEFAULT_GRACE).await;
         kill_left_by(&tag).await;
@@ -289,7 +308,7 @@ async fn run_job(
 async fn run_body(
     job: &RunFrame,
     rt: &Rc<Runtime>,
-    token: Rc<CancelToken>,
+    ctx: Rc<TaskCtx>,
     out_w: OwnedFd,
     err_w: OwnedFd,
     tag: &str,
@@ -305,16 +324,9 @@ async fn run_body(
         // Not inside a slot: the body's commands take the pool's.
         reserve: None,
     };
-    let mut env = Env::default();
-    env.set(JOB_VAR.as_bytes(), tag.as_bytes());
-    let ctx = Rc::new(TaskCtx::with(
-        0,
-        Rc::new(WorkDir::at_start()),
-        env,
-        io,
-        token,
-    ));
-    *rt.main_cancel.borrow_mut() = Some(ctx.cancel.clone());
+    ctx.set_io(io);
+    ctx.env_mut(|env| env.set(JOB_VAR.as_bytes(), tag.as_bytes()));
+    *rt.main_cancel.borrow_mut() = Some(Rc::downgrade(&ctx));
     // The local deadline: the whole body is a `timeout` scope.
     let mut scope = None;
     if let Some(d) = job.deadline {

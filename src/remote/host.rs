@@ -590,7 +590,7 @@ impl Agent {
         let id = self.next_job.get();
         self.next_job.set(id.wrapping_add(1));
         self.jobs.borrow_mut().insert(id, job.clone());
-        let token = ctx.cancel.clone();
+        let token = ctx.token();
         let (deadline, grace) = match token.earliest_deadline() {
             Some((when, grace)) => (Some(crate::runtime::deadline::unix_time(when)), grace),
             None => (None, crate::runtime::cancel::DEFAULT_GRACE),

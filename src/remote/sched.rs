@@ -114,7 +114,7 @@ impl Sched {
         ctx: Rc<TaskCtx>,
         unit: crate::vm::string::Str,
     ) -> Result<Value, Rc<Error>> {
-        let token = ctx.cancel.clone();
+        let token = ctx.token();
         loop {
             let slot = future::or(async { Some(self.acquire().await) }, async {
                 token.requested().await;

@@ -33,7 +33,7 @@ mod validate;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use futures_lite::future;
@@ -42,7 +42,7 @@ use crate::diag;
 use crate::process::OutSink;
 use crate::runtime::cancel::DEFAULT_GRACE;
 use crate::runtime::task::{Outcome, drive};
-use crate::runtime::{CancelReason, CancelToken, Io, Runtime, TaskCtx};
+use crate::runtime::{CancelReason, Io, Runtime, TaskCtx};
 use crate::vm::error::ErrorKind;
 use crate::vm::fiber::Fiber;
 use crate::vm::value::Value;
@@ -74,7 +74,7 @@ struct Session {
     shell: Rc<Shell>,
     shared: Shared,
     /// The cancel token Ctrl-C (SIGINT) cancels: the foreground's.
-    fg_token: Rc<RefCell<Option<Rc<CancelToken>>>>,
+    fg_token: Rc<RefCell<Option<Weak<TaskCtx>>>>,
     /// The prompt being shown (updated in place when a job ends).
     prompt: PromptText,
     /// How long the last line ran.
@@ -383,19 +383,21 @@ impl Session {
         let mut signals = Signals::new([Signal::Int]).ok()?;
         let token = self.fg_token.clone();
         Some(self.rt.executor.spawn(async move {
-            let mut last: Option<Rc<CancelToken>> = None;
+            let mut last: Option<Weak<TaskCtx>> = None;
             while let Some(Ok(_)) = signals.next().await {
-                let Some(t) = token.borrow().clone() else {
+                let Some(t) = token.borrow().as_ref().and_then(Weak::upgrade) else {
                     continue;
                 };
+                let t = &t.cancel;
                 let again = last
                     .as_ref()
-                    .is_some_and(|l| Rc::ptr_eq(l, &t) && t.is_requested());
+                    .and_then(Weak::upgrade)
+                    .is_some_and(|l| std::ptr::eq(&l.cancel, t) && t.is_requested());
                 t.cancel(
                     CancelReason::Signal,
                     if again { Duration::ZERO } else { DEFAULT_GRACE },
                 );
-                last = Some(t);
+                last = token.borrow().clone();
             }
         }))
     }
@@ -525,8 +527,9 @@ impl Session {
         child.status.set(ctx.status.get());
         let reader = self.rt.executor.spawn(crate::process::read_to_end(r));
         // Ctrl-C interrupts a prompt function that runs too long.
-        *self.fg_token.borrow_mut() = Some(child.cancel.clone());
-        let outcome = drive(Fiber::call(self.rt.clone(), Rc::new(child), f, Vec::new())).await;
+        let child = Rc::new(child);
+        *self.fg_token.borrow_mut() = Some(Rc::downgrade(&child));
+        let outcome = drive(Fiber::call(self.rt.clone(), child, f, Vec::new())).await;
         *self.fg_token.borrow_mut() = None;
         let out = reader.await.unwrap_or_default();
         match outcome {
@@ -584,13 +587,7 @@ impl Session {
                     .add_job(text, ctx.id, JobKind::Line(ctx.clone()), true, task);
                 crate::diag::reportln!("\n[{}] stopped  {}", job.number, job.text);
                 // Later lines run in a fresh main task with the same state.
-                let fresh = TaskCtx::with(
-                    self.rt.next_id(),
-                    ctx.cwd(),
-                    ctx.env(),
-                    Io::standard(),
-                    Rc::new(CancelToken::default()),
-                );
+                let fresh = TaskCtx::with(self.rt.next_id(), ctx.cwd(), ctx.env(), Io::standard());
                 fresh.status.set(148);
                 self.shell.foreground.set(fresh.id);
                 *self.ctx.borrow_mut() = Rc::new(fresh);
@@ -629,9 +626,9 @@ impl Session {
     async fn foreground(
         &self,
         mut task: crate::runtime::executor::Task<Outcome>,
-        ctx: &TaskCtx,
+        ctx: &Rc<TaskCtx>,
     ) -> Fg {
-        *self.fg_token.borrow_mut() = Some(ctx.cancel.clone());
+        *self.fg_token.borrow_mut() = Some(Rc::downgrade(ctx));
         let shell = self.shell.clone();
         let id = ctx.id;
         let stopped = async {

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::TaskCtx;
 use super::timers::{self, Registration, Timer};
 
 /// Wakers waiting for something to change. Usually there is one waiter
@@ -408,21 +409,49 @@ impl CancelToken {
 
     /// Resolves, with the grace period, once cancellation is requested
     /// (including by an expiring `timeout` deadline).
-    pub fn requested(self: &Rc<Self>) -> Requested {
+    pub fn requested(&self) -> Requested<'_> {
         Requested {
-            token: self.clone(),
+            token: self,
             timer: Timer::default(),
         }
     }
 }
 
-pub struct Requested {
-    token: Rc<CancelToken>,
+/// A handle on a context's cancellation token, for what waits on the
+/// token's behalf (a wait raced against it, a pipeline passing a request
+/// on): the token lives inside its task's context (one allocation per
+/// task, not two), so the handle keeps the context, and with it the pipes
+/// the context's I/O holds; a holder that may outlive the task keeps a
+/// `Weak` of the context instead.
+#[derive(Clone)]
+pub struct TokenRef(Rc<TaskCtx>);
+
+impl TokenRef {
+    pub fn of(ctx: &Rc<TaskCtx>) -> TokenRef {
+        TokenRef(ctx.clone())
+    }
+
+    /// The same token as `other`'s.
+    pub fn same(&self, other: &TokenRef) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for TokenRef {
+    type Target = CancelToken;
+
+    fn deref(&self) -> &CancelToken {
+        &self.0.cancel
+    }
+}
+
+pub struct Requested<'a> {
+    token: &'a CancelToken,
     /// Armed for the earliest deadline ahead.
     timer: Timer,
 }
 
-impl Future for Requested {
+impl Future for Requested<'_> {
     type Output = Duration;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
         let next = self.token.check_deadlines();

@@ -28,7 +28,7 @@ pub fn begin_capture(fiber: &mut Fiber, f: Rc<Closure>) -> Result<Option<Halt>, 
     }
     let (rt, ctx) = (fiber.rt.clone(), fiber.ctx.clone());
     Ok(Some(Halt::Await(cancellable(
-        fiber.ctx.cancel.clone(),
+        fiber.ctx.token(),
         async move {
             let permit = rt.capture_slots.acquire(1, reserve).await;
             let (kind, io) = capture_frame(&rt, &ctx, permit).map_err(Rc::new)?;

@@ -199,7 +199,7 @@ impl Running {
     /// first, `None` once every branch has been cancelled and waited for.
     async fn next_or_cancelled(
         &mut self,
-        token: &Rc<super::CancelToken>,
+        token: &super::TokenRef,
     ) -> Option<(usize, TaskRef, Outcome)> {
         let step = future::or(async { Some(self.next_done().await) }, async {
             token.requested().await;
@@ -485,7 +485,7 @@ pub fn gather(
         };
         let mut done = vec![false; n];
         let mut flushed = 0;
-        let token = ctx.cancel.clone();
+        let token = ctx.token();
         loop {
             while running.len() < limit
                 && let Some(item) = running.take(next)
@@ -597,7 +597,7 @@ pub fn race(
             }
         }
         let mut errors: Vec<Option<Rc<Error>>> = vec![None; n];
-        let token = ctx.cancel.clone();
+        let token = ctx.token();
         while !running.is_empty() {
             let Some((index, task, outcome)) = running.next_or_cancelled(&token).await else {
                 return Err(Rc::new(Error::cancelled()));

@@ -38,7 +38,7 @@ use crate::process::{InSource, OutSink, WorkDir};
 use crate::vm::globals::Globals;
 use crate::vm::value::Value;
 
-pub use cancel::{CancelReason, CancelToken};
+pub use cancel::{CancelReason, CancelToken, TokenRef};
 pub use executor::Executor;
 pub use task::{Task, TaskRef};
 
@@ -108,7 +108,12 @@ pub struct TaskCtx {
     pub status: Cell<i32>,
     /// A spawned task's slot in [`Runtime::tasks`], set when it starts.
     pub task_slot: Cell<u32>,
-    pub cancel: Rc<CancelToken>,
+    /// Its cancellation token, inside the context: one allocation per
+    /// task where a token of its own was a second (48 bytes each for
+    /// 100,000 sleeping tasks; docs/performance.md). What must keep it
+    /// while the context may end holds a [`TokenRef`] (which keeps the
+    /// context) or a `Weak` of the context.
+    pub cancel: CancelToken,
     /// The command the task is running now, for `jobs`. (A `Cell` of a
     /// thin pointer: one context lives in every task, and a `RefCell` or a
     /// fat `Rc<str>` is 8 bytes more.)
@@ -145,12 +150,11 @@ impl TaskCtx {
     /// The main task's context: ash's working directory and environment,
     /// and `io`.
     pub fn main(io: Io) -> TaskCtx {
-        let cancel = Rc::new(CancelToken::default());
-        TaskCtx::with(0, Rc::new(WorkDir::at_start()), Env::default(), io, cancel)
+        TaskCtx::with(0, Rc::new(WorkDir::at_start()), Env::default(), io)
     }
 
     /// A context in `place` (status 0, not a spawned task's).
-    fn at(id: u64, place: Option<Rc<Place>>, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
+    fn at(id: u64, place: Option<Rc<Place>>, io: Io, cancel: CancelToken) -> TaskCtx {
         TaskCtx {
             id,
             place: Cell::new(place),
@@ -171,8 +175,7 @@ impl TaskCtx {
             stderr: parent.stderr.clone(),
             reserve: parent.reserve.clone(),
         });
-        let cancel = Rc::new(self.cancel.child());
-        TaskCtx::at(id, cloned(&self.place), io, cancel)
+        TaskCtx::at(id, cloned(&self.place), io, self.cancel.child())
     }
 
     /// How observers tell this context from others (its address: stable
@@ -186,9 +189,16 @@ impl TaskCtx {
         cloned(&self.current)
     }
 
-    /// A context with these fields (status 0, not a spawned task's).
-    pub fn with(id: u64, cwd: Rc<WorkDir>, env: Env, io: Io, cancel: Rc<CancelToken>) -> TaskCtx {
-        TaskCtx::at(id, Some(Rc::new(Place { cwd, env })), io, cancel)
+    /// A context with these fields and a token of its own (status 0, not
+    /// a spawned task's).
+    pub fn with(id: u64, cwd: Rc<WorkDir>, env: Env, io: Io) -> TaskCtx {
+        let place = Some(Rc::new(Place { cwd, env }));
+        TaskCtx::at(id, place, io, CancelToken::default())
+    }
+
+    /// A handle on its cancellation token, for a wait that watches it.
+    pub fn token(self: &Rc<Self>) -> TokenRef {
+        TokenRef::of(self)
     }
 
     /// Look at (or change) the working directory and environment, copied
@@ -294,7 +304,7 @@ pub struct Runtime {
     /// Failed tasks let go from `failed` unretrieved: reports and a count.
     pub unheard_failures: RefCell<task::UnheardFailures>,
     /// The main task's cancel token: `exit` in another task stops it too.
-    pub main_cancel: RefCell<Option<Rc<CancelToken>>>,
+    pub main_cancel: RefCell<Option<std::rc::Weak<TaskCtx>>>,
     /// Set by `exit N` anywhere: the script ends with N.
     pub exit_code: Cell<Option<i32>>,
     pub debug: bool,
@@ -415,8 +425,13 @@ impl Runtime {
             self.exit_code.set(Some(code));
         }
         let grace = cancel::DEFAULT_GRACE;
-        if let Some(main) = self.main_cancel.borrow().as_ref() {
-            main.cancel(CancelReason::Cancel, grace);
+        if let Some(main) = self
+            .main_cancel
+            .borrow()
+            .as_ref()
+            .and_then(std::rc::Weak::upgrade)
+        {
+            main.cancel.cancel(CancelReason::Cancel, grace);
         }
         self.cancel_all(CancelReason::Cancel, grace);
     }

@@ -54,7 +54,7 @@ pub fn use_module(fiber: &mut Fiber, path: Value, source: bool) -> Result<Halt, 
     let used = Used::new(&rt, (!source).then_some(key));
     // Opened and read off the loop, and given up when the task is
     // cancelled: `source fifo` waits for a writer, then for its data.
-    let token = fiber.ctx.cancel.clone();
+    let token = fiber.ctx.token();
     Ok(Halt::Await(cancellable(token.clone(), async move {
         let stop = async {
             token.requested().await;

@@ -27,7 +27,7 @@ pub use super::cancel::DEFAULT_GRACE;
 pub use super::executor::Task as LoopTask;
 pub use super::sync::{Channel, Semaphore, SuspendFn};
 pub use super::task::{Task, TaskRef};
-pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx};
+pub use super::{CancelReason, CancelToken, Env, Io, Runtime, TaskCtx, TokenRef};
 pub use crate::process::WorkDir;
 
 // Shell work.

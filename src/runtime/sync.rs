@@ -178,7 +178,7 @@ pub fn release(args: &[Value]) -> Result<Value, Error> {
 }
 
 fn send(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
-    let token = ctx.cancel.clone();
+    let token = ctx.token();
     arity("send", args, 2)?;
     let ch = channel_arg("send", &args[0])?;
     let v = args[1].clone();
@@ -203,7 +203,7 @@ fn send(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
 }
 
 fn recv(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
-    let token = ctx.cancel.clone();
+    let token = ctx.token();
     arity("recv", args, 1)?;
     let ch = channel_arg("recv", &args[0])?;
     Ok(cancellable(
@@ -223,7 +223,7 @@ fn recv(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
 }
 
 fn acquire(args: &[Value], ctx: &Rc<super::TaskCtx>) -> Result<Pending, Error> {
-    let token = ctx.cancel.clone();
+    let token = ctx.token();
     arity("acquire", args, 1)?;
     let s = semaphore_arg("acquire", &args[0])?;
     Ok(cancellable(

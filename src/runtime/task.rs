@@ -906,7 +906,7 @@ pub async fn await_task(
     rt: Rc<Runtime>,
     me: TaskKey,
     task: TaskRef,
-    waiter: Rc<super::CancelToken>,
+    waiter: super::TokenRef,
 ) -> Result<Value, Rc<Error>> {
     let _edge = WaitEdge::new(&rt, me, task.id);
     let outcome = future::or(task.join(), async {

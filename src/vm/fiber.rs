@@ -425,7 +425,7 @@ impl Fiber {
                             if let Some(work) = ops::long_repeat(op, &a, &b) {
                                 save_pc!();
                                 return Ok(Some(Halt::Await(cancellable(
-                                    self.ctx.cancel.clone(),
+                                    self.ctx.token(),
                                     async move { work.await.map(Resume::Push).map_err(Rc::new) },
                                 ))));
                             }
@@ -741,7 +741,7 @@ impl Fiber {
                             self.stack.truncate(base - 1);
                             *budget = budget.saturating_sub(budget::NATIVE);
                             return Ok(Some(Halt::Await(cancellable(
-                                self.ctx.cancel.clone(),
+                                self.ctx.token(),
                                 async move { work.await.map(Resume::Push).map_err(Rc::new) },
                             ))));
                         }

@@ -359,7 +359,7 @@ impl Fiber {
                 // timeout or cancel from returning.
                 self.restore_all(restore);
                 Ok(Some(Halt::Await(cancellable(
-                    self.ctx.cancel.clone(),
+                    self.ctx.token(),
                     async move {
                         match reader.await {
                             // Trailing newlines are already gone.

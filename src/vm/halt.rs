@@ -12,7 +12,7 @@ use super::error::Error;
 use super::frame::FrameKind;
 use super::objects::Closure;
 use super::value::Value;
-use crate::runtime::shell::{CancelToken, Io};
+use crate::runtime::shell::{Io, TokenRef};
 
 pub type Pending = Pin<Box<dyn Future<Output = Result<Resume, Rc<Error>>>>>;
 
@@ -53,7 +53,7 @@ pub enum Resume {
 /// Race a wait against the task's cancellation: on a request, the wait is
 /// dropped and `CancelledError` raised (for waits with nothing to clean up).
 pub fn cancellable(
-    token: Rc<CancelToken>,
+    token: TokenRef,
     fut: impl Future<Output = Result<Resume, Rc<Error>>> + 'static,
 ) -> Pending {
     Box::pin(futures_lite::future::or(fut, async move {

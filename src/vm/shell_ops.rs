@@ -116,7 +116,7 @@ impl Fiber {
         }
         let ctx = self.ctx.clone();
         Ok(Some(Halt::Await(cancellable(
-            self.ctx.cancel.clone(),
+            self.ctx.token(),
             async move {
                 match stdin.read_line().await {
                     Ok(Some(line)) => {
@@ -213,7 +213,7 @@ impl Fiber {
             Value::Task(t) => {
                 let me = shell::TaskKey::of(&self.ctx);
                 shell::check_wait(&self.rt, me, &t)?;
-                let token = self.ctx.cancel.clone();
+                let token = self.ctx.token();
                 let rt = self.rt.clone();
                 Ok(Some(Halt::Await(Box::pin(async move {
                     shell::await_task(rt, me, t, token).await.map(Resume::Push)

@@ -68,7 +68,7 @@ pub(super) fn call_function(
     // Open the redirection targets off the loop, then call.
     let io = fiber.ctx.io();
     let cwd = fiber.ctx.cwd();
-    let token = fiber.ctx.cancel.clone();
+    let token = fiber.ctx.token();
     let redirects = stage.redirects;
     Ok(Some(Halt::Await(Box::pin(async move {
         let io = apply_redirects(io, &redirects, &cwd, &token)

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use futures_lite::future;
 
@@ -15,7 +15,7 @@ use crate::observe::{self, Event, Exit};
 use crate::process::{self, ExternalCmd, Group, InSource, OutSink, SpawnError, Stdio, WorkDir};
 use crate::runtime::admission::Reserve;
 use crate::runtime::task::{Outcome, drive};
-use crate::runtime::{CancelToken, Env, Io, Runtime, TaskCtx};
+use crate::runtime::{Env, Io, Runtime, TaskCtx};
 use crate::vm::error::{Error, Location};
 use crate::vm::fiber::{Fiber, Pending, Resume};
 use crate::vm::objects::Closure;
@@ -105,7 +105,7 @@ async fn admit(
     if externals == 0 {
         return Ok(None);
     }
-    let token = ctx.cancel.clone();
+    let token = &ctx.cancel;
     let reserve = ctx.with_io(|io| io.reserve.clone());
     let permit = future::or(
         async { Some(rt.slots.acquire(externals, reserve).await) },
@@ -191,9 +191,11 @@ struct Started {
     statuses: Vec<Option<i32>>,
     /// The builtin and function stages, by index.
     ash_stages: Vec<(usize, StageFuture)>,
-    /// The function stages' cancel tokens: a cancellation of the pipeline
-    /// reaches them.
-    child_tokens: Vec<Rc<CancelToken>>,
+    /// The function stages' contexts, for their cancel tokens: a
+    /// cancellation of the pipeline reaches them. Weak: a stage's context
+    /// (and the pipe ends its I/O holds) closes when the stage ends, so
+    /// the next stage sees its end of file.
+    child_tokens: Vec<Weak<TaskCtx>>,
     /// The indexes of the spawned external stages, in spawn order.
     spawned: Vec<usize>,
     /// Where "command not found" and spawn failures are reported.
@@ -380,7 +382,7 @@ impl Started {
     /// A stage that is a command of the interactive shell (`jobs | grep`).
     fn shell_command(&mut self, rt: &Rc<Runtime>, ctx: &TaskCtx, i: usize, stage: Stage, io: Io) {
         let child = Rc::new(stage_ctx(ctx, io));
-        self.child_tokens.push(child.cancel.clone());
+        self.child_tokens.push(Rc::downgrade(&child));
         let hooks = rt.hooks.borrow().clone();
         let run = hooks.map(|h| h.run_command(child, stage.args));
         self.ash_stages.push((
@@ -405,7 +407,7 @@ impl Started {
         io: Io,
     ) {
         let child = Rc::new(stage_ctx(ctx, io));
-        self.child_tokens.push(child.cancel.clone());
+        self.child_tokens.push(Rc::downgrade(&child));
         let mut args = stage.args;
         if !args.is_empty() {
             args.remove(0);
@@ -442,14 +444,14 @@ impl Started {
             rt.groups.borrow_mut().insert(pgid);
             rt.group_event(pgid, ctx.id, true);
         }
-        let token = ctx.cancel.clone();
+        let token = &ctx.cancel;
         let ash_futs = join_stages(ash_stages);
         let propagate = {
-            let token = token.clone();
             async move {
                 let grace = token.requested().await;
-                for t in &child_tokens {
-                    t.cancel(crate::runtime::CancelReason::Cancel, grace);
+                // A stage that has ended has nothing left to cancel.
+                for t in child_tokens.iter().filter_map(Weak::upgrade) {
+                    t.cancel.cancel(crate::runtime::CancelReason::Cancel, grace);
                 }
                 future::pending::<()>().await;
             }

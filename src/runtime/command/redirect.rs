@@ -18,7 +18,7 @@ pub(super) async fn apply_redirects(
     mut io: Io,
     redirects: &[(RedirOp, Option<Vec<u8>>)],
     cwd: &WorkDir,
-    token: &Rc<CancelToken>,
+    token: &CancelToken,
 ) -> Result<Io, Error> {
     for (op, target) in redirects {
         let target = Path::new(std::ffi::OsStr::from_bytes(
