@@ -852,7 +852,10 @@ impl Fiber {
                     self.raise(e);
                     return Ok(None);
                 }
-                Op::ReadLine => shell!(self.op_read_line()),
+                Op::ReadLine => match self.read_line_now() {
+                    Some(done) => tri!(done),
+                    None => shell!(self.op_read_line()),
+                },
                 Op::ReadFailed(k) => {
                     let name = proto.consts[k as usize].word_bytes();
                     let argv = vec![b"read".to_vec(), name];

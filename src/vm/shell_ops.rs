@@ -96,24 +96,32 @@ impl Fiber {
 
     /// `ReadLine`: `read NAME`, one line of the task's stdin; at end of
     /// input the empty string and status 1 (bash empties the variable).
+    /// The fast path: a line that is already there (buffered, or in a
+    /// regular file) is pushed without a halt and without leaving the
+    /// frame's loop; `None` if the line has to be waited for
+    /// ([`Fiber::op_read_line`]).
+    #[inline]
+    pub(super) fn read_line_now(&mut self) -> Option<Result<(), Error>> {
+        let result = self.ctx.with_io(|io| io.stdin.try_read_line())?;
+        Some(match result {
+            Ok(Some(line)) => {
+                self.ctx.status.set(0);
+                self.stack.push(Value::Str(line));
+                Ok(())
+            }
+            Ok(None) => {
+                self.ctx.status.set(1);
+                self.stack.push(Value::str(""));
+                Ok(())
+            }
+            Err(e) => Err(Error::io(format!("read: {e}"))),
+        })
+    }
+
+    /// `ReadLine` when [`Fiber::read_line_now`] would wait: halts until the
+    /// line is there.
     pub(super) fn op_read_line(&mut self) -> Step {
         let stdin = self.ctx.with_io(|io| io.stdin.clone());
-        // Fast path: a line that is already there needs no halt.
-        if let Some(result) = stdin.try_read_line() {
-            return match result {
-                Ok(Some(line)) => {
-                    self.ctx.status.set(0);
-                    self.stack.push(Value::from(line));
-                    Ok(None)
-                }
-                Ok(None) => {
-                    self.ctx.status.set(1);
-                    self.stack.push(Value::str(""));
-                    Ok(None)
-                }
-                Err(e) => Err(Error::io(format!("read: {e}"))),
-            };
-        }
         let ctx = self.ctx.clone();
         Ok(Some(Halt::Await(cancellable(
             self.ctx.token(),
@@ -121,7 +129,7 @@ impl Fiber {
                 match stdin.read_line().await {
                     Ok(Some(line)) => {
                         ctx.status.set(0);
-                        Ok(Resume::Push(Value::from(line)))
+                        Ok(Resume::Push(Value::Str(line)))
                     }
                     Ok(None) => {
                         ctx.status.set(1);

@@ -170,6 +170,20 @@ impl Str {
         Rc::ptr_eq(&a.buf, &b.buf) && a.start == b.start && a.len == b.len
     }
 
+    /// How many strings hold this one's buffer (it among them): `read`
+    /// asks it of a block it leaves, to see whether the script kept lines
+    /// of it.
+    pub fn holders(&self) -> usize {
+        Rc::strong_count(&self.buf)
+    }
+
+    /// The size of the buffer this string keeps alive (tests of the
+    /// sharing).
+    #[cfg(test)]
+    pub fn buffer_len(&self) -> usize {
+        self.buf.bytes().len()
+    }
+
     /// Whether the two strings share a buffer (tests of the sharing).
     pub fn shares_buffer(&self, other: &Str) -> bool {
         Rc::ptr_eq(&self.buf, &other.buf)
