@@ -427,6 +427,9 @@ struct LineBuf {
     scanned: usize,
     /// How many more reads that could be sealed are not (lines as copies).
     copies: u32,
+    /// The block before `block`: once no line holds it, its memory is the
+    /// next `data` (no `malloc`, zeroing and `free` a block).
+    spare: Option<Str>,
 }
 
 /// A read that leaves this many bytes unread becomes a block of windows.
@@ -477,7 +480,10 @@ impl LineBuf {
         let tail = &block[self.bstart..];
         let need = (tail.len() + SEAL).max(CHUNK);
         if self.data.len() < need {
-            self.data = vec![0; need];
+            self.data = match self.spare.take().map(Str::into_vec) {
+                Some(Ok(old)) if old.len() >= need => old,
+                _ => vec![0; need],
+            };
         }
         self.data[..tail.len()].copy_from_slice(tail);
         self.start = 0;
@@ -485,6 +491,7 @@ impl LineBuf {
         self.scanned = self.bscanned.max(self.bstart) - self.bstart;
         self.bstart = 0;
         self.bscanned = 0;
+        self.spare = Some(block);
     }
 
     /// Room at the end of `data` to read into (at least `CHUNK / 2` bytes).

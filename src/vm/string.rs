@@ -170,6 +170,22 @@ impl Str {
         Rc::ptr_eq(&a.buf, &b.buf) && a.start == b.start && a.len == b.len
     }
 
+    /// The whole buffer as a `Vec` (its bytes as they are) if no other
+    /// string holds it and it is not kept inline; else this string back.
+    /// `read` reuses the memory of a block whose lines are gone.
+    pub fn into_vec(self) -> Result<Vec<u8>, Str> {
+        let Str { buf, start, len } = self;
+        match Rc::try_unwrap(buf) {
+            Ok(Buf::Heap(b)) => Ok(b.into_vec()),
+            Ok(inline) => Err(Str {
+                buf: Rc::new(inline),
+                start,
+                len,
+            }),
+            Err(buf) => Err(Str { buf, start, len }),
+        }
+    }
+
     /// How many strings hold this one's buffer (it among them): `read`
     /// asks it of a block it leaves, to see whether the script kept lines
     /// of it.
@@ -365,6 +381,17 @@ mod tests {
         assert_eq!(&*copy, &other[..]);
         // The empty tail is inside (at the end).
         assert_eq!(s.slice_ref(&s[100..]).len(), 0);
+    }
+
+    #[test]
+    fn into_vec_gives_the_buffer_back_only_when_nobody_else_holds_it() {
+        let s = Str::from(vec![7u8; 100]);
+        let piece = s.window(10, 5);
+        let s = s.into_vec().expect_err("a piece holds the buffer");
+        drop(piece);
+        assert_eq!(s.into_vec().ok(), Some(vec![7u8; 100]));
+        let small = Str::from(&b"short"[..]);
+        assert_eq!(&*small.into_vec().expect_err("inline"), b"short");
     }
 
     #[test]
