@@ -430,6 +430,9 @@ struct LineBuf {
     /// The block before `block`: once no line holds it, its memory is the
     /// next `data` (no `malloc`, zeroing and `free` a block).
     spare: Option<Str>,
+    /// Bytes moved from blocks back into `data` (tests).
+    #[cfg(test)]
+    moved: usize,
 }
 
 /// A read that leaves this many bytes unread becomes a block of windows.
@@ -486,6 +489,10 @@ impl LineBuf {
             };
         }
         self.data[..tail.len()].copy_from_slice(tail);
+        #[cfg(test)]
+        {
+            self.moved += tail.len();
+        }
         self.start = 0;
         self.end = tail.len();
         self.scanned = self.bscanned.max(self.bstart) - self.bstart;
@@ -515,10 +522,14 @@ impl LineBuf {
     }
 
     /// `n` bytes were read into [`LineBuf::space`]; if that leaves a
-    /// block's worth unread, `data` becomes the block.
+    /// block's worth unread, `data` becomes the block. Not while a line of
+    /// [`SEAL`] bytes or more is still coming (already scanned without its
+    /// newline): each block would move the whole line back into `data`,
+    /// quadratic in its length; it grows in `data` (doubling) instead.
     fn filled(&mut self, n: usize) {
         self.end += n;
-        if self.end - self.start < SEAL {
+        let partial = self.scanned.max(self.start) - self.start;
+        if self.end - self.start < SEAL || partial >= SEAL {
             return;
         }
         if self.copies > 0 {
@@ -630,6 +641,13 @@ impl InSource {
     #[cfg(test)]
     pub(super) fn disable_nowait(&self) {
         self.io.nowait.set(false);
+    }
+
+    /// Bytes of partial lines moved from blocks back into the read buffer
+    /// (tests).
+    #[cfg(test)]
+    pub(super) fn bytes_moved(&self) -> usize {
+        self.buf.borrow().moved
     }
 
     /// Whether reads currently use `RWF_NOWAIT` (tests).

@@ -883,6 +883,27 @@ fn lines_read_ahead_are_windows_on_the_block_and_the_rest_is_given_back() {
     });
 }
 
+/// A line longer than a block is read in linear time: it grows in the
+/// read buffer and is not sealed into a block at each read (each block
+/// moved the whole line read so far back: 68 MB for a 2 MiB line before).
+#[test]
+fn a_line_longer_than_a_block_is_not_moved_at_each_read() {
+    block_on(20, || async {
+        let dir = temp_dir();
+        let path = dir.join("in");
+        let mut text = vec![b'x'; 2 << 20];
+        text.extend_from_slice(b"\nshort\n");
+        std::fs::write(&path, &text).unwrap();
+        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        assert_eq!(src.read_line().await.unwrap().unwrap().len(), 2 << 20);
+        assert_eq!(src.read_line().await.unwrap().unwrap().as_bytes(), b"short");
+        assert_eq!(src.read_line().await.unwrap(), None);
+        let moved = src.bytes_moved();
+        assert!(moved < 256 * 1024, "{moved} bytes moved for a 2 MiB line");
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
 /// A script that keeps a few lines out of many does not keep the blocks
 /// they were read in: once lines of a block are still held after `read`
 /// left it, the next blocks' lines are copies. Keeping 1 line in 1,000 of
