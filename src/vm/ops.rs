@@ -314,7 +314,7 @@ pub fn index(c: &Value, k: &Value) -> Result<Value, Error> {
         (Value::List(l), Value::Int(i)) => list_index(l.len(), *i)
             .and_then(|i| l.get(i))
             .ok_or_else(|| list_index_error(*i, l.len())),
-        (Value::Map(m), Value::Str(s)) => m.borrow().get(s).cloned().ok_or_else(|| {
+        (Value::Map(m), Value::Str(s)) => m.lookup(s).ok_or_else(|| {
             AshError::new(
                 ErrorKind::Key,
                 format!("no key {}", Value::Str(s.clone()).repr()),
@@ -506,9 +506,9 @@ pub fn set_index(c: &Value, k: &Value, v: Value) -> Result<(), Error> {
                 )),
             }
         }
-        (Value::Map(m), Value::Str(s)) => {
-            let mut m = m.borrow_mut();
-            match m.get_index_of(&**s) {
+        (Value::Map(cell), Value::Str(s)) => {
+            let mut m = cell.borrow_mut();
+            match cell.index_of(&m, s) {
                 Some(at) => m[at] = v,
                 // A new key: a piece of a big text is copied, not kept with it.
                 None => {

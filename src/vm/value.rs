@@ -5,7 +5,7 @@
 //! through unchanged. Lists and maps are shared by reference (as in Python)
 //! through `Rc<RefCell<..>>`; everything runs on one thread, so `Rc` is enough.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -22,7 +22,7 @@ pub type Map = Rc<MapCell>;
 
 /// A map's entries, behind the `RefCell` that `Deref` reaches. Its own
 /// type for its destructor: see `trash` (and `list::ListCell`).
-pub struct MapCell(RefCell<Entries>);
+pub struct MapCell(RefCell<Entries>, Cell<usize>);
 
 /// A map's entries in insertion order.
 pub type Entries = IndexMap<Str, Value, KeyHasher>;
@@ -74,7 +74,34 @@ impl std::ops::Deref for MapCell {
 
 impl MapCell {
     pub fn new(entries: Entries) -> Map {
-        Rc::new(MapCell(RefCell::new(entries)))
+        Rc::new(MapCell(RefCell::new(entries), Cell::new(0)))
+    }
+
+    /// Where `key` is in `entries` (this map's, borrowed). The place of
+    /// the last key found is tried first: `m[k] = get(m, k, 0) + 1` and
+    /// `m[k] += 1` look the same key up twice, and the second time costs a
+    /// comparison instead of a hash and a probe (W12). Keys are unique, so
+    /// an entry whose key is `key` is its place, however the map changed
+    /// since.
+    #[inline]
+    pub fn index_of(&self, entries: &Entries, key: &[u8]) -> Option<usize> {
+        let last = self.1.get();
+        if let Some((k, _)) = entries.get_index(last)
+            && k.as_bytes() == key
+        {
+            return Some(last);
+        }
+        let at = entries.get_index_of(key)?;
+        self.1.set(at);
+        Some(at)
+    }
+
+    /// The value of `key`, if the map has it (through [`MapCell::index_of`]).
+    #[inline]
+    pub fn lookup(&self, key: &[u8]) -> Option<Value> {
+        let entries = self.0.borrow();
+        let at = self.index_of(&entries, key)?;
+        entries.get_index(at).map(|(_, v)| v.clone())
     }
 }
 

@@ -209,7 +209,7 @@ pub(super) fn get(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
     match &args[0] {
         Value::Map(m) => {
             let key = want_str("get", "a string as a map key", &args[1])?;
-            Ok(m.borrow().get(key).cloned().unwrap_or_else(default))
+            Ok(m.lookup(key).unwrap_or_else(default))
         }
         Value::List(l) => {
             let i = match &args[1] {
