@@ -195,6 +195,14 @@ pub enum Op {
     /// after this one are skipped; any other callee is called as by
     /// `Call(n)` and they run.
     CallIndex(u16, i32),
+    /// `ForNext(t) StoreLocal(s)` (`for line in xs`): the item goes
+    /// straight into the local; skips 1.
+    ForNextLocal(u32, u16),
+    /// `SmallInt(k) Binary(op)` (`get(m, k, 0) + 1`, `x < 3`): an int on
+    /// top of the stack becomes `top op k` in place (`+ - *` without
+    /// overflow, comparisons) and the `Binary` is skipped; otherwise k is
+    /// pushed and the `Binary` runs.
+    OpInt(BinaryOp, i32),
     /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).
     OrJump(u32),
     /// Jumps when `$status` is non-zero (`&&`) / zero (`||`).
@@ -504,6 +512,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             // (The `SmallInt` and `Index` it stands for follow.)
             Op::Call(n) => (n as isize + 1, 1),
             Op::CallIndex(n, _) => (n as isize + 1, 1),
+            Op::OpInt(..) => (0, 1),
             Op::Gather { n, flags } => (n as isize + isize::from(flags.limit()), 1),
             Op::SpawnOn | Op::RemoteRun => (2, 1),
             Op::GatherOn { n, flags } => (n as isize + 1 + isize::from(flags.limit()), 1),
@@ -542,7 +551,7 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
                 jump(target, depth);
                 (0, 0)
             }
-            Op::ForNext(t) => {
+            Op::ForNext(t) | Op::ForNextLocal(t, _) => {
                 jump(t, depth - 2);
                 (2, 3)
             }
@@ -569,6 +578,7 @@ fn jump_target(op: &Op) -> Option<u32> {
         | Op::AndJump(t)
         | Op::OrJump(t)
         | Op::ForNext(t)
+        | Op::ForNextLocal(t, _)
         | Op::PushHandler(t)
         | Op::JumpIfStatus { target: t, .. } => Some(t),
         _ => None,
@@ -643,11 +653,15 @@ pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
 }
 
 /// Write [`Op::CallIndex`] over each `Call(n) SmallInt(k) Index` of a
-/// finished function, as [`fuse_locals`] does (no index moves; not where
-/// a jump lands inside). The span stays the call's: an error of the call
-/// is located there, and an `IndexError` at the `Index` (the VM moves its
-/// pc there first), as unfused.
+/// finished function, [`Op::ForNextLocal`] over `ForNext StoreLocal` and
+/// [`Op::OpInt`] over `SmallInt Binary`, as [`fuse_locals`] does (no
+/// index moves; not where a jump lands inside; not inside a sequence
+/// `fuse_locals` wrote over). Each keeps its first op's span: an error of
+/// a call is located there, and an `IndexError` at the `Index` (the VM
+/// moves its pc there first), as unfused; `OpInt` leaves every error to
+/// the `Binary`.
 pub fn fuse_calls(code: &mut [Op]) {
+    use crate::ast::BinaryOp::*;
     let mut targeted = vec![false; code.len() + 1];
     for op in code.iter() {
         if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
@@ -663,9 +677,47 @@ pub fn fuse_calls(code: &mut [Op]) {
         {
             code[p] = Op::CallIndex(n, k);
             p += 3;
-        } else {
-            p += 1;
+            continue;
         }
+        p += match code[p] {
+            // What `fuse_locals` wrote stands for the ops after it.
+            Op::LocalOpInt(..)
+            | Op::LocalOpLocal(..)
+            | Op::AddInPlaceInt(..)
+            | Op::AddInPlaceLocal(..) => 4,
+            Op::CompareLocals(..) | Op::CompareLocalInt(..) => 3,
+            _ => 1,
+        };
+    }
+    // Pairs, the last one included.
+    let mut p = 0;
+    while p + 1 < code.len() {
+        let fused = match (code[p], code[p + 1]) {
+            _ if targeted[p + 1] => None,
+            (Op::ForNext(t), Op::StoreLocal(s)) => Some(Op::ForNextLocal(t, s)),
+            // The operators with an int fast path (`int_binary`).
+            (Op::SmallInt(k), Op::Binary(op))
+                if matches!(op, Add | Sub | Mul | Lt | Le | Gt | Ge | Eq | Ne) =>
+            {
+                Some(Op::OpInt(op, k))
+            }
+            _ => None,
+        };
+        p += match (fused, code[p]) {
+            (Some(op), _) => {
+                code[p] = op;
+                2
+            }
+            (
+                None,
+                Op::LocalOpInt(..)
+                | Op::LocalOpLocal(..)
+                | Op::AddInPlaceInt(..)
+                | Op::AddInPlaceLocal(..),
+            ) => 4,
+            (None, Op::CompareLocals(..) | Op::CompareLocalInt(..) | Op::CallIndex(..)) => 3,
+            (None, _) => 1,
+        };
     }
 }
 

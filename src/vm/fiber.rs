@@ -382,7 +382,12 @@ impl Fiber {
                     *self.frames[n].closure.captures[i as usize].borrow_mut() = v;
                 }
                 Op::LoadGlobal(g) => {
-                    let v = self.rt.globals.borrow().value(g).cloned();
+                    // A name found to be a built-in before is read here
+                    // too (`split`, `get` in a loop: no call out).
+                    let v = {
+                        let globals = self.rt.globals.borrow();
+                        globals.value(g).or_else(|| globals.builtin(g)).cloned()
+                    };
                     let v = match v {
                         Some(v) => v,
                         None => tri!(self.global_fallback(g)),
@@ -720,6 +725,38 @@ impl Fiber {
                             pc = done as usize;
                         }
                     }
+                }
+                Op::ForNextLocal(done, s) => {
+                    let n = self.stack.len();
+                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1])
+                    else {
+                        save_pc!();
+                        return Err(Error::value("internal error: bad for-loop state"));
+                    };
+                    let item = l.get(*i as usize);
+                    match item {
+                        Some(item) => {
+                            self.stack[n - 1] = Value::Int(i + 1);
+                            self.stack[base + s as usize] = item;
+                            pc += 1;
+                        }
+                        None => {
+                            self.stack.truncate(n - 2);
+                            pc = done as usize;
+                        }
+                    }
+                }
+                Op::OpInt(op, k) => {
+                    if let Some(top) = self.stack.last_mut()
+                        && let Value::Int(x) = *top
+                        && let Some(r) = int_binary(op, x, i64::from(k))
+                    {
+                        *top = r;
+                        pc += 1;
+                        continue;
+                    }
+                    // The general case: the ops as written.
+                    self.stack.push(Value::Int(k.into()));
                 }
                 Op::Call(_) | Op::CallIndex(..) => {
                     save_pc!();

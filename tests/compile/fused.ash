@@ -19,3 +19,11 @@ fn sum(n) {
 fn field(line) {
   return split(line, " ")[1]
 }
+# A for loop's item into its local (ForNextLocal), an int operand (OpInt).
+fn count(xs) {
+  let n = 0
+  for x in (xs) {
+    n = (n + x) * 2
+  }
+  return n > 3
+}
