@@ -419,6 +419,40 @@ fn split_on_one_byte_agrees_with_bstr() {
     }
 }
 
+/// The word-at-a-time search of `split`'s pick finds the first byte
+/// where a plain search does, for bytes next to every borrow case
+/// (0x00, 0x01, 0x7f, 0x80, 0xff) and from every offset.
+#[test]
+fn next_byte_agrees_with_a_plain_search() {
+    let alphabet = [0u8, 1, 0x7f, 0x80, 0xff, b' ', b'!', b'\x1f'];
+    let mut seed = 7u64;
+    for len in 0..40 {
+        for _ in 0..50 {
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(seed >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            for &byte in &alphabet {
+                for from in 0..=len {
+                    let want = text[from..]
+                        .iter()
+                        .position(|&b| b == byte)
+                        .map(|i| from + i);
+                    assert_eq!(
+                        super::text::next_byte(&text, from, byte),
+                        want,
+                        "{text:?} {byte} {from}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// `split(...)[k]` found by `split`'s `pick` (the fused `CallIndex`) is
 /// item k of the list `split` makes, and its errors are `split`'s; past
 /// the ends it gives the list's length, for the index's own error.
@@ -440,6 +474,8 @@ fn split_pick_is_the_item_of_the_split_list() {
     .iter()
     .map(|t| t.as_bytes().to_vec())
     .chain([b"\xff,\x00 ,b".to_vec()])
+    // Past the length scanned byte by byte (256), and at it.
+    .chain([b"a, ".repeat(100), b"a, ".repeat(86)[..256].to_vec()])
     .collect();
     let mut arg_lists: Vec<Vec<Value>> = Vec::new();
     for text in &texts {

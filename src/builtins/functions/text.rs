@@ -76,12 +76,58 @@ pub(super) fn split_pick(args: &[Value], k: i64) -> Result<Result<Value, usize>,
     let (s, cut) = split_args(args)?;
     Ok(match cut {
         Cut::Fields => pick(s, || s.fields(), k),
-        Cut::Byte(byte, splits) => {
-            let sep = [byte];
-            pick(s, || split_bytes(s, &sep, Some(splits)), k)
-        }
+        Cut::Byte(byte, splits) => pick_on_byte(s, byte, splits, k),
         Cut::Bytes(sep, splits) => pick(s, || split_bytes(s, sep, splits), k),
     })
+}
+
+/// Piece `k` of `whole` cut on `sep` at most `splits` times, as
+/// [`split_on_byte`] cuts it: a line-sized text is searched only as far
+/// as the piece, eight bytes at a time ([`next_byte`]: a `memchr` call
+/// per field cost more than the field); a longer one, or `k` from the
+/// end, as [`pick`] does it.
+fn pick_on_byte(whole: &Str, sep: u8, splits: usize, k: i64) -> Result<Value, usize> {
+    const SHORT: usize = 256;
+    let text: &[u8] = whole;
+    let (Ok(k), true) = (usize::try_from(k), text.len() <= SHORT) else {
+        let sep = [sep];
+        return pick(whole, || split_bytes(whole, &sep, Some(splits)), k);
+    };
+    // Past k separators (there are `cut + 1` pieces when they run out).
+    let mut from = 0;
+    for cut in 0..k {
+        match next_byte(text, from, sep) {
+            Some(at) if cut < splits => from = at + 1,
+            _ => return Err(cut + 1),
+        }
+    }
+    let end = match next_byte(text, from, sep) {
+        Some(at) if k < splits => at,
+        _ => text.len(),
+    };
+    Ok(Value::Str(whole.window(from, end - from)))
+}
+
+/// Where the first `byte` at or after `from` is in `text`: a word of
+/// eight bytes at a time (the bytes equal to `byte` become zero, and the
+/// lowest zero byte of a word is the lowest bit of `(x - 0x01..) & !x &
+/// 0x80..`), then byte by byte.
+pub(super) fn next_byte(text: &[u8], from: usize, byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let mut at = from;
+    while let Some(eight) = text.get(at..at + 8) {
+        let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+        let x = word ^ pattern;
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = text.get(at..)?;
+    rest.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
 /// Item `k` of the pieces `pieces()` makes (counted from the end when
