@@ -198,11 +198,6 @@ pub enum Op {
     /// `ForNext(t) StoreLocal(s)` (`for line in xs`): the item goes
     /// straight into the local; skips 1.
     ForNextLocal(u32, u16),
-    /// `SmallInt(k) Binary(op)` (`get(m, k, 0) + 1`, `x < 3`): an int on
-    /// top of the stack becomes `top op k` in place (`+ - *` without
-    /// overflow, comparisons) and the `Binary` is skipped; otherwise k is
-    /// pushed and the `Binary` runs.
-    OpInt(BinaryOp, i32),
     /// `[c] -> [c]`, jumps when truthy, else pops (for `or`).
     OrJump(u32),
     /// Jumps when `$status` is non-zero (`&&`) / zero (`||`).
@@ -512,7 +507,6 @@ pub fn stack_needed(code: &[Op], cmds: &[CmdSpec], n_locals: u16) -> usize {
             // (The `SmallInt` and `Index` it stands for follow.)
             Op::Call(n) => (n as isize + 1, 1),
             Op::CallIndex(n, _) => (n as isize + 1, 1),
-            Op::OpInt(..) => (0, 1),
             Op::Gather { n, flags } => (n as isize + isize::from(flags.limit()), 1),
             Op::SpawnOn | Op::RemoteRun => (2, 1),
             Op::GatherOn { n, flags } => (n as isize + 1 + isize::from(flags.limit()), 1),
@@ -653,15 +647,12 @@ pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
 }
 
 /// Write [`Op::CallIndex`] over each `Call(n) SmallInt(k) Index` of a
-/// finished function, [`Op::ForNextLocal`] over `ForNext StoreLocal` and
-/// [`Op::OpInt`] over `SmallInt Binary`, as [`fuse_locals`] does (no
-/// index moves; not where a jump lands inside; not inside a sequence
-/// `fuse_locals` wrote over). Each keeps its first op's span: an error of
-/// a call is located there, and an `IndexError` at the `Index` (the VM
-/// moves its pc there first), as unfused; `OpInt` leaves every error to
-/// the `Binary`.
+/// finished function, and [`Op::ForNextLocal`] over `ForNext StoreLocal`,
+/// as [`fuse_locals`] does (no index moves; not where a jump lands inside;
+/// not inside a sequence `fuse_locals` wrote over). Each keeps its first
+/// op's span: an error of a call is located there, and an `IndexError` at
+/// the `Index` (the VM moves its pc there first), as unfused.
 pub fn fuse_calls(code: &mut [Op]) {
-    use crate::ast::BinaryOp::*;
     let mut targeted = vec![false; code.len() + 1];
     for op in code.iter() {
         if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
@@ -695,12 +686,6 @@ pub fn fuse_calls(code: &mut [Op]) {
         let fused = match (code[p], code[p + 1]) {
             _ if targeted[p + 1] => None,
             (Op::ForNext(t), Op::StoreLocal(s)) => Some(Op::ForNextLocal(t, s)),
-            // The operators with an int fast path (`int_binary`).
-            (Op::SmallInt(k), Op::Binary(op))
-                if matches!(op, Add | Sub | Mul | Lt | Le | Gt | Ge | Eq | Ne) =>
-            {
-                Some(Op::OpInt(op, k))
-            }
             _ => None,
         };
         p += match (fused, code[p]) {

@@ -746,25 +746,6 @@ impl Fiber {
                         }
                     }
                 }
-                Op::OpInt(op, k) => {
-                    if let Some(top) = self.stack.last_mut()
-                        && let Value::Int(x) = top
-                    {
-                        // Arithmetic in place; a comparison makes a bool.
-                        if let Some(r) = int_arith(op, *x, i64::from(k)) {
-                            *x = r;
-                            pc += 1;
-                            continue;
-                        }
-                        if let Some(r) = int_binary(op, *x, i64::from(k)) {
-                            *top = r;
-                            pc += 1;
-                            continue;
-                        }
-                    }
-                    // The general case: the ops as written.
-                    self.stack.push(Value::Int(k.into()));
-                }
                 Op::Call(_) | Op::CallIndex(..) => {
                     save_pc!();
                     let (argc, index) = match op {

@@ -19,7 +19,7 @@ fn sum(n) {
 fn field(line) {
   return split(line, " ")[1]
 }
-# A for loop's item into its local (ForNextLocal), an int operand (OpInt).
+# A for loop's item into its local (ForNextLocal).
 fn count(xs) {
   let n = 0
   for x in (xs) {
