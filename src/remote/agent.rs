@@ -269,7 +269,7 @@ fn read_run(r: &mut Reader) -> Result<RunFrame, wire::WireError> {
 /// runs), and are errors if they were.
 fn body_ctx(rt: &Runtime) -> TaskCtx {
     let io = Io {
-        stdin: rt.null_stdin.clone(),
+        stdin: rt.null_stdin(),
         stdout: Rc::new(OutSink::closed_at_startup(1)),
         stderr: Rc::new(OutSink::closed_at_startup(2)),
         reserve: None,
@@ -318,7 +318,7 @@ async fn run_body(
         Err(e) => return Outcome::Error(Rc::new(e)),
     };
     let io = Io {
-        stdin: rt.null_stdin.clone(),
+        stdin: rt.null_stdin(),
         stdout: Rc::new(OutSink::from_fd(out_w)),
         stderr: Rc::new(OutSink::from_fd(err_w)),
         // Not inside a slot: the body's commands take the pool's.

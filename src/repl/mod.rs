@@ -522,7 +522,7 @@ impl Session {
     async fn capture(&self, f: Rc<crate::vm::objects::Closure>) -> Result<String, String> {
         let ctx = self.ctx();
         let (r, w) = crate::process::pipe().map_err(|e| format!("ash: prompt: {e}\n"))?;
-        let child = ctx.child(ctx.id, self.rt.null_stdin.clone());
+        let child = ctx.child(ctx.id, self.rt.null_stdin());
         child.with_io(|io| io.stdout = Rc::new(OutSink::from_fd(w)));
         child.status.set(ctx.status.get());
         let reader = self.rt.executor.spawn(crate::process::read_to_end(r));

@@ -736,7 +736,7 @@ pub fn spawn_with_output(
 ) -> Result<TaskRef, Error> {
     let args = coro.take()?;
     let id = rt.next_id();
-    let ctx = Rc::new(parent.child(id, rt.null_stdin.clone()));
+    let ctx = Rc::new(parent.child(id, rt.null_stdin()));
     if observe::on() {
         observe::emit(Event::TaskStart {
             task: id,
