@@ -7,6 +7,7 @@
 //! still a list: `type` says so, and everything that takes a list takes it.
 
 use std::cell::{BorrowError, BorrowMutError, Cell, Ref, RefCell, RefMut};
+use std::rc::{Rc, Weak};
 
 use super::value::{Map, Value};
 
@@ -36,6 +37,11 @@ impl Range {
     }
 }
 
+/// A `for` loop over a list of at least this many items that is held
+/// elsewhere iterates a lazy copy of it ([`ListCell::copy_of`]); a smaller
+/// one is copied at once (a few microseconds).
+pub const LAZY_COPY: usize = 4096;
+
 pub struct ListCell {
     items: RefCell<Vec<Value>>,
     /// Almost always `None`; boxed so that it costs every list one word
@@ -49,6 +55,14 @@ enum Extra {
     Range(Range),
     /// A regex match's named groups, `m.named` (docs/builtins.md, match).
     Named(Map),
+    /// This list is a copy of that one's items as they are now, not made
+    /// until that list is about to change or this one is needed whole: a
+    /// `for` loop over a big list holds the loop for no copy when it starts
+    /// and for no million drops when it ends (W11).
+    CopyOf(Rc<ListCell>),
+    /// The lists that are copies of this one ([`Extra::CopyOf`]): each is
+    /// made before this list changes.
+    Copies(Vec<Weak<ListCell>>),
 }
 
 /// A list nested millions deep is freed without recursing once per level
@@ -83,45 +97,82 @@ impl ListCell {
         }
     }
 
-    /// Make a lazy list's items. While the range is there, nobody holds a
-    /// borrow of `items` (every borrow comes through here first).
-    fn materialize(&self) {
+    /// A copy of `src`'s items as they are now, made only when `src` is
+    /// about to change or the copy is needed whole (see [`Extra::CopyOf`]);
+    /// `None` for a list that has an extra of another kind.
+    pub fn copy_of(src: &Rc<ListCell>) -> Option<Rc<ListCell>> {
+        let mut copies = match src.extra.take() {
+            None => Vec::new(),
+            Some(extra) => match *extra {
+                Extra::Copies(copies) => copies,
+                other => {
+                    src.extra.set(Some(Box::new(other)));
+                    return None;
+                }
+            },
+        };
+        let copy = Rc::new(ListCell {
+            items: RefCell::new(Vec::new()),
+            extra: Cell::new(Some(Box::new(Extra::CopyOf(src.clone())))),
+        });
+        // Copies that ended (loops that finished) are forgotten here.
+        copies.retain(|c| c.strong_count() > 0);
+        copies.push(Rc::downgrade(&copy));
+        src.extra.set(Some(Box::new(Extra::Copies(copies))));
+        Some(copy)
+    }
+
+    /// Make a lazy list's items, and, when this list is about to change
+    /// (`change`), the items of its lazy copies. While the range or the
+    /// source is there, nobody holds a borrow of `items` (every borrow
+    /// comes through here first).
+    fn materialize(&self, change: bool) {
         let Some(extra) = self.extra.take() else {
             return;
         };
         match *extra {
             Extra::Range(range) => *self.items.borrow_mut() = range.items(),
-            Extra::Named(_) => self.extra.set(Some(extra)),
+            Extra::CopyOf(src) => *self.items.borrow_mut() = src.borrow().clone(),
+            Extra::Copies(copies) if change => {
+                for copy in copies.iter().filter_map(Weak::upgrade) {
+                    copy.materialize(false);
+                }
+            }
+            Extra::Named(_) | Extra::Copies(_) => self.extra.set(Some(extra)),
         }
     }
 
     /// The items (made first if the list is lazy).
     pub fn borrow(&self) -> Ref<'_, Vec<Value>> {
-        self.materialize();
+        self.materialize(false);
         self.items.borrow()
     }
 
     pub fn borrow_mut(&self) -> RefMut<'_, Vec<Value>> {
-        self.materialize();
+        self.materialize(true);
         self.items.borrow_mut()
     }
 
     pub fn try_borrow(&self) -> Result<Ref<'_, Vec<Value>>, BorrowError> {
-        self.materialize();
+        self.materialize(false);
         self.items.try_borrow()
     }
 
     pub fn try_borrow_mut(&self) -> Result<RefMut<'_, Vec<Value>>, BorrowMutError> {
-        self.materialize();
+        self.materialize(true);
         self.items.try_borrow_mut()
     }
 
     /// The number of items, without making them.
     pub fn len(&self) -> usize {
-        match self.lazy_range() {
-            Some(r) => r.len,
-            None => self.items.borrow().len(),
+        if let Some(n) = self.peek_extra(|e| match e {
+            Extra::Range(r) => Some(r.len),
+            Extra::CopyOf(src) => Some(src.len()),
+            _ => None,
+        }) {
+            return n;
         }
+        self.items.borrow().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -130,10 +181,14 @@ impl ListCell {
 
     /// Item `i`, without making the others.
     pub fn get(&self, i: usize) -> Option<Value> {
-        match self.lazy_range() {
-            Some(r) => r.get(i).map(Value::Int),
-            None => self.items.borrow().get(i).cloned(),
+        if let Some(item) = self.peek_extra(|e| match e {
+            Extra::Range(r) => Some(r.get(i).map(Value::Int)),
+            Extra::CopyOf(src) => Some(src.get(i)),
+            _ => None,
+        }) {
+            return item;
         }
+        self.items.borrow().get(i).cloned()
     }
 
     /// Look at the extra without taking it (a `Cell` of a non-`Copy`
@@ -149,7 +204,7 @@ impl ListCell {
     pub fn lazy_range(&self) -> Option<Range> {
         self.peek_extra(|e| match e {
             Extra::Range(r) => Some(*r),
-            Extra::Named(_) => None,
+            _ => None,
         })
     }
 
@@ -157,7 +212,7 @@ impl ListCell {
     pub fn named(&self) -> Option<Map> {
         self.peek_extra(|e| match e {
             Extra::Named(m) => Some(m.clone()),
-            Extra::Range(_) => None,
+            _ => None,
         })
     }
 }
@@ -188,5 +243,56 @@ mod tests {
             })
             .collect();
         assert_eq!(items, [10, 7, 4, 1, 0]);
+    }
+
+    fn ints(l: &ListCell) -> Vec<i64> {
+        l.borrow()
+            .iter()
+            .map(|v| match v {
+                Value::Int(i) => *i,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_lazy_copy_keeps_the_items_its_source_had_and_copies_only_on_a_change() {
+        let src = Rc::new(ListCell::new((0..5).map(Value::Int).collect()));
+        let copy = ListCell::copy_of(&src).expect("a plain list");
+        let second = ListCell::copy_of(&src).expect("a plain list");
+        // Nothing copied yet: the copies read the source.
+        assert!(copy.items.borrow().is_empty());
+        assert_eq!(copy.len(), 5);
+        assert!(matches!(copy.get(4), Some(Value::Int(4))));
+        assert!(copy.get(5).is_none());
+        // Reading the source whole copies nothing either.
+        assert_eq!(ints(&src), [0, 1, 2, 3, 4]);
+        assert!(copy.items.borrow().is_empty());
+        // A change of the source makes every live copy first.
+        src.borrow_mut().push(Value::Int(5));
+        src.borrow_mut()[0] = Value::Int(9);
+        assert_eq!(ints(&copy), [0, 1, 2, 3, 4]);
+        assert_eq!(ints(&second), [0, 1, 2, 3, 4]);
+        assert_eq!(ints(&src), [9, 1, 2, 3, 4, 5]);
+        // A copy made after the change sees it, and changing a copy leaves
+        // the source alone.
+        let third = ListCell::copy_of(&src).expect("a plain list");
+        third.borrow_mut().clear();
+        assert_eq!(src.len(), 6);
+        assert_eq!(third.len(), 0);
+        // Ended copies are forgotten when the next one is made.
+        drop((copy, second, third));
+        let _fourth = ListCell::copy_of(&src).expect("a plain list");
+        let kept = src.peek_extra(|e| match e {
+            Extra::Copies(c) => Some(c.len()),
+            _ => None,
+        });
+        assert_eq!(kept, Some(1));
+        // A match's list (it has named groups) is copied as before.
+        let named = Rc::new(ListCell::with_named(
+            Vec::new(),
+            super::super::value::MapCell::new(Default::default()),
+        ));
+        assert!(ListCell::copy_of(&named).is_none());
     }
 }
