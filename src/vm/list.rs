@@ -126,10 +126,17 @@ impl ListCell {
     /// (`change`), the items of its lazy copies. While the range or the
     /// source is there, nobody holds a borrow of `items` (every borrow
     /// comes through here first).
+    #[inline]
     fn materialize(&self, change: bool) {
-        let Some(extra) = self.extra.take() else {
-            return;
-        };
+        if let Some(extra) = self.extra.take() {
+            self.materialize_extra(extra, change);
+        }
+    }
+
+    /// [`Self::materialize`]'s rare part, kept out of line so the callers
+    /// inlined into the VM's dispatch loop stay small.
+    #[inline(never)]
+    fn materialize_extra(&self, extra: Box<Extra>, change: bool) {
         match *extra {
             Extra::Range(range) => *self.items.borrow_mut() = range.items(),
             Extra::CopyOf(src) => *self.items.borrow_mut() = src.borrow().clone(),
