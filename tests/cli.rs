@@ -478,10 +478,13 @@ fn sigint_reaches_a_script_that_never_waits() {
 
 #[test]
 fn debug_reports_a_task_that_holds_the_loop() {
+    // 20 million iterations: well over --debug's 100 ms in a debug build
+    // however fast the VM gets (3-5 million fell under it once the VM got
+    // faster, and the tests failed now and then).
     let d = TempDir::new();
     d.write(
         "busy.ash",
-        "let t = spawn {\n  let i = 0\n  while (i < 5000000) { i = i + 1 }\n  sleep 1ms\n}\nawait $t\n",
+        "let t = spawn {\n  let i = 0\n  while (i < 20000000) { i = i + 1 }\n  sleep 1ms\n}\nawait $t\n",
     );
     let out = run(ash(d.path()).arg("--debug").arg("busy.ash"));
     let err = text(&out.stderr);
@@ -679,7 +682,7 @@ fn shebang_with_env_dash_s_passes_flags() {
     let d = TempDir::new();
     let script = d.write(
         "busy",
-        "#!/usr/bin/env -S ash --debug\nlet i = 0\nwhile (i < 3000000) { i = i + 1 }\nsleep 1ms\necho done\n",
+        "#!/usr/bin/env -S ash --debug\nlet i = 0\nwhile (i < 20000000) { i = i + 1 }\nsleep 1ms\necho done\n",
     );
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
     let bin_dir = Path::new(ASH).parent().expect("binary directory");
