@@ -52,11 +52,11 @@ impl Fiber {
         self.stack.clear();
         self.ended = match result {
             Ok(v) => {
-                self.stack.push(v);
+                push(&mut self.stack, v);
                 Ended::Returned
             }
             Err(e) => {
-                self.stack.push(Value::Error(e));
+                push(&mut self.stack, Value::Error(e));
                 Ended::Failed
             }
         };
@@ -164,7 +164,7 @@ impl Fiber {
     /// Continue after a wait.
     pub fn resume(&mut self, result: Result<Resume, Rc<Error>>) {
         match result {
-            Ok(Resume::Push(v)) => self.stack.push(v),
+            Ok(Resume::Push(v)) => push(&mut self.stack, v),
             Ok(Resume::Nothing) => {}
             Ok(Resume::Status { status, error }) => {
                 self.ctx.status.set(status);
@@ -296,22 +296,22 @@ impl Fiber {
             };
             pc += 1;
             match op {
-                Op::Const(k) => self.stack.push(proto.consts[k as usize].clone()),
-                Op::Null => self.stack.push(Value::Null),
-                Op::SmallInt(i) => self.stack.push(Value::Int(i as i64)),
+                Op::Const(k) => push(&mut self.stack, proto.consts[k as usize].clone()),
+                Op::Null => push(&mut self.stack, Value::Null),
+                Op::SmallInt(i) => push(&mut self.stack, Value::Int(i as i64)),
                 Op::Pop => {
                     self.stack.pop();
                 }
                 Op::Dup => {
                     let v = self.stack.last().cloned().unwrap_or_default();
-                    self.stack.push(v);
+                    push(&mut self.stack, v);
                 }
                 Op::Dup2 => {
                     let n = self.stack.len();
                     if n >= 2 {
                         let (a, b) = (self.stack[n - 2].clone(), self.stack[n - 1].clone());
-                        self.stack.push(a);
-                        self.stack.push(b);
+                        push(&mut self.stack, a);
+                        push(&mut self.stack, b);
                     }
                 }
                 Op::ClearStatus => self.ctx.status.set(0),
@@ -321,7 +321,7 @@ impl Fiber {
                     let start = self.pop();
                     let c = self.pop();
                     let r = tri!(ops::slice(&c, &start, &end, st.as_ref()));
-                    self.stack.push(r);
+                    push(&mut self.stack, r);
                 }
                 Op::Unpack {
                     before,
@@ -343,11 +343,11 @@ impl Fiber {
                         Some(v) => v,
                         None => tri!(ops::add_in_place(a, &b)),
                     };
-                    self.stack.push(r);
+                    push(&mut self.stack, r);
                 }
                 Op::LoadLocal(s) => {
                     let v = self.stack[base + s as usize].clone();
-                    self.stack.push(v);
+                    push(&mut self.stack, v);
                 }
                 // (`DeclLocal` never reaches a fiber: see its doc.)
                 Op::StoreLocal(s) | Op::DeclLocal(s) => {
@@ -358,7 +358,7 @@ impl Fiber {
                     let v = self.frames[self.frames.len() - 1].cells[c as usize]
                         .borrow()
                         .clone();
-                    self.stack.push(v);
+                    push(&mut self.stack, v);
                 }
                 Op::StoreCell(c) => {
                     let v = self.pop();
@@ -374,7 +374,7 @@ impl Fiber {
                     let v = self.frames[self.frames.len() - 1].closure.captures[i as usize]
                         .borrow()
                         .clone();
-                    self.stack.push(v);
+                    push(&mut self.stack, v);
                 }
                 Op::StoreCapture(i) => {
                     let v = self.pop();
@@ -392,7 +392,7 @@ impl Fiber {
                         Some(v) => v,
                         None => tri!(self.global_fallback(g)),
                     };
-                    self.stack.push(v);
+                    push(&mut self.stack, v);
                 }
                 Op::StoreGlobal(g) => {
                     let v = self.pop();
@@ -410,11 +410,11 @@ impl Fiber {
                     let v = self.pop();
                     self.rt.globals.borrow_mut().define(g, v);
                 }
-                Op::LoadStatus => self.stack.push(Value::Int(self.ctx.status.get() as i64)),
+                Op::LoadStatus => push(&mut self.stack, Value::Int(self.ctx.status.get() as i64)),
                 Op::Unary(op) => {
                     let v = self.pop();
                     let r = tri!(ops::unary(op, &v));
-                    self.stack.push(r);
+                    push(&mut self.stack, r);
                 }
                 Op::Binary(op) => {
                     let b = self.pop();
@@ -439,19 +439,28 @@ impl Fiber {
                             r
                         }
                     };
-                    self.stack.push(r);
+                    push(&mut self.stack, r);
                 }
                 Op::Index => {
-                    let k = self.pop();
-                    let c = self.pop();
-                    let r = tri!(ops::index(&c, &k));
-                    self.stack.push(r);
+                    // Read in place (see `Binary`).
+                    let n = self.stack.len();
+                    let r = match self.stack.as_slice() {
+                        [.., c, k] => tri!(ops::index(c, k)),
+                        _ => tri!(Err(stack_underflow())),
+                    };
+                    self.stack.truncate(n - 2);
+                    push(&mut self.stack, r);
                 }
                 Op::SetIndex => {
                     let v = self.pop();
-                    let k = self.pop();
-                    let c = self.pop();
-                    tri!(ops::set_index(&c, &k, v));
+                    // The container and key read in place (see `Binary`).
+                    let n = self.stack.len();
+                    let r = match self.stack.as_slice() {
+                        [.., c, k] => ops::set_index(c, k, v),
+                        _ => Err(stack_underflow()),
+                    };
+                    self.stack.truncate(n - 2);
+                    tri!(r);
                 }
                 Op::Remove => {
                     let k = self.pop();
@@ -462,7 +471,7 @@ impl Fiber {
                     let v = self.pop();
                     let name = tri!(proto.consts[k as usize].expect_str("a field name"));
                     let r = tri!(ops::field(&v, name));
-                    self.stack.push(r);
+                    push(&mut self.stack, r);
                 }
                 Op::SetField(k) => {
                     let v = self.pop();
@@ -472,18 +481,18 @@ impl Fiber {
                 }
                 Op::MakeList(n) => {
                     let items = self.pop_n(n as usize);
-                    self.stack.push(Value::list(items));
+                    push(&mut self.stack, Value::list(items));
                 }
                 Op::MakeMap(n) => {
                     let items = self.pop_n(2 * n as usize);
                     let m = tri!(make_map(items));
-                    self.stack.push(m);
+                    push(&mut self.stack, m);
                 }
                 Op::Concat(n) => {
                     let parts = self.pop_n(n as usize);
                     let (s, len) = tri!(concat(&parts));
                     *budget = budget.saturating_sub(budget::for_copy(len));
-                    self.stack.push(s);
+                    push(&mut self.stack, s);
                 }
                 Op::ToStr => {
                     let v = self.pop();
@@ -491,11 +500,11 @@ impl Fiber {
                         Value::Str(_) => v,
                         other => tri!(to_str(&other)),
                     };
-                    self.stack.push(s);
+                    push(&mut self.stack, s);
                 }
                 Op::ArgList(n) => {
                     let words = self.pop_n(n as usize);
-                    self.stack.push(loop_items(words));
+                    push(&mut self.stack, loop_items(words));
                 }
                 Op::EscapeGlob => shell!(self.op_escape_glob()),
                 Op::Glob => shell!(self.op_glob()),
@@ -525,7 +534,7 @@ impl Fiber {
                                 // ops this one stands for (it was their
                                 // `LoadLocal`).
                                 let v = self.stack[slot].clone();
-                                self.stack.push(v);
+                                push(&mut self.stack, v);
                                 continue;
                             }
                             let r =
@@ -557,7 +566,7 @@ impl Fiber {
                             if ops::long_repeat_of(op, &self.stack[slot], &self.stack[src]) {
                                 // As in `LocalOpInt`.
                                 let v = self.stack[slot].clone();
-                                self.stack.push(v);
+                                push(&mut self.stack, v);
                                 continue;
                             }
                             let r = tri!(fused_binary(op, &self.stack[slot], &self.stack[src]));
@@ -682,8 +691,8 @@ impl Fiber {
                         Value::List(l) => Value::List(l),
                         other => Value::list(vec![other]),
                     };
-                    self.stack.push(list);
-                    self.stack.push(Value::Int(0));
+                    push(&mut self.stack, list);
+                    push(&mut self.stack, Value::Int(0));
                 }
                 Op::ForNext(done) => {
                     let n = self.stack.len();
@@ -696,7 +705,7 @@ impl Fiber {
                     match item {
                         Some(item) => {
                             self.stack[n - 1] = Value::Int(i + 1);
-                            self.stack.push(item);
+                            push(&mut self.stack, item);
                         }
                         None => {
                             self.stack.truncate(n - 2);
@@ -714,7 +723,11 @@ impl Fiber {
                     let item = l.get(*i as usize);
                     match item {
                         Some(item) => {
-                            self.stack[n - 1] = Value::Int(i + 1);
+                            // In place: a new `Value::Int` was built in a
+                            // temporary and copied, a stalled forward.
+                            if let Value::Int(i) = &mut self.stack[n - 1] {
+                                *i += 1;
+                            }
                             self.stack[base + s as usize] = item;
                             pc += 1;
                         }
@@ -758,7 +771,7 @@ impl Fiber {
                             // error it may be.
                             pc += 2;
                             match r? {
-                                Ok(v) => self.stack.push(v),
+                                Ok(v) => push(&mut self.stack, v),
                                 Err(len) => {
                                     save_pc!();
                                     return Err(ops::list_index_error(k.into(), len));
@@ -768,7 +781,7 @@ impl Fiber {
                         }
                         let r = (n.call)(&HostCtx(&self.ctx), args);
                         self.stack.truncate(base - 1);
-                        self.stack.push(r?);
+                        push(&mut self.stack, r?);
                         continue;
                     }
                     let args = self.pop_n(argc);
@@ -805,10 +818,13 @@ impl Fiber {
                             CaptureFrom::Capture(i) => frame.closure.captures[i as usize].clone(),
                         })
                         .collect();
-                    self.stack.push(Value::Func(Rc::new(Closure {
-                        proto: child,
-                        captures,
-                    })));
+                    push(
+                        &mut self.stack,
+                        Value::Func(Rc::new(Closure {
+                            proto: child,
+                            captures,
+                        })),
+                    );
                 }
                 Op::MakeCoroutine => {
                     let v = self.pop();
@@ -842,11 +858,11 @@ impl Fiber {
                 }
                 Op::IsKind(kind) => {
                     let is = matches!(self.stack.last(), Some(Value::Error(e)) if e.kind == kind);
-                    self.stack.push(Value::Bool(is));
+                    push(&mut self.stack, Value::Bool(is));
                 }
                 Op::IsCatchable => {
                     let is = matches!(self.stack.last(), Some(Value::Error(e)) if e.kind != ErrorKind::Cancelled);
-                    self.stack.push(Value::Bool(is));
+                    push(&mut self.stack, Value::Bool(is));
                 }
                 Op::Throw => {
                     let v = self.pop();
@@ -896,7 +912,7 @@ impl Fiber {
             Value::Native(n) => {
                 let host = HostCtx(&self.ctx);
                 let r = (n.call)(&host, &args)?;
-                self.stack.push(r);
+                push(&mut self.stack, r);
                 Ok(())
             }
             other => Err(Error::type_err(format!(
@@ -1081,4 +1097,32 @@ fn loop_items(mut words: Vec<Value>) -> Value {
         (None, Some(copy)) => Value::List(copy),
         (None, None) => Value::list(flatten_words(words)),
     }
+}
+
+/// `stack.push(v)` without a spill on the way: with `Vec::push`, `v` is
+/// live across the call that grows the vector, so the compiler stores it
+/// to a temporary word by word first and copies it back 16 bytes at a
+/// time: a failed store-to-load forward (~12 cycles) on every push of a
+/// computed value (the hottest instructions of W12's loop). Here the
+/// usual case (room left) has no call, and its `push` no check.
+#[inline(always)]
+fn push(stack: &mut Vec<Value>, v: Value) {
+    if stack.len() < stack.capacity() {
+        stack.push(v);
+    } else {
+        push_growing(stack, v);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn push_growing(stack: &mut Vec<Value>, v: Value) {
+    stack.push(v);
+}
+
+/// An op found fewer values on the stack than it takes: the compiler's
+/// bug, an error rather than a panic.
+#[cold]
+fn stack_underflow() -> Error {
+    Error::value("internal error: value stack underflow")
 }
