@@ -394,15 +394,15 @@ fn join(args: &[Value]) -> Option<OffLoop> {
 fn split(args: &[Value]) -> Option<OffLoop> {
     let (text, sep, limit) = match args {
         [Value::Str(s)] => (s, None, -1),
-        [Value::Str(s), Value::Str(sep)] if !sep.is_empty() => (s, Some(sep.clone()), -1),
-        [Value::Str(s), Value::Str(sep), Value::Int(n)] if !sep.is_empty() => {
-            (s, Some(sep.clone()), *n)
-        }
+        [Value::Str(s), Value::Str(sep)] if !sep.is_empty() => (s, Some(sep), -1),
+        [Value::Str(s), Value::Str(sep), Value::Int(n)] if !sep.is_empty() => (s, Some(sep), *n),
         _ => return None,
     };
+    // (Asked of every `split` call: the size first, nothing cloned.)
     if text.len() < BYTES {
         return None;
     }
+    let sep = sep.cloned();
     let text = text.clone();
     Some(Box::pin(async move {
         let pieces: Box<dyn Iterator<Item = &[u8]>> = match &sep {
@@ -454,14 +454,22 @@ fn len(args: &[Value]) -> Option<OffLoop> {
 
 /// The list of the pieces of a string, a piece per step; each shares the
 /// string's buffer.
-async fn made_of(
-    whole: &Str,
-    pieces: Box<dyn Iterator<Item = &[u8]> + '_>,
+async fn made_of<'a>(
+    whole: &'a Str,
+    pieces: Box<dyn Iterator<Item = &'a [u8]> + 'a>,
 ) -> Result<Value, Error> {
+    // A few hundred pieces a step: a step each (a budget charge and
+    // check, a poll) cost as much as cutting the piece (W12's `lines`).
+    const PIECES: usize = 256;
     let mut out = Vec::new();
-    for piece in pieces {
-        step(ITEM).await;
-        out.push(Value::Str(whole.slice_ref(piece)));
+    let mut cut = whole.cut(pieces);
+    loop {
+        let before = out.len();
+        out.extend(cut.by_ref().take(PIECES).map(Value::Str));
+        let made = out.len() - before;
+        step(ITEM * made as u32).await;
+        if made < PIECES {
+            return Ok(Value::list(out));
+        }
     }
-    Ok(Value::list(out))
 }
