@@ -226,10 +226,6 @@ fn try_set_up() -> Option<Tree> {
         return None;
     }
     let home = mount.join(own.trim_start_matches('/'));
-    let procs = home.join("cgroup.procs");
-    // May ash move itself? Writing its pid where it already is checks the
-    // permission and changes nothing.
-    std::fs::write(&procs, my_pid().to_string()).ok()?;
     clean_stale(&home);
     let root = home.join(format!("ash-{}", my_pid()));
     match std::fs::create_dir(&root) {
@@ -242,6 +238,16 @@ fn try_set_up() -> Option<Tree> {
         return None;
     }
     let into = probe_into(&root);
+    // Without starting programs straight into cgroups, ash moves itself:
+    // may it? Writing its pid where it already is checks the permission
+    // and changes nothing, but takes the kernel's cgroup lock and waits
+    // for an RCU grace period (15 ms here, once per script that runs a
+    // program: 8% of W12), so only where moving is the way (a probe that
+    // starts a child into the tree needs the same permission).
+    if !into && std::fs::write(home.join("cgroup.procs"), my_pid().to_string()).is_err() {
+        let _ = std::fs::remove_dir(&root);
+        return None;
+    }
     Some(Tree {
         home,
         root,
