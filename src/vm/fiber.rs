@@ -442,7 +442,9 @@ impl Fiber {
                     push(&mut self.stack, r);
                 }
                 Op::Index => {
-                    // Read in place (see `Binary`).
+                    // Read where they are: popped, each was copied out
+                    // across the two stores of its push, a stalled
+                    // store-to-load forward.
                     let n = self.stack.len();
                     let r = match self.stack.as_slice() {
                         [.., c, k] => tri!(ops::index(c, k)),
@@ -453,13 +455,13 @@ impl Fiber {
                 }
                 Op::SetIndex => {
                     let v = self.pop();
-                    // The container and key read in place (see `Binary`).
+                    // The container and key read in place (see `Index`).
                     let n = self.stack.len();
                     let r = match self.stack.as_slice() {
                         [.., c, k] => ops::set_index(c, k, v),
                         _ => Err(stack_underflow()),
                     };
-                    self.stack.truncate(n - 2);
+                    self.stack.truncate(n.saturating_sub(2));
                     tri!(r);
                 }
                 Op::Remove => {

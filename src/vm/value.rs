@@ -172,7 +172,9 @@ impl Clone for Value {
         // SAFETY: the variants without a count are plain data (copies are
         // clones); each counted one is an `Rc`, or a `Str` (an `Rc` and
         // two integers), whose clone is its bits with the count raised by
-        // one, which the forgotten clone above did: the copy owns it.
+        // one, which the forgotten clone above did: the copy owns it. (A
+        // new variant must be one of these kinds, or cloned the usual way
+        // and returned from its arm. Test: `a_clone_takes_one_count`.)
         unsafe { std::ptr::read(self) }
     }
 }
@@ -497,6 +499,51 @@ pub fn to_duration(v: &Value, what: &str) -> Result<std::time::Duration, Error> 
 mod tests {
     use super::*;
     use std::hash::BuildHasher;
+
+    /// `Value::clone` copies the bits after taking the count: a clone of
+    /// each counted kind raises its count by one and its drop gives it
+    /// back, and the copy is the same value.
+    #[test]
+    fn a_clone_takes_one_count() {
+        let list = Rc::new(crate::vm::list::ListCell::new(vec![Value::Int(7)]));
+        let map = MapCell::new(Entries::default());
+        let err = Rc::new(Error::value("boom"));
+        let s = Str::from(&b"a string longer than what fits inline"[..]);
+        let values = [
+            Value::List(list.clone()),
+            Value::Map(map.clone()),
+            Value::Error(err.clone()),
+            Value::Str(s.clone()),
+        ];
+        let counts = || {
+            (
+                Rc::strong_count(&list),
+                Rc::strong_count(&map),
+                Rc::strong_count(&err),
+            )
+        };
+        let before = counts();
+        let copies: Vec<Value> = values.iter().map(Value::clone).collect();
+        let after = counts();
+        assert_eq!(
+            (after.0, after.1, after.2),
+            (before.0 + 1, before.1 + 1, before.2 + 1)
+        );
+        for (a, b) in values.iter().zip(&copies) {
+            assert!(
+                a.equals(b).unwrap_or(false),
+                "{} is not {}",
+                a.repr(),
+                b.repr()
+            );
+        }
+        assert_eq!(
+            copies[3].to_text().ok().as_deref(),
+            Some("a string longer than what fits inline")
+        );
+        drop(copies);
+        assert_eq!(counts(), before);
+    }
 
     /// Each map hashes with a seed of its own (HashDoS: keys that collide
     /// in one map do not in the next), and a piece of a big text stored as
