@@ -106,6 +106,17 @@ impl Drop for Scratch {
     }
 }
 
+/// A file holding `bytes`, opened as ash opens a redirected file (`read`
+/// shares it with the commands it runs), and the guard of its directory:
+/// keep the guard bound while the test runs.
+async fn shared_file_source(bytes: &[u8]) -> (Scratch, InSource) {
+    let dir = temp_dir();
+    let path = dir.join("in");
+    std::fs::write(&path, bytes).unwrap();
+    let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+    (dir, src)
+}
+
 /// Run one command with stdout captured; (exit info, stdout).
 async fn capture(mut c: ExternalCmd) -> (ExitInfo, Vec<u8>) {
     let (r, w) = pipe().unwrap();
@@ -569,17 +580,13 @@ fn shared_pipe_source_reads_bytewise_poll() {
 #[test]
 fn shared_file_source_seeks_back() {
     block_on(20, || async {
-        let dir = temp_dir();
-        let path = dir.join("in");
-        std::fs::write(&path, b"a\nb\nc").unwrap();
-        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let (_dir, src) = shared_file_source(b"a\nb\nc").await;
         assert_eq!(src.read_line().await.unwrap().unwrap().as_bytes(), b"a");
         let mut c = cmd(&["cat"]);
         c.stdin = src.stdio().unwrap();
         let (_, out) = capture(c).await;
         assert_eq!(out, b"b\nc");
         assert_eq!(src.read_line().await.unwrap(), None);
-        let _ = std::fs::remove_dir_all(dir);
     });
 }
 
@@ -830,11 +837,8 @@ fn thread_read_syscalls() -> u64 {
 #[test]
 fn shared_file_source_reads_ahead_and_gives_back() {
     block_on(20, || async {
-        let dir = temp_dir();
-        let path = dir.join("in");
         let text: String = (1..=2000).map(|i| format!("line {i}\n")).collect();
-        std::fs::write(&path, &text).unwrap();
-        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let (_dir, src) = shared_file_source(text.as_ref()).await;
         let before = thread_read_syscalls();
         for i in 1..=1000 {
             let line = src.read_line().await.unwrap().unwrap();
@@ -849,7 +853,6 @@ fn shared_file_source_reads_ahead_and_gives_back() {
         // GNU head gives back what it read past its line; others may not.
         let next = src.read_line().await.unwrap().unwrap();
         assert!(next.starts_with(b"line ") || next.is_empty(), "{next:?}");
-        let _ = std::fs::remove_dir_all(dir);
     });
 }
 
@@ -860,11 +863,8 @@ fn shared_file_source_reads_ahead_and_gives_back() {
 #[test]
 fn lines_read_ahead_are_windows_on_the_block_and_the_rest_is_given_back() {
     block_on(20, || async {
-        let dir = temp_dir();
-        let path = dir.join("in");
         let text: String = (1..=60_000).map(|i| format!("line {i:05}\n")).collect();
-        std::fs::write(&path, &text).unwrap();
-        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let (_dir, src) = shared_file_source(text.as_ref()).await;
         let mut windows = 0;
         for i in 1..=30_000 {
             let line = src.read_line().await.unwrap().unwrap();
@@ -879,7 +879,6 @@ fn lines_read_ahead_are_windows_on_the_block_and_the_rest_is_given_back() {
         let (_, out) = capture(c).await;
         assert_eq!(out, &text.as_bytes()[30_000 * 11..]);
         assert_eq!(src.read_line().await.unwrap(), None);
-        let _ = std::fs::remove_dir_all(dir);
     });
 }
 
@@ -889,18 +888,14 @@ fn lines_read_ahead_are_windows_on_the_block_and_the_rest_is_given_back() {
 #[test]
 fn a_line_longer_than_a_block_is_not_moved_at_each_read() {
     block_on(20, || async {
-        let dir = temp_dir();
-        let path = dir.join("in");
         let mut text = vec![b'x'; 2 << 20];
         text.extend_from_slice(b"\nshort\n");
-        std::fs::write(&path, &text).unwrap();
-        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let (_dir, src) = shared_file_source(text.as_ref()).await;
         assert_eq!(src.read_line().await.unwrap().unwrap().len(), 2 << 20);
         assert_eq!(src.read_line().await.unwrap().unwrap().as_bytes(), b"short");
         assert_eq!(src.read_line().await.unwrap(), None);
         let moved = src.bytes_moved();
         assert!(moved < 256 * 1024, "{moved} bytes moved for a 2 MiB line");
-        let _ = std::fs::remove_dir_all(dir);
     });
 }
 
@@ -912,11 +907,8 @@ fn a_line_longer_than_a_block_is_not_moved_at_each_read() {
 #[test]
 fn kept_lines_do_not_keep_their_blocks() {
     block_on(20, || async {
-        let dir = temp_dir();
-        let path = dir.join("in");
         let text: String = (1..=60_000).map(|i| format!("line {i:05}\n")).collect();
-        std::fs::write(&path, &text).unwrap();
-        let src = InSource::shared(open_file(path, OpenMode::Read).await.unwrap());
+        let (_dir, src) = shared_file_source(text.as_ref()).await;
         let mut kept: Vec<crate::vm::string::Str> = Vec::new();
         while let Some(line) = src.read_line().await.unwrap() {
             if line.ends_with(b"000") {
@@ -931,7 +923,6 @@ fn kept_lines_do_not_keep_their_blocks() {
             }
         }
         assert!(held < 2 * 64 * 1024, "60 kept lines hold {held} bytes");
-        let _ = std::fs::remove_dir_all(dir);
     });
 }
 
