@@ -251,6 +251,26 @@ impl Fiber {
 
     /// Execute the top frame until it changes frames (`Ok(None)`), halts,
     /// or raises.
+    /// The next item of the `for` loop whose `[list index]` is on top of
+    /// the stack (the index moved on), or `None` with both popped when
+    /// the list is done.
+    #[inline(always)]
+    fn for_next_item(&mut self) -> Result<Option<Value>, Error> {
+        let n = self.stack.len();
+        let [.., Value::List(l), Value::Int(i)] = self.stack.as_mut_slice() else {
+            return Err(Error::value("internal error: bad for-loop state"));
+        };
+        let item = l.get(*i as usize);
+        if item.is_some() {
+            // In place: a new `Value::Int` was built in a temporary and
+            // copied, a stalled store-to-load forward.
+            *i += 1;
+        } else {
+            self.stack.truncate(n - 2);
+        }
+        Ok(item)
+    }
+
     fn run_frame(&mut self, budget: &mut u32) -> Result<Option<Halt>, Error> {
         let Some(frame) = self.frames.last() else {
             // Leaving the root frame ends the fiber, so a running fiber
@@ -696,49 +716,17 @@ impl Fiber {
                     push(&mut self.stack, list);
                     push(&mut self.stack, Value::Int(0));
                 }
-                Op::ForNext(done) => {
-                    let n = self.stack.len();
-                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1])
-                    else {
-                        save_pc!();
-                        return Err(Error::value("internal error: bad for-loop state"));
-                    };
-                    let item = l.get(*i as usize);
-                    match item {
-                        Some(item) => {
-                            self.stack[n - 1] = Value::Int(i + 1);
-                            push(&mut self.stack, item);
-                        }
-                        None => {
-                            self.stack.truncate(n - 2);
-                            pc = done as usize;
-                        }
+                Op::ForNext(done) => match tri!(self.for_next_item()) {
+                    Some(item) => push(&mut self.stack, item),
+                    None => pc = done as usize,
+                },
+                Op::ForNextLocal(done, s) => match tri!(self.for_next_item()) {
+                    Some(item) => {
+                        self.stack[base + s as usize] = item;
+                        pc += 1;
                     }
-                }
-                Op::ForNextLocal(done, s) => {
-                    let n = self.stack.len();
-                    let (Value::List(l), Value::Int(i)) = (&self.stack[n - 2], &self.stack[n - 1])
-                    else {
-                        save_pc!();
-                        return Err(Error::value("internal error: bad for-loop state"));
-                    };
-                    let item = l.get(*i as usize);
-                    match item {
-                        Some(item) => {
-                            // In place: a new `Value::Int` was built in a
-                            // temporary and copied, a stalled forward.
-                            if let Value::Int(i) = &mut self.stack[n - 1] {
-                                *i += 1;
-                            }
-                            self.stack[base + s as usize] = item;
-                            pc += 1;
-                        }
-                        None => {
-                            self.stack.truncate(n - 2);
-                            pc = done as usize;
-                        }
-                    }
-                }
+                    None => pc = done as usize,
+                },
                 Op::Call(_) | Op::CallIndex(..) => {
                     save_pc!();
                     let (argc, index) = match op {
