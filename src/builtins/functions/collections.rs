@@ -84,12 +84,6 @@ fn position(name: &str, items: &[Value], x: &Value) -> Result<Option<usize>, Err
 }
 
 pub(super) fn contains(_: &dyn Host, args: &[Value]) -> Result<Value, Error> {
-    // The hot case first, with no checks out of line: a word in a line
-    // (W10 calls this once a line; `arity` and `want_str` cost it 57
-    // instructions of about 1,640).
-    if let [Value::Str(s), Value::Str(sub)] = args {
-        return Ok(Value::Bool(find_bytes(s, sub).is_some()));
-    }
     arity("contains", args, 2, 2)?;
     let found = match &args[0] {
         Value::Str(s) => {
