@@ -579,6 +579,32 @@ fn jump_target(op: &Op) -> Option<u32> {
     }
 }
 
+/// Where a jump lands, by op index (one past the end included): no fused
+/// sequence may have a target inside it.
+fn jump_targets(code: &[Op]) -> Vec<bool> {
+    let mut targeted = vec![false; code.len() + 1];
+    for op in code {
+        if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
+            *slot = true;
+        }
+    }
+    targeted
+}
+
+/// How many ops of the code `op` stands for: a superinstruction the ops
+/// of its sequence (itself and those it skips), any other op itself.
+fn ops_stood_for(op: Op) -> usize {
+    match op {
+        Op::LocalOpInt(..)
+        | Op::LocalOpLocal(..)
+        | Op::AddInPlaceInt(..)
+        | Op::AddInPlaceLocal(..) => 4,
+        Op::CompareLocals(..) | Op::CompareLocalInt(..) | Op::CallIndex(..) => 3,
+        Op::ForNextLocal(..) => 2,
+        _ => 1,
+    }
+}
+
 /// Write superinstructions over the hot sequences of a finished function
 /// (after captured slots became cells: only true locals fuse). Each fused
 /// op replaces the first op of its sequence and the VM skips the rest, so
@@ -587,12 +613,7 @@ fn jump_target(op: &Op) -> Option<u32> {
 /// `LoadLocal`'s clone, the push, the pop and the dispatch of three ops go
 /// away: the W2 loop runs 4 ops an iteration instead of 12.
 pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
-    let mut targeted = vec![false; code.len() + 1];
-    for op in code.iter() {
-        if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
-            *slot = true;
-        }
-    }
+    let targeted = jump_targets(code);
     let free = |from: usize, to: usize| (from..=to).all(|i| !targeted[i]);
     let mut p = 0;
     while p + 2 < code.len() {
@@ -635,11 +656,7 @@ pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
                 if let (Some(&span), true) = (spans.get(p + 2), p < spans.len()) {
                     spans[p] = span;
                 }
-                p += if matches!(op, Op::CompareLocals(..) | Op::CompareLocalInt(..)) {
-                    3
-                } else {
-                    4
-                };
+                p += ops_stood_for(op);
             }
             None => p += 1,
         }
@@ -653,12 +670,7 @@ pub fn fuse_locals(code: &mut [Op], spans: &mut [Span]) {
 /// op's span: an error of a call is located there, and an `IndexError` at
 /// the `Index` (the VM moves its pc there first), as unfused.
 pub fn fuse_calls(code: &mut [Op]) {
-    let mut targeted = vec![false; code.len() + 1];
-    for op in code.iter() {
-        if let Some(slot) = jump_target(op).and_then(|t| targeted.get_mut(t as usize)) {
-            *slot = true;
-        }
-    }
+    let targeted = jump_targets(code);
     let mut p = 0;
     while p + 2 < code.len() {
         if let (Op::Call(n), Op::SmallInt(k), Op::Index) = (code[p], code[p + 1], code[p + 2])
@@ -667,18 +679,9 @@ pub fn fuse_calls(code: &mut [Op]) {
             && !targeted[p + 2]
         {
             code[p] = Op::CallIndex(n, k);
-            p += 3;
-            continue;
         }
-        p += match code[p] {
-            // What `fuse_locals` wrote stands for the ops after it.
-            Op::LocalOpInt(..)
-            | Op::LocalOpLocal(..)
-            | Op::AddInPlaceInt(..)
-            | Op::AddInPlaceLocal(..) => 4,
-            Op::CompareLocals(..) | Op::CompareLocalInt(..) => 3,
-            _ => 1,
-        };
+        // What this pass or `fuse_locals` wrote stands for the ops after it.
+        p += ops_stood_for(code[p]);
     }
     // Pairs, the last one included.
     let mut p = 0;
@@ -688,21 +691,10 @@ pub fn fuse_calls(code: &mut [Op]) {
             (Op::ForNext(t), Op::StoreLocal(s)) => Some(Op::ForNextLocal(t, s)),
             _ => None,
         };
-        p += match (fused, code[p]) {
-            (Some(op), _) => {
-                code[p] = op;
-                2
-            }
-            (
-                None,
-                Op::LocalOpInt(..)
-                | Op::LocalOpLocal(..)
-                | Op::AddInPlaceInt(..)
-                | Op::AddInPlaceLocal(..),
-            ) => 4,
-            (None, Op::CompareLocals(..) | Op::CompareLocalInt(..) | Op::CallIndex(..)) => 3,
-            (None, _) => 1,
-        };
+        if let Some(op) = fused {
+            code[p] = op;
+        }
+        p += ops_stood_for(code[p]);
     }
 }
 
