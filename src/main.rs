@@ -87,10 +87,7 @@ mod start {
     /// large frame, so an overflow hits the guard page (SIGSEGV) rather
     /// than skipping over it.
     pub fn on_big_stack(size: usize, f: fn() -> i32) -> i32 {
-        // (Not rustix's `page_size`: it parses the auxiliary vector with a
-        // `prctl`, which valgrind's does not survive.)
-        // SAFETY: `sysconf` only reads a value glibc keeps.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let page = ash::process::page_size();
         let len = size + page;
         // SAFETY: a new private anonymous mapping, which aliases nothing.
         let Ok(base) = (unsafe {

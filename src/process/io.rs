@@ -908,16 +908,22 @@ async fn read_big(file: &Async<std::fs::File>, mut out: Vec<u8>) -> io::Result<V
     }
 }
 
+/// The size of a memory page. (Not rustix's `page_size`: it reads the
+/// auxiliary vector through a `prctl` that valgrind does not survive, and
+/// callgrind is how the captures' cost and ash's start are measured.)
+#[allow(unsafe_code)]
+#[inline]
+pub fn page_size() -> usize {
+    // SAFETY: `sysconf` only reads a value glibc keeps.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
 /// Map the whole pages of `buf`'s spare capacity up to byte `upto` of the
 /// buffer (`MADV_POPULATE_WRITE`: the zeroed pages a first write would
 /// fault in, without writing).
 #[allow(unsafe_code)]
 pub(super) fn populate(buf: &mut Vec<u8>, upto: usize) -> io::Result<()> {
-    // (Not rustix's `page_size`: it reads the auxiliary vector through a
-    // `prctl` that valgrind does not survive, and callgrind is how the
-    // captures' cost is measured.)
-    // SAFETY: `sysconf` only reads a value glibc keeps.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let page = page_size();
     let start = buf.as_mut_ptr() as usize;
     let from = (start + buf.len()).next_multiple_of(page);
     let to = (start + upto.min(buf.capacity())) / page * page;

@@ -80,7 +80,8 @@ mod workdir;
 
 pub use io::{
     InSource, OpenMode, OutSink, PipeReader, closed_std_fds, ensure_std_fds, here_doc, open_file,
-    open_file_unless, pipe, raise_fd_limit, read_capture, read_to_end, record_closed_std_fds,
+    open_file_unless, page_size, pipe, raise_fd_limit, read_capture, read_to_end,
+    record_closed_std_fds,
 };
 pub use spawn::{
     Cancelled, ExitInfo, ExternalCmd, Group, SpawnError, Stdio, find_program, find_program_in,
