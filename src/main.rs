@@ -49,7 +49,8 @@ fn room_for_big_stack() -> bool {
         .is_none_or(|bytes| bytes >= 2 * STACK_SIZE as u64)
 }
 
-/// Unsafe code (the library denies it outside `process::spawn_into`):
+/// Unsafe code (the library denies it but for the few blocks
+/// docs/architecture.md lists):
 /// each block says why it is sound.
 #[allow(unsafe_code)]
 mod start {
